@@ -1,0 +1,65 @@
+/* minima/data.h — data sets in memory, and where they come from.
+ *
+ * A data set is N examples of d features, float64, one example per row,
+ * with either integer class labels (classification, cross-entropy) or
+ * float targets (regression, MSE), or both (a teacher set provides
+ * targets and their argmax labels).
+ *
+ * Sources (DESIGN.md): "fashion-mnist", "fashion-mnist:test" (Debian's
+ * dataset-fashion-mnist, or $MINIMA_DATA_DIR), "IMAGES.idx[.gz]" with a
+ * labels file, "X.npy" with a labels file, "FILE.csv" (label in the first
+ * column), "synthetic:NAME[:N]". Integer pixel data (uint8) is divided by
+ * 255; floating-point inputs are used as they are. */
+#ifndef MINIMA_DATA_H
+#define MINIMA_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minima/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    size_t n;            /* N examples */
+    int d;               /* d_0 features per example */
+    double *x;           /* (N, d) row-major */
+    int n_classes;       /* > 0 if labels are present: labels in [0, n_classes) */
+    int32_t *labels;     /* (N) or NULL */
+    int d_target;        /* > 0 if regression targets are present */
+    double *targets;     /* (N, d_target) or NULL */
+    char *name;          /* where it came from, for messages */
+} minima_dataset;
+
+/* Options of minima_data_load. */
+typedef struct {
+    const char *labels_path;   /* --labels: labels file for IDX / .npy images, or NULL */
+    size_t subset;             /* keep the first `subset` examples; 0 = all */
+    uint64_t seed;             /* for synthetic sources */
+} minima_data_options;
+
+minima_data_options minima_data_default_options(void);
+
+/* Load a data set from a source string (see above). Every failure names
+ * the file, the offset or field, what was expected and what was found. */
+minima_status minima_data_load(const char *source, const minima_data_options *opts,
+                               minima_dataset **out);
+
+/* An empty data set with room for n examples of d features (x zeroed);
+ * labels/targets are allocated if n_classes > 0 / d_target > 0. */
+minima_status minima_dataset_create(minima_dataset **out, size_t n, int d,
+                                    int n_classes, int d_target);
+void minima_dataset_free(minima_dataset *data);
+/* A copy of examples [start, start+count). */
+minima_status minima_dataset_slice(const minima_dataset *data, size_t start, size_t count,
+                                   minima_dataset **out);
+/* MINIMA_ENONFINITE / MINIMA_ERANGE if x or targets hold NaN/Inf or a
+ * label is outside [0, n_classes). */
+minima_status minima_dataset_validate(const minima_dataset *data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/* minima/net.h — the engine: loss, gradient and exact curvature products of
+ * a network over a whole data set, in float64.
+ *
+ * A minima_net binds a model's architecture to a data set and owns every
+ * workspace the computations need, allocated once at creation: no product
+ * allocates. The data is processed in batches of `batch_size` examples; the
+ * loss is the mean over all N examples exactly as PyTorch's defaults
+ * (SPEC §1), and so are its derivatives.
+ *
+ * Points. The net holds an *anchor* point theta_0 (a copy of the model's
+ * parameters at creation; change it with minima_net_set_point). Curvature
+ * products (Hessian, Gauss-Newton, Jacobian) are taken at the anchor. Loss,
+ * outputs and gradient take an explicit theta, or NULL for the anchor, so a
+ * search can evaluate many nearby points without disturbing the anchor.
+ *
+ * Cache. At the anchor, the activations A_k, backward signals G_k and the
+ * softmax of the outputs do not depend on the direction of a product
+ * (SPEC §2). The first product after the anchor is set computes them once
+ * and keeps them if they fit in `cache_limit` bytes; every later product
+ * then costs no forward or backward pass of its own. If they do not fit,
+ * each product recomputes them batch by batch (about one extra gradient).
+ *
+ * Not thread-safe: one net per thread. The caller keeps `model` and `data`
+ * alive and unchanged (apart from theta, which the net does not read after
+ * creation) while the net exists. */
+#ifndef MINIMA_NET_H
+#define MINIMA_NET_H
+
+#include <stddef.h>
+
+#include "minima/data.h"
+#include "minima/model.h"
+#include "minima/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct minima_net minima_net;
+
+typedef struct {
+    minima_loss loss;          /* default: the model's loss */
+    size_t batch_size;         /* examples per batch; default 1000; 0 = all in one batch */
+    size_t cache_limit;        /* bytes the curvature cache may use; default 8 GiB */
+} minima_net_params;
+
+/* Defaults for a model (its loss) — adjust fields, then pass to create. */
+minima_net_params minima_net_default_params(const minima_model *model);
+
+/* Check that the model and data fit together (d_0 = features, labels in
+ * range for cross-entropy, targets of width d_K for MSE, everything finite)
+ * and allocate every workspace. params may be NULL for the defaults. */
+minima_status minima_net_create(minima_net **out, const minima_model *model,
+                                const minima_dataset *data, const minima_net_params *params);
+void minima_net_free(minima_net *net);
+
+size_t minima_net_n_params(const minima_net *net);
+size_t minima_net_n_examples(const minima_net *net);
+const minima_model *minima_net_model(const minima_net *net);
+const minima_dataset *minima_net_data(const minima_net *net);
+minima_loss minima_net_loss_kind(const minima_net *net);
+
+/* Move the anchor to theta (P values, must be finite); drops the cache. */
+minima_status minima_net_set_point(minima_net *net, const double *theta);
+/* The anchor (P values, owned by the net). */
+const double *minima_net_point(const minima_net *net);
+
+/* Mean loss at theta (NULL: the anchor) and, if `accuracy` is not NULL,
+ * the fraction of examples whose largest output is their label (NaN when
+ * the data has no labels). */
+minima_status minima_net_loss(minima_net *net, const double *theta, double *loss,
+                              double *accuracy);
+/* Loss and its gradient (P values) at theta (NULL: the anchor). */
+minima_status minima_net_gradient(minima_net *net, const double *theta, double *loss,
+                                  double *grad);
+/* The outputs Z_K for every example: (N, d_K), row-major. */
+minima_status minima_net_outputs(minima_net *net, const double *theta, double *outputs);
+
+/* Hessian-vector product hv = H v at the anchor (Pearlmutter's R-operator,
+ * exact). v and hv have P entries and must not overlap. */
+minima_status minima_net_hvp(minima_net *net, const double *v, double *hv);
+/* Generalised Gauss-Newton product gv = G v = J^T H_out J v (PSD). */
+minima_status minima_net_ggnvp(minima_net *net, const double *v, double *gv);
+/* Jacobian-vector product: the directional derivative of the outputs,
+ * R{Z_K} = d/dt Z_K(theta_0 + t v) at t = 0, as (N, d_K). */
+minima_status minima_net_jvp(minima_net *net, const double *v, double *rz);
+
+/* The exact dense Hessian (P, P) at the anchor, assembled column by column
+ * from products and symmetrised ((H + H^T)/2). Needs P*P doubles from the
+ * caller; meant for P up to a few thousand. Reports progress. */
+minima_status minima_net_hessian(minima_net *net, double *hessian);
+
+/* Bytes the cache needs at this data set and architecture, and whether it
+ * is (or, once computed, will be) kept. */
+size_t minima_net_cache_bytes(const minima_net *net);
+int minima_net_cache_enabled(const minima_net *net);
+/* Number of products (HVP, GGN, JVP) computed since creation. */
+size_t minima_net_n_products(const minima_net *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
