@@ -1,0 +1,120 @@
+/* minima/safetensors.h — models in and out of safetensors files.
+ *
+ * The format (https://github.com/huggingface/safetensors), byte by byte:
+ *
+ *     offset 0       8 bytes   N, the header length: unsigned 64-bit, little-endian
+ *     offset 8       N bytes   the header: a UTF-8 JSON object, possibly padded
+ *                              at the end with spaces (0x20)
+ *     offset 8 + N   the rest  the data section: raw little-endian tensor bytes
+ *
+ * The header maps each tensor name to
+ *
+ *     {"dtype": "F64", "shape": [out, in], "data_offsets": [begin, end]}
+ *
+ * where begin <= end are byte offsets relative to the start of the data
+ * section, end - begin = (bytes per element) * (product of shape), and the
+ * byte ranges of two tensors never overlap. Tensors are stored row-major
+ * (C order). An optional key "__metadata__" maps strings to strings.
+ * Dtypes read here: F64, F32, F16, BF16 (each converted to double exactly).
+ * The other dtypes of the format (I8..I64, U8..U64, BOOL, F8_*) are
+ * recognised and rejected with MINIMA_EUNSUPPORTED; a name the format does
+ * not define is MINIMA_EFORMAT.
+ *
+ * How a file becomes a model (PyTorch's layout, DESIGN.md):
+ *
+ *   - every tensor "<name>.weight" of shape [out, in] is a linear layer
+ *     called <name>; "<name>.bias" of shape [out] is its bias. A file whose
+ *     only tensors are "weight" and "bias" (the state dict of one
+ *     nn.Linear) is one layer with the empty name.
+ *   - layers are ordered by the natural sort of their names
+ *     (minima_natural_compare: "2" < "10", "fc2" < "fc10",
+ *     "layers.0" < "layers.1"), so the state dict of an nn.Sequential of
+ *     Linear and ReLU modules loads as it is.
+ *   - shapes must chain: in of each layer = out of the layer before it.
+ *   - biases are on every layer or on none.
+ *   - any other tensor (a ".bias" without its ".weight", a "running_mean",
+ *     a 1-D weight, ...) is an error naming it, unless
+ *     minima_load_options.ignore_unknown is set, when it is validated like
+ *     every tensor, logged (minima_log, WARN) and skipped.
+ *   - __metadata__ "activation" ("relu", default; "leaky_relu"; "tanh"),
+ *     "leaky_slope" (0 < a < 1, default 0.01) and "loss" ("ce", default;
+ *     "mse") set the model's fields. "arch" and "format" are recomputed on
+ *     save. Every other key is kept in the model's metadata
+ *     (minima_model_set_meta) and written back by minima_model_save.
+ *
+ * Nothing in the file is trusted: the header length is checked against the
+ * file size and max_header_bytes, the JSON against the format, every shape
+ * product and byte size for overflow, every data_offsets range against the
+ * data section, its size against dtype and shape, and the ranges against
+ * each other for overlap. Gaps between tensors are allowed (the format does
+ * not forbid them) and logged at DEBUG level. Failures return
+ * MINIMA_EIO (cannot open/read), MINIMA_EFORMAT (malformed), MINIMA_ESHAPE
+ * (shapes do not chain or do not fit a layer), MINIMA_ENONFINITE (NaN/Inf
+ * weight, unless allowed), MINIMA_EUNSUPPORTED (a valid dtype not handled)
+ * with a message naming the file, the tensor or byte offset, what was
+ * expected and what was found. */
+#ifndef MINIMA_SAFETENSORS_H
+#define MINIMA_SAFETENSORS_H
+
+#include <stddef.h>
+
+#include "minima/model.h"
+#include "minima/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types of a safetensors file that minima reads. */
+typedef enum {
+    MINIMA_DTYPE_F64 = 0,      /* "F64": IEEE binary64 */
+    MINIMA_DTYPE_F32,          /* "F32": IEEE binary32 */
+    MINIMA_DTYPE_F16,          /* "F16": IEEE binary16 (read only) */
+    MINIMA_DTYPE_BF16          /* "BF16": bfloat16 (read only) */
+} minima_dtype;
+
+/* "F64", "F32", "F16", "BF16". */
+const char *minima_dtype_name(minima_dtype dtype);
+/* Parses a name above (also "f64", "float64", "double", "f32", "float32",
+ * "float"); MINIMA_EINVAL otherwise. */
+minima_status minima_dtype_parse(const char *s, minima_dtype *dtype);
+
+typedef struct {
+    int allow_nonfinite;       /* accept NaN/Inf parameters (default 0: MINIMA_ENONFINITE) */
+    int ignore_unknown;        /* skip tensors that are not a layer's weight or bias (default 0: error) */
+    size_t max_header_bytes;   /* largest header accepted (default 100 MB) */
+} minima_load_options;
+
+minima_load_options minima_load_default_options(void);
+
+/* Reads a model from a safetensors file (see above). opts may be NULL for
+ * the defaults. On failure *out is NULL. */
+minima_status minima_model_load(const char *path, const minima_load_options *opts,
+                                minima_model **out);
+
+/* Writes the model as a safetensors file: tensors "<layer name>.weight"
+ * [out, in] and "<layer name>.bias" [out] (PyTorch's layout; "weight" and
+ * "bias" for a single layer with the empty name) in dtype F64 or F32 (F32:
+ * each value rounded to nearest; a finite value outside float range is
+ * MINIMA_ERANGE), and __metadata__ with "format": "pt", "activation",
+ * "loss", "arch" ("784-128-10"), "leaky_slope" for leaky ReLU, and every
+ * key of model->meta. The header is padded with spaces to a multiple of 8
+ * bytes, so F64 data is 8-byte aligned.
+ *
+ * Layer names must be distinct and already in natural-sort order, so that
+ * loading the file gives back the same layers (MINIMA_EINVAL otherwise).
+ *
+ * Atomic: the file is written to a temporary file in the same directory,
+ * flushed, fsync'ed and renamed over `path`. A failed save leaves an
+ * existing file at `path` untouched and no temporary file behind. */
+minima_status minima_model_save(const minima_model *model, const char *path, minima_dtype dtype);
+
+/* Natural order of names: runs of digits compare as numbers ("2" < "10"),
+ * everything else byte by byte; ties (such as "01" and "1") are broken by
+ * strcmp. Returns <0, 0 or >0 like strcmp. */
+int minima_natural_compare(const char *a, const char *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
