@@ -278,6 +278,11 @@ static minima_status read_header(loader *L)
         const char *at = cJSON_GetErrorPtr();
         uint64_t off = at && at >= L->header && at <= L->header + L->header_len
                            ? (uint64_t)(at - L->header) : 0;
+        const char *rest = L->header + off;
+        while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r') rest++;
+        if (!*rest)
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the JSON header (file offsets 8..%" PRIu64 ") ends "
+                        "before its object is complete", path, 8 + L->header_len);
         MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the JSON header is malformed near file offset %" PRIu64
                     " (found '%.20s')", path, 8 + off, L->header + off);
     }
@@ -539,7 +544,7 @@ static minima_status discover_layers(loader *L)
                             t->name, t->prefix_len ? "." : "");
             MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' %s is not the weight or bias of a linear "
                         "layer; expected only \"<layer>.weight\" [out, in] and \"<layer>.bias\" [out] "
-                        "(minima reads networks of Linear layers; load with ignore_unknown to skip it)",
+                        "(minima reads networks of Linear layers only; the load option ignore_unknown skips other tensors)",
                         path, t->name, shape_str(t, s1, sizeof s1));
         }
         const st_tensor *w = &L->t[l->weight];

@@ -397,7 +397,9 @@ static void test_bad_headers(void)
     double d[64];
     for (int i = 0; i < 64; i++) d[i] = 0.25 * i;
     const size_t D = sizeof d;
-    EXPECT_HEADER_FAIL("malformed.st", "{\"a.weight\":{\"dtype\":\"F64\",", d, D, MINIMA_EFORMAT, "malformed");
+    EXPECT_HEADER_FAIL("malformed.st", "{\"a.weight\":{\"dtype\":\"F64\",", d, D, MINIMA_EFORMAT, "ends before");
+    EXPECT_HEADER_FAIL("malformed2.st", "{\"a.weight\":{\"dtype\" \"F64\"}}", d, D, MINIMA_EFORMAT,
+                       "malformed near file offset 29");
     EXPECT_HEADER_FAIL("trailing.st", "{} x", d, D, MINIMA_EFORMAT, "after the JSON header");
     EXPECT_HEADER_FAIL("notensor.st", "{}", d, D, MINIMA_EFORMAT, "no tensors");
     EXPECT_HEADER_FAIL("onlymeta.st", "{\"__metadata__\":{\"a\":\"b\"}}", d, D, MINIMA_EFORMAT, "no tensors");

@@ -1,0 +1,133 @@
+/* cmd_info.c — `minima info`: what a model file holds. */
+#include <math.h>
+#include <stdio.h>
+
+#include "cli_common.h"
+#include "minima/model.h"
+#include "minima/safetensors.h"
+
+int minima_cmd_info(int argc, char **argv);
+extern const char minima_cmd_info_summary[];
+const char minima_cmd_info_summary[] = "describe a model file: layers, parameters, metadata";
+
+static const char usage[] =
+    "usage: minima info --model MODEL [--json]\n\n"
+    "Reads a safetensors model (PyTorch layout: <layer>.weight [out, in], optional\n"
+    "<layer>.bias [out]; see docs/model-files.md) and prints its layers, parameter\n"
+    "count, activation, loss, metadata and per-layer norms. --json prints the same to\n"
+    "stdout with the keys layers (list of {name, in, out, bias}) and n_params.";
+
+static double norm2(const double *x, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
+    return sqrt(s);
+}
+
+static double norm_inf(const double *x, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s = fabs(x[i]) > s ? fabs(x[i]) : s;
+    return s;
+}
+
+static void print_json(FILE *f, const minima_model *m, const char *path)
+{
+    char arch[4096];
+    minima_model_arch_string(m, arch, sizeof arch);
+    fprintf(f, "{\"model\": ");
+    json_string(f, path);
+    fprintf(f, ", \"arch\": ");
+    json_string(f, arch);
+    fprintf(f, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, \"activation\": ",
+            m->n_layers, m->n_params, m->has_bias ? "true" : "false");
+    json_string(f, minima_activation_name(m->activation));
+    if (m->activation == MINIMA_ACT_LEAKY_RELU) {
+        fprintf(f, ", \"leaky_slope\": ");
+        json_number(f, m->leaky_slope);
+    }
+    fprintf(f, ", \"loss\": ");
+    json_string(f, minima_loss_name(m->loss));
+    fprintf(f, ",\n \"layers\": [");
+    for (int k = 0; k < m->n_layers; k++) {
+        const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
+        size_t nw = minima_model_layer_weights(m, k);
+        fprintf(f, "%s\n  {\"name\": ", k ? "," : "");
+        json_string(f, m->layer_names[k]);
+        fprintf(f, ", \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, \"offset\": %zu, "
+                "\"weight_norm\": ", m->widths[k], m->widths[k + 1], m->has_bias ? "true" : "false",
+                minima_model_layer_params(m, k), minima_model_layer_offset(m, k));
+        json_number(f, norm2(w, nw));
+        fprintf(f, ", \"weight_max_abs\": ");
+        json_number(f, norm_inf(w, nw));
+        fprintf(f, ", \"bias_norm\": ");
+        if (b) json_number(f, norm2(b, (size_t)m->widths[k + 1]));
+        else fprintf(f, "null");
+        fputc('}', f);
+    }
+    fprintf(f, "],\n \"theta_norm\": ");
+    json_number(f, norm2(m->theta, m->n_params));
+    fprintf(f, ",\n \"metadata\": {");
+    for (int i = 0; i < m->n_meta; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        json_string(f, m->meta[i].key);
+        fprintf(f, ": ");
+        json_string(f, m->meta[i].value);
+    }
+    fprintf(f, "}}\n");
+}
+
+static void print_text(FILE *f, const minima_model *m, const char *path)
+{
+    char arch[4096];
+    minima_model_arch_string(m, arch, sizeof arch);
+    fprintf(f, "model       %s\n", path);
+    fprintf(f, "arch        %s (%d layer%s, %s)\n", arch, m->n_layers, m->n_layers == 1 ? "" : "s",
+            m->has_bias ? "with biases" : "no biases");
+    fprintf(f, "parameters  %zu\n", m->n_params);
+    if (m->activation == MINIMA_ACT_LEAKY_RELU)
+        fprintf(f, "activation  leaky_relu (slope %g)\n", m->leaky_slope);
+    else
+        fprintf(f, "activation  %s\n", minima_activation_name(m->activation));
+    fprintf(f, "loss        %s\n\n", minima_loss_name(m->loss));
+    fprintf(f, "  %-20s %8s %8s %10s %14s %14s %14s\n", "layer", "in", "out", "params", "||W||_F",
+            "max|W|", "||b||");
+    for (int k = 0; k < m->n_layers; k++) {
+        const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
+        size_t nw = minima_model_layer_weights(m, k);
+        char bn[32] = "-";
+        if (b) snprintf(bn, sizeof bn, "%.6g", norm2(b, (size_t)m->widths[k + 1]));
+        fprintf(f, "  %-20s %8d %8d %10zu %14.6g %14.6g %14s\n",
+                m->layer_names[k][0] ? m->layer_names[k] : "(unnamed)", m->widths[k],
+                m->widths[k + 1], minima_model_layer_params(m, k), norm2(w, nw), norm_inf(w, nw), bn);
+    }
+    fprintf(f, "\n||theta||_2 %.6g\n", norm2(m->theta, m->n_params));
+    if (m->n_meta) {
+        fprintf(f, "metadata\n");
+        for (int i = 0; i < m->n_meta; i++) fprintf(f, "  %s = %s\n", m->meta[i].key, m->meta[i].value);
+    }
+}
+
+int minima_cmd_info(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    int json = 0, allow_nonfinite = 0;
+    const cli_option opts[] = {
+        {"--model", OPT_STRING, &model_path, "the model file (safetensors)", "MODEL"},
+        {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
+        {"--allow-nonfinite", OPT_FLAG, &allow_nonfinite, "accept NaN/Inf parameters", NULL},
+        {NULL, OPT_FLAG, NULL, NULL, NULL},
+    };
+    int rc = cli_parse("info", usage, opts, argc, argv, NULL, 0, NULL);
+    if (rc >= 0) return rc;
+    if (!model_path) return cli_usage_error("info", "--model MODEL is required");
+    minima_load_options lo = minima_load_default_options();
+    lo.allow_nonfinite = allow_nonfinite;
+    minima_model *m = NULL;
+    minima_status st = minima_model_load(model_path, &lo, &m);
+    if (st != MINIMA_OK) return cli_fail("info", st);
+    if (json) print_json(stdout, m, model_path);
+    else print_text(stderr, m, model_path);
+    minima_model_free(m);
+    return EXIT_OK;
+}
