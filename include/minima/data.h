@@ -59,6 +59,24 @@ minima_status minima_dataset_slice(const minima_dataset *data, size_t start, siz
  * label is outside [0, n_classes). */
 minima_status minima_dataset_validate(const minima_dataset *data);
 
+
+/* ---- additions: locating Fashion-MNIST ------------------------------- */
+
+/* Finds the IDX files of Fashion-MNIST's `split` ("train": 60 000
+ * examples, or "test": 10 000), 28x28 uint8 images and labels in [0, 10).
+ * Looks in $MINIMA_DATA_DIR (and its subdirectory fashion-mnist) when that
+ * variable is set and not empty, else where Debian's dataset-fashion-mnist
+ * installs them (/usr/share/datasets/fashion-mnist), then
+ * /usr/local/share/datasets/fashion-mnist. Each file may be gzipped
+ * ("train-images-idx3-ubyte.gz", preferred) or raw
+ * ("train-images-idx3-ubyte"). On success *images and *labels are paths the
+ * caller frees with minima_free; MINIMA_EIO names the directories searched
+ * and the package to install when the files are missing. */
+minima_status minima_fashion_mnist_locate(const char *split, char **images, char **labels);
+
+/* Number of classes of Fashion-MNIST. */
+#define MINIMA_FASHION_MNIST_CLASSES 10
+
 #ifdef __cplusplus
 }
 #endif

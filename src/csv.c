@@ -1,0 +1,282 @@
+/* csv.c — data sets from CSV text: one example a row, the label first.
+ *
+ * Rules (docs/data.md): fields are separated by ','; spaces around a field
+ * and one pair of enclosing double quotes are ignored; blank lines and
+ * lines starting with '#' are skipped. The first remaining line is a
+ * header, and skipped, if one of its fields is neither empty nor a number.
+ * Every row must have the same number of columns (at least 2). The first
+ * column is class labels if every value in it is written as an integer
+ * (digits, optional sign), and they must then be in [0, 65536); otherwise
+ * it is a regression target (d_target = 1). Empty fields, text, NaN and
+ * Inf are errors naming the line and column. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data_impl.h"
+#include "minima/alloc.h"
+
+/* The whole file, NUL-terminated. */
+static minima_status slurp(const char *path, char **text, size_t *len)
+{
+    *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) MINIMA_FAIL(MINIMA_EIO, "cannot open CSV file '%s': %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = minima_alloc(cap, 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (ferror(f)) {
+            minima_free(buf);
+            fclose(f);
+            MINIMA_FAIL(MINIMA_EIO, "CSV file '%s': read error after %zu bytes: %s", path, n,
+                        strerror(errno));
+        }
+        if (n < cap - 1) break;
+        char *nb = minima_realloc(buf, cap, 2);
+        if (!nb) {
+            minima_free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (!buf) MINIMA_FAIL(MINIMA_ENOMEM, "CSV file '%s': out of memory reading it", path);
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return MINIMA_OK;
+}
+
+typedef struct {
+    const char *start;   /* trimmed field, not NUL-terminated */
+    size_t len;
+} field;
+
+/* Splits [line, end) at commas into fields (trimmed, quotes removed);
+ * returns the number of fields, which may exceed max (only max kept). */
+static size_t split(const char *line, const char *end, field *fs, size_t max)
+{
+    size_t n = 0;
+    const char *p = line;
+    for (;;) {
+        const char *q = p;
+        while (q < end && *q != ',') q++;
+        const char *a = p, *b = q;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        if (b - a >= 2 && *a == '"' && b[-1] == '"') a++, b--;
+        if (n < max) fs[n].start = a, fs[n].len = (size_t)(b - a);
+        n++;
+        if (q >= end) break;
+        p = q + 1;
+    }
+    return n;
+}
+
+/* 0: a finite number; 1: empty; 2: not a number; 3: NaN or Inf. */
+static int parse_number(const field *f, double *v)
+{
+    char tmp[64];
+    if (f->len == 0) return 1;
+    if (f->len >= sizeof tmp) return 2;
+    memcpy(tmp, f->start, f->len);
+    tmp[f->len] = '\0';
+    char *end;
+    errno = 0;
+    *v = strtod(tmp, &end);
+    if (end == tmp || *end) return 2;
+    if (!isfinite(*v)) return 3;
+    return 0;
+}
+
+static int is_integer_text(const field *f)
+{
+    size_t i = 0;
+    if (i < f->len && (f->start[i] == '-' || f->start[i] == '+')) i++;
+    if (i == f->len) return 0;
+    for (; i < f->len; i++)
+        if (f->start[i] < '0' || f->start[i] > '9') return 0;
+    return 1;
+}
+
+static const char *shown(const field *f, char *buf, size_t size)
+{
+    size_t n = f->len < size - 1 ? f->len : size - 1;
+    memcpy(buf, f->start, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+minima_status minima_data_load_csv(const char *path, size_t subset, minima_dataset **out)
+{
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    MINIMA_TRY(slurp(path, &text, &len));
+    minima_status s = MINIMA_OK;
+    field *fs = NULL;
+    double *x = NULL, *y = NULL;   /* x: (keep, cols-1); y: (rows) */
+    size_t x_cap = 0, y_cap = 0, rows = 0, cols = 0, max_fields = 0;
+    size_t first_line = 0, header_line = 0, header_cols = 0;
+    size_t bad_label_line = 0;
+    double bad_label = 0;
+    int all_integer = 1, seen_first = 0;
+    size_t line_no = 0, nf = 0;
+    char sbuf[40];
+    const char *p = text, *end_text = text + len;
+    while (p < end_text) {
+        const char *eol = memchr(p, '\n', (size_t)(end_text - p));
+        if (!eol) eol = end_text;
+        const char *line = p, *end = eol;
+        p = eol + 1;
+        line_no++;
+        if (end > line && end[-1] == '\r') end--;
+        const char *t = line;
+        while (t < end && (*t == ' ' || *t == '\t')) t++;
+        if (t == end || *t == '#') continue;
+        nf = split(line, end, fs, max_fields);
+        if (nf > max_fields) {
+            if (seen_first && cols && nf != cols) goto ragged;
+            minima_free(fs);
+            if (!(fs = minima_alloc(nf, sizeof *fs))) goto nomem;
+            max_fields = nf;
+            split(line, end, fs, max_fields);
+        }
+        if (!seen_first) {
+            seen_first = 1;
+            int header = 0;
+            double v;
+            for (size_t j = 0; j < nf; j++)
+                if (parse_number(&fs[j], &v) == 2) header = 1;
+            if (header) {
+                header_line = line_no;
+                header_cols = nf;
+                continue;
+            }
+        }
+        if (!cols) {
+            cols = nf;
+            first_line = line_no;
+            if (cols < 2) {
+                s = minima_error(MINIMA_EFORMAT, "CSV file '%s', line %zu: 1 column: expected a "
+                                 "label then at least one feature, separated by ','", path,
+                                 line_no);
+                goto fail;
+            }
+            if (header_line && header_cols != cols) {
+                s = minima_error(MINIMA_EFORMAT, "CSV file '%s': the header on line %zu has %zu "
+                                 "columns but line %zu has %zu", path, header_line, header_cols,
+                                 line_no, cols);
+                goto fail;
+            }
+            if (cols - 1 > MINIMA_DATA_MAX_FEATURES) {
+                s = minima_error(MINIMA_EFORMAT, "CSV file '%s', line %zu: %zu columns: expected "
+                                 "at most %d", path, line_no, cols, MINIMA_DATA_MAX_FEATURES + 1);
+                goto fail;
+            }
+        }
+        if (nf != cols) goto ragged;
+        for (size_t j = 0; j < nf; j++) {
+            double v;
+            int r = parse_number(&fs[j], &v);
+            if (r == 1) {
+                s = minima_error(MINIMA_EFORMAT, "CSV file '%s', line %zu, column %zu: empty "
+                                 "field: expected a number", path, line_no, j + 1);
+                goto fail;
+            }
+            if (r == 2) {
+                s = minima_error(MINIMA_EFORMAT, "CSV file '%s', line %zu, column %zu: expected "
+                                 "a number, found '%s'", path, line_no, j + 1,
+                                 shown(&fs[j], sbuf, sizeof sbuf));
+                goto fail;
+            }
+            if (r == 3) {
+                s = minima_error(MINIMA_ENONFINITE, "CSV file '%s', line %zu, column %zu: '%s' "
+                                 "is not a finite number", path, line_no, j + 1,
+                                 shown(&fs[j], sbuf, sizeof sbuf));
+                goto fail;
+            }
+            if (j == 0) {
+                if (rows == y_cap) {
+                    size_t nc = y_cap ? 2 * y_cap : 1024;
+                    double *ny = minima_realloc(y, nc, sizeof *y);
+                    if (!ny) goto nomem;
+                    y = ny;
+                    y_cap = nc;
+                }
+                y[rows] = v;
+                if (!is_integer_text(&fs[0])) all_integer = 0;
+                else if (!bad_label_line && (v < 0 || v >= MINIMA_DATA_MAX_CLASSES))
+                    bad_label_line = line_no, bad_label = v;
+            } else if (!subset || rows < subset) {
+                size_t at = rows * (cols - 1) + (j - 1);
+                if (at >= x_cap) {
+                    size_t nc = x_cap ? 2 * x_cap : 1024 * (cols - 1);
+                    double *nx = minima_realloc(x, nc, sizeof *x);
+                    if (!nx) goto nomem;
+                    x = nx;
+                    x_cap = nc;
+                }
+                x[at] = v;
+            }
+        }
+        rows++;
+        if (rows % 4096 == 0 && minima_interrupted()) {
+            s = minima_error(MINIMA_EINTERRUPTED, "reading CSV file '%s' interrupted", path);
+            goto fail;
+        }
+    }
+    if (rows == 0) {
+        s = minima_error(MINIMA_EFORMAT, "CSV file '%s' holds no data rows%s", path,
+                         header_line ? " (only a header)" : "");
+        goto fail;
+    }
+    int n_classes = 0;
+    if (all_integer) {
+        if (bad_label_line) {
+            s = minima_error(MINIMA_ERANGE, "CSV file '%s', line %zu, column 1: label %.0f: "
+                             "expected a class index from 0 to %d (write regression targets "
+                             "with a decimal point, e.g. %.1f)", path, bad_label_line, bad_label,
+                             MINIMA_DATA_MAX_CLASSES - 1, bad_label);
+            goto fail;
+        }
+        for (size_t i = 0; i < rows; i++)
+            if (y[i] + 1 > n_classes) n_classes = (int)y[i] + 1;
+    }
+    size_t keep = subset && subset < rows ? subset : rows;
+    minima_dataset *data = NULL;
+    s = minima_dataset_adopt(&data, keep, (int)(cols - 1), x, n_classes, all_integer ? 0 : 1);
+    x = NULL;
+    if (s) goto fail;
+    for (size_t i = 0; i < keep; i++) {
+        if (all_integer) data->labels[i] = (int32_t)y[i];
+        else data->targets[i] = y[i];
+    }
+    if ((s = minima_dataset_set_name(data, path))) {
+        minima_dataset_free(data);
+        goto fail;
+    }
+    minima_free(text);
+    minima_free(fs);
+    minima_free(y);
+    *out = data;
+    return MINIMA_OK;
+
+ragged:
+    s = minima_error(MINIMA_EFORMAT, "CSV file '%s', line %zu: %zu columns: expected %zu, as on "
+                     "line %zu", path, line_no, nf, cols, first_line);
+    goto fail;
+nomem:
+    s = minima_error(MINIMA_ENOMEM, "CSV file '%s': out of memory at line %zu", path, line_no);
+fail:
+    minima_free(text);
+    minima_free(fs);
+    minima_free(x);
+    minima_free(y);
+    return s;
+}

@@ -1,0 +1,483 @@
+/* dataset.c — data sets in memory, and minima_data_load's dispatch on the
+ * source string (docs/data.md). */
+#include "minima/data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data_impl.h"
+#include "minima/alloc.h"
+#include "minima/idx.h"
+#include "minima/npy.h"
+#include "minima/synthetic.h"
+
+minima_data_options minima_data_default_options(void)
+{
+    minima_data_options o = {NULL, 0, 0};
+    return o;
+}
+
+void minima_dataset_free(minima_dataset *data)
+{
+    if (!data) return;
+    minima_free(data->x);
+    minima_free(data->labels);
+    minima_free(data->targets);
+    minima_free(data->name);
+    minima_free(data);
+}
+
+minima_status minima_dataset_adopt(minima_dataset **out, size_t n, int d, double *x,
+                                   int n_classes, int d_target)
+{
+    if (!out) {
+        minima_free(x);
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_dataset_adopt: NULL argument");
+    }
+    *out = NULL;
+    if (d < 1 || n_classes < 0 || d_target < 0) {
+        minima_free(x);
+        MINIMA_FAIL(MINIMA_EINVAL, "a data set needs d >= 1 features, n_classes >= 0 and "
+                    "d_target >= 0; got d = %d, n_classes = %d, d_target = %d", d, n_classes,
+                    d_target);
+    }
+    minima_dataset *data = minima_calloc(1, sizeof *data);
+    if (!data) goto nomem;
+    data->n = n;
+    data->d = d;
+    data->x = x;
+    x = NULL;
+    data->n_classes = n_classes;
+    data->d_target = d_target;
+    if (n_classes > 0 && !(data->labels = minima_calloc(n, sizeof *data->labels))) goto nomem;
+    if (d_target > 0 && !(data->targets = minima_calloc(n, (size_t)d_target * sizeof(double))))
+        goto nomem;
+    *out = data;
+    return MINIMA_OK;
+nomem:
+    minima_free(x);
+    minima_dataset_free(data);
+    MINIMA_FAIL(MINIMA_ENOMEM, "out of memory for a data set of %zu examples", n);
+}
+
+minima_status minima_dataset_create(minima_dataset **out, size_t n, int d, int n_classes,
+                                    int d_target)
+{
+    if (!out) MINIMA_FAIL(MINIMA_EINVAL, "minima_dataset_create: NULL argument");
+    *out = NULL;
+    if (d < 1) MINIMA_FAIL(MINIMA_EINVAL, "a data set needs d >= 1 features, got %d", d);
+    double *x = minima_calloc(n, (size_t)d * sizeof *x);
+    if (!x) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory for %zu examples of %d features", n, d);
+    return minima_dataset_adopt(out, n, d, x, n_classes, d_target);
+}
+
+minima_status minima_dataset_set_name(minima_dataset *data, const char *name)
+{
+    char *copy = minima_strdup(name ? name : "");
+    if (!copy) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
+    minima_free(data->name);
+    data->name = copy;
+    return MINIMA_OK;
+}
+
+minima_status minima_dataset_slice(const minima_dataset *data, size_t start, size_t count,
+                                   minima_dataset **out)
+{
+    if (!data || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_dataset_slice: NULL argument");
+    *out = NULL;
+    if (start > data->n || count > data->n - start)
+        MINIMA_FAIL(MINIMA_EINVAL, "slice [%zu, %zu + %zu) is outside the %zu examples of '%s'",
+                    start, start, count, data->n, data->name ? data->name : "");
+    minima_dataset *s = NULL;
+    MINIMA_TRY(minima_dataset_create(&s, count, data->d, data->n_classes, data->d_target));
+    size_t d = (size_t)data->d, t = (size_t)data->d_target;
+    if (count) {
+        memcpy(s->x, data->x + start * d, count * d * sizeof *s->x);
+        if (data->labels && s->labels)
+            memcpy(s->labels, data->labels + start, count * sizeof *s->labels);
+        if (data->targets && s->targets)
+            memcpy(s->targets, data->targets + start * t, count * t * sizeof *s->targets);
+    }
+    minima_status st = minima_dataset_set_name(s, data->name);
+    if (st) {
+        minima_dataset_free(s);
+        return st;
+    }
+    *out = s;
+    return MINIMA_OK;
+}
+
+minima_status minima_dataset_validate(const minima_dataset *data)
+{
+    if (!data) MINIMA_FAIL(MINIMA_EINVAL, "minima_dataset_validate: NULL argument");
+    const char *name = data->name ? data->name : "(unnamed)";
+    if (data->d < 1 || !data->x)
+        MINIMA_FAIL(MINIMA_EINVAL, "data set '%s' has no features (d = %d)", name, data->d);
+    size_t d = (size_t)data->d;
+    for (size_t i = 0; i < data->n; i++) {
+        const double *row = data->x + i * d;   /* (d) */
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(row[j]))
+                MINIMA_FAIL(MINIMA_ENONFINITE,
+                            "data set '%s': feature at example %zu, column %zu is %s: expected a "
+                            "finite number", name, i, j, isnan(row[j]) ? "NaN" : "Inf");
+    }
+    if (data->n_classes > 0) {
+        if (!data->labels)
+            MINIMA_FAIL(MINIMA_EINVAL, "data set '%s' has %d classes but no labels", name,
+                        data->n_classes);
+        for (size_t i = 0; i < data->n; i++)
+            if (data->labels[i] < 0 || data->labels[i] >= data->n_classes)
+                MINIMA_FAIL(MINIMA_ERANGE,
+                            "data set '%s': label of example %zu is %d: expected 0 to %d "
+                            "(%d classes)", name, i, (int)data->labels[i], data->n_classes - 1,
+                            data->n_classes);
+    }
+    if (data->d_target > 0) {
+        if (!data->targets)
+            MINIMA_FAIL(MINIMA_EINVAL, "data set '%s' has d_target = %d but no targets", name,
+                        data->d_target);
+        size_t t = (size_t)data->d_target;
+        for (size_t i = 0; i < data->n; i++)
+            for (size_t j = 0; j < t; j++)
+                if (!isfinite(data->targets[i * t + j]))
+                    MINIMA_FAIL(MINIMA_ENONFINITE,
+                                "data set '%s': target at example %zu, column %zu is %s: expected "
+                                "a finite number", name, i, j,
+                                isnan(data->targets[i * t + j]) ? "NaN" : "Inf");
+    }
+    return MINIMA_OK;
+}
+
+/* ---- temporary files --------------------------------------------------- */
+
+char *minima_data_tmp_path(const char *path)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = minima_alloc(n, 1);
+    if (tmp) snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    return tmp;
+}
+
+minima_status minima_data_commit_tmp(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        MINIMA_FAIL(MINIMA_EIO, "cannot rename '%s' to '%s'", tmp, path);
+    }
+    return MINIMA_OK;
+}
+
+/* ---- Fashion-MNIST ----------------------------------------------------- */
+
+/* "dir/stem.gz" or "dir/stem" if either is a regular file, else NULL. */
+static char *find_file(const char *dir, const char *stem)
+{
+    static const char *suffixes[] = {".gz", ""};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(dir) + strlen(stem) + 8;
+        char *p = minima_alloc(n, 1);
+        if (!p) return NULL;
+        snprintf(p, n, "%s/%s%s", dir, stem, suffixes[i]);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) return p;
+        minima_free(p);
+    }
+    return NULL;
+}
+
+minima_status minima_fashion_mnist_locate(const char *split, char **images, char **labels)
+{
+    if (!split || !images || !labels)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_fashion_mnist_locate: NULL argument");
+    *images = *labels = NULL;
+    const char *prefix;
+    if (strcmp(split, "train") == 0) prefix = "train";
+    else if (strcmp(split, "test") == 0) prefix = "t10k";
+    else MINIMA_FAIL(MINIMA_EINVAL, "Fashion-MNIST split '%s': expected 'train' or 'test'", split);
+    char img_stem[64], lab_stem[64];
+    snprintf(img_stem, sizeof img_stem, "%s-images-idx3-ubyte", prefix);
+    snprintf(lab_stem, sizeof lab_stem, "%s-labels-idx1-ubyte", prefix);
+
+    const char *env = getenv("MINIMA_DATA_DIR");
+    char env_sub[4096] = "";
+    const char *dirs[3];
+    int n_dirs = 0;
+    if (env && env[0]) {
+        snprintf(env_sub, sizeof env_sub, "%s/fashion-mnist", env);
+        dirs[n_dirs++] = env;
+        dirs[n_dirs++] = env_sub;
+    } else {
+        dirs[n_dirs++] = "/usr/share/datasets/fashion-mnist";
+        dirs[n_dirs++] = "/usr/local/share/datasets/fashion-mnist";
+    }
+    for (int i = 0; i < n_dirs; i++) {
+        char *im = find_file(dirs[i], img_stem);
+        char *lb = im ? find_file(dirs[i], lab_stem) : NULL;
+        if (im && lb) {
+            *images = im;
+            *labels = lb;
+            return MINIMA_OK;
+        }
+        if (im) {
+            minima_free(im);
+            MINIMA_FAIL(MINIMA_EIO, "Fashion-MNIST: found %s[.gz] in %s but not %s[.gz] beside it",
+                        img_stem, dirs[i], lab_stem);
+        }
+    }
+    if (env && env[0])
+        MINIMA_FAIL(MINIMA_EIO, "Fashion-MNIST not found: expected %s[.gz] and %s[.gz] in "
+                    "$MINIMA_DATA_DIR = '%s' or in '%s'; unset MINIMA_DATA_DIR to use Debian's "
+                    "package dataset-fashion-mnist", img_stem, lab_stem, env, env_sub);
+    MINIMA_FAIL(MINIMA_EIO, "Fashion-MNIST not found: expected %s[.gz] and %s[.gz] in %s or %s; "
+                "install Debian's package (apt-get install dataset-fashion-mnist) or set "
+                "MINIMA_DATA_DIR to a directory holding the four files", img_stem, lab_stem,
+                dirs[0], dirs[1]);
+}
+
+/* ---- IDX images and labels ------------------------------------------- */
+
+minima_status minima_data_load_idx(const char *images, const char *labels, size_t subset,
+                                   int n_classes, minima_dataset **out)
+{
+    *out = NULL;
+    minima_idx_array a;
+    MINIMA_TRY(minima_idx_read(images, subset, &a));
+    if (a.item_size > MINIMA_DATA_MAX_FEATURES) {
+        minima_idx_array_free(&a);
+        MINIMA_FAIL(MINIMA_EFORMAT, "IDX file '%s': %zu values per example: expected at most %d",
+                    images, a.item_size, MINIMA_DATA_MAX_FEATURES);
+    }
+    if (a.type == MINIMA_IDX_U8) {
+        size_t m = a.n_items * a.item_size;
+        for (size_t i = 0; i < m; i++) a.data[i] /= 255.0;
+    }
+    size_t declared = a.dims[0];
+    minima_dataset *data = NULL;
+    minima_status s = minima_dataset_adopt(&data, a.n_items, (int)a.item_size, a.data, 0, 0);
+    a.data = NULL;
+    if (s) return s;
+    if ((s = minima_dataset_set_name(data, images))) goto fail;
+    if ((s = minima_data_attach_labels(data, labels, declared, n_classes))) goto fail;
+    *out = data;
+    return MINIMA_OK;
+fail:
+    minima_dataset_free(data);
+    return s;
+}
+
+/* ---- .npy features and labels ----------------------------------------- */
+
+minima_status minima_data_load_npy(const char *features, const char *labels, size_t subset,
+                                   minima_dataset **out)
+{
+    *out = NULL;
+    minima_npy_array a;
+    MINIMA_TRY(minima_npy_read(features, subset, &a));
+    minima_status s;
+    if (a.ndim == 0 || a.row_size == 0 || a.row_size > MINIMA_DATA_MAX_FEATURES) {
+        s = minima_error(MINIMA_ESHAPE, "npy file '%s': features of shape %s%zu...: expected "
+                         "(N, d) or (N, ...) with 1 to %d values per example", features,
+                         a.ndim ? "(" : "() ", a.ndim ? a.shape[0] : 0, MINIMA_DATA_MAX_FEATURES);
+        minima_npy_array_free(&a);
+        return s;
+    }
+    if (a.kind == 'u' && a.itemsize == 1) {
+        size_t m = a.n_rows * a.row_size;
+        for (size_t i = 0; i < m; i++) a.data[i] /= 255.0;
+    }
+    size_t declared = a.shape[0];
+    minima_dataset *data = NULL;
+    s = minima_dataset_adopt(&data, a.n_rows, (int)a.row_size, a.data, 0, 0);
+    a.data = NULL;
+    if (s) return s;
+    if ((s = minima_dataset_set_name(data, features))) goto fail;
+    if (labels && (s = minima_data_attach_labels(data, labels, declared, 0))) goto fail;
+    *out = data;
+    return MINIMA_OK;
+fail:
+    minima_dataset_free(data);
+    return s;
+}
+
+static int is_idx_name(const char *path);
+
+minima_status minima_data_attach_labels(minima_dataset *data, const char *path,
+                                        size_t n_expected, int n_classes)
+{
+    const char *what = data->name ? data->name : "the features";
+    size_t keep = data->n;
+    /* The whole labels file is read (it is small) so that the number of
+     * classes does not depend on --subset. */
+    double *v = NULL;            /* (n_decl, width) */
+    size_t n_decl, width;
+    int is_float, int_kind;
+    int ndim;
+    minima_status s = MINIMA_OK;
+    if (is_idx_name(path)) {
+        minima_idx_array a;
+        MINIMA_TRY(minima_idx_read(path, 0, &a));
+        v = a.data;
+        n_decl = a.dims[0];
+        width = a.item_size;
+        ndim = a.ndims;
+        is_float = a.type == MINIMA_IDX_F32 || a.type == MINIMA_IDX_F64;
+        int_kind = !is_float;
+    } else {
+        minima_npy_array a;
+        MINIMA_TRY(minima_npy_read(path, 0, &a));
+        v = a.data;
+        ndim = a.ndim;
+        n_decl = a.ndim ? a.shape[0] : 1;
+        width = a.row_size;
+        is_float = a.kind == 'f';
+        int_kind = !is_float;
+        if (ndim == 0) {
+            s = minima_error(MINIMA_ESHAPE, "labels file '%s' holds a scalar: expected one "
+                             "label per example, shape (%zu,)", path, n_expected);
+            goto done;
+        }
+    }
+    if (n_decl != n_expected) {
+        s = minima_error(MINIMA_ESHAPE, "labels file '%s' holds %zu labels but '%s' holds %zu "
+                         "examples", path, n_decl, what, n_expected);
+        goto done;
+    }
+    if (int_kind) {
+        if (ndim > 2 || width != 1) {
+            s = minima_error(MINIMA_ESHAPE, "labels file '%s': integer labels must be one per "
+                             "example, shape (%zu,); found %zu values per example", path,
+                             n_decl, width);
+            goto done;
+        }
+        double vmax = -1;
+        for (size_t i = 0; i < n_decl; i++) {
+            if (v[i] < 0 || (n_classes > 0 && v[i] >= n_classes) ||
+                v[i] >= MINIMA_DATA_MAX_CLASSES) {
+                if (n_classes > 0)
+                    s = minima_error(MINIMA_ERANGE, "labels file '%s': label %zu is %.0f: expected "
+                                     "0 to %d (%d classes)", path, i, v[i], n_classes - 1,
+                                     n_classes);
+                else
+                    s = minima_error(MINIMA_ERANGE, "labels file '%s': label %zu is %.0f: expected "
+                                     "a class index from 0 to %d", path, i, v[i],
+                                     MINIMA_DATA_MAX_CLASSES - 1);
+                goto done;
+            }
+            if (v[i] > vmax) vmax = v[i];
+        }
+        data->n_classes = n_classes > 0 ? n_classes : (int)vmax + 1;
+        minima_free(data->labels);
+        if (!(data->labels = minima_alloc(keep, sizeof *data->labels))) goto nomem;
+        for (size_t i = 0; i < keep; i++) data->labels[i] = (int32_t)v[i];
+    } else {
+        if (n_classes > 0) {
+            s = minima_error(MINIMA_EFORMAT, "labels file '%s' holds floating-point values: "
+                             "expected integer class labels", path);
+            goto done;
+        }
+        if (ndim > 2 || width < 1 || width > MINIMA_DATA_MAX_FEATURES) {
+            s = minima_error(MINIMA_ESHAPE, "targets file '%s': expected shape (%zu,) or "
+                             "(%zu, k); found %d dimensions, %zu values per example", path,
+                             n_decl, n_decl, ndim, width);
+            goto done;
+        }
+        data->d_target = (int)width;
+        minima_free(data->targets);
+        if (!(data->targets = minima_alloc(keep, width * sizeof *data->targets))) goto nomem;
+        memcpy(data->targets, v, keep * width * sizeof *v);
+    }
+    goto done;
+nomem:
+    s = minima_error(MINIMA_ENOMEM, "out of memory for the labels of '%s'", path);
+done:
+    minima_free(v);
+    return s;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static int is_idx_name(const char *path)
+{
+    return ends_with(path, ".idx") || ends_with(path, ".idx.gz") || ends_with(path, "-ubyte") ||
+           ends_with(path, "-ubyte.gz");
+}
+
+minima_status minima_data_load(const char *source, const minima_data_options *opts,
+                               minima_dataset **out)
+{
+    if (!source || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_data_load: NULL argument");
+    *out = NULL;
+    minima_data_options o = opts ? *opts : minima_data_default_options();
+    const char *labels = o.labels_path && o.labels_path[0] ? o.labels_path : NULL;
+    minima_dataset *data = NULL;
+    minima_status s;
+
+    if (strcmp(source, "fashion-mnist") == 0 || strncmp(source, "fashion-mnist:", 14) == 0) {
+        const char *split = source[13] ? source + 14 : "train";
+        if (labels)
+            MINIMA_FAIL(MINIMA_EINVAL, "data source '%s' brings its own labels: drop the labels "
+                        "file '%s'", source, labels);
+        if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
+            MINIMA_FAIL(MINIMA_EINVAL, "data source '%s': unknown split '%s', expected "
+                        "fashion-mnist, fashion-mnist:train or fashion-mnist:test", source, split);
+        char *im = NULL, *lb = NULL;
+        MINIMA_TRY(minima_fashion_mnist_locate(split, &im, &lb));
+        s = minima_data_load_idx(im, lb, o.subset, MINIMA_FASHION_MNIST_CLASSES, &data);
+        minima_free(im);
+        minima_free(lb);
+        if (s) return s;
+        char name[64];
+        snprintf(name, sizeof name, "fashion-mnist:%s", split);
+        if ((s = minima_dataset_set_name(data, name))) goto fail;
+    } else if (strncmp(source, "synthetic:", 10) == 0) {
+        if (labels)
+            MINIMA_FAIL(MINIMA_EINVAL, "data source '%s' brings its own labels: drop the labels "
+                        "file '%s'", source, labels);
+        MINIMA_TRY(minima_synthetic_load(source + 10, o.seed, &data));
+        if (o.subset && o.subset < data->n) {
+            minima_dataset *sub = NULL;
+            s = minima_dataset_slice(data, 0, o.subset, &sub);
+            minima_dataset_free(data);
+            data = sub;
+            if (s) return s;
+        }
+    } else if (is_idx_name(source)) {
+        if (!labels)
+            MINIMA_FAIL(MINIMA_EINVAL, "IDX images '%s' need a labels file (--labels "
+                        "LABELS.idx[.gz] or LABELS.npy)", source);
+        MINIMA_TRY(minima_data_load_idx(source, labels, o.subset, 0, &data));
+    } else if (ends_with(source, ".npy")) {
+        MINIMA_TRY(minima_data_load_npy(source, labels, o.subset, &data));
+    } else if (ends_with(source, ".csv")) {
+        if (labels)
+            MINIMA_FAIL(MINIMA_EINVAL, "CSV file '%s' has its labels in its first column: drop "
+                        "the labels file '%s'", source, labels);
+        MINIMA_TRY(minima_data_load_csv(source, o.subset, &data));
+    } else {
+        MINIMA_FAIL(MINIMA_EINVAL, "unknown data source '%s': expected fashion-mnist[:train|:test], "
+                    "synthetic:NAME[:N], or a file ending in .idx, .idx.gz, -ubyte, -ubyte.gz, "
+                    ".npy or .csv", source);
+    }
+    if (data->n == 0) {
+        s = minima_error(MINIMA_EFORMAT, "data source '%s' holds no examples", source);
+        goto fail;
+    }
+    if ((s = minima_dataset_validate(data))) goto fail;
+    *out = data;
+    return MINIMA_OK;
+fail:
+    minima_dataset_free(data);
+    return s;
+}
