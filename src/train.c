@@ -192,6 +192,11 @@ static minima_status train_step(minima_trainer *tr)
                     tr->epoch + 1, tr->step_in_epoch + 1,
                     isfinite(loss) ? "gradient" : "loss", loss, tr->p.opt.lr);
     minima_optimizer_step(tr->opt, theta, tr->grad);
+    if (!all_finite(theta, tr->n_params))
+        MINIMA_FAIL(MINIMA_EFAILED,
+                    "training diverged at epoch %d, step %zu: the parameters overflowed "
+                    "(loss before the step %g); try a smaller learning rate (now %g)",
+                    tr->epoch + 1, tr->step_in_epoch + 1, loss, tr->p.opt.lr);
     tr->batch_loss_sum += (double)rows * loss;
     tr->batch_loss_count += (double)rows;
     tr->step_in_epoch++;

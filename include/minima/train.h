@@ -153,8 +153,9 @@ void minima_trainer_free(minima_trainer *tr);
  * returns MINIMA_EINTERRUPTED with the state consistent (every step either
  * done or not started) so that a checkpoint taken now resumes exactly. An
  * interrupted evaluation is redone by the next call without training.
- * Returns MINIMA_EFAILED if training diverges (a non-finite loss or
- * gradient; the parameters of the last finite step are kept). */
+ * Returns MINIMA_EFAILED if training diverges: a non-finite loss or
+ * gradient (the parameters are those before the step) or parameters that
+ * overflow in the step (the model then holds them; do not save it). */
 minima_status minima_trainer_epoch(minima_trainer *tr, minima_epoch_stats *stats);
 /* Nonzero once the epoch budget is spent or the gradient norm reached
  * grad_tol. */
