@@ -1,0 +1,104 @@
+/* minima/linop.h — matrix-free symmetric linear operators.
+ *
+ * A minima_linop is an n-by-n symmetric matrix known only through its
+ * product y = A x. Eigensolvers (eigen.h), trace estimators (trace.h) and
+ * spectral densities (density.h) take one and never see where it comes
+ * from: the Hessian or Gauss-Newton matrix of a network at its anchor, a
+ * restriction of another operator to a subset of parameters, a diagonal
+ * scaling D A D of another operator (the paper's D_alpha H D_alpha), a
+ * dense matrix (tests), or any product the caller writes.
+ *
+ * Every product goes through minima_linop_apply(), which counts it in
+ * `n_applies`: the cost of an algorithm is reported in products.
+ *
+ * Ownership. Every constructor returns a heap object released with
+ * minima_linop_free(), which calls `destroy(ctx)`. A wrapping operator
+ * (subset, scaled) borrows its parent: the parent must outlive it and is
+ * not freed with it. The net operators borrow the net the same way.
+ * Products of a wrapper are counted in the wrapper and, through
+ * minima_linop_apply(), in its parent too.
+ *
+ * Not thread-safe: one operator (and its parent) per thread. */
+#ifndef MINIMA_LINOP_H
+#define MINIMA_LINOP_H
+
+#include <stddef.h>
+
+#include "minima/model.h"
+#include "minima/net.h"
+#include "minima/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y = A x for n-vectors; x and y never overlap. Returns MINIMA_OK or the
+ * failure of the underlying product. Must not allocate on the hot path. */
+typedef minima_status (*minima_linop_apply_fn)(void *ctx, const double *x, double *y);
+
+typedef struct minima_linop {
+    size_t n;                       /* dimension */
+    minima_linop_apply_fn apply;    /* the product; call through minima_linop_apply */
+    void *ctx;                      /* the product's state, owned by the operator */
+    void (*destroy)(void *ctx);     /* releases ctx (may be NULL) */
+    size_t n_applies;               /* products computed so far */
+} minima_linop;
+
+/* An operator from a caller's product. ctx is owned by the operator from
+ * now on: destroy(ctx) is called by minima_linop_free (destroy may be
+ * NULL when the caller keeps ownership). On failure destroy is NOT called. */
+minima_status minima_linop_create(minima_linop **out, size_t n, minima_linop_apply_fn apply,
+                                  void *ctx, void (*destroy)(void *ctx));
+/* Releases ctx (through destroy) and the operator. NULL is fine. */
+void minima_linop_free(minima_linop *op);
+
+/* y = A x (n values each, no overlap); counts the product. */
+minima_status minima_linop_apply(minima_linop *op, const double *x, double *y);
+
+/* A dense n-by-n matrix, row-major, copied (the caller keeps `a`). The
+ * product is y = A x as given: pass a symmetric matrix. For tests and
+ * for small exact computations. */
+minima_status minima_linop_dense(minima_linop **out, size_t n, const double *a /* (n, n) */);
+
+/* The Hessian of the net's loss at its anchor (minima_net_hvp), n = P.
+ * Borrows the net. */
+minima_status minima_linop_hessian(minima_linop **out, minima_net *net);
+/* The generalised Gauss-Newton matrix at the anchor (minima_net_ggnvp),
+ * positive semi-definite, n = P. Borrows the net. */
+minima_status minima_linop_ggn(minima_linop **out, minima_net *net);
+
+/* The restriction P_S^T A P_S of `parent` to the coordinates
+ * index[0..n_index) (strictly increasing, each < parent->n): an
+ * n_index-by-n_index operator. Each product scatters x into a full-size
+ * workspace (allocated here, once), applies the parent and gathers.
+ * Borrows the parent; copies `index`. */
+minima_status minima_linop_subset(minima_linop **out, minima_linop *parent,
+                                  const size_t *index /* (n_index) */, size_t n_index);
+
+/* D A D with D = diag(d), every d_i finite and > 0 (d is copied). With
+ * d = the per-parameter factors of a rescaling T_alpha this is the
+ * Hessian at T_alpha(theta) up to the change of variables (SPEC §3).
+ * Borrows the parent. */
+minima_status minima_linop_scaled(minima_linop **out, minima_linop *parent,
+                                  const double *d /* (parent->n) */);
+
+/* The parameter indices (into the model's theta, SPEC §1 order, strictly
+ * increasing) of the layers named in `spec`: a comma-separated list of
+ * tokens, each
+ *     NAME          every parameter of the layer with that PyTorch name
+ *                   ("0", "2", "fc1" — model->layer_names)
+ *     NAME.weight   only its weight matrix
+ *     NAME.bias     only its bias (an error if the model has none)
+ *     #k            the k-th linear layer, 0-based (k < n_layers)
+ * Names are matched first, so "2" is the layer named "2" and "#2" the
+ * third layer. A token naming nothing, an empty token or a layer named
+ * twice is MINIMA_EINVAL with the token quoted. On success *index
+ * (allocated with minima_alloc, the caller frees it with minima_free) holds
+ * *n_index indices. */
+minima_status minima_linop_select_layers(const minima_model *model, const char *spec,
+                                         size_t **index, size_t *n_index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
