@@ -369,8 +369,8 @@ static minima_status parse_entry(loader *L, const cJSON *e, st_tensor *t)
                     "integers [begin, end], found %s", path, name, json_kind(off));
     for (const cJSON *k = e->child; k; k = k->next)
         if (strcmp(k->string, "dtype") && strcmp(k->string, "shape") && strcmp(k->string, "data_offsets"))
-            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': unexpected key \"%.40s\"; expected "
-                        "dtype, shape and data_offsets", path, name, k->string);
+            minima_log(MINIMA_LOG_WARN, "'%s': tensor '%s': ignoring unknown key \"%.40s\" "
+                       "(expected dtype, shape and data_offsets)", path, name, k->string);
     if (t->begin > t->end)
         MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] "
                     "end before begin", path, name, t->begin, t->end);
