@@ -1,0 +1,53 @@
+/* cli_load.h — the model + data + net that most subcommands start from.
+ *
+ * A subcommand declares a cli_net_args, splices CLI_NET_OPTIONS(args) into
+ * its option table (--model --data --labels --subset --loss --batch
+ * --data-seed --ignore-unknown), and calls cli_net_open after parsing. */
+#ifndef MINIMA_CLI_LOAD_H
+#define MINIMA_CLI_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli_common.h"
+#include "minima/data.h"
+#include "minima/model.h"
+#include "minima/net.h"
+
+typedef struct {
+    const char *model_path;
+    const char *source;
+    const char *labels;
+    const char *loss_name;
+    size_t subset;
+    size_t batch;
+    uint64_t data_seed;
+    int ignore_unknown;
+} cli_net_args;
+
+/* Defaults: batch 1000, everything else empty. */
+cli_net_args cli_net_default_args(void);
+
+#define CLI_NET_OPTIONS(a) \
+    {"--model", OPT_STRING, &(a).model_path, "the model file (safetensors)", "MODEL"}, \
+    {"--data", OPT_STRING, &(a).source, "data set: fashion-mnist[:test], X.npy, IMAGES.idx[.gz], FILE.csv, synthetic:NAME[:N]", "SRC"}, \
+    {"--labels", OPT_STRING, &(a).labels, "labels file for IDX or .npy features", "FILE"}, \
+    {"--subset", OPT_SIZE, &(a).subset, "use the first N examples (0: all)", "N"}, \
+    {"--loss", OPT_STRING, &(a).loss_name, "ce or mse (default: the model's metadata, else ce)", "ce|mse"}, \
+    {"--batch", OPT_SIZE, &(a).batch, "examples per internal batch (0: all at once)", "B"}, \
+    {"--data-seed", OPT_U64, &(a).data_seed, "seed of synthetic data sources", "S"}, \
+    {"--ignore-unknown", OPT_FLAG, &(a).ignore_unknown, "skip model tensors that are not a Linear layer's weight or bias", NULL}
+
+typedef struct {
+    minima_model *model;
+    minima_dataset *data;
+    minima_net *net;
+} cli_net;
+
+/* Loads the model and the data, checks they fit, and creates the net.
+ * Returns -1 on success, else the exit code after printing the error
+ * (everything already loaded is released). */
+int cli_net_open(const char *cmd, const cli_net_args *args, cli_net *out);
+void cli_net_close(cli_net *n);
+
+#endif
