@@ -486,6 +486,23 @@ static int cmp_layers_natural(const void *a, const void *b)
     return minima_natural_compare(((const st_layer *)a)->name, ((const st_layer *)b)->name);
 }
 
+/* The layer (L->layers sorted by strcmp of names) named by the first len
+ * bytes of name, or NULL. */
+static st_layer *find_layer(loader *L, const char *name, size_t len)
+{
+    int lo = 0, hi = L->n_layers - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        const char *ln = L->layers[mid].name;
+        int c = strncmp(ln, name, len);
+        if (c == 0 && ln[len] != '\0') c = 1;        /* ln is longer: it sorts after */
+        if (c == 0) return &L->layers[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
 /* Groups weights and biases into layers, in natural order, and checks shapes. */
 static minima_status discover_layers(loader *L)
 {
@@ -521,17 +538,16 @@ static minima_status discover_layers(loader *L)
         L->n_layers++;
     }
     qsort(L->layers, (size_t)L->n_layers, sizeof *L->layers, cmp_layers_by_name);
-    char key[4096];
+    for (int k = 1; k < L->n_layers; k++)
+        if (!strcmp(L->layers[k].name, L->layers[k - 1].name))
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensors '%s' and '%s' are both the weight of a layer "
+                        "named '%s'", path, L->t[L->layers[k - 1].weight].name,
+                        L->t[L->layers[k].weight].name, L->layers[k].name);
     for (int i = 0; i < L->n_t; i++) {
         const st_tensor *t = &L->t[i];
         if (t->role == ROLE_WEIGHT) continue;
         st_layer *l = NULL;
-        if (t->role == ROLE_BIAS && t->prefix_len < sizeof key) {
-            memcpy(key, t->name, t->prefix_len);
-            key[t->prefix_len] = '\0';
-            st_layer probe = {key, 0, 0};
-            l = bsearch(&probe, L->layers, (size_t)L->n_layers, sizeof *L->layers, cmp_layers_by_name);
-        }
+        if (t->role == ROLE_BIAS) l = find_layer(L, t->name, t->prefix_len);
         if (!l) {
             if (L->opts->ignore_unknown) {
                 minima_log(MINIMA_LOG_WARN, "'%s': ignoring tensor '%s' %s: not the weight or bias of "

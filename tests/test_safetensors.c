@@ -513,6 +513,80 @@ static void test_bad_headers(void)
     CHECK(strstr(minima_last_error(), "limit") != NULL);
 }
 
+static void test_layer_names(void)
+{
+    double d[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    EXPECT_HEADER_FAIL("twonames.st", "{"
+        "\"weight\":{\"dtype\":\"F64\",\"shape\":[2,2],\"data_offsets\":[0,32]},"
+        "\".weight\":{\"dtype\":\"F64\",\"shape\":[2,2],\"data_offsets\":[32,64]}}",
+        d, sizeof d, MINIMA_EFORMAT, "both the weight of a layer");
+    /* long names, and names that are prefixes of each other */
+    char name[3000], hdr[16000];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    snprintf(hdr, sizeof hdr, "{"
+             "\"%s.weight\":{\"dtype\":\"F64\",\"shape\":[2,1],\"data_offsets\":[0,16]},"
+             "\"%s.bias\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[16,32]},"
+             "\"%s1.weight\":{\"dtype\":\"F64\",\"shape\":[1,2],\"data_offsets\":[32,48]},"
+             "\"%s1.bias\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[48,56]}}",
+             name, name, name, name);
+    minima_model *m = NULL;
+    CHECK_OK(load_header("long.st", hdr, d, 56, NULL, &m));
+    if (!m) return;
+    CHECK(m->n_layers == 2 && m->has_bias && m->widths[0] == 1 && m->widths[2] == 1);
+    CHECK(strlen(m->layer_names[0]) == sizeof name - 1 && strlen(m->layer_names[1]) == sizeof name);
+    CHECK(m->theta[2] == 3 && m->theta[3] == 4 && m->theta[6] == 7);
+    minima_model_free(m);
+}
+
+/* Random damage to a valid file, mostly to the numbers of its header: every
+ * load either succeeds or fails with a message naming the file, and never
+ * crashes (the sanitizer build checks memory). */
+static void test_mutations(void)
+{
+    size_t len;
+    unsigned char *b = read_bytes(harness_fixture("torch_mlp_f64.safetensors"), &len);
+    CHECK(b != NULL);
+    if (!b) return;
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--) h = (h << 8) | b[i];
+    unsigned char *c = malloc(len);
+    uint64_t state = 12345;
+    int bad = 0, loaded = 0;
+    const char *path = path_in_tmp("mutant.st");
+    for (int it = 0; it < 3000; it++) {
+        memcpy(c, b, len);
+        size_t n = len;
+        int edits = 1 + (int)(state % 3);
+        for (int e = 0; e < edits; e++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t r = state >> 17;
+            size_t pos = 8 + (size_t)(r % h);
+            if (r % 4 == 0) {                       /* any byte of the header */
+                c[pos] = (unsigned char)(r >> 20);
+            } else {                                /* a digit: shapes and offsets */
+                while (pos < 8 + h && !(c[pos] >= '0' && c[pos] <= '9')) pos++;
+                if (pos < 8 + h) c[pos] = (unsigned char)('0' + (r >> 24) % 10);
+            }
+            if (r % 97 == 0) n = (size_t)(r >> 8) % len;          /* and truncation */
+        }
+        write_bytes(path, c, n);
+        minima_model *m = NULL;
+        minima_status st = minima_model_load(path, NULL, &m);
+        if (st == MINIMA_OK) {
+            loaded++;
+            if (!m) bad++;
+        } else if (m || !strstr(minima_last_error(), path)) {
+            if (bad++ < 5) fprintf(stderr, "mutant %d: %s: %s\n", it, minima_strerror(st), minima_last_error());
+        }
+        minima_model_free(m);
+    }
+    CHECK_MSG(bad == 0, "%d damaged files gave no proper error", bad);
+    CHECK(loaded < 3000);
+    free(c);
+    free(b);
+}
+
 static void test_nonfinite(void)
 {
     double d[6] = {1, 2, 3, 4, 5, 6};
@@ -635,6 +709,8 @@ int main(void)
     RUN(test_half_types_and_gaps);
     RUN(test_truncations);
     RUN(test_bad_headers);
+    RUN(test_layer_names);
+    RUN(test_mutations);
     RUN(test_nonfinite);
     RUN(test_io_errors);
     RUN(test_failed_save_keeps_file);
