@@ -278,6 +278,15 @@ minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_arr
             if ((s = read_bytes(f, path, buf, CHUNK, &got, total + extra))) goto fail;
             extra += got;
         } while (got == CHUNK);
+        int zerr;
+        gzerror(f, &zerr);
+        if (zerr == Z_BUF_ERROR) {
+            s = minima_error(MINIMA_EFORMAT,
+                             "IDX file '%s': the gzip stream is cut short after all %llu bytes "
+                             "the header declares (its end-of-stream trailer is missing)",
+                             path, (unsigned long long)total);
+            goto fail;
+        }
         if (extra) {
             s = minima_error(MINIMA_EFORMAT,
                              "IDX file '%s' has %llu trailing bytes: the header declares %llu "

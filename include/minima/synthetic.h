@@ -25,7 +25,10 @@
  *   N(0, I); targets are its outputs Z_K (d_target = d_K, for MSE) and
  *   labels their argmax (n_classes = d_K, for cross-entropy). Without noise
  *   a student of the teacher's architecture has an exact minimum: the
- *   teacher's parameters, with zero MSE loss.
+ *   teacher's parameters, with zero MSE loss. The outputs are small (root
+ *   mean square ~0.1 at the default scale) and the classes are usually
+ *   unbalanced (e.g. 10% / 90% / 0.1% for seed 3): it is a regression set
+ *   first, its labels a by-product.
  *
  * xor — two classes in 2-D: x uniform on [-1, 1]^2, label
  *   (x_0 > 0) xor (x_1 > 0); noise=0 flips that fraction of labels.
