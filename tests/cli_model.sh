@@ -111,7 +111,7 @@ has "info text file" "$TMP/err" "header length"
 run "info directory" 2 "$BIN" info --model "$TMP"
 # a file whose header lies, a NaN weight, and shapes that do not chain (written with python3)
 if [ -n "$PY" ]; then
-    "$PY" - "$TMP" <<'EOF'
+    "$PY" - "$TMP" "$F64" <<'EOF'
 import json, struct, sys
 def write(path, header, data):
     text = json.dumps(header).encode()
@@ -123,6 +123,17 @@ write(sys.argv[1] + "/nan.safetensors", {"0.weight": w([2, 2], 0, 32), "0.bias":
 write(sys.argv[1] + "/lie.safetensors", {"0.weight": w([2, 2], 0, 4096)}, d)
 write(sys.argv[1] + "/chain.safetensors", {"0.weight": w([2, 1], 0, 16), "2.weight": w([1, 3], 16, 40)}, d)
 write(sys.argv[1] + "/overlap.safetensors", {"0.weight": w([2, 2], 0, 32), "1.weight": w([2, 2], 16, 48)}, d)
+# the fixture with "loss": "mse" in its metadata
+src = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]
+h = json.loads(src[8:8 + n])
+h["__metadata__"]["loss"] = "mse"
+write(sys.argv[1] + "/mse.safetensors", h, src[8 + n:])
+# labels out of range for 3 outputs, as a .npy file (int64)
+hdr = "{'descr': '<i8', 'fortran_order': False, 'shape': (20,), }"
+hdr += " " * (-(10 + len(hdr) + 1) % 64) + "\n"
+open(sys.argv[1] + "/y7.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) +
+                                          hdr.encode() + struct.pack("<20q", *([7] * 20)))
 EOF
     run "info NaN weight" 2 "$BIN" info --model "$TMP/nan.safetensors"
     has "info NaN weight" "$TMP/err" "'0.weight' entry [1, 1]"
@@ -133,6 +144,14 @@ EOF
     has "info shapes do not chain" "$TMP/err" "do not chain"
     run "info overlap" 2 "$BIN" info --model "$TMP/overlap.safetensors"
     has "info overlap" "$TMP/err" "overlap"
+    run "info mse metadata" 0 "$BIN" info --model "$TMP/mse.safetensors" --json
+    pycheck "info mse metadata" "out['loss'] == 'mse'"
+    run "eval loss from metadata" 2 "$BIN" eval --model "$TMP/mse.safetensors" --data "$X" --labels "$Y"
+    has "eval loss from metadata" "$TMP/err" "MSE"
+    run "eval --loss overrides metadata" 0 "$BIN" eval --model "$TMP/mse.safetensors" --data "$X" --labels "$Y" --loss ce --json
+    pycheck "eval --loss ce" "rel(out['loss'], exp['f64']['loss']) <= 1e-10"
+    run "eval labels out of range" 2 "$BIN" eval --model "$F64" --data "$X" --labels "$TMP/y7.npy"
+    has "eval labels out of range" "$TMP/err" "label"
 fi
 
 echo "$pass passed, $fail failed"
