@@ -130,13 +130,16 @@ static int to_world(int log, double v, double *w)
     return 1;
 }
 
-typedef struct { double lo, hi; size_t seen, kept; } extent_t;
+/* Values seen on one axis, how many could be drawn (kept), and how many
+ * were valid for this axis alone (own: a point may fail on the other). */
+typedef struct { double lo, hi; size_t seen, kept, own; } extent_t;
 
 static void extent_add(extent_t *e, int log, double v)
 {
     double w;
     e->seen++;
     if (!to_world(log, v, &w)) return;
+    e->own++;
     if (!e->kept || w < e->lo) e->lo = w;
     if (!e->kept || w > e->hi) e->hi = w;
     e->kept++;
@@ -167,7 +170,7 @@ static minima_status finish_axis(axis_t *ax, const extent_t *e, double ulo, doub
     if (ax->log && ((!isnan(ulo) && ulo <= 0) || (!isnan(uhi) && uhi <= 0)))
         MINIMA_FAIL(MINIMA_ERANGE, "panel (%d, %d): log10 %s axis with range [%g, %g]: expected "
                     "positive ends", row, col, name, ulo, uhi);
-    if (e->seen && !e->kept && (isnan(ulo) || isnan(uhi)))
+    if (e->seen && !e->own && (isnan(ulo) || isnan(uhi)))
         MINIMA_FAIL(MINIMA_ERANGE, "panel (%d, %d): log10 %s axis but none of the %zu %s values "
                     "is positive (and finite)", row, col, name, e->seen, name);
     int alo = isnan(ulo), ahi = isnan(uhi);
@@ -194,7 +197,7 @@ static minima_status finish_axis(axis_t *ax, const extent_t *e, double ulo, doub
 
 static minima_status panel_axes(const minima_panel *p, int row, int col, axis_t *ax, axis_t *ay)
 {
-    extent_t ex = {0, 0, 0, 0}, ey = {0, 0, 0, 0};
+    extent_t ex = {0, 0, 0, 0, 0}, ey = {0, 0, 0, 0, 0};
     int tight = 0;
     ax->log = p->xlog;
     ay->log = p->ylog;
@@ -205,13 +208,16 @@ static minima_status panel_axes(const minima_panel *p, int row, int col, axis_t 
             for (size_t i = 0; i < it->n; i++) {
                 double wx, wy;
                 if (!isfinite(it->x[i]) || !isfinite(it->y[i])) continue;
+                int okx = to_world(p->xlog, it->x[i], &wx), oky = to_world(p->ylog, it->y[i], &wy);
+                if (okx && oky) {
+                    extent_add(&ex, p->xlog, it->x[i]);
+                    extent_add(&ey, p->ylog, it->y[i]);
+                    continue;
+                }
                 ex.seen++;
                 ey.seen++;
-                if (!to_world(p->xlog, it->x[i], &wx) || !to_world(p->ylog, it->y[i], &wy)) continue;
-                ex.seen--;
-                ey.seen--;
-                extent_add(&ex, p->xlog, it->x[i]);
-                extent_add(&ey, p->ylog, it->y[i]);
+                ex.own += okx;
+                ey.own += oky;
             }
             break;
         case PLOT_VLINE: extent_add(&ex, p->xlog, it->a); break;
@@ -245,8 +251,13 @@ static minima_status panel_axes(const minima_panel *p, int row, int col, axis_t 
             break;
         }
     }
+    MINIMA_TRY(finish_axis(ay, &ey, p->ylo, p->yhi, tight, "y", row, col));
     MINIMA_TRY(finish_axis(ax, &ex, p->xlo, p->xhi, tight, "x", row, col));
-    return finish_axis(ay, &ey, p->ylo, p->yhi, tight, "y", row, col);
+    if ((ex.seen && !ex.kept && (isnan(p->xlo) || isnan(p->xhi))) ||
+        (ey.seen && !ey.kept && (isnan(p->ylo) || isnan(p->yhi))))
+        MINIMA_FAIL(MINIMA_ERANGE, "panel (%d, %d): log axes but no point has both coordinates "
+                    "positive", row, col);
+    return MINIMA_OK;
 }
 
 /* ---- tick labels ---------------------------------------------------- */
