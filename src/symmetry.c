@@ -255,10 +255,11 @@ static minima_status canonical_layer(const minima_model *m, const double *theta,
         w[k] = sumsq(theta + m->weight_offset[k], minima_model_layer_weights(m, k));
         beta[k] = m->has_bias ? sumsq(theta + m->bias_offset[k], (size_t)m->widths[k + 1]) : 0.0;
         if (!(w[k] > 0) || !isfinite(w[k])) {
+            double bad = w[k];
             minima_free(work);
             MINIMA_FAIL(MINIMA_EINVAL, "canonical representative: layer '%s' has squared weight "
                         "norm %g; expected finite and > 0 (an all-zero layer makes the orbit's "
-                        "norm infimum unattained)", m->layer_names[k], w[k]);
+                        "norm infimum unattained)", m->layer_names[k], bad);
         }
         mean_log += 0.5 * log(w[k]) / K;
     }
