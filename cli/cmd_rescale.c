@@ -1,0 +1,253 @@
+/* cmd_rescale.c — `minima rescale`: apply a function-preserving rescaling
+ * (layer-wise alpha, random per-neuron orbit point, or the canonical
+ * minimum-norm representative) and write the new model; optionally check
+ * observational equivalence on a data set. A thin client of symmetry.h. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "minima/data.h"
+#include "minima/model.h"
+#include "minima/safetensors.h"
+#include "minima/symmetry.h"
+
+int minima_cmd_rescale(int argc, char **argv);
+extern const char minima_cmd_rescale_summary[];
+const char minima_cmd_rescale_summary[] =
+    "apply a function-preserving rescaling (layer-wise, per-neuron, canonical) to a model";
+
+static const char usage[] =
+    "usage: minima rescale --model MODEL (--alpha a1,...,aK | --neurons SEED:SPREAD |\n"
+    "                      --canonical) [--derive-last] [--group neuron|layer]\n"
+    "                      --out MODEL [--data SRC [--labels FILE] [--check]] [--json]\n\n"
+    "Writes a model that computes exactly the same function (for ReLU and leaky\n"
+    "ReLU networks) with different parameters (SPEC §3, Dinh et al. 2017):\n"
+    "  --alpha a1,...,aK   layer-wise: W_k -> a_k W_k, b_k -> (a_1...a_k) b_k. The K\n"
+    "                      factors must be > 0 and multiply to 1 (within 1e-12);\n"
+    "                      with --derive-last give K-1 and the last is 1/product.\n"
+    "  --neurons SEED:SPREAD  a random point of the per-neuron orbit: every hidden\n"
+    "                      unit scaled by exp(SPREAD z), z ~ N(0,1) seeded by SEED\n"
+    "                      (combined with --alpha if both are given).\n"
+    "  --canonical         the minimum-Euclidean-norm point of the orbit under\n"
+    "                      --group (neuron: per-neuron balancing; layer: T_alpha).\n"
+    "The output is float64 safetensors with the same layer names and metadata.\n"
+    "With --data, the outputs of both models are compared on every example and the\n"
+    "largest difference is reported (absolute and relative to max |output|); with\n"
+    "--check the command fails (exit 1) if the relative difference exceeds --tol.\n"
+    "Exit codes: 0 ok, 1 check failed or computation failed, 2 bad usage or input.";
+
+/* Parses "a,b,c" into a new array; returns the count or -1 with a message. */
+static int parse_list(const char *s, double **out)
+{
+    int n = 1;
+    for (const char *c = s; *c; c++) n += *c == ',';
+    double *v = malloc((size_t)n * sizeof *v);
+    if (!v) return -1;
+    const char *p = s;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtod(p, &end);
+        if (end == p || errno || (*end != ',' && *end != '\0')) {
+            free(v);
+            return -1;
+        }
+        p = end + (*end == ',');
+    }
+    *out = v;
+    return n;
+}
+
+static void json_equivalence(const minima_sym_equivalence *eq)
+{
+    printf("{\"max_abs_diff\": ");
+    json_number(stdout, eq->max_abs_diff);
+    printf(", \"max_abs_output\": ");
+    json_number(stdout, eq->max_abs_output);
+    printf(", \"rel_diff\": ");
+    json_number(stdout, eq->rel_diff);
+    printf(", \"worst_example\": %zu, \"n_examples\": %zu}", eq->worst_example, eq->n_examples);
+}
+
+int minima_cmd_rescale(int argc, char **argv)
+{
+    const char *model_path = NULL, *out_path = NULL, *alpha_s = NULL, *neurons_s = NULL;
+    const char *source = NULL, *labels = NULL, *group_s = "neuron";
+    int canonical = 0, derive_last = 0, check = 0, json = 0, ignore_unknown = 0, max_iter = 10000;
+    double tol = 1e-12, step_tol = 1e-13;
+    size_t subset = 0;
+    uint64_t data_seed = 0;
+    const cli_option opts[] = {
+        {"--model", OPT_STRING, &model_path, "the model file (safetensors)", "MODEL"},
+        {"--alpha", OPT_STRING, &alpha_s, "layer-wise factors, comma-separated", "a1,...,aK"},
+        {"--derive-last", OPT_FLAG, &derive_last, "give K-1 factors; the last is 1/product", NULL},
+        {"--neurons", OPT_STRING, &neurons_s, "random per-neuron orbit point", "SEED:SPREAD"},
+        {"--canonical", OPT_FLAG, &canonical, "the minimum-norm point of the orbit", NULL},
+        {"--group", OPT_STRING, &group_s, "group for --canonical: neuron or layer", "G"},
+        {"--max-iter", OPT_INT, &max_iter, "canonical: Newton steps / balancing sweeps", "N"},
+        {"--step-tol", OPT_DOUBLE, &step_tol, "canonical: stop when max |log factor| <= X", "X"},
+        {"--out", OPT_STRING, &out_path, "where to write the rescaled model", "MODEL"},
+        {"--data", OPT_STRING, &source, "data set for the equivalence check", "SRC"},
+        {"--labels", OPT_STRING, &labels, "labels file for IDX or .npy features", "FILE"},
+        {"--subset", OPT_SIZE, &subset, "use the first N examples (0: all)", "N"},
+        {"--data-seed", OPT_U64, &data_seed, "seed of synthetic data sources", "S"},
+        {"--check", OPT_FLAG, &check, "fail (exit 1) if the relative output difference > --tol", NULL},
+        {"--tol", OPT_DOUBLE, &tol, "tolerance of --check (relative to max |output|)", "X"},
+        {"--ignore-unknown", OPT_FLAG, &ignore_unknown,
+         "skip model tensors that are not a Linear layer's weight or bias", NULL},
+        {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
+        {NULL, OPT_FLAG, NULL, NULL, NULL},
+    };
+    int rc = cli_parse("rescale", usage, opts, argc, argv, NULL, 0, NULL);
+    if (rc >= 0) return rc;
+    if (!model_path) return cli_usage_error("rescale", "--model MODEL is required");
+    if (!out_path) return cli_usage_error("rescale", "--out MODEL is required");
+    if (!alpha_s && !neurons_s && !canonical)
+        return cli_usage_error("rescale", "one of --alpha, --neurons or --canonical is required");
+    if (canonical && (alpha_s || neurons_s))
+        return cli_usage_error("rescale", "--canonical cannot be combined with --alpha or --neurons");
+    if (derive_last && !alpha_s) return cli_usage_error("rescale", "--derive-last needs --alpha");
+    if (check && !source) return cli_usage_error("rescale", "--check needs --data SRC");
+    if (!(tol >= 0)) return cli_usage_error("rescale", "option --tol: expected >= 0, found %g", tol);
+    minima_sym_canonical_params cp = minima_sym_canonical_default_params();
+    if (!strcmp(group_s, "neuron")) cp.group = MINIMA_SYM_NEURON;
+    else if (!strcmp(group_s, "layer")) cp.group = MINIMA_SYM_LAYER;
+    else return cli_usage_error("rescale", "option --group: expected neuron or layer, found '%s'", group_s);
+    cp.max_iter = max_iter;
+    cp.step_tol = step_tol;
+    uint64_t nseed = 0;
+    double spread = 0;
+    if (neurons_s) {
+        char *end;
+        errno = 0;
+        unsigned long long sv = strtoull(neurons_s, &end, 10);
+        if (end == neurons_s || *end != ':' || errno || neurons_s[0] == '-')
+            return cli_usage_error("rescale", "option --neurons: expected SEED:SPREAD (e.g. 1:0.5), "
+                                   "found '%s'", neurons_s);
+        const char *sp = end + 1;
+        spread = strtod(sp, &end);
+        if (end == sp || *end || !isfinite(spread) || spread < 0)
+            return cli_usage_error("rescale", "option --neurons: SPREAD must be a number >= 0, "
+                                   "found '%s'", sp);
+        nseed = (uint64_t)sv;
+    }
+    double *alpha = NULL;
+    int n_alpha = 0;
+    if (alpha_s && (n_alpha = parse_list(alpha_s, &alpha)) < 0)
+        return cli_usage_error("rescale", "option --alpha: expected comma-separated numbers, found '%s'",
+                               alpha_s);
+
+    minima_model *model = NULL, *out = NULL;
+    minima_dataset *data = NULL;
+    double *scales = NULL, *used = NULL;
+    minima_status st;
+    minima_load_options lo = minima_load_default_options();
+    lo.ignore_unknown = ignore_unknown;
+    if ((st = minima_model_load(model_path, &lo, &model)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+    if (model->activation == MINIMA_ACT_TANH)
+        fprintf(stderr, "minima rescale: warning: '%s' uses tanh, which is not non-negative "
+                "homogeneous: the rescaled model computes a DIFFERENT function\n", model_path);
+    size_t nu = minima_sym_n_units(model);
+    int K = model->n_layers;
+    scales = malloc((nu ? nu : 1) * sizeof *scales);
+    used = malloc((size_t)K * sizeof *used);
+    if (!scales || !used) { rc = cli_fail("rescale", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
+    minima_sym_identity(model, scales);
+    for (int k = 0; k < K; k++) used[k] = 1.0;
+    minima_sym_canonical_info cinfo;
+    memset(&cinfo, 0, sizeof cinfo);
+    if (alpha && (st = minima_sym_layer_scales(model, alpha, n_alpha, derive_last, 1e-12, scales, used)) != MINIMA_OK) {
+        rc = cli_fail("rescale", st);
+        goto done;
+    }
+    if (neurons_s && (st = minima_sym_random_scales(model, nseed, spread, alpha ? used : NULL, scales)) != MINIMA_OK) {
+        rc = cli_fail("rescale", st);
+        goto done;
+    }
+    if (canonical && (st = minima_sym_canonical(model, NULL, &cp, scales, &cinfo)) != MINIMA_OK) {
+        rc = cli_fail("rescale", st);
+        goto done;
+    }
+    if ((st = minima_model_copy(model, &out)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+    minima_sym_apply_model(out, scales);
+    if ((st = minima_model_check_finite(out)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+    double n0 = 0, n1 = 0;
+    for (size_t i = 0; i < model->n_params; i++) {
+        n0 += model->theta[i] * model->theta[i];
+        n1 += out->theta[i] * out->theta[i];
+    }
+    minima_sym_equivalence eq;
+    memset(&eq, 0, sizeof eq);
+    int passed = 1;
+    if (source) {
+        minima_data_options dopt = minima_data_default_options();
+        dopt.labels_path = labels;
+        dopt.subset = subset;
+        dopt.seed = data_seed;
+        if ((st = minima_data_load(source, &dopt, &data)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+        if ((st = minima_sym_check_equivalence(model, out, data, &eq)) != MINIMA_OK) {
+            rc = cli_fail("rescale", st);
+            goto done;
+        }
+        passed = eq.rel_diff <= tol;
+    }
+    /* a failed check writes nothing: the user's files stay as they were */
+    if (!(check && !passed) && (st = minima_model_save(out, out_path, MINIMA_DTYPE_F64)) != MINIMA_OK) {
+        rc = cli_fail("rescale", st);
+        goto done;
+    }
+    const char *mode = canonical ? "canonical" : neurons_s ? "neurons" : "alpha";
+    if (json) {
+        printf("{\"model\": ");
+        json_string(stdout, model_path);
+        printf(", \"out\": ");
+        json_string(stdout, out_path);
+        printf(", \"mode\": ");
+        json_string(stdout, mode);
+        printf(", \"activation\": ");
+        json_string(stdout, minima_activation_name(model->activation));
+        printf(", \"alpha\": [");
+        for (int k = 0; k < K; k++) { if (k) printf(", "); json_number(stdout, used[k]); }
+        printf("], \"n_units\": %zu, \"norm_before\": ", nu);
+        json_number(stdout, sqrt(n0));
+        printf(", \"norm_after\": ");
+        json_number(stdout, sqrt(n1));
+        if (canonical) {
+            printf(", \"canonical\": {\"group\": ");
+            json_string(stdout, group_s);
+            printf(", \"iterations\": %d, \"converged\": %s, \"n_degenerate\": %zu}", cinfo.iterations,
+                   cinfo.converged ? "true" : "false", cinfo.n_degenerate);
+        }
+        if (source) {
+            printf(", \"equivalence\": ");
+            json_equivalence(&eq);
+            printf(", \"tol\": ");
+            json_number(stdout, tol);
+            printf(", \"passed\": %s", passed ? "true" : "false");
+        }
+        printf("}\n");
+    } else {
+        fprintf(stderr, "rescaled    %s -> %s (%s, %zu hidden units)\n", model_path, out_path, mode, nu);
+        fprintf(stderr, "||theta||   %.10g -> %.10g\n", sqrt(n0), sqrt(n1));
+        if (canonical)
+            fprintf(stderr, "canonical   group %s, %d iterations, %s, %zu degenerate units\n", group_s,
+                    cinfo.iterations, cinfo.converged ? "converged" : "NOT converged", cinfo.n_degenerate);
+        if (source)
+            fprintf(stderr, "outputs     max |f - f'| = %.3g, relative %.3g over %zu examples (%s at tol %g)\n",
+                    eq.max_abs_diff, eq.rel_diff, eq.n_examples, passed ? "equivalent" : "DIFFERENT", tol);
+    }
+    rc = (check && !passed) ? EXIT_COMPUTE : EXIT_OK;
+    if (check && !passed)
+        fprintf(stderr, "minima rescale: the outputs differ by %.3g relative (> %g)\n", eq.rel_diff, tol);
+done:
+    free(alpha);
+    free(scales);
+    free(used);
+    minima_dataset_free(data);
+    minima_model_free(out);
+    minima_model_free(model);
+    return rc;
+}
