@@ -10,7 +10,9 @@
 #include "minima/alloc.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
+#include "minima/data.h"
 #include "minima/model.h"
+#include "minima/net.h"
 #include "minima/rng.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -610,6 +612,102 @@ static void test_select_layers(void)
     minima_model_free(m);
 }
 
+/* ---- a network's Hessian ---------------------------------------------------- */
+
+/* Lanczos on the Hessian operator of a 6-8-5-3 ReLU net with biases
+ * (P = 119) under cross-entropy matches dsyevd of minima_net_hessian; the
+ * Gauss-Newton, layer-subset and D H D operators match their dense forms. */
+static void test_net_hessian(void)
+{
+    int widths[4] = {6, 8, 5, 3};
+    minima_model *model = NULL;
+    minima_dataset *data = NULL;
+    minima_net *net = NULL;
+    minima_linop *hop = NULL, *gop = NULL, *sub = NULL, *sc = NULL;
+    CHECK_OK(minima_model_create(&model, 3, widths, 1, MINIMA_ACT_RELU));
+    minima_model_init(model, 17);
+    CHECK_OK(minima_dataset_create(&data, 40, 6, 3, 0));
+    minima_rng rng;
+    minima_rng_seed(&rng, 23);
+    minima_rng_fill_normal(&rng, data->x, 40 * 6);
+    for (size_t i = 0; i < 40; i++) data->labels[i] = (int32_t)minima_rng_below(&rng, 3);
+    CHECK_OK(minima_net_create(&net, model, data, NULL));
+    size_t P = minima_net_n_params(net);
+    CHECK(P == 119);
+
+    double *h = malloc(P * P * sizeof *h), *ev = malloc(P * sizeof *ev);
+    CHECK_OK(minima_net_hessian(net, h));
+    CHECK_OK(minima_spectrum_dense(P, h, ev, NULL));
+    CHECK(ev[0] < 0 && ev[P - 1] > 0);    /* indefinite away from a minimum */
+
+    CHECK_OK(minima_linop_hessian(&hop, net));
+    CHECK(hop->n == P);
+    size_t before = minima_net_n_products(net);
+    minima_eigs_params p = minima_eigs_default_params();
+    p.k_top = 5;
+    p.k_bottom = 2;
+    minima_eigs_result r;
+    CHECK_OK(minima_eigs(hop, &p, &r));
+    CHECK(r.converged);
+    CHECK(minima_net_n_products(net) - before == r.n_products);
+    for (int i = 0; i < 5; i++) CHECK_REL(r.top[i], ev[P - 1 - (size_t)i], 1e-10);
+    for (int i = 0; i < 2; i++) CHECK_REL(r.bottom[i], ev[i], 1e-10);
+    for (int i = 0; i < 5; i++) CHECK(r.top_true_residual[i] <= 1e-7 * fabs(r.top[i]));
+    minima_eigs_result_free(&r);
+
+    /* The Gauss-Newton operator: positive semi-definite, top values exact. */
+    CHECK_OK(minima_linop_ggn(&gop, net));
+    double *g = malloc(P * P * sizeof *g), *gev = malloc(P * sizeof *gev);
+    CHECK_OK(minima_linop_to_dense(gop, g));
+    CHECK_OK(minima_spectrum_dense(P, g, gev, NULL));
+    CHECK(gev[0] > -1e-12 * gev[P - 1]);
+    p.k_top = 3;
+    p.k_bottom = 0;
+    CHECK_OK(minima_eigs(gop, &p, &r));
+    for (int i = 0; i < 3; i++) CHECK_REL(r.top[i], gev[P - 1 - (size_t)i], 1e-10);
+    minima_eigs_result_free(&r);
+
+    /* The last layer ("4": W 3x5 at 101, b at 116): its Hessian block. */
+    size_t *idx = NULL, k = 0;
+    CHECK_OK(minima_linop_select_layers(model, "4", &idx, &k));
+    CHECK(k == 18 && idx[0] == 101);
+    CHECK_OK(minima_linop_subset(&sub, hop, idx, k));
+    double blk[18 * 18], want[18 * 18], bev[18];
+    CHECK_OK(minima_linop_to_dense(sub, blk));
+    for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++) want[a * k + b] = h[idx[a] * P + idx[b]];
+    CHECK(harness_vec_reldiff(blk, want, k * k, 1e-300) < 1e-12);
+    CHECK_OK(minima_spectrum_dense(k, want, bev, NULL));
+    p.k_top = 2;
+    CHECK_OK(minima_eigs(sub, &p, &r));
+    CHECK_REL(r.top[0], bev[k - 1], 1e-10);
+    CHECK_REL(r.top[1], bev[k - 2], 1e-10);
+    minima_eigs_result_free(&r);
+    minima_free(idx);
+
+    /* D H D with a positive diagonal. */
+    double *dd = malloc(P * sizeof *dd), *dh = malloc(P * P * sizeof *dh);
+    for (size_t i = 0; i < P; i++) dd[i] = 0.5 + minima_rng_uniform(&rng);
+    CHECK_OK(minima_linop_scaled(&sc, hop, dd));
+    CHECK_OK(minima_linop_to_dense(sc, dh));
+    double worst = 0, scale = 0;
+    for (size_t a = 0; a < P; a++)
+        for (size_t b = 0; b < P; b++) {
+            worst = fmax(worst, fabs(dh[a * P + b] - dd[a] * h[a * P + b] * dd[b]));
+            scale = fmax(scale, fabs(dh[a * P + b]));
+        }
+    CHECK_MSG(worst <= 1e-12 * scale, "D H D differs by %g (scale %g)", worst, scale);
+
+    minima_linop_free(sc);
+    minima_linop_free(sub);
+    minima_linop_free(gop);
+    minima_linop_free(hop);
+    minima_net_free(net);
+    minima_dataset_free(data);
+    minima_model_free(model);
+    free(h); free(ev); free(g); free(gev); free(dd); free(dh);
+}
+
 int main(void)
 {
     RUN(test_lanczos_random_indefinite);
@@ -625,5 +723,6 @@ int main(void)
     RUN(test_dense_spectrum);
     RUN(test_subset_and_scaled);
     RUN(test_select_layers);
+    RUN(test_net_hessian);
     return harness_report();
 }
