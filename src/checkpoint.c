@@ -21,10 +21,12 @@
 #include "train_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -183,6 +185,11 @@ minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const cha
         tmp[0] = '\0';
         goto fail;
     }
+    struct stat sb;                           /* keep the mode of the file replaced */
+    if (fchmod(fd, stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644) != 0) {
+        s = minima_error(MINIMA_EIO, "checkpoint '%s': %s", path, strerror(errno));
+        goto fail;
+    }
     if (!(f = fdopen(fd, "wb"))) {
         s = minima_error(MINIMA_EIO, "checkpoint '%s': %s", path, strerror(errno));
         goto fail;
@@ -229,6 +236,14 @@ minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const cha
         s = minima_error(MINIMA_EIO, "checkpoint '%s': renaming '%s' over it failed: %s", path,
                          tmp, strerror(errno));
         goto fail;
+    }
+    /* Make the rename durable; a failure here loses nothing already written. */
+    char *slash = strrchr(tmp, '/');
+    if (slash) *slash = '\0';
+    int dfd = open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
     }
     minima_free(tmp);
     minima_free(id);

@@ -22,7 +22,7 @@ minima_optimizer_params minima_optimizer_default_params(void)
     minima_optimizer_params p;
     memset(&p, 0, sizeof p);
     p.kind = MINIMA_OPT_SGD;
-    p.lr = 0.1;
+    p.lr = 0.02;
     p.momentum = 0.9;
     p.nesterov = 0;
     p.weight_decay = 0.0;

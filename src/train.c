@@ -20,7 +20,7 @@ minima_train_params minima_train_default_params(void)
     minima_train_params p;
     memset(&p, 0, sizeof p);
     p.opt = minima_optimizer_default_params();
-    p.batch_size = 128;
+    p.batch_size = 64;
     p.drop_last = 0;
     p.epochs = 5;
     p.grad_tol = 0;
@@ -252,6 +252,8 @@ minima_status minima_trainer_epoch(minima_trainer *tr, minima_epoch_stats *stats
             MINIMA_TRY(train_step(tr));
             if (!tr->full_batch)
                 minima_progress(task, (double)tr->step_in_epoch, (double)tr->steps_per_epoch);
+            else    /* one step an epoch: report the epochs instead */
+                minima_progress("training", (double)tr->epoch + 1, (double)tr->p.epochs);
             if (tr->step_in_epoch < tr->steps_per_epoch && minima_interrupted())
                 MINIMA_FAIL(MINIMA_EINTERRUPTED, "training interrupted at epoch %d, step %zu of %zu",
                             tr->epoch + 1, tr->step_in_epoch, tr->steps_per_epoch);

@@ -52,7 +52,7 @@ typedef enum {
 
 typedef struct {
     minima_optimizer_kind kind;
-    double lr;            /* learning rate > 0; default 0.1 */
+    double lr;            /* learning rate > 0; default 0.02 */
     double momentum;      /* SGD: mu in [0, 1); default 0.9 */
     int nesterov;         /* SGD: Nesterov momentum (needs momentum > 0); default 0 */
     double weight_decay;  /* lambda >= 0, added to the gradient (L2, not AdamW); default 0 */
@@ -60,7 +60,7 @@ typedef struct {
     double eps;           /* Adam: > 0; default 1e-8 */
 } minima_optimizer_params;
 
-/* The defaults above (SGD, lr 0.1, momentum 0.9). */
+/* The defaults above (SGD, lr 0.02, momentum 0.9). */
 minima_optimizer_params minima_optimizer_default_params(void);
 /* MINIMA_EINVAL naming the field if a value is out of its domain. */
 minima_status minima_optimizer_check_params(const minima_optimizer_params *p);
@@ -101,7 +101,7 @@ void minima_optimizer_set_steps(minima_optimizer *opt, uint64_t steps);
 
 typedef struct {
     minima_optimizer_params opt;
-    size_t batch_size;    /* examples per step; default 128; 0 = full batch (gradient descent) */
+    size_t batch_size;    /* examples per step; default 64; 0 = full batch (gradient descent) */
     int drop_last;        /* skip the last, smaller batch of an epoch (default 0: keep it) */
     int epochs;           /* stop after this many epochs (>= 1); default 5 */
     double grad_tol;      /* also stop once the full-data gradient norm is <= grad_tol;
@@ -148,8 +148,9 @@ void minima_trainer_free(minima_trainer *tr);
 
 /* Runs the rest of the current epoch (all of it, unless a previous call was
  * interrupted part-way), then evaluates the end-of-epoch parameters and
- * fills *stats. Reports progress ("epoch 3/5", steps done of the epoch's
- * steps) and checks minima_interrupted() after every step: when it is set,
+ * fills *stats. Reports progress once a step ("epoch 3/5": steps done of
+ * the epoch's; in full-batch mode "training": epochs done of the budget)
+ * and checks minima_interrupted() after every step: when it is set,
  * returns MINIMA_EINTERRUPTED with the state consistent (every step either
  * done or not started) so that a checkpoint taken now resumes exactly. An
  * interrupted evaluation is redone by the next call without training.
