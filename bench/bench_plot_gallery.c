@@ -41,7 +41,7 @@ static int spectrum(void)
     TRY(minima_figure_create(1, 1, 800, 560, &fig));
     minima_panel *p = minima_figure_panel(fig, 0, 0);
     TRY(minima_panel_set_title(p, "Top of the Hessian spectrum"));
-    TRY(minima_panel_set_labels(p, "index i", "eigenvalue λ_i"));
+    TRY(minima_panel_set_labels(p, "index i", "eigenvalue λ#di#u"));
     TRY(minima_panel_set_log(p, 0, 1));
     TRY(minima_panel_set_grid(p, 1));
     double i[30], a[30], b[30];
@@ -109,12 +109,12 @@ static int density(void)
 static int audit(void)
 {
     minima_figure *fig;
-    TRY(minima_figure_create(1, 1, 800, 560, &fig));
+    TRY(minima_figure_create(1, 1, 1000, 560, &fig));
     minima_panel *p = minima_figure_panel(fig, 0, 0);
     TRY(minima_panel_set_title(p, "Invariance audit"));
     TRY(minima_panel_set_labels(p, "rescaling factor α", "measure / measure at α = 1"));
     TRY(minima_panel_set_log(p, 1, 1));
-    TRY(minima_panel_set_legend(p, MINIMA_LEGEND_TOP_LEFT));
+    TRY(minima_panel_set_legend(p, MINIMA_LEGEND_OUTSIDE_RIGHT));
     double a[25], m[4][25];
     for (int k = 0; k < 25; k++) {
         a[k] = pow(10.0, -3 + 6.0 * k / 24);
@@ -123,7 +123,7 @@ static int audit(void)
         m[2][k] = 1.0;
         m[3][k] = 1.0 + 0.05 * sin(3 * k);
     }
-    const char *names[4] = {"λ_max of the Hessian", "ε-sharpness (Keskar)", "PAC-Bayes (normalized)",
+    const char *names[4] = {"λ#dmax#u of the Hessian", "ε-sharpness (Keskar)", "PAC-Bayes (normalized)",
                             "Fisher-Rao norm"};
     minima_marker mk[4] = {MINIMA_MARKER_CIRCLE, MINIMA_MARKER_TRIANGLE, MINIMA_MARKER_SQUARE,
                            MINIMA_MARKER_DIAMOND};
@@ -208,7 +208,7 @@ static int fig1(void)
     TRY(minima_panel_hline(p, 0.1 + eps, &ref));
     minima_style tx = minima_style_default();
     TRY(minima_panel_text(p, 0, 0.1 + eps / 2, "flat region", 0.5, &tx));
-    TRY(minima_panel_text(p, w + 0.1, 0.1 + eps + 0.12, "ε-sharpness: rise within ±ε", 0.0, &tx));
+    TRY(minima_panel_text(p, 0, 0.1 + eps + 0.45, "ε-sharpness: the rise of L within ±ε", 0.5, &tx));
     return render(fig, "fig1_1d.png");
 }
 
@@ -229,7 +229,7 @@ static int fig2(void)
     TRY(minima_figure_create(1, 1, 680, 640, &fig));
     minima_panel *p = minima_figure_panel(fig, 0, 0);
     TRY(minima_panel_set_title(p, "Fig. 2 — level sets along an orbit"));
-    TRY(minima_panel_set_labels(p, "θ_1", "θ_2"));
+    TRY(minima_panel_set_labels(p, "θ#d1#u", "θ#d2#u"));
     TRY(minima_panel_set_equal_aspect(p, 1));
     double lv[4] = {0.05, 0.2, 0.5, 1.0};
     minima_style st = minima_style_default();
@@ -245,7 +245,7 @@ static int fig2(void)
     h.color = MINIMA_COLOR_VERMILLION;
     h.width = 2.0;
     h.dash = MINIMA_DASH_DASHED;
-    h.label = "θ_1 θ_2 = 1 (same function)";
+    h.label = "θ#d1#u θ#d2#u = 1 (same function)";
     TRY(minima_panel_line(p, hx, hy, N, &h));
     TRY(minima_panel_set_legend(p, MINIMA_LEGEND_TOP_RIGHT));
     return render(fig, "fig2_levelsets.png");
@@ -258,7 +258,7 @@ static int fig3(void)
     TRY(minima_figure_create(1, 1, 680, 640, &fig));
     minima_panel *p = minima_figure_panel(fig, 0, 0);
     TRY(minima_panel_set_title(p, "Fig. 3 — equal-volume boxes along an orbit"));
-    TRY(minima_panel_set_labels(p, "θ_1", "θ_2"));
+    TRY(minima_panel_set_labels(p, "θ#d1#u", "θ#d2#u"));
     TRY(minima_panel_set_equal_aspect(p, 1));
     double hx[N], hy[N];
     for (int k = 0; k < N; k++) {
@@ -267,7 +267,7 @@ static int fig3(void)
     }
     minima_style h = minima_style_default();
     h.color = MINIMA_COLOR_BLACK;
-    h.label = "orbit θ_1 θ_2 = 1";
+    h.label = "orbit θ#d1#u θ#d2#u = 1";
     TRY(minima_panel_line(p, hx, hy, N, &h));
     double a = 1.6, w = 0.3;
     for (int j = -2; j <= 2; j++) {
@@ -275,7 +275,7 @@ static int fig3(void)
         minima_style b = minima_style_default();
         b.color = MINIMA_COLOR_BLUE;
         b.alpha = 0.25;
-        b.label = j == -2 ? "T_α^j(B), equal volume" : NULL;
+        b.label = j == -2 ? "T#dα#u#uj#d(B), equal volume" : NULL;
         TRY(minima_panel_rect(p, s * (1 - w / 2), (1 - w / 2) / s, s * (1 + w / 2), (1 + w / 2) / s, &b));
         char lab[32];
         snprintf(lab, sizeof lab, "j = %d", j);
@@ -292,10 +292,10 @@ static int fig3(void)
 static int fig4(void)
 {
     minima_figure *fig;
-    TRY(minima_figure_create(1, 1, 680, 640, &fig));
+    TRY(minima_figure_create(1, 1, 800, 560, &fig));
     minima_panel *p = minima_figure_panel(fig, 0, 0);
-    TRY(minima_panel_set_title(p, "Fig. 4 — balls of radius r around θ and T_α θ"));
-    TRY(minima_panel_set_labels(p, "θ_1", "θ_2"));
+    TRY(minima_panel_set_title(p, "Fig. 4 — balls of radius r around θ and T#dα#uθ"));
+    TRY(minima_panel_set_labels(p, "θ#d1#u", "θ#d2#u"));
     TRY(minima_panel_set_equal_aspect(p, 1));
     double hx[N], hy[N];
     for (int k = 0; k < N; k++) {
@@ -304,19 +304,19 @@ static int fig4(void)
     }
     minima_style h = minima_style_default();
     h.color = MINIMA_COLOR_GREY;
-    h.label = "θ_1 θ_2 = 1";
+    h.label = "θ#d1#u θ#d2#u = 1";
     TRY(minima_panel_line(p, hx, hy, N, &h));
     minima_style zl = minima_style_default();
     zl.color = MINIMA_COLOR_BLACK;
     zl.width = 2.5;
-    zl.label = "constant functions (θ_2 = 0)";
+    zl.label = "constant functions (θ#d2#u = 0)";
     TRY(minima_panel_hline(p, 0.0, &zl));
     minima_style c = minima_style_default();
     c.color = MINIMA_COLOR_BLUE;
     c.label = "B(θ, r)";
     TRY(minima_panel_circle(p, 1.0, 1.0, 0.5, &c));
     c.color = MINIMA_COLOR_VERMILLION;
-    c.label = "B(T_α θ, r), α = 3";
+    c.label = "B(T#dα#uθ, r), α = 3";
     TRY(minima_panel_circle(p, 3.0, 1.0 / 3.0, 0.5, &c));
     minima_style pt = minima_style_default();
     pt.color = MINIMA_COLOR_BLACK;
@@ -324,7 +324,7 @@ static int fig4(void)
     TRY(minima_panel_scatter(p, px, py, 2, &pt));
     minima_style t = minima_style_default();
     TRY(minima_panel_text(p, 1.08, 1.1, "θ", 0.0, &t));
-    TRY(minima_panel_text(p, 3.08, 0.45, "T_α θ", 0.0, &t));
+    TRY(minima_panel_text(p, 3.08, 0.45, "T#dα#uθ", 0.0, &t));
     TRY(minima_panel_set_xrange(p, 0, 4));
     TRY(minima_panel_set_yrange(p, -0.4, 2.2));
     return render(fig, "fig4_balls.png");

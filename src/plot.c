@@ -545,9 +545,13 @@ minima_status minima_panel_contour(minima_panel *p, const double *z, const doubl
         for (size_t k = 0; k < n_levels; k++)
             lv[k] = lo + (hi - lo) * (double)(k + 1) / (double)(n_levels + 1);
     }
+    /* over a map, an automatic colour is white (the cycle's colours vanish
+     * in viridis) */
+    int over_map = 0;
+    for (size_t k = 0; k < p->n_items; k++) over_map |= p->items[k].kind == PLOT_MAP;
     minima_style st;
     int saved = p->next_color;
-    minima_status s = resolve_style(p, style, 1, MINIMA_COLOR_BLACK, &st, fn);
+    minima_status s = resolve_style(p, style, !over_map, MINIMA_COLOR_WHITE, &st, fn);
     if (s != MINIMA_OK) {
         minima_free(lv);
         return s;

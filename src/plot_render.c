@@ -145,9 +145,10 @@ static void extent_add(extent_t *e, int log, double v)
     e->kept++;
 }
 
-static double nice_step(double span)
+/* A 1-2-5 step giving about `target` intervals over span. */
+static double nice_step(double span, int target)
 {
-    double raw = span / 5.0;
+    double raw = span / target;
     double mag = pow(10.0, floor(log10(raw)));
     double norm = raw / mag;
     return (norm < 1.5 ? 1.0 : norm < 3.0 ? 2.0 : norm < 7.0 ? 5.0 : 10.0) * mag;
@@ -155,11 +156,16 @@ static double nice_step(double span)
 
 /* Tick step of a log axis in decades: an integer, or a fraction of a
  * decade for axes spanning less than one (labelled by value then). */
-static double log_step(double span)
+static double log_step(double span, int target)
 {
-    if (span < 1.0) return nice_step(span);
-    double st = nice_step(span);
+    if (span < 1.0) return nice_step(span, target);
+    double st = nice_step(span, target);
     return st < 1.0 ? 1.0 : round(st);
+}
+
+static double axis_step(int log, double span, int target)
+{
+    return log ? log_step(span, target) : nice_step(span, target);
 }
 
 /* Final range of one axis from its extent and the user's ends (data
@@ -191,7 +197,7 @@ static minima_status finish_axis(axis_t *ax, const extent_t *e, double ulo, doub
     }
     ax->lo = lo;
     ax->hi = hi;
-    ax->step = ax->log ? log_step(hi - lo) : nice_step(hi - lo);
+    ax->step = axis_step(ax->log, hi - lo, 5);
     return MINIMA_OK;
 }
 
@@ -358,17 +364,38 @@ static void axis_opts(const axis_t *ax, const char *base, char *opt, size_t len,
     *nsub = mant > 1.5 && mant < 3 ? 4 : 5;
 }
 
-/* Widest tick label of an axis, in characters. */
-static double widest_tick(const axis_t *ax)
+/* Number of labelled ticks of an axis and the widest label, in characters. */
+static int tick_stats(const axis_t *ax, double *widest)
 {
-    if (decade_axis(ax)) return ax->lo < -9.5 || ax->hi > 9.5 ? 4.4 : 3.6;
     double w = 1;
+    int n = 0;
     char buf[64];
     for (double t = ceil(ax->lo / ax->step - 1e-9); t * ax->step <= ax->hi + 1e-9 * ax->step; t++) {
         tick_label(ax, t * ax->step, buf, sizeof buf);
         w = fmax(w, label_chars(buf));
+        n++;
     }
+    *widest = w;
+    return n;
+}
+
+static double widest_tick(const axis_t *ax)
+{
+    double w;
+    tick_stats(ax, &w);
     return w;
+}
+
+/* Chooses the tick step so that the labels fit in `avail` character
+ * heights along the axis (side by side when horizontal, stacked else). */
+static void fit_ticks(axis_t *ax, double avail, int horizontal)
+{
+    for (int target = 6; target >= 1; target--) {
+        ax->step = axis_step(ax->log, ax->hi - ax->lo, target);
+        double w;
+        int n = tick_stats(ax, &w);
+        if (n * (horizontal ? w * CHAR_W + 1.5 : 2.0) <= avail) return;
+    }
 }
 
 /* ---- drawing ---------------------------------------------------------- */
@@ -620,7 +647,7 @@ static void draw_colorbar(render_ctx *rc, const plot_item *it, double vx1, doubl
     plwidth(1.0);
     pllsty(1);
     axis_t az = {it->map.log_values, zlo, zhi, 0};
-    az.step = az.log ? log_step(zhi - zlo) : nice_step(zhi - zlo);
+    az.step = axis_step(az.log, zhi - zlo, 5);
     rc->labels.axis[1] = az;
     char opt[32];
     PLFLT tick;
@@ -641,7 +668,7 @@ static double right_margin(const minima_panel *p)
             double zlo, zhi;
             map_zrange(it, &zlo, &zhi);
             axis_t az = {it->map.log_values, zlo, zhi, 0};
-            az.step = az.log ? log_step(zhi - zlo) : nice_step(zhi - zlo);
+            az.step = axis_step(az.log, zhi - zlo, 5);
             m = 1.0 + 1.2 + 0.8 + widest_tick(&az) * CHAR_W + (it->map.colorbar_label ? 2.0 : 0) + 1.0;
             break;
         }
@@ -655,7 +682,61 @@ static double right_margin(const minima_panel *p)
     return m;
 }
 
-static void draw_legend(render_ctx *rc, const minima_panel *p)
+/* Points of the panel's data in the corner [u0, u1] x [v0, v1] of the
+ * viewport (fractions), sampling segments, reference lines and shapes. */
+static size_t corner_count(const minima_panel *p, const axis_t *ax, const axis_t *ay, double u0,
+                           double u1, double v0, double v1)
+{
+    size_t n = 0;
+#define IN(wx, wy) do { double u_ = ((wx) - ax->lo) / (ax->hi - ax->lo), \
+    v_ = ((wy) - ay->lo) / (ay->hi - ay->lo); \
+    n += u_ >= u0 && u_ <= u1 && v_ >= v0 && v_ <= v1; } while (0)
+    for (size_t k = 0; k < p->n_items; k++) {
+        const plot_item *it = &p->items[k];
+        double x0, y0, x1, y1;
+        switch (it->kind) {
+        case PLOT_LINE: case PLOT_SCATTER:
+            for (size_t i = 0; i < it->n; i++) {
+                if (!to_world(p->xlog, it->x[i], &x1) || !to_world(p->ylog, it->y[i], &y1)) continue;
+                IN(x1, y1);
+                if (it->kind == PLOT_LINE && i > 0 && to_world(p->xlog, it->x[i - 1], &x0) &&
+                    to_world(p->ylog, it->y[i - 1], &y0))
+                    for (int t = 1; t < 8; t++) IN(x0 + (x1 - x0) * t / 8, y0 + (y1 - y0) * t / 8);
+            }
+            break;
+        case PLOT_VLINE:
+            if (to_world(p->xlog, it->a, &x0))
+                for (int t = 0; t <= 20; t++) IN(x0, ay->lo + (ay->hi - ay->lo) * t / 20);
+            break;
+        case PLOT_HLINE:
+            if (to_world(p->ylog, it->b, &y0))
+                for (int t = 0; t <= 20; t++) IN(ax->lo + (ax->hi - ax->lo) * t / 20, y0);
+            break;
+        case PLOT_RECT: case PLOT_CIRCLE: {
+            double xa = it->kind == PLOT_RECT ? it->a : it->a - it->c;
+            double xb = it->kind == PLOT_RECT ? it->c : it->a + it->c;
+            double ya = it->kind == PLOT_RECT ? it->b : it->b - it->c;
+            double yb = it->kind == PLOT_RECT ? it->d : it->b + it->c;
+            for (int i = 0; i <= 4; i++)
+                for (int j = 0; j <= 4; j++)
+                    if (to_world(p->xlog, xa + (xb - xa) * i / 4, &x0) &&
+                        to_world(p->ylog, ya + (yb - ya) * j / 4, &y0))
+                        IN(x0, y0);
+            break;
+        }
+        case PLOT_TEXT:
+            if (to_world(p->xlog, it->a, &x0) && to_world(p->ylog, it->b, &y0)) IN(x0, y0);
+            break;
+        default:
+            break;
+        }
+    }
+#undef IN
+    return n;
+}
+
+static void draw_legend(render_ctx *rc, const minima_panel *p, const axis_t *ax, const axis_t *ay,
+                        double vpw, double vph)
 {
     PLINT opts[LEGEND_MAX], text_col[LEGEND_MAX], box_col[LEGEND_MAX], box_pat[LEGEND_MAX];
     PLINT line_col[LEGEND_MAX], line_sty[LEGEND_MAX], sym_col[LEGEND_MAX], sym_num[LEGEND_MAX];
@@ -701,13 +782,34 @@ static void draw_legend(render_ctx *rc, const minima_panel *p)
         n++;
     }
     if (!n) return;
+    minima_legend_pos where = p->legend;
+    if (where == MINIMA_LEGEND_AUTO) {
+        /* the inside corner that hides the least data */
+        double chars = 0;
+        for (PLINT k = 0; k < n; k++) chars = fmax(chars, label_chars(text[k]));
+        double w = 0.02 + 0.07 + (1.8 + chars * CHAR_W) * 0.9 * rc->chx / vpw;
+        double h = 0.02 + (n * 2.2 + 0.6) * 0.9 * rc->chy / vph;
+        static const minima_legend_pos order[4] = {
+            MINIMA_LEGEND_TOP_RIGHT, MINIMA_LEGEND_TOP_LEFT, MINIMA_LEGEND_BOTTOM_RIGHT,
+            MINIMA_LEGEND_BOTTOM_LEFT};
+        size_t best = (size_t)-1;
+        for (int c = 0; c < 4; c++) {
+            int right = c == 0 || c == 2, topc = c < 2;
+            size_t cnt = corner_count(p, ax, ay, right ? 1 - w : 0, right ? 1 : w,
+                                      topc ? 1 - h : 0, topc ? 1 : h);
+            if (cnt < best) {
+                best = cnt;
+                where = order[c];
+            }
+        }
+    }
     PLINT pos = PL_POSITION_INSIDE | PL_POSITION_VIEWPORT;
-    switch (p->legend) {
+    switch (where) {
     case MINIMA_LEGEND_TOP_LEFT: pos |= PL_POSITION_TOP | PL_POSITION_LEFT; break;
     case MINIMA_LEGEND_BOTTOM_RIGHT: pos |= PL_POSITION_BOTTOM | PL_POSITION_RIGHT; break;
     case MINIMA_LEGEND_BOTTOM_LEFT: pos |= PL_POSITION_BOTTOM | PL_POSITION_LEFT; break;
     case MINIMA_LEGEND_OUTSIDE_RIGHT:
-        pos = PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT | PL_POSITION_RIGHT | PL_POSITION_TOP;
+        pos = PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT | PL_POSITION_RIGHT;
         break;
     default: pos |= PL_POSITION_TOP | PL_POSITION_RIGHT; break;
     }
@@ -716,7 +818,7 @@ static void draw_legend(render_ctx *rc, const minima_panel *p)
     pllsty(1);
     set_char(rc, 0.9);
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos, 0.02, 0.02, 0.07,
-             COL_LEGEND_BG, COL_LEGEND_BOX, 1, 0, 0, n, opts, 0.8, 1.0, 1.8, 0.0, text_col, text,
+             COL_LEGEND_BG, COL_LEGEND_BOX, 1, 0, 0, n, opts, 0.8, 1.0, 2.2, 0.0, text_col, text,
              box_col, box_pat, box_scale, box_width, line_col, line_sty, line_w, sym_col,
              sym_scale, sym_num, sym);
     set_char(rc, 1.0);
@@ -726,14 +828,15 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
 {
     const minima_figure *fig = rc->fig;
     const minima_panel *p = &fig->panels[row * fig->cols + col];
-    const axis_t *ax = &rc->ax[row * fig->cols + col], *ay = &rc->ay[row * fig->cols + col];
+    axis_t *ax = &rc->ax[row * fig->cols + col], *ay = &rc->ay[row * fig->cols + col];
     double top_reserve = fig->title ? 2.6 * rc->chy : 0;
     double cw = 1.0 / fig->cols, chh = (1.0 - top_reserve) / fig->rows;
     double cx0 = col * cw, cy1 = 1.0 - top_reserve - row * chh;
+    double bottom = (2.2 + (p->xlabel ? 2.4 : 0) + 0.6) * rc->chy;
+    double top = (p->title ? 2.4 : 1.0) * rc->chy;
+    fit_ticks(ay, (chh - bottom - top) / rc->chy, 0);
     double ytick = widest_tick(ay) * CHAR_W;
     double left = (ytick + 1.2 + (p->ylabel ? 1.8 : 0) + 0.8) * rc->chx;
-    double bottom = (2.2 + (p->xlabel ? 2.2 : 0) + 0.5) * rc->chy;
-    double top = (p->title ? 2.4 : 1.0) * rc->chy;
     double right = right_margin(p) * rc->chx;
     double vx0 = cx0 + left, vx1 = cx0 + cw - right;
     double vy0 = cy1 - chh + bottom, vy1 = cy1 - top;
@@ -754,6 +857,8 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
             vx1 -= d;
         }
     }
+    fit_ticks(ay, (vy1 - vy0) / rc->chy, 0);
+    fit_ticks(ax, (vx1 - vx0) / rc->chx, 1);
     plvpor(vx0, vx1, vy0, vy1);
     plwind(ax->lo, ax->hi, ay->lo, ay->hi);
     rc->labels.axis[0] = *ax;
@@ -808,7 +913,7 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
         plmtex("t", 1.0, 0.5, 0.5, p->title);
         set_char(rc, 1.0);
     }
-    draw_legend(rc, p);
+    draw_legend(rc, p, ax, ay, vx1 - vx0, vy1 - vy0);
     if (bar) draw_colorbar(rc, bar, vx1, vy0, vy1);
 done:
     minima_free(wx);

@@ -135,7 +135,7 @@ minima_status minima_panel_set_equal_aspect(minima_panel *p, int on);
 minima_status minima_panel_set_grid(minima_panel *p, int on);
 
 typedef enum {
-    MINIMA_LEGEND_AUTO = 0,       /* top right, inside (the default) */
+    MINIMA_LEGEND_AUTO = 0,       /* the inside corner hiding the least data (default) */
     MINIMA_LEGEND_NONE,
     MINIMA_LEGEND_TOP_RIGHT, MINIMA_LEGEND_TOP_LEFT,
     MINIMA_LEGEND_BOTTOM_RIGHT, MINIMA_LEGEND_BOTTOM_LEFT,
