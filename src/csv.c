@@ -81,7 +81,7 @@ static size_t split(const char *line, const char *end, field *fs, size_t max)
 /* 0: a finite number; 1: empty; 2: not a number; 3: NaN or Inf. */
 static int parse_number(const field *f, double *v)
 {
-    char tmp[64];
+    char tmp[256];
     if (f->len == 0) return 1;
     if (f->len >= sizeof tmp) return 2;
     memcpy(tmp, f->start, f->len);

@@ -36,7 +36,7 @@ minima_status minima_data_load_npy(const char *features, const char *labels, siz
                                    minima_dataset **out);
 minima_status minima_data_load_csv(const char *path, size_t subset, minima_dataset **out);
 
-/* Reads a labels file (IDX or .npy, by its name) whose first dimension must
+/* Reads a labels file (.npy by its name, else IDX, gzipped or not) whose first dimension must
  * be `n_expected` (the features' declared count), keeping the first `keep`
  * entries. Integer labels go to data->labels with n_classes = the given
  * value if > 0 (labels must be below it), else max label + 1 over the whole

@@ -305,7 +305,7 @@ fail:
     return s;
 }
 
-static int is_idx_name(const char *path);
+static int ends_with(const char *s, const char *suffix);
 
 minima_status minima_data_attach_labels(minima_dataset *data, const char *path,
                                         size_t n_expected, int n_classes)
@@ -319,7 +319,7 @@ minima_status minima_data_attach_labels(minima_dataset *data, const char *path,
     int is_float, int_kind;
     int ndim;
     minima_status s = MINIMA_OK;
-    if (is_idx_name(path)) {
+    if (!ends_with(path, ".npy")) {   /* IDX, whatever its name */
         minima_idx_array a;
         MINIMA_TRY(minima_idx_read(path, 0, &a));
         v = a.data;

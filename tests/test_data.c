@@ -343,6 +343,16 @@ static void test_idx_dataset(void)
     unsigned char l2[8 + 4 + 10] = {0, 0, 8, 2, 0, 0, 0, 5, 0, 0, 0, 2};
     write_bytes(lp, l2, sizeof l2);
     EXPECT_ERR(load(ip, lp, 0, &d), MINIMA_ESHAPE, lp, "one per example", NULL);
+    /* a labels file of any other name is read as IDX */
+    const char *bp = tmp_path("labels.bin");
+    write_bytes(bp, lab, 13);
+    lab[7] = 5;
+    write_bytes(bp, lab, 13);
+    CHECK_OK(load(ip, bp, 0, &d));
+    if (d) CHECK(d->n == 5 && d->labels[0] == 3);
+    minima_dataset_free(d);
+    write_bytes(bp, "3\n0\n6\n1\n2\n", 10);
+    EXPECT_ERR(load(ip, bp, 0, &d), MINIMA_EFORMAT, bp, "magic", NULL);
     /* float labels in IDX: regression targets */
     double t[5] = {0.5, -1, 2, 3, 4};
     size_t tdim[1] = {5};
@@ -625,6 +635,24 @@ static void test_npy_bad(void)
                   "case %zu (%s): got %s: %s", k, cases[k].dict, minima_strerror(s),
                   minima_last_error());
         if (s == MINIMA_OK) minima_npy_array_free(&a);
+    }
+    /* every byte of the preamble and header replaced by a few values:
+     * an error naming the file or a valid read, never a crash */
+    for (size_t at = 0; at < 128; at++) {
+        static const unsigned char vals[] = {0, ' ', '\'', '(', ')', ',', '9', '}', 0xFF};
+        for (size_t k = 0; k < sizeof vals; k++) {
+            memcpy(b, good, n);
+            b[at] = vals[k];
+            write_bytes(p, b, n);
+            minima_clear_error();
+            minima_status s = minima_npy_read(p, 0, &a);
+            CHECK_MSG(s == MINIMA_OK || has(p), "byte %zu = %d: %s", at, vals[k],
+                      minima_last_error());
+            if (s == MINIMA_OK) {
+                CHECK(a.data != NULL);
+                minima_npy_array_free(&a);
+            }
+        }
     }
     /* a 64-bit integer float64 cannot hold */
     unsigned char big[16] = {0};
