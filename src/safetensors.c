@@ -170,7 +170,7 @@ typedef struct {
     const cJSON *metadata;
     st_tensor *t;
     int n_t;
-    int *order;                /* (n_t) tensor indices, scratch for sorting */
+    const st_tensor **order;   /* (n_t) pointers into t, scratch for sorting */
     st_layer *layers;
     int n_layers;
 } loader;
@@ -395,16 +395,14 @@ static minima_status parse_entry(loader *L, const cJSON *e, st_tensor *t)
     return MINIMA_OK;
 }
 
-static const st_tensor *sort_tensors;  /* qsort has no context argument */
-
 static int cmp_by_name(const void *a, const void *b)
 {
-    return strcmp(sort_tensors[*(const int *)a].name, sort_tensors[*(const int *)b].name);
+    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
 }
 
 static int cmp_by_begin(const void *a, const void *b)
 {
-    const st_tensor *x = &sort_tensors[*(const int *)a], *y = &sort_tensors[*(const int *)b];
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     if (x->end != y->end) return x->end < y->end ? -1 : 1;
     return 0;
@@ -442,24 +440,23 @@ static minima_status parse_entries(loader *L)
     for (const cJSON *e = L->root->child; e; e = e->next) {
         if (e == L->metadata) continue;
         MINIMA_TRY(parse_entry(L, e, &L->t[L->n_t]));
-        L->order[L->n_t] = L->n_t;
+        L->order[L->n_t] = &L->t[L->n_t];
         L->n_t++;
     }
-    sort_tensors = L->t;
     qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_name);
     for (int i = 1; i < L->n_t; i++)
-        if (!strcmp(L->t[L->order[i]].name, L->t[L->order[i - 1]].name))
+        if (!strcmp(L->order[i]->name, L->order[i - 1]->name))
             MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' appears twice in the header", path,
-                        L->t[L->order[i]].name);
+                        L->order[i]->name);
     qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_begin);
     uint64_t covered = 0;
     for (int i = 0; i < L->n_t; i++) {
-        const st_tensor *t = &L->t[L->order[i]];
+        const st_tensor *t = L->order[i];
         if (t->begin == t->end) continue;             /* empty tensors overlap nothing */
         if (t->begin < covered) {
             const st_tensor *prev = NULL;
             for (int j = i - 1; j >= 0 && !prev; j--)
-                if (L->t[L->order[j]].end > t->begin) prev = &L->t[L->order[j]];
+                if (L->order[j]->end > t->begin) prev = L->order[j];
             MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensors '%s' [%" PRIu64 ", %" PRIu64 "] and '%s' [%"
                         PRIu64 ", %" PRIu64 "] overlap in the data section; expected disjoint byte "
                         "ranges", path, prev ? prev->name : "?", prev ? prev->begin : 0,
@@ -823,6 +820,15 @@ static minima_status check_savable(const minima_model *m, const char *path)
             MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layer names '%s' (layer %d) and '%s' (layer "
                         "%d) are not in natural-sort order, so the file would load with the layers in "
                         "another order; rename the layers", path, m->layer_names[k - 1], k - 1, n, k);
+        if (utf8_check((const unsigned char *)n, strlen(n)) < strlen(n))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of layer %d is not valid UTF-8", path, k);
+    }
+    for (int i = 0; i < m->n_meta; i++) {
+        const char *k = m->meta[i].key, *v = m->meta[i].value;
+        if (utf8_check((const unsigned char *)k, strlen(k)) < strlen(k) ||
+            utf8_check((const unsigned char *)v, strlen(v)) < strlen(v))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': metadata entry %d (key '%.40s') is not "
+                        "valid UTF-8", path, i, k);
     }
     return MINIMA_OK;
 }

@@ -660,6 +660,13 @@ static void test_failed_save_keeps_file(void)
     b->layer_names[0] = minima_strdup("10");
     CHECK_STATUS(minima_model_save(b, path, MINIMA_DTYPE_F64), MINIMA_EINVAL);
     CHECK(strstr(minima_last_error(), "natural-sort order") != NULL);
+    minima_free(b->layer_names[0]);
+    b->layer_names[0] = minima_strdup("0");
+    CHECK_OK(minima_model_set_meta(b, "bad", "caf\xe9"));        /* Latin-1, not UTF-8 */
+    CHECK_STATUS(minima_model_save(b, path, MINIMA_DTYPE_F64), MINIMA_EINVAL);
+    CHECK(strstr(minima_last_error(), "UTF-8") != NULL);
+    CHECK_OK(minima_model_set_meta(b, "bad", "caf\xc3\xa9"));    /* UTF-8 */
+    CHECK_OK(minima_model_save(b, path_in_tmp("utf8ok.st"), MINIMA_DTYPE_F64));
     unsigned char *now = read_bytes(path, &len);
     minima_model_free(a);
     a = NULL;
