@@ -1,0 +1,53 @@
+/* measure_hessian_max.c — the spectral norm of the Hessian, lambda_max(H),
+ * by thick-restart Lanczos (SPEC §6 "spectral norm", §7). */
+#include <math.h>
+#include <stdio.h>
+
+#include "measure_curv_impl.h"
+#include "minima/eigen.h"
+#include "minima/linop.h"
+
+static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
+                             minima_measure_result *out)
+{
+    MINIMA_TRY(minima_settings_check(settings, "tol,max_products", "hessian_max"));
+    minima_eigs_params ep = minima_eigs_default_params();
+    int max_products = (int)ep.max_products;
+    MINIMA_TRY(minima_settings_double(settings, "tol", &ep.tol));
+    MINIMA_TRY(minima_settings_int(settings, "max_products", &max_products));
+    if (!(ep.tol > 0) || max_products < 3)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure hessian_max: expected tol > 0 and max_products >= 3, "
+                    "found tol=%g, max_products=%d", ep.tol, max_products);
+    ep.max_products = (size_t)max_products;
+    ep.k_top = 1;
+    ep.seed = seed;
+    snprintf(out->params, sizeof out->params, "{\"tol\": %.17g, \"max_products\": %d}", ep.tol,
+             max_products);
+
+    minima_linop *op = NULL;
+    minima_eigs_result r = {0};
+    MINIMA_TRY(minima_linop_hessian(&op, net));
+    minima_status st = minima_eigs(op, &ep, &r);
+    if ((st == MINIMA_OK || st == MINIMA_ENOCONV) && r.n_top >= 1) {
+        out->value = r.top[0];
+        minima_measure_add_extra(out, "residual", r.top_residual[0]);
+        if (r.top_true_residual) minima_measure_add_extra(out, "true_residual", r.top_true_residual[0]);
+        minima_measure_add_extra(out, "n_products", (double)r.n_products);
+        minima_measure_add_extra(out, "converged", r.converged);
+        if (!r.converged)
+            minima_curv_note(out, "Lanczos did not converge within %d products: the value is the "
+                             "best Ritz value, a lower bound of lambda_max", max_products);
+    }
+    minima_eigs_result_free(&r);
+    minima_linop_free(op);
+    return st;
+}
+
+const minima_measure minima_measure_hessian_max = {
+    .name = "hessian_max",
+    .title = "Hessian spectral norm lambda_max(H)",
+    .source = "Dinh et al. 2017, Thm 4; Keskar et al. 2017 (spectral view)",
+    .invariance = MINIMA_INVARIANCE_NONE,
+    .settings = "tol=1e-8,max_products=10000",
+    .compute = compute,
+};

@@ -1,0 +1,393 @@
+/* test_sharpness_curv.c — the curvature- and norm-based measures against
+ * independent brute-force values on tiny networks (dense Hessian + dsyevd,
+ * explicit path enumeration, per-example gradients, grid searches), their
+ * invariance or predicted change under rescalings built here by hand, and
+ * their reproducibility. */
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "minima/alloc.h"
+#include "minima/model.h"
+#include "minima/net.h"
+#include "minima/rng.h"
+#include "minima/sharpness.h"
+
+/* ---- fixtures --------------------------------------------------------- */
+
+/* N examples of d Gaussian features; labels in [0, classes) and, when
+ * d_target > 0, Gaussian regression targets. Freed with free_data. */
+static minima_dataset make_data(size_t n, int d, int classes, int d_target, uint64_t seed)
+{
+    minima_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    ds.n = n;
+    ds.d = d;
+    ds.x = malloc(n * (size_t)d * sizeof *ds.x);
+    minima_rng_fill_normal(&rng, ds.x, n * (size_t)d);
+    if (classes > 0) {
+        ds.n_classes = classes;
+        ds.labels = malloc(n * sizeof *ds.labels);
+        for (size_t i = 0; i < n; i++) ds.labels[i] = (int32_t)minima_rng_below(&rng, (uint64_t)classes);
+    }
+    if (d_target > 0) {
+        ds.d_target = d_target;
+        ds.targets = malloc(n * (size_t)d_target * sizeof *ds.targets);
+        minima_rng_fill_normal(&rng, ds.targets, n * (size_t)d_target);
+    }
+    ds.name = "test data";
+    return ds;
+}
+
+static void free_data(minima_dataset *ds)
+{
+    free(ds->x);
+    free(ds->labels);
+    free(ds->targets);
+}
+
+static minima_model *make_model(const char *arch, int bias, minima_activation act, uint64_t seed)
+{
+    int *w, K;
+    minima_model *m = NULL;
+    if (minima_parse_arch(arch, &w, &K) != MINIMA_OK) return NULL;
+    if (minima_model_create(&m, K, w, bias, act) == MINIMA_OK) minima_model_init(m, seed);
+    minima_free(w);
+    if (m && act == MINIMA_ACT_LEAKY_RELU) m->leaky_slope = 0.1;
+    return m;
+}
+
+static minima_net *make_net(minima_model *m, const minima_dataset *ds, minima_loss loss)
+{
+    minima_net_params p = minima_net_default_params(m);
+    p.loss = loss;
+    minima_net *net = NULL;
+    if (minima_net_create(&net, m, ds, &p) != MINIMA_OK) return NULL;
+    return net;
+}
+
+/* The measure `name` at the net's anchor; NaN (and a failed check) on error. */
+static double measure(minima_net *net, const char *name, const char *settings, uint64_t seed,
+                      minima_measure_result *res)
+{
+    minima_measure_result tmp;
+    if (!res) res = &tmp;
+    const minima_measure *m = minima_measure_find(name);
+    CHECK_MSG(m != NULL, "measure %s is not registered", name);
+    if (!m) return NAN;
+    minima_status st = minima_measure_compute(m, net, settings, seed, res);
+    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
+    return st == MINIMA_OK ? res->value : NAN;
+}
+
+static double extra(const minima_measure_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_extras; i++)
+        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
+    CHECK_MSG(0, "extra %s missing", name);
+    return NAN;
+}
+
+/* Layer-wise map, built by hand: W_k -> alpha_k W_k, b_k -> (prod_{j<=k}
+ * alpha_j) b_k (alpha has K entries with product 1). */
+static void rescale_layers(const minima_model *m, const double *theta, const double *alpha,
+                           double *out)
+{
+    memcpy(out, theta, m->n_params * sizeof *out);
+    double cum = 1;
+    for (int k = 0; k < m->n_layers; k++) {
+        cum *= alpha[k];
+        double *w = out + m->weight_offset[k];
+        for (size_t i = 0; i < minima_model_layer_weights(m, k); i++) w[i] *= alpha[k];
+        if (m->has_bias)
+            for (int i = 0; i < m->widths[k + 1]; i++) out[m->bias_offset[k] + (size_t)i] *= cum;
+    }
+}
+
+/* Per-neuron map, in place: unit h of model layer k (k <= K-2): row h of
+ * W_k and b_k[h] times c, column h of W_{k+1} times 1/c. */
+static void rescale_neuron(const minima_model *m, double *theta, int k, int h, double c)
+{
+    int din = m->widths[k], dh = m->widths[k + 1], dout = m->widths[k + 2];
+    double *w = theta + m->weight_offset[k];
+    for (int j = 0; j < din; j++) w[(size_t)h * (size_t)din + (size_t)j] *= c;
+    if (m->has_bias) theta[m->bias_offset[k] + (size_t)h] *= c;
+    double *w2 = theta + m->weight_offset[k + 1];
+    for (int i = 0; i < dout; i++) w2[(size_t)i * (size_t)dh + (size_t)h] /= c;
+}
+
+/* The dense Hessian (P, P) at the anchor and its eigenvalues (ascending)
+ * from LAPACKE_dsyevd; the caller frees both. */
+static double *dense_hessian(minima_net *net, double **values)
+{
+    size_t P = minima_net_n_params(net);
+    double *h = malloc(P * P * sizeof *h), *a = malloc(P * P * sizeof *a);
+    *values = malloc(P * sizeof **values);
+    CHECK_OK(minima_net_hessian(net, h));
+    memcpy(a, h, P * P * sizeof *a);
+    CHECK(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (int)P, a, (int)P, *values) == 0);
+    free(a);
+    return h;
+}
+
+/* ---- Hessian spectral norm and trace ------------------------------------ */
+
+static void test_hessian_max_and_trace_vs_dense(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 3, 11);
+    for (int bias = 0; bias <= 1; bias++)
+        for (int loss = 0; loss <= 1; loss++) {
+            minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 12 + (uint64_t)bias);
+            minima_net *net = make_net(m, &ds, loss ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE);
+            size_t P = minima_net_n_params(net);
+            double *lam, *h = dense_hessian(net, &lam);
+            double tr = 0;
+            for (size_t i = 0; i < P; i++) tr += h[i * P + i];
+            minima_measure_result r;
+            double top = measure(net, "hessian_max", NULL, 1, &r);
+            CHECK_MSG(harness_reldiff(top, lam[P - 1], 1e-12) <= 1e-9,
+                      "bias %d loss %d: lanczos %.17g, dsyevd %.17g", bias, loss, top, lam[P - 1]);
+            CHECK(extra(&r, "residual") <= 1e-7 * fabs(top));
+            double t = measure(net, "hessian_trace", NULL, 1, &r);
+            CHECK_REL(t, tr, 1e-12);
+            CHECK(extra(&r, "exact") == 1 && extra(&r, "std_error") == 0);
+            /* Hutch++ on the same net: within 5 standard errors of the truth */
+            t = measure(net, "hessian_trace", "exact_max=0,rtol=1e-3,max_samples=2000,sketch=10", 3, &r);
+            double se = extra(&r, "std_error");
+            CHECK(extra(&r, "exact") == 0);
+            CHECK_MSG(fabs(t - tr) <= 5 * se + 1e-12 * fabs(tr),
+                      "hutch++ %.10g vs exact %.10g, std error %.3g", t, tr, se);
+            /* Hutchinson: same */
+            t = measure(net, "hessian_trace", "exact_max=0,hutchpp=0,rtol=1e-2,max_samples=3000", 3, &r);
+            se = extra(&r, "std_error");
+            CHECK_MSG(se > 0 && fabs(t - tr) <= 5 * se, "hutchinson %.10g vs exact %.10g, std error %.3g",
+                      t, tr, se);
+            free(h);
+            free(lam);
+            minima_net_free(net);
+            minima_model_free(m);
+        }
+    free_data(&ds);
+}
+
+/* Tr grad^2 L(A theta) = sum_k Tr(H_kk) / alpha_k^2 for a bias-free
+ * layer-wise map (the diagonal of A^{-1} H A^{-1}), and same seed, same
+ * number. */
+static void test_hessian_trace_moves_as_predicted(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 0, 21);
+    minima_model *m = make_model("3-5-4-3", 0, MINIMA_ACT_RELU, 22);
+    minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    double *lam, *h = dense_hessian(net, &lam);
+    const double alpha[3] = {4.0, 0.1, 2.5};
+    double predicted = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t o = m->weight_offset[k], n = minima_model_layer_weights(m, k);
+        for (size_t i = o; i < o + n; i++) predicted += h[i * P + i] / (alpha[k] * alpha[k]);
+    }
+    double *t2 = malloc(P * sizeof *t2);
+    rescale_layers(m, m->theta, alpha, t2);
+    CHECK_OK(minima_net_set_point(net, t2));
+    double t = measure(net, "hessian_trace", NULL, 0, NULL);
+    CHECK_REL(t, predicted, 1e-11);
+    /* lambda_max is not invariant either: it moved */
+    double top = measure(net, "hessian_max", NULL, 0, NULL);
+    CHECK(fabs(top - lam[P - 1]) > 1e-3 * lam[P - 1]);
+    /* reproducible: same seed, bit-identical; another seed, another estimate */
+    double a = measure(net, "hessian_trace", "exact_max=0", 7, NULL);
+    double b = measure(net, "hessian_trace", "exact_max=0", 7, NULL);
+    double c = measure(net, "hessian_trace", "exact_max=0", 8, NULL);
+    CHECK(a == b);
+    CHECK(a != c);
+    CHECK(measure(net, "hessian_max", NULL, 7, NULL) == measure(net, "hessian_max", NULL, 7, NULL));
+    /* bad settings are refused */
+    minima_measure_result r;
+    CHECK_STATUS(minima_measure_compute(minima_measure_find("hessian_trace"), net, "exact_max=-1",
+                                        0, &r), MINIMA_EINVAL);
+    CHECK_STATUS(minima_measure_compute(minima_measure_find("hessian_max"), net, "bogus=1", 0, &r),
+                 MINIMA_EINVAL);
+    free(t2);
+    free(h);
+    free(lam);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
+/* ---- path norm ----------------------------------------------------------- */
+
+/* Sum over every path that ends at unit `unit` of model layer k's outputs
+ * (k = -1: the inputs, each the start of one path of product 1) of the
+ * product of |w|^p along it, enumerated edge by edge: from each unit of the
+ * layer below through W_k, and the one-edge path from layer k's bias unit. */
+static double paths_into(const minima_model *m, const double *theta, int k, int unit, double p)
+{
+    if (k < 0) return 1.0;
+    int din = m->widths[k];
+    double s = m->has_bias ? pow(fabs(theta[m->bias_offset[k] + (size_t)unit]), p) : 0.0;
+    for (int j = 0; j < din; j++)
+        s += pow(fabs(theta[m->weight_offset[k] + (size_t)unit * (size_t)din + (size_t)j]), p) *
+             paths_into(m, theta, k - 1, j, p);
+    return s;
+}
+
+/* The same by explicit enumeration of full paths (a recursion over the
+ * start unit and every next unit), to make sure the recursion above is the
+ * sum over paths and not a copy of the implementation's formula. */
+static double enumerate(const minima_model *m, const double *theta, int k, int unit, double prod,
+                        double p, size_t *n_paths)
+{
+    /* a path is at unit `unit` of the outputs of layer k-1 (k = 0: an input);
+     * continue it through layer k, or stop at the outputs */
+    if (k == m->n_layers) {
+        (*n_paths)++;
+        return prod;
+    }
+    double s = 0;
+    int din = m->widths[k];
+    for (int i = 0; i < m->widths[k + 1]; i++) {
+        double w = theta[m->weight_offset[k] + (size_t)i * (size_t)din + (size_t)unit];
+        s += enumerate(m, theta, k + 1, i, prod * pow(fabs(w), p), p, n_paths);
+    }
+    return s;
+}
+
+static double brute_path_sum(const minima_model *m, const double *theta, double p, size_t *n_paths)
+{
+    double s = 0;
+    *n_paths = 0;
+    for (int j = 0; j < m->widths[0]; j++) s += enumerate(m, theta, 0, j, 1.0, p, n_paths);
+    if (m->has_bias)   /* paths from the bias unit of layer k: first edge b_k[i] */
+        for (int k = 0; k < m->n_layers; k++)
+            for (int i = 0; i < m->widths[k + 1]; i++)
+                s += enumerate(m, theta, k + 1, i,
+                               pow(fabs(theta[m->bias_offset[k] + (size_t)i]), p), p, n_paths);
+    return s;
+}
+
+static void test_path_norm_vs_enumeration(void)
+{
+    minima_dataset ds = make_data(10, 3, 3, 0, 31);
+    const double ps[3] = {2.0, 1.0, 3.0};
+    for (int bias = 0; bias <= 1; bias++) {
+        minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 32);
+        minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+        for (int ip = 0; ip < 3; ip++) {
+            char set[32];
+            snprintf(set, sizeof set, "p=%g", ps[ip]);
+            size_t n_paths;
+            double brute = brute_path_sum(m, m->theta, ps[ip], &n_paths);
+            /* 3*5*4*3 input paths, plus 5*4*3 + 4*3 + 3 from bias units */
+            CHECK(n_paths == (size_t)(bias ? 180 + 60 + 12 + 3 : 180));
+            double rec = 0;
+            for (int i = 0; i < 3; i++) rec += paths_into(m, m->theta, 2, i, ps[ip]);
+            CHECK_REL(rec, brute, 1e-13);
+            minima_measure_result r;
+            double v = measure(net, "path_norm", set, 0, &r);
+            CHECK_REL(v, pow(brute, 1.0 / ps[ip]), 1e-13);
+            CHECK_REL(extra(&r, "sum_of_paths"), brute, 1e-13);
+        }
+        minima_net_free(net);
+        minima_model_free(m);
+    }
+    free_data(&ds);
+}
+
+/* ---- Fisher-Rao norm ------------------------------------------------------ */
+
+/* (1/N) sum_i <theta, grad l_i>^2 with grad l_i the gradient of a net over
+ * example i alone (its mean loss is l_i). */
+static double brute_fisher_rao(const minima_model *m, const minima_dataset *ds, minima_loss loss)
+{
+    size_t P = m->n_params;
+    double *g = malloc(P * sizeof *g), s = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        minima_dataset *one = NULL;
+        CHECK_OK(minima_dataset_slice(ds, i, 1, &one));
+        minima_net *net = make_net((minima_model *)m, one, loss);
+        double l, d = 0;
+        CHECK_OK(minima_net_gradient(net, NULL, &l, g));
+        for (size_t j = 0; j < P; j++) d += m->theta[j] * g[j];
+        s += d * d;
+        minima_net_free(net);
+        minima_dataset_free(one);
+    }
+    free(g);
+    return s / (double)ds->n;
+}
+
+static void test_fisher_rao(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 3, 41);
+    for (int bias = 0; bias <= 1; bias++)
+        for (int loss = 0; loss <= 1; loss++) {
+            minima_loss lk = loss ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
+            minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 42 + (uint64_t)loss);
+            minima_net *net = make_net(m, &ds, lk);
+            minima_measure_result r;
+            double v = measure(net, "fisher_rao", NULL, 0, &r);
+            CHECK_REL(v, brute_fisher_rao(m, &ds, lk), 1e-11);
+            CHECK_REL(extra(&r, "fr_norm"), sqrt(v), 1e-15);
+            double out_form = extra(&r, "fr_output_form");
+            if (bias) CHECK(isnan(out_form) && r.note[0]);
+            else CHECK_REL(out_form, v, 1e-11);   /* Liang et al. Lemma 2.1 */
+            minima_net_free(net);
+            minima_model_free(m);
+        }
+    free_data(&ds);
+}
+
+/* ---- invariance ----------------------------------------------------------- */
+
+/* Measures that must not move under layer-wise and per-neuron rescaling
+ * (each applied alone and both composed), with and without biases. */
+static void test_invariance(void)
+{
+    static const struct { const char *name; double tol; } inv[] = {
+        {"fisher_rao", 1e-10}, {"path_norm", 1e-12},
+    };
+    minima_dataset ds = make_data(30, 3, 3, 0, 51);
+    for (int bias = 0; bias <= 1; bias++) {
+        minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 52);
+        minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+        size_t P = m->n_params;
+        double *t = malloc(P * sizeof *t);
+        const double alpha[3] = {8.0, 0.05, 2.5};
+        for (size_t q = 0; q < sizeof inv / sizeof inv[0]; q++) {
+            CHECK_OK(minima_net_set_point(net, m->theta));
+            double base = measure(net, inv[q].name, NULL, 0, NULL);
+            for (int kind = 0; kind < 3; kind++) {
+                if (kind == 1) memcpy(t, m->theta, P * sizeof *t);
+                else rescale_layers(m, m->theta, alpha, t);
+                if (kind >= 1) {
+                    rescale_neuron(m, t, 0, 2, 30.0);
+                    rescale_neuron(m, t, 1, 0, 0.02);
+                    rescale_neuron(m, t, 1, 3, 7.0);
+                }
+                CHECK_OK(minima_net_set_point(net, t));
+                double v = measure(net, inv[q].name, NULL, 0, NULL);
+                CHECK_MSG(harness_reldiff(v, base, 1e-300) <= inv[q].tol,
+                          "%s bias %d rescaling %d: %.17g vs %.17g", inv[q].name, bias, kind, v, base);
+            }
+        }
+        free(t);
+        minima_net_free(net);
+        minima_model_free(m);
+    }
+    free_data(&ds);
+}
+
+int main(void)
+{
+    RUN(test_hessian_max_and_trace_vs_dense);
+    RUN(test_hessian_trace_moves_as_predicted);
+    RUN(test_path_norm_vs_enumeration);
+    RUN(test_fisher_rao);
+    RUN(test_invariance);
+    return harness_report();
+}
