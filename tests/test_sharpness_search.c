@@ -1,0 +1,314 @@
+/* test_sharpness_search.c — the search-based sharpness measures (Dinh,
+ * Keskar full/subspace, worst-case and average-case, ASAM, PAC-Bayes):
+ * small-eps limits against their first- and second-order values,
+ * brute-force values on tiny networks, invariance of the adaptive
+ * variants under per-neuron rescaling (and the standard ones moving),
+ * reproducibility and bad settings. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "minima/alloc.h"
+#include "minima/model.h"
+#include "minima/net.h"
+#include "minima/rng.h"
+#include "minima/sharpness.h"
+
+/* ---- fixtures --------------------------------------------------------- */
+
+static minima_model *make_model(const char *arch, int bias, uint64_t seed)
+{
+    int *w, K;
+    minima_model *m = NULL;
+    if (minima_parse_arch(arch, &w, &K) != MINIMA_OK) return NULL;
+    if (minima_model_create(&m, K, w, bias, MINIMA_ACT_RELU) == MINIMA_OK) minima_model_init(m, seed);
+    minima_free(w);
+    return m;
+}
+
+/* n examples, Gaussian inputs, random labels in [0, d_K). With teacher != 0
+ * also MSE targets: the model's own outputs plus `noise` N(0, noise^2), so
+ * with noise = 0 the anchor is an exact minimum (L = 0, gradient 0). */
+static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed, int teacher,
+                                 double noise)
+{
+    int d0 = m->widths[0], dK = m->widths[m->n_layers];
+    minima_dataset *ds = NULL;
+    if (minima_dataset_create(&ds, n, d0, dK, teacher ? dK : 0) != MINIMA_OK) return NULL;
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    minima_rng_fill_normal(&rng, ds->x, n * (size_t)d0);
+    for (size_t i = 0; i < n; i++) ds->labels[i] = (int32_t)minima_rng_below(&rng, (uint64_t)dK);
+    if (teacher) {
+        minima_net *net = NULL;
+        minima_net_params np = minima_net_default_params(m);
+        np.loss = MINIMA_LOSS_CE;   /* labels only, targets not yet set */
+        if (minima_net_create(&net, m, ds, &np) != MINIMA_OK) return ds;
+        minima_net_outputs(net, NULL, ds->targets);
+        minima_net_free(net);
+        for (size_t i = 0; i < n * (size_t)dK; i++) ds->targets[i] += noise * minima_rng_normal(&rng);
+    }
+    return ds;
+}
+
+static minima_net *make_net(const minima_model *m, const minima_dataset *ds, minima_loss loss)
+{
+    minima_net *net = NULL;
+    minima_net_params np = minima_net_default_params(m);
+    np.loss = loss;
+    if (minima_net_create(&net, m, ds, &np) != MINIMA_OK) return NULL;
+    return net;
+}
+
+static double extra(const minima_measure_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_extras; i++)
+        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
+    return NAN;
+}
+
+static double run(const char *name, minima_net *net, const char *settings, uint64_t seed,
+                  minima_measure_result *r)
+{
+    const minima_measure *m = minima_measure_find(name);
+    CHECK_MSG(m != NULL, "measure %s is not registered", name);
+    if (!m) return NAN;
+    minima_measure_result tmp;
+    if (!r) r = &tmp;
+    CHECK_OK(minima_measure_compute(m, net, settings, seed, r));
+    return r->value;
+}
+
+/* Per-neuron rescaling (SPEC §3): unit h of hidden layer k gets row h of
+ * W_k and b_k[h] times c, column h of W_{k+1} times 1/c. Scales drawn
+ * log-uniform in [1/spread, spread]. */
+static void rescale_neurons(minima_model *m, double spread, uint64_t seed)
+{
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    for (int k = 0; k + 1 < m->n_layers; k++) {
+        int out = m->widths[k + 1], in = m->widths[k], next = m->widths[k + 2];
+        double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
+        double *w2 = minima_model_weight(m, k + 1);
+        for (int h = 0; h < out; h++) {
+            double c = exp(log(spread) * (2 * minima_rng_uniform(&rng) - 1));
+            for (int j = 0; j < in; j++) w[(size_t)h * in + j] *= c;
+            if (b) b[h] *= c;
+            for (int o = 0; o < next; o++) w2[(size_t)o * out + h] /= c;
+        }
+    }
+}
+
+/* ---- Dinh ------------------------------------------------------------- */
+
+/* At an exact minimum (MSE teacher, L = 0) the maximum over the small ball
+ * is lambda_max eps^2 / 2: the measure must approach it as eps shrinks. */
+static void test_dinh_second_order_limit(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 11);
+    minima_dataset *ds = make_data(m, 30, 12, 1, 0.0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_MSE);
+    double prev_gap = INFINITY;
+    const double eps[] = {1e-1, 1e-2, 1e-3};
+    for (int i = 0; i < 3; i++) {
+        char s[128];
+        snprintf(s, sizeof s, "eps=%g,steps=300,starts=4", eps[i]);
+        minima_measure_result r;
+        double v = run("dinh_sharpness", net, s, 5, &r);
+        double so = extra(&r, "second_order");
+        CHECK(extra(&r, "grad_norm") == 0);
+        double gap = fabs(v / so - 1);
+        if (eps[i] <= 1e-2) CHECK_MSG(gap < 0.03 && v > 0, "eps %g: value %g vs second order %g", eps[i], v, so);
+        CHECK(gap <= prev_gap + 1e-3);
+        prev_gap = gap;
+    }
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* Away from a critical point: the ascent beats a dense random search of
+ * the ball and the first-order value is approached as eps -> 0. */
+static void test_dinh_brute_force(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 21);
+    minima_dataset *ds = make_data(m, 30, 22, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    const double *th = minima_net_point(net);
+    double eps = 0.05, L0;
+    CHECK_OK(minima_net_loss(net, NULL, &L0, NULL));
+    char s[64];
+    snprintf(s, sizeof s, "eps=%g,steps=100", eps);
+    double v = run("dinh_sharpness", net, s, 1, NULL);
+    double *x = malloc(P * sizeof *x), *d = malloc(P * sizeof *d);
+    minima_rng rng;
+    minima_rng_seed(&rng, 99);
+    double best = L0;
+    for (int t = 0; t < 3000; t++) {
+        minima_rng_fill_normal(&rng, d, P);
+        double r = 0;
+        for (size_t i = 0; i < P; i++) r += d[i] * d[i];
+        r = sqrt(r);
+        double rad = eps * pow(minima_rng_uniform(&rng), 1.0 / (double)P);
+        for (size_t i = 0; i < P; i++) x[i] = th[i] + rad * d[i] / r;
+        double L;
+        CHECK_OK(minima_net_loss(net, x, &L, NULL));
+        if (L > best) best = L;
+    }
+    double brute = (best - L0) / (1 + L0);
+    CHECK_MSG(v >= brute, "ascent %g below random search %g", v, brute);
+    /* first-order limit */
+    minima_measure_result r;
+    v = run("dinh_sharpness", net, "eps=1e-7,second_order=0", 1, &r);
+    CHECK_REL(v, extra(&r, "first_order"), 1e-5);
+    free(x);
+    free(d);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* ---- Keskar ------------------------------------------------------------ */
+
+/* Linear regime: the maximum over the box of g.y is sum_i |g_i| r_i. */
+static void test_keskar_first_order_limit(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 31);
+    minima_dataset *ds = make_data(m, 30, 32, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    double *g = malloc(P * sizeof *g), L0;
+    CHECK_OK(minima_net_gradient(net, NULL, &L0, g));
+    const double *th = minima_net_point(net);
+    double prev = INFINITY;
+    const double eps[] = {1e-3, 1e-5, 1e-7};
+    for (int e = 0; e < 3; e++) {
+        double lin = 0;
+        for (size_t i = 0; i < P; i++) lin += fabs(g[i]) * eps[e] * (fabs(th[i]) + 1);
+        lin *= 100 / (1 + L0);
+        char s[64];
+        snprintf(s, sizeof s, "eps=%g", eps[e]);
+        double v = run("keskar_full", net, s, 1, NULL);
+        double gap = fabs(v / lin - 1);
+        CHECK(gap <= prev + 1e-9);
+        prev = gap;
+        if (eps[e] <= 1e-7) CHECK_MSG(gap < 1e-4, "eps %g: %g vs linear %g", eps[e], v, lin);
+    }
+    free(g);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* A tiny net (P = 9) near a minimum of MSE, where the loss is convex on
+ * the box: its maximum is at one of the 512 vertices, found by brute
+ * force; L-BFGS-B must come close to it and never above it. */
+static void test_keskar_vertices(void)
+{
+    minima_model *m = make_model("2-2-1", 1, 41);
+    minima_dataset *ds = make_data(m, 30, 42, 1, 0.01);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_MSE);
+    size_t P = minima_net_n_params(net);
+    CHECK(P == 9);
+    const double *th = minima_net_point(net);
+    double eps = 1e-2, L0, best;
+    CHECK_OK(minima_net_loss(net, NULL, &L0, NULL));
+    best = L0;
+    double x[9];
+    for (unsigned v = 0; v < 512; v++) {
+        for (size_t i = 0; i < 9; i++)
+            x[i] = th[i] + ((v >> i) & 1 ? 1 : -1) * eps * (fabs(th[i]) + 1);
+        double L;
+        CHECK_OK(minima_net_loss(net, x, &L, NULL));
+        if (L > best) best = L;
+    }
+    double brute = 100 * (best - L0) / (1 + L0);
+    double k = run("keskar_full", net, "eps=1e-2", 1, NULL);
+    CHECK_MSG(k <= brute * (1 + 1e-9) && k >= 0.9 * brute, "L-BFGS-B %g vs best vertex %g", k, brute);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* The subspace variant: with dim >= P a square Gaussian A spans the whole
+ * space; its value is positive, bounded by the linear model in y, and the
+ * same seed gives the same number. */
+static void test_keskar_subspace(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 51);
+    minima_dataset *ds = make_data(m, 30, 52, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    double a = run("keskar_subspace", net, "dim=10", 7, NULL);
+    double b = run("keskar_subspace", net, "dim=10", 7, NULL);
+    double c = run("keskar_subspace", net, "dim=10", 8, NULL);
+    CHECK(a > 0);
+    CHECK(a == b);
+    CHECK(a != c);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* ---- settings and reproducibility -------------------------------------- */
+
+static void test_bad_settings(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 61);
+    minima_dataset *ds = make_data(m, 30, 62, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    const char *bad[][2] = {
+        {"dinh_sharpness", "eps=-1"}, {"dinh_sharpness", "epsilon=1"}, {"dinh_sharpness", "eps"},
+        {"dinh_sharpness", "steps=1.5"}, {"keskar_full", "eps=abc"}, {"keskar_full", "dim=3"},
+        {"keskar_full", "iters=0"}, {"keskar_subspace", "dim=0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const minima_measure *me = minima_measure_find(bad[i][0]);
+        CHECK(me != NULL);
+        if (!me) continue;
+        minima_measure_result r;
+        minima_status st = minima_measure_compute(me, net, bad[i][1], 1, &r);
+        CHECK_MSG(st == MINIMA_EINVAL, "%s with '%s' returned %s", bad[i][0], bad[i][1],
+                  minima_strerror(st));
+    }
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+static void test_same_seed_same_value(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 71);
+    minima_dataset *ds = make_data(m, 30, 72, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    double *before = malloc(P * sizeof *before);
+    memcpy(before, minima_net_point(net), P * sizeof *before);
+    const char *names[] = {"dinh_sharpness", "keskar_full", "keskar_subspace"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        minima_measure_result r1, r2;
+        double a = run(names[i], net, NULL, 3, &r1);
+        double b = run(names[i], net, "", 3, &r2);
+        CHECK_MSG(a == b && isfinite(a), "%s: %.17g then %.17g", names[i], a, b);
+        CHECK(!memcmp(before, minima_net_point(net), P * sizeof *before));
+        CHECK(r1.params[0] == '{');
+    }
+    free(before);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+int main(void)
+{
+    RUN(test_dinh_second_order_limit);
+    RUN(test_dinh_brute_force);
+    RUN(test_keskar_first_order_limit);
+    RUN(test_keskar_vertices);
+    RUN(test_keskar_subspace);
+    RUN(test_bad_settings);
+    RUN(test_same_seed_same_value);
+    return harness_report();
+}
