@@ -275,7 +275,7 @@ static minima_status read_header(loader *L)
     const char *end = NULL;
     L->root = cJSON_ParseWithLengthOpts(L->header, (size_t)L->header_len, &end, 0);
     if (!L->root) {
-        const char *at = cJSON_GetErrorPtr();
+        const char *at = end;             /* cJSON sets it to the error position */
         uint64_t off = at && at >= L->header && at <= L->header + L->header_len
                            ? (uint64_t)(at - L->header) : 0;
         const char *rest = L->header + off;
