@@ -122,8 +122,9 @@ static minima_status truncated(gzFile f, const char *path, const char *section, 
 {
     MINIMA_FAIL(MINIMA_EFORMAT,
                 "IDX file '%s' is truncated in the %s: the header declares %llu bytes in all, "
-                "the file holds %llu%s", path, section, (unsigned long long)expected,
-                (unsigned long long)found, gz_cut_note(f));
+                "the file holds %llu%s%s", path, section, (unsigned long long)expected,
+                (unsigned long long)found, gzdirect(f) ? "" : " once uncompressed",
+                gz_cut_note(f));
 }
 
 minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_array *out)
@@ -145,8 +146,8 @@ minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_arr
     if (got < 4) {
         s = minima_error(MINIMA_EFORMAT,
                          "IDX file '%s' is truncated in the header: expected 4 bytes (magic, "
-                         "type code, ndims) at offset 0, the file holds %zu%s",
-                         path, got, gz_cut_note(f));
+                         "type code, ndims) at offset 0, the file holds %zu%s%s",
+                         path, got, gzdirect(f) ? "" : " once uncompressed", gz_cut_note(f));
         goto fail;
     }
     if (head[0] != 0 || head[1] != 0) {
@@ -176,8 +177,9 @@ minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_arr
     if (got < 4 * (size_t)ndims) {
         s = minima_error(MINIMA_EFORMAT,
                          "IDX file '%s' is truncated in the dimensions: %d dimensions need %zu "
-                         "header bytes, the file holds %zu%s",
-                         path, ndims, header, 4 + got, gz_cut_note(f));
+                         "header bytes, the file holds %zu%s%s",
+                         path, ndims, header, 4 + got, gzdirect(f) ? "" : " once uncompressed",
+                         gz_cut_note(f));
         goto fail;
     }
     uint64_t n_values = 1;

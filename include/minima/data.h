@@ -60,7 +60,24 @@ minima_status minima_dataset_slice(const minima_dataset *data, size_t start, siz
 minima_status minima_dataset_validate(const minima_dataset *data);
 
 
-/* ---- additions: locating Fashion-MNIST ------------------------------- */
+/* ---- additions ---------------------------------------------------------
+ *
+ * Every source and format in detail, for users: docs/data.md. The readers
+ * behind minima_data_load are public too: minima/idx.h (IDX, gzip or raw),
+ * minima/npy.h (.npy), minima/synthetic.h (generators and their
+ * parameters). minima_data_load's rules in short:
+ *   - IDX images need opts->labels_path (an IDX file, or .npy); .npy
+ *     features take it optionally; CSV, fashion-mnist and synthetic sources
+ *     carry their labels, and a labels_path with them is an error.
+ *   - Integer labels: n_classes = 10 for Fashion-MNIST, else the largest
+ *     label + 1 over the whole labels file (independent of subset), at most
+ *     65536. Floating-point labels files give targets (N,) or (N, k).
+ *   - subset keeps the first N examples; file readers convert only those
+ *     (the whole file is still read, to check its size and integrity).
+ *   - The result is validated (minima_dataset_validate) and named: the
+ *     path, "fashion-mnist:train" or the synthetic source string. */
+
+/* ---- locating Fashion-MNIST ------------------------------------------ */
 
 /* Finds the IDX files of Fashion-MNIST's `split` ("train": 60 000
  * examples, or "test": 10 000), 28x28 uint8 images and labels in [0, 10).
