@@ -114,7 +114,9 @@ static const char *marker_glyph(minima_marker m)
 typedef struct {
     int log;
     double lo, hi;      /* world range */
-    double step;        /* major tick step (linear axes), world units */
+    double step;        /* major tick step, world units (decades on a log axis) */
+    int mset;           /* log axis labelled at m×10^k: 0 no (decades or steps),
+                           1: m in {1, 2, 5}, 2: m in 1..9 */
 } axis_t;
 
 /* Maps a data coordinate to world coordinates; 0 if it cannot be drawn. */
@@ -316,6 +318,18 @@ typedef struct { axis_t axis[2]; } label_ctx;
  * else the value (of 10^v on a log axis spanning less than a decade). */
 static void tick_label(const axis_t *ax, double v, char *buf, size_t len)
 {
+    if (ax->log && ax->mset) {
+        double val = pow(10.0, v);
+        int k = (int)floor(v + 1e-9);
+        if (val >= 1e-4 && val < 1e5) {
+            snprintf(buf, len, "%.3g", val);
+        } else {
+            double m = val / pow(10.0, k);
+            if (fabs(m - 1) < 1e-6) snprintf(buf, len, "10#u%s%d#d", k < 0 ? "−" : "", abs(k));
+            else snprintf(buf, len, "%.0f×10#u%s%d#d", m, k < 0 ? "−" : "", abs(k));
+        }
+        return;
+    }
     if (ax->log && ax->step >= 1.0) {
         long k = lround(v);
         if (k < 0) snprintf(buf, len, "10#u−%ld#d", -k);
@@ -339,13 +353,22 @@ static void label_callback(PLINT axis, PLFLT value, char *label, PLINT length, P
 }
 
 /* True when PLplot labels the axis itself as decades 10^k. */
-static int decade_axis(const axis_t *ax) { return ax->log && ax->step == 1.0; }
+static int decade_axis(const axis_t *ax) { return ax->log && (ax->step == 1.0 || ax->mset); }
 
 /* plbox options for an axis ("v": vertical labels upright) and its tick
  * step and subdivisions. */
 static void axis_opts(const axis_t *ax, const char *base, char *opt, size_t len, PLFLT *tick,
                       PLINT *nsub)
 {
+    if (ax->mset) {             /* decade ticks, labels drawn by draw_mset_labels */
+        size_t k = 0;
+        for (const char *c = base; *c && k + 3 < len; c++)
+            if (*c != 'n' && *c != 'm') opt[k++] = *c;
+        snprintf(opt + k, len - k, "sl");
+        *tick = 1.0;
+        *nsub = 0;
+        return;
+    }
     if (decade_axis(ax)) {
         snprintf(opt, len, "%ssl", base);
         *tick = ax->step;
@@ -365,11 +388,35 @@ static void axis_opts(const axis_t *ax, const char *base, char *opt, size_t len,
 }
 
 /* Number of labelled ticks of an axis and the widest label, in characters. */
+/* World positions of the labels of a log axis with mset (at most max). */
+static int mset_ticks(const axis_t *ax, double *out, int max)
+{
+    static const double m1[3] = {1, 2, 5}, m2[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const double *m = ax->mset == 1 ? m1 : m2;
+    int nm = ax->mset == 1 ? 3 : 9, n = 0;
+    for (double k = floor(ax->lo); k <= ceil(ax->hi); k++)
+        for (int i = 0; i < nm; i++) {
+            double v = k + log10(m[i]);
+            if (v >= ax->lo - 1e-9 && v <= ax->hi + 1e-9 && n < max) out[n++] = v;
+        }
+    return n;
+}
+
 static int tick_stats(const axis_t *ax, double *widest)
 {
     double w = 1;
     int n = 0;
     char buf[64];
+    if (ax->log && ax->mset) {
+        double v[64];
+        n = mset_ticks(ax, v, 64);
+        for (int i = 0; i < n; i++) {
+            tick_label(ax, v[i], buf, sizeof buf);
+            w = fmax(w, label_chars(buf));
+        }
+        *widest = w;
+        return n;
+    }
     for (double t = ceil(ax->lo / ax->step - 1e-9); t * ax->step <= ax->hi + 1e-9 * ax->step; t++) {
         tick_label(ax, t * ax->step, buf, sizeof buf);
         w = fmax(w, label_chars(buf));
@@ -388,13 +435,53 @@ static double widest_tick(const axis_t *ax)
 
 /* Chooses the tick step so that the labels fit in `avail` character
  * heights along the axis (side by side when horizontal, stacked else). */
+static int ticks_fit(const axis_t *ax, double avail, int horizontal, int *count)
+{
+    double w;
+    int n = tick_stats(ax, &w);
+    *count = n;
+    return n * (horizontal ? w * CHAR_W + 1.5 : 2.0) <= avail;
+}
+
 static void fit_ticks(axis_t *ax, double avail, int horizontal)
 {
+    int n;
+    ax->mset = 0;
+    if (ax->log && ax->hi - ax->lo < 3.0) {
+        /* a few decades or less: label 1, 2, 5 (or every digit) times 10^k */
+        for (int m = ax->hi - ax->lo < 1.0 ? 2 : 1; m >= 1; m--) {
+            ax->mset = m;
+            if (ticks_fit(ax, avail, horizontal, &n) && n >= 2) return;
+        }
+        ax->mset = 0;
+        ax->step = 1.0;
+        if (ticks_fit(ax, avail, horizontal, &n) && n >= 2) return;
+        if (ax->hi - ax->lo >= 1.0) {   /* crowded 1-2-5 beats a lone decade */
+            ax->mset = 1;
+            return;
+        }
+        /* a small fraction of a decade: evenly spaced steps */
+    }
     for (int target = 6; target >= 1; target--) {
         ax->step = axis_step(ax->log, ax->hi - ax->lo, target);
-        double w;
-        int n = tick_stats(ax, &w);
-        if (n * (horizontal ? w * CHAR_W + 1.5 : 2.0) <= avail) return;
+        if (ax->log && ax->hi - ax->lo < 1.0) ax->step = nice_step(ax->hi - ax->lo, target);
+        if (ticks_fit(ax, avail, horizontal, &n)) return;
+    }
+}
+
+/* The labels of a log axis with mset, on side 'b' (x), 'l' (y) or 'r'
+ * (colour bar), in the current viewport. */
+static void draw_mset_labels(const axis_t *ax, char side)
+{
+    double v[64];
+    char buf[64];
+    int n = mset_ticks(ax, v, 64);
+    for (int i = 0; i < n; i++) {
+        double pos = (v[i] - ax->lo) / (ax->hi - ax->lo);
+        tick_label(ax, v[i], buf, sizeof buf);
+        if (side == 'b') plmtex("b", 1.5, pos, 0.5, buf);
+        else if (side == 'l') plmtex("lv", 0.5, pos, 1.0, buf);
+        else plmtex("rv", 0.5, pos, 0.0, buf);
     }
 }
 
@@ -646,20 +733,21 @@ static void draw_colorbar(render_ctx *rc, const plot_item *it, double vx1, doubl
     plcol0(COL_FG);
     plwidth(1.0);
     pllsty(1);
-    axis_t az = {it->map.log_values, zlo, zhi, 0};
-    az.step = axis_step(az.log, zhi - zlo, 5);
+    axis_t az = {it->map.log_values, zlo, zhi, 0, 0};
+    fit_ticks(&az, (vy1 - vy0) / rc->chy, 0);
     rc->labels.axis[1] = az;
     char opt[32];
     PLFLT tick;
     PLINT nsub;
     axis_opts(&az, "bcmtv", opt, sizeof opt, &tick, &nsub);
     plbox("bc", 0, 0, opt, tick, nsub);
+    if (az.mset) draw_mset_labels(&az, 'r');
     if (it->map.colorbar_label)
         plmtex("r", widest_tick(&az) * CHAR_W + 1.6, 0.5, 0.5, it->map.colorbar_label);
 }
 
 /* Space to the right of a panel's viewport, in characters. */
-static double right_margin(const minima_panel *p)
+static double right_margin(const render_ctx *rc, const minima_panel *p, double height)
 {
     double m = 1.5;
     for (size_t k = 0; k < p->n_items; k++) {
@@ -667,8 +755,8 @@ static double right_margin(const minima_panel *p)
         if (it->kind == PLOT_MAP && it->map.colorbar) {
             double zlo, zhi;
             map_zrange(it, &zlo, &zhi);
-            axis_t az = {it->map.log_values, zlo, zhi, 0};
-            az.step = axis_step(az.log, zhi - zlo, 5);
+            axis_t az = {it->map.log_values, zlo, zhi, 0, 0};
+            fit_ticks(&az, height / rc->chy, 0);
             m = 1.0 + 1.2 + 0.8 + widest_tick(&az) * CHAR_W + (it->map.colorbar_label ? 2.0 : 0) + 1.0;
             break;
         }
@@ -837,7 +925,7 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
     fit_ticks(ay, (chh - bottom - top) / rc->chy, 0);
     double ytick = widest_tick(ay) * CHAR_W;
     double left = (ytick + 1.2 + (p->ylabel ? 1.8 : 0) + 0.8) * rc->chx;
-    double right = right_margin(p) * rc->chx;
+    double right = right_margin(rc, p, chh - bottom - top) * rc->chx;
     double vx0 = cx0 + left, vx1 = cx0 + cw - right;
     double vy0 = cy1 - chh + bottom, vy1 = cy1 - top;
     if (!(vx1 - vx0 > 0.02 && vy1 - vy0 > 0.02))
@@ -906,6 +994,8 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
     plwidth(1.0);
     pllsty(1);
     plbox(xopt, xt, xs, yopt, yt, ys);
+    if (ax->mset) draw_mset_labels(ax, 'b');
+    if (ay->mset) draw_mset_labels(ay, 'l');
     if (p->xlabel) plmtex("b", 3.0, 0.5, 0.5, p->xlabel);
     if (p->ylabel) plmtex("l", ytick + 1.6, 0.5, 0.5, p->ylabel);
     if (p->title) {
