@@ -111,11 +111,13 @@ static void print_text(FILE *f, const minima_model *m, const char *path)
 int minima_cmd_info(int argc, char **argv)
 {
     const char *model_path = NULL;
-    int json = 0, allow_nonfinite = 0;
+    int json = 0, allow_nonfinite = 0, ignore_unknown = 0;
     const cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "the model file (safetensors)", "MODEL"},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {"--allow-nonfinite", OPT_FLAG, &allow_nonfinite, "accept NaN/Inf parameters", NULL},
+        {"--ignore-unknown", OPT_FLAG, &ignore_unknown,
+         "skip tensors that are not a Linear layer's weight or bias", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
     int rc = cli_parse("info", usage, opts, argc, argv, NULL, 0, NULL);
@@ -123,6 +125,7 @@ int minima_cmd_info(int argc, char **argv)
     if (!model_path) return cli_usage_error("info", "--model MODEL is required");
     minima_load_options lo = minima_load_default_options();
     lo.allow_nonfinite = allow_nonfinite;
+    lo.ignore_unknown = ignore_unknown;
     minima_model *m = NULL;
     minima_status st = minima_model_load(model_path, &lo, &m);
     if (st != MINIMA_OK) return cli_fail("info", st);
