@@ -55,7 +55,7 @@ minima_eigs_params minima_eigs_default_params(void)
     p.k_top = 1;
     p.k_bottom = 0;
     p.tol = 1e-8;
-    p.zero_floor = pow(DBL_EPSILON, 2.0 / 3.0);
+    p.zero_floor = 1e-6;
     p.max_basis = 0;
     p.max_products = 10000;
     p.seed = 0;

@@ -285,6 +285,32 @@ static void test_lanczos_invariant_subspace(void)
     free(lambda); free(a);
 }
 
+/* A large null space, as a Hessian at a minimum has: the bottom pairs are
+ * zeros, converged on the absolute floor tol * zero_floor * ||A||. */
+static void test_lanczos_null_space(void)
+{
+    size_t n = 300;
+    double *lambda = malloc(n * sizeof *lambda);
+    for (size_t i = 0; i < n; i++) lambda[i] = i < 100 ? 0.0 : 1.0 + 9.0 * (double)i / (double)n;
+    double *a = spectral_matrix(n, lambda, 13);
+    minima_linop *op = NULL;
+    CHECK_OK(minima_linop_dense(&op, n, a));
+    minima_eigs_params p = minima_eigs_default_params();
+    p.k_top = 2;
+    p.k_bottom = 3;
+    minima_eigs_result r;
+    CHECK_OK(minima_eigs(op, &p, &r));
+    CHECK(r.converged);
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(fabs(r.bottom[i]) < 1e-13 * 10.0, "bottom %d = %g", i, r.bottom[i]);
+        CHECK(r.bottom_true_residual[i] < 1e-13 * 10.0);
+    }
+    CHECK(orthonormality(r.bottom_vectors, 3, n) < 1e-12);
+    minima_eigs_result_free(&r);
+    minima_linop_free(op);
+    free(lambda); free(a);
+}
+
 static void test_lanczos_restart_path(void)
 {
     size_t n = 500;
@@ -446,6 +472,53 @@ static void test_lanczos_nonfinite_and_nomem(void)
     }
     CHECK(failures > 5);
     minima_linop_free(op);
+}
+
+/* An operator that raises an interrupt at its 15th product, as Ctrl-C
+ * would in the middle of a solve. */
+typedef struct { const double *a; size_t n, count; } interrupting_ctx;
+
+static minima_status interrupting_apply(void *vctx, const double *x, double *y)
+{
+    interrupting_ctx *c = vctx;
+    if (++c->count == 15) minima_interrupt();
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)c->n, (int)c->n, 1.0, c->a, (int)c->n, x, 1,
+                0.0, y, 1);
+    return MINIMA_OK;
+}
+
+static void test_lanczos_interrupt_partial(void)
+{
+    size_t n = 200;
+    double *lambda = malloc(n * sizeof *lambda);
+    for (size_t i = 0; i < n; i++) lambda[i] = 1.0 + (double)i / (double)n;
+    double *a = spectral_matrix(n, lambda, 12);
+    interrupting_ctx ctx = {a, n, 0};
+    minima_linop *op = NULL;
+    CHECK_OK(minima_linop_create(&op, n, interrupting_apply, &ctx, NULL));
+    minima_eigs_params p = minima_eigs_default_params();
+    p.k_top = 3;
+    p.k_bottom = 1;
+    minima_eigs_result r;
+    CHECK_STATUS(minima_eigs(op, &p, &r), MINIMA_EINTERRUPTED);
+    CHECK(!r.converged && r.n_steps == 15 && r.n_top == 3 && r.n_bottom == 1);
+    CHECK(r.top[0] <= 2.0 && r.top[0] > 1.9 && r.bottom[0] >= 1.0 && r.bottom[0] < 1.1);
+    /* The partial pairs are honest: the estimates are the true residuals. */
+    for (int i = 0; i < 3; i++)
+        CHECK_REL(r.top_residual[i], r.top_true_residual[i], 1e-6);
+    CHECK(orthonormality(r.top_vectors, 3, n) < 1e-12);
+    minima_clear_interrupt();
+    minima_eigs_result_free(&r);
+
+    /* The same for power iteration. */
+    ctx.count = 0;
+    minima_power_result pr;
+    double *v = malloc(n * sizeof *v);
+    CHECK_STATUS(minima_power_iteration(op, NULL, &pr, v), MINIMA_EINTERRUPTED);
+    CHECK(pr.iterations == 15 && pr.eigenvalue > 1.5 && pr.eigenvalue <= 2.0);
+    minima_clear_interrupt();
+    minima_linop_free(op);
+    free(lambda); free(a); free(v);
 }
 
 /* ---- power iteration ------------------------------------------------------- */
@@ -715,10 +788,12 @@ int main(void)
     RUN(test_lanczos_no_spurious_copies);
     RUN(test_lanczos_repeated_eigenvalue);
     RUN(test_lanczos_invariant_subspace);
+    RUN(test_lanczos_null_space);
     RUN(test_lanczos_restart_path);
     RUN(test_lanczos_step_api_and_seed);
     RUN(test_lanczos_small_and_errors);
     RUN(test_lanczos_nonfinite_and_nomem);
+    RUN(test_lanczos_interrupt_partial);
     RUN(test_power_iteration);
     RUN(test_dense_spectrum);
     RUN(test_subset_and_scaled);

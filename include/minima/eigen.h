@@ -19,10 +19,13 @@
  *
  *     residual <= tol * max(|theta|, zero_floor * ||T||),
  *
- * ||T|| the largest |Ritz value| (a lower bound of ||A||); zero_floor lets
+ * ||T|| the largest |Ritz value| (a lower bound of ||A||). zero_floor lets
  * eigenvalues near 0 (a Hessian's flat directions) converge on an absolute
- * scale as ARPACK does. The eigenvalue error is then about
- * residual^2 / gap, far below tol. When the basis is full, it restarts
+ * scale, as ARPACK does: below zero_floor * ||A|| in magnitude an
+ * eigenvalue is resolved to an absolute error of about
+ * tol * zero_floor * ||A|| (1e-14 ||A|| by default), not to relative tol —
+ * no method can do much better in float64. Otherwise the eigenvalue error
+ * is at most the residual and about residual^2 / gap, far below tol. When the basis is full, it restarts
  * keeping the wanted Ritz vectors and as many neighbours (half the free
  * room), which preserves converged pairs. If the Krylov space becomes
  * invariant (the new residual is zero to rounding) and the wanted pairs
@@ -68,8 +71,7 @@ typedef struct {
     int k_bottom;         /* smallest eigenpairs wanted; default 0 */
     double tol;           /* relative residual tolerance; default 1e-8 (eigenvalues
                              then agree to ~1e-14 relative unless nearly degenerate) */
-    double zero_floor;    /* residual scale floor as a fraction of ||T||; default
-                             DBL_EPSILON^(2/3) ~ 3.7e-11 */
+    double zero_floor;    /* residual scale floor as a fraction of ||T||; default 1e-6 */
     size_t max_basis;     /* Krylov basis size before a restart; 0 (default) = auto:
                              min(n, max(2k + 20, 40)), k = k_top + k_bottom; must be
                              >= k + 2 unless it is n */
