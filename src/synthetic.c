@@ -232,20 +232,30 @@ static minima_status set_param(const char *gen, param *ps, int n, const char *ke
     return MINIMA_OK;
 }
 
-minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_dataset **out)
+/* A parsed source string: the generator, N, its parameters. */
+enum { GEN_BLOBS, GEN_TEACHER, GEN_XOR, GEN_SPIRAL };
+typedef struct {
+    int gen;
+    size_t n;
+    param blobs[4], teacher[2], xor_[1], spiral[3];
+    int *widths;      /* teacher's arch=, or NULL for the default; minima_free */
+    int n_layers;
+} spec_t;
+
+static minima_status parse_spec(const char *spec, spec_t *sp)
 {
-    if (!spec || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_synthetic_load: NULL argument");
-    *out = NULL;
-    param blobs[] = {{"classes", 4, 2, 1000, 1}, {"d", 2, 2, 100000, 1},
-                     {"sep", 3, 0, 1e6, 0}, {"std", 1, 0, 1e6, 0}};
-    param teacher[] = {{"noise", 0, 0, 1, 0}, {"target_noise", 0, 0, 1e6, 0}};
-    param xor_[] = {{"noise", 0, 0, 1, 0}};
-    param spiral[] = {{"classes", 3, 2, 100, 1}, {"turns", 1, 0, 100, 0},
-                      {"std", 0.05, 0, 1e6, 0}};
+    static const spec_t defaults = {
+        GEN_BLOBS, MINIMA_SYNTHETIC_DEFAULT_N,
+        {{"classes", 4, 2, 1000, 1}, {"d", 2, 2, 100000, 1}, {"sep", 3, 0, 1e6, 0},
+         {"std", 1, 0, 1e6, 0}},
+        {{"noise", 0, 0, 1, 0}, {"target_noise", 0, 0, 1e6, 0}},
+        {{"noise", 0, 0, 1, 0}},
+        {{"classes", 3, 2, 100, 1}, {"turns", 1, 0, 100, 0}, {"std", 0.05, 0, 1e6, 0}},
+        NULL, 0};
+    *sp = defaults;
     char *buf = minima_strdup(spec);
     if (!buf) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
     minima_status s = MINIMA_OK;
-    int *widths = NULL, n_layers = 0;
     char *save = NULL;
     char *name = strtok_r(buf, ":,", &save);
     param *ps = NULL;
@@ -255,16 +265,15 @@ minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_data
                          "generator name: blobs, teacher, xor or spiral", spec);
         goto done;
     }
-    if (strcmp(name, "blobs") == 0) ps = blobs, np = 4;
-    else if (strcmp(name, "teacher") == 0) ps = teacher, np = 2;
-    else if (strcmp(name, "xor") == 0) ps = xor_, np = 1;
-    else if (strcmp(name, "spiral") == 0) ps = spiral, np = 3;
+    if (strcmp(name, "blobs") == 0) sp->gen = GEN_BLOBS, ps = sp->blobs, np = 4;
+    else if (strcmp(name, "teacher") == 0) sp->gen = GEN_TEACHER, ps = sp->teacher, np = 2;
+    else if (strcmp(name, "xor") == 0) sp->gen = GEN_XOR, ps = sp->xor_, np = 1;
+    else if (strcmp(name, "spiral") == 0) sp->gen = GEN_SPIRAL, ps = sp->spiral, np = 3;
     else {
         s = minima_error(MINIMA_EINVAL, "synthetic data source 'synthetic:%s': unknown generator "
                          "'%s': expected blobs, teacher, xor or spiral", spec, name);
         goto done;
     }
-    size_t n = MINIMA_SYNTHETIC_DEFAULT_N;
     int have_n = 0;
     for (char *tok = strtok_r(NULL, ":,", &save); tok; tok = strtok_r(NULL, ":,", &save)) {
         char *eq = strchr(tok, '=');
@@ -279,32 +288,55 @@ minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_data
                                  MINIMA_SYNTHETIC_MAX_N);
                 goto done;
             }
-            n = (size_t)v;
+            sp->n = (size_t)v;
             have_n = 1;
             continue;
         }
         *eq = '\0';
-        if (ps == teacher && strcmp(tok, "arch") == 0) {
-            minima_free(widths);
-            widths = NULL;
-            if ((s = minima_parse_arch(eq + 1, &widths, &n_layers))) goto done;
+        if (sp->gen == GEN_TEACHER && strcmp(tok, "arch") == 0) {
+            minima_free(sp->widths);
+            sp->widths = NULL;
+            if ((s = minima_parse_arch(eq + 1, &sp->widths, &sp->n_layers))) goto done;
             continue;
         }
         if ((s = set_param(name, ps, np, tok, eq + 1))) goto done;
     }
-    if (ps == blobs)
-        s = minima_synthetic_blobs(n, (int)blobs[1].value, (int)blobs[0].value, blobs[2].value,
-                                   blobs[3].value, seed, out);
-    else if (ps == xor_)
-        s = minima_synthetic_xor(n, xor_[0].value, seed, out);
-    else if (ps == spiral)
-        s = minima_synthetic_spiral(n, (int)spiral[0].value, spiral[1].value, spiral[2].value,
-                                    seed, out);
-    else {
-        static const int default_widths[] = {10, 16, 3};
-        s = minima_synthetic_teacher(n, widths ? n_layers : 2, widths ? widths : default_widths,
-                                     teacher[0].value, teacher[1].value, seed, out);
+done:
+    if (s) {
+        minima_free(sp->widths);
+        sp->widths = NULL;
     }
+    minima_free(buf);
+    return s;
+}
+
+static const int default_teacher[] = {10, 16, 3};
+
+minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_dataset **out)
+{
+    if (!spec || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_synthetic_load: NULL argument");
+    *out = NULL;
+    spec_t sp;
+    MINIMA_TRY(parse_spec(spec, &sp));
+    minima_status s;
+    switch (sp.gen) {
+    case GEN_BLOBS:
+        s = minima_synthetic_blobs(sp.n, (int)sp.blobs[1].value, (int)sp.blobs[0].value,
+                                   sp.blobs[2].value, sp.blobs[3].value, seed, out);
+        break;
+    case GEN_XOR:
+        s = minima_synthetic_xor(sp.n, sp.xor_[0].value, seed, out);
+        break;
+    case GEN_SPIRAL:
+        s = minima_synthetic_spiral(sp.n, (int)sp.spiral[0].value, sp.spiral[1].value,
+                                    sp.spiral[2].value, seed, out);
+        break;
+    default:
+        s = minima_synthetic_teacher(sp.n, sp.widths ? sp.n_layers : 2,
+                                     sp.widths ? sp.widths : default_teacher,
+                                     sp.teacher[0].value, sp.teacher[1].value, seed, out);
+    }
+    minima_free(sp.widths);
     if (s == MINIMA_OK) {
         char label[300];
         snprintf(label, sizeof label, "synthetic:%s", spec);
@@ -314,8 +346,27 @@ minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_data
             *out = NULL;
         }
     }
-done:
-    minima_free(widths);
-    minima_free(buf);
+    return s;
+}
+
+minima_status minima_synthetic_teacher_model(const char *spec, uint64_t seed, minima_model **out)
+{
+    if (!spec || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_synthetic_teacher_model: NULL argument");
+    *out = NULL;
+    spec_t sp;
+    MINIMA_TRY(parse_spec(spec, &sp));
+    minima_status s = MINIMA_OK;
+    if (sp.gen != GEN_TEACHER)
+        s = minima_error(MINIMA_EINVAL, "synthetic data source 'synthetic:%s' has no teacher "
+                         "network: expected synthetic:teacher[...]", spec);
+    else {
+        s = minima_model_create(out, sp.widths ? sp.n_layers : 2,
+                                sp.widths ? sp.widths : default_teacher, 1, MINIMA_ACT_RELU);
+        if (s == MINIMA_OK) {
+            minima_model_init(*out, seed);
+            (*out)->loss = MINIMA_LOSS_MSE;
+        }
+    }
+    minima_free(sp.widths);
     return s;
 }

@@ -13,6 +13,7 @@
 #include "minima/data.h"
 #include "minima/idx.h"
 #include "minima/model.h"
+#include "minima/net.h"
 #include "minima/npy.h"
 #include "minima/synthetic.h"
 
@@ -846,6 +847,23 @@ static void test_synthetic(void)
         CHECK(argmax_ok);
         minima_model_free(m);
     }
+    /* the teacher's parameters are an exact minimum: zero MSE loss */
+    minima_model *tm = NULL;
+    CHECK_OK(minima_synthetic_teacher_model("teacher:200", 3, &tm));
+    if (d && tm) {
+        minima_net *net = NULL;
+        CHECK_OK(minima_net_create(&net, tm, d, NULL));
+        double loss = -1, acc = -1;
+        if (net) CHECK_OK(minima_net_loss(net, NULL, &loss, &acc));
+        CHECK(loss == 0 && acc == 1);
+        minima_net_free(net);
+    }
+    minima_model_free(tm);
+    CHECK_OK(minima_synthetic_teacher_model("teacher:arch=3-5-5-2:noise=0.1", 1, &tm));
+    if (tm) CHECK(tm->n_layers == 3 && tm->widths[1] == 5 && tm->has_bias && tm->loss == MINIMA_LOSS_MSE);
+    minima_model_free(tm);
+    EXPECT_ERR(minima_synthetic_teacher_model("blobs:10", 1, &tm), MINIMA_EINVAL, "no teacher",
+               NULL, NULL);
     CHECK_OK(minima_data_load("synthetic:teacher:200:noise=0.1", &o, &e));
     if (d && e) {
         int flipped = 0;

@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "minima/data.h"
+#include "minima/model.h"
 #include "minima/status.h"
 
 #ifdef __cplusplus
@@ -59,6 +60,13 @@ extern "C" {
  * "synthetic:", e.g. "teacher:500:noise=0.1") from `seed`. MINIMA_EINVAL
  * names an unknown generator or parameter, or a value out of its range. */
 minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_dataset **out);
+
+/* The teacher network of a "teacher..." spec (the string after
+ * "synthetic:") and seed, loss set to MSE: its parameters are an exact
+ * minimum (zero MSE loss) of the noise-free data that minima_synthetic_load
+ * gives for the same spec and seed. MINIMA_EINVAL for other generators. */
+minima_status minima_synthetic_teacher_model(const char *spec, uint64_t seed,
+                                             minima_model **out);
 
 /* The generators, with explicit parameters. */
 minima_status minima_synthetic_blobs(size_t n, int d, int classes, double sep, double std,
