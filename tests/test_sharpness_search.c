@@ -30,7 +30,8 @@ static minima_model *make_model(const char *arch, int bias, uint64_t seed)
 
 /* n examples, Gaussian inputs, random labels in [0, d_K). With teacher != 0
  * also MSE targets: the model's own outputs plus `noise` N(0, noise^2), so
- * with noise = 0 the anchor is an exact minimum (L = 0, gradient 0). */
+ * with noise = 0 the anchor is an exact minimum (L = 0, gradient 0); with
+ * teacher = 2 the labels are the argmax of the outputs (0-1 error 0). */
 static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed, int teacher,
                                  double noise)
 {
@@ -48,6 +49,12 @@ static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed,
         if (minima_net_create(&net, m, ds, &np) != MINIMA_OK) return ds;
         minima_net_outputs(net, NULL, ds->targets);
         minima_net_free(net);
+        for (size_t i = 0; teacher == 2 && i < n; i++) {
+            int best = 0;
+            for (int o = 1; o < dK; o++)
+                if (ds->targets[i * (size_t)dK + o] > ds->targets[i * (size_t)dK + best]) best = o;
+            ds->labels[i] = best;
+        }
         for (size_t i = 0; i < n * (size_t)dK; i++) ds->targets[i] += noise * minima_rng_normal(&rng);
     }
     return ds;
@@ -252,6 +259,188 @@ static void test_keskar_subspace(void)
     minima_model_free(m);
 }
 
+
+/* ---- ASAM -------------------------------------------------------------- */
+
+/* The value is L(w + e*) - L(w) with e* in closed form (recomputed here),
+ * and e* maximises the linear model over the ASAM ball. */
+static void test_asam_closed_form(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 81);
+    minima_dataset *ds = make_data(m, 30, 82, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    const double *w = minima_net_point(net);
+    double *g = malloc(P * sizeof *g), *t = malloc(P * sizeof *t), *x = malloc(P * sizeof *x);
+    double L0, L1;
+    CHECK_OK(minima_net_gradient(net, NULL, &L0, g));
+    for (int variant = 0; variant < 3; variant++) {
+        double rho = variant == 2 ? 0.05 : 0.5, eta = variant == 1 ? 0 : 0.01;
+        int biases = variant == 1;
+        for (size_t i = 0; i < P; i++) t[i] = fabs(w[i]) + eta;
+        if (!biases)
+            for (int k = 0; k < m->n_layers; k++)
+                for (int j = 0; j < m->widths[k + 1]; j++) t[m->bias_offset[k] + (size_t)j] = 1;
+        double tg = 0, tg1 = 0;
+        for (size_t i = 0; i < P; i++) {
+            tg += t[i] * g[i] * t[i] * g[i];
+            tg1 += fabs(t[i] * g[i]);
+        }
+        tg = sqrt(tg);
+        for (size_t i = 0; i < P; i++)
+            x[i] = variant == 2 ? w[i] + rho * t[i] * (g[i] > 0 ? 1 : -1)
+                                : w[i] + rho * t[i] * t[i] * g[i] / tg;
+        if (variant == 2)
+            for (size_t i = 0; i < P; i++) if (g[i] == 0) x[i] = w[i];
+        CHECK_OK(minima_net_loss(net, x, &L1, NULL));
+        char s[96];
+        snprintf(s, sizeof s, "rho=%g,eta=%g,biases=%d,p=%s", rho, eta, biases, variant == 2 ? "inf" : "2");
+        minima_measure_result r;
+        double v = run("asam", net, s, 1, &r);
+        CHECK_REL(v, L1 - L0, 1e-12);
+        CHECK_REL(extra(&r, "first_order"), variant == 2 ? rho * tg1 : rho * tg, 1e-12);
+        /* no feasible direction does better to first order */
+        minima_rng rng;
+        minima_rng_seed(&rng, 5);
+        for (int trial = 0; trial < 200; trial++) {
+            minima_rng_fill_normal(&rng, x, P);
+            double nrm = 0, lin = 0;
+            for (size_t i = 0; i < P; i++) nrm = variant == 2 ? fmax(nrm, fabs(x[i])) : nrm + x[i] * x[i];
+            if (variant != 2) nrm = sqrt(nrm);
+            for (size_t i = 0; i < P; i++) lin += g[i] * t[i] * x[i] * rho / nrm;  /* e = T u, ||u|| = rho */
+            CHECK(lin <= extra(&r, "first_order") * (1 + 1e-12));
+        }
+    }
+    /* small rho: the value approaches the first-order value */
+    minima_measure_result r;
+    double v = run("asam", net, "rho=1e-6", 1, &r);
+    CHECK_REL(v, extra(&r, "first_order"), 1e-4);
+    free(g);
+    free(t);
+    free(x);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* ---- PAC-Bayes ---------------------------------------------------------- */
+
+/* Mean 0-1 error over `draws` independent isotropic noise draws. */
+static double noisy_error(minima_net *net, double sigma, int draws, uint64_t seed)
+{
+    size_t P = minima_net_n_params(net);
+    const double *w = minima_net_point(net);
+    double *x = malloc(P * sizeof *x), sum = 0;
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    for (int j = 0; j < draws; j++) {
+        for (size_t i = 0; i < P; i++) x[i] = w[i] + sigma * minima_rng_normal(&rng);
+        double L, acc;
+        CHECK_OK(minima_net_loss(net, x, &L, &acc));
+        sum += 1 - acc;
+    }
+    free(x);
+    return sum / draws;
+}
+
+static void test_pac_bayes(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 91);
+    CHECK_OK(minima_model_set_meta(m, "seed", "91"));   /* the anchor is its own init */
+    minima_dataset *ds = make_data(m, 300, 92, 2, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    const double *w = minima_net_point(net);
+    minima_measure_result r;
+    double v = run("pac_bayes", net, NULL, 4, &r);
+    double sigma = extra(&r, "sigma"), err0 = extra(&r, "train_error");
+    CHECK(sigma > 0 && sigma < 2);
+    CHECK_REL(v, 1 / (sigma * sigma), 1e-15);
+    double nw2 = 0;
+    for (size_t i = 0; i < P; i++) nw2 += w[i] * w[i];
+    double tail = log(300 / sigma) + 10;
+    CHECK_REL(extra(&r, "bound_orig"), nw2 / (4 * sigma * sigma) + tail, 1e-12);
+    CHECK_REL(extra(&r, "bound_init"), tail, 1e-12);          /* w = w_0 */
+    /* sigma' is where the error rises by 0.1: independent draws agree */
+    CHECK(noisy_error(net, 0.5 * sigma, 200, 17) - err0 < 0.1);
+    CHECK(noisy_error(net, 2 * sigma, 200, 18) - err0 > 0.1);
+    /* without the seed metadata, the init bound is not available */
+    minima_model *m2 = make_model("3-5-4-3", 1, 91);
+    minima_net *net2 = make_net(m2, ds, MINIMA_LOSS_CE);
+    run("pac_bayes", net2, NULL, 4, &r);
+    CHECK(isnan(extra(&r, "bound_init")) && r.note[0]);
+    minima_net_free(net2);
+    minima_model_free(m2);
+    /* the magnitude-aware variant: bounds finite, sigma in range */
+    v = run("pac_bayes_mag", net, NULL, 4, &r);
+    CHECK(isfinite(v) && extra(&r, "sigma") > 0);
+    CHECK(isfinite(extra(&r, "bound_orig")) && isfinite(extra(&r, "bound_init_code")));
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* Regression targets only: no 0-1 error, a clear refusal. */
+static void test_pac_bayes_needs_labels(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 95);
+    minima_dataset *ds = NULL;
+    CHECK_OK(minima_dataset_create(&ds, 20, 3, 0, 3));
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_MSE);
+    const char *names[] = {"pac_bayes", "pac_bayes_mag"};
+    for (int i = 0; i < 2; i++) {
+        minima_measure_result r;
+        CHECK_STATUS(minima_measure_compute(minima_measure_find(names[i]), net, NULL, 1, &r),
+                     MINIMA_EUNSUPPORTED);
+        CHECK(strstr(minima_last_error(), "labels") != NULL);
+    }
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
+/* ---- invariance under per-neuron rescaling ------------------------------ */
+
+typedef struct { const char *name, *settings; int invariant; double tol; } inv_case;
+
+static void test_rescaling(void)
+{
+    const inv_case cases[] = {
+        {"asam", "eta=0,biases=1", 1, 1e-9},
+        {"asam", NULL, 0, 0},
+        {"pac_bayes_mag", "mag_eps=0", 1, 1e-12},
+        {"pac_bayes", NULL, 0, 0},
+        {"dinh_sharpness", "second_order=0", 0, 0},
+        {"keskar_full", NULL, 0, 0},
+    };
+    minima_model *m = make_model("3-5-4-3", 1, 101);
+    minima_model *t = NULL;
+    CHECK_OK(minima_model_copy(m, &t));
+    rescale_neurons(t, 8, 102);
+    minima_dataset *ds = make_data(m, 100, 103, 2, 0);
+    minima_net *a = make_net(m, ds, MINIMA_LOSS_CE), *b = make_net(t, ds, MINIMA_LOSS_CE);
+    double la, lb;
+    CHECK_OK(minima_net_loss(a, NULL, &la, NULL));
+    CHECK_OK(minima_net_loss(b, NULL, &lb, NULL));
+    CHECK_REL(la, lb, 1e-13);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double va = run(cases[i].name, a, cases[i].settings, 9, NULL);
+        double vb = run(cases[i].name, b, cases[i].settings, 9, NULL);
+        double rd = harness_reldiff(va, vb, 1e-300);
+        if (cases[i].invariant)
+            CHECK_MSG(rd <= cases[i].tol, "%s(%s): %.17g vs %.17g after rescaling", cases[i].name,
+                      cases[i].settings ? cases[i].settings : "", va, vb);
+        else
+            CHECK_MSG(rd > 1e-3, "%s(%s) should move under rescaling: %.17g vs %.17g",
+                      cases[i].name, cases[i].settings ? cases[i].settings : "", va, vb);
+    }
+    minima_net_free(a);
+    minima_net_free(b);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+    minima_model_free(t);
+}
+
 /* ---- settings and reproducibility -------------------------------------- */
 
 static void test_bad_settings(void)
@@ -262,7 +451,9 @@ static void test_bad_settings(void)
     const char *bad[][2] = {
         {"dinh_sharpness", "eps=-1"}, {"dinh_sharpness", "epsilon=1"}, {"dinh_sharpness", "eps"},
         {"dinh_sharpness", "steps=1.5"}, {"keskar_full", "eps=abc"}, {"keskar_full", "dim=3"},
-        {"keskar_full", "iters=0"}, {"keskar_subspace", "dim=0"},
+        {"keskar_full", "iters=0"}, {"keskar_subspace", "dim=0"}, {"asam", "p=3"},
+        {"asam", "eta=-1"}, {"asam", "biases=2"}, {"pac_bayes", "draws=0"},
+        {"pac_bayes", "mag_eps=1e-3"}, {"pac_bayes_mag", "target=2"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const minima_measure *me = minima_measure_find(bad[i][0]);
@@ -286,7 +477,8 @@ static void test_same_seed_same_value(void)
     size_t P = minima_net_n_params(net);
     double *before = malloc(P * sizeof *before);
     memcpy(before, minima_net_point(net), P * sizeof *before);
-    const char *names[] = {"dinh_sharpness", "keskar_full", "keskar_subspace"};
+    const char *names[] = {"dinh_sharpness", "keskar_full", "keskar_subspace", "asam",
+                           "pac_bayes", "pac_bayes_mag"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         minima_measure_result r1, r2;
         double a = run(names[i], net, NULL, 3, &r1);
@@ -308,6 +500,10 @@ int main(void)
     RUN(test_keskar_first_order_limit);
     RUN(test_keskar_vertices);
     RUN(test_keskar_subspace);
+    RUN(test_asam_closed_form);
+    RUN(test_pac_bayes);
+    RUN(test_pac_bayes_needs_labels);
+    RUN(test_rescaling);
     RUN(test_bad_settings);
     RUN(test_same_seed_same_value);
     return harness_report();

@@ -1,0 +1,18 @@
+/* pac_bayes_impl.h — the shared engine of the two PAC-Bayes flatness
+ * measures of Jiang et al. 2020 (measure_pac_bayes.c,
+ * measure_pac_bayes_mag.c). */
+#ifndef MINIMA_PAC_BAYES_IMPL_H
+#define MINIMA_PAC_BAYES_IMPL_H
+
+#include <stdint.h>
+
+#include "minima/net.h"
+#include "minima/sharpness.h"
+
+/* magnitude = 0: u ~ N(0, sigma^2 I); magnitude = 1: u_i ~ N(0, sigma^2
+ * w_i^2 + mag_eps^2). `name` is the registry key, used in messages. */
+minima_status minima_pac_bayes_compute(minima_net *net, const char *settings, uint64_t seed,
+                                       minima_measure_result *out, int magnitude,
+                                       const char *name);
+
+#endif
