@@ -359,6 +359,36 @@ static int fig5(void)
     return render(fig, "fig5_reparam_1x2.png");
 }
 
+/* Tick labelling on awkward ranges: a log axis within a decade, a log axis
+ * over two decades, huge and tiny linear values. */
+static int ticks(void)
+{
+    minima_figure *fig;
+    TRY(minima_figure_create(2, 2, 1000, 760, &fig));
+    TRY(minima_figure_set_title(fig, "Tick labels on awkward ranges"));
+    double x[50], y[50];
+    const char *titles[4] = {"log y within a decade", "log x over two decades",
+                             "values near 10#u6#d", "values near 10#u−5#d"};
+    for (int c = 0; c < 4; c++) {
+        minima_panel *p = minima_figure_panel(fig, c / 2, c % 2);
+        for (int k = 0; k < 50; k++) {
+            double t = k / 49.0;
+            switch (c) {
+            case 0: x[k] = t; y[k] = 0.8 + 0.5 * t * t; break;
+            case 1: x[k] = pow(10.0, 2.4 * t); y[k] = sqrt(x[k]); break;
+            case 2: x[k] = 1e6 + 4e6 * t; y[k] = 3e6 * t * (1 - t); break;
+            default: x[k] = -2e-5 + 4e-5 * t; y[k] = 1e-5 * sin(6 * t); break;
+            }
+        }
+        TRY(minima_panel_set_title(p, titles[c]));
+        TRY(minima_panel_set_labels(p, c == 3 ? NULL : "x", c == 2 ? NULL : "y"));
+        TRY(minima_panel_set_log(p, c == 1, c == 0));
+        TRY(minima_panel_set_grid(p, 1));
+        TRY(minima_panel_line(p, x, y, 50, NULL));
+    }
+    return render(fig, "ticks_2x2.png");
+}
+
 /* The same figure in the vector formats. */
 static int vector_formats(void)
 {
@@ -398,6 +428,7 @@ int main(int argc, char **argv)
     bad |= fig3();
     bad |= fig4();
     bad |= fig5();
+    bad |= ticks();
     bad |= vector_formats();
     return bad;
 }

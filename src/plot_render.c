@@ -115,9 +115,25 @@ typedef struct {
     int log;
     double lo, hi;      /* world range */
     double step;        /* major tick step, world units (decades on a log axis) */
-    int mset;           /* log axis labelled at m×10^k: 0 no (decades or steps),
-                           1: m in {1, 2, 5}, 2: m in 1..9 */
+    int mset;           /* log axis labelled at chosen values: 0 no (decades),
+                           1: 1, 2, 5 × 10^k, 2: multiples of lstep */
+    double lstep;       /* mset 2: step between labelled values, data units */
 } axis_t;
+
+/* Power of ten factored out of the labels of values up to maxabs: 0 for
+ * plain decimals, else e (the axis then shows ×10^e once). */
+static int label_exponent(double maxabs)
+{
+    int e = maxabs > 0 ? (int)floor(log10(maxabs) + 1e-9) : 0;
+    return e >= -3 && e <= 4 ? 0 : e;
+}
+
+/* The ×10^e factored out of an axis' labels (0: none). */
+static int axis_exponent(const axis_t *ax)
+{
+    if (ax->log) return ax->mset == 2 ? label_exponent(pow(10.0, ax->hi)) : 0;
+    return label_exponent(fmax(fabs(ax->lo), fabs(ax->hi)));
+}
 
 /* Maps a data coordinate to world coordinates; 0 if it cannot be drawn. */
 static int to_world(int log, double v, double *w)
@@ -270,24 +286,15 @@ static minima_status panel_axes(const minima_panel *p, int row, int col, axis_t 
 
 /* ---- tick labels ---------------------------------------------------- */
 
-/* Formats a linear-axis tick value v for tick step `step` on an axis whose
- * largest magnitude is `maxabs`: plain decimals, or m×10^e for very large
- * or small numbers; a typographic minus. */
-static void format_tick(double v, double step, double maxabs, char *buf, size_t len)
+/* Formats tick value v for tick step `step`, divided by 10^e; a
+ * typographic minus. */
+static void format_tick(double v, double step, int e, char *buf, size_t len)
 {
     char tmp[64];
     if (fabs(v) < 1e-9 * step) v = 0;
-    int e = maxabs > 0 ? (int)floor(log10(maxabs) + 1e-9) : 0;
-    if (e >= -3 && e <= 4) {
-        int dec = (int)fmax(0.0, -floor(log10(step) + 1e-9));
-        snprintf(tmp, sizeof tmp, "%.*f", dec, v);
-    } else if (v == 0) {
-        snprintf(tmp, sizeof tmp, "0");
-    } else {
-        double m = v / pow(10.0, e);
-        int dec = (int)fmax(0.0, -floor(log10(step / pow(10.0, e)) + 1e-9));
-        snprintf(tmp, sizeof tmp, "%.*f×10#u%d#d", dec, m, e);
-    }
+    double scale = pow(10.0, e);
+    int dec = (int)fmax(0.0, -floor(log10(step / scale) + 1e-9));
+    snprintf(tmp, sizeof tmp, "%.*f", dec, v / scale);
     if (tmp[0] == '-') snprintf(buf, len, "−%s", tmp + 1);
     else snprintf(buf, len, "%s", tmp);
 }
@@ -318,6 +325,10 @@ typedef struct { axis_t axis[2]; } label_ctx;
  * else the value (of 10^v on a log axis spanning less than a decade). */
 static void tick_label(const axis_t *ax, double v, char *buf, size_t len)
 {
+    if (ax->log && ax->mset == 2) {
+        format_tick(pow(10.0, v), ax->lstep, axis_exponent(ax), buf, len);
+        return;
+    }
     if (ax->log && ax->mset) {
         double val = pow(10.0, v);
         int k = (int)floor(v + 1e-9);
@@ -343,7 +354,7 @@ static void tick_label(const axis_t *ax, double v, char *buf, size_t len)
         snprintf(buf, len, "%s", tmp);
         return;
     }
-    format_tick(v, ax->step, fmax(fabs(ax->lo), fabs(ax->hi)), buf, len);
+    format_tick(v, ax->step, axis_exponent(ax), buf, len);
 }
 
 static void label_callback(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data)
@@ -391,9 +402,14 @@ static void axis_opts(const axis_t *ax, const char *base, char *opt, size_t len,
 /* World positions of the labels of a log axis with mset (at most max). */
 static int mset_ticks(const axis_t *ax, double *out, int max)
 {
-    static const double m1[3] = {1, 2, 5}, m2[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    const double *m = ax->mset == 1 ? m1 : m2;
-    int nm = ax->mset == 1 ? 3 : 9, n = 0;
+    static const double m[3] = {1, 2, 5};
+    int nm = 3, n = 0;
+    if (ax->mset == 2) {
+        double d0 = pow(10.0, ax->lo), d1 = pow(10.0, ax->hi);
+        for (double t = ceil(d0 / ax->lstep - 1e-9); t * ax->lstep <= d1 * (1 + 1e-12) && n < max; t++)
+            if (t > 0) out[n++] = log10(t * ax->lstep);
+        return n;
+    }
     for (double k = floor(ax->lo); k <= ceil(ax->hi); k++)
         for (int i = 0; i < nm; i++) {
             double v = k + log10(m[i]);
@@ -447,20 +463,22 @@ static void fit_ticks(axis_t *ax, double avail, int horizontal)
 {
     int n;
     ax->mset = 0;
-    if (ax->log && ax->hi - ax->lo < 3.0) {
-        /* a few decades or less: label 1, 2, 5 (or every digit) times 10^k */
-        for (int m = ax->hi - ax->lo < 1.0 ? 2 : 1; m >= 1; m--) {
-            ax->mset = m;
+    if (ax->log && ax->hi - ax->lo < 1.0) {
+        /* within a decade: evenly spaced values, as on a linear axis */
+        ax->mset = 2;
+        for (int target = 6; target >= 2; target--) {
+            ax->lstep = nice_step(pow(10.0, ax->hi) - pow(10.0, ax->lo), target);
             if (ticks_fit(ax, avail, horizontal, &n) && n >= 2) return;
         }
+        return;
+    }
+    if (ax->log && ax->hi - ax->lo < 3.0) {
+        /* a few decades: 1, 2, 5 × 10^k, else the decades */
+        ax->mset = 1;
+        if (ticks_fit(ax, avail, horizontal, &n)) return;
         ax->mset = 0;
         ax->step = 1.0;
-        if (ticks_fit(ax, avail, horizontal, &n) && n >= 2) return;
-        if (ax->hi - ax->lo >= 1.0) {   /* crowded 1-2-5 beats a lone decade */
-            ax->mset = 1;
-            return;
-        }
-        /* a small fraction of a decade: evenly spaced steps */
+        return;
     }
     for (int target = 6; target >= 1; target--) {
         ax->step = axis_step(ax->log, ax->hi - ax->lo, target);
@@ -483,6 +501,18 @@ static void draw_mset_labels(const axis_t *ax, char side)
         else if (side == 'l') plmtex("lv", 0.5, pos, 1.0, buf);
         else plmtex("rv", 0.5, pos, 0.0, buf);
     }
+}
+
+/* Writes an axis label, with the axis' ×10^e appended when its tick labels
+ * have it factored out. */
+static int axis_label(const char *label, const axis_t *ax, char *buf, size_t len)
+{
+    int e = axis_exponent(ax);
+    if (e && label) snprintf(buf, len, "%s (×10#u%s%d#d)", label, e < 0 ? "−" : "", abs(e));
+    else if (e) snprintf(buf, len, "×10#u%s%d#d", e < 0 ? "−" : "", abs(e));
+    else if (label) snprintf(buf, len, "%s", label);
+    else buf[0] = '\0';
+    return buf[0] != '\0';
 }
 
 /* ---- drawing ---------------------------------------------------------- */
@@ -733,7 +763,7 @@ static void draw_colorbar(render_ctx *rc, const plot_item *it, double vx1, doubl
     plcol0(COL_FG);
     plwidth(1.0);
     pllsty(1);
-    axis_t az = {it->map.log_values, zlo, zhi, 0, 0};
+    axis_t az = {it->map.log_values, zlo, zhi, 0, 0, 0};
     fit_ticks(&az, (vy1 - vy0) / rc->chy, 0);
     rc->labels.axis[1] = az;
     char opt[32];
@@ -742,8 +772,9 @@ static void draw_colorbar(render_ctx *rc, const plot_item *it, double vx1, doubl
     axis_opts(&az, "bcmtv", opt, sizeof opt, &tick, &nsub);
     plbox("bc", 0, 0, opt, tick, nsub);
     if (az.mset) draw_mset_labels(&az, 'r');
-    if (it->map.colorbar_label)
-        plmtex("r", widest_tick(&az) * CHAR_W + 1.6, 0.5, 0.5, it->map.colorbar_label);
+    char buf[1024];
+    if (axis_label(it->map.colorbar_label, &az, buf, sizeof buf))
+        plmtex("r", widest_tick(&az) * CHAR_W + 1.6, 0.5, 0.5, buf);
 }
 
 /* Space to the right of a panel's viewport, in characters. */
@@ -755,9 +786,9 @@ static double right_margin(const render_ctx *rc, const minima_panel *p, double h
         if (it->kind == PLOT_MAP && it->map.colorbar) {
             double zlo, zhi;
             map_zrange(it, &zlo, &zhi);
-            axis_t az = {it->map.log_values, zlo, zhi, 0, 0};
+            axis_t az = {it->map.log_values, zlo, zhi, 0, 0, 0};
             fit_ticks(&az, height / rc->chy, 0);
-            m = 1.0 + 1.2 + 0.8 + widest_tick(&az) * CHAR_W + (it->map.colorbar_label ? 2.0 : 0) + 1.0;
+            m = 1.0 + 1.2 + 0.8 + widest_tick(&az) * CHAR_W + (it->map.colorbar_label || axis_exponent(&az) ? 2.0 : 0) + 1.0;
             break;
         }
     }
@@ -920,11 +951,11 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
     double top_reserve = fig->title ? 2.6 * rc->chy : 0;
     double cw = 1.0 / fig->cols, chh = (1.0 - top_reserve) / fig->rows;
     double cx0 = col * cw, cy1 = 1.0 - top_reserve - row * chh;
-    double bottom = (2.2 + (p->xlabel ? 2.4 : 0) + 0.6) * rc->chy;
+    double bottom = (2.2 + (p->xlabel || axis_exponent(ax) ? 2.4 : 0) + 0.6) * rc->chy;
     double top = (p->title ? 2.4 : 1.0) * rc->chy;
     fit_ticks(ay, (chh - bottom - top) / rc->chy, 0);
     double ytick = widest_tick(ay) * CHAR_W;
-    double left = (ytick + 1.2 + (p->ylabel ? 1.8 : 0) + 0.8) * rc->chx;
+    double left = (ytick + 1.2 + (p->ylabel || axis_exponent(ay) ? 1.8 : 0) + 0.8) * rc->chx;
     double right = right_margin(rc, p, chh - bottom - top) * rc->chx;
     double vx0 = cx0 + left, vx1 = cx0 + cw - right;
     double vy0 = cy1 - chh + bottom, vy1 = cy1 - top;
@@ -996,8 +1027,9 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
     plbox(xopt, xt, xs, yopt, yt, ys);
     if (ax->mset) draw_mset_labels(ax, 'b');
     if (ay->mset) draw_mset_labels(ay, 'l');
-    if (p->xlabel) plmtex("b", 3.0, 0.5, 0.5, p->xlabel);
-    if (p->ylabel) plmtex("l", ytick + 1.6, 0.5, 0.5, p->ylabel);
+    char label[1024];
+    if (axis_label(p->xlabel, ax, label, sizeof label)) plmtex("b", 3.0, 0.5, 0.5, label);
+    if (axis_label(p->ylabel, ay, label, sizeof label)) plmtex("l", ytick + 1.6, 0.5, 0.5, label);
     if (p->title) {
         set_char(rc, 1.1);
         plmtex("t", 1.0, 0.5, 0.5, p->title);
