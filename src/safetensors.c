@@ -337,9 +337,6 @@ static minima_status parse_entry(loader *L, const cJSON *e, st_tensor *t)
     if (t->dtype < 0)
         MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': unknown dtype \"%.40s\"; expected F64, F32, "
                     "F16 or BF16", path, name, dt->valuestring);
-    if (!dtype_table[t->dtype].supported)
-        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' has dtype %s; minima reads only "
-                    "floating-point parameters (F64, F32, F16, BF16)", path, name, dt->valuestring);
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     if (!cJSON_IsArray(sh))
         MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': \"shape\" must be an array of integers, "
@@ -483,6 +480,16 @@ static int cmp_layers_natural(const void *a, const void *b)
     return minima_natural_compare(((const st_layer *)a)->name, ((const st_layer *)b)->name);
 }
 
+/* A layer's tensors must hold floating-point numbers. */
+static minima_status check_dtype(const loader *L, const st_tensor *t)
+{
+    if (!dtype_table[t->dtype].supported)
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' has dtype %s; minima reads only "
+                    "floating-point parameters (F64, F32, F16, BF16)", L->path, t->name,
+                    dtype_table[t->dtype].name);
+    return MINIMA_OK;
+}
+
 /* The layer (L->layers sorted by strcmp of names) named by the first len
  * bytes of name, or NULL. */
 static st_layer *find_layer(loader *L, const char *name, size_t len)
@@ -519,6 +526,7 @@ static minima_status discover_layers(loader *L)
     for (int i = 0; i < L->n_t; i++) {
         const st_tensor *t = &L->t[i];
         if (t->role != ROLE_WEIGHT) continue;
+        MINIMA_TRY(check_dtype(L, t));
         if (t->ndim != 2)
             MINIMA_FAIL(MINIMA_ESHAPE, "'%s': tensor '%s' has shape %s; a linear layer's weight must "
                         "be 2-D [out, in]", path, t->name, shape_str(t, s1, sizeof s1));
@@ -561,6 +569,7 @@ static minima_status discover_layers(loader *L)
                         path, t->name, shape_str(t, s1, sizeof s1));
         }
         const st_tensor *w = &L->t[l->weight];
+        MINIMA_TRY(check_dtype(L, t));
         if (t->ndim != 1 || t->dim[0] != w->dim[0])
             MINIMA_FAIL(MINIMA_ESHAPE, "'%s': bias '%s' has shape %s; expected [%" PRIu64 "] to match "
                         "weight '%s' %s", path, t->name, shape_str(t, s1, sizeof s1), w->dim[0],

@@ -497,6 +497,18 @@ static void test_bad_headers(void)
         d, D, &o, &m));
     CHECK(m && m->n_layers == 1 && m->theta[3] == 0.75);
     minima_model_free(m);
+    /* ... also when their dtype is not a floating-point one (BatchNorm's counter) */
+    m = NULL;
+    CHECK_OK(load_header("unknown_i64.st", "{"
+        "\"0.weight\":{\"dtype\":\"F64\",\"shape\":[2,2],\"data_offsets\":[0,32]},"
+        "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[32,40]}}",
+        d, D, &o, &m));
+    CHECK(m && m->n_layers == 1);
+    minima_model_free(m);
+    EXPECT_HEADER_FAIL("bias_i32.st", "{"
+        "\"0.weight\":{\"dtype\":\"F64\",\"shape\":[2,2],\"data_offsets\":[0,32]},"
+        "\"0.bias\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[32,40]}}",
+        d, D, MINIMA_EUNSUPPORTED, "'0.bias' has dtype I32");
     /* unknown keys in an entry are ignored (as the reference implementation does) */
     m = NULL;
     CHECK_OK(load_header("extrakey.st",
