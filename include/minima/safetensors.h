@@ -17,8 +17,9 @@
  * (C order). An optional key "__metadata__" maps strings to strings.
  * Dtypes read here: F64, F32, F16, BF16 (each converted to double exactly).
  * The other dtypes of the format (I8..I64, U8..U64, BOOL, F8_*) are
- * recognised and rejected with MINIMA_EUNSUPPORTED; a name the format does
- * not define is MINIMA_EFORMAT.
+ * validated like the others and rejected with MINIMA_EUNSUPPORTED when a
+ * layer's weight or bias has one; a name the format does not define is
+ * MINIMA_EFORMAT.
  *
  * How a file becomes a model (PyTorch's layout, DESIGN.md):
  *
