@@ -312,7 +312,7 @@ static double label_chars(const char *s)
             continue;
         }
         if ((*c & 0xC0) == 0x80) continue;
-        w += sup > 0 ? 0.8 : 1.0;
+        w += 1.0;
     }
     return w;
 }
@@ -456,7 +456,10 @@ static int ticks_fit(const axis_t *ax, double avail, int horizontal, int *count)
     double w;
     int n = tick_stats(ax, &w);
     *count = n;
-    return n * (horizontal ? w * CHAR_W + 1.5 : 2.0) <= avail;
+    char buf[64];
+    tick_label(ax, ax->log ? ceil(ax->lo) : 0.0, buf, sizeof buf);
+    double tall = strstr(buf, "#u") ? 2.8 : 2.0;    /* 10^k stands higher */
+    return n * (horizontal ? w * CHAR_W + 1.5 : tall) <= avail;
 }
 
 static void fit_ticks(axis_t *ax, double avail, int horizontal)
