@@ -14,8 +14,10 @@
  *     minima_status s = minima_plot_render(fig, "spectrum.png");
  *     minima_figure_destroy(fig);
  *
- * Output: the extension of the path picks the format — ".png" (pngcairo),
- * ".svg" (svgcairo), ".pdf" (pdfcairo); case-insensitive. Anything else is
+ * Output: the extension of the path picks the format — ".png" (PLplot's
+ * pngcairo device), ".pdf" (pdfcairo, fonts embedded), ".svg" (PLplot's
+ * own svg device, which keeps text as <text> elements: searchable and
+ * editable, where svgcairo would draw glyph outlines); case-insensitive. Anything else is
  * MINIMA_EINVAL naming the file. The file is written atomically: the figure
  * is drawn into a temporary file in the same directory, then renamed over
  * the path, so a failed render leaves what was there untouched.
@@ -35,9 +37,16 @@
  * positive value at all is an error, never a crash.
  *
  * Text (titles, labels, legend entries, annotations) is UTF-8 and may use
- * Greek letters directly ("α", "λ_max" is drawn as typed). PLplot's escapes
- * work: "#u...#d" superscript, "#d...#u" subscript; a literal '#' must be
- * written "##".
+ * Greek letters and symbols directly ("α", "ε", "θ*"). An underscore is
+ * drawn as typed: write subscripts and superscripts with PLplot's escapes,
+ * "λ#dmax#u" (λ_max), "10#u−3#d" (10^-3); a literal '#' must be "##".
+ *
+ * Axes: ranges are automatic unless set; tick steps are chosen so labels
+ * do not collide; large or small values show short labels and put the
+ * power of ten in the axis label ("loss (×10^-3)"). Log axes label decades
+ * 10^k, or 1-2-5×10^k when they span under three decades, or plain values
+ * within a decade. The legend goes, by default, into the inside corner
+ * that hides the least data.
  *
  * Threads: figures may be built concurrently; rendering is serialised
  * (PLplot has global state) — a second minima_plot_render waits for the
@@ -105,8 +114,9 @@ minima_style minima_style_default(void);
 /* ---- figures and panels ---------------------------------------------- */
 
 /* A figure of rows x cols panels (each 1..8) on a page of width x height
- * pixels (each 64..8192; for SVG/PDF the same size in points at 72 dpi...
- * scaled, see docs/plots.md). */
+ * pixels (each 64..8192); SVG and PDF pages are width x height points
+ * (1/72 inch). Text is about 2.2 % of sqrt(width * height) high, so a
+ * figure looks the same at any size: choose the aspect, then the size. */
 minima_status minima_figure_create(int rows, int cols, int width_px, int height_px,
                                    minima_figure **out);
 void minima_figure_destroy(minima_figure *fig);   /* NULL is fine */
@@ -156,9 +166,9 @@ minima_status minima_panel_scatter(minima_panel *p, const double *x, const doubl
 /* Reference lines across the whole panel (default: grey, dashed). */
 minima_status minima_panel_vline(minima_panel *p, double x, const minima_style *style);
 minima_status minima_panel_hline(minima_panel *p, double y, const minima_style *style);
-/* Axis-aligned rectangle [x0, x1] x [y0, y1], filled with style->fill at
- * style->alpha and outlined with style->color (width 0 in the default
- * style: no outline... see minima_style_default). */
+/* Axis-aligned rectangle [x0, x1] x [y0, y1] (corners in any order),
+ * filled with style->fill at opacity style->alpha (0: no fill) and
+ * outlined with style->color at style->width. Default: blue, alpha 0.3. */
 minima_status minima_panel_rect(minima_panel *p, double x0, double y0, double x1, double y1,
                                 const minima_style *style);
 /* Circle of radius r in data units around (cx, cy) — round on screen only
@@ -192,7 +202,8 @@ minima_status minima_panel_map(minima_panel *p, const double *z /* (ny, nx) */,
                                const minima_map_options *opts);
 /* Contour lines of the same kind of grid at the given levels (copied),
  * or, with levels NULL, at n_levels levels evenly spaced strictly inside
- * [min z, max z]. Style: colour, width, dash, label (one legend entry). */
+ * [min z, max z]. Style: colour, width, dash, label (one legend entry);
+ * an AUTO colour is white when the panel already holds a map. */
 minima_status minima_panel_contour(minima_panel *p, const double *z /* (ny, nx) */,
                                    const double *x /* (nx) */, size_t nx,
                                    const double *y /* (ny) */, size_t ny,
