@@ -342,6 +342,196 @@ static void test_fisher_rao(void)
     free_data(&ds);
 }
 
+
+/* ---- relative flatness ------------------------------------------------------ */
+
+/* A_k (n, d_k) of hidden layer k (model layer k-1's outputs, 1 <= k < K) by
+ * plain loops. */
+static void hidden_acts(const minima_model *m, const double *theta, const double *x, size_t n,
+                        int k, double *out)
+{
+    int wmax = 0;
+    for (int l = 0; l <= m->n_layers; l++) wmax = m->widths[l] > wmax ? m->widths[l] : wmax;
+    double *a = malloc((size_t)wmax * sizeof *a), *b = malloc((size_t)wmax * sizeof *b);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(a, x + i * (size_t)m->widths[0], (size_t)m->widths[0] * sizeof *a);
+        for (int l = 0; l < k; l++) {
+            int din = m->widths[l], dout = m->widths[l + 1];
+            for (int u = 0; u < dout; u++) {
+                double z = m->has_bias ? theta[m->bias_offset[l] + (size_t)u] : 0.0;
+                for (int j = 0; j < din; j++)
+                    z += theta[m->weight_offset[l] + (size_t)u * (size_t)din + (size_t)j] * a[j];
+                b[u] = z > 0 ? z : 0.0;
+            }
+            memcpy(a, b, (size_t)dout * sizeof *a);
+        }
+        memcpy(out + i * (size_t)m->widths[k], a, (size_t)m->widths[k] * sizeof *a);
+    }
+    free(a);
+    free(b);
+}
+
+/* kappa from the dense Hessian at the standardised point, block by block. */
+static double brute_relative_flatness(minima_model *m, const minima_dataset *ds, minima_loss loss)
+{
+    int K = m->n_layers, dK = m->widths[K], dh = m->widths[K - 1], dp = m->widths[K - 2];
+    size_t P = m->n_params, N = ds->n;
+    double *a = malloc(N * (size_t)dh * sizeof *a), *t = malloc(P * sizeof *t);
+    hidden_acts(m, m->theta, ds->x, N, K - 1, a);
+    memcpy(t, m->theta, P * sizeof *t);
+    for (int j = 0; j < dh; j++) {
+        double mu = 0, var = 0;
+        for (size_t i = 0; i < N; i++) mu += a[i * (size_t)dh + (size_t)j] / (double)N;
+        for (size_t i = 0; i < N; i++) {
+            double d = a[i * (size_t)dh + (size_t)j] - mu;
+            var += d * d / (double)N;
+        }
+        double sd = var > 0 ? sqrt(var) : 1.0;
+        for (int q = 0; q < dp; q++) t[m->weight_offset[K - 2] + (size_t)j * (size_t)dp + (size_t)q] /= sd;
+        if (m->has_bias) t[m->bias_offset[K - 2] + (size_t)j] /= sd;
+        for (int s = 0; s < dK; s++) t[m->weight_offset[K - 1] + (size_t)s * (size_t)dh + (size_t)j] *= sd;
+    }
+    minima_model *ms = NULL;
+    CHECK_OK(minima_model_copy(m, &ms));
+    memcpy(ms->theta, t, P * sizeof *t);
+    minima_net *net = make_net(ms, ds, loss);
+    double *lam, *h = dense_hessian(net, &lam);
+    const double *W = t + m->weight_offset[K - 1];
+    size_t o = m->weight_offset[K - 1];
+    double kappa = 0;
+    for (int s = 0; s < dK; s++)
+        for (int s2 = 0; s2 < dK; s2++) {
+            double dot = 0, tr = 0;
+            for (int j = 0; j < dh; j++) {
+                dot += W[(size_t)s * (size_t)dh + (size_t)j] * W[(size_t)s2 * (size_t)dh + (size_t)j];
+                size_t r = o + (size_t)s * (size_t)dh + (size_t)j, c = o + (size_t)s2 * (size_t)dh + (size_t)j;
+                tr += h[r * P + c];
+            }
+            kappa += dot * tr;
+        }
+    free(h);
+    free(lam);
+    minima_net_free(net);
+    minima_model_free(ms);
+    free(a);
+    free(t);
+    return kappa;
+}
+
+static void test_relative_flatness_vs_dense(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 3, 61);
+    for (int bias = 0; bias <= 1; bias++)
+        for (int loss = 0; loss <= 1; loss++) {
+            minima_loss lk = loss ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
+            minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 62 + (uint64_t)bias);
+            minima_net *net = make_net(m, &ds, lk);
+            double v = measure(net, "relative_flatness", NULL, 0, NULL);
+            double want = brute_relative_flatness(m, &ds, lk);
+            CHECK_MSG(harness_reldiff(v, want, 1e-300) <= 1e-10, "bias %d loss %d: %.17g vs dense %.17g",
+                      bias, loss, v, want);
+            /* without standardisation it is another number */
+            double raw = measure(net, "relative_flatness", "standardize=0", 0, NULL);
+            CHECK(isfinite(raw) && raw != v);
+            minima_net_free(net);
+            minima_model_free(m);
+        }
+    free_data(&ds);
+}
+
+/* ---- normalized sharpness ------------------------------------------------------ */
+
+/* min over alpha_2, beta_1, beta_2 (alpha_1 = 1: the scale pair is one
+ * degree of freedom) of the 2x2 layer objective, by a 3-D grid in the logs,
+ * zoomed in around the best point. */
+static double grid_min_2x2(const double *h, const double *w)
+{
+    double c[3] = {0, 0, 0}, half = 6.0, best = INFINITY;
+    for (int zoom = 0; zoom < 14; zoom++) {
+        double bc[3] = {c[0], c[1], c[2]};
+        for (int i = 0; i <= 40; i++)
+            for (int j = 0; j <= 40; j++)
+                for (int l = 0; l <= 40; l++) {
+                    double x[3] = {c[0] + half * (i / 20.0 - 1), c[1] + half * (j / 20.0 - 1),
+                                   c[2] + half * (l / 20.0 - 1)};
+                    double al[2] = {1.0, exp(x[0])}, be[2] = {exp(x[1]), exp(x[2])}, f = 0;
+                    for (int r = 0; r < 2; r++)
+                        for (int q = 0; q < 2; q++) {
+                            double u = al[r] * be[q];
+                            f += h[r * 2 + q] * u * u + w[r * 2 + q] * w[r * 2 + q] / (u * u);
+                        }
+                    if (f < best) best = f, bc[0] = x[0], bc[1] = x[1], bc[2] = x[2];
+                }
+        memcpy(c, bc, sizeof c);
+        half *= 0.25;
+    }
+    return best;
+}
+
+static void test_normalized_sharpness(void)
+{
+    /* 2-2-2: each layer has 2x2 weights; the grid search is independent of
+     * the alternating minimisation, the diagonal comes from the dense Hessian */
+    minima_dataset ds = make_data(30, 2, 2, 0, 71);
+    minima_model *m = make_model("2-2-2", 0, MINIMA_ACT_RELU, 73);
+    minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+    double *lam, *h = dense_hessian(net, &lam);
+    size_t P = m->n_params;
+    double want = 0;
+    int positive = 1;
+    for (int k = 0; k < 2; k++) {
+        double hd[4], w[4];
+        for (int i = 0; i < 4; i++) {
+            size_t q = m->weight_offset[k] + (size_t)i;
+            hd[i] = h[q * P + q];
+            w[i] = m->theta[q];
+            positive &= hd[i] > 0;
+        }
+        want += grid_min_2x2(hd, w);
+    }
+    CHECK_MSG(positive, "the test net needs a positive Hessian diagonal (choose another seed)");
+    minima_measure_result r;
+    double v = measure(net, "normalized_sharpness", NULL, 0, &r);
+    CHECK_MSG(harness_reldiff(v, want, 1e-300) <= 1e-9, "alternating %.17g vs grid %.17g", v, want);
+    CHECK(extra(&r, "converged") == 1 && extra(&r, "diag_method") == 1);
+    CHECK(extra(&r, "entrywise_lower_bound") <= v * (1 + 1e-12));
+    free(h);
+    free(lam);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+
+    /* 3-5-4-3: the layer-structure diagonal equals the unit-product one
+     * (diag H = diag GGN for ReLU), and Hutchinson comes close */
+    ds = make_data(30, 3, 3, 3, 75);
+    for (int loss = 0; loss <= 1; loss++) {
+        m = make_model("3-5-4-3", 1, MINIMA_ACT_RELU, 76);
+        net = make_net(m, &ds, loss ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE);
+        double exact = measure(net, "normalized_sharpness", "diag=1", 0, NULL);
+        double units = measure(net, "normalized_sharpness", "diag=2", 0, &r);
+        CHECK(extra(&r, "diag_method") == 2);
+        CHECK_REL(exact, units, 1e-10);
+        double hutch = measure(net, "normalized_sharpness", "diag=3,samples=4000", 5, &r);
+        CHECK(extra(&r, "diag_method") == 3);
+        CHECK_MSG(harness_reldiff(hutch, exact, 1e-300) <= 0.2, "hutchinson %.6g vs exact %.6g",
+                  hutch, exact);
+        CHECK(measure(net, "normalized_sharpness", "diag=3,samples=20", 5, NULL) ==
+              measure(net, "normalized_sharpness", "diag=3,samples=20", 5, NULL));
+        minima_net_free(net);
+        minima_model_free(m);
+    }
+    /* tanh: the layer structure is refused, auto uses unit products */
+    m = make_model("3-5-4-3", 1, MINIMA_ACT_TANH, 77);
+    net = make_net(m, &ds, MINIMA_LOSS_CE);
+    CHECK_STATUS(minima_measure_compute(minima_measure_find("normalized_sharpness"), net, "diag=1", 0,
+                                        &r), MINIMA_EINVAL);
+    measure(net, "normalized_sharpness", NULL, 0, &r);
+    CHECK(extra(&r, "diag_method") == 2);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 /* ---- invariance ----------------------------------------------------------- */
 
 /* Measures that must not move under layer-wise and per-neuron rescaling
@@ -349,7 +539,8 @@ static void test_fisher_rao(void)
 static void test_invariance(void)
 {
     static const struct { const char *name; double tol; } inv[] = {
-        {"fisher_rao", 1e-10}, {"path_norm", 1e-12},
+        {"fisher_rao", 1e-10}, {"path_norm", 1e-12}, {"relative_flatness", 1e-10},
+        {"normalized_sharpness", 1e-8},
     };
     minima_dataset ds = make_data(30, 3, 3, 0, 51);
     for (int bias = 0; bias <= 1; bias++) {
@@ -388,6 +579,8 @@ int main(void)
     RUN(test_hessian_trace_moves_as_predicted);
     RUN(test_path_norm_vs_enumeration);
     RUN(test_fisher_rao);
+    RUN(test_relative_flatness_vs_dense);
+    RUN(test_normalized_sharpness);
     RUN(test_invariance);
     return harness_report();
 }
