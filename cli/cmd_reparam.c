@@ -400,8 +400,9 @@ static int cmd_weightnorm(int argc, char **argv)
     if (ns < 1) return cli_usage_error("reparam weightnorm", "option --scales: expected numbers, found '%s'", scales_s);
     for (int i = 0; i < ns; i++)
         if (!(scales[i] > 0)) {
+            double bad = scales[i];
             free(scales);
-            return cli_usage_error("reparam weightnorm", "option --scales: %g is not > 0", scales[i]);
+            return cli_usage_error("reparam weightnorm", "option --scales: %g is not > 0", bad);
         }
     cli_net cn;
     if ((rc = cli_net_open("reparam weightnorm", &a, &cn)) >= 0) { free(scales); return rc; }

@@ -574,6 +574,55 @@ static void test_radial_hessian_of_network(void)
     minima_model_free(m);
 }
 
+
+/* Every allocation failure is reported as MINIMA_ENOMEM and leaks nothing. */
+static void test_out_of_memory(void)
+{
+    minima_dataset ds = make_inputs(50, 4, 11);
+    minima_model *m = make_model("4-5-3", 0, MINIMA_ACT_RELU, 12);
+    size_t P = m->n_params, nx = minima_wn_n_params(m);
+    double *hm = calloc(P * P, sizeof *hm), *xi = malloc(nx * sizeof *xi);
+    for (size_t i = 0; i < P; i++) hm[i * P + i] = 1;
+    minima_linop *H = NULL;
+    CHECK_OK(minima_linop_dense(&H, P, hm));
+    CHECK_OK(minima_wn_from_theta(m, NULL, 1.0, xi));
+    minima_radial map = {m->theta, 0.5, 1.0, 0.1};
+    minima_radial_set set = {P, 1, &map};
+    int done = 0;
+    for (long n = 0; n < 200 && !done; n++) {
+        minima_input_params ip = minima_input_default_params();
+        ip.method = MINIMA_INPUT_WHITEN_ZCA;
+        minima_input_transform *t = NULL;
+        minima_model *f = NULL;
+        minima_linop *a = NULL, *b = NULL;
+        size_t *idx = NULL, ni = 0;
+        minima_alloc_fail_after(n);
+        minima_status s1 = minima_input_fit(&ds, &ip, &t);
+        minima_status s2 = s1 == MINIMA_OK ? minima_input_fold(t, m, 1, &f) : s1;
+        minima_status s3 = minima_radial_hessian(&a, H, &set, m->theta);
+        minima_status s4 = minima_wn_hessian(&b, H, m, xi);
+        minima_status s5 = minima_wn_v_index(m, &idx, &ni);
+        minima_alloc_fail_after(-1);
+        CHECK(s1 == MINIMA_OK || s1 == MINIMA_ENOMEM);
+        CHECK(s2 == MINIMA_OK || s2 == MINIMA_ENOMEM);
+        CHECK(s3 == MINIMA_OK || s3 == MINIMA_ENOMEM);
+        CHECK(s4 == MINIMA_OK || s4 == MINIMA_ENOMEM);
+        CHECK(s5 == MINIMA_OK || s5 == MINIMA_ENOMEM);
+        done = s1 == MINIMA_OK && s2 == MINIMA_OK && s3 == MINIMA_OK && s4 == MINIMA_OK && s5 == MINIMA_OK;
+        minima_input_transform_free(t);
+        minima_model_free(f);
+        minima_linop_free(a);
+        minima_linop_free(b);
+        minima_free(idx);
+    }
+    CHECK(done);
+    minima_linop_free(H);
+    free(hm);
+    free(xi);
+    minima_model_free(m);
+    free(ds.x);
+}
+
 int main(void)
 {
     RUN(test_psi);
@@ -584,5 +633,6 @@ int main(void)
     RUN(test_weightnorm);
     RUN(test_input_fold);
     RUN(test_radial_hessian_of_network);
+    RUN(test_out_of_memory);
     return harness_report();
 }

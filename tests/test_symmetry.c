@@ -444,6 +444,32 @@ static void test_equivalence_shapes(void)
     minima_model_free(b);
 }
 
+
+/* Every allocation failure is reported as MINIMA_ENOMEM and leaks nothing
+ * (the sanitizer build checks the leaks). */
+static void test_out_of_memory(void)
+{
+    minima_model *m = make_model("5-8-7-3", 1, MINIMA_ACT_RELU, 41);
+    minima_dataset ds = make_data(300, 5, 3, 42);
+    double scales[15];
+    minima_sym_canonical_info info;
+    minima_sym_equivalence eq;
+    int done = 0;
+    for (long n = 0; n < 100 && !done; n++) {
+        minima_alloc_fail_after(n);
+        minima_status s1 = minima_sym_canonical(m, NULL, NULL, scales, &info);
+        minima_alloc_fail_after(n);
+        minima_status s2 = minima_sym_check_equivalence(m, m, &ds, &eq);
+        minima_alloc_fail_after(-1);
+        CHECK(s1 == MINIMA_OK || s1 == MINIMA_ENOMEM);
+        CHECK(s2 == MINIMA_OK || s2 == MINIMA_ENOMEM);
+        done = s1 == MINIMA_OK && s2 == MINIMA_OK;
+    }
+    CHECK(done);
+    free_data(&ds);
+    minima_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_layerwise_preserves_outputs);
@@ -455,5 +481,6 @@ int main(void)
     RUN(test_canonical);
     RUN(test_canonical_degenerate);
     RUN(test_equivalence_shapes);
+    RUN(test_out_of_memory);
     return harness_report();
 }
