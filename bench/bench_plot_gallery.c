@@ -389,6 +389,31 @@ static int ticks(void)
     return render(fig, "ticks_2x2.png");
 }
 
+/* A figure meant for one column of a paper: small, large text. */
+static int column(void)
+{
+    minima_figure *fig;
+    TRY(minima_figure_create(1, 1, 480, 340, &fig));
+    TRY(minima_figure_set_text_scale(fig, 1.5));
+    minima_panel *p = minima_figure_panel(fig, 0, 0);
+    TRY(minima_panel_set_labels(p, "rescaling α", "λ#dmax#u"));
+    TRY(minima_panel_set_log(p, 1, 1));
+    double a[13], l[13], e[13];
+    for (int k = 0; k < 13; k++) {
+        a[k] = pow(10.0, -3 + k / 2.0);
+        l[k] = 40 * (a[k] > 1 ? a[k] * a[k] : 1 / (a[k] * a[k]));
+        e[k] = 40;
+    }
+    minima_style st = minima_style_default();
+    st.marker = MINIMA_MARKER_CIRCLE;
+    st.label = "Hessian";
+    TRY(minima_panel_line(p, a, l, 13, &st));
+    st.marker = MINIMA_MARKER_SQUARE;
+    st.label = "normalized";
+    TRY(minima_panel_line(p, a, e, 13, &st));
+    return render(fig, "column_480x340.png");
+}
+
 /* The same figure in the vector formats. */
 static int vector_formats(void)
 {
@@ -429,6 +454,7 @@ int main(int argc, char **argv)
     bad |= fig4();
     bad |= fig5();
     bad |= ticks();
+    bad |= column();
     bad |= vector_formats();
     return bad;
 }

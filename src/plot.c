@@ -84,6 +84,7 @@ minima_status minima_figure_create(int rows, int cols, int width_px, int height_
     fig->cols = cols;
     fig->width = width_px;
     fig->height = height_px;
+    fig->text_scale = 1.0;
     for (int i = 0; i < rows * cols; i++) {
         minima_panel *p = &fig->panels[i];
         p->xlo = p->xhi = p->ylo = p->yhi = NAN;
@@ -120,6 +121,15 @@ minima_status minima_figure_set_title(minima_figure *fig, const char *title)
 {
     if (!fig) MINIMA_FAIL(MINIMA_EINVAL, "minima_figure_set_title: figure is NULL");
     return set_string(&fig->title, title, "minima_figure_set_title");
+}
+
+minima_status minima_figure_set_text_scale(minima_figure *fig, double scale)
+{
+    if (!fig) MINIMA_FAIL(MINIMA_EINVAL, "minima_figure_set_text_scale: figure is NULL");
+    if (!(scale >= 0.25 && scale <= 4))
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_figure_set_text_scale: scale %g: expected 0.25..4", scale);
+    fig->text_scale = scale;
+    return MINIMA_OK;
 }
 
 minima_panel *minima_figure_panel(minima_figure *fig, int row, int col)

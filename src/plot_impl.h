@@ -36,6 +36,7 @@ struct minima_panel {
 
 struct minima_figure {
     int rows, cols, width, height;
+    double text_scale;          /* relative text size (1: default) */
     char *title;
     minima_panel *panels;       /* (rows * cols), row-major */
     size_t dropped;

@@ -880,7 +880,7 @@ static void draw_legend(render_ctx *rc, const minima_panel *p, const axis_t *ax,
         line_w[n] = st->width;
         sym[n] = marker_glyph(st->marker);
         sym_num[n] = 1;
-        sym_scale[n] = 0.8 * st->marker_size;
+        sym_scale[n] = 0.8 * st->marker_size * rc->char_scale;   /* pllegend: absolute */
         box_col[n] = idx;
         box_pat[n] = 0;
         box_scale[n] = 0.8;
@@ -940,7 +940,7 @@ static void draw_legend(render_ctx *rc, const minima_panel *p, const axis_t *ax,
     pllsty(1);
     set_char(rc, 0.9);
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos, 0.02, 0.02, 0.07,
-             COL_LEGEND_BG, COL_LEGEND_BOX, 1, 0, 0, n, opts, 0.8, 1.0, 2.2, 0.0, text_col, text,
+             COL_LEGEND_BG, COL_LEGEND_BOX, 1, 0, 0, n, opts, 0.8, 0.9 * rc->char_scale, 2.2, 0.0, text_col, text,
              box_col, box_pat, box_scale, box_width, line_col, line_sty, line_w, sym_col,
              sym_scale, sym_num, sym);
     set_char(rc, 1.0);
@@ -954,7 +954,7 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
     double top_reserve = fig->title ? 2.6 * rc->chy : 0;
     double cw = 1.0 / fig->cols, chh = (1.0 - top_reserve) / fig->rows;
     double cx0 = col * cw, cy1 = 1.0 - top_reserve - row * chh;
-    double bottom = (2.2 + (p->xlabel || axis_exponent(ax) ? 2.4 : 0) + 0.6) * rc->chy;
+    double bottom = (2.1 + (p->xlabel || axis_exponent(ax) ? 2.3 : 0) + 0.5) * rc->chy;
     double top = (p->title ? 2.4 : 1.0) * rc->chy;
     fit_ticks(ay, (chh - bottom - top) / rc->chy, 0);
     double ytick = widest_tick(ay) * CHAR_W;
@@ -1099,7 +1099,7 @@ static minima_status draw_all(render_ctx *rc)
     plgchr(&def, &ht);
     plgspa(&xmin, &xmax, &ymin, &ymax);
     /* body text about 2.2 % of the figure's geometric mean size */
-    double want_px = fmax(11.0, 0.022 * sqrt((double)fig->width * fig->height));
+    double want_px = fig->text_scale * fmax(11.0, 0.022 * sqrt((double)fig->width * fig->height));
     double px_per_mm = fig->height / (ymax - ymin);
     rc->char_scale = want_px / (ht * px_per_mm);
     set_char(rc, 1.0);

@@ -143,6 +143,8 @@ static void test_two_panels_svg(void)
     minima_figure *fig = NULL;
     CHECK_OK(minima_figure_create(1, 2, 1200, 500, &fig));
     CHECK_OK(minima_figure_set_title(fig, "Before and after rescaling"));
+    CHECK_OK(minima_figure_set_text_scale(fig, 1.4));
+    CHECK_STATUS(minima_figure_set_text_scale(fig, 0), MINIMA_EINVAL);
     double x[100], y[100];
     sine(x, y, 100, 0, 6);
     const char *titles[2] = {"before", "after"};

@@ -121,6 +121,10 @@ minima_status minima_figure_create(int rows, int cols, int width_px, int height_
                                    minima_figure **out);
 void minima_figure_destroy(minima_figure *fig);   /* NULL is fine */
 
+/* Scales every text and marker of the figure (default 1; 0.25..4). Use
+ * 1.3-1.6 for a figure that will be shrunk to one column of a paper. */
+minima_status minima_figure_set_text_scale(minima_figure *fig, double scale);
+
 /* A title over the whole figure (NULL: none). */
 minima_status minima_figure_set_title(minima_figure *fig, const char *title);
 
