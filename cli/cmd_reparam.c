@@ -531,7 +531,7 @@ static int cmd_input(int argc, char **argv)
     if ((st = minima_input_fit(d, &ip, &t)) != MINIMA_OK) { rc = cli_fail("reparam input", st); goto done; }
     if ((st = minima_input_fold(t, cn.model, add_bias, &folded)) != MINIMA_OK) { rc = cli_fail("reparam input", st); goto done; }
     if ((st = minima_dataset_create(&du, N, d->d, d->n_classes, d->d_target)) != MINIMA_OK) { rc = cli_fail("reparam input", st); goto done; }
-    minima_input_apply(t, d->x, N, du->x);
+    if ((st = minima_input_apply(t, d->x, N, du->x)) != MINIMA_OK) { rc = cli_fail("reparam input", st); goto done; }
     if (d->labels) memcpy(du->labels, d->labels, N * sizeof *du->labels);
     if (d->targets) memcpy(du->targets, d->targets, N * (size_t)d->d_target * sizeof *du->targets);
     o1 = minima_alloc(N * dK, sizeof *o1);

@@ -351,26 +351,30 @@ fail:
     return st;
 }
 
-void minima_input_apply(const minima_input_transform *t, const double *x, size_t n, double *u)
+minima_status minima_input_apply(const minima_input_transform *t, const double *x, size_t n,
+                                 double *u)
 {
+    if (!t || (n && (!x || !u))) MINIMA_FAIL(MINIMA_EINVAL, "minima_input_apply: NULL argument");
     size_t d = (size_t)t->d;
     if (t->method == MINIMA_INPUT_STANDARDIZE) {
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < d; j++)
                 u[i * d + j] = (x[i * d + j] - t->mu[j]) * t->a_inv[j * d + j];
-        return;
+        return MINIMA_OK;
     }
-    /* u_i = A^{-1} (x_i - mu), computed as sum_j A^{-1}[r][j] (x_ij - mu_j) */
-    for (size_t i = 0; i < n; i++) {
-        const double *xi = x + i * d;
-        double *ui = u + i * d;
-        for (size_t r = 0; r < d; r++) {
-            const double *row = t->a_inv + r * d;
-            double s = 0;
-            for (size_t j = 0; j < d; j++) s += row[j] * (xi[j] - t->mu[j]);
-            ui[r] = s;
-        }
+    /* centre a block of rows, then U = Xc A^{-T} with one GEMM per block */
+    enum { BLOCK = 256 };
+    double *xc = minima_alloc(BLOCK * d, sizeof *xc);   /* (BLOCK, d) */
+    if (!xc) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
+    for (size_t s0 = 0; s0 < n; s0 += BLOCK) {
+        size_t nb = n - s0 < BLOCK ? n - s0 : BLOCK;
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < d; j++) xc[i * d + j] = x[(s0 + i) * d + j] - t->mu[j];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)d, (int)d, 1.0, xc,
+                    (int)d, t->a_inv, (int)d, 0.0, u + s0 * d, (int)d);
     }
+    minima_free(xc);
+    return MINIMA_OK;
 }
 
 minima_status minima_input_fold(const minima_input_transform *t, const minima_model *m,

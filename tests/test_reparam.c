@@ -443,7 +443,7 @@ static minima_dataset make_inputs(size_t n, int d, uint64_t seed)
 
 static void test_input_fold(void)
 {
-    const size_t N = 200;
+    const size_t N = 300;   /* more than one block of 256 rows */
     const int d = 6;
     minima_dataset ds = make_inputs(N, d, 7);
     double *u = malloc(N * (size_t)d * sizeof *u);
@@ -459,7 +459,7 @@ static void test_input_fold(void)
             ip.ridge = 1e-12;
             minima_input_transform *t = NULL;
             CHECK_OK(minima_input_fit(&ds, &ip, &t));
-            minima_input_apply(t, ds.x, N, u);
+            CHECK_OK(minima_input_apply(t, ds.x, N, u));
             /* the transformed data: mean 0, covariance I (diagonal 1 when standardizing) */
             double worst = 0;
             for (int a = 0; a < d; a++) {
@@ -599,6 +599,8 @@ static void test_out_of_memory(void)
         minima_alloc_fail_after(n);
         minima_status s1 = minima_input_fit(&ds, &ip, &t);
         minima_status s2 = s1 == MINIMA_OK ? minima_input_fold(t, m, 1, &f) : s1;
+        double u[50 * 4];
+        minima_status s6 = s1 == MINIMA_OK ? minima_input_apply(t, ds.x, 50, u) : s1;
         minima_status s3 = minima_radial_hessian(&a, H, &set, m->theta);
         minima_status s4 = minima_wn_hessian(&b, H, m, xi);
         minima_status s5 = minima_wn_v_index(m, &idx, &ni);
@@ -608,7 +610,9 @@ static void test_out_of_memory(void)
         CHECK(s3 == MINIMA_OK || s3 == MINIMA_ENOMEM);
         CHECK(s4 == MINIMA_OK || s4 == MINIMA_ENOMEM);
         CHECK(s5 == MINIMA_OK || s5 == MINIMA_ENOMEM);
-        done = s1 == MINIMA_OK && s2 == MINIMA_OK && s3 == MINIMA_OK && s4 == MINIMA_OK && s5 == MINIMA_OK;
+        CHECK(s6 == MINIMA_OK || s6 == MINIMA_ENOMEM);
+        done = s1 == MINIMA_OK && s2 == MINIMA_OK && s3 == MINIMA_OK && s4 == MINIMA_OK &&
+               s5 == MINIMA_OK && s6 == MINIMA_OK;
         minima_input_transform_free(t);
         minima_model_free(f);
         minima_linop_free(a);

@@ -217,9 +217,10 @@ typedef struct {
 minima_status minima_input_fit(const minima_dataset *data, const minima_input_params *params,
                                minima_input_transform **out);
 void minima_input_transform_free(minima_input_transform *t);
-/* u = A^{-1} (x - mu) for n examples (rows; u may not alias x). */
-void minima_input_apply(const minima_input_transform *t, const double *x /* (n, d) */, size_t n,
-                        double *u /* (n, d) */);
+/* u = A^{-1} (x - mu) for n examples (rows; u may not alias x); whitening
+ * uses a GEMM per block of 256 rows (a small workspace: MINIMA_ENOMEM). */
+minima_status minima_input_apply(const minima_input_transform *t, const double *x /* (n, d) */,
+                                 size_t n, double *u /* (n, d) */);
 /* The model that computes on u what `model` computes on x: W_1' = W_1 A,
  * b_1' = b_1 + W_1 mu, every other layer copied. A model without biases
  * cannot hold W_1 mu: with add_bias it gets biases on every layer (zero
