@@ -1,0 +1,343 @@
+/* measure_worst_sharpness.c — worst-case m-sharpness of Andriushchenko et
+ * al. 2023 (SPEC §6), standard or adaptive:
+ *
+ *     S_max^rho(w, c) = E_batch[ max_{||delta / c||_p <= rho} L_S(w + delta) - L_S(w) ]
+ *
+ * c = 1 (standard) or c = |w| (adaptive, adaptive=1), p = 2 or inf. The
+ * batches are the first n = 1024 training examples cut into batches of
+ * m = 128 (one maximisation per batch, the results averaged).
+ *
+ * The maximisation is Auto-PGD (Croce & Hein 2020, Algorithm 1) in the
+ * variables u = delta / c, so the constraint is the plain ball
+ * ||u||_p <= rho and its projection exact (rescaling for p = 2, clipping
+ * for p = inf): the gradient in u is c * grad L, the step direction
+ * grad_u / ||grad_u||_2 (p = 2) or sign(grad_u) (p = inf). This change of
+ * variables replaces the Lagrange-multiplier bisection of SPEC §6 and of
+ * the authors' code (which project in delta with the Euclidean metric);
+ * both are projected ascent on the same set, and the u-form makes the
+ * adaptive value exactly invariant under rescaling (every iterate maps
+ * to the rescaled one). APGD: start step 2 rho, momentum alpha = 0.75
+ *
+ *     z       = P(x_k + eta d_k)
+ *     x_{k+1} = P(x_k + alpha (z - x_k) + (1 - alpha)(x_k - x_{k-1}))
+ *
+ * (the first step is x_1 = z), `steps` = 20 gradients after the start;
+ * at the checkpoints w_j = ceil(p_j steps), p_0 = 0, p_1 = 0.22,
+ * p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06), the step is halved
+ * and the iterate reset to the best point when fewer than 75 % of the
+ * steps since the last checkpoint raised the loss, or when neither the
+ * step nor the best loss changed since then. The start is random as in
+ * the authors' code (rand_init=1): u uniform in [-rho, rho]^P for p = inf,
+ * a uniformly random point on the sphere of radius rho for p = 2; with
+ * rand_init=0 it is u = 0. The best loss over all iterates (and w itself)
+ * is kept, so each batch's value is >= 0 and a certified lower bound.
+ *
+ * Logit normalisation (the authors' optional z <- (z - mean z) / ||z -
+ * mean z||) changes the loss and is not offered yet. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "minima/alloc.h"
+#include "minima/model.h"
+#include "minima/rng.h"
+#include "minima/sharpness.h"
+#include "sharpness_batches_impl.h"
+
+#define NAME "worst_sharpness"
+static const char KNOWN[] = "rho,p,adaptive,steps,n,m,rand_init";
+
+/* ---- batches (shared with average_sharpness) --------------------------- */
+
+void minima_sharpness_batches_free(minima_sharpness_batches *b)
+{
+    for (int i = 0; i < b->count; i++) {
+        if (b->nets) minima_net_free(b->nets[i]);
+        if (b->data) minima_dataset_free(b->data[i]);
+    }
+    minima_free(b->nets);
+    minima_free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+minima_status minima_sharpness_batches_create(minima_sharpness_batches *b, minima_net *net,
+                                              size_t n, size_t m, const char *name)
+{
+    memset(b, 0, sizeof *b);
+    const minima_dataset *data = minima_net_data(net);
+    const minima_model *model = minima_net_model(net);
+    size_t N = minima_net_n_examples(net);
+    b->examples = n < N ? n : N;
+    size_t count = (b->examples + m - 1) / m;
+    if (count == 0 || count > 1000000)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure %s: %zu examples in batches of %zu: expected 1 to "
+                    "10^6 batches", name, b->examples, m);
+    b->data = minima_calloc(count, sizeof *b->data);
+    b->nets = minima_calloc(count, sizeof *b->nets);
+    if (!b->data || !b->nets) {
+        minima_sharpness_batches_free(b);
+        MINIMA_FAIL(MINIMA_ENOMEM, "measure %s: out of memory for %zu batches", name, count);
+    }
+    b->count = (int)count;
+    minima_net_params np = minima_net_default_params(model);
+    np.loss = minima_net_loss_kind(net);
+    np.batch_size = 0;
+    np.cache_limit = 0;
+    minima_status st = MINIMA_OK;
+    for (size_t i = 0; i < count; i++) {
+        size_t start = i * m, len = b->examples - start < m ? b->examples - start : m;
+        if ((st = minima_dataset_slice(data, start, len, &b->data[i])) != MINIMA_OK) break;
+        if ((st = minima_net_create(&b->nets[i], model, b->data[i], &np)) != MINIMA_OK) break;
+    }
+    if (st != MINIMA_OK) minima_sharpness_batches_free(b);
+    return st;
+}
+
+minima_status minima_sharpness_parse_p(const char *s, double *p, const char *name)
+{
+    for (const char *q = s; q && *q;) {
+        if (!strncmp(q, "p=", 2)) {
+            const char *v = q + 2;
+            size_t n = strcspn(v, ",");
+            if ((n == 3 && !strncmp(v, "inf", 3)) || (n == 8 && !strncmp(v, "infinity", 8)))
+                *p = INFINITY;
+            else if (n == 1 && v[0] == '2')
+                *p = 2;
+            else
+                MINIMA_FAIL(MINIMA_EINVAL, "measure %s: p = '%.*s', expected 2 or inf", name,
+                            (int)n, v);
+        }
+        q = strchr(q, ',');
+        if (q) q++;
+    }
+    return MINIMA_OK;
+}
+
+/* ---- settings -------------------------------------------------------------- */
+
+typedef struct {
+    double rho;
+    double p;        /* 2 or INFINITY */
+    int adaptive;    /* c = |w| instead of 1 */
+    int steps;       /* APGD iterations (gradients) after the start */
+    int n;           /* examples used */
+    int m;           /* batch size */
+    int rand_init;   /* random start in the ball, else u = 0 */
+} worst_settings;
+
+static minima_status parse(const char *s, worst_settings *p)
+{
+    p->rho = NAN;
+    p->p = 2;
+    p->adaptive = 0;
+    p->steps = 20;
+    p->n = 1024;
+    p->m = 128;
+    p->rand_init = 1;
+    MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
+    MINIMA_TRY(minima_settings_double(s, "rho", &p->rho));
+    MINIMA_TRY(minima_sharpness_parse_p(s, &p->p, NAME));
+    MINIMA_TRY(minima_settings_int(s, "adaptive", &p->adaptive));
+    MINIMA_TRY(minima_settings_int(s, "steps", &p->steps));
+    MINIMA_TRY(minima_settings_int(s, "n", &p->n));
+    MINIMA_TRY(minima_settings_int(s, "m", &p->m));
+    MINIMA_TRY(minima_settings_int(s, "rand_init", &p->rand_init));
+    if (isnan(p->rho))   /* values from the authors' experiment grids */
+        p->rho = isinf(p->p) ? (p->adaptive ? 0.002 : 0.001) : (p->adaptive ? 1.0 : 0.1);
+    if (!(p->rho > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rho = %g, expected > 0", p->rho);
+    if (p->adaptive != 0 && p->adaptive != 1)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": adaptive = %d, expected 0 or 1", p->adaptive);
+    if (p->rand_init != 0 && p->rand_init != 1)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rand_init = %d, expected 0 or 1", p->rand_init);
+    if (p->steps < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": steps = %d, expected >= 1", p->steps);
+    if (p->n < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": n = %d, expected >= 1", p->n);
+    if (p->m < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": m = %d, expected >= 1", p->m);
+    return MINIMA_OK;
+}
+
+/* ---- Auto-PGD ------------------------------------------------------------- */
+
+typedef struct {
+    size_t n;
+    const double *w;   /* (P) anchor */
+    const double *c;   /* (P) scale: 1 or |w| */
+    double rho, p;
+    double *x;         /* (P) w + c u */
+    double *g;         /* (P) gradient of L at x, then of f in u */
+} apgd_ctx;
+
+static void project(double *u, size_t n, double rho, double p)
+{
+    if (isinf(p)) {
+        for (size_t i = 0; i < n; i++) u[i] = u[i] > rho ? rho : u[i] < -rho ? -rho : u[i];
+    } else {
+        double r = cblas_dnrm2((int)n, u, 1);
+        if (r > rho) cblas_dscal((int)n, rho / r, u, 1);
+    }
+}
+
+/* f(u) = L_S(w + c u) and its gradient c * grad L into ctx->g. */
+static minima_status eval(minima_net *bnet, apgd_ctx *c, const double *u, double *f)
+{
+    for (size_t i = 0; i < c->n; i++) c->x[i] = c->w[i] + c->c[i] * u[i];
+    MINIMA_TRY(minima_net_gradient(bnet, c->x, f, c->g));
+    for (size_t i = 0; i < c->n; i++) c->g[i] *= c->c[i];
+    return MINIMA_OK;
+}
+
+/* out = u + eta d(g), d the steepest-ascent direction of the p-ball. */
+static void ascent(const double *u, const double *g, size_t n, double eta, double p, double *out)
+{
+    if (isinf(p)) {
+        for (size_t i = 0; i < n; i++) out[i] = u[i] + eta * (g[i] > 0 ? 1.0 : g[i] < 0 ? -1.0 : 0.0);
+    } else {
+        double gn = cblas_dnrm2((int)n, g, 1);
+        double s = gn > 0 ? eta / gn : 0;
+        for (size_t i = 0; i < n; i++) out[i] = u[i] + s * g[i];
+    }
+}
+
+static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
+                             minima_measure_result *out)
+{
+    worst_settings p;
+    MINIMA_TRY(parse(settings, &p));
+    size_t n = minima_net_n_params(net);
+    const double *w = minima_net_point(net);    /* (P) anchor */
+    minima_sharpness_batches b;
+    MINIMA_TRY(minima_sharpness_batches_create(&b, net, (size_t)p.n, (size_t)p.m, NAME));
+    minima_status st = MINIMA_OK;
+    double *cs = minima_alloc(n, sizeof *cs);    /* (P) c */
+    double *u = minima_alloc(n, sizeof *u);      /* (P) x_k */
+    double *up = minima_alloc(n, sizeof *up);    /* (P) x_{k-1} */
+    double *z = minima_alloc(n, sizeof *z);      /* (P) trial / next iterate */
+    double *ub = minima_alloc(n, sizeof *ub);    /* (P) best iterate */
+    double *x = minima_alloc(n, sizeof *x);      /* (P) w + c u */
+    double *g = minima_alloc(n, sizeof *g);      /* (P) gradient in u at x_k */
+    double *gb = minima_alloc(n, sizeof *gb);    /* (P) gradient in u at the best iterate */
+    if (!cs || !u || !up || !z || !ub || !x || !g || !gb) {
+        st = minima_error(MINIMA_ENOMEM, "measure " NAME ": out of memory for P = %zu", n);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) cs[i] = p.adaptive ? fabs(w[i]) : 1;
+    /* checkpoints */
+    int ckpt[64], nck = 0;
+    {
+        double p0 = 0, p1 = 0.22;
+        int last = -1;
+        while (nck < 64) {
+            int wj = (int)ceil(p1 * p.steps);
+            if (wj > p.steps) break;
+            if (wj != last && wj > 0) ckpt[nck++] = wj;
+            last = wj;
+            double p2 = p1 + fmax(p1 - p0 - 0.03, 0.06);
+            p0 = p1;
+            p1 = p2;
+        }
+    }
+    apgd_ctx ctx = {n, w, cs, p.rho, p.p, x, g};
+    const double alpha = 0.75, rho_ck = 0.75;
+    double sum = 0, sum_loss = 0, max_batch = 0;
+    int halvings = 0;
+    for (int bi = 0; bi < b.count; bi++) {
+        minima_net *bnet = b.nets[bi];
+        double L0;
+        if ((st = minima_net_loss(bnet, w, &L0, NULL)) != MINIMA_OK) goto fail;
+        minima_rng rng;
+        minima_rng_seed2(&rng, seed, (uint64_t)bi);
+        if (!p.rand_init) {
+            memset(u, 0, n * sizeof *u);
+        } else if (isinf(p.p)) {
+            minima_rng_fill_uniform(&rng, u, n, -p.rho, p.rho);
+        } else {
+            minima_rng_fill_normal(&rng, u, n);
+            double r = cblas_dnrm2((int)n, u, 1);
+            cblas_dscal((int)n, p.rho / r, u, 1);
+        }
+        double f, fbest = L0;
+        if ((st = eval(bnet, &ctx, u, &f)) != MINIMA_OK) goto fail;
+        if (f > fbest) fbest = f;
+        memcpy(ub, u, n * sizeof *u);
+        memcpy(gb, g, n * sizeof *g);
+        double fb_all = f;      /* best over iterates (APGD's f_max), for the reset */
+        memcpy(up, u, n * sizeof *u);
+        double eta = 2 * p.rho, eta_ck = eta, fmax_ck = fb_all;
+        int succ = 0, prev_ck = 0, ci = 0;
+        for (int k = 0; k < p.steps; k++) {
+            /* z = P(x_k + eta d); x_{k+1} = P(x_k + a (z - x_k) + (1 - a)(x_k - x_{k-1})) */
+            ascent(u, g, n, eta, p.p, z);
+            project(z, n, p.rho, p.p);
+            if (k > 0) {
+                for (size_t i = 0; i < n; i++)
+                    z[i] = u[i] + alpha * (z[i] - u[i]) + (1 - alpha) * (u[i] - up[i]);
+                project(z, n, p.rho, p.p);
+            }
+            double fn;
+            double *t = up; up = u; u = z; z = t;     /* up = x_k, u = x_{k+1} */
+            if ((st = eval(bnet, &ctx, u, &fn)) != MINIMA_OK) goto fail;
+            if (fn > f) succ++;
+            f = fn;
+            if (fn > fbest) fbest = fn;
+            if (fn > fb_all) {
+                fb_all = fn;
+                memcpy(ub, u, n * sizeof *u);
+                memcpy(gb, g, n * sizeof *g);
+            }
+            int kk = k + 1;
+            if (ci < nck && kk == ckpt[ci]) {
+                int cond1 = succ < rho_ck * (kk - prev_ck);
+                int cond2 = eta_ck == eta && fmax_ck == fb_all;
+                eta_ck = eta;
+                fmax_ck = fb_all;
+                succ = 0;
+                prev_ck = kk;
+                ci++;
+                if (cond1 || cond2) {
+                    eta *= 0.5;
+                    halvings++;
+                    memcpy(u, ub, n * sizeof *u);
+                    memcpy(up, ub, n * sizeof *u);   /* no momentum across a reset */
+                    memcpy(g, gb, n * sizeof *g);
+                    f = fb_all;
+                }
+            }
+        }
+        sum += fbest - L0;
+        sum_loss += L0;
+        if (fbest - L0 > max_batch) max_batch = fbest - L0;
+        minima_progress(NAME, bi + 1, b.count);
+    }
+    out->value = sum / b.count;
+    minima_measure_add_extra(out, "loss", sum_loss / b.count);
+    minima_measure_add_extra(out, "batches", b.count);
+    minima_measure_add_extra(out, "examples", (double)b.examples);
+    minima_measure_add_extra(out, "max_batch", max_batch);
+    minima_measure_add_extra(out, "step_halvings", halvings);
+    snprintf(out->params, sizeof out->params,
+             "{\"rho\": %.17g, \"p\": %s, \"adaptive\": %d, \"steps\": %d, \"n\": %d, \"m\": %d, "
+             "\"rand_init\": %d}",
+             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.steps, p.n, p.m, p.rand_init);
+fail:
+    minima_sharpness_batches_free(&b);
+    minima_free(cs);
+    minima_free(u);
+    minima_free(up);
+    minima_free(z);
+    minima_free(ub);
+    minima_free(x);
+    minima_free(g);
+    minima_free(gb);
+    return st;
+}
+
+const minima_measure minima_measure_worst_sharpness = {
+    .name = NAME,
+    .title = "Worst-case m-sharpness, standard or adaptive (Auto-PGD)",
+    .source = "Andriushchenko et al. 2023",
+    .invariance = MINIMA_INVARIANCE_NONE,
+    /* rho's default depends on p and adaptive: 0.1 (p=2), 1 (p=2, adaptive),
+     * 0.001 (p=inf), 0.002 (p=inf, adaptive) */
+    .settings = "rho=0.1,p=2,adaptive=0,steps=20,n=1024,m=128,rand_init=1",
+    .compute = compute,
+};

@@ -1,0 +1,29 @@
+/* sharpness_batches_impl.h — the m-sharpness batches shared by
+ * worst_sharpness and average_sharpness (Andriushchenko et al. 2023): the
+ * first n examples of the net's data cut into batches of m (the last one
+ * may be smaller), one net per batch, created once. Defined in
+ * measure_worst_sharpness.c. */
+#ifndef MINIMA_SHARPNESS_BATCHES_IMPL_H
+#define MINIMA_SHARPNESS_BATCHES_IMPL_H
+
+#include <stddef.h>
+
+#include "minima/data.h"
+#include "minima/net.h"
+
+typedef struct {
+    int count;                 /* number of batches */
+    size_t examples;           /* examples used: min(n, N) */
+    minima_dataset **data;     /* (count) slices of the data */
+    minima_net **nets;         /* (count) nets on those slices, the parent's loss */
+} minima_sharpness_batches;
+
+minima_status minima_sharpness_batches_create(minima_sharpness_batches *b, minima_net *net,
+                                              size_t n, size_t m, const char *name);
+void minima_sharpness_batches_free(minima_sharpness_batches *b);
+
+/* Reads "p=2" / "p=inf" from a settings string into *p (2 or INFINITY);
+ * leaves *p if the key is absent. */
+minima_status minima_sharpness_parse_p(const char *settings, double *p, const char *name);
+
+#endif
