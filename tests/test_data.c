@@ -293,6 +293,28 @@ static void test_idx_bad(void)
     b[4] = 0x01;   /* 16777221 images of 6 bytes: ~100 MB */
     write_gz(pg, b, n);
     EXPECT_ERR(minima_idx_read(pg, 0, &r), MINIMA_EFORMAT, pg, "truncated", "holds 46");
+    /* every header byte replaced by a few values, raw and gzipped: an error
+     * naming the file or a valid read, never a crash or a huge allocation */
+    for (size_t at = 0; at < 16; at++) {
+        static const unsigned char vals[] = {0, 1, 2, 3, 8, 0x0E, 0x7F, 0x80, 0xFF};
+        for (size_t k = 0; k < sizeof vals; k++) {
+            memcpy(b, good, n);
+            b[at] = vals[k];
+            for (int gz = 0; gz < 2; gz++) {
+                const char *q = gz ? pg : p;
+                if (gz) write_gz(q, b, n);
+                else write_bytes(q, b, n);
+                minima_clear_error();
+                minima_status s = minima_idx_read(q, 0, &r);
+                CHECK_MSG(s == MINIMA_OK || (s == MINIMA_EFORMAT && has(q)), "byte %zu = %d: %s",
+                          at, vals[k], minima_last_error());
+                if (s == MINIMA_OK) {
+                    CHECK(r.data && r.n_items * r.item_size * minima_idx_type_size(r.type) == 30);
+                    minima_idx_array_free(&r);
+                }
+            }
+        }
+    }
     /* missing file, directory */
     EXPECT_ERR(minima_idx_read(tmp_path("nope.idx"), 0, &r), MINIMA_EIO, "nope.idx", "cannot open",
                NULL);
