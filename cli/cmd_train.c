@@ -27,7 +27,9 @@ static const char usage[] =
     "Nesterov, weight decay) or Adam, on shuffled mini-batches (the order of epoch e\n"
     "is drawn from the seed and e) or on the full batch (gradient descent), for\n"
     "--epochs epochs or until the full training-set gradient norm is <= --grad-tol.\n"
-    "The weights start from PyTorch's nn.Linear initialisation drawn from --seed.\n"
+    "The weights start from PyTorch's nn.Linear initialisation (scale) drawn from\n"
+    "--seed (through minima_train_init_seed: a teacher drawn from the same seed is\n"
+    "not the starting point).\n"
     "SRC is fashion-mnist[:test], IMAGES.idx[.gz] or X.npy with --labels, FILE.csv\n"
     "or synthetic:NAME[:N] (drawn with --data-seed). Without --test, a --data of\n"
     "fashion-mnist is evaluated on fashion-mnist:test after every epoch.\n\n"
@@ -100,12 +102,12 @@ static void json_stats_open(FILE *f, const minima_epoch_stats *st)
 static void print_epoch(const minima_epoch_stats *st, int epochs)
 {
     char line[256];
-    int n = snprintf(line, sizeof line, "epoch %d/%d  train loss %.6f", st->epoch, epochs,
+    int n = snprintf(line, sizeof line, "epoch %d/%d  train loss %.6g", st->epoch, epochs,
                      st->train_loss);
     if (isfinite(st->train_accuracy))
         n += snprintf(line + n, sizeof line - (size_t)n, " acc %.2f%%", 100 * st->train_accuracy);
     if (isfinite(st->test_loss))
-        n += snprintf(line + n, sizeof line - (size_t)n, "  test loss %.6f", st->test_loss);
+        n += snprintf(line + n, sizeof line - (size_t)n, "  test loss %.6g", st->test_loss);
     if (isfinite(st->test_accuracy))
         n += snprintf(line + n, sizeof line - (size_t)n, " acc %.2f%%", 100 * st->test_accuracy);
     if (isfinite(st->grad_norm))
@@ -260,7 +262,7 @@ int minima_cmd_train(int argc, char **argv)
         goto done;
     }
     model->loss = loss;
-    minima_model_init(model, seed);
+    minima_model_init(model, minima_train_init_seed(seed));
     if ((st = minima_trainer_alloc(&tr, model, train, test, &tp)) != MINIMA_OK) {
         rc = cli_fail("train", st);
         goto done;

@@ -46,6 +46,13 @@ minima_status minima_train_check_params(const minima_train_params *p)
     return MINIMA_OK;
 }
 
+uint64_t minima_train_init_seed(uint64_t seed)
+{
+    minima_rng rng;
+    minima_rng_seed2(&rng, seed, UINT64_MAX);
+    return minima_rng_u64(&rng);
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;

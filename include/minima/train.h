@@ -120,6 +120,12 @@ minima_train_params minima_train_default_params(void);
 /* MINIMA_EINVAL naming the field if a value is out of its domain. */
 minima_status minima_train_check_params(const minima_train_params *p);
 
+/* The seed `minima train --seed S` gives minima_model_init for the initial
+ * weights: a stream of S (minima_rng_seed2(S, UINT64_MAX)) rather than S
+ * itself, so that a student started from seed S is not the teacher that
+ * synthetic:teacher draws from the same S. */
+uint64_t minima_train_init_seed(uint64_t seed);
+
 /* What one epoch did. Values not computed are NaN. */
 typedef struct {
     int epoch;              /* 1-based number of the epoch just finished */
