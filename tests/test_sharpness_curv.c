@@ -532,6 +532,101 @@ static void test_normalized_sharpness(void)
     free_data(&ds);
 }
 
+
+/* ---- flat-minimum-search penalty ------------------------------------------ */
+
+/* B averaged over examples from the full Jacobian of each example (a net
+ * over that example alone, one JVP per parameter), weights with an all-zero
+ * Jacobian column left out as the measure documents. */
+static double brute_fms(minima_model *m, const minima_dataset *ds, double eps)
+{
+    size_t P = m->n_params;
+    int dK = m->widths[m->n_layers];
+    double *J = malloc(P * (size_t)dK * sizeof *J), *e = calloc(P, sizeof *e), sum = 0;   /* (P, d_K) */
+    size_t n_flat = 0;
+    for (size_t x = 0; x < ds->n; x++) {
+        minima_dataset *one = NULL;
+        CHECK_OK(minima_dataset_slice(ds, x, 1, &one));
+        minima_net *net = make_net(m, one, MINIMA_LOSS_CE);
+        for (size_t q = 0; q < P; q++) {
+            e[q] = 1;
+            CHECK_OK(minima_net_jvp(net, e, J + q * (size_t)dK));
+            e[q] = 0;
+        }
+        double omega = 0, logs = 0, t2 = 0;
+        for (size_t q = 0; q < P; q++) {
+            double sq = 0;
+            for (int k = 0; k < dK; k++) sq += J[q * (size_t)dK + (size_t)k] * J[q * (size_t)dK + (size_t)k];
+            if (sq > 0) omega++, logs += log(sq);
+        }
+        for (int k = 0; k < dK; k++) {
+            double t = 0;
+            for (size_t q = 0; q < P; q++) {
+                double sq = 0;
+                for (int k2 = 0; k2 < dK; k2++) sq += J[q * (size_t)dK + (size_t)k2] * J[q * (size_t)dK + (size_t)k2];
+                if (sq > 0) t += fabs(J[q * (size_t)dK + (size_t)k]) / sqrt(sq);
+            }
+            t2 += t * t;
+        }
+        if (omega > 0) sum += 0.5 * (-omega * log(eps) + logs + omega * log(t2));
+        else n_flat++;
+        minima_net_free(net);
+        minima_dataset_free(one);
+    }
+    free(J);
+    free(e);
+    return sum / (double)(ds->n - n_flat);
+}
+
+static void test_fms_penalty(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 0, 81);
+    minima_activation acts[2] = {MINIMA_ACT_RELU, MINIMA_ACT_LEAKY_RELU};
+    for (int a = 0; a < 2; a++)
+        for (int bias = 0; bias <= 1; bias++) {
+            minima_model *m = make_model("3-5-4-3", bias, acts[a], 82);
+            minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+            minima_measure_result r;
+            double v = measure(net, "fms_penalty", "eps=0.05", 0, &r);
+            CHECK_REL(v, brute_fms(m, &ds, 0.05), 1e-11);
+            if (acts[a] == MINIMA_ACT_RELU) CHECK(extra(&r, "excluded_frac") > 0);
+            else CHECK(extra(&r, "excluded_frac") == 0 && extra(&r, "mean_omega") == (double)m->n_params);
+            /* max_examples takes the first examples */
+            minima_dataset *head = NULL;
+            CHECK_OK(minima_dataset_slice(&ds, 0, 7, &head));
+            CHECK_REL(measure(net, "fms_penalty", "eps=0.05,max_examples=7", 0, NULL),
+                      brute_fms(m, head, 0.05), 1e-11);
+            minima_dataset_free(head);
+            if (acts[a] == MINIMA_ACT_LEAKY_RELU) {
+                /* one unit scaled by c: B moves by (fan-out - fan-in) log c */
+                size_t P = m->n_params;
+                double *t = malloc(P * sizeof *t);
+                memcpy(t, m->theta, P * sizeof *t);
+                const double c = 9.0;
+                rescale_neuron(m, t, 0, 1, c);   /* fan-in 3 (+ bias), fan-out 4 */
+                CHECK_OK(minima_net_set_point(net, t));
+                double moved = measure(net, "fms_penalty", "eps=0.05", 0, NULL);
+                CHECK_ABS(moved - v, (4.0 - (3.0 + bias)) * log(c), 1e-9);
+                /* layer-wise: -sum over weights of log(their factor) */
+                const double alpha[3] = {4.0, 0.1, 2.5};
+                rescale_layers(m, m->theta, alpha, t);
+                CHECK_OK(minima_net_set_point(net, t));
+                double pred = 0, cum = 1;
+                for (int k = 0; k < 3; k++) {
+                    cum *= alpha[k];
+                    pred -= (double)minima_model_layer_weights(m, k) * log(alpha[k]);
+                    if (bias) pred -= m->widths[k + 1] * log(cum);
+                }
+                moved = measure(net, "fms_penalty", "eps=0.05", 0, NULL);
+                CHECK_ABS(moved - v, pred, 1e-9);
+                free(t);
+            }
+            minima_net_free(net);
+            minima_model_free(m);
+        }
+    free_data(&ds);
+}
+
 /* ---- invariance ----------------------------------------------------------- */
 
 /* Measures that must not move under layer-wise and per-neuron rescaling
@@ -581,6 +676,7 @@ int main(void)
     RUN(test_fisher_rao);
     RUN(test_relative_flatness_vs_dense);
     RUN(test_normalized_sharpness);
+    RUN(test_fms_penalty);
     RUN(test_invariance);
     return harness_report();
 }
