@@ -85,6 +85,8 @@ static void json_array(const double *v, int n)
 static const char usage_radial[] =
     "usage: minima reparam radial --model MODEL --data SRC [--center MODEL]\n"
     "                             [--rhat R] [--delta D] [--rho P] [--top K] [--json]\n"
+    "       minima reparam radial --model MODEL --data SRC [--center MODEL] --fig5 A,B\n"
+    "                             [--top K] [--json]\n"
     "       minima reparam radial --model M1,M2,... --data SRC [--order i,j,...]\n"
     "                             [--factor F] [--max-delta D] [--json]\n\n"
     "Appendix A of Dinh et al. (2017): eta = g^{-1}(theta) = c + psi(r)/r (theta - c),\n"
@@ -97,7 +99,9 @@ static const char usage_radial[] =
     "norms in theta, then radial maps with disjoint balls chosen so that in eta the\n"
     "norms come out in --order (model indices, sharpest first; default: the reverse\n"
     "of the order in theta), consecutive ranks a --factor apart, and the measured\n"
-    "norms in eta. Eigenvalues by Lanczos (eigen.h). The formula drops\n"
+    "norms in eta. --fig5 A,B uses the main text's Fig. 5 map instead,\n"
+    "eta = c + (||theta - c||^2 + B)^A (theta - c) (B >= 0, A > -1/2), whose Hessian\n"
+    "at the centre is B^{-2A} H. Eigenvalues by Lanczos (eigen.h). The formula drops\n"
     "sum_i dL/dtheta_i hess g_i, exact only where the gradient vanishes: ||grad|| is\n"
     "reported.";
 
@@ -152,7 +156,7 @@ static int same_arch(const minima_model *a, const minima_model *b)
 static int cmd_radial(int argc, char **argv)
 {
     cli_net_args a = cli_net_default_args();
-    const char *center_path = NULL, *order_s = NULL;
+    const char *center_path = NULL, *order_s = NULL, *fig5_s = NULL;
     double rhat = 0.5, delta = 1.0, rho = 0.05, tol = 1e-8;
     int top = 1, json = 0;
     uint64_t seed = 0;
@@ -163,6 +167,7 @@ static int cmd_radial(int argc, char **argv)
         {"--rhat", OPT_DOUBLE, &rhat, "radius rhat, 0 < rhat < delta", "R"},
         {"--delta", OPT_DOUBLE, &delta, "radius of the ball that moves", "D"},
         {"--rho", OPT_DOUBLE, &rho, "image radius of rhat, 0 < rho < delta", "P"},
+        {"--fig5", OPT_STRING, &fig5_s, "one model: the Fig. 5 map with exponent A and offset B", "A,B"},
         {"--top", OPT_INT, &top, "eigenvalues to compute (one model)", "K"},
         {"--order", OPT_STRING, &order_s, "several models: indices, sharpest first in eta", "i,j,..."},
         {"--factor", OPT_DOUBLE, &pp.factor, "several models: ratio of consecutive norms in eta", "F"},
@@ -231,21 +236,42 @@ static int cmd_radial(int argc, char **argv)
             }
             c = center->theta;
         }
-        minima_radial map = {c, rhat, delta, rho};
-        minima_radial_set set = {P, 1, &map};
-        if ((st = minima_radial_check(&set)) != MINIMA_OK) { rc = cli_fail("reparam radial", st); goto done; }
-        if (!(eta = minima_alloc(P, sizeof *eta))) { rc = cli_fail("reparam radial", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-        minima_radial_to_eta(&set, mins[0].model->theta, eta);
         double r = 0;
         for (size_t i = 0; i < P; i++) r += (mins[0].model->theta[i] - c[i]) * (mins[0].model->theta[i] - c[i]);
         r = sqrt(r);
         const char *region = r <= rhat ? "inside rhat" : r <= delta ? "annulus" : "outside delta";
-        if ((st = minima_radial_hessian(&he, mins[0].hess, &set, eta)) != MINIMA_OK) { rc = cli_fail("reparam radial", st); goto done; }
+        double pred = (rhat / rho) * (rhat / rho), fa = NAN, fb = NAN;
+        int pred_valid = r <= rhat;
+        if (fig5_s) {
+            double *ab = NULL;
+            if (parse_doubles(fig5_s, &ab) != 2) {
+                free(ab);
+                rc = cli_usage_error("reparam radial", "option --fig5: expected A,B, found '%s'", fig5_s);
+                goto done;
+            }
+            minima_powradial pm = {c, ab[0], ab[1]};
+            free(ab);
+            if ((st = minima_powradial_hessian(&he, mins[0].hess, &pm, mins[0].model->theta)) != MINIMA_OK) {
+                rc = cli_fail("reparam radial", st);
+                goto done;
+            }
+            region = r == 0 ? "centre (Fig. 5 map)" : "off centre (Fig. 5 map)";
+            pred = pow(pm.b, -2 * pm.a);
+            pred_valid = r == 0;
+            fa = pm.a;
+            fb = pm.b;
+        } else {
+            minima_radial map = {c, rhat, delta, rho};
+            minima_radial_set set = {P, 1, &map};
+            if ((st = minima_radial_check(&set)) != MINIMA_OK) { rc = cli_fail("reparam radial", st); goto done; }
+            if (!(eta = minima_alloc(P, sizeof *eta))) { rc = cli_fail("reparam radial", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
+            minima_radial_to_eta(&set, mins[0].model->theta, eta);
+            if ((st = minima_radial_hessian(&he, mins[0].hess, &set, eta)) != MINIMA_OK) { rc = cli_fail("reparam radial", st); goto done; }
+        }
         double *lt = vals, *le = vals + top;
         minima_status s1 = top_eigs(mins[0].hess, top, tol, seed, lt, NULL, &nprod);
         minima_status s2 = top_eigs(he, top, tol, seed, le, NULL, &nprod);
         if (s1 != MINIMA_OK || s2 != MINIMA_OK) rc = cli_fail("reparam radial", s1 != MINIMA_OK ? s1 : s2);
-        double pred = (rhat / rho) * (rhat / rho);
         if (json) {
             printf("{\"model\": ");
             json_string(stdout, paths[0]);
@@ -253,26 +279,35 @@ static int cmd_radial(int argc, char **argv)
             json_number(stdout, mins[0].loss);
             printf(", \"grad_norm\": ");
             json_number(stdout, mins[0].grad_norm);
-            printf(", \"rhat\": "); json_number(stdout, rhat);
-            printf(", \"delta\": "); json_number(stdout, delta);
-            printf(", \"rho\": "); json_number(stdout, rho);
+            if (fig5_s) {
+                printf(", \"map\": \"fig5\", \"a\": "); json_number(stdout, fa);
+                printf(", \"b\": "); json_number(stdout, fb);
+            } else {
+                printf(", \"map\": \"radial\", \"rhat\": "); json_number(stdout, rhat);
+                printf(", \"delta\": "); json_number(stdout, delta);
+                printf(", \"rho\": "); json_number(stdout, rho);
+            }
             printf(", \"distance\": "); json_number(stdout, r);
             printf(", \"region\": "); json_string(stdout, region);
             printf(", \"top_theta\": "); json_array(lt, top);
             printf(", \"top_eta\": "); json_array(le, top);
             printf(", \"ratio\": "); json_number(stdout, le[0] / lt[0]);
             printf(", \"predicted_ratio\": ");
-            json_number(stdout, r <= rhat ? pred : NAN);
+            json_number(stdout, pred_valid ? pred : NAN);
             printf(", \"n_hvp\": %zu}\n", nprod);
         } else {
             fprintf(stderr, "model        %s (%zu parameters), loss %.10g, ||grad|| %.3g\n", paths[0], P,
                     mins[0].loss, mins[0].grad_norm);
-            fprintf(stderr, "radial map   rhat %g, delta %g, rho %g; theta is %.4g from the centre (%s)\n",
-                    rhat, delta, rho, r, region);
+            if (fig5_s)
+                fprintf(stderr, "Fig. 5 map   a %g, b %g; theta is %.4g from the centre (%s)\n", fa, fb, r, region);
+            else
+                fprintf(stderr, "radial map   rhat %g, delta %g, rho %g; theta is %.4g from the centre (%s)\n",
+                        rhat, delta, rho, r, region);
             for (int i = 0; i < top; i++)
                 fprintf(stderr, "lambda_%d     theta %.10g   eta %.10g   ratio %.6g\n", i + 1, lt[i], le[i],
                         le[i] / lt[i]);
-            if (r <= rhat) fprintf(stderr, "predicted    ratio (rhat/rho)^2 = %.6g\n", pred);
+            if (pred_valid)
+                fprintf(stderr, "predicted    ratio %s = %.6g\n", fig5_s ? "b^(-2a)" : "(rhat/rho)^2", pred);
             if (mins[0].grad_norm > 1e-6)
                 fprintf(stderr, "note         theta is not a critical point (||grad|| = %.3g): the eta "
                         "Hessian shown omits the gradient term\n", mins[0].grad_norm);

@@ -50,6 +50,9 @@ run "reparam unknown kind" 2 "$BIN" reparam spherical --model "$M"
 # ---- radial: (rhat/rho)^2 = 100 at the centre ---------------------------------------
 run "radial" 0 "$BIN" reparam radial --model "$M" "${D[@]}" --rhat 0.5 --delta 1 --rho 0.05 --json
 holds "radial ratio" "r > 100 * (1 - 1e-8) && r < 100 * (1 + 1e-8)" r="$(jget "$TMP/out" ratio)"
+run "radial fig5" 0 "$BIN" reparam radial --model "$M" "${D[@]}" --fig5 1,0.5 --json
+holds "fig5 ratio b^-2a = 4" "r > 4 * (1 - 1e-8) && r < 4 * (1 + 1e-8)" r="$(jget "$TMP/out" ratio)"
+run "radial fig5 bad a" 2 "$BIN" reparam radial --model "$M" "${D[@]}" --fig5 -1,0.5
 run "radial bad radii" 2 "$BIN" reparam radial --model "$M" "${D[@]}" --rhat 2 --delta 1
 # ---- several minima in a requested order --------------------------------------------
 "$BIN" rescale --model "$M" --alpha 2,0.5,1 --out "$TMP/a.safetensors" 2>/dev/null
