@@ -1048,6 +1048,16 @@ done:
 
 /* ---- output ----------------------------------------------------------- */
 
+/* LeakSanitizer hook (the name is the sanitizer's, not ours): fontconfig,
+ * loaded by cairo for text, keeps a font cache for the life of the
+ * process — FcFini() would free it, but pango still holds references and
+ * fontconfig asserts. Defined here so that every program that draws
+ * (tests, the CLI under `make sanitize`) is covered with no environment;
+ * in builds without the sanitizer nothing calls it. tests/lsan.supp holds
+ * the same rule for LSAN_OPTIONS. Define no second copy in a program. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
+
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 static jmp_buf exit_jump;
 static int exit_armed;

@@ -470,14 +470,6 @@ static void test_out_of_memory(void)
     CHECK(no_temp_files());
 }
 
-/* fontconfig, loaded by cairo for text, keeps a font cache for the life
- * of the process (FcFini would free it, but pango still holds references
- * and fontconfig asserts). LeakSanitizer reads this hook in sanitizer
- * builds, so `make sanitize` needs no environment; the same rule is in
- * tests/lsan.supp for other programs. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
-
 int main(void)
 {
     RUN(test_line_log_axes);
