@@ -1,5 +1,6 @@
 /* test_train.c — optimizers against hand-computed updates, training that
  * reaches known targets, determinism, and checkpoint/resume bit for bit. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "minima/alloc.h"
 #include "minima/net.h"
 #include "minima/rng.h"
+#include "minima/safetensors.h"
 #include "minima/train.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -160,6 +162,87 @@ static void test_bad_params(void)
     minima_train_params tp = minima_train_default_params();
     tp.epochs = 0;
     CHECK_STATUS(minima_train_check_params(&tp), MINIMA_EINVAL);
+}
+
+/* ---- against PyTorch ------------------------------------------------------- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Five full-batch steps of each optimizer on the 5-8-6-3 fixture against
+ * torch.optim (tests/fixtures/make_train_reference.py). */
+static void test_against_torch(void)
+{
+    char *text = slurp(harness_fixture("train_reference.json"));
+    CHECK_MSG(text != NULL, "cannot read %s", harness_fixture("train_reference.json"));
+    if (!text) return;
+    cJSON *root = cJSON_Parse(text);
+    CHECK(root != NULL);
+    minima_dataset *data = NULL;
+    minima_data_options o = minima_data_default_options();
+    char xpath[1024];
+    snprintf(xpath, sizeof xpath, "%s", harness_fixture("torch_mlp_x.npy"));
+    o.labels_path = harness_fixture("torch_mlp_y.npy");
+    CHECK_OK(minima_data_load(xpath, &o, &data));
+    const cJSON *c;
+    int n_cases = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        minima_model *m = NULL;
+        CHECK_OK(minima_model_load(harness_fixture("torch_mlp_f64.safetensors"), NULL, &m));
+        if (!m || !data) break;
+        minima_train_params p = minima_train_default_params();
+        p.batch_size = 0;
+        p.eval_train = 0;
+        CHECK_OK(minima_optimizer_parse(cJSON_GetObjectItem(c, "optimizer")->valuestring,
+                                        &p.opt.kind));
+        p.opt.lr = cJSON_GetObjectItem(c, "lr")->valuedouble;
+        p.opt.weight_decay = cJSON_GetObjectItem(c, "weight_decay")->valuedouble;
+        if (p.opt.kind == MINIMA_OPT_SGD) {
+            p.opt.momentum = cJSON_GetObjectItem(c, "momentum")->valuedouble;
+            p.opt.nesterov = cJSON_IsTrue(cJSON_GetObjectItem(c, "nesterov"));
+        }
+        p.epochs = 5;
+        minima_trainer *tr = NULL;
+        CHECK_OK(minima_trainer_alloc(&tr, m, data, NULL, &p));
+        for (int step = 1; tr && step <= 5; step++) {
+            minima_epoch_stats st;
+            CHECK_OK(minima_trainer_epoch(tr, &st));
+            if (step != 1 && step != 5) continue;
+            const cJSON *ref = cJSON_GetObjectItem(c, step == 1 ? "theta_1" : "theta_5");
+            double worst = 0;
+            size_t i = 0;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, ref) {
+                if (i < m->n_params) {
+                    double r = harness_reldiff(m->theta[i], e->valuedouble, 1e-3);
+                    if (r > worst) worst = r;
+                }
+                i++;
+            }
+            CHECK(i == m->n_params);
+            CHECK_MSG(worst < 1e-12, "%s after %d steps: parameters differ from PyTorch by %g "
+                      "(relative)", name, step, worst);
+        }
+        n_cases++;
+        minima_trainer_free(tr);
+        minima_model_free(m);
+    }
+    CHECK(n_cases == 5);
+    minima_dataset_free(data);
+    cJSON_Delete(root);
+    free(text);
 }
 
 /* ---- training -------------------------------------------------------------- */
@@ -457,6 +540,7 @@ int main(void)
     RUN(test_sgd_formula);
     RUN(test_adam_formula);
     RUN(test_bad_params);
+    RUN(test_against_torch);
     RUN(test_blobs);
     RUN(test_teacher_full_batch);
     RUN(test_same_seed_and_resume);
