@@ -172,6 +172,11 @@ static int landscape(void)
     mk.label = "trained θ";
     double zero = 0;
     TRY(minima_panel_scatter(p, &zero, &zero, 1, &mk));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/landscape_2d.pdf", out_dir);
+    TRY(minima_plot_render(fig, path));   /* maps in a vector format too */
+    snprintf(path, sizeof path, "%s/landscape_2d.svg", out_dir);
+    TRY(minima_plot_render(fig, path));
     return render(fig, "landscape_2d.png");
 }
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -362,6 +363,16 @@ static void test_bad_data(void)
     o.n_shades = 1;
     CHECK_STATUS(minima_panel_map(p, gz, gx, 3, gy, 2, &o), MINIMA_EINVAL);
 
+    /* a figure too small for its panels is an error, not a mess */
+    minima_figure *tiny = NULL;
+    CHECK_OK(minima_figure_create(8, 8, 64, 64, &tiny));
+    CHECK_OK(minima_panel_set_labels(minima_figure_panel(tiny, 7, 7), "a long x label", "y"));
+    CHECK_STATUS(minima_plot_render(tiny, tmp_path("tiny.png")), MINIMA_EINVAL);
+    CHECK_MSG(strstr(minima_last_error(), "no room") != NULL, "unclear message: %s",
+              minima_last_error());
+    CHECK(!file_exists(tmp_path("tiny.png")));
+    minima_figure_destroy(tiny);
+
     /* none of that was added: the figure still renders, empty */
     CHECK_OK(minima_plot_render(fig, tmp_path("after_errors.png")));
     minima_figure_destroy(fig);
@@ -470,6 +481,43 @@ static void test_out_of_memory(void)
     CHECK(no_temp_files());
 }
 
+/* Renders from two threads at once: PLplot's global state is serialised
+ * by the module (each thread builds its own figure). */
+static void *render_thread(void *arg)
+{
+    const char *name = arg;
+    minima_status *ok = minima_alloc(1, sizeof *ok);
+    if (!ok) return NULL;
+    *ok = MINIMA_OK;
+    for (int r = 0; r < 3 && *ok == MINIMA_OK; r++) {
+        minima_figure *fig = NULL;
+        *ok = minima_figure_create(1, 1, 400, 300, &fig);
+        double x[64], y[64];
+        sine(x, y, 64, 0, 6);
+        if (*ok == MINIMA_OK) *ok = minima_panel_line(minima_figure_panel(fig, 0, 0), x, y, 64, NULL);
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
+        if (*ok == MINIMA_OK) *ok = minima_plot_render(fig, path);
+        minima_figure_destroy(fig);
+    }
+    return ok;
+}
+
+static void test_threads(void)
+{
+    pthread_t t[2];
+    const char *names[2] = {"thread0.png", "thread1.svg"};
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&t[i], NULL, render_thread, (void *)names[i]) == 0);
+    for (int i = 0; i < 2; i++) {
+        void *ret = NULL;
+        CHECK(pthread_join(t[i], &ret) == 0);
+        CHECK(ret && *(minima_status *)ret == MINIMA_OK);
+        minima_free(ret);
+    }
+    check_png(tmp_path("thread0.png"), 400, 300);
+    CHECK(no_temp_files());
+}
+
 int main(void)
 {
     RUN(test_line_log_axes);
@@ -482,5 +530,6 @@ int main(void)
     RUN(test_log_axis_without_positive_values);
     RUN(test_silent);
     RUN(test_out_of_memory);
+    RUN(test_threads);
     return harness_report();
 }
