@@ -627,6 +627,99 @@ static void test_fms_penalty(void)
     free_data(&ds);
 }
 
+
+/* ---- eigenvalue counts and local entropy ----------------------------------- */
+
+static void test_hessian_count(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 3, 91);
+    minima_model *m = make_model("3-5-4-3", 1, MINIMA_ACT_RELU, 92);
+    minima_net *net = make_net(m, &ds, MINIMA_LOSS_MSE);
+    size_t P = m->n_params;
+    double *lam, *h = dense_hessian(net, &lam);
+    char set[128];
+    double level = 0.5 * (lam[P - 4] + lam[P - 5]);
+    CHECK(lam[P - 4] - lam[P - 5] > 1e-6 * lam[P - 1]);   /* a clean gap for Lanczos */
+    minima_measure_result r;
+    snprintf(set, sizeof set, "threshold=%.17g", level);
+    CHECK(measure(net, "hessian_count", set, 0, &r) == 4);
+    CHECK(extra(&r, "exact") == 1 && extra(&r, "lower_bound") == 0);
+    CHECK_REL(extra(&r, "lambda_max"), lam[P - 1], 1e-12);
+    /* (threshold 0 would count rounding noise of the zero eigenvalues) */
+    snprintf(set, sizeof set, "threshold=%.17g", lam[0] - 1.0);
+    CHECK(measure(net, "hessian_count", set, 0, NULL) == (double)P);
+    snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=10,tol=1e-10", level);
+    CHECK(measure(net, "hessian_count", set, 0, &r) == 4);
+    CHECK(extra(&r, "exact") == 0 && extra(&r, "lower_bound") == 0);
+    snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=2", level);
+    CHECK(measure(net, "hessian_count", set, 0, &r) == 2);
+    CHECK(extra(&r, "lower_bound") == 1 && r.note[0]);
+    free(h);
+    free(lam);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
+static void test_local_entropy(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 0, 101);
+    minima_model *m = make_model("3-5-4-3", 1, MINIMA_ACT_RELU, 102);
+    minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+    size_t P = m->n_params;
+    double *lam, *h = dense_hessian(net, &lam);
+    double *g = malloc(P * sizeof *g), loss;
+    CHECK_OK(minima_net_gradient(net, NULL, &loss, g));
+    double gamma = 0.5 + fabs(lam[0]), ld = 0;
+    for (size_t i = 0; i < P; i++) ld += log(lam[i] + gamma);
+    double want = -loss + 0.5 * (double)P * log(2 * M_PI) - 0.5 * ld;
+    /* + 1/2 g^T (H + gamma I)^{-1} g by a Cholesky solve */
+    double *a = malloc(P * P * sizeof *a), *x = malloc(P * sizeof *x);
+    memcpy(a, h, P * P * sizeof *a);
+    memcpy(x, g, P * sizeof *x);
+    for (size_t i = 0; i < P; i++) a[i * P + i] += gamma;
+    CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (int)P, 1, a, (int)P, x, 1) == 0);
+    double gt = 0;
+    for (size_t i = 0; i < P; i++) gt += 0.5 * g[i] * x[i];
+    char set[160];
+    snprintf(set, sizeof set, "gamma=%.17g,steps=1,noise=0", gamma);
+    minima_measure_result r;
+    double v = measure(net, "local_entropy", set, 0, &r);
+    CHECK_REL(v, want, 1e-12);
+    CHECK_REL(extra(&r, "quad_with_grad"), want + gt, 1e-10);
+    CHECK_REL(extra(&r, "lambda_min"), lam[0], 1e-10);
+    /* one noiseless Langevin step: w - mu = alpha eta g */
+    double gn = 0;
+    for (size_t i = 0; i < P; i++) gn += g[i] * g[i];
+    CHECK_REL(extra(&r, "langevin_grad_norm"), gamma * 0.75 * 0.1 * sqrt(gn), 1e-12);
+    CHECK_REL(extra(&r, "langevin_mean_loss"), loss, 1e-14);
+    /* SLQ log-determinant: within 5 standard errors of the exact one */
+    snprintf(set, sizeof set, "gamma=%.17g,exact_max=0,slq_draws=300,slq_steps=60", gamma);
+    double slq = measure(net, "local_entropy", set, 3, &r);
+    double se = extra(&r, "slq_std_error");
+    CHECK_MSG(se > 0 && fabs(slq - want) <= 5 * se, "SLQ %.10g vs exact %.10g, std error %.3g",
+              slq, want, se);
+    /* gamma too small for an indefinite Hessian: NaN and a note */
+    if (lam[0] < 0) {
+        snprintf(set, sizeof set, "gamma=%.17g", 0.5 * fabs(lam[0]));
+        measure(net, "local_entropy", set, 0, &r);
+        CHECK(isnan(r.value) && strstr(r.note, "gamma") != NULL);
+    }
+    /* the default chain is reproducible */
+    measure(net, "local_entropy", NULL, 9, &r);
+    double a1 = extra(&r, "langevin_grad_norm");
+    measure(net, "local_entropy", NULL, 9, &r);
+    CHECK(a1 == extra(&r, "langevin_grad_norm"));
+    free(a);
+    free(x);
+    free(g);
+    free(h);
+    free(lam);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 /* ---- invariance ----------------------------------------------------------- */
 
 /* Measures that must not move under layer-wise and per-neuron rescaling
@@ -677,6 +770,8 @@ int main(void)
     RUN(test_relative_flatness_vs_dense);
     RUN(test_normalized_sharpness);
     RUN(test_fms_penalty);
+    RUN(test_hessian_count);
+    RUN(test_local_entropy);
     RUN(test_invariance);
     return harness_report();
 }

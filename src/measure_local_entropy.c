@@ -1,0 +1,209 @@
+/* measure_local_entropy.c — local entropy of Chaudhari et al. 2017
+ * (Entropy-SGD; SPEC §6 "local entropy"):
+ *
+ *     F(w; gamma) = log  integral exp(-L(w') - (gamma/2) ||w - w'||^2) dw'.
+ *
+ * value: the quadratic (Laplace) value. With L(w') ~ L(w) + 1/2 d^T H d
+ * (the gradient term dropped, as at a minimum) the integral is Gaussian:
+ *
+ *     F_quad = -L(w) + (P/2) log 2 pi - 1/2 sum_i log(lambda_i + gamma),
+ *
+ * defined when every lambda_i + gamma > 0 (else NaN, with a note). The
+ * log-determinant comes from the exact spectrum when P <= exact_max, else
+ * from stochastic Lanczos quadrature (density.h): sum_i log(lambda_i + gamma)
+ * ~ P * mean over draws of sum_nodes w log(theta + gamma), with its standard
+ * error over the draws. Extra quad_with_grad (exact spectrum only) keeps
+ * the gradient term, + 1/2 g^T (H + gamma I)^{-1} g.
+ *
+ * Langevin extras, as in Entropy-SGD's inner loop (Algorithm 1): w' = mu = w,
+ * then `steps` times
+ *     dw' = grad L(w') - gamma (w - w');  w' -= eta dw' + sqrt(eta) noise N(0, I);
+ *     mu = (1 - alpha) mu + alpha w'
+ * (full-batch gradients here; the paper uses mini-batches). This chain
+ * does NOT estimate F: it estimates the mean <w'> of the Gibbs measure
+ * exp(-L(w') - gamma/2 ||w - w'||^2), whose use is the gradient
+ * grad F = -gamma (w - <w'>) (with the paper's tiny thermal noise it is
+ * close to a few steps of descent on the coupled loss). Reported:
+ * langevin_grad_norm = gamma ||w - mu|| and langevin_mean_loss, the mean of
+ * L(w') over the chain. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "measure_curv_impl.h"
+#include "minima/alloc.h"
+#include "minima/density.h"
+#include "minima/eigen.h"
+#include "minima/linop.h"
+#include "minima/rng.h"
+
+/* sum_i log(lambda_i + gamma) and 1/2 g^T (H + gamma I)^{-1} g from the
+ * exact spectrum; *lmin the smallest eigenvalue. */
+static minima_status exact_logdet(minima_net *net, double gamma, const double *grad,
+                                  double *logdet, double *grad_term, double *lmin)
+{
+    size_t P = minima_net_n_params(net);
+    minima_status st = MINIMA_OK;
+    double *h = minima_alloc(P * P, sizeof *h);      /* (P, P) */
+    double *vec = minima_alloc(P * P, sizeof *vec);  /* (P, P) rows: eigenvectors */
+    double *lam = minima_alloc(P, sizeof *lam);      /* (P) */
+    if (!h || !vec || !lam) {
+        st = minima_error(MINIMA_ENOMEM, "measure local_entropy: out of memory for the exact "
+                          "spectrum of %zu parameters (lower exact_max)", P);
+        goto fail;
+    }
+    if ((st = minima_net_hessian(net, h)) != MINIMA_OK) goto fail;
+    if ((st = minima_spectrum_dense(P, h, lam, vec)) != MINIMA_OK) goto fail;
+    *lmin = lam[0];
+    double ld = 0, gt = 0;
+    for (size_t i = 0; i < P; i++) {
+        ld += log(lam[i] + gamma);
+        double c = cblas_ddot((int)P, vec + i * P, 1, grad, 1);
+        gt += c * c / (lam[i] + gamma);
+    }
+    *logdet = lam[0] + gamma > 0 ? ld : NAN;
+    *grad_term = lam[0] + gamma > 0 ? 0.5 * gt : NAN;
+fail:
+    minima_free(h);
+    minima_free(vec);
+    minima_free(lam);
+    return st;
+}
+
+/* The same log-determinant by SLQ; *se its standard error, *lmin the
+ * smallest node. */
+static minima_status slq_logdet(minima_net *net, double gamma, int draws, int steps, uint64_t seed,
+                                double *logdet, double *se, double *lmin)
+{
+    size_t P = minima_net_n_params(net);
+    minima_density_params dp = minima_density_default_params();
+    dp.n_draws = (size_t)draws;
+    dp.n_steps = (size_t)steps;
+    dp.n_grid = 2;
+    dp.seed = seed;
+    minima_linop *op = NULL;
+    minima_density_result r;
+    memset(&r, 0, sizeof r);
+    MINIMA_TRY(minima_linop_hessian(&op, net));
+    minima_status st = minima_density_slq(op, &dp, &r);
+    minima_linop_free(op);
+    if (st != MINIMA_OK) {
+        minima_density_result_free(&r);
+        return st;
+    }
+    double sum = 0, sum2 = 0, mn = INFINITY;
+    for (size_t d = 0; d < r.n_draws; d++) {
+        double q = 0;
+        for (size_t i = r.draw_start[d]; i < r.draw_start[d + 1]; i++) {
+            mn = fmin(mn, r.nodes[i]);
+            q += r.weights[i] * log(r.nodes[i] + gamma);
+        }
+        sum += q * (double)P;
+        sum2 += q * q * (double)P * (double)P;
+    }
+    double n = (double)r.n_draws, mean = sum / n;
+    *lmin = mn;
+    *logdet = mn + gamma > 0 ? mean : NAN;
+    *se = n > 1 ? sqrt(fmax(0.0, (sum2 - n * mean * mean) / (n - 1)) / n) : NAN;
+    minima_density_result_free(&r);
+    return MINIMA_OK;
+}
+
+static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
+                             minima_measure_result *out)
+{
+    MINIMA_TRY(minima_settings_check(settings, "gamma,exact_max,slq_draws,slq_steps,steps,eta,noise,alpha",
+                                     "local_entropy"));
+    double gamma = 0.03, eta = 0.1, noise = 1e-4, alpha = 0.75;
+    int exact_max = 3000, slq_draws = 4, slq_steps = 80, steps = 20;
+    MINIMA_TRY(minima_settings_double(settings, "gamma", &gamma));
+    MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
+    MINIMA_TRY(minima_settings_int(settings, "slq_draws", &slq_draws));
+    MINIMA_TRY(minima_settings_int(settings, "slq_steps", &slq_steps));
+    MINIMA_TRY(minima_settings_int(settings, "steps", &steps));
+    MINIMA_TRY(minima_settings_double(settings, "eta", &eta));
+    MINIMA_TRY(minima_settings_double(settings, "noise", &noise));
+    MINIMA_TRY(minima_settings_double(settings, "alpha", &alpha));
+    if (!(gamma > 0) || exact_max < 0 || slq_draws < 1 || slq_steps < 2 || steps < 0 ||
+        !(eta > 0) || !(noise >= 0) || !(alpha > 0 && alpha <= 1))
+        MINIMA_FAIL(MINIMA_EINVAL, "measure local_entropy: expected gamma > 0, exact_max >= 0, "
+                    "slq_draws >= 1, slq_steps >= 2, steps >= 0, eta > 0, noise >= 0, 0 < alpha <= 1");
+    size_t P = minima_net_n_params(net);
+    int exact = P <= (size_t)exact_max;
+    snprintf(out->params, sizeof out->params,
+             "{\"gamma\": %.17g, \"exact_max\": %d, \"slq_draws\": %d, \"slq_steps\": %d, "
+             "\"steps\": %d, \"eta\": %.17g, \"noise\": %.17g, \"alpha\": %.17g, \"logdet\": \"%s\"}",
+             gamma, exact_max, slq_draws, slq_steps, steps, eta, noise, alpha,
+             exact ? "exact" : "slq");
+
+    minima_status st = MINIMA_OK;
+    const double *w = minima_net_point(net);
+    double *grad = minima_alloc(P, sizeof *grad);   /* (P) */
+    double *wp = minima_alloc(P, sizeof *wp);       /* (P) w' */
+    double *mu = minima_alloc(P, sizeof *mu);       /* (P) */
+    double *z = minima_alloc(P, sizeof *z);         /* (P) noise */
+    if (!grad || !wp || !mu || !z) {
+        st = minima_error(MINIMA_ENOMEM, "measure local_entropy: out of memory");
+        goto fail;
+    }
+    double loss;
+    if ((st = minima_net_gradient(net, NULL, &loss, grad)) != MINIMA_OK) goto fail;
+    double logdet = NAN, lmin = NAN, extra_term = NAN, se = 0;
+    if (exact) st = exact_logdet(net, gamma, grad, &logdet, &extra_term, &lmin);
+    else st = slq_logdet(net, gamma, slq_draws, slq_steps, seed, &logdet, &se, &lmin);
+    if (st != MINIMA_OK) goto fail;
+    double quad = -loss + 0.5 * (double)P * log(2 * M_PI) - 0.5 * logdet;
+    out->value = quad;
+    minima_measure_add_extra(out, "loss", loss);
+    minima_measure_add_extra(out, exact ? "lambda_min" : "slq_min_node", lmin);
+    if (exact) minima_measure_add_extra(out, "quad_with_grad", quad + extra_term);
+    else minima_measure_add_extra(out, "slq_std_error", 0.5 * se);
+    if (!(lmin + gamma > 0))
+        minima_curv_note(out, "the quadratic value needs lambda_i + gamma > 0; the smallest %s is "
+                         "%.6g with gamma %.6g", exact ? "eigenvalue" : "SLQ node", lmin, gamma);
+    if (!exact)
+        minima_curv_note(out, "log det(H + gamma I) by stochastic Lanczos quadrature");
+
+    /* the Langevin chain of Entropy-SGD */
+    memcpy(wp, w, P * sizeof *wp);
+    memcpy(mu, w, P * sizeof *mu);
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    double mean_loss = 0;
+    for (int t = 0; t < steps; t++) {
+        if (minima_interrupted()) {
+            st = minima_error(MINIMA_EINTERRUPTED, "interrupted");
+            goto fail;
+        }
+        double lt;
+        if ((st = minima_net_gradient(net, wp, &lt, grad)) != MINIMA_OK) goto fail;
+        mean_loss += lt / steps;
+        minima_rng_fill_normal(&rng, z, P);
+        for (size_t i = 0; i < P; i++) {
+            double d = grad[i] - gamma * (w[i] - wp[i]);
+            wp[i] += -eta * d + sqrt(eta) * noise * z[i];
+            mu[i] = (1 - alpha) * mu[i] + alpha * wp[i];
+        }
+        minima_progress("langevin", t + 1, steps);
+    }
+    double dist = 0;
+    for (size_t i = 0; i < P; i++) dist += (w[i] - mu[i]) * (w[i] - mu[i]);
+    minima_measure_add_extra(out, "langevin_grad_norm", gamma * sqrt(dist));
+    minima_measure_add_extra(out, "langevin_mean_loss", steps ? mean_loss : NAN);
+fail:
+    minima_free(grad);
+    minima_free(wp);
+    minima_free(mu);
+    minima_free(z);
+    return st;
+}
+
+const minima_measure minima_measure_local_entropy = {
+    .name = "local_entropy",
+    .title = "local entropy F(w; gamma) (quadratic value; Langevin extras)",
+    .source = "Chaudhari et al. 2017, Entropy-SGD, eq. (3) and Algorithm 1",
+    .invariance = MINIMA_INVARIANCE_NONE,
+    .settings = "gamma=0.03,exact_max=3000,slq_draws=4,slq_steps=80,steps=20,eta=0.1,noise=1e-4,alpha=0.75",
+    .compute = compute,
+};
