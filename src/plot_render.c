@@ -791,7 +791,9 @@ static double right_margin(const render_ctx *rc, const minima_panel *p, double h
             map_zrange(it, &zlo, &zhi);
             axis_t az = {it->map.log_values, zlo, zhi, 0, 0, 0};
             fit_ticks(&az, height / rc->chy, 0);
-            m = 1.0 + 1.2 + 0.8 + widest_tick(&az) * CHAR_W + (it->map.colorbar_label || axis_exponent(&az) ? 2.0 : 0) + 1.0;
+            int labelled = it->map.colorbar_label || axis_exponent(&az);
+            /* gap, bar, tick gap, tick labels, bar label, edge */
+            m = 1.0 + 1.2 + 0.8 + widest_tick(&az) * CHAR_W + (labelled ? 2.0 : 0) + 1.0;
             break;
         }
     }
@@ -940,7 +942,8 @@ static void draw_legend(render_ctx *rc, const minima_panel *p, const axis_t *ax,
     pllsty(1);
     set_char(rc, 0.9);
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos, 0.02, 0.02, 0.07,
-             COL_LEGEND_BG, COL_LEGEND_BOX, 1, 0, 0, n, opts, 0.8, 0.9 * rc->char_scale, 2.2, 0.0, text_col, text,
+             COL_LEGEND_BG, COL_LEGEND_BOX, 1, 0, 0, n, opts, 0.8, 0.9 * rc->char_scale, 2.2, 0.0,
+             text_col, text,
              box_col, box_pat, box_scale, box_width, line_col, line_sty, line_w, sym_col,
              sym_scale, sym_num, sym);
     set_char(rc, 1.0);
@@ -1178,7 +1181,8 @@ minima_status minima_plot_render(minima_figure *fig, const char *path)
         MINIMA_FAIL(MINIMA_EINVAL, "minima_plot_render: '%s': expected a file name ending in "
                     ".png, .svg or .pdf", path);
     size_t plen = strlen(path);
-    if (plen > 3500) MINIMA_FAIL(MINIMA_EINVAL, "minima_plot_render: path of %zu bytes is too long", plen);
+    if (plen > 3500)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_plot_render: path of %zu bytes is too long", plen);
     if (strchr(path, '%'))
         MINIMA_FAIL(MINIMA_EINVAL, "minima_plot_render: '%s': '%%' is not allowed in the file "
                     "name (PLplot reads it as a format)", path);

@@ -14,10 +14,11 @@
  *     minima_status s = minima_plot_render(fig, "spectrum.png");
  *     minima_figure_destroy(fig);
  *
- * Output: the extension of the path picks the format — ".png" (PLplot's
- * pngcairo device), ".pdf" (pdfcairo, fonts embedded), ".svg" (PLplot's
- * own svg device, which keeps text as <text> elements: searchable and
- * editable, where svgcairo would draw glyph outlines); case-insensitive. Anything else is
+ * Output: the extension of the path picks the format, case-insensitive —
+ * ".png" (PLplot's pngcairo device), ".pdf" (pdfcairo, fonts embedded),
+ * ".svg" (PLplot's own svg device, which keeps text as <text> elements:
+ * searchable and editable, where svgcairo would draw glyph outlines; maps
+ * make large SVG files, prefer PNG or PDF for them). Anything else is
  * MINIMA_EINVAL naming the file. The file is written atomically: the figure
  * is drawn into a temporary file in the same directory, then renamed over
  * the path, so a failed render leaves what was there untouched.
