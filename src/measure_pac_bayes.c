@@ -36,9 +36,10 @@
  *                  (w_i - w0_i)^2 in both (it equals ours for orig up to
  *                  that s_i^2).
  *
- * w_0 is known when the model's metadata has "seed" (as `minima train`
- * writes it): minima_model_init with that seed. Otherwise the init bounds
- * are NaN with a note. All norms are over every parameter (weights and
+ * w_0 is known when the model was trained by `minima train` (metadata
+ * "trained_by" = "minima ..." and "seed" = S): minima_model_init with
+ * minima_train_init_seed(S), as the trainer draws it. Otherwise the
+ * bounds that need w_0 are NaN with a note. All norms are over every parameter (weights and
  * biases); some implementations use the weights only. */
 #include <errno.h>
 #include <math.h>
@@ -49,6 +50,7 @@
 #include "minima/alloc.h"
 #include "minima/model.h"
 #include "minima/rng.h"
+#include "minima/train.h"
 #include "pac_bayes_impl.h"
 
 static const char KNOWN[] = "target,depth,draws,upper,tol";
@@ -90,21 +92,24 @@ static minima_status parse(const char *s, pb_settings *p, int mag, const char *n
     return MINIMA_OK;
 }
 
-/* The initialisation w_0 from the model's "seed" metadata, into w0 (P);
- * 0 if not known. */
+/* The initialisation w_0 into w0 (P), when the model says how it was
+ * drawn: "trained_by" = "minima ..." and "seed" = S, as `minima train`
+ * writes them; the trainer draws w_0 with minima_model_init(model,
+ * minima_train_init_seed(S)) (train.h). *known = 0 otherwise. */
 static minima_status init_point(const minima_model *model, double *w0, int *known)
 {
     *known = 0;
     memset(w0, 0, model->n_params * sizeof *w0);
+    const char *by = minima_model_get_meta(model, "trained_by");
     const char *s = minima_model_get_meta(model, "seed");
-    if (!s || !*s) return MINIMA_OK;
+    if (!by || strncmp(by, "minima", 6) != 0 || !s || !*s) return MINIMA_OK;
     char *end;
     errno = 0;
     unsigned long long seed = strtoull(s, &end, 10);
     if (*end || errno) return MINIMA_OK;
     minima_model *copy = NULL;
     MINIMA_TRY(minima_model_copy(model, &copy));
-    minima_model_init(copy, (uint64_t)seed);
+    minima_model_init(copy, minima_train_init_seed((uint64_t)seed));
     memcpy(w0, copy->theta, model->n_params * sizeof *w0);
     minima_model_free(copy);
     *known = 1;
@@ -208,8 +213,8 @@ minima_status minima_pac_bayes_compute(minima_net *net, const char *settings, ui
     }
     minima_measure_add_extra(out, "deviation", dev);
     if (!known)
-        snprintf(out->note, sizeof out->note, "the initialisation is unknown (no \"seed\" in the "
-                 "model's metadata): bounds that need w_0 are NaN");
+        snprintf(out->note, sizeof out->note, "the initialisation is unknown (the model's metadata "
+                 "has no \"trained_by\": \"minima\" and \"seed\"): bounds that need w_0 are NaN");
     if (lo == 0 && steps == p.depth)
         snprintf(out->note, sizeof out->note, "every sigma tried raised the error by more than "
                  "%g: sigma' is at the bottom of the search", p.target);

@@ -16,6 +16,7 @@
 #include "minima/net.h"
 #include "minima/rng.h"
 #include "minima/sharpness.h"
+#include "minima/train.h"
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -346,8 +347,10 @@ static double noisy_error(minima_net *net, double sigma, int draws, uint64_t see
 
 static void test_pac_bayes(void)
 {
-    minima_model *m = make_model("3-5-4-3", 1, 91);
-    CHECK_OK(minima_model_set_meta(m, "seed", "91"));   /* the anchor is its own init */
+    /* a model as `minima train` would start it from seed 91: the anchor is its own init */
+    minima_model *m = make_model("3-5-4-3", 1, minima_train_init_seed(91));
+    CHECK_OK(minima_model_set_meta(m, "seed", "91"));
+    CHECK_OK(minima_model_set_meta(m, "trained_by", "minima 0.1.0"));
     minima_dataset *ds = make_data(m, 300, 92, 2, 0);
     minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
     size_t P = minima_net_n_params(net);
