@@ -89,6 +89,16 @@ static int density(void)
         TRY(minima_panel_set_labels(p, "eigenvalue λ", "density"));
         TRY(minima_panel_set_log(p, 0, 1));
         TRY(minima_panel_set_yrange(p, 1e-8, NAN));
+        double lo[N], hi[N];
+        for (int k = 0; k < N; k++) {
+            lo[k] = ys[c][k] / 3;
+            hi[k] = ys[c][k] * 3;
+        }
+        minima_style band = minima_style_default();
+        band.fill = MINIMA_COLOR_SKYBLUE;
+        band.alpha = 0.35;
+        band.label = "spread over 10 runs";
+        TRY(minima_panel_band(p, x, lo, hi, N, &band));
         minima_style st = minima_style_default();
         st.color = MINIMA_COLOR_BLUE;
         st.label = "density";

@@ -337,6 +337,46 @@ minima_status minima_panel_scatter(minima_panel *p, const double *x, const doubl
     return add_series(p, PLOT_SCATTER, x, y, n, style, "minima_panel_scatter");
 }
 
+minima_status minima_panel_band(minima_panel *p, const double *x, const double *lower,
+                                const double *upper, size_t n, const minima_style *style)
+{
+    const char *fn = "minima_panel_band";
+    CHECK_PANEL(p, "minima_panel_band");
+    if (!x || !lower || !upper) MINIMA_FAIL(MINIMA_EINVAL, "%s: x, lower or upper is NULL", fn);
+    const char *name = style && style->label ? style->label : "(unlabelled)";
+    if (n == 0) MINIMA_FAIL(MINIMA_EINVAL, "%s: band '%s' is empty (n = 0)", fn, name);
+    size_t finite = 0;
+    for (size_t i = 0; i < n; i++) finite += isfinite(x[i]) && isfinite(lower[i]) && isfinite(upper[i]);
+    if (finite == 0)
+        MINIMA_FAIL(MINIMA_ENONFINITE, "%s: band '%s': all %zu points have a NaN or Inf", fn,
+                    name, n);
+    minima_style st;
+    int saved = p->next_color;
+    MINIMA_TRY(resolve_style(p, style, 1, MINIMA_COLOR_BLUE, &st, fn));
+    plot_item *it;
+    minima_status s = push_item(p, &it, fn);
+    if (s != MINIMA_OK) goto fail;
+    it->x = copy_doubles(x, n);
+    it->y = copy_doubles(lower, n);
+    it->z = copy_doubles(upper, n);
+    if (!it->x || !it->y || !it->z) {
+        minima_free(it->x);
+        minima_free(it->y);
+        minima_free(it->z);
+        s = minima_error(MINIMA_ENOMEM, "%s: out of memory copying %zu points", fn, n);
+        goto fail;
+    }
+    it->kind = PLOT_BAND;
+    it->n = n;
+    it->style = st;
+    p->n_items++;
+    return MINIMA_OK;
+fail:
+    minima_free((char *)st.label);
+    p->next_color = saved;
+    return s;
+}
+
 /* Adds a shape item with numbers a..d (already validated) and an
  * optional text. */
 static minima_status add_shape(minima_panel *p, plot_kind kind, double a, double b, double c,

@@ -7,15 +7,15 @@
 
 typedef enum {
     PLOT_LINE, PLOT_SCATTER, PLOT_VLINE, PLOT_HLINE, PLOT_RECT, PLOT_CIRCLE,
-    PLOT_TEXT, PLOT_MAP, PLOT_CONTOUR
+    PLOT_TEXT, PLOT_MAP, PLOT_CONTOUR, PLOT_BAND
 } plot_kind;
 
 typedef struct {
     plot_kind kind;
     minima_style style;        /* color resolved (never AUTO); label owned */
-    double *x, *y;             /* line/scatter: (n); map/contour: (nx), (ny) */
+    double *x, *y;             /* line/scatter/band: (n); map/contour: (nx), (ny) */
     size_t n, nx, ny;
-    double *z;                 /* map/contour: (ny, nx) */
+    double *z;                 /* map/contour: (ny, nx); band: upper (n), y lower */
     double *levels;            /* contour: (n_levels) */
     size_t n_levels;
     double a, b, c, d;         /* vline a; hline b; rect x0 a, y0 b, x1 c, y1 d;

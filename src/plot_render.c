@@ -244,6 +244,14 @@ static minima_status panel_axes(const minima_panel *p, int row, int col, axis_t 
                 ey.own += oky;
             }
             break;
+        case PLOT_BAND:
+            for (size_t i = 0; i < it->n; i++) {
+                if (!isfinite(it->x[i]) || !isfinite(it->y[i]) || !isfinite(it->z[i])) continue;
+                extent_add(&ex, p->xlog, it->x[i]);
+                extent_add(&ey, p->ylog, it->y[i]);
+                extent_add(&ey, p->ylog, it->z[i]);
+            }
+            break;
         case PLOT_VLINE: extent_add(&ex, p->xlog, it->a); break;
         case PLOT_HLINE: extent_add(&ey, p->ylog, it->b); break;
         case PLOT_RECT: case PLOT_TEXT:
@@ -625,6 +633,36 @@ static void draw_shape(render_ctx *rc, const minima_panel *p, const plot_item *i
     }
 }
 
+/* A band as one filled polygon per run of drawable points; wx, wy hold
+ * 2 n points. */
+static void draw_band(render_ctx *rc, const minima_panel *p, const plot_item *it, PLFLT *wx,
+                      PLFLT *wy)
+{
+    size_t i = 0;
+    use_color(it->style.fill, it->style.alpha);
+    while (i < it->n) {
+        size_t start = i, m = 0;
+        double x, lo, hi;
+        while (i < it->n && to_world(p->xlog, it->x[i], &x) && to_world(p->ylog, it->y[i], &lo) &&
+               to_world(p->ylog, it->z[i], &hi)) {
+            wx[m] = x;
+            wy[m] = lo;
+            m++;
+            i++;
+        }
+        for (size_t k = 0; k < m; k++) {      /* back along the upper edge */
+            size_t j = start + m - 1 - k;
+            to_world(p->xlog, it->x[j], &wx[m + k]);
+            to_world(p->ylog, it->z[j], &wy[m + k]);
+        }
+        if (m >= 2) plfill((PLINT)(2 * m), wx, wy);
+        if (i < it->n) {
+            rc->dropped++;
+            i++;
+        }
+    }
+}
+
 static void draw_circle(render_ctx *rc, const minima_panel *p, const plot_item *it)
 {
     enum { N = 181 };
@@ -851,6 +889,13 @@ static size_t corner_count(const minima_panel *p, const axis_t *ax, const axis_t
         case PLOT_TEXT:
             if (to_world(p->xlog, it->a, &x0) && to_world(p->ylog, it->b, &y0)) IN(x0, y0);
             break;
+        case PLOT_BAND:
+            for (size_t i = 0; i < it->n; i++)
+                if (to_world(p->xlog, it->x[i], &x0))
+                    for (int t = 0; t <= 4; t++)
+                        if (to_world(p->ylog, it->y[i] + (it->z[i] - it->y[i]) * t / 4, &y0))
+                            IN(x0, y0);
+            break;
         default:
             break;
         }
@@ -892,7 +937,7 @@ static void draw_legend(render_ctx *rc, const minima_panel *p, const axis_t *ax,
             opts[n] = PL_LEGEND_LINE | (st->marker != MINIMA_MARKER_NONE ? PL_LEGEND_SYMBOL : 0);
             break;
         case PLOT_SCATTER: opts[n] = PL_LEGEND_SYMBOL; break;
-        case PLOT_RECT: case PLOT_CIRCLE: {
+        case PLOT_RECT: case PLOT_CIRCLE: case PLOT_BAND: {
             /* the fill as it looks over white */
             double a = st->alpha;
             const unsigned char *c = palette_rgb[st->fill];
@@ -1000,7 +1045,8 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
         plbox(decade_axis(ax) ? "gl" : "g", xt, 0, decade_axis(ay) ? "gl" : "g", yt, 0);
     }
     size_t maxn = 2;
-    for (size_t k = 0; k < p->n_items; k++) if (p->items[k].n > maxn) maxn = p->items[k].n;
+    for (size_t k = 0; k < p->n_items; k++)
+        if (2 * p->items[k].n > maxn) maxn = 2 * p->items[k].n;   /* bands: both edges */
     PLFLT *wx = minima_alloc(maxn, sizeof *wx), *wy = minima_alloc(maxn, sizeof *wy);
     minima_status s = MINIMA_OK;
     const plot_item *bar = NULL;
@@ -1017,6 +1063,7 @@ static minima_status draw_panel(render_ctx *rc, int row, int col)
             draw_line(rc, p, it, wx, wy);
             break;
         case PLOT_CIRCLE: draw_circle(rc, p, it); break;
+        case PLOT_BAND: draw_band(rc, p, it, wx, wy); break;
         case PLOT_MAP:
             s = draw_map(rc, p, it);
             if (!bar && it->map.colorbar) bar = it;

@@ -122,15 +122,23 @@ static void test_line_log_axes(void)
     }
     y[7] = NAN;          /* a gap */
     y[8] = -1.0;         /* non-positive on a log axis: skipped */
+    double lo[50], hi[50];
+    for (int i = 0; i < 50; i++) {
+        lo[i] = 0.5 * y[i];
+        hi[i] = 2.0 * y[i];
+    }
+    minima_style band = minima_style_default();
+    band.label = "spread";
+    CHECK_OK(minima_panel_band(p, x, lo, hi, 50, &band));
     minima_style st = minima_style_default();
     st.marker = MINIMA_MARKER_CIRCLE;
-    st.label = "λ_i";
+    st.label = "λ#di#u";
     CHECK_OK(minima_panel_line(p, x, y, 50, &st));
     CHECK_OK(minima_panel_hline(p, 1.0, NULL));
     CHECK_OK(minima_panel_vline(p, 10.0, NULL));
     const char *path = tmp_path("line_log.png");
     CHECK_OK(minima_plot_render(fig, path));
-    CHECK(minima_figure_dropped(fig) == 2);
+    CHECK(minima_figure_dropped(fig) == 4);   /* 2 of the line, 2 of the band */
     check_png(path, 800, 600);
     /* rendering twice replaces the file */
     CHECK_OK(minima_plot_render(fig, path));
@@ -322,6 +330,9 @@ static void test_bad_data(void)
     CHECK_STATUS(minima_panel_line(p, x, y, 4, NULL), MINIMA_ENONFINITE);
     CHECK_STATUS(minima_panel_scatter(p, x, y, 0, NULL), MINIMA_EINVAL);
     CHECK_STATUS(minima_panel_line(p, NULL, y, 4, NULL), MINIMA_EINVAL);
+    CHECK_STATUS(minima_panel_band(p, x, y, x, 4, NULL), MINIMA_ENONFINITE);
+    CHECK_STATUS(minima_panel_band(p, x, x, x, 0, NULL), MINIMA_EINVAL);
+    CHECK_STATUS(minima_panel_band(p, x, NULL, x, 4, NULL), MINIMA_EINVAL);
     CHECK_STATUS(minima_panel_line(NULL, x, x, 4, NULL), MINIMA_EINVAL);
     CHECK_STATUS(minima_panel_set_xrange(p, 2, 1), MINIMA_EINVAL);
     CHECK_STATUS(minima_panel_set_yrange(p, 0, INFINITY), MINIMA_EINVAL);
@@ -468,6 +479,7 @@ static void test_out_of_memory(void)
         if (s == MINIMA_OK) s = minima_panel_set_labels(p, "x", "y");
         if (s == MINIMA_OK) s = minima_panel_line(p, x, y, 5, &st);
         if (s == MINIMA_OK) s = minima_panel_text(p, 2, 2, "t", 0, &st);
+        if (s == MINIMA_OK) s = minima_panel_band(p, x, x, y, 5, &st);
         if (s == MINIMA_OK) s = minima_panel_map(q, z, x, 2, y, 2, NULL);
         if (s == MINIMA_OK) s = minima_panel_contour(q, z, x, 2, y, 2, NULL, 2, NULL);
         if (s == MINIMA_OK) s = minima_plot_render(fig, tmp_path("oom.png"));

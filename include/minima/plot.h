@@ -168,6 +168,12 @@ minima_status minima_panel_line(minima_panel *p, const double *x, const double *
 /* Markers only (marker NONE in the style means circles). */
 minima_status minima_panel_scatter(minima_panel *p, const double *x, const double *y, size_t n,
                                    const minima_style *style);
+/* A filled band between lower[i] and upper[i] over x[i], i < n (an
+ * uncertainty band, the region below a curve): fill style->fill at
+ * style->alpha, no outline; points with a NaN/Inf are gaps. Default colour
+ * from the cycle; in the legend as a colour box. */
+minima_status minima_panel_band(minima_panel *p, const double *x, const double *lower,
+                                const double *upper, size_t n, const minima_style *style);
 /* Reference lines across the whole panel (default: grey, dashed). */
 minima_status minima_panel_vline(minima_panel *p, double x, const minima_style *style);
 minima_status minima_panel_hline(minima_panel *p, double y, const minima_style *style);
