@@ -219,6 +219,7 @@ int minima_cmd_train(int argc, char **argv)
     minima_epoch_stats *hist = NULL, last;
     size_t n_hist = 0;
     minima_status st;
+    double t_start = cli_now();
     memset(&last, 0, sizeof last);
     last.train_loss = last.train_accuracy = last.test_loss = last.test_accuracy = NAN;
     last.grad_norm = NAN;
@@ -388,8 +389,10 @@ int minima_cmd_train(int argc, char **argv)
         }
         printf("], \"final\": ");
         json_stats_open(stdout, &last);
-        printf(", \"converged\": %s, \"n_params\": %zu, \"n_train\": %zu}, \"out\": ",
+        printf(", \"converged\": %s, \"n_params\": %zu, \"n_train\": %zu, \"total_seconds\": ",
                converged ? "true" : "false", model->n_params, train->n);
+        json_number(stdout, cli_now() - t_start);
+        printf("}, \"out\": ");
         json_string(stdout, out);
         printf(", \"checkpoint\": ");
         json_string(stdout, ckpt);

@@ -91,10 +91,13 @@ for opt in sgd adam; do
     same "resume $opt" "$ref" "$res"
 done
 
-# Full batch: interrupted after an epoch's step, resumed.
-run "full batch reference" 0 "$BIN" train "${DATA[@]}" --full-batch --lr 0.1 --epochs 20 --out "$TMP/fb.safetensors"
-run "full batch stopped" 130 "$BIN" train "${DATA[@]}" --full-batch --lr 0.1 --epochs 20 --out "$TMP/fb2.safetensors" --stop-after-steps 7
-run "full batch resumed" 0 "$BIN" train "${DATA[@]}" --full-batch --lr 0.1 --epochs 20 --out "$TMP/fb2.safetensors" --resume
+# Full batch (the gradient of each epoch's evaluation is reused by the next
+# step): interrupted after an epoch's step, resumed.
+FB=(--full-batch --lr 0.1 --epochs 20 --grad-every 1)
+run "full batch reference" 0 "$BIN" train "${DATA[@]}" "${FB[@]}" --out "$TMP/fb.safetensors"
+has "full batch reference" "$TMP/err" "|grad|"
+run "full batch stopped" 130 "$BIN" train "${DATA[@]}" "${FB[@]}" --out "$TMP/fb2.safetensors" --stop-after-steps 7
+run "full batch resumed" 0 "$BIN" train "${DATA[@]}" "${FB[@]}" --out "$TMP/fb2.safetensors" --resume
 same "full batch resume" "$TMP/fb.safetensors" "$TMP/fb2.safetensors"
 
 # A finished run extends with a larger --epochs, to the bytes of a longer run.
