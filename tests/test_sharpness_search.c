@@ -509,6 +509,7 @@ static void test_rescaling(void)
         {"pac_bayes", NULL, 0, 0},
         {"dinh_sharpness", "second_order=0", 0, 0},
         {"keskar_full", NULL, 0, 0},
+        {"keskar_subspace", NULL, 0, 0},
         {"worst_sharpness", "adaptive=1", 1, 1e-9},
         {"worst_sharpness", "adaptive=1,p=inf", 1, 1e-9},
         {"worst_sharpness", NULL, 0, 0},
