@@ -6,7 +6,7 @@
  *
  *   identity (must match the resuming trainer):
  *     n_layers K, widths d_0..d_K, has_bias, activation, loss,
- *     n_params P, n_train N,
+ *     n_params P, n_train N, CRC-32 of the training data (minima_train_data_crc),
  *     optimizer kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps,
  *     batch (examples per step), full_batch, drop_last, seed
  *   informational (not compared):
@@ -35,7 +35,7 @@
 #define CKPT_MAGIC "MINIMACK"
 #define CKPT_VERSION 1u
 #define CKPT_FRAME 24              /* magic, version, reserved, payload length */
-#define CKPT_N_IDENT_FIXED 18      /* identity fields besides the widths */
+#define CKPT_N_IDENT_FIXED 19      /* identity fields besides the widths */
 
 /* ---- encoding --------------------------------------------------------- */
 
@@ -130,6 +130,7 @@ static size_t identity(const minima_trainer *tr, ident_field *f, size_t cap)
     ADD("loss", m->loss);
     ADD("number of parameters", m->n_params);
     ADD("number of training examples", tr->n);
+    ADD("training data checksum", tr->data_crc);
     ADD("optimizer", o->kind);
     ADD_REAL("learning rate", o->lr);
     ADD_REAL("momentum", o->momentum);
@@ -150,6 +151,18 @@ static size_t identity(const minima_trainer *tr, ident_field *f, size_t cap)
 static size_t n_identity(const minima_trainer *tr)
 {
     return (size_t)tr->model->n_layers + 1 + CKPT_N_IDENT_FIXED;
+}
+
+uint64_t minima_train_data_crc(const minima_dataset *d)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc_update(crc, (const unsigned char *)d->x, d->n * (size_t)d->d * sizeof *d->x);
+    if (d->labels)
+        crc = crc_update(crc, (const unsigned char *)d->labels, d->n * sizeof *d->labels);
+    if (d->targets)
+        crc = crc_update(crc, (const unsigned char *)d->targets,
+                         d->n * (size_t)d->d_target * sizeof *d->targets);
+    return (uint64_t)crc;
 }
 
 /* ---- saving ----------------------------------------------------------- */

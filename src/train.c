@@ -108,6 +108,7 @@ minima_status minima_trainer_alloc(minima_trainer **out, minima_model *model,
     tr->train = train;
     tr->test = test;
     tr->n = train->n;
+    tr->data_crc = minima_train_data_crc(train);
     tr->n_params = model->n_params;
     tr->perm_epoch = -1;
     tr->full_batch = p.batch_size == 0 || p.batch_size >= tr->n;

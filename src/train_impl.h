@@ -11,6 +11,7 @@ struct minima_trainer {
     const minima_dataset *train;
     const minima_dataset *test;     /* or NULL */
     size_t n;                       /* N training examples */
+    uint64_t data_crc;              /* CRC-32 of the training set (features, labels, targets) */
     size_t n_params;                /* P */
     int full_batch;                 /* one step per epoch on the whole set, in its order */
     size_t batch;                   /* B examples per step (N when full_batch) */

@@ -110,6 +110,8 @@ has "nothing to do" "$TMP/err" "finished"
 # Resuming with other settings is refused, naming the setting.
 run "resume other lr" 2 "$BIN" train "${DATA[@]}" --epochs 6 --batch 32 --lr 0.5 --out "$TMP/a.safetensors" --resume
 has "resume other lr" "$TMP/err" "learning rate"
+run "resume other data" 2 "$BIN" train "${DATA[@]}" --data-seed 5 --epochs 6 --batch 32 --out "$TMP/a.safetensors" --resume
+has "resume other data" "$TMP/err" "training data checksum"
 
 # ---- SIGINT for real: checkpoint, exit 130 --------------------------------------
 "$BIN" train --data synthetic:blobs:200000 --arch 2-64-64-4 --epochs 50 --out "$TMP/sig.safetensors" \

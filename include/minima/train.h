@@ -181,9 +181,9 @@ minima_status minima_trainer_set_epochs(minima_trainer *tr, int epochs);
  * optimizer's state and step count, the epoch and the step inside it
  * (the shuffle is a function of seed and epoch), and the parameters that
  * must not change across a resume (architecture, loss, optimizer settings,
- * batch size, seed, number of training examples). Atomic: a temporary file
- * in the same directory, flushed, fsync'ed, renamed over `path`; a failure
- * leaves an existing file untouched and no temporary behind.
+ * batch size, seed, number and checksum of the training examples). Atomic:
+ * a temporary file in the same directory, flushed, fsync'ed, renamed over
+ * `path`; a failure leaves an existing file untouched and no temporary behind.
  *
  * The file (all integers little-endian):
  *
@@ -194,6 +194,10 @@ minima_status minima_trainer_set_epochs(minima_trainer *tr, int epochs);
  *     24  L   payload: fields in a fixed order (see checkpoint.c)
  *     24+L 4  CRC-32 (zlib) of bytes 0 .. 24+L-1 */
 minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const char *path);
+
+/* The CRC-32 of a data set's features, labels and targets (their bytes in
+ * memory), which a checkpoint records to refuse a resume on other data. */
+uint64_t minima_train_data_crc(const minima_dataset *data);
 
 /* Restores the state written by minima_trainer_save_checkpoint into a
  * trainer made for the same model architecture, loss, data size and
