@@ -756,6 +756,18 @@ static void map_zrange(const plot_item *it, double *zlo, double *zhi)
     *zhi = hi;
 }
 
+/* plshades' fill: the shade polygon, outlined in its own colour so that
+ * vector renderers (SVG, some PDF viewers) show no hairline seams between
+ * neighbouring shades. */
+static void fill_seamless(PLINT n, PLFLT_VECTOR x, PLFLT_VECTOR y)
+{
+    plfill(n, x, y);
+    if (n >= 2) {
+        plline(n, x, y);
+        pljoin(x[n - 1], y[n - 1], x[0], y[0]);
+    }
+}
+
 static minima_status draw_map(render_ctx *rc, const minima_panel *p, const plot_item *it)
 {
     double zlo, zhi;
@@ -763,10 +775,12 @@ static minima_status draw_map(render_ctx *rc, const minima_panel *p, const plot_
     pgrid g;
     MINIMA_TRY(pgrid_make(rc, p, it, it->map.log_values, zlo, zhi, &g));
     int ns = it->map.n_shades;
+    plwidth(0.5);
+    pllsty(1);
     PLFLT edges[257];
     for (int k = 0; k <= ns; k++) edges[k] = zlo + (zhi - zlo) * k / ns;
     plshades((PLFLT_MATRIX)g.f, (PLINT)it->nx, (PLINT)it->ny, NULL, g.xg[0], g.xg[it->nx - 1],
-             g.yg[0], g.yg[it->ny - 1], edges, ns + 1, 0.0, 0, 0.0, plfill, 1, pltr1, &g.cg);
+             g.yg[0], g.yg[it->ny - 1], edges, ns + 1, 0.5, 0, 0.0, fill_seamless, 1, pltr1, &g.cg);
     pgrid_free(&g);
     return MINIMA_OK;
 }
