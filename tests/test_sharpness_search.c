@@ -602,6 +602,45 @@ static void test_same_seed_same_value(void)
     minima_model_free(m);
 }
 
+/* Every allocation failure inside a measure is MINIMA_ENOMEM (never a
+ * crash; the sanitizer build checks for leaks), and the anchor survives. */
+static void test_out_of_memory(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 131);
+    minima_dataset *ds = make_data(m, 30, 132, 2, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    double *before = malloc(P * sizeof *before);
+    memcpy(before, minima_net_point(net), P * sizeof *before);
+    const char *names[][2] = {
+        {"dinh_sharpness", "steps=2,starts=1"}, {"keskar_full", "iters=2"},
+        {"keskar_subspace", "iters=2,dim=5"}, {"asam", NULL}, {"pac_bayes", "depth=2,draws=2"},
+        {"pac_bayes_mag", "depth=2,draws=2"}, {"worst_sharpness", "steps=3,m=10"},
+        {"average_sharpness", "draws=2,m=10"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const minima_measure *me = minima_measure_find(names[i][0]);
+        CHECK(me != NULL);
+        if (!me) continue;
+        int ok_seen = 0;
+        for (long k = 0; k < 200 && !ok_seen; k++) {
+            minima_measure_result r;
+            minima_alloc_fail_after(k);
+            minima_status st = minima_measure_compute(me, net, names[i][1], 1, &r);
+            minima_alloc_fail_after(-1);
+            CHECK_MSG(st == MINIMA_OK || st == MINIMA_ENOMEM, "%s after %ld allocations: %s",
+                      names[i][0], k, minima_strerror(st));
+            ok_seen = st == MINIMA_OK;
+        }
+        CHECK_MSG(ok_seen, "%s never succeeded", names[i][0]);
+        CHECK(!memcmp(before, minima_net_point(net), P * sizeof *before));
+    }
+    free(before);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_dinh_second_order_limit);
@@ -617,5 +656,6 @@ int main(void)
     RUN(test_rescaling);
     RUN(test_bad_settings);
     RUN(test_same_seed_same_value);
+    RUN(test_out_of_memory);
     return harness_report();
 }
