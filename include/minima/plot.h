@@ -187,7 +187,8 @@ minima_status minima_panel_rect(minima_panel *p, double x0, double y0, double x1
 minima_status minima_panel_circle(minima_panel *p, double cx, double cy, double r,
                                   const minima_style *style);
 /* Text at data point (x, y); halign 0 left, 0.5 centre, 1 right (the
- * point is at that fraction of the text's width, vertically centred). */
+ * point is at that fraction of the text's width, vertically centred).
+ * Like all data, it is clipped to the plot area. */
 minima_status minima_panel_text(minima_panel *p, double x, double y, const char *text,
                                 double halign, const minima_style *style);
 
