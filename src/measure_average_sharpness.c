@@ -11,18 +11,21 @@
  * worst_sharpness. To second order at a critical point the value is
  * (rho^2 / 2) Tr(diag(c^2) H) (divided by 3 for p=inf); the extra
  * "stderr" is the standard error of the Monte-Carlo mean (batches
- * treated as independent). Logit normalisation is not offered yet. */
+ * treated as independent). normalize_logits=1 (cross-entropy only) uses
+ * the cross-entropy of normalised logits (z - mean z) / ||z - mean z||, as
+ * worst_sharpness does. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "minima/alloc.h"
+#include "minima/model.h"
 #include "minima/rng.h"
 #include "minima/sharpness.h"
 #include "sharpness_batches_impl.h"
 
 #define NAME "average_sharpness"
-static const char KNOWN[] = "rho,p,adaptive,draws,n,m";
+static const char KNOWN[] = "rho,p,adaptive,draws,n,m,normalize_logits";
 
 typedef struct {
     double rho;
@@ -30,6 +33,7 @@ typedef struct {
     int adaptive;
     int draws;
     int n, m;
+    int normalize;   /* cross-entropy of normalised logits */
 } avg_settings;
 
 static minima_status parse(const char *s, avg_settings *p)
@@ -40,6 +44,7 @@ static minima_status parse(const char *s, avg_settings *p)
     p->draws = 20;
     p->n = 1024;
     p->m = 128;
+    p->normalize = 0;
     MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
     MINIMA_TRY(minima_settings_double(s, "rho", &p->rho));
     MINIMA_TRY(minima_sharpness_parse_p(s, &p->p, NAME));
@@ -47,6 +52,10 @@ static minima_status parse(const char *s, avg_settings *p)
     MINIMA_TRY(minima_settings_int(s, "draws", &p->draws));
     MINIMA_TRY(minima_settings_int(s, "n", &p->n));
     MINIMA_TRY(minima_settings_int(s, "m", &p->m));
+    MINIMA_TRY(minima_settings_int(s, "normalize_logits", &p->normalize));
+    if (p->normalize != 0 && p->normalize != 1)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": normalize_logits = %d, expected 0 or 1",
+                    p->normalize);
     if (isnan(p->rho))   /* values from the authors' experiment grids */
         p->rho = isinf(p->p) ? (p->adaptive ? 0.2 : 0.02) : (p->adaptive ? 0.1 : 0.01);
     if (!(p->rho > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rho = %g, expected > 0", p->rho);
@@ -58,6 +67,18 @@ static minima_status parse(const char *s, avg_settings *p)
     return MINIMA_OK;
 }
 
+/* The batch loss at x; with zout (m, d_K) non-NULL the cross-entropy of
+ * normalised logits. */
+static minima_status batch_loss(minima_net *bnet, const double *x, double *zout, double *f)
+{
+    if (!zout) return minima_net_loss(bnet, x, f, NULL);
+    const minima_dataset *bd = minima_net_data(bnet);
+    const minima_model *model = minima_net_model(bnet);
+    MINIMA_TRY(minima_net_outputs(bnet, x, zout));
+    *f = minima_sharpness_normalized_ce(zout, bd->labels, bd->n, model->widths[model->n_layers], NULL);
+    return MINIMA_OK;
+}
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
@@ -65,12 +86,19 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     MINIMA_TRY(parse(settings, &p));
     size_t n = minima_net_n_params(net);
     const double *w = minima_net_point(net);    /* (P) anchor */
+    const minima_model *model = minima_net_model(net);
+    int dk = model->widths[model->n_layers];
+    if (p.normalize && (minima_net_loss_kind(net) != MINIMA_LOSS_CE || !minima_net_data(net)->labels))
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "measure " NAME ": normalize_logits=1 needs the "
+                    "cross-entropy loss and class labels (the net's loss is %s)",
+                    minima_loss_name(minima_net_loss_kind(net)));
     minima_sharpness_batches b;
     MINIMA_TRY(minima_sharpness_batches_create(&b, net, (size_t)p.n, (size_t)p.m, NAME));
     minima_status st = MINIMA_OK;
     double *x = minima_alloc(n, sizeof *x);     /* (P) w + delta */
     double *z = minima_alloc(n, sizeof *z);     /* (P) standard noise */
-    if (!x || !z) {
+    double *zout = p.normalize ? minima_alloc((size_t)p.m * (size_t)dk, sizeof *zout) : NULL;
+    if (!x || !z || (p.normalize && !zout)) {
         st = minima_error(MINIMA_ENOMEM, "measure " NAME ": out of memory for P = %zu", n);
         goto fail;
     }
@@ -78,7 +106,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     for (int bi = 0; bi < b.count; bi++) {
         minima_net *bnet = b.nets[bi];
         double L0;
-        if ((st = minima_net_loss(bnet, w, &L0, NULL)) != MINIMA_OK) goto fail;
+        if ((st = batch_loss(bnet, w, zout, &L0)) != MINIMA_OK) goto fail;
         minima_rng rng;
         minima_rng_seed2(&rng, seed, (uint64_t)bi);
         for (int j = 0; j < p.draws; j++) {
@@ -87,7 +115,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
             for (size_t i = 0; i < n; i++)
                 x[i] = w[i] + p.rho * (p.adaptive ? fabs(w[i]) : 1) * z[i];
             double L;
-            if ((st = minima_net_loss(bnet, x, &L, NULL)) != MINIMA_OK) goto fail;
+            if ((st = batch_loss(bnet, x, zout, &L)) != MINIMA_OK) goto fail;
             sum += L - L0;
             sum2 += (L - L0) * (L - L0);
         }
@@ -102,10 +130,12 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_measure_add_extra(out, "batches", b.count);
     minima_measure_add_extra(out, "examples", (double)b.examples);
     snprintf(out->params, sizeof out->params,
-             "{\"rho\": %.17g, \"p\": %s, \"adaptive\": %d, \"draws\": %d, \"n\": %d, \"m\": %d}",
-             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.draws, p.n, p.m);
+             "{\"rho\": %.17g, \"p\": %s, \"adaptive\": %d, \"draws\": %d, \"n\": %d, \"m\": %d, "
+             "\"normalize_logits\": %d}",
+             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.draws, p.n, p.m, p.normalize);
 fail:
     minima_sharpness_batches_free(&b);
+    minima_free(zout);
     minima_free(x);
     minima_free(z);
     return st;
@@ -118,6 +148,6 @@ const minima_measure minima_measure_average_sharpness = {
     .invariance = MINIMA_INVARIANCE_NONE,
     /* rho's default depends on p and adaptive: 0.01 (p=2), 0.1 (p=2,
      * adaptive), 0.02 (p=inf), 0.2 (p=inf, adaptive) */
-    .settings = "rho=0.01,p=2,adaptive=0,draws=20,n=1024,m=128",
+    .settings = "rho=0.01,p=2,adaptive=0,draws=20,n=1024,m=128,normalize_logits=0",
     .compute = compute,
 };

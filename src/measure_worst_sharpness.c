@@ -26,14 +26,19 @@
  * p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06), the step is halved
  * and the iterate reset to the best point when fewer than 75 % of the
  * steps since the last checkpoint raised the loss, or when neither the
- * step nor the best loss changed since then. The start is random as in
- * the authors' code (rand_init=1): u uniform in [-rho, rho]^P for p = inf,
- * a uniformly random point on the sphere of radius rho for p = 2; with
- * rand_init=0 it is u = 0. The best loss over all iterates (and w itself)
- * is kept, so each batch's value is >= 0 and a certified lower bound.
+ * step nor the best loss changed since then. The start is u = 0, as in the
+ * authors' evaluation script (its --sharpness_rand_init is off by
+ * default); rand_init=1 starts at a random point of the ball (u uniform in
+ * [-rho, rho]^P for p = inf, uniform on the sphere of radius rho for
+ * p = 2), which is needed at an exact critical point, where the gradient
+ * at u = 0 vanishes. The best loss over all iterates (and w itself) is
+ * kept, so each batch's value is >= 0 and a certified lower bound.
  *
- * Logit normalisation (the authors' optional z <- (z - mean z) / ||z -
- * mean z||) changes the loss and is not offered yet. */
+ * Logit normalisation (normalize_logits=1, cross-entropy only): the loss
+ * is the cross-entropy of z' = (z - mean z) / max(||z - mean z||, 1e-10)
+ * per example, as in the authors' LogitNormalizationWrapper. Its gradient
+ * J^T s (s the derivative in the outputs) is computed exactly by the
+ * engine's MSE gradient with targets Z - (d_K m / 2) s. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +51,7 @@
 #include "sharpness_batches_impl.h"
 
 #define NAME "worst_sharpness"
-static const char KNOWN[] = "rho,p,adaptive,steps,n,m,rand_init";
+static const char KNOWN[] = "rho,p,adaptive,steps,n,m,rand_init,normalize_logits";
 
 /* ---- batches (shared with average_sharpness) --------------------------- */
 
@@ -114,6 +119,41 @@ minima_status minima_sharpness_parse_p(const char *s, double *p, const char *nam
     return MINIMA_OK;
 }
 
+double minima_sharpness_normalized_ce(const double *outputs, const int32_t *labels, size_t n,
+                                      int d, double *signal)
+{
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *z = outputs + i * (size_t)d;
+        double mean = 0, r = 0, mx = -INFINITY, se = 0;
+        for (int j = 0; j < d; j++) mean += z[j];
+        mean /= d;
+        for (int j = 0; j < d; j++) r += (z[j] - mean) * (z[j] - mean);
+        r = fmax(sqrt(r), 1e-10);
+        for (int j = 0; j < d; j++) mx = fmax(mx, (z[j] - mean) / r);
+        for (int j = 0; j < d; j++) se += exp((z[j] - mean) / r - mx);
+        total += mx + log(se) - (z[labels[i]] - mean) / r;
+        if (!signal) continue;
+        /* q = softmax(u) - e_y; t = (q - u (u.q)) / r (no projection when the
+         * norm was clamped); signal = (t - mean t) / n */
+        double *s = signal + i * (size_t)d, uq = 0, tm = 0;
+        int clamped = r <= 1e-10;
+        for (int j = 0; j < d; j++) {
+            double u = (z[j] - mean) / r;
+            s[j] = exp(u - mx) / se - (j == labels[i]);
+            uq += u * s[j];
+        }
+        for (int j = 0; j < d; j++) {
+            double u = (z[j] - mean) / r;
+            s[j] = (s[j] - (clamped ? 0 : u * uq)) / r;
+            tm += s[j];
+        }
+        tm /= d;
+        for (int j = 0; j < d; j++) s[j] = (s[j] - tm) / (double)n;
+    }
+    return total / (double)n;
+}
+
 /* ---- settings -------------------------------------------------------------- */
 
 typedef struct {
@@ -124,6 +164,7 @@ typedef struct {
     int n;           /* examples used */
     int m;           /* batch size */
     int rand_init;   /* random start in the ball, else u = 0 */
+    int normalize;   /* cross-entropy of normalised logits */
 } worst_settings;
 
 static minima_status parse(const char *s, worst_settings *p)
@@ -134,7 +175,8 @@ static minima_status parse(const char *s, worst_settings *p)
     p->steps = 20;
     p->n = 1024;
     p->m = 128;
-    p->rand_init = 1;
+    p->rand_init = 0;
+    p->normalize = 0;
     MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
     MINIMA_TRY(minima_settings_double(s, "rho", &p->rho));
     MINIMA_TRY(minima_sharpness_parse_p(s, &p->p, NAME));
@@ -143,6 +185,7 @@ static minima_status parse(const char *s, worst_settings *p)
     MINIMA_TRY(minima_settings_int(s, "n", &p->n));
     MINIMA_TRY(minima_settings_int(s, "m", &p->m));
     MINIMA_TRY(minima_settings_int(s, "rand_init", &p->rand_init));
+    MINIMA_TRY(minima_settings_int(s, "normalize_logits", &p->normalize));
     if (isnan(p->rho))   /* values from the authors' experiment grids */
         p->rho = isinf(p->p) ? (p->adaptive ? 0.002 : 0.001) : (p->adaptive ? 1.0 : 0.1);
     if (!(p->rho > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rho = %g, expected > 0", p->rho);
@@ -150,6 +193,9 @@ static minima_status parse(const char *s, worst_settings *p)
         MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": adaptive = %d, expected 0 or 1", p->adaptive);
     if (p->rand_init != 0 && p->rand_init != 1)
         MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rand_init = %d, expected 0 or 1", p->rand_init);
+    if (p->normalize != 0 && p->normalize != 1)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": normalize_logits = %d, expected 0 or 1",
+                    p->normalize);
     if (p->steps < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": steps = %d, expected >= 1", p->steps);
     if (p->n < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": n = %d, expected >= 1", p->n);
     if (p->m < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": m = %d, expected >= 1", p->m);
@@ -165,6 +211,11 @@ typedef struct {
     double rho, p;
     double *x;         /* (P) w + c u */
     double *g;         /* (P) gradient of L at x, then of f in u */
+    /* normalised logits only: */
+    int normalize;
+    const minima_model *model;
+    minima_dataset *tds;   /* the batch with MSE targets (m, d_K), rewritten per gradient */
+    double *zout;          /* (m, d_K) outputs */
 } apgd_ctx;
 
 static void project(double *u, size_t n, double rho, double p)
@@ -177,11 +228,44 @@ static void project(double *u, size_t n, double rho, double p)
     }
 }
 
+/* The loss of the batch at x (normalised-logit cross-entropy when asked),
+ * and its gradient into g if g is not NULL. For normalised logits the
+ * gradient J^T s (s = dloss/dZ) comes from an MSE net whose targets are
+ * Y = Z - (d_K / 2) s row by row: its output signal 2 (Z - Y) / (m d_K) is
+ * then exactly s. That net is created for this one product (the engine
+ * wants its data unchanged while a net exists) and freed. */
+static minima_status batch_loss(minima_net *bnet, apgd_ctx *c, const double *x, double *f,
+                                double *g)
+{
+    if (!c->normalize) {
+        if (g) return minima_net_gradient(bnet, x, f, g);
+        return minima_net_loss(bnet, x, f, NULL);
+    }
+    const minima_dataset *bd = minima_net_data(bnet);
+    int dk = c->model->widths[c->model->n_layers];
+    MINIMA_TRY(minima_net_outputs(bnet, x, c->zout));
+    *f = minima_sharpness_normalized_ce(c->zout, bd->labels, bd->n, dk, g ? c->tds->targets : NULL);
+    if (!g) return MINIMA_OK;
+    size_t nz = bd->n * (size_t)dk;
+    for (size_t i = 0; i < nz; i++)
+        c->tds->targets[i] = c->zout[i] - 0.5 * dk * (double)bd->n * c->tds->targets[i];
+    minima_net_params np = minima_net_default_params(c->model);
+    np.loss = MINIMA_LOSS_MSE;
+    np.batch_size = 0;
+    np.cache_limit = 0;
+    minima_net *mse = NULL;
+    double unused;
+    MINIMA_TRY(minima_net_create(&mse, c->model, c->tds, &np));
+    minima_status st = minima_net_gradient(mse, x, &unused, g);
+    minima_net_free(mse);
+    return st;
+}
+
 /* f(u) = L_S(w + c u) and its gradient c * grad L into ctx->g. */
 static minima_status eval(minima_net *bnet, apgd_ctx *c, const double *u, double *f)
 {
     for (size_t i = 0; i < c->n; i++) c->x[i] = c->w[i] + c->c[i] * u[i];
-    MINIMA_TRY(minima_net_gradient(bnet, c->x, f, c->g));
+    MINIMA_TRY(batch_loss(bnet, c, c->x, f, c->g));
     for (size_t i = 0; i < c->n; i++) c->g[i] *= c->c[i];
     return MINIMA_OK;
 }
@@ -205,9 +289,17 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     MINIMA_TRY(parse(settings, &p));
     size_t n = minima_net_n_params(net);
     const double *w = minima_net_point(net);    /* (P) anchor */
+    const minima_model *model = minima_net_model(net);
+    int dk = model->widths[model->n_layers];
+    if (p.normalize && (minima_net_loss_kind(net) != MINIMA_LOSS_CE || !minima_net_data(net)->labels))
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "measure " NAME ": normalize_logits=1 needs the "
+                    "cross-entropy loss and class labels (the net's loss is %s)",
+                    minima_loss_name(minima_net_loss_kind(net)));
     minima_sharpness_batches b;
     MINIMA_TRY(minima_sharpness_batches_create(&b, net, (size_t)p.n, (size_t)p.m, NAME));
     minima_status st = MINIMA_OK;
+    minima_dataset *tds = NULL;                  /* batch copy with MSE targets (normalize) */
+    double *zout = NULL;                         /* (m, d_K) outputs (normalize) */
     double *cs = minima_alloc(n, sizeof *cs);    /* (P) c */
     double *u = minima_alloc(n, sizeof *u);      /* (P) x_k */
     double *up = minima_alloc(n, sizeof *up);    /* (P) x_{k-1} */
@@ -218,6 +310,10 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     double *gb = minima_alloc(n, sizeof *gb);    /* (P) gradient in u at the best iterate */
     if (!cs || !u || !up || !z || !ub || !x || !g || !gb) {
         st = minima_error(MINIMA_ENOMEM, "measure " NAME ": out of memory for P = %zu", n);
+        goto fail;
+    }
+    if (p.normalize && !(zout = minima_alloc((size_t)p.m * (size_t)dk, sizeof *zout))) {
+        st = minima_error(MINIMA_ENOMEM, "measure " NAME ": out of memory for the outputs");
         goto fail;
     }
     for (size_t i = 0; i < n; i++) cs[i] = p.adaptive ? fabs(w[i]) : 1;
@@ -236,14 +332,22 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
             p1 = p2;
         }
     }
-    apgd_ctx ctx = {n, w, cs, p.rho, p.p, x, g};
+    apgd_ctx ctx = {n, w, cs, p.rho, p.p, x, g, p.normalize, model, NULL, zout};
     const double alpha = 0.75, rho_ck = 0.75;
     double sum = 0, sum_loss = 0, max_batch = 0;
     int halvings = 0;
     for (int bi = 0; bi < b.count; bi++) {
         minima_net *bnet = b.nets[bi];
+        if (p.normalize) {
+            const minima_dataset *bd = b.data[bi];
+            minima_dataset_free(tds);
+            tds = NULL;
+            if ((st = minima_dataset_create(&tds, bd->n, bd->d, 0, dk)) != MINIMA_OK) goto fail;
+            memcpy(tds->x, bd->x, bd->n * (size_t)bd->d * sizeof *tds->x);
+            ctx.tds = tds;
+        }
         double L0;
-        if ((st = minima_net_loss(bnet, w, &L0, NULL)) != MINIMA_OK) goto fail;
+        if ((st = batch_loss(bnet, &ctx, w, &L0, NULL)) != MINIMA_OK) goto fail;
         minima_rng rng;
         minima_rng_seed2(&rng, seed, (uint64_t)bi);
         if (!p.rand_init) {
@@ -316,10 +420,13 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_measure_add_extra(out, "step_halvings", halvings);
     snprintf(out->params, sizeof out->params,
              "{\"rho\": %.17g, \"p\": %s, \"adaptive\": %d, \"steps\": %d, \"n\": %d, \"m\": %d, "
-             "\"rand_init\": %d}",
-             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.steps, p.n, p.m, p.rand_init);
+             "\"rand_init\": %d, \"normalize_logits\": %d}",
+             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.steps, p.n, p.m, p.rand_init,
+             p.normalize);
 fail:
     minima_sharpness_batches_free(&b);
+    minima_dataset_free(tds);
+    minima_free(zout);
     minima_free(cs);
     minima_free(u);
     minima_free(up);
@@ -338,6 +445,6 @@ const minima_measure minima_measure_worst_sharpness = {
     .invariance = MINIMA_INVARIANCE_NONE,
     /* rho's default depends on p and adaptive: 0.1 (p=2), 1 (p=2, adaptive),
      * 0.001 (p=inf), 0.002 (p=inf, adaptive) */
-    .settings = "rho=0.1,p=2,adaptive=0,steps=20,n=1024,m=128,rand_init=1",
+    .settings = "rho=0.1,p=2,adaptive=0,steps=20,n=1024,m=128,rand_init=0,normalize_logits=0",
     .compute = compute,
 };

@@ -7,6 +7,7 @@
 #define MINIMA_SHARPNESS_BATCHES_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "minima/data.h"
 #include "minima/net.h"
@@ -21,6 +22,13 @@ typedef struct {
 minima_status minima_sharpness_batches_create(minima_sharpness_batches *b, minima_net *net,
                                               size_t n, size_t m, const char *name);
 void minima_sharpness_batches_free(minima_sharpness_batches *b);
+
+/* Cross-entropy of normalised logits (Andriushchenko et al.'s option):
+ * for each row z of `outputs` (n, d), v = z - mean z, u = v / max(||v||,
+ * 1e-10), loss = logsumexp(u) - u_label; returns the mean over the n rows.
+ * With signal non-NULL, also d(mean loss)/dz into signal (n, d). */
+double minima_sharpness_normalized_ce(const double *outputs, const int32_t *labels, size_t n,
+                                      int d, double *signal);
 
 /* Reads "p=2" / "p=inf" from a settings string into *p (2 or INFINITY);
  * leaves *p if the key is absent. */

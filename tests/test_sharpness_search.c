@@ -17,6 +17,7 @@
 #include "minima/rng.h"
 #include "minima/sharpness.h"
 #include "minima/train.h"
+#include "sharpness_batches_impl.h"
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -458,10 +459,10 @@ static void test_worst_case(void)
     CHECK_OK(minima_spectrum_dense(P, h, ev, NULL));
     double rho = 1e-3, expect = 0.5 * ev[P - 1] * rho * rho;
     minima_measure_result r;
-    double v = run("worst_sharpness", net, "rho=1e-3,steps=100,n=30,m=30", 2, &r);
+    double v = run("worst_sharpness", net, "rho=1e-3,steps=100,n=30,m=30,rand_init=1", 2, &r);
     CHECK_MSG(v <= expect * 1.01 && v >= 0.97 * expect, "%g vs lambda_max rho^2 / 2 = %g", v, expect);
     /* the default 20 steps already get most of it */
-    v = run("worst_sharpness", net, "rho=1e-3,n=30,m=30", 2, &r);
+    v = run("worst_sharpness", net, "rho=1e-3,n=30,m=30,rand_init=1", 2, &r);
     CHECK_MSG(v >= 0.95 * expect, "20 steps: %g vs %g", v, expect);
     free(h);
     free(ev);
@@ -496,6 +497,109 @@ static void test_worst_case(void)
     minima_model_free(m);
 }
 
+/* The derivative of the normalised-logit cross-entropy in the outputs
+ * against central differences. */
+static void test_normalized_ce_signal(void)
+{
+    enum { N = 6, D = 4 };
+    double z[N * D], s[N * D], zp[N * D];
+    int32_t y[N];
+    minima_rng rng;
+    minima_rng_seed(&rng, 141);
+    minima_rng_fill_normal(&rng, z, N * D);
+    for (int i = 0; i < N; i++) y[i] = (int32_t)minima_rng_below(&rng, D);
+    double L = minima_sharpness_normalized_ce(z, y, N, D, s);
+    CHECK(isfinite(L) && L > 0);
+    for (int k = 0; k < N * D; k++) {
+        double h = 1e-6;
+        memcpy(zp, z, sizeof z);
+        zp[k] = z[k] + h;
+        double lp = minima_sharpness_normalized_ce(zp, y, N, D, NULL);
+        zp[k] = z[k] - h;
+        double lm = minima_sharpness_normalized_ce(zp, y, N, D, NULL);
+        CHECK_ABS(s[k], (lp - lm) / (2 * h), 1e-8);
+    }
+    /* a shift of all logits of a row changes nothing */
+    for (int j = 0; j < D; j++) zp[j] = z[j] + 3;
+    memcpy(zp + D, z + D, sizeof z - D * sizeof *z);
+    CHECK_REL(minima_sharpness_normalized_ce(zp, y, N, D, NULL), L, 1e-14);
+}
+
+/* Gradient of the batch loss (normalised logits or not) by central
+ * differences in theta. */
+static void fd_gradient(minima_net *net, int normalize, double *g)
+{
+    size_t P = minima_net_n_params(net), N = minima_net_n_examples(net);
+    const minima_model *m = minima_net_model(net);
+    int dk = m->widths[m->n_layers];
+    double *x = malloc(P * sizeof *x), *z = malloc(N * (size_t)dk * sizeof *z);
+    memcpy(x, minima_net_point(net), P * sizeof *x);
+    for (size_t i = 0; i < P; i++) {
+        double h = 1e-6, v = x[i], lp, lm;
+        for (int sgn = 0; sgn < 2; sgn++) {
+            x[i] = v + (sgn ? -h : h);
+            double L;
+            if (normalize) {
+                CHECK_OK(minima_net_outputs(net, x, z));
+                L = minima_sharpness_normalized_ce(z, minima_net_data(net)->labels, N, dk, NULL);
+            } else {
+                CHECK_OK(minima_net_loss(net, x, &L, NULL));
+            }
+            if (sgn) lm = L; else lp = L;
+        }
+        x[i] = v;
+        g[i] = (lp - lm) / (2 * h);
+    }
+    free(x);
+    free(z);
+}
+
+/* One APGD step from u = 0 with a tiny radius is the first-order value
+ * rho ||g||_2 (p = 2) or rho ||g||_1 (p = inf): checks the gradient the
+ * search climbs, with and without normalised logits. */
+static void test_worst_first_order(void)
+{
+    minima_model *m = make_model("3-5-4-3", 1, 151);
+    minima_dataset *ds = make_data(m, 30, 152, 0, 0);
+    minima_net *net = make_net(m, ds, MINIMA_LOSS_CE);
+    size_t P = minima_net_n_params(net);
+    double *g = malloc(P * sizeof *g);
+    for (int normalize = 0; normalize <= 1; normalize++) {
+        fd_gradient(net, normalize, g);
+        double n2 = 0, n1 = 0;
+        for (size_t i = 0; i < P; i++) {
+            n2 += g[i] * g[i];
+            n1 += fabs(g[i]);
+        }
+        n2 = sqrt(n2);
+        char s[128];
+        snprintf(s, sizeof s, "rho=1e-6,steps=1,n=30,m=30,normalize_logits=%d", normalize);
+        double v = run("worst_sharpness", net, s, 1, NULL);
+        CHECK_REL(v, 1e-6 * n2, 1e-4);
+        snprintf(s, sizeof s, "rho=1e-8,steps=1,n=30,m=30,p=inf,normalize_logits=%d", normalize);
+        v = run("worst_sharpness", net, s, 1, NULL);
+        CHECK_REL(v, 1e-8 * n1, 1e-4);
+    }
+    free(g);
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+
+    /* normalised logits need cross-entropy */
+    m = make_model("3-5-4-3", 1, 153);
+    ds = make_data(m, 30, 154, 1, 0.1);
+    net = make_net(m, ds, MINIMA_LOSS_MSE);
+    const char *names[] = {"worst_sharpness", "average_sharpness"};
+    for (int i = 0; i < 2; i++) {
+        minima_measure_result r;
+        CHECK_STATUS(minima_measure_compute(minima_measure_find(names[i]), net, "normalize_logits=1",
+                                            1, &r), MINIMA_EUNSUPPORTED);
+    }
+    minima_net_free(net);
+    minima_dataset_free(ds);
+    minima_model_free(m);
+}
+
 /* ---- invariance under per-neuron rescaling ------------------------------ */
 
 typedef struct { const char *name, *settings; int invariant; double tol; } inv_case;
@@ -517,6 +621,9 @@ static void test_rescaling(void)
         {"average_sharpness", "adaptive=1", 1, 1e-10},
         {"average_sharpness", "adaptive=1,p=inf", 1, 1e-10},
         {"average_sharpness", NULL, 0, 0},
+        {"worst_sharpness", "adaptive=1,p=inf,normalize_logits=1", 1, 1e-9},
+        {"average_sharpness", "adaptive=1,normalize_logits=1", 1, 1e-10},
+        {"worst_sharpness", "normalize_logits=1", 0, 0},
     };
     minima_model *m = make_model("3-5-4-3", 1, 101);
     minima_model *t = NULL;
@@ -562,6 +669,7 @@ static void test_bad_settings(void)
         {"worst_sharpness", "p=1"}, {"worst_sharpness", "rho=0"}, {"worst_sharpness", "m=0"},
         {"worst_sharpness", "draws=3"}, {"average_sharpness", "adaptive=3"},
         {"average_sharpness", "steps=3"}, {"average_sharpness", "draws=-1"},
+        {"worst_sharpness", "normalize_logits=2"}, {"average_sharpness", "normalize_logits=-1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const minima_measure *me = minima_measure_find(bad[i][0]);
@@ -616,6 +724,7 @@ static void test_out_of_memory(void)
         {"dinh_sharpness", "steps=2,starts=1"}, {"keskar_full", "iters=2"},
         {"keskar_subspace", "iters=2,dim=5"}, {"asam", NULL}, {"pac_bayes", "depth=2,draws=2"},
         {"pac_bayes_mag", "depth=2,draws=2"}, {"worst_sharpness", "steps=3,m=10"},
+        {"worst_sharpness", "steps=2,m=10,normalize_logits=1"},
         {"average_sharpness", "draws=2,m=10"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -623,7 +732,7 @@ static void test_out_of_memory(void)
         CHECK(me != NULL);
         if (!me) continue;
         int ok_seen = 0;
-        for (long k = 0; k < 200 && !ok_seen; k++) {
+        for (long k = 0; k < 1000 && !ok_seen; k++) {
             minima_measure_result r;
             minima_alloc_fail_after(k);
             minima_status st = minima_measure_compute(me, net, names[i][1], 1, &r);
@@ -653,6 +762,8 @@ int main(void)
     RUN(test_pac_bayes_needs_labels);
     RUN(test_average_second_order);
     RUN(test_worst_case);
+    RUN(test_normalized_ce_signal);
+    RUN(test_worst_first_order);
     RUN(test_rescaling);
     RUN(test_bad_settings);
     RUN(test_same_seed_same_value);
