@@ -37,6 +37,8 @@ struct minima_net {
     double *rg[64];            /* R{G_k} */
     double *gw;                /* (B, max d) scratch: G_k W_k for tanh */
     double *prob;              /* (B, d_K) softmax */
+    const double *targets;     /* (N, d_K) MSE targets: the data's, or onehot */
+    double *onehot;            /* (N, d_K) one-hot labels for MSE on class labels, or NULL */
 
     /* Cache at the anchor: A_k (k < K), G_k (k <= K), softmax; (N, d_k). */
     int cache_enabled;
@@ -86,6 +88,7 @@ void minima_net_free(minima_net *net)
     minima_free(net->cache_prob);
     minima_free(net->gw);
     minima_free(net->prob);
+    minima_free(net->onehot);
     minima_free(net->theta0);
     minima_free(net->theta_tmp);
     minima_free(net->col);
@@ -110,10 +113,16 @@ static minima_status check_data(const minima_model *m, const minima_dataset *x, 
                 MINIMA_FAIL(MINIMA_ERANGE, "%s: label of example %zu is %d; expected a class in "
                             "[0, %d) for a network with %d outputs", name, i, (int)x->labels[i],
                             dK, dK);
+    } else if (!x->targets) {
+        /* MSE on class labels: one-hot targets, as F.one_hot(y).double(). */
+        if (!x->labels)
+            MINIMA_FAIL(MINIMA_EINVAL, "%s: the MSE loss needs float targets or class labels, "
+                        "and the data set has neither", name);
+        for (size_t i = 0; i < x->n; i++)
+            if (x->labels[i] < 0 || x->labels[i] >= dK)
+                MINIMA_FAIL(MINIMA_ERANGE, "%s: label of example %zu is %d; one-hot MSE targets "
+                            "need a class in [0, %d)", name, i, (int)x->labels[i], dK);
     } else {
-        if (!x->targets)
-            MINIMA_FAIL(MINIMA_EINVAL, "%s: the MSE loss needs float targets, and the data set "
-                        "has none (use --loss ce for class labels)", name);
         if (x->d_target != dK)
             MINIMA_FAIL(MINIMA_ESHAPE, "%s: targets have %d columns but the network has %d "
                         "outputs", name, x->d_target, dK);
@@ -173,6 +182,13 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
         if (!net->act[k] || !net->sig[k] || !net->rz[k] || !net->ra[k] || !net->rg[k]) goto nomem;
     }
     memcpy(net->theta0, model->theta, net->P * sizeof(double));
+    net->targets = data->targets;
+    if (p.loss == MINIMA_LOSS_MSE && !data->targets) {
+        size_t dK = (size_t)net->d[net->K];
+        if (!(net->onehot = minima_calloc(net->N * dK, sizeof(double)))) goto nomem;
+        for (size_t i = 0; i < net->N; i++) net->onehot[i * dK + (size_t)data->labels[i]] = 1.0;
+        net->targets = net->onehot;
+    }
 
     size_t need = cache_bytes_for(model, net->N, p.loss);
     net->cache_enabled = need <= p.cache_limit;
@@ -373,7 +389,7 @@ static void loss_and_output_signal(const minima_net *net, size_t s, size_t b, co
                 }
             }
         } else {
-            const double *ti = net->data->targets + (s + i) * (size_t)dK;
+            const double *ti = net->targets + (s + i) * (size_t)dK;
             double scale = 2.0 / (N * dK);
             for (int j = 0; j < dK; j++) {
                 double r = zi[j] - ti[j];

@@ -503,7 +503,21 @@ static void test_bad_input(void)
     x->x[7] = 0;
     minima_net_params mse = minima_net_default_params(m);
     mse.loss = MINIMA_LOSS_MSE;
-    CHECK_STATUS(minima_net_create(&net, m, x, &mse), MINIMA_EINVAL);   /* no targets */
+    /* MSE on class labels: one-hot targets. */
+    CHECK_OK(minima_net_create(&net, m, x, &mse));
+    double l_onehot, l_ref;
+    CHECK_OK(minima_net_loss(net, NULL, &l_onehot, NULL));
+    minima_net_free(net);
+    net = NULL;
+    {
+        minima_dataset *t = make_data(10, 4, 3, 3, 1);
+        for (size_t i = 0; i < 10; i++)
+            for (int j = 0; j < 3; j++) t->targets[i * 3 + (size_t)j] = j == x->labels[i];
+        memcpy(t->x, x->x, 40 * sizeof *t->x);
+        l_ref = ref_loss(m, m->theta, t, MINIMA_LOSS_MSE, NULL);
+        minima_dataset_free(t);
+    }
+    CHECK_REL(l_onehot, l_ref, 1e-14);
     m->theta[2] = INFINITY;
     CHECK_STATUS(minima_net_create(&net, m, x, NULL), MINIMA_ENONFINITE);
     m->theta[2] = 0.1;

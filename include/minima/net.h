@@ -49,7 +49,9 @@ minima_net_params minima_net_default_params(const minima_model *model);
 
 /* Check that the model and data fit together (d_0 = features, labels in
  * range for cross-entropy, targets of width d_K for MSE, everything finite)
- * and allocate every workspace. params may be NULL for the defaults. */
+ * and allocate every workspace. params may be NULL for the defaults. MSE on
+ * a data set with class labels and no float targets uses one-hot targets
+ * (PyTorch: MSELoss()(f(x), F.one_hot(y, d_K).double())). */
 minima_status minima_net_create(minima_net **out, const minima_model *model,
                                 const minima_dataset *data, const minima_net_params *params);
 void minima_net_free(minima_net *net);
