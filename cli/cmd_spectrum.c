@@ -7,11 +7,11 @@
 
 #include "cli_common.h"
 #include "cli_load.h"
+#include "cli_plots.h"
 #include "minima/alloc.h"
 #include "minima/density.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
-#include "minima/plot.h"
 #include "minima/trace.h"
 
 int minima_cmd_spectrum(int argc, char **argv);
@@ -50,47 +50,6 @@ typedef struct {
     size_t rank;
     double rank_tol;
 } spectrum_out;
-
-static int draw_density(const char *path, const spectrum_out *s, const char *model_path)
-{
-    minima_figure *fig = NULL;
-    minima_status st = minima_figure_create(1, 1, 1000, 650, &fig);
-    if (st != MINIMA_OK) return cli_fail("spectrum", st);
-    minima_panel *p = minima_figure_panel(fig, 0, 0);
-    char title[512];
-    snprintf(title, sizeof title, "Hessian spectral density of %s", model_path);
-    minima_panel_set_title(p, title);
-    minima_panel_set_labels(p, "eigenvalue", "density (log scale)");
-    minima_panel_set_log(p, 0, 1);
-    minima_style line = minima_style_default();
-    line.label = "SLQ density";
-    size_t ng = s->dens.n_grid;
-    /* The log axis drops non-positive values: floor the density where the
-     * Gaussian kernels underflow, so the curve stays continuous. */
-    double *y = malloc(ng * sizeof *y);
-    double peak = 0;
-    for (size_t i = 0; i < ng; i++) if (s->dens.values[i] > peak) peak = s->dens.values[i];
-    for (size_t i = 0; i < ng; i++) y[i] = fmax(s->dens.values[i], peak * 1e-12);
-    minima_panel_line(p, s->dens.grid, y, ng, &line);
-    minima_panel_set_yrange(p, peak * 1e-12, peak * 3);
-    if (s->have_eig) {
-        minima_style mark = minima_style_default();
-        mark.color = MINIMA_COLOR_VERMILLION;
-        mark.dash = MINIMA_DASH_DASHED;
-        mark.width = 1.0;
-        for (int i = 0; i < s->eig.n_top; i++) {
-            mark.label = i == 0 ? "top eigenvalues (Lanczos)" : NULL;
-            minima_panel_vline(p, s->eig.top[i], &mark);
-        }
-    }
-    minima_panel_set_legend(p, MINIMA_LEGEND_TOP_RIGHT);
-    st = minima_plot_render(fig, path);
-    free(y);
-    minima_figure_destroy(fig);
-    if (st != MINIMA_OK) return cli_fail("spectrum", st);
-    fprintf(stderr, "wrote %s\n", path);
-    return -1;
-}
 
 static void print_json(const spectrum_out *s, size_t n_hvp)
 {
@@ -301,8 +260,14 @@ int minima_cmd_spectrum(int argc, char **argv)
     }
     s.seconds = cli_now() - t0;
     if (plot && s.have_dens) {
-        int prc = draw_density(plot, &s, na.model_path);
-        if (prc >= 0) { rc = prc; goto done; }
+        char title[512];
+        snprintf(title, sizeof title, "Hessian spectral density of %s", na.model_path);
+        if ((st = cli_plot_density(plot, &s.dens, s.have_eig ? s.eig.top : NULL,
+                                   s.have_eig ? s.eig.n_top : 0, title)) != MINIMA_OK) {
+            rc = cli_fail("spectrum", st);
+            goto done;
+        }
+        if (!json) fprintf(stderr, "wrote %s\n", plot);
     }
     if (json) print_json(&s, minima_net_n_products(cn.net));
     else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
