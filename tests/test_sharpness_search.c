@@ -376,10 +376,29 @@ static void test_pac_bayes(void)
     CHECK(isnan(extra(&r, "bound_init")) && r.note[0]);
     minima_net_free(net2);
     minima_model_free(m2);
-    /* the magnitude-aware variant: bounds finite, sigma in range */
+    /* the magnitude-aware variant: its bounds recomputed from sigma' (w = w_0 here) */
     v = run("pac_bayes_mag", net, NULL, 4, &r);
-    CHECK(isfinite(v) && extra(&r, "sigma") > 0);
-    CHECK(isfinite(extra(&r, "bound_orig")) && isfinite(extra(&r, "bound_init_code")));
+    sigma = extra(&r, "sigma");
+    CHECK(sigma > 0 && sigma < 2);
+    CHECK_REL(v, 1 / (sigma * sigma), 1e-15);
+    {
+        double e2 = 1e-6, s2sum = 0, ko = 0, ki = 0, co = 0, ci = 0;
+        for (size_t i = 0; i < P; i++) s2sum += sigma * sigma * w[i] * w[i] + e2;
+        double tau_o = (s2sum + nw2) / (double)P, tau_i = s2sum / (double)P;
+        double code_o = e2 + (sigma * sigma + 1) * nw2 / (double)P, code_i = e2;
+        for (size_t i = 0; i < P; i++) {
+            double s2 = sigma * sigma * w[i] * w[i] + e2;
+            ko += log(tau_o / s2);
+            ki += log(tau_i / s2);
+            co += log(code_o / e2);
+            ci += log(code_i / e2);
+        }
+        tail = log(300 / sigma) + 10;
+        CHECK_REL(extra(&r, "bound_orig"), ko / 4 + tail, 1e-12);
+        CHECK_REL(extra(&r, "bound_init"), ki / 4 + tail, 1e-12);
+        CHECK_REL(extra(&r, "bound_orig_code"), co / 4 + tail, 1e-12);
+        CHECK_REL(extra(&r, "bound_init_code"), ci / 4 + tail, 1e-12);
+    }
     minima_net_free(net);
     minima_dataset_free(ds);
     minima_model_free(m);
