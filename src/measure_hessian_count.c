@@ -20,7 +20,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
 {
     MINIMA_TRY(minima_settings_check(settings, "threshold,exact_max,k,tol", "hessian_count"));
     double threshold = 1.0, tol = 1e-6;
-    int exact_max = 3000, k = 50;
+    int exact_max = 3000, k = 20;
     MINIMA_TRY(minima_settings_double(settings, "threshold", &threshold));
     MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
     MINIMA_TRY(minima_settings_int(settings, "k", &k));
@@ -86,6 +86,6 @@ const minima_measure minima_measure_hessian_count = {
     .title = "number of Hessian eigenvalues above a threshold",
     .source = "Dinh et al. 2017, Thm 5; Keskar et al. 2017",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "threshold=1,exact_max=3000,k=50,tol=1e-6",
+    .settings = "threshold=1,exact_max=3000,k=20,tol=1e-6",
     .compute = compute,
 };

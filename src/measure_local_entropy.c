@@ -105,7 +105,7 @@ static minima_status slq_logdet(minima_net *net, double gamma, int draws, int st
     double n = (double)r.n_draws, mean = sum / n;
     *lmin = mn;
     *logdet = mn + gamma > 0 ? mean : NAN;
-    *se = n > 1 ? sqrt(fmax(0.0, (sum2 - n * mean * mean) / (n - 1)) / n) : NAN;
+    *se = n > 1 && mn + gamma > 0 ? sqrt(fmax(0.0, (sum2 - n * mean * mean) / (n - 1)) / n) : NAN;
     minima_density_result_free(&r);
     return MINIMA_OK;
 }
