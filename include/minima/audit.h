@@ -1,0 +1,178 @@
+/* minima/audit.h — the invariance audit: measures evaluated along a
+ * model's rescaling orbit (SPEC §3, §6; the point of Dinh et al. 2017 made
+ * measurable).
+ *
+ * For a network at theta (the anchor of a minima_net) the audit builds
+ * points of its orbit {A theta} — parameters that compute the same function:
+ *
+ *   - layer-wise maps T_alpha over several decades: for s in
+ *     {-decades, ..., decades} (step decade_step), alpha_1 = 10^s,
+ *     alpha_K = 10^-s, every other alpha_k = 1; biases follow
+ *     b_k -> (alpha_1...alpha_k) b_k (SPEC §3, appendix B). s = 0 is theta
+ *     itself, the reference point (point 0);
+ *   - neuron_draws random per-neuron maps: every hidden unit scaled by
+ *     exp(spread z), z ~ N(0, 1), draw i seeded by seed + 1 + i.
+ *
+ * Each point is first checked to be observationally equivalent to theta
+ * (minima_sym_check_equivalence on the net's data: relative output
+ * difference <= equivalence_tol); a point that is not is flagged with its
+ * numbers and left out of every statistic. Then every measure is evaluated
+ * at every equivalent point (same settings, same seed), and summarised:
+ *
+ *   v0          the value at theta (point 0)
+ *   min, max    over the equivalent points
+ *   ratio       max|v| / min|v| when all values are non-zero with one sign,
+ *               else NaN (a sign change or a zero: use rel_spread)
+ *   rel_spread  max_i |v_i - v0| / |v0| (absolute when v0 = 0, flagged)
+ *   verdict     "invariant to 3e-12", "moved by 1.2e+06x", "moved by 4%
+ *               (approximately invariant expected)", ...
+ *   agrees      the measured behaviour matches the registry's expectation:
+ *               EXACT: rel_spread <= invariant_tol; NONE: rel_spread >
+ *               moved_tol; APPROX: rel_spread <= approx_tol; OPEN: always
+ *               (the verdict says what was measured).
+ *
+ * Canonical values. For every measure not expected to be exactly
+ * invariant, the audit also computes, from each equivalent orbit point i,
+ * its canonical representative (minima_sym_canonical: the minimum-norm
+ * point of the per-neuron orbit) and evaluates the measure there. All these
+ * points are one point up to rounding, so the values must agree: their
+ * relative spread is reported (canonical_rel_spread) and must be
+ * <= canonical_tol, else the measure does not agree either. The relative
+ * distances between the canonical points themselves are reported per point.
+ *
+ * Cost: (number of points) x (1 + canonical) evaluations of each measure.
+ * Measures take their registry defaults except where `settings` overrides
+ * them; minima_audit_default_params() carries a table of cheaper settings
+ * for the slow searches (minima_audit_fast_settings), chosen so that an
+ * audit of all measures of a 784-128-128-10 network on 2000 examples takes
+ * a few minutes on two cores. The settings used are reported per measure.
+ *
+ * Progress: minima_progress("audit", done, total) per evaluation; the
+ * measures report their own. Interruption: MINIMA_EINTERRUPTED, with the
+ * result holding what was computed so far (NaN elsewhere) — free it. */
+#ifndef MINIMA_AUDIT_H
+#define MINIMA_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minima/net.h"
+#include "minima/sharpness.h"
+#include "minima/status.h"
+#include "minima/symmetry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Settings of one measure for the audit ("k=v,k=v"), overriding the registry defaults. */
+typedef struct {
+    const char *measure;
+    const char *settings;
+} minima_audit_setting;
+
+/* The audit's built-in settings for slow measures (a static table). */
+const minima_audit_setting *minima_audit_fast_settings(size_t *count);
+
+typedef struct {
+    int decades;                /* s = -decades..decades; default 3 (alpha over 12 decades end to end) */
+    double decade_step;         /* step of s, > 0; default 1 */
+    int neuron_draws;           /* random per-neuron points; default 2 */
+    double spread;              /* log-normal spread of their unit scales, >= 0; default 1 */
+    uint64_t seed;              /* neuron draws (seed+1+i) and every measure (seed); default 0 */
+    double equivalence_tol;     /* relative output difference allowed; default 1e-9 */
+    double invariant_tol;       /* "invariant" up to this relative spread; default 1e-6 */
+    double moved_tol;           /* "moved" beyond this relative spread; default 1e-2 */
+    double approx_tol;          /* APPROX measures agree up to this; default 0.1 */
+    double canonical_tol;       /* canonical values must agree to this; default 1e-6 */
+    int canonical;              /* evaluate non-invariant measures at the canonical points; default 1 */
+    int canonical_points;       /* from at most this many orbit points (the first ones in
+                                   order: theta, the extreme alphas, the neuron draws, then
+                                   the rest); <= 0: all; default 0 */
+    minima_sym_canonical_params canon;   /* default: minima_sym_canonical_default_params() */
+    /* Settings overrides, looked up by measure name; the last entry for a
+     * name wins. Default: minima_audit_fast_settings(). */
+    const minima_audit_setting *settings;
+    size_t n_settings;
+    /* Further overrides applied after `settings` (e.g. the user's), so a
+     * caller can keep the fast table and change one measure. */
+    const minima_audit_setting *extra_settings;
+    size_t n_extra_settings;
+} minima_audit_params;
+
+minima_audit_params minima_audit_default_params(void);
+
+typedef enum {
+    MINIMA_AUDIT_POINT_LAYER = 0,   /* T_alpha with alpha_1 = 10^s, alpha_K = 10^-s (s = 0: theta) */
+    MINIMA_AUDIT_POINT_NEURON       /* random per-neuron scales */
+} minima_audit_point_kind;
+
+typedef struct {
+    minima_audit_point_kind kind;
+    double log10_alpha;         /* s (layer points); 0 for neuron points */
+    uint64_t seed;              /* neuron points: the draw's seed */
+    double spread;              /* neuron points: the spread */
+    double norm;                /* ||A theta||_2 */
+    minima_sym_equivalence equivalence;   /* outputs at A theta vs at theta */
+    int equivalent;             /* equivalence.rel_diff <= equivalence_tol */
+    double canonical_distance;  /* ||c(A theta) - c(theta)|| / ||c(theta)||, c = canonical
+                                   representative; NaN if not computed */
+} minima_audit_point;
+
+typedef struct {
+    const minima_measure *measure;
+    minima_invariance expected;
+    char params[512];           /* settings used (JSON object, from the first evaluation) */
+    char settings[256];         /* the settings string passed ("" = registry defaults) */
+    double *values;             /* (n_points) NaN where skipped or failed */
+    double *seconds;            /* (n_points) */
+    double *canonical;          /* (n_points) values at the canonical points, NaN where not computed;
+                                   NULL when the measure is expected invariant or canonical is off */
+    double v0, min, max, ratio, rel_spread;
+    int spread_absolute;        /* v0 = 0: rel_spread is absolute */
+    size_t n_values;            /* finite values that entered the statistics */
+    double canonical_value;     /* at the canonical point of theta */
+    double canonical_rel_spread;/* max_i |c_i - c_0| / |c_0| (NaN if not computed) */
+    size_t n_canonical;
+    int agrees;
+    char verdict[160];
+    minima_status status;       /* first failure at any point (MINIMA_OK if none) */
+    char error[256];            /* its message */
+    double seconds_total;
+} minima_audit_measure;
+
+typedef struct {
+    size_t n_points;
+    minima_audit_point *points;       /* (n_points) point 0 is theta */
+    size_t n_measures;
+    minima_audit_measure *measures;   /* (n_measures) */
+    size_t n_not_equivalent;          /* points flagged and left out */
+    int all_agree;                    /* every measure agrees (and no point was flagged) */
+    double seconds;
+} minima_audit_result;
+
+/* Audits the named measures (names: n_names registry names; NULL or
+ * n_names = 0: the whole registry) at the anchor of `net` and along its
+ * orbit. The net's model gives the architecture (its theta is not used);
+ * the anchor is where it was on return. Unknown measure name or bad params:
+ * MINIMA_EINVAL. A measure failing at a point records NaN, its status and
+ * message, and the audit goes on (it does not agree); a usage error from a
+ * measure's settings (MINIMA_EINVAL at point 0) is returned at once. */
+minima_status minima_audit_run(minima_net *net, const char *const *names, size_t n_names,
+                               const minima_audit_params *params, minima_audit_result *out);
+void minima_audit_result_free(minima_audit_result *r);
+
+/* The settings string the audit passes to measure `name` under params
+ * (NULL: the registry's defaults). */
+const char *minima_audit_settings_for(const minima_audit_params *params, const char *name);
+
+/* Writes the verdict text and agreement for a summary (used by
+ * minima_audit_run; exposed for tests and for callers that rebuild a
+ * summary). */
+void minima_audit_summarize(minima_audit_measure *m, const minima_audit_result *r,
+                            const minima_audit_params *params);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
