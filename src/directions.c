@@ -1,0 +1,154 @@
+/* directions.c — directions for loss-landscape slices: plain random,
+ * filter-normalized (Li et al. 2018), top Hessian eigenvectors, and the
+ * straight line between two models. Contract: minima/landscape.h. */
+#include <math.h>
+#include <string.h>
+
+#include "minima/alloc.h"
+#include "minima/landscape.h"
+#include "minima/linop.h"
+#include "minima/rng.h"
+
+double minima_dir_norm(const double *x, size_t n)
+{
+    /* Scaled sum of squares (as LAPACK's dnrm2): no overflow for huge
+     * entries, no underflow for tiny ones. */
+    double scale = 0, ssq = 1;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs(x[i]);
+        if (a == 0) continue;
+        if (scale < a) {
+            ssq = 1 + ssq * (scale / a) * (scale / a);
+            scale = a;
+        } else {
+            ssq += (a / scale) * (a / scale);
+        }
+    }
+    return scale * sqrt(ssq);
+}
+
+static minima_status check_finite(const double *x, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            MINIMA_FAIL(MINIMA_ENONFINITE, "%s: entry %zu is %s, expected a finite number", what, i,
+                        isnan(x[i]) ? "NaN" : "Inf");
+    return MINIMA_OK;
+}
+
+minima_status minima_dir_random(size_t n_params, uint64_t seed, double norm, double *d)
+{
+    if (!d || n_params == 0) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_random: NULL direction or P = 0");
+    if (!isfinite(norm) || !(norm > 0))
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_random: norm = %g, expected a finite number > 0", norm);
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    minima_rng_fill_normal(&rng, d, n_params);
+    double nd = minima_dir_norm(d, n_params);
+    if (!(nd > 0)) MINIMA_FAIL(MINIMA_EFAILED, "minima_dir_random: the Gaussian draw is zero");
+    double f = norm / nd;
+    for (size_t i = 0; i < n_params; i++) d[i] *= f;
+    return MINIMA_OK;
+}
+
+minima_status minima_dir_filter_normalize(const minima_model *m, const double *theta,
+                                          minima_filter_bias bias, double *d)
+{
+    if (!m || !d) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_filter_normalize: NULL argument");
+    if (bias != MINIMA_FILTER_BIAS_ZERO && bias != MINIMA_FILTER_BIAS_COPY &&
+        bias != MINIMA_FILTER_BIAS_ROW)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_filter_normalize: bias mode %d, expected zero, "
+                    "copy or row", (int)bias);
+    if (!theta) theta = m->theta;
+    MINIMA_TRY(check_finite(theta, m->n_params, "filter normalization: the model's parameters"));
+    MINIMA_TRY(check_finite(d, m->n_params, "filter normalization: the direction"));
+    for (int k = 0; k < m->n_layers; k++) {
+        size_t rows = (size_t)m->widths[k + 1], cols = (size_t)m->widths[k];
+        const double *tw = theta + m->weight_offset[k];             /* (rows, cols) */
+        double *dw = d + m->weight_offset[k];                       /* (rows, cols) */
+        const double *tb = m->has_bias ? theta + m->bias_offset[k] : NULL;  /* (rows) */
+        double *db = m->has_bias ? d + m->bias_offset[k] : NULL;            /* (rows) */
+        int in_row = db && bias == MINIMA_FILTER_BIAS_ROW;
+        for (size_t i = 0; i < rows; i++) {
+            /* Norms of the row (and its bias, when it belongs to the row),
+             * without overflow: norm of (row norm, |bias|). */
+            double tn = minima_dir_norm(tw + i * cols, cols);
+            double dn = minima_dir_norm(dw + i * cols, cols);
+            if (in_row) {
+                double tpair[2] = {tn, tb[i]}, dpair[2] = {dn, db[i]};
+                tn = minima_dir_norm(tpair, 2);
+                dn = minima_dir_norm(dpair, 2);
+            }
+            double f = dn > 0 ? tn / dn : 0.0;
+            for (size_t j = 0; j < cols; j++) dw[i * cols + j] *= f;
+            if (in_row) db[i] *= f;
+        }
+        if (db && bias == MINIMA_FILTER_BIAS_ZERO) memset(db, 0, rows * sizeof *db);
+        if (db && bias == MINIMA_FILTER_BIAS_COPY) memcpy(db, tb, rows * sizeof *db);
+    }
+    return MINIMA_OK;
+}
+
+minima_status minima_dir_filter(const minima_model *m, const double *theta, uint64_t seed,
+                                minima_filter_bias bias, double *d)
+{
+    if (!m || !d) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_filter: NULL argument");
+    MINIMA_TRY(minima_dir_random(m->n_params, seed, 1.0, d));
+    return minima_dir_filter_normalize(m, theta, bias, d);
+}
+
+minima_status minima_dir_eigen(minima_net *net, int k, const minima_eigs_params *params,
+                               double *vectors, double *eigenvalues)
+{
+    if (!net || !vectors) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_eigen: NULL argument");
+    size_t P = minima_net_n_params(net);
+    if (k < 1 || (size_t)k > P)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_eigen: k = %d eigenvectors wanted, expected 1..%zu",
+                    k, P);
+    minima_eigs_params ep = params ? *params : minima_eigs_default_params();
+    ep.k_top = k;
+    ep.k_bottom = 0;
+    minima_linop *op = NULL;
+    minima_eigs_result res;
+    memset(&res, 0, sizeof res);
+    minima_status s = minima_linop_hessian(&op, net);
+    if (s != MINIMA_OK) goto fail;
+    s = minima_eigs(op, &ep, &res);
+    if (s != MINIMA_OK) goto fail;
+    if (res.n_top < k) {
+        s = minima_error(MINIMA_ENOCONV, "minima_dir_eigen: Lanczos returned %d of the %d "
+                         "eigenvectors wanted", res.n_top, k);
+        goto fail;
+    }
+    memcpy(vectors, res.top_vectors, (size_t)k * P * sizeof *vectors);
+    if (eigenvalues) memcpy(eigenvalues, res.top, (size_t)k * sizeof *eigenvalues);
+fail:
+    minima_eigs_result_free(&res);
+    minima_linop_free(op);
+    return s;
+}
+
+minima_status minima_dir_interpolation(const minima_model *a, const minima_model *b, double *d)
+{
+    if (!a || !b || !d) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_interpolation: NULL argument");
+    if (a->n_layers != b->n_layers)
+        MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between models of different depth: %d layers "
+                    "and %d layers", a->n_layers, b->n_layers);
+    for (int k = 0; k <= a->n_layers; k++)
+        if (a->widths[k] != b->widths[k])
+            MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between models of different shapes: width "
+                        "d_%d is %d in the first model and %d in the second", k, a->widths[k],
+                        b->widths[k]);
+    if (a->has_bias != b->has_bias)
+        MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between a model %s biases and one %s",
+                    a->has_bias ? "with" : "without", b->has_bias ? "with" : "without");
+    if (a->activation != b->activation)
+        MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between models of different activations: %s "
+                    "and %s", minima_activation_name(a->activation),
+                    minima_activation_name(b->activation));
+    MINIMA_ASSERT(a->n_params == b->n_params);
+    MINIMA_TRY(check_finite(a->theta, a->n_params, "interpolation: the first model"));
+    MINIMA_TRY(check_finite(b->theta, b->n_params, "interpolation: the second model"));
+    for (size_t i = 0; i < a->n_params; i++) d[i] = b->theta[i] - a->theta[i];
+    return MINIMA_OK;
+}
