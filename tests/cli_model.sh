@@ -90,7 +90,8 @@ has "eval no --model" "$TMP/err" "--model"
 run "eval no --data" 2 "$BIN" eval --model "$F64"
 run "eval bad --loss" 2 "$BIN" eval --model "$F64" --data "$X" --labels "$Y" --loss hinge
 has "eval bad --loss" "$TMP/err" "hinge"
-run "eval mse without targets" 2 "$BIN" eval --model "$F64" --data "$X" --labels "$Y" --loss mse
+run "eval mse on class labels (one-hot targets)" 0 "$BIN" eval --model "$F64" --data "$X" --labels "$Y" --loss mse --json
+pycheck "eval mse one-hot" "out['loss_kind'] == 'mse' and out['loss'] > 0"
 run "eval unknown option" 2 "$BIN" eval --model "$F64" --frobnicate
 run "eval missing data file" 2 "$BIN" eval --model "$F64" --data "$TMP/nope.npy" --labels "$Y"
 has "eval missing data file" "$TMP/err" "nope.npy"
@@ -152,8 +153,8 @@ EOF
     pycheck "info --ignore-unknown" "out['n_params'] == 6"
     run "info mse metadata" 0 "$BIN" info --model "$TMP/mse.safetensors" --json
     pycheck "info mse metadata" "out['loss'] == 'mse'"
-    run "eval loss from metadata" 2 "$BIN" eval --model "$TMP/mse.safetensors" --data "$X" --labels "$Y"
-    has "eval loss from metadata" "$TMP/err" "MSE"
+    run "eval loss from metadata" 0 "$BIN" eval --model "$TMP/mse.safetensors" --data "$X" --labels "$Y" --json
+    pycheck "eval loss from metadata" "out['loss_kind'] == 'mse'"
     run "eval --loss overrides metadata" 0 "$BIN" eval --model "$TMP/mse.safetensors" --data "$X" --labels "$Y" --loss ce --json
     pycheck "eval --loss ce" "rel(out['loss'], exp['f64']['loss']) <= 1e-10"
     run "eval labels out of range" 2 "$BIN" eval --model "$F64" --data "$X" --labels "$TMP/y7.npy"
