@@ -171,13 +171,26 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_rng rng;
     minima_rng_seed(&rng, seed);
     double mean_loss = 0;
+    int diverged = 0;
     for (int t = 0; t < steps; t++) {
         if (minima_interrupted()) {
             st = minima_error(MINIMA_EINTERRUPTED, "interrupted");
             goto fail;
         }
+        int finite = 1;
+        for (size_t i = 0; i < P && finite; i++) finite = isfinite(wp[i]);
+        if (!finite) {   /* eta * gamma >= 2 or a steep loss: the chain blew up */
+            diverged = 1;
+            break;
+        }
         double lt;
-        if ((st = minima_net_gradient(net, wp, &lt, grad)) != MINIMA_OK) goto fail;
+        st = minima_net_gradient(net, wp, &lt, grad);
+        if (st == MINIMA_ENONFINITE) {
+            st = MINIMA_OK;
+            diverged = 1;
+            break;
+        }
+        if (st != MINIMA_OK) goto fail;
         mean_loss += lt / steps;
         minima_rng_fill_normal(&rng, z, P);
         for (size_t i = 0; i < P; i++) {
@@ -189,8 +202,11 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     }
     double dist = 0;
     for (size_t i = 0; i < P; i++) dist += (w[i] - mu[i]) * (w[i] - mu[i]);
-    minima_measure_add_extra(out, "langevin_grad_norm", gamma * sqrt(dist));
-    minima_measure_add_extra(out, "langevin_mean_loss", steps ? mean_loss : NAN);
+    minima_measure_add_extra(out, "langevin_grad_norm", diverged ? NAN : gamma * sqrt(dist));
+    minima_measure_add_extra(out, "langevin_mean_loss", steps && !diverged ? mean_loss : NAN);
+    if (diverged)
+        minima_curv_note(out, "the Langevin chain diverged (eta * gamma = %.3g; it needs < 2): its "
+                         "extras are NaN", eta * gamma);
 fail:
     minima_free(grad);
     minima_free(wp);

@@ -705,6 +705,10 @@ static void test_local_entropy(void)
         measure(net, "local_entropy", set, 0, &r);
         CHECK(isnan(r.value) && strstr(r.note, "gamma") != NULL);
     }
+    /* an unstable chain (eta gamma >= 2) is reported, not an error */
+    snprintf(set, sizeof set, "gamma=%.17g,eta=1", 100 + gamma);
+    v = measure(net, "local_entropy", set, 0, &r);
+    CHECK(isfinite(v) && isnan(extra(&r, "langevin_grad_norm")) && strstr(r.note, "diverged"));
     /* the default chain is reproducible */
     measure(net, "local_entropy", NULL, 9, &r);
     double a1 = extra(&r, "langevin_grad_norm");
@@ -717,6 +721,40 @@ static void test_local_entropy(void)
     free(lam);
     minima_net_free(net);
     minima_model_free(m);
+    free_data(&ds);
+}
+
+
+/* ---- every measure on unusual nets ------------------------------------------ */
+
+/* No hidden layer, tanh, leaky ReLU, MSE: every measure returns a finite
+ * value (or its documented NaN) and leaves the anchor where it was. */
+static void test_edge_nets(void)
+{
+    static const char *names[] = {"hessian_max", "hessian_trace", "hessian_count", "fisher_rao",
+                                  "path_norm", "relative_flatness", "normalized_sharpness",
+                                  "fms_penalty", "local_entropy"};
+    static const struct { const char *arch; int bias; minima_activation act; minima_loss loss; } nets[] = {
+        {"3-3", 1, MINIMA_ACT_RELU, MINIMA_LOSS_CE},
+        {"3-4-3", 0, MINIMA_ACT_TANH, MINIMA_LOSS_MSE},
+        {"3-4-4-2-3", 1, MINIMA_ACT_LEAKY_RELU, MINIMA_LOSS_CE},
+    };
+    minima_dataset ds = make_data(20, 3, 3, 3, 111);
+    for (size_t q = 0; q < sizeof nets / sizeof nets[0]; q++) {
+        minima_model *m = make_model(nets[q].arch, nets[q].bias, nets[q].act, 112);
+        minima_net *net = make_net(m, &ds, nets[q].loss);
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            minima_measure_result r;
+            /* gamma large enough for any of these spectra */
+            const char *set = !strcmp(names[i], "local_entropy") ? "gamma=100,eta=1e-3" : NULL;
+            double v = measure(net, names[i], set, 1, &r);
+            CHECK_MSG(isfinite(v), "%s on %s: %g (%s)", names[i], nets[q].arch, v, r.note);
+            CHECK(r.params[0] == '{' && r.params[strlen(r.params) - 1] == '}');
+            CHECK(memcmp(minima_net_point(net), m->theta, m->n_params * sizeof(double)) == 0);
+        }
+        minima_net_free(net);
+        minima_model_free(m);
+    }
     free_data(&ds);
 }
 
@@ -772,6 +810,7 @@ int main(void)
     RUN(test_fms_penalty);
     RUN(test_hessian_count);
     RUN(test_local_entropy);
+    RUN(test_edge_nets);
     RUN(test_invariance);
     return harness_report();
 }
