@@ -758,6 +758,38 @@ static void test_edge_nets(void)
     free_data(&ds);
 }
 
+
+/* Every allocation failure is a clean MINIMA_ENOMEM (no crash; the sanitizer
+ * build also sees no leak), until enough allocations succeed. */
+static void test_out_of_memory(void)
+{
+    static const char *names[] = {"hessian_max", "hessian_trace", "hessian_count", "fisher_rao",
+                                  "path_norm", "relative_flatness", "normalized_sharpness",
+                                  "fms_penalty", "local_entropy"};
+    minima_dataset ds = make_data(20, 3, 3, 0, 121);
+    minima_model *m = make_model("3-5-4-3", 1, MINIMA_ACT_RELU, 122);
+    minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *set = !strcmp(names[i], "local_entropy") ? "gamma=100,eta=1e-3" : NULL;
+        const minima_measure *me = minima_measure_find(names[i]);
+        int done = 0, bad = 0;
+        for (long n = 0; n < 400 && !done; n++) {
+            minima_measure_result r;
+            minima_alloc_fail_after(n);
+            minima_status st = minima_measure_compute(me, net, set, 0, &r);
+            minima_alloc_fail_after(-1);
+            if (st == MINIMA_OK) done = 1;
+            else bad += st != MINIMA_ENOMEM;
+        }
+        CHECK_MSG(done && !bad, "%s: succeeded %d, other failures %d", names[i], done, bad);
+        /* the same value once memory is back */
+        CHECK(isfinite(measure(net, names[i], set, 0, NULL)));
+    }
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 /* ---- invariance ----------------------------------------------------------- */
 
 /* Measures that must not move under layer-wise and per-neuron rescaling
@@ -811,6 +843,7 @@ int main(void)
     RUN(test_hessian_count);
     RUN(test_local_entropy);
     RUN(test_edge_nets);
+    RUN(test_out_of_memory);
     RUN(test_invariance);
     return harness_report();
 }
