@@ -24,7 +24,8 @@ minima_figures_params minima_figures_default_params(void)
     p.samples = 601;
     p.fig1_eps_height = 0.02;
     p.fig1_eps_radius = 0.25;
-    p.unit_eps = 0.05;
+    p.fig2_eps = 0.05;
+    p.fig3_eps = 0.4;
     p.fig3_j_min = -2;
     p.fig3_j_max = 2;
     p.fig4_radius = 0.5;
@@ -50,8 +51,10 @@ minima_status minima_figures_check_params(const minima_figures_params *p)
     if (!(p->fig1_eps_radius > 0 && isfinite(p->fig1_eps_radius)))
         MINIMA_FAIL(MINIMA_EINVAL, "figures: fig1_eps_radius must be finite and > 0, got %g",
                     p->fig1_eps_radius);
-    if (!(p->unit_eps > 0 && isfinite(p->unit_eps)))
-        MINIMA_FAIL(MINIMA_EINVAL, "figures: unit_eps must be finite and > 0, got %g", p->unit_eps);
+    if (!(p->fig2_eps > 0 && isfinite(p->fig2_eps)))
+        MINIMA_FAIL(MINIMA_EINVAL, "figures: fig2_eps must be finite and > 0, got %g", p->fig2_eps);
+    if (!(p->fig3_eps > 0 && isfinite(p->fig3_eps)))
+        MINIMA_FAIL(MINIMA_EINVAL, "figures: fig3_eps must be finite and > 0, got %g", p->fig3_eps);
     if (p->fig3_j_min > 0 || p->fig3_j_max < 0 ||
         p->fig3_j_max - p->fig3_j_min + 1 > MINIMA_FIG3_MAX_BOXES)
         MINIMA_FAIL(MINIMA_EINVAL, "figures: fig3_j_min <= 0 <= fig3_j_max with at most %d boxes "
@@ -206,7 +209,7 @@ minima_status fig_unit_grid(fig_trained *t, const double *x, size_t nx, const do
 }
 
 minima_status fig_unit_map(minima_panel *panel, fig_trained *t, int grid, double x0, double x1,
-                           double y0, double y1, double *zmin, double *zmax)
+                           double y0, double y1, int log_coords, double *zmin, double *zmax)
 {
     size_t n = (size_t)grid;
     minima_status s = MINIMA_OK;
@@ -220,8 +223,20 @@ minima_status fig_unit_map(minima_panel *panel, fig_trained *t, int grid, double
         x[i] = x0 + (x1 - x0) * (double)i / (double)(n - 1);
         y[i] = y0 + (y1 - y0) * (double)i / (double)(n - 1);
     }
-    double lo, hi;
-    if ((s = fig_unit_grid(t, x, n, y, n, z, &lo, &hi)) != MINIMA_OK) goto fail;
+    double lo = INFINITY, hi = -INFINITY;
+    if (log_coords) {
+        for (size_t j = 0; j < n; j++)
+            for (size_t i = 0; i < n; i++) {
+                double v;
+                if ((s = fig_unit_loss(t, pow(10.0, x[i]), pow(10.0, y[j]), &v)) != MINIMA_OK)
+                    goto fail;
+                z[j * n + i] = v;
+                lo = fmin(lo, v);
+                hi = fmax(hi, v);
+            }
+    } else if ((s = fig_unit_grid(t, x, n, y, n, z, &lo, &hi)) != MINIMA_OK) {
+        goto fail;
+    }
     if (zmin) *zmin = lo;
     if (zmax) *zmax = hi;
     minima_map_options mo = minima_map_default_options();
@@ -237,7 +252,6 @@ minima_status fig_unit_map(minima_panel *panel, fig_trained *t, int grid, double
     }
     if (nl > 0) {
         minima_style cs = fig_style(MINIMA_COLOR_WHITE, 1.0, MINIMA_DASH_SOLID);
-        cs.label = "level sets L#u*#d + 10#u-2#d .. 10";
         if ((s = minima_panel_contour(panel, z, x, n, y, n, lv, nl, &cs)) != MINIMA_OK) goto fail;
     }
 fail:

@@ -32,9 +32,11 @@ minima_status fig_unit_loss(fig_trained *t, double theta1, double theta2, double
 minima_status fig_unit_grid(fig_trained *t, const double *x, size_t nx, const double *y,
                             size_t ny, double *z, double *zmin, double *zmax);
 /* The background every one-unit figure draws on: a log-coloured map of
- * L over [x0, x1] x [y0, y1] with level lines at L(theta) + eps * levels. */
+ * L over [x0, x1] x [y0, y1] with white level lines at L(theta) + 10^k,
+ * k = -2..1. log_coords: the axes are log10 theta1 and log10 theta2 (the
+ * bounds are logarithms too). */
 minima_status fig_unit_map(minima_panel *panel, fig_trained *t, int grid, double x0, double x1,
-                           double y0, double y1, double *zmin, double *zmax);
+                           double y0, double y1, int log_coords, double *zmin, double *zmax);
 /* The curve theta1 theta2 = c for theta1 in [x0, x1] (x0 > 0), clipped to
  * theta2 <= ymax, drawn with style. */
 minima_status fig_hyperbola(minima_panel *panel, double c, double x0, double x1, double ymax,

@@ -51,8 +51,10 @@ typedef struct {
     double fig1_eps_height;   /* eps of volume flatness, loss units, > 0; default 0.02 */
     double fig1_eps_radius;   /* radius of eps-sharpness along the direction, > 0; default 0.25 */
     /* Fig. 2-4 (one-unit network) */
-    double unit_eps;          /* eps of the low-loss region of Figs. 3 (boxes), > 0;
-                                 default 0.05 */
+    double fig2_eps;          /* Fig. 2: level L(theta) + eps whose distance from the
+                                 orbit points is reported, > 0; default 0.05 */
+    double fig3_eps;          /* Fig. 3: eps of the region C = {L < L(theta) + eps} the
+                                 boxes lie in, > 0; default 0.4 */
     int fig3_j_min, fig3_j_max; /* boxes T_alpha^j(B) for j_min <= j <= j_max; range
                                  at most MINIMA_FIG3_MAX_BOXES; default -2, 2 */
     double fig4_radius;       /* eps of Fig. 4 (ball radius), 0 < eps < |theta1|;
@@ -119,7 +121,7 @@ typedef struct {
     double orbit_lambda_max[MINIMA_FIG2_N_ORBIT];  /* Hessian's top eigenvalue there */
     double orbit_level_gap[MINIMA_FIG2_N_ORBIT];   /* distance from the point, along the
                                  Hessian's top eigenvector there, to the level set
-                                 L = L(theta) + unit_eps (bisection): the spacing
+                                 L = L(theta) + fig2_eps (bisection): the spacing
                                  of level sets at that point of the orbit */
 } minima_fig2_result;
 
