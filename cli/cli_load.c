@@ -38,6 +38,7 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
         return cli_usage_error(cmd, "option --loss: expected ce or mse, found '%s'", a->loss_name);
     }
     np.batch_size = a->batch;
+    np.float32 = a->float32;
     minima_data_options dopt = minima_data_default_options();
     dopt.labels_path = a->labels;
     dopt.subset = a->subset;

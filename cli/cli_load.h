@@ -23,6 +23,7 @@ typedef struct {
     size_t batch;
     uint64_t data_seed;
     int ignore_unknown;
+    int float32;            /* curvature products in float32 (not in CLI_NET_OPTIONS) */
 } cli_net_args;
 
 /* Defaults: batch 1000, everything else empty. */

@@ -34,6 +34,8 @@ static const char usage[] =
     "                  small networks only; reports rank and counts above --levels\n"
     "  --layers        restrict H to the named layers: '0,2', '4.weight', '#1'\n"
     "  --ggn           use the Gauss-Newton matrix instead of the Hessian\n"
+    "  --float32       products in single precision (about twice as fast; eigenvalues\n"
+    "                  then carry ~1e-6 relative error, so use --tol 1e-5 or above)\n"
     "  --plot FILE     draw the density (log scale) with the top eigenvalues marked\n"
     "Products reuse the activations cached at the model's parameters (see docs/engine.md).";
 
@@ -136,6 +138,8 @@ int minima_cmd_spectrum(int argc, char **argv)
         {"--levels", OPT_STRING, &levels, "with --exact: count eigenvalues above these", "L1,L2"},
         {"--layers", OPT_STRING, &layers, "restrict to these layers (names, NAME.weight, #k)", "NAMES"},
         {"--ggn", OPT_FLAG, &ggn, "Gauss-Newton matrix instead of the Hessian", NULL},
+        {"--float32", OPT_FLAG, &na.float32, "products in float32: ~2x faster, ~1e-6 relative error "
+         "(set --tol above 1e-6)", NULL},
         {"--seed", OPT_U64, &seed, "seed of random start and probe vectors", "S"},
         {"--plot", OPT_STRING, &plot, "draw the density to FILE (.png, .svg, .pdf); implies --density", "FILE"},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
@@ -145,6 +149,9 @@ int minima_cmd_spectrum(int argc, char **argv)
     if (rc >= 0) return rc;
     if (top < 0 || bottom < 0) return cli_usage_error("spectrum", "--top and --bottom must be >= 0");
     if (!(tol > 0 && tol < 1)) return cli_usage_error("spectrum", "--tol must be in (0, 1), found %g", tol);
+    if (na.float32 && tol < 1e-6)
+        return cli_usage_error("spectrum", "--float32 products carry ~1e-6 relative error: "
+                               "--tol %g cannot be reached (use 1e-5 or more)", tol);
     if (strcmp(trace_method, "hutch++") && strcmp(trace_method, "hutchinson") && strcmp(trace_method, "exact"))
         return cli_usage_error("spectrum", "--trace-method: expected hutch++, hutchinson or exact, found '%s'", trace_method);
     if (plot) want_density = 1;

@@ -18,6 +18,20 @@
 
 #include "minima/alloc.h"
 
+#define MAX_LAYERS 63
+
+/* What the R-passes of one precision read and write (net_rpass.h). */
+#define RPASS_STRUCT(REAL_T, NAME) typedef struct { \
+    const REAL_T *x;                /* (N, d_0) the data */ \
+    const REAL_T *theta0;           /* (P) the anchor */ \
+    REAL_T *rz[MAX_LAYERS + 1];     /* (B, d_k) R{Z_k} */ \
+    REAL_T *ra[MAX_LAYERS + 1];     /* (B, d_k) R{A_k} */ \
+    REAL_T *rg[MAX_LAYERS + 1];     /* (B, d_k) R{G_k} */ \
+    REAL_T *gw;                     /* (B, max d) scratch: G_k W_k for tanh */ \
+} NAME;
+RPASS_STRUCT(double, rpass_f64)
+RPASS_STRUCT(float, rpass_f32)
+
 struct minima_net {
     const minima_model *model;
     const minima_dataset *data;
@@ -30,13 +44,10 @@ struct minima_net {
     double *col;               /* (P) scratch column */
 
     /* Batch workspaces, (B, d_k) each, k = 1..K. */
-    double *act[64];           /* A_k (k < K) or Z_K */
-    double *sig[64];           /* G_k */
-    double *rz[64];            /* R{Z_k} */
-    double *ra[64];            /* R{A_k} */
-    double *rg[64];            /* R{G_k} */
-    double *gw;                /* (B, max d) scratch: G_k W_k for tanh */
+    double *act[MAX_LAYERS + 1];   /* A_k (k < K) or Z_K */
+    double *sig[MAX_LAYERS + 1];   /* G_k */
     double *prob;              /* (B, d_K) softmax */
+    rpass_f64 r64;             /* R-pass workspaces; x and theta0 view data->x, theta0 */
     const double *targets;     /* (N, d_K) MSE targets: the data's, or onehot */
     double *onehot;            /* (N, d_K) one-hot labels for MSE on class labels, or NULL */
 
@@ -44,14 +55,24 @@ struct minima_net {
     int cache_enabled;
     int cache_valid;
     double anchor_loss;
-    double *cache_act[64];
-    double *cache_sig[64];
+    double *cache_act[MAX_LAYERS + 1];
+    double *cache_sig[MAX_LAYERS + 1];
     double *cache_prob;
+
+    /* float32 curvature products (params.float32): the data, the anchor,
+     * the cache and the batch workspaces in single precision. The cache is
+     * computed in float64 and rounded, so only the products' own
+     * arithmetic is single precision. */
+    rpass_f32 r32;
+    float *x32;                /* (N, d_0) */
+    float *theta32;            /* (P) the anchor, rounded */
+    float *v32, *hv32;         /* (P) a product's input and output */
+    float *act32[MAX_LAYERS + 1], *sig32[MAX_LAYERS + 1], *prob32;        /* (B, d_k) */
+    float *cache_act32[MAX_LAYERS + 1], *cache_sig32[MAX_LAYERS + 1], *cache_prob32; /* (N, d_k) */
+    int cache32_valid;
 
     size_t n_products;
 };
-
-#define MAX_LAYERS 63
 
 minima_net_params minima_net_default_params(const minima_model *model)
 {
@@ -59,10 +80,11 @@ minima_net_params minima_net_default_params(const minima_model *model)
     p.loss = model ? model->loss : MINIMA_LOSS_CE;
     p.batch_size = 1000;
     p.cache_limit = (size_t)8 << 30;
+    p.float32 = 0;
     return p;
 }
 
-static size_t cache_bytes_for(const minima_model *m, size_t n, minima_loss loss)
+static size_t cache_bytes_for(const minima_model *m, size_t n, minima_loss loss, int float32)
 {
     size_t per_example = 0;
     for (int k = 1; k <= m->n_layers; k++) {
@@ -70,7 +92,7 @@ static size_t cache_bytes_for(const minima_model *m, size_t n, minima_loss loss)
         per_example += (size_t)m->widths[k];                        /* G_k */
     }
     if (loss == MINIMA_LOSS_CE) per_example += (size_t)m->widths[m->n_layers];
-    return n * per_example * sizeof(double);
+    return n * per_example * (sizeof(double) + (float32 ? sizeof(float) : 0));
 }
 
 void minima_net_free(minima_net *net)
@@ -79,14 +101,28 @@ void minima_net_free(minima_net *net)
     for (int k = 0; k <= net->K && k <= MAX_LAYERS; k++) {
         minima_free(net->act[k]);
         minima_free(net->sig[k]);
-        minima_free(net->rz[k]);
-        minima_free(net->ra[k]);
-        minima_free(net->rg[k]);
+        minima_free(net->r64.rz[k]);
+        minima_free(net->r64.ra[k]);
+        minima_free(net->r64.rg[k]);
         minima_free(net->cache_act[k]);
         minima_free(net->cache_sig[k]);
+        minima_free(net->r32.rz[k]);
+        minima_free(net->r32.ra[k]);
+        minima_free(net->r32.rg[k]);
+        minima_free(net->act32[k]);
+        minima_free(net->sig32[k]);
+        minima_free(net->cache_act32[k]);
+        minima_free(net->cache_sig32[k]);
     }
     minima_free(net->cache_prob);
-    minima_free(net->gw);
+    minima_free(net->cache_prob32);
+    minima_free(net->prob32);
+    minima_free(net->r64.gw);
+    minima_free(net->r32.gw);
+    minima_free(net->x32);
+    minima_free(net->theta32);
+    minima_free(net->v32);
+    minima_free(net->hv32);
     minima_free(net->prob);
     minima_free(net->onehot);
     minima_free(net->theta0);
@@ -169,19 +205,48 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
     net->theta0 = minima_alloc(net->P, sizeof(double));
     net->theta_tmp = minima_calloc(net->P, sizeof(double));
     net->col = minima_alloc(net->P, sizeof(double));
-    net->gw = minima_alloc(net->B * maxd, sizeof(double));
+    net->r64.gw = minima_alloc(net->B * maxd, sizeof(double));
     net->prob = minima_alloc(net->B * (size_t)net->d[net->K], sizeof(double));
-    if (!net->theta0 || !net->theta_tmp || !net->col || !net->gw || !net->prob) goto nomem;
+    if (!net->theta0 || !net->theta_tmp || !net->col || !net->r64.gw || !net->prob) goto nomem;
     for (int k = 1; k <= net->K; k++) {
         size_t sz = net->B * (size_t)net->d[k];
         net->act[k] = minima_alloc(sz, sizeof(double));
         net->sig[k] = minima_alloc(sz, sizeof(double));
-        net->rz[k] = minima_alloc(sz, sizeof(double));
-        net->ra[k] = minima_alloc(sz, sizeof(double));
-        net->rg[k] = minima_alloc(sz, sizeof(double));
-        if (!net->act[k] || !net->sig[k] || !net->rz[k] || !net->ra[k] || !net->rg[k]) goto nomem;
+        net->r64.rz[k] = minima_alloc(sz, sizeof(double));
+        net->r64.ra[k] = minima_alloc(sz, sizeof(double));
+        net->r64.rg[k] = minima_alloc(sz, sizeof(double));
+        if (!net->act[k] || !net->sig[k] || !net->r64.rz[k] || !net->r64.ra[k] || !net->r64.rg[k])
+            goto nomem;
     }
     memcpy(net->theta0, model->theta, net->P * sizeof(double));
+    net->r64.x = data->x;
+    net->r64.theta0 = net->theta0;
+    if (p.float32) {
+        size_t nx = net->N * (size_t)net->d[0];
+        net->x32 = minima_alloc(nx, sizeof(float));
+        net->theta32 = minima_alloc(net->P, sizeof(float));
+        net->v32 = minima_alloc(net->P, sizeof(float));
+        net->hv32 = minima_alloc(net->P, sizeof(float));
+        net->r32.gw = minima_alloc(net->B * maxd, sizeof(float));
+        net->prob32 = minima_alloc(net->B * (size_t)net->d[net->K], sizeof(float));
+        if (!net->x32 || !net->theta32 || !net->v32 || !net->hv32 || !net->r32.gw || !net->prob32)
+            goto nomem;
+        for (int k = 1; k <= net->K; k++) {
+            size_t sz = net->B * (size_t)net->d[k];
+            net->act32[k] = minima_alloc(sz, sizeof(float));
+            net->sig32[k] = minima_alloc(sz, sizeof(float));
+            net->r32.rz[k] = minima_alloc(sz, sizeof(float));
+            net->r32.ra[k] = minima_alloc(sz, sizeof(float));
+            net->r32.rg[k] = minima_alloc(sz, sizeof(float));
+            if (!net->act32[k] || !net->sig32[k] || !net->r32.rz[k] || !net->r32.ra[k] ||
+                !net->r32.rg[k])
+                goto nomem;
+        }
+        for (size_t i = 0; i < nx; i++) net->x32[i] = (float)data->x[i];
+        for (size_t i = 0; i < net->P; i++) net->theta32[i] = (float)net->theta0[i];
+        net->r32.x = net->x32;
+        net->r32.theta0 = net->theta32;
+    }
     net->targets = data->targets;
     if (p.loss == MINIMA_LOSS_MSE && !data->targets) {
         size_t dK = (size_t)net->d[net->K];
@@ -190,28 +255,37 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
         net->targets = net->onehot;
     }
 
-    size_t need = cache_bytes_for(model, net->N, p.loss);
+    size_t need = cache_bytes_for(model, net->N, p.loss, p.float32);
     net->cache_enabled = need <= p.cache_limit;
     if (net->cache_enabled) {
+        int ok = 1;
+        int ce = p.loss == MINIMA_LOSS_CE;
         for (int k = 1; k <= net->K; k++) {
             size_t sz = net->N * (size_t)net->d[k];
-            if (k < net->K && !(net->cache_act[k] = minima_alloc(sz, sizeof(double)))) break;
-            if (!(net->cache_sig[k] = minima_alloc(sz, sizeof(double)))) break;
+            if (k < net->K) ok = ok && (net->cache_act[k] = minima_alloc(sz, sizeof(double)));
+            ok = ok && (net->cache_sig[k] = minima_alloc(sz, sizeof(double)));
+            if (p.float32) {
+                if (k < net->K) ok = ok && (net->cache_act32[k] = minima_alloc(sz, sizeof(float)));
+                ok = ok && (net->cache_sig32[k] = minima_alloc(sz, sizeof(float)));
+            }
         }
-        if (p.loss == MINIMA_LOSS_CE)
-            net->cache_prob = minima_alloc(net->N * (size_t)net->d[net->K], sizeof(double));
-        int ok = p.loss != MINIMA_LOSS_CE || net->cache_prob;
-        for (int k = 1; k <= net->K; k++)
-            ok = ok && net->cache_sig[k] && (k == net->K || net->cache_act[k]);
+        size_t np = net->N * (size_t)net->d[net->K];
+        if (ce) ok = ok && (net->cache_prob = minima_alloc(np, sizeof(double)));
+        if (ce && p.float32) ok = ok && (net->cache_prob32 = minima_alloc(np, sizeof(float)));
         if (!ok) {
             /* Not enough memory for the cache: fall back to recomputation. */
             for (int k = 1; k <= net->K; k++) {
                 minima_free(net->cache_act[k]);
                 minima_free(net->cache_sig[k]);
+                minima_free(net->cache_act32[k]);
+                minima_free(net->cache_sig32[k]);
                 net->cache_act[k] = net->cache_sig[k] = NULL;
+                net->cache_act32[k] = net->cache_sig32[k] = NULL;
             }
             minima_free(net->cache_prob);
+            minima_free(net->cache_prob32);
             net->cache_prob = NULL;
+            net->cache_prob32 = NULL;
             net->cache_enabled = 0;
             minima_log(MINIMA_LOG_WARN, "could not allocate the %zu-byte curvature cache; "
                        "products will recompute activations", need);
@@ -239,7 +313,7 @@ int minima_net_cache_enabled(const minima_net *net) { return net->cache_enabled;
 
 size_t minima_net_cache_bytes(const minima_net *net)
 {
-    return cache_bytes_for(net->model, net->N, net->params.loss);
+    return cache_bytes_for(net->model, net->N, net->params.loss, net->params.float32);
 }
 
 static minima_status check_theta(const minima_net *net, const double *theta)
@@ -256,7 +330,10 @@ minima_status minima_net_set_point(minima_net *net, const double *theta)
     if (!net || !theta) MINIMA_FAIL(MINIMA_EINVAL, "minima_net_set_point: NULL argument");
     MINIMA_TRY(check_theta(net, theta));
     memcpy(net->theta0, theta, net->P * sizeof(double));
+    if (net->theta32)
+        for (size_t i = 0; i < net->P; i++) net->theta32[i] = (float)theta[i];
     net->cache_valid = 0;
+    net->cache32_valid = 0;
     return MINIMA_OK;
 }
 
@@ -301,48 +378,21 @@ static void activate(const minima_net *net, double *z, size_t n)
     }
 }
 
-/* x .*= phi'(Z), with phi'(Z) recovered from A = phi(Z). */
-static void times_dphi(const minima_net *net, const double *a, double *x, size_t n)
-{
-    switch (net->model->activation) {
-    case MINIMA_ACT_RELU:
-        for (size_t i = 0; i < n; i++) x[i] = a[i] > 0 ? x[i] : 0.0;
-        break;
-    case MINIMA_ACT_LEAKY_RELU: {
-        double s = net->model->leaky_slope;
-        for (size_t i = 0; i < n; i++) x[i] = a[i] > 0 ? x[i] : s * x[i];
-        break;
-    }
-    case MINIMA_ACT_TANH:
-        for (size_t i = 0; i < n; i++) x[i] *= 1.0 - a[i] * a[i];
-        break;
-    }
-}
-
-/* out (b, m) = in (b, n) M^T for M (m, n) row-major, then out += bias rows. */
-static void linear_forward(size_t b, int m, int n, const double *in, const double *M,
-                           const double *bias, double beta, double *out)
-{
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, m, n, 1.0, in, n, M, n, beta,
-                out, m);
-    if (bias)
-        for (size_t i = 0; i < b; i++) {
-            double *row = out + i * (size_t)m;
-            for (int j = 0; j < m; j++) row[j] += bias[j];
-        }
-}
-
-/* Accumulate dW (m, n) += G^T (m x b) A (b x n) and db (m) += colsum(G). */
-static void linear_backward_params(size_t b, int m, int n, const double *G, const double *A,
-                                   double *dW, double *db)
-{
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, (int)b, 1.0, G, m, A, n, 1.0, dW, n);
-    if (db)
-        for (size_t i = 0; i < b; i++) {
-            const double *row = G + i * (size_t)m;
-            for (int j = 0; j < m; j++) db[j] += row[j];
-        }
-}
+/* The per-batch kernels, in float64 and in float32. */
+#define REAL double
+#define SFX(x) x##_f64
+#define GEMM cblas_dgemm
+#include "net_rpass.h"
+#undef REAL
+#undef SFX
+#undef GEMM
+#define REAL float
+#define SFX(x) x##_f32
+#define GEMM cblas_sgemm
+#include "net_rpass.h"
+#undef REAL
+#undef SFX
+#undef GEMM
 
 /* ---- forward and backward over one batch ----------------------------- */
 
@@ -353,8 +403,8 @@ static void forward(const minima_net *net, const double *theta, size_t s, size_t
     const double *x = net->data->x + s * (size_t)net->d[0];
     for (int k = 1; k <= net->K; k++) {
         const double *in = k == 1 ? x : act[k - 1];
-        linear_forward(b, net->d[k], net->d[k - 1], in, W(net, theta, k), Bias(net, theta, k),
-                       0.0, act[k]);
+        linear_forward_f64(b, net->d[k], net->d[k - 1], in, W(net, theta, k), Bias(net, theta, k),
+                           0.0, act[k]);
         if (k < net->K) activate(net, act[k], b * (size_t)net->d[k]);
     }
 }
@@ -417,7 +467,7 @@ static void backward_signals(const minima_net *net, const double *theta, size_t 
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, net->d[k - 1], net->d[k],
                     1.0, sig[k], net->d[k], W(net, theta, k), net->d[k - 1], 0.0, sig[k - 1],
                     net->d[k - 1]);
-        times_dphi(net, act[k - 1], sig[k - 1], b * (size_t)net->d[k - 1]);
+        times_dphi_f64(net, act[k - 1], sig[k - 1], b * (size_t)net->d[k - 1]);
     }
 }
 
@@ -426,7 +476,7 @@ static void param_gradient(const minima_net *net, size_t s, size_t b, double **a
 {
     const double *x = net->data->x + s * (size_t)net->d[0];
     for (int k = 1; k <= net->K; k++)
-        linear_backward_params(b, net->d[k], net->d[k - 1], sig[k], k == 1 ? x : act[k - 1],
+        linear_backward_params_f64(b, net->d[k], net->d[k - 1], sig[k], k == 1 ? x : act[k - 1],
                                Wm(net, grad, k), Biasm(net, grad, k));
 }
 
@@ -465,7 +515,7 @@ static minima_status ensure_cache(minima_net *net)
     if (!net->cache_enabled || net->cache_valid) return MINIMA_OK;
     double lsum = 0;
     size_t ok = 0;
-    double *act[64], *sig[64];
+    double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1];
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
@@ -526,7 +576,7 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
     if (!theta && net->cache_enabled) {
         /* At the anchor, the cached signals give the gradient directly. */
         MINIMA_TRY(ensure_cache(net));
-        double *act[64], *sig[64], *prob;
+        double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
         for (size_t s = 0; s < net->N; s += net->B) {
             size_t b = net->N - s < net->B ? net->N - s : net->B;
             anchor_batch(net, s, b, act, sig, &prob);
@@ -553,93 +603,90 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
 
 /* ---- curvature products ----------------------------------------------- */
 
-/* R-forward pass of rows [s, s+b) along v: rz[k] = R{Z_k}, ra[k] = R{A_k}. */
-static void r_forward(minima_net *net, const double *v, size_t s, size_t b, double **act)
+static void to_float(float *dst, const double *src, size_t n)
 {
-    const double *x = net->data->x + s * (size_t)net->d[0];
+    for (size_t i = 0; i < n; i++) dst[i] = (float)src[i];
+}
+
+/* Round the float64 cache to float32 once per anchor. */
+static minima_status ensure_cache32(minima_net *net)
+{
+    if (!net->cache_enabled || net->cache32_valid) return MINIMA_OK;
+    MINIMA_TRY(ensure_cache(net));
     for (int k = 1; k <= net->K; k++) {
-        const double *in = k == 1 ? x : act[k - 1];
-        linear_forward(b, net->d[k], net->d[k - 1], in, W(net, v, k), Bias(net, v, k), 0.0,
-                       net->rz[k]);
-        if (k > 1)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, net->d[k], net->d[k - 1],
-                        1.0, net->ra[k - 1], net->d[k - 1], W(net, net->theta0, k), net->d[k - 1],
-                        1.0, net->rz[k], net->d[k]);
-        if (k < net->K) {
-            size_t n = b * (size_t)net->d[k];
-            memcpy(net->ra[k], net->rz[k], n * sizeof(double));
-            times_dphi(net, act[k], net->ra[k], n);
-        }
+        size_t sz = net->N * (size_t)net->d[k];
+        if (k < net->K) to_float(net->cache_act32[k], net->cache_act[k], sz);
+        to_float(net->cache_sig32[k], net->cache_sig[k], sz);
     }
+    if (net->cache_prob)
+        to_float(net->cache_prob32, net->cache_prob, net->N * (size_t)net->d[net->K]);
+    net->cache32_valid = 1;
+    return MINIMA_OK;
 }
 
-/* R{G_K} from R{Z_K}: the output Hessian of the loss applied row by row. */
-static void r_output_signal(minima_net *net, size_t b, const double *prob)
+/* anchor_batch in float32: views into the float32 cache, or the float64
+ * batch rounded into the float32 workspaces. */
+static void anchor_batch_f32(minima_net *net, size_t s, size_t b, float **act, float **sig,
+                             float **prob)
 {
-    int dK = net->d[net->K];
-    const double *rz = net->rz[net->K];
-    double *rg = net->rg[net->K];
-    double N = (double)net->N;
+    if (net->cache32_valid) {
+        for (int k = 1; k <= net->K; k++) {
+            act[k] = k < net->K ? net->cache_act32[k] + s * (size_t)net->d[k] : NULL;
+            sig[k] = net->cache_sig32[k] + s * (size_t)net->d[k];
+        }
+        *prob = net->cache_prob32 ? net->cache_prob32 + s * (size_t)net->d[net->K] : NULL;
+        return;
+    }
+    double *a64[MAX_LAYERS + 1], *g64[MAX_LAYERS + 1], *p64;
+    anchor_batch(net, s, b, a64, g64, &p64);
+    for (int k = 1; k <= net->K; k++) {
+        size_t sz = b * (size_t)net->d[k];
+        if (k < net->K) to_float(net->act32[k], a64[k], sz);
+        to_float(net->sig32[k], g64[k], sz);
+        act[k] = net->act32[k];
+        sig[k] = net->sig32[k];
+    }
+    *prob = NULL;
     if (net->params.loss == MINIMA_LOSS_CE) {
-        for (size_t i = 0; i < b; i++) {
-            const double *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
-            double pr = 0;
-            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
-            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) / N;
-        }
-    } else {
-        double scale = 2.0 / (N * dK);
-        for (size_t i = 0; i < b * (size_t)dK; i++) rg[i] = scale * rz[i];
+        to_float(net->prob32, p64, b * (size_t)net->d[net->K]);
+        *prob = net->prob32;
     }
 }
 
-/* One batch of a Hessian (full = 1) or Gauss-Newton (full = 0) product,
- * accumulated into hv. */
-static void r_backward(minima_net *net, const double *v, size_t s, size_t b, double **act,
-                       double **sig, int full, double *hv)
+static minima_status curvature_product_f32(minima_net *net, const double *v, double *out, int full)
 {
-    const double *x = net->data->x + s * (size_t)net->d[0];
-    for (int k = net->K; k >= 1; k--) {
-        int m = net->d[k], n = net->d[k - 1];
-        const double *in = k == 1 ? x : act[k - 1];
-        linear_backward_params(b, m, n, net->rg[k], in, Wm(net, hv, k), Biasm(net, hv, k));
-        if (k == 1) break;
-        if (full)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, (int)b, 1.0, sig[k], m,
-                        net->ra[k - 1], n, 1.0, Wm(net, hv, k), n);
-        /* R{G_{k-1}} = (R{G_k} W_k + G_k V_k) .* phi'(Z_{k-1}) [+ tanh's phi'' term] */
-        double *rgp = net->rg[k - 1];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, n, m, 1.0, net->rg[k], m,
-                    W(net, net->theta0, k), n, 0.0, rgp, n);
-        if (full)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, n, m, 1.0, sig[k], m,
-                        W(net, v, k), n, 1.0, rgp, n);
-        size_t cnt = b * (size_t)n;
-        times_dphi(net, act[k - 1], rgp, cnt);
-        if (full && net->model->activation == MINIMA_ACT_TANH) {
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, n, m, 1.0, sig[k], m,
-                        W(net, net->theta0, k), n, 0.0, net->gw, n);
-            const double *a = act[k - 1], *rz = net->rz[k - 1];
-            for (size_t i = 0; i < cnt; i++)
-                rgp[i] += net->gw[i] * (-2.0 * a[i] * (1.0 - a[i] * a[i])) * rz[i];
-        }
+    MINIMA_TRY(ensure_cache32(net));
+    to_float(net->v32, v, net->P);
+    memset(net->hv32, 0, net->P * sizeof(float));
+    float *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
+    for (size_t s = 0; s < net->N; s += net->B) {
+        if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
+        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        anchor_batch_f32(net, s, b, act, sig, &prob);
+        r_forward_f32(net, &net->r32, net->v32, s, b, act);
+        r_output_signal_f32(net, &net->r32, b, prob);
+        r_backward_f32(net, &net->r32, net->v32, s, b, act, sig, full, net->hv32);
     }
+    for (size_t i = 0; i < net->P; i++) out[i] = net->hv32[i];
+    net->n_products++;
+    return MINIMA_OK;
 }
 
 static minima_status curvature_product(minima_net *net, const double *v, double *out, int full)
 {
     if (!net || !v || !out) MINIMA_FAIL(MINIMA_EINVAL, "curvature product: NULL argument");
     if (v == out) MINIMA_FAIL(MINIMA_EINVAL, "curvature product: input and output must differ");
+    if (net->params.float32) return curvature_product_f32(net, v, out, full);
     MINIMA_TRY(ensure_cache(net));
     memset(out, 0, net->P * sizeof(double));
-    double *act[64], *sig[64], *prob;
+    double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
         anchor_batch(net, s, b, act, sig, &prob);
-        r_forward(net, v, s, b, act);
-        r_output_signal(net, b, prob);
-        r_backward(net, v, s, b, act, sig, full, out);
+        r_forward_f64(net, &net->r64, v, s, b, act);
+        r_output_signal_f64(net, &net->r64, b, prob);
+        r_backward_f64(net, &net->r64, v, s, b, act, sig, full, out);
     }
     net->n_products++;
     return MINIMA_OK;
@@ -660,13 +707,13 @@ minima_status minima_net_jvp(minima_net *net, const double *v, double *rz)
     if (!net || !v || !rz) MINIMA_FAIL(MINIMA_EINVAL, "minima_net_jvp: NULL argument");
     MINIMA_TRY(ensure_cache(net));
     size_t dK = (size_t)net->d[net->K];
-    double *act[64], *sig[64], *prob;
+    double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
         anchor_batch(net, s, b, act, sig, &prob);
-        r_forward(net, v, s, b, act);
-        memcpy(rz + s * dK, net->rz[net->K], b * dK * sizeof(double));
+        r_forward_f64(net, &net->r64, v, s, b, act);
+        memcpy(rz + s * dK, net->r64.rz[net->K], b * dK * sizeof(double));
     }
     net->n_products++;
     return MINIMA_OK;

@@ -481,6 +481,52 @@ static void test_symmetry_identities(void)
     }
 }
 
+/* float32 products: the same products to float32 accuracy, with and
+ * without the cache, for the Hessian and the Gauss-Newton matrix. */
+static void test_float32_products(void)
+{
+    const int widths[] = {6, 9, 8, 4};
+    for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
+        minima_model *m = make_model(3, widths, configs[c].bias, configs[c].act, configs[c].loss, 60 + c);
+        minima_dataset *x = make_data(45, 6, 4, configs[c].loss == MINIMA_LOSS_MSE ? 4 : 0, 61 + c);
+        minima_net_params p64 = minima_net_default_params(m), p32 = p64, p32nc = p64;
+        p64.batch_size = p32.batch_size = p32nc.batch_size = 16;
+        p32.float32 = p32nc.float32 = 1;
+        p32nc.cache_limit = 0;
+        minima_net *a = NULL, *b = NULL, *n = NULL;
+        CHECK_OK(minima_net_create(&a, m, x, &p64));
+        CHECK_OK(minima_net_create(&b, m, x, &p32));
+        CHECK_OK(minima_net_create(&n, m, x, &p32nc));
+        CHECK(minima_net_cache_enabled(b) && !minima_net_cache_enabled(n));
+        size_t P = m->n_params;
+        double *v = malloc(P * sizeof *v), *h64 = malloc(P * sizeof *h64), *h32 = malloc(P * sizeof *h32),
+               *hnc = malloc(P * sizeof *hnc);
+        minima_rng rng;
+        minima_rng_seed(&rng, 70 + c);
+        minima_rng_fill_normal(&rng, v, P);
+        for (int full = 0; full < 2; full++) {
+            CHECK_OK(full ? minima_net_hvp(a, v, h64) : minima_net_ggnvp(a, v, h64));
+            CHECK_OK(full ? minima_net_hvp(b, v, h32) : minima_net_ggnvp(b, v, h32));
+            CHECK_OK(full ? minima_net_hvp(n, v, hnc) : minima_net_ggnvp(n, v, hnc));
+            double e = harness_vec_reldiff(h32, h64, P, 1e-300);
+            CHECK_MSG(e < 1e-5 && e > 0, "config %zu %s: float32 product off by %g", c, full ? "H" : "G", e);
+            CHECK(memcmp(h32, hnc, P * sizeof *h32) == 0);
+        }
+        /* A new anchor reaches the float32 copies too. */
+        double *t = malloc(P * sizeof *t);
+        for (size_t i = 0; i < P; i++) t[i] = 0.9 * m->theta[i];
+        CHECK_OK(minima_net_set_point(a, t));
+        CHECK_OK(minima_net_set_point(b, t));
+        CHECK_OK(minima_net_hvp(a, v, h64));
+        CHECK_OK(minima_net_hvp(b, v, h32));
+        CHECK(harness_vec_reldiff(h32, h64, P, 1e-300) < 1e-5);
+        free(t); free(v); free(h64); free(h32); free(hnc);
+        minima_net_free(a); minima_net_free(b); minima_net_free(n);
+        minima_dataset_free(x);
+        minima_model_free(m);
+    }
+}
+
 static void test_bad_input(void)
 {
     const int widths[] = {4, 5, 3};
@@ -556,6 +602,7 @@ int main(void)
     RUN(test_closed_form_hessians);
     RUN(test_jvp_and_ggn);
     RUN(test_symmetry_identities);
+    RUN(test_float32_products);
     RUN(test_bad_input);
     return harness_report();
 }

@@ -20,6 +20,13 @@
  * then costs no forward or backward pass of its own. If they do not fit,
  * each product recomputes them batch by batch (about one extra gradient).
  *
+ * Precision. Everything is float64 unless params.float32 is set; then
+ * Hessian and Gauss-Newton products run their GEMMs in float32 on the
+ * float64 cache rounded once (the activations, signals and softmax are
+ * still computed in float64) and return float64 vectors whose relative
+ * error is that of float32 accumulation, about 1e-6 (tests/test_net.c
+ * bounds it). Use it for speed on large networks; report float64 numbers.
+ *
  * Not thread-safe: one net per thread. The caller keeps `model` and `data`
  * alive and unchanged (apart from theta, which the net does not read after
  * creation) while the net exists. */
@@ -42,6 +49,9 @@ typedef struct {
     minima_loss loss;          /* default: the model's loss */
     size_t batch_size;         /* examples per batch; default 1000; 0 = all in one batch */
     size_t cache_limit;        /* bytes the curvature cache may use; default 8 GiB */
+    int float32;               /* nonzero: Hessian and Gauss-Newton products in float32
+                                  (about twice as fast; relative error ~1e-6, see below);
+                                  default 0. Loss, gradient, outputs and J v stay float64. */
 } minima_net_params;
 
 /* Defaults for a model (its loss) — adjust fields, then pass to create. */
