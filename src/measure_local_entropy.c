@@ -13,7 +13,9 @@
  * from stochastic Lanczos quadrature (density.h): sum_i log(lambda_i + gamma)
  * ~ P * mean over draws of sum_nodes w log(theta + gamma), with its standard
  * error over the draws. Extra quad_with_grad (exact spectrum only) keeps
- * the gradient term, + 1/2 g^T (H + gamma I)^{-1} g.
+ * the gradient term, + 1/2 g^T (H + gamma I)^{-1} g. With ggn=1 the
+ * Gauss-Newton matrix (PSD, so always defined) replaces H: the usual
+ * Laplace approximation away from an exact minimum, not the SPEC's value.
  *
  * Langevin extras, as in Entropy-SGD's inner loop (Algorithm 1): w' = mu = w,
  * then `steps` times
@@ -40,7 +42,7 @@
 
 /* sum_i log(lambda_i + gamma) and 1/2 g^T (H + gamma I)^{-1} g from the
  * exact spectrum; *lmin the smallest eigenvalue. */
-static minima_status exact_logdet(minima_net *net, double gamma, const double *grad,
+static minima_status exact_logdet(minima_net *net, int ggn, double gamma, const double *grad,
                                   double *logdet, double *grad_term, double *lmin)
 {
     size_t P = minima_net_n_params(net);
@@ -53,7 +55,15 @@ static minima_status exact_logdet(minima_net *net, double gamma, const double *g
                           "spectrum of %zu parameters (lower exact_max)", P);
         goto fail;
     }
-    if ((st = minima_net_hessian(net, h)) != MINIMA_OK) goto fail;
+    if (ggn) {
+        minima_linop *op = NULL;
+        if ((st = minima_linop_ggn(&op, net)) != MINIMA_OK) goto fail;
+        st = minima_linop_to_dense(op, h);
+        minima_linop_free(op);
+    } else {
+        st = minima_net_hessian(net, h);
+    }
+    if (st != MINIMA_OK) goto fail;
     if ((st = minima_spectrum_dense(P, h, lam, vec)) != MINIMA_OK) goto fail;
     *lmin = lam[0];
     double ld = 0, gt = 0;
@@ -73,7 +83,7 @@ fail:
 
 /* The same log-determinant by SLQ; *se its standard error, *lmin the
  * smallest node. */
-static minima_status slq_logdet(minima_net *net, double gamma, int draws, int steps, uint64_t seed,
+static minima_status slq_logdet(minima_net *net, int ggn, double gamma, int draws, int steps, uint64_t seed,
                                 double *logdet, double *se, double *lmin)
 {
     size_t P = minima_net_n_params(net);
@@ -85,7 +95,7 @@ static minima_status slq_logdet(minima_net *net, double gamma, int draws, int st
     minima_linop *op = NULL;
     minima_density_result r;
     memset(&r, 0, sizeof r);
-    MINIMA_TRY(minima_linop_hessian(&op, net));
+    MINIMA_TRY(ggn ? minima_linop_ggn(&op, net) : minima_linop_hessian(&op, net));
     minima_status st = minima_density_slq(op, &dp, &r);
     minima_linop_free(op);
     if (st != MINIMA_OK) {
@@ -113,11 +123,12 @@ static minima_status slq_logdet(minima_net *net, double gamma, int draws, int st
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
-    MINIMA_TRY(minima_settings_check(settings, "gamma,exact_max,slq_draws,slq_steps,steps,eta,noise,alpha",
+    MINIMA_TRY(minima_settings_check(settings, "gamma,ggn,exact_max,slq_draws,slq_steps,steps,eta,noise,alpha",
                                      "local_entropy"));
     double gamma = 0.03, eta = 0.1, noise = 1e-4, alpha = 0.75;
-    int exact_max = 3000, slq_draws = 4, slq_steps = 80, steps = 20;
+    int ggn = 0, exact_max = 3000, slq_draws = 4, slq_steps = 50, steps = 20;
     MINIMA_TRY(minima_settings_double(settings, "gamma", &gamma));
+    MINIMA_TRY(minima_settings_int(settings, "ggn", &ggn));
     MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
     MINIMA_TRY(minima_settings_int(settings, "slq_draws", &slq_draws));
     MINIMA_TRY(minima_settings_int(settings, "slq_steps", &slq_steps));
@@ -125,16 +136,16 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     MINIMA_TRY(minima_settings_double(settings, "eta", &eta));
     MINIMA_TRY(minima_settings_double(settings, "noise", &noise));
     MINIMA_TRY(minima_settings_double(settings, "alpha", &alpha));
-    if (!(gamma > 0) || exact_max < 0 || slq_draws < 1 || slq_steps < 2 || steps < 0 ||
+    if (!(gamma > 0) || (ggn != 0 && ggn != 1) || exact_max < 0 || slq_draws < 1 || slq_steps < 2 || steps < 0 ||
         !(eta > 0) || !(noise >= 0) || !(alpha > 0 && alpha <= 1))
         MINIMA_FAIL(MINIMA_EINVAL, "measure local_entropy: expected gamma > 0, exact_max >= 0, "
                     "slq_draws >= 1, slq_steps >= 2, steps >= 0, eta > 0, noise >= 0, 0 < alpha <= 1");
     size_t P = minima_net_n_params(net);
     int exact = P <= (size_t)exact_max;
     snprintf(out->params, sizeof out->params,
-             "{\"gamma\": %.17g, \"exact_max\": %d, \"slq_draws\": %d, \"slq_steps\": %d, "
+             "{\"gamma\": %.17g, \"ggn\": %d, \"exact_max\": %d, \"slq_draws\": %d, \"slq_steps\": %d, "
              "\"steps\": %d, \"eta\": %.17g, \"noise\": %.17g, \"alpha\": %.17g, \"logdet\": \"%s\"}",
-             gamma, exact_max, slq_draws, slq_steps, steps, eta, noise, alpha,
+             gamma, ggn, exact_max, slq_draws, slq_steps, steps, eta, noise, alpha,
              exact ? "exact" : "slq");
 
     minima_status st = MINIMA_OK;
@@ -150,8 +161,8 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     double loss;
     if ((st = minima_net_gradient(net, NULL, &loss, grad)) != MINIMA_OK) goto fail;
     double logdet = NAN, lmin = NAN, extra_term = NAN, se = 0;
-    if (exact) st = exact_logdet(net, gamma, grad, &logdet, &extra_term, &lmin);
-    else st = slq_logdet(net, gamma, slq_draws, slq_steps, seed, &logdet, &se, &lmin);
+    if (exact) st = exact_logdet(net, ggn, gamma, grad, &logdet, &extra_term, &lmin);
+    else st = slq_logdet(net, ggn, gamma, slq_draws, slq_steps, seed, &logdet, &se, &lmin);
     if (st != MINIMA_OK) goto fail;
     double quad = -loss + 0.5 * (double)P * log(2 * M_PI) - 0.5 * logdet;
     out->value = quad;
@@ -161,7 +172,8 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     else minima_measure_add_extra(out, "slq_std_error", 0.5 * se);
     if (!(lmin + gamma > 0))
         minima_curv_note(out, "the quadratic value needs lambda_i + gamma > 0; the smallest %s is "
-                         "%.6g with gamma %.6g", exact ? "eigenvalue" : "SLQ node", lmin, gamma);
+                         "%.6g with gamma %.6g (raise gamma, or ggn=1)",
+                         exact ? "eigenvalue" : "SLQ node", lmin, gamma);
     if (!exact)
         minima_curv_note(out, "log det(H + gamma I) by stochastic Lanczos quadrature");
 
@@ -220,6 +232,6 @@ const minima_measure minima_measure_local_entropy = {
     .title = "local entropy F(w; gamma) (quadratic value; Langevin extras)",
     .source = "Chaudhari et al. 2017, Entropy-SGD, eq. (3) and Algorithm 1",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "gamma=0.03,exact_max=3000,slq_draws=4,slq_steps=80,steps=20,eta=0.1,noise=1e-4,alpha=0.75",
+    .settings = "gamma=0.03,ggn=0,exact_max=3000,slq_draws=4,slq_steps=50,steps=20,eta=0.1,noise=1e-4,alpha=0.75",
     .compute = compute,
 };

@@ -709,6 +709,43 @@ static void test_local_entropy(void)
     snprintf(set, sizeof set, "gamma=%.17g,eta=1", 100 + gamma);
     v = measure(net, "local_entropy", set, 0, &r);
     CHECK(isfinite(v) && isnan(extra(&r, "langevin_grad_norm")) && strstr(r.note, "diverged"));
+    /* ggn=1: the Gauss-Newton matrix J^T H_out J, built here from one JVP
+     * per parameter and the softmax Hessians, replaces H */
+    {
+        size_t N = ds.n;
+        double *J = malloc(N * 3 * P * sizeof *J), *e = calloc(P, sizeof *e);   /* (P, N*3) */
+        double *z = malloc(N * 3 * sizeof *z), *G = calloc(P * P, sizeof *G), *gl = malloc(P * sizeof *gl);
+        for (size_t q = 0; q < P; q++) {
+            e[q] = 1;
+            CHECK_OK(minima_net_jvp(net, e, J + q * N * 3));
+            e[q] = 0;
+        }
+        CHECK_OK(minima_net_outputs(net, NULL, z));
+        for (size_t i = 0; i < N; i++) {
+            double p3[3], mx = fmax(z[i * 3], fmax(z[i * 3 + 1], z[i * 3 + 2])), sum = 0;
+            for (int c = 0; c < 3; c++) sum += (p3[c] = exp(z[i * 3 + (size_t)c] - mx));
+            for (int c = 0; c < 3; c++) p3[c] /= sum;
+            for (size_t u = 0; u < P; u++)
+                for (size_t w = 0; w < P; w++) {
+                    double acc = 0;
+                    for (int c = 0; c < 3; c++)
+                        for (int d = 0; d < 3; d++)
+                            acc += J[u * N * 3 + i * 3 + (size_t)c] * ((c == d) * p3[c] - p3[c] * p3[d]) *
+                                   J[w * N * 3 + i * 3 + (size_t)d];
+                    G[u * P + w] += acc / (double)N;
+                }
+        }
+        CHECK(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (int)P, G, (int)P, gl) == 0);
+        double gld = 0;
+        for (size_t i = 0; i < P; i++) gld += log(gl[i] + 0.03);
+        double gwant = -loss + 0.5 * (double)P * log(2 * M_PI) - 0.5 * gld;
+        CHECK_REL(measure(net, "local_entropy", "gamma=0.03,ggn=1", 0, &r), gwant, 1e-10);
+        free(J);
+        free(e);
+        free(z);
+        free(G);
+        free(gl);
+    }
     /* the default chain is reproducible */
     measure(net, "local_entropy", NULL, 9, &r);
     double a1 = extra(&r, "langevin_grad_norm");
