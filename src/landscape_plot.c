@@ -223,7 +223,7 @@ static minima_status plot_1d(minima_figure **fig_out, const minima_landscape *co
         extent e = {0, 0, 0};
         for (size_t k = 0; k < n; k++)
             extent_add(&e, c == 0 ? s[k]->loss : s[k]->accuracy, s[k]->nx, c == 0 && o->log_loss);
-        if (e.n > 0) {
+        if (e.n > 0 && c == 0) {
             double top;
             if (c == 1) top = 1.02;
             else if (o->log_loss) top = e.hi * pow(e.hi / e.lo, 0.04);
@@ -307,86 +307,90 @@ minima_status minima_landscape_plot(const char *path, const minima_landscape *co
 
 /* ---- before | after ------------------------------------------------------- */
 
+/* "after" panel title with the largest change of the loss over the grid. */
+static void after_title(char *buf, size_t size, const char *prefix, const char *ta,
+                        const minima_landscape *b, const minima_landscape *a)
+{
+    double da, dr;
+    minima_landscape_diff(b, a, &da, &dr);
+    snprintf(buf, size, "%s%s (max |ΔL| %.2g)", prefix, ta, da);
+}
+
 static minima_status compare_1d(minima_figure **fig_out, const minima_landscape *const *before,
                                 const minima_landscape *const *after, const char *const *names,
                                 size_t n, const char *tb, const char *ta,
                                 const minima_landscape_plot_options *o)
 {
-    int acc = o->accuracy && has_accuracy(before, n) && has_accuracy(after, n);
-    int w = o->width ? o->width : 1300;
-    int h = o->height ? o->height : acc ? 900 : 520;
+    /* One row per kind of direction: before | after, with one y range per
+     * row so that the two curves compare by eye. */
+    int w = o->width ? o->width : 1400;
+    int h = o->height ? o->height : 90 + 420 * (int)n;
     minima_figure *fig = NULL;
-    MINIMA_TRY(minima_figure_create(acc ? 2 : 1, 2, w, h, &fig));
+    MINIMA_TRY(minima_figure_create((int)n, 2, w, h, &fig));
     *fig_out = fig;
+    MINIMA_TRY(minima_figure_set_text_scale(fig, 0.85));
     if (o->title) MINIMA_TRY(minima_figure_set_title(fig, o->title));
     const char *xl = or_default(o->xlabel, "t");
-    for (int r = 0; r < (acc ? 2 : 1); r++) {
-        int logv = r == 0 && o->log_loss;
-        /* One y range for both sides, so that the curves compare by eye. */
+    for (size_t k = 0; k < n; k++) {
+        /* A row whose losses span more than a factor 30 (a rescaling can
+         * blow one side up) is drawn on a log axis, else the other side's
+         * curve would be a flat line. */
         extent e = {0, 0, 0};
-        for (size_t k = 0; k < n; k++) {
-            const double *vb = r == 0 ? before[k]->loss : before[k]->accuracy;
-            const double *va = r == 0 ? after[k]->loss : after[k]->accuracy;
-            extent_add(&e, vb, before[k]->nx, logv);
-            extent_add(&e, va, after[k]->nx, logv);
+        extent_add(&e, before[k]->loss, before[k]->nx, 1);
+        extent_add(&e, after[k]->loss, after[k]->nx, 1);
+        int logv = o->log_loss || (e.n == before[k]->nx + after[k]->nx && e.hi > 30 * e.lo);
+        if (!logv) {
+            e.n = 0;
+            extent_add(&e, before[k]->loss, before[k]->nx, 0);
+            extent_add(&e, after[k]->loss, after[k]->nx, 0);
         }
         if (e.n == 0)
-            MINIMA_FAIL(MINIMA_ERANGE, "landscape plot: no %s value to draw",
+            MINIMA_FAIL(MINIMA_ERANGE, "landscape plot: no %s loss value to draw",
                         logv ? "positive" : "finite");
         double ylo, yhi;
-        if (r == 1) {
-            ylo = -0.02;
-            yhi = 1.02;
-        } else if (logv) {
+        if (logv) {
             double sp = e.hi > e.lo ? e.hi / e.lo : 10;
             ylo = e.lo / pow(sp, 0.04);
             yhi = e.hi * pow(sp, 0.04);
         } else {
-            double sp = e.hi > e.lo ? e.hi - e.lo : 1;
+            double sp = e.hi > e.lo ? e.hi - e.lo : fmax(fabs(e.hi), 1.0) * 1e-3;
             ylo = e.lo - 0.04 * sp;
             yhi = e.hi + 0.04 * sp;
         }
+        minima_color col = series_color[k % N_SERIES_COLORS];
         for (int c = 0; c < 2; c++) {
-            minima_panel *p = minima_figure_panel(fig, r, c);
-            if (r == 0) MINIMA_TRY(minima_panel_set_title(p, c == 0 ? tb : ta));
-            MINIMA_TRY(minima_panel_set_labels(p, xl, r == 0 ? (logv ? "loss (log scale)" : "loss")
-                                                             : "accuracy"));
+            minima_panel *p = minima_figure_panel(fig, (int)k, c);
+            char title[256], prefix[96];
+            snprintf(prefix, sizeof prefix, "%s%s", names && names[k] ? names[k] : "",
+                     names && names[k] ? ": " : "");
+            if (c == 0) snprintf(title, sizeof title, "%s%s", prefix, tb);
+            else after_title(title, sizeof title, prefix, ta, before[k], after[k]);
+            MINIMA_TRY(minima_panel_set_title(p, title));
+            MINIMA_TRY(minima_panel_set_labels(p, xl, logv ? "loss (log scale)" : "loss"));
             MINIMA_TRY(minima_panel_set_grid(p, 1));
             if (logv) MINIMA_TRY(minima_panel_set_log(p, 0, 1));
             MINIMA_TRY(minima_panel_set_yrange(p, ylo, yhi));
-            const minima_landscape *const *side = c == 0 ? before : after;
-            if (c == 1)   /* the "before" curves again, thin and dashed, for reference */
-                for (size_t k = 0; k < n; k++) {
-                    minima_style st = minima_style_default();
-                    st.color = series_color[k % N_SERIES_COLORS];
-                    st.width = 1.0;
-                    st.dash = MINIMA_DASH_DASHED;
-                    MINIMA_TRY(minima_panel_line(p, before[k]->x,
-                                                 r == 0 ? before[k]->loss : before[k]->accuracy,
-                                                 before[k]->nx, &st));
-                }
-            for (size_t k = 0; k < n; k++) {
-                minima_style st = minima_style_default();
-                st.color = series_color[k % N_SERIES_COLORS];
-                st.width = 2.0;
-                st.label = names ? names[k] : NULL;
-                MINIMA_TRY(minima_panel_line(p, side[k]->x,
-                                             r == 0 ? side[k]->loss : side[k]->accuracy,
-                                             side[k]->nx, &st));
+            MINIMA_TRY(minima_panel_set_xrange(p, before[k]->x[0], before[k]->x[before[k]->nx - 1]));
+            minima_style st = minima_style_default();
+            st.color = col;
+            st.width = 2.0;
+            st.label = c == 0 ? "before" : "after";
+            const minima_landscape *side = c == 0 ? before[k] : after[k];
+            MINIMA_TRY(minima_panel_line(p, side->x, side->loss, side->nx, &st));
+            if (c == 1) {   /* the "before" curve again, dashed, for reference */
+                minima_style ref = minima_style_default();
+                ref.color = MINIMA_COLOR_BLACK;
+                ref.width = 1.2;
+                ref.dash = MINIMA_DASH_DASHED;
+                ref.label = "before";
+                MINIMA_TRY(minima_panel_line(p, before[k]->x, before[k]->loss, before[k]->nx, &ref));
             }
-            if (c == 1) {
-                minima_style st = minima_style_default();
-                st.color = MINIMA_COLOR_GREY;
-                st.width = 1.0;
-                st.dash = MINIMA_DASH_DASHED;
-                st.label = "dashed: before";
-                /* A legend entry only: a reference line outside the x range. */
-                MINIMA_TRY(minima_panel_vline(p, side[0]->x[0] - 1e9, &st));
-                MINIMA_TRY(minima_panel_set_xrange(p, side[0]->x[0], side[0]->x[side[0]->nx - 1]));
-            } else {
-                MINIMA_TRY(minima_panel_set_xrange(p, side[0]->x[0], side[0]->x[side[0]->nx - 1]));
-            }
-            MINIMA_TRY(minima_panel_set_legend(p, names ? MINIMA_LEGEND_AUTO : MINIMA_LEGEND_NONE));
+            minima_style vr = minima_style_default();
+            vr.color = MINIMA_COLOR_GREY;
+            vr.dash = MINIMA_DASH_DOTTED;
+            vr.width = 1.0;
+            MINIMA_TRY(minima_panel_vline(p, 0.0, &vr));
+            MINIMA_TRY(minima_panel_set_legend(p, MINIMA_LEGEND_AUTO));
         }
     }
     return MINIMA_OK;
@@ -412,9 +416,11 @@ static minima_status compare_2d(minima_figure **fig_out, const minima_landscape 
         MINIMA_TRY(map_range(pair, 2, o->log_loss, o->clip_quantile, &lo, &hi));
         for (int c = 0; c < 2; c++) {
             minima_panel *p = minima_figure_panel(fig, (int)k, c);
-            char title[256];
-            snprintf(title, sizeof title, "%s%s%s", names ? names[k] : "", names ? ": " : "",
-                     c == 0 ? tb : ta);
+            char title[256], prefix[96];
+            snprintf(prefix, sizeof prefix, "%s%s", names && names[k] ? names[k] : "",
+                     names && names[k] ? ": " : "");
+            if (c == 0) snprintf(title, sizeof title, "%s%s", prefix, tb);
+            else after_title(title, sizeof title, prefix, ta, before[k], after[k]);
             MINIMA_TRY(minima_panel_set_title(p, title));
             MINIMA_TRY(minima_panel_set_labels(p, xl, yl));
             MINIMA_TRY(draw_map(p, pair[c], pair[c]->loss, lo, hi, o->log_loss, o->n_contours,
