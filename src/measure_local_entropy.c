@@ -175,7 +175,8 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
                          "%.6g with gamma %.6g (raise gamma, or ggn=1)",
                          exact ? "eigenvalue" : "SLQ node", lmin, gamma);
     if (!exact)
-        minima_curv_note(out, "log det(H + gamma I) by stochastic Lanczos quadrature");
+        minima_curv_note(out, "log det(%s + gamma I) by stochastic Lanczos quadrature",
+                         ggn ? "GGN" : "H");
 
     /* the Langevin chain of Entropy-SGD */
     memcpy(wp, w, P * sizeof *wp);
