@@ -23,7 +23,7 @@ static const minima_audit_setting fast_settings[] = {
     {"worst_sharpness", "steps=10,n=256"},
     {"average_sharpness", "draws=5,n=256"},
     {"fms_penalty", "max_examples=200"},
-    {"hessian_count", "k=10"},
+    {"hessian_count", "threshold=10,k=10,tol=1e-4"},
     {"local_entropy", "slq_draws=1,slq_steps=30"},
 };
 
@@ -48,7 +48,7 @@ minima_audit_params minima_audit_default_params(void)
     p.approx_tol = 0.1;
     p.canonical_tol = 1e-6;
     p.canonical = 1;
-    p.canonical_points = 0;
+    p.canonical_points = 4;
     p.canon = minima_sym_canonical_default_params();
     p.settings = minima_audit_fast_settings(&p.n_settings);
     return p;
@@ -267,6 +267,7 @@ static minima_status evaluate(minima_net *net, minima_audit_measure *am, const c
     minima_status st = minima_measure_compute(am->measure, net, settings, seed, &res);
     *secs = res.seconds;
     am->seconds_total += res.seconds;
+    if (!am->note[0] && res.note[0]) snprintf(am->note, sizeof am->note, "%s", res.note);
     if (st == MINIMA_OK) {
         *value = res.value;
         if (first && !am->params[0]) snprintf(am->params, sizeof am->params, "%s", res.params);

@@ -67,6 +67,7 @@ static void audit_cheap(int bias)
     minima_audit_params p = minima_audit_default_params();
     p.decades = 2;
     p.neuron_draws = 2;
+    p.canonical_points = 0;   /* canonical values from every point */
     minima_audit_result r;
     CHECK_OK(minima_audit_run(net, cheap, 6, &p, &r));
     CHECK(r.n_points == 1 + 4 + 2);
