@@ -69,7 +69,7 @@ static spec spec_of(minima_theorem_net which)
         s = (spec){2, {3, 5, 3, 0}, 0, 128, NOISE_SHALLOW, 1};
         break;
     default:
-        s = (spec){3, {3, 6, 4, 2}, 0, 64, 0, 0};
+        s = (spec){3, {3, 6, 4, 2}, 0, 256, 0, 0};
         break;
     }
     return s;

@@ -4,9 +4,4 @@
     minima_theorem_result *out) { (void)env; (void)p; \
     minima_thm_not_applicable(out, "not implemented yet"); return MINIMA_OK; }
 STUB(minima_thm_check_thm2)
-STUB(minima_thm_check_thm4)
-STUB(minima_thm_check_thm5)
-STUB(minima_thm_check_sec43)
-STUB(minima_thm_check_sec51)
-STUB(minima_thm_check_sec52)
 STUB(minima_thm_check_appd)
