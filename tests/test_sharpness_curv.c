@@ -520,6 +520,13 @@ static void test_normalized_sharpness(void)
         minima_net_free(net);
         minima_model_free(m);
     }
+    /* leaky ReLU, deeper: the same identity */
+    m = make_model("3-4-4-2-3", 1, MINIMA_ACT_LEAKY_RELU, 78);
+    net = make_net(m, &ds, MINIMA_LOSS_CE);
+    CHECK_REL(measure(net, "normalized_sharpness", "diag=1", 0, NULL),
+              measure(net, "normalized_sharpness", "diag=2", 0, NULL), 1e-10);
+    minima_net_free(net);
+    minima_model_free(m);
     /* tanh: the layer structure is refused, auto uses unit products */
     m = make_model("3-5-4-3", 1, MINIMA_ACT_TANH, 77);
     net = make_net(m, &ds, MINIMA_LOSS_CE);
