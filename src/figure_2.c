@@ -98,6 +98,13 @@ minima_status minima_figure2_draw(const char *path, const minima_figures_params 
     minima_style axis = fig_style(MINIMA_COLOR_GREY, 1.0, MINIMA_DASH_DOTTED);
     if ((s = minima_panel_vline(pa, 0.0, &axis)) != MINIMA_OK) goto fail;
     if ((s = minima_panel_hline(pa, 0.0, &axis)) != MINIMA_OK) goto fail;
+    /* other functions: theta1 theta2 = c/2 and 2c (also level sets of L where
+     * theta1 > 0, since L depends on theta only through the product there) */
+    minima_style other = fig_style(MINIMA_COLOR_ORANGE, 1.4, MINIMA_DASH_DOTTED);
+    other.label = "θ#d1#uθ#d2#u = const: other functions";
+    if ((s = fig_hyperbola(pa, 0.5 * c, 1e-3, r.theta1_hi, r.theta2_hi, &other)) != MINIMA_OK) goto fail;
+    other.label = NULL;
+    if ((s = fig_hyperbola(pa, 2.0 * c, 1e-3, r.theta1_hi, r.theta2_hi, &other)) != MINIMA_OK) goto fail;
     minima_style hyp = fig_style(MINIMA_COLOR_VERMILLION, 2.2, MINIMA_DASH_DASHED);
     char lab[160];
     snprintf(lab, sizeof lab, "θ#d1#uθ#d2#u = %.3g: same function as θ*", c);
