@@ -116,10 +116,8 @@ static minima_status slice(minima_net *net, const double *theta, const double *d
         double t = dims == 2 ? out->y[j] : 0.0;
         for (size_t i = 0; i < nx; i++) {
             if (minima_interrupted()) {
-                out->seconds = now_seconds() - t0;
-                minima_free(point);
-                MINIMA_FAIL(MINIMA_EINTERRUPTED, "landscape interrupted after %zu of %zu grid "
-                            "points", out->n_done, total);
+                s = MINIMA_EINTERRUPTED;
+                goto fail;
             }
             double sx = out->x[i];
             if (d2)
@@ -138,6 +136,12 @@ static minima_status slice(minima_net *net, const double *theta, const double *d
     return MINIMA_OK;
 fail:
     minima_free(point);
+    if (s == MINIMA_EINTERRUPTED && out->loss) {
+        /* The points done so far stay; the rest are NaN. */
+        out->seconds = now_seconds() - t0;
+        return minima_error(s, "landscape interrupted after %zu of %zu grid points", out->n_done,
+                            nx * ny);
+    }
     minima_landscape_free(out);
     return s;
 }
