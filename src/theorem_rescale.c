@@ -279,8 +279,8 @@ minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theore
                       "||grad L|| = %.3g at alpha = 1 and %.3g at alpha = %.0e: %s.",
                       p->alpha_decades, worst, p->identity_tol, norm_one, norm_min_alpha,
                       pow(10.0, -p->alpha_decades),
-                      diverges ? "it grows without bound as alpha -> 0 (not Lipschitz)"
-                               : "NO growth");
+                      worst > p->identity_tol ? "THE IDENTITY FAILS (T_alpha is not a symmetry here)" :
+                      diverges ? "it grows without bound as alpha -> 0 (not Lipschitz)" : "NO growth");
 fail:
     minima_free(buf);
     minima_net_free(net);
