@@ -76,32 +76,35 @@ static void permute3(const minima_model *m, const int units[3], const double *th
     }
 }
 
-/* The three hidden units with the largest parameter norms (incoming
- * weights, bias, outgoing weights): distinct live units, a large circle. */
-static void pick_units(const minima_model *m, const double *theta, int units[3])
+/* The circle through theta, sigma theta and sigma^2 theta for the cycle of
+ * `units`: centre c (their mean), u = theta - c, and w the part of
+ * sigma theta - c orthogonal to u, scaled to |u| (so that sigma theta =
+ * c + cos(2pi/3) u + sin(2pi/3) w). s1, s2: (P) scratch. Returns |u|. */
+static double build_circle(const minima_model *m, const int units[3], const double *th,
+                           double *s1, double *s2, double *c, double *u, double *w)
 {
-    int d0 = m->widths[0], d1 = m->widths[1], d2 = m->widths[2];
-    double best[3] = {-1, -1, -1};
-    units[0] = 0; units[1] = 1; units[2] = 2;
-    for (int h = 0; h < d1; h++) {
-        double s = theta[m->bias_offset[0] + (size_t)h] * theta[m->bias_offset[0] + (size_t)h];
-        for (int j = 0; j < d0; j++) {
-            double v = theta[m->weight_offset[0] + (size_t)h * (size_t)d0 + (size_t)j];
-            s += v * v;
-        }
-        for (int o = 0; o < d2; o++) {
-            double v = theta[m->weight_offset[1] + (size_t)o * (size_t)d1 + (size_t)h];
-            s += v * v;
-        }
-        for (int k = 0; k < 3; k++)
-            if (s > best[k]) {
-                for (int q = 2; q > k; q--) { best[q] = best[q - 1]; units[q] = units[q - 1]; }
-                best[k] = s;
-                units[k] = h;
-                break;
-            }
+    size_t n = m->n_params;
+    permute3(m, units, th, s1);
+    permute3(m, units, s1, s2);
+    double uu = 0, uw = 0, ww = 0;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = (th[i] + s1[i] + s2[i]) / 3.0;
+        u[i] = th[i] - c[i];
+        w[i] = s1[i] - c[i];
+        uu += u[i] * u[i];
+        uw += u[i] * w[i];
     }
+    if (!(uu > 0)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        w[i] -= uw / uu * u[i];
+        ww += w[i] * w[i];
+    }
+    double rad = sqrt(uu);
+    for (size_t i = 0; i < n; i++) w[i] *= rad / sqrt(ww);
+    return rad;
 }
+
+#define PICK_SAMPLES 60   /* samples of (0, 2pi/3) per candidate circle (the loss has period 2pi/3) */
 
 minima_status minima_figure5_draw(const char *path, const minima_figures_params *params,
                                   minima_fig5_result *res)
@@ -126,25 +129,36 @@ minima_status minima_figure5_draw(const char *path, const minima_figures_params 
     double *th = t.model->theta;
     double *s1 = buf, *s2 = buf + n, *c = buf + 2 * n, *u = buf + 3 * n, *w = buf + 4 * n;
     double *tp = buf + 5 * n, *htp = buf + 6 * n;
-    pick_units(t.model, th, r.units);
-    permute3(t.model, r.units, th, s1);
-    permute3(t.model, r.units, s1, s2);
-    double uu = 0, uw = 0;
-    for (size_t i = 0; i < n; i++) {
-        c[i] = (th[i] + s1[i] + s2[i]) / 3.0;
-        u[i] = th[i] - c[i];
-        w[i] = s1[i] - c[i];
-        uu += u[i] * u[i];
-        uw += u[i] * w[i];
+    /* the three hidden units whose cycle puts the highest barrier between
+     * the copies: every triple is tried on a coarse sampling of its circle */
+    {
+        int d1 = t.model->widths[1];
+        double best = -1;
+        for (int i = 0; i < d1; i++)
+            for (int j = i + 1; j < d1; j++)
+                for (int k = j + 1; k < d1; k++) {
+                    int un[3] = {i, j, k};
+                    if (build_circle(t.model, un, th, s1, s2, c, u, w) <= 0) continue;
+                    circle cand = {n, c, u, w, tp, t.net};
+                    double top = -INFINITY;
+                    for (int q = 1; q <= PICK_SAMPLES; q++) {   /* excludes the minima */
+                        double l;
+                        if ((s = circle_loss(&cand, (2.0 * M_PI / 3.0) * q / (PICK_SAMPLES + 1), &l)) != MINIMA_OK)
+                            goto fail;
+                        top = fmax(top, l);
+                    }
+                    if (top > best) {
+                        best = top;
+                        memcpy(r.units, un, sizeof un);
+                    }
+                }
+        if (best < 0) {
+            s = minima_error(MINIMA_EFAILED, "figure 5: every cycle of three hidden units leaves "
+                             "the trained parameters unchanged (identical units)");
+            goto fail;
+        }
     }
-    /* w: the part of sigma theta* - c orthogonal to u, scaled to |u| */
-    double ww = 0;
-    for (size_t i = 0; i < n; i++) {
-        w[i] -= uw / uu * u[i];
-        ww += w[i] * w[i];
-    }
-    r.radius = sqrt(uu);
-    for (size_t i = 0; i < n; i++) w[i] *= r.radius / sqrt(ww);
+    r.radius = build_circle(t.model, r.units, th, s1, s2, c, u, w);
     circle cc = {n, c, u, w, tp, t.net};
     /* sigma theta* = c + cos(2pi/3) u + sin(2pi/3) w by construction; the
      * third copy sits at -2pi/3 */
@@ -164,7 +178,7 @@ minima_status minima_figure5_draw(const char *path, const minima_figures_params 
     }
     /* finite differences of L(phi(eta)) at eta = 0 */
     {
-        double h = 1e-3 * r.deta[0], lp, lm, ph;
+        double h = 1e-5 * r.deta[0], lp, lm, ph;   /* phi step 1e-5: inside the smooth piece */
         double e = h;
         if ((s = minima_powradial_to_theta(&map, 1, &e, &ph)) != MINIMA_OK) goto fail;
         if ((s = circle_loss(&cc, ph, &lp)) != MINIMA_OK) goto fail;
@@ -185,7 +199,7 @@ minima_status minima_figure5_draw(const char *path, const minima_figures_params 
     if (path) {
         if ((s = minima_figure_create(1, 2, 1300, 560, &fig)) != MINIMA_OK) goto fail;
         char title[200];
-        snprintf(title, sizeof title, "Fig. 5: a trained 2-8-1 net on a circle through θ* and 2 "
+        snprintf(title, sizeof title, "Fig. 5: a 2-8-1 net on a circle through θ* and 2 "
                  "copies (units %d, %d, %d cycled)", r.units[0], r.units[1], r.units[2]);
         if ((s = minima_figure_set_title(fig, title)) != MINIMA_OK) goto fail;
         for (int side = 0; side < 2; side++) {

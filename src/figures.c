@@ -169,6 +169,13 @@ minima_status fig_unit_train(const minima_figures_params *p, fig_trained *t,
     opt.momentum = 0.9;
     if ((s = train_full_batch(t, &opt, 3000, 1e-12)) != MINIMA_OK) goto fail;
     if ((s = finish_trained(t)) != MINIMA_OK) goto fail;
+    if (!(t->model->theta[0] > 0 && t->model->theta[1] > 0 && t->grad_norm < 1e-6)) {
+        s = minima_error(MINIMA_EFAILED, "figures: the one-unit network (seed %llu) did not reach "
+                         "a minimum with theta1, theta2 > 0: theta = (%g, %g), |grad L| = %g",
+                         (unsigned long long)p->seed, t->model->theta[0], t->model->theta[1],
+                         t->grad_norm);
+        goto fail;
+    }
     if (info) {
         info->theta1 = t->model->theta[0];
         info->theta2 = t->model->theta[1];
