@@ -8,6 +8,7 @@
 
 #include "cli_common.h"
 #include "cli_load.h"
+#include "minima/figures.h"
 #include "minima/theorem.h"
 
 int minima_cmd_theorem(int argc, char **argv);
@@ -124,11 +125,6 @@ int minima_cmd_theorem(int argc, char **argv)
         return cli_usage_error("theorem", "unknown theorem '%s' (minima theorem --list names them)", which);
     if ((na.model_path != NULL) != (na.source != NULL))
         return cli_usage_error("theorem", "--model and --data go together");
-    if (figures) {
-        /* MARK: --figures DIR. The paper's figures are drawn by figures.h
-         * (another module); wired in once it is part of the build. */
-        return cli_usage_error("theorem", "--figures is not available in this build yet");
-    }
 
     minima_theorem_params p = minima_theorem_default_params();
     p.seed = seed;
@@ -168,6 +164,14 @@ int minima_cmd_theorem(int argc, char **argv)
         have[i] = 1;
         print_row(&res[i]);
         if (res[i].applicable && !res[i].passed) all_ok = 0;
+    }
+    /* ---- --figures DIR: the paper's figures (figures.h), drawn after the checks ---- */
+    if (figures) {
+        minima_figures_params fp = minima_figures_default_params();
+        fp.seed = seed;
+        st = minima_figures_draw(figures, &fp, NULL);
+        if (st != MINIMA_OK) { rc = cli_fail("theorem", st); goto done; }
+        fprintf(stderr, "minima theorem: the paper's figures are in %s\n", figures);
     }
     double seconds = cli_now() - t0;
     fprintf(stderr, "minima theorem: %s (%.1f s)\n",
