@@ -10,10 +10,12 @@
  * the network's predictions f shifted by delta_a on output a (model A) or
  * by delta_b on output b (model B), where a, b are the outputs with the
  * smallest and largest target standard deviation (ratio rho = std_b /
- * std_a) and delta_a = std_a sqrt(rho) < delta_b = std_a rho. In the raw
- * representation A is closer (smaller shift); standardized, A's shift is
- * sqrt(rho) standard deviations against B's 1, so the MSE ranking flips —
- * whenever rho > 1, i.e. whenever standardization is not a uniform scaling.
+ * std_a). A shift delta of output j adds u_j = 2 delta m_j + delta^2 (m_j
+ * the mean residual) to its mean squared error; the shifts are solved for
+ * u_a = std_a^2 rho < u_b = std_a^2 rho^2, so A is better in the raw
+ * representation, while standardized (divided by std_j^2) A adds rho
+ * against B's 1: the MSE ranking flips whenever rho > 1, i.e. whenever
+ * standardization is not a uniform scaling, on any network.
  * Each model is also a density, p(y | x) = N(f(x), Sigma) with Sigma the
  * maximum-likelihood covariance of its residuals, refitted in each
  * representation: its mean negative log-likelihood moves by exactly
@@ -165,7 +167,17 @@ minima_status minima_thm_check_appd(minima_theorem_env *env, const minima_theore
         minima_thm_not_applicable(r, "a target output is constant: no bijective standardization");
         goto fail;
     }
-    double da = sd[a] * sqrt(rho), db = sd[a] * rho;
+    /* shifting output j by delta adds N u_j, u_j = 2 delta m_j + delta^2, to its
+     * sum of squared errors (m_j its mean residual); choose u_a = std_a^2 rho <
+     * u_b = std_a^2 rho^2, so A is better raw and, divided by std_j^2, worse
+     * standardized (rho > 1 against 1) */
+    double ma = 0, mb = 0;
+    for (size_t i = 0; i < N; i++) {
+        ma += (f[i * (size_t)d + (size_t)a] - y[i * (size_t)d + (size_t)a]) / (double)N;
+        mb += (f[i * (size_t)d + (size_t)b] - y[i * (size_t)d + (size_t)b]) / (double)N;
+    }
+    double ua = sd[a] * sd[a] * rho, ub = sd[a] * sd[a] * rho * rho;
+    double da = -ma + sqrt(ua + ma * ma), db = -mb + sqrt(ub + mb * mb);
     memcpy(fa, f, Nd * sizeof *fa);
     memcpy(fb, f, Nd * sizeof *fb);
     for (size_t i = 0; i < N; i++) {
