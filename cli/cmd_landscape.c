@@ -47,6 +47,9 @@ static const char usage[] =
     "Filter-normalized slices are exactly the same under layer-wise rescaling\n"
     "(biases zero or copy), not under per-neuron rescaling; random ones change in\n"
     "both cases (docs/landscape.md).\n"
+    "--canonical slices through the minimum-norm point of theta's per-neuron orbit\n"
+    "(minima rescale --canonical): every rescaling of the network gives the same\n"
+    "point, hence exactly the same picture, whatever the directions.\n"
     "Outputs: --plot (PNG/SVG/PDF: loss and accuracy lines, or maps with contours),\n"
     "--csv (t,loss,accuracy / s,t,loss,accuracy; a series column with the comparison),\n"
     "--json on stdout. At least one is required. Ctrl-C stops (exit 130), writing\n"
@@ -170,7 +173,7 @@ static int parse_rescaling(const char *s, const minima_model *m, double *scales,
                                    "number >= 0, found '%s'", q);
         if ((st = minima_sym_random_scales(m, (uint64_t)seed, spread, NULL, scales)) != MINIMA_OK)
             return cli_fail("landscape", st);
-        snprintf(desc, desc_size, "per-neuron rescaling, spread %g (seed %llu)", spread, seed);
+        snprintf(desc, desc_size, "per-neuron rescaling, spread %g", spread);
         return -1;
     }
     int K = m->n_layers, n = 1;
@@ -244,7 +247,7 @@ int minima_cmd_landscape(int argc, char **argv)
     cli_net_args na = cli_net_default_args();
     const char *dir_s = "filter", *range_s = NULL, *csv = NULL, *plot = NULL, *compare_s = NULL;
     const char *bias_s = "zero", *title = NULL;
-    int two_d = 0, log_loss = 0, json = 0;
+    int two_d = 0, log_loss = 0, json = 0, canonical = 0;
     size_t points = 0;
     uint64_t seed = 0;
     double eig_tol = 1e-6, clip = 1.0;
@@ -258,6 +261,7 @@ int minima_cmd_landscape(int argc, char **argv)
         {"--bias", OPT_STRING, &bias_s, "filter normalization of biases: zero, copy (d_b = b) or row", "B"},
         {"--eig-tol", OPT_DOUBLE, &eig_tol, "eigen: Lanczos relative residual tolerance", "X"},
         {"--compare-rescaled", OPT_STRING, &compare_s, "also slice through a rescaled model: a1,...,aK or neurons:SEED:SPREAD", "ALPHAS"},
+        {"--canonical", OPT_FLAG, &canonical, "slice through the minimum-norm point of the per-neuron orbit instead (the same picture for every rescaling)", NULL},
         {"--log", OPT_FLAG, &log_loss, "log scale for the loss (axis or colours)", NULL},
         {"--clip", OPT_DOUBLE, &clip, "2-D: colour range up to this quantile of the loss (1: max)", "Q"},
         {"--title", OPT_STRING, &title, "figure title (default: model, data and direction)", "TEXT"},
@@ -284,6 +288,8 @@ int minima_cmd_landscape(int argc, char **argv)
     else return cli_usage_error("landscape", "option --bias: expected zero, copy or row, found '%s'", bias_s);
     if (kind == DIR_INTERP && two_d)
         return cli_usage_error("landscape", "--2d needs two directions; interpolation to '%s' is 1-D", dir_s);
+    if (kind == DIR_INTERP && canonical)
+        return cli_usage_error("landscape", "--canonical does not apply to an interpolation (it would move one end only)");
     if (kind == DIR_INTERP && compare_s)
         return cli_usage_error("landscape", "--compare-rescaled does not apply to an interpolation");
     double lo = kind == DIR_INTERP ? -0.5 : -1.0, hi = kind == DIR_INTERP ? 1.5 : 1.0;
@@ -304,7 +310,7 @@ int minima_cmd_landscape(int argc, char **argv)
     if (rc >= 0) return rc;
     double t_start = cli_now();
     minima_model *model_b = NULL;
-    double *dirs = NULL, *theta_r = NULL, *scales = NULL;
+    double *dirs = NULL, *theta_r = NULL, *scales = NULL, *theta_c = NULL, *cscales = NULL;
     minima_landscape before[MAX_KINDS], after[MAX_KINDS];
     memset(before, 0, sizeof before);
     memset(after, 0, sizeof after);
@@ -349,6 +355,26 @@ int minima_cmd_landscape(int argc, char **argv)
         kinds[n_kinds++] = kind;
     }
 
+    const double *theta0 = m->theta;   /* the point the slices go through */
+    if (canonical) {
+        /* Both points to the minimum-norm representative of their orbit:
+         * one point for the whole orbit, hence one picture. */
+        size_t nu = minima_sym_n_units(m);
+        theta_c = minima_alloc(P, sizeof *theta_c);
+        cscales = minima_alloc(nu ? nu : 1, sizeof *cscales);
+        if (!theta_c || !cscales) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
+        minima_sym_canonical_info ci;
+        for (int side = 0; side < (compare_s ? 2 : 1); side++) {
+            double *src = side == 0 ? m->theta : theta_r, *dst = side == 0 ? theta_c : theta_r;
+            if ((st = minima_sym_canonical(m, src, NULL, cscales, &ci)) != MINIMA_OK) { rc = cli_fail("landscape", st); goto done; }
+            minima_sym_apply(m, cscales, src, dst);
+            if (!json)
+                fprintf(stderr, "  canonical representative%s: ||theta|| %.6g -> %.6g (%d sweeps%s)\n",
+                        side ? " of A theta" : "", ci.norm_before, ci.norm_after, ci.iterations,
+                        ci.converged ? "" : ", NOT converged");
+        }
+        theta0 = theta_c;
+    }
     if (!json)
         fprintf(stderr, "landscape of %s on %s (%zu examples, %zu parameters): %s %s slice%s, "
                 "%zu points%s in [%g, %g]\n", na.model_path, na.source,
@@ -358,11 +384,11 @@ int minima_cmd_landscape(int argc, char **argv)
                 dims == 2 ? " a side" : "", lo, hi);
     for (size_t k = 0; k < n_kinds; k++) {
         dir_spec ds = {&cn, kinds[k], bias, seed, dims, eig_tol, model_b};
-        if ((st = make_dirs(&ds, m->theta, dirs, eig_b[k])) != MINIMA_OK) { rc = cli_fail("landscape", st); goto done; }
+        if ((st = make_dirs(&ds, theta0, dirs, eig_b[k])) != MINIMA_OK) { rc = cli_fail("landscape", st); goto done; }
         if (kinds[k] == DIR_EIGEN && !json)
             fprintf(stderr, "  top Hessian eigenvalue%s at theta: %.6g%s%.6g\n", dims == 2 ? "s" : "",
                     eig_b[k][0], dims == 2 ? ", " : "", dims == 2 ? eig_b[k][1] : 0.0);
-        st = run_slice(&ds, m->theta, dirs, lo, hi, points, &before[k]);
+        st = run_slice(&ds, theta0, dirs, lo, hi, points, &before[k]);
         if (st == MINIMA_OK && compare_s) {
             if ((st = make_dirs(&ds, theta_r, dirs, eig_a[k])) != MINIMA_OK) { rc = cli_fail("landscape", st); goto done; }
             st = run_slice(&ds, theta_r, dirs, lo, hi, points, &after[k]);
@@ -418,15 +444,20 @@ int minima_cmd_landscape(int argc, char **argv)
         po.clip_quantile = clip;
         char ttl[512], xl[256], yl[256];
         const char *what = compare_s ? rescale_desc
-                         : kind == DIR_RANDOM ? "random direction, ‖d‖ = ‖θ‖"
-                                              : "filter-normalized direction";
+                         : kind == DIR_RANDOM ? (dims == 2 ? "random directions, ‖d‖ = ‖θ‖"
+                                                           : "random direction, ‖d‖ = ‖θ‖")
+                         : dims == 2 ? "filter-normalized directions" : "filter-normalized direction";
         if (kind == DIR_EIGEN && !compare_s)
             what = dims == 2 ? "top two Hessian eigenvectors" : "top Hessian eigenvector";
         if (kind == DIR_INTERP) what = "interpolation";
         const char *dname = base_name(na.source);
-        snprintf(ttl, sizeof ttl, "%s, %s%s%zu examples: %s", base_name(na.model_path),
-                 strlen(dname) <= 16 ? dname : "", strlen(dname) <= 16 ? " " : "",
-                 minima_net_n_examples(cn.net), what);
+        if (compare_s)   /* the rescaling is the news; the data is in --json and on stderr */
+            snprintf(ttl, sizeof ttl, "%s%s: %s", base_name(na.model_path),
+                     canonical ? " (canonical)" : "", what);
+        else
+            snprintf(ttl, sizeof ttl, "%s, %s%s%zu examples: %s", base_name(na.model_path),
+                     strlen(dname) <= 16 ? dname : "", strlen(dname) <= 16 ? " " : "",
+                     minima_net_n_examples(cn.net), what);
         po.title = title ? title : ttl;
         if (kind == DIR_INTERP) {
             snprintf(xl, sizeof xl, "t:  θ(t) = (1 − t) θ#dA#u + t θ#dB#u");
@@ -489,6 +520,7 @@ int minima_cmd_landscape(int argc, char **argv)
         json_number(stdout, hi);
         printf("], \"points\": %zu, \"seed\": %llu, \"bias\": ", points, (unsigned long long)seed);
         json_string(stdout, bias_s);
+        printf(", \"canonical\": %s", canonical ? "true" : "false");
         printf(", \"loss\": ");
         json_number(stdout, before[0].loss0);
         printf(", \"accuracy\": ");
@@ -546,6 +578,8 @@ done:
     minima_free(dirs);
     minima_free(theta_r);
     minima_free(scales);
+    minima_free(theta_c);
+    minima_free(cscales);
     minima_model_free(model_b);
     cli_net_close(&cn);
     return rc;

@@ -313,7 +313,7 @@ static void after_title(char *buf, size_t size, const char *prefix, const char *
 {
     double da, dr;
     minima_landscape_diff(b, a, &da, &dr);
-    snprintf(buf, size, "%s%s (max |ΔL| %.2g)", prefix, ta, da);
+    snprintf(buf, size, "%s%s, max |ΔL| %.3g", prefix, ta, da);
 }
 
 static minima_status compare_1d(minima_figure **fig_out, const minima_landscape *const *before,
@@ -363,8 +363,7 @@ static minima_status compare_1d(minima_figure **fig_out, const minima_landscape 
             char title[256], prefix[96];
             snprintf(prefix, sizeof prefix, "%s%s", names && names[k] ? names[k] : "",
                      names && names[k] ? ": " : "");
-            if (c == 0) snprintf(title, sizeof title, "%s%s", prefix, tb);
-            else after_title(title, sizeof title, prefix, ta, before[k], after[k]);
+            snprintf(title, sizeof title, "%s%s", prefix, c == 0 ? tb : ta);
             MINIMA_TRY(minima_panel_set_title(p, title));
             MINIMA_TRY(minima_panel_set_labels(p, xl, logv ? "loss (log scale)" : "loss"));
             MINIMA_TRY(minima_panel_set_grid(p, 1));
@@ -374,7 +373,9 @@ static minima_status compare_1d(minima_figure **fig_out, const minima_landscape 
             minima_style st = minima_style_default();
             st.color = col;
             st.width = 2.0;
-            st.label = c == 0 ? "before" : "after";
+            char after_label[96];
+            after_title(after_label, sizeof after_label, "", "after", before[k], after[k]);
+            st.label = c == 0 ? "before" : after_label;
             const minima_landscape *side = c == 0 ? before[k] : after[k];
             MINIMA_TRY(minima_panel_line(p, side->x, side->loss, side->nx, &st));
             if (c == 1) {   /* the "before" curve again, dashed, for reference */
@@ -407,13 +408,20 @@ static minima_status compare_2d(minima_figure **fig_out, const minima_landscape 
     minima_figure *fig = NULL;
     MINIMA_TRY(minima_figure_create((int)n, 2, w, h, &fig));
     *fig_out = fig;
+    MINIMA_TRY(minima_figure_set_text_scale(fig, 0.85));
     if (o->title) MINIMA_TRY(minima_figure_set_title(fig, o->title));
     const char *xl = or_default(o->xlabel, "s (direction 1)");
     const char *yl = or_default(o->ylabel, "t (direction 2)");
     for (size_t k = 0; k < n; k++) {
         const minima_landscape *pair[2] = {before[k], after[k]};
+        /* As in 1-D: a row spanning more than a factor 30 gets log colours. */
+        extent e = {0, 0, 0};
+        size_t npt = before[k]->nx * before[k]->ny;
+        extent_add(&e, before[k]->loss, npt, 1);
+        extent_add(&e, after[k]->loss, npt, 1);
+        int logv = o->log_loss || (e.n == 2 * npt && e.hi > 30 * e.lo);
         double lo = 0, hi = 1;
-        MINIMA_TRY(map_range(pair, 2, o->log_loss, o->clip_quantile, &lo, &hi));
+        MINIMA_TRY(map_range(pair, 2, logv, o->clip_quantile, &lo, &hi));
         for (int c = 0; c < 2; c++) {
             minima_panel *p = minima_figure_panel(fig, (int)k, c);
             char title[256], prefix[96];
@@ -423,8 +431,8 @@ static minima_status compare_2d(minima_figure **fig_out, const minima_landscape 
             else after_title(title, sizeof title, prefix, ta, before[k], after[k]);
             MINIMA_TRY(minima_panel_set_title(p, title));
             MINIMA_TRY(minima_panel_set_labels(p, xl, yl));
-            MINIMA_TRY(draw_map(p, pair[c], pair[c]->loss, lo, hi, o->log_loss, o->n_contours,
-                                o->log_loss ? "loss (log)" : "loss"));
+            MINIMA_TRY(draw_map(p, pair[c], pair[c]->loss, lo, hi, logv, o->n_contours,
+                                logv ? "loss (log scale)" : "loss"));
             MINIMA_TRY(mark_origin(p, pair[c], NULL));
         }
     }

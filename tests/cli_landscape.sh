@@ -109,6 +109,9 @@ csvcheck "compare csv: 4 series of 21" "$TMP/c.csv" "len(rows) == 84 and sorted(
 run "compare per-neuron 2-D" 0 "$BIN" landscape --model "$M" "${D[@]}" --compare-rescaled neurons:3:1.0 --2d --points 7 --plot "$TMP/c2.png" --json
 exists "compare 2-D png" "$TMP/c2.png"
 pycheck "per-neuron: filter slices differ" "out['compare'][1]['max_rel_diff'] > 1e-3 and out['dims'] == 2"
+run "compare per-neuron --canonical" 0 "$BIN" landscape --model "$M" "${D[@]}" --compare-rescaled neurons:3:1.0 --canonical --points 7 --json
+pycheck "canonical: the same slices" "out['canonical'] and all(c['max_rel_diff'] <= 1e-9 for c in out['compare'])"
+run "interpolation --canonical" 2 "$BIN" landscape --model "$M" "${D[@]}" --dir "$M" --canonical --json
 run "compare with eigen" 0 "$BIN" landscape --model "$M" "${D[@]}" --compare-rescaled 2,0.5,1 --dir eigen --points 5 --json
 pycheck "eigen changes under rescaling" "len(out['compare']) == 3 and out['compare'][2]['max_rel_diff'] > 1e-3 and abs(out['compare'][2]['eigenvalues_before'][0] - out['compare'][2]['eigenvalues_after'][0]) > 1e-3"
 

@@ -389,6 +389,50 @@ static void test_per_neuron_breaks_filter_normalization(void)
     free_data(&ds);
 }
 
+/* Slices through the canonical (minimum-norm) representative of the orbit
+ * are the same for every point of the orbit: any rescaling, any direction. */
+static void test_canonical_representative_is_invariant(void)
+{
+    minima_dataset ds = make_data(64, 5, 3, 35);
+    minima_model *m = make_model("5-8-6-3", 1, 36);
+    minima_net *net = make_net(m, &ds);
+    size_t P = m->n_params;
+    double scales[14], cs[14], alpha[3] = {10, 0.1, 1};
+    double *th2 = malloc(P * sizeof *th2), *c1 = malloc(P * sizeof *c1), *c2 = malloc(P * sizeof *c2);
+    double *d = malloc(P * sizeof *d), *d2 = malloc(P * sizeof *d2);
+    CHECK_OK(minima_sym_random_scales(m, 37, 1.0, alpha, scales));
+    minima_sym_apply(m, scales, m->theta, th2);
+    CHECK_OK(minima_sym_canonical(m, NULL, NULL, cs, NULL));
+    minima_sym_apply(m, cs, m->theta, c1);
+    CHECK_OK(minima_sym_canonical(m, th2, NULL, cs, NULL));
+    minima_sym_apply(m, cs, th2, c2);
+    CHECK(harness_vec_reldiff(c2, c1, P, 1e-300) <= 1e-10);
+    for (int kind = 0; kind < 2; kind++) {
+        minima_landscape b, a;
+        if (kind == 0) {
+            CHECK_OK(minima_dir_random(P, 3, minima_dir_norm(c1, P), d));
+            CHECK_OK(minima_dir_random(P, 3, minima_dir_norm(c2, P), d2));
+        } else {
+            CHECK_OK(minima_dir_filter(m, c1, 3, MINIMA_FILTER_BIAS_ZERO, d));
+            CHECK_OK(minima_dir_filter(m, c2, 3, MINIMA_FILTER_BIAS_ZERO, d2));
+        }
+        CHECK_OK(minima_landscape_1d(net, c1, d, -1, 1, 21, &b));
+        CHECK_OK(minima_landscape_1d(net, c2, d2, -1, 1, 21, &a));
+        CHECK_MSG(max_rel_diff(&b, &a) <= 1e-9, "%s: canonical slices differ by %.3g",
+                  kind ? "filter" : "random", max_rel_diff(&b, &a));
+        minima_landscape_free(&b);
+        minima_landscape_free(&a);
+    }
+    free(th2);
+    free(c1);
+    free(c2);
+    free(d);
+    free(d2);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 /* ---- CSV --------------------------------------------------------------------- */
 
 static int same_slice(const minima_landscape *a, const minima_landscape *b)
@@ -715,6 +759,7 @@ int main(void)
     RUN(test_filter_row_norms);
     RUN(test_layerwise_invariance);
     RUN(test_per_neuron_breaks_filter_normalization);
+    RUN(test_canonical_representative_is_invariant);
     RUN(test_csv_round_trip);
     RUN(test_figures);
     RUN(test_bad_input);
