@@ -110,7 +110,7 @@ minima_status minima_figure3_draw(const char *path, const minima_figures_params 
                 X0 = Y0 = 0;
                 X1 = Y1 = 1.08 * fmax(xmax, ymax);
             }
-            if ((s = minima_panel_set_title(pa, lg ? "(b) log#d10#u axes, j = -2 .. 2"
+            if ((s = minima_panel_set_title(pa, lg ? "(b) log axes, j = -2 .. 2"
                                                    : "(a) B (white) and T#dα#u#u±1#d(B) (orange)"))
                 != MINIMA_OK) goto fail;
             if ((s = minima_panel_set_labels(pa, lg ? "log#d10#u θ#d1#u" : "θ#d1#u",
@@ -159,17 +159,15 @@ minima_status minima_figure3_draw(const char *path, const minima_figures_params 
                 != MINIMA_OK) goto fail;
             if (!lg) {
                 char lab[160];
-                double mx = 0;
-                for (int k = 0; k < r.n_boxes; k++) mx = fmax(mx, r.max_loss[k]);
                 minima_style note = fig_style(MINIMA_COLOR_BLACK, 1.0, MINIMA_DASH_SOLID);
                 note.text_size = 0.8;
                 snprintf(lab, sizeof lab, "ε = %.3g, r = %.3g, α = %.3g", r.eps, r.r, r.alpha);
                 if ((s = minima_panel_text(pa, 0.97 * X1, 0.94 * Y1, lab, 1.0, &note)) != MINIMA_OK)
                     goto fail;
-                snprintf(lab, sizeof lab, "max L over each box %.4g", mx);
+                snprintf(lab, sizeof lab, "max#dbox#u L < L(θ*) + ε = %.3g", level);
                 if ((s = minima_panel_text(pa, 0.97 * X1, 0.87 * Y1, lab, 1.0, &note)) != MINIMA_OK)
                     goto fail;
-                snprintf(lab, sizeof lab, "< L(θ*) + ε = %.4g", level);
+                snprintf(lab, sizeof lab, "r: the largest, by bisection");
                 if ((s = minima_panel_text(pa, 0.97 * X1, 0.80 * Y1, lab, 1.0, &note)) != MINIMA_OK)
                     goto fail;
             }
