@@ -505,6 +505,10 @@ int minima_cmd_audit(int argc, char **argv)
                 minima_activation_name(cn.model->activation));
     st = minima_audit_run(cn.net, n_names ? names : NULL, n_names, &p, &r);
     if (st != MINIMA_OK) {
+        if (st == MINIMA_EINTERRUPTED && r.measures && r.points) {
+            fprintf(stderr, "minima audit: interrupted; what was computed so far:\n");
+            print_table(&r);
+        }
         rc = cli_fail("audit", st);
         goto done;
     }
