@@ -13,8 +13,6 @@
 #include "minima/trace.h"
 #include "theorem_impl.h"
 
-#define THM5_M_CAP 1e6     /* thm5: beyond, rounding of H (~1e-16 ||H||) amplified by
-                              beta^(2(K-1)) reaches M itself (docs/theorem.md) */
 #define LOSS_RTOL 1e-9     /* L(T_alpha theta) = L(theta) within this, relative ... */
 #define LOSS_ATOL 1e-14    /* ... plus this absolute */
 #define MAX_M 16
@@ -216,7 +214,7 @@ minima_status minima_thm_check_thm5(minima_theorem_env *env, const minima_theore
     for (int k = 1; k < K; k++)
         if (minima_model_layer_weights(model, k) < minima_model_layer_weights(model, kstar)) kstar = k;
     size_t nk = minima_model_layer_weights(model, kstar);
-    int nm = m_values(p, THM5_M_CAP, ms);
+    int nm = m_values(p, INFINITY, ms);
     int all = ok && rank > 0;
     long bound_paper = (long)rank - (long)nk, bound = bound_paper;
     minima_thm_number(r, "rank", (double)rank);
@@ -236,6 +234,10 @@ minima_status minima_thm_check_thm5(minima_theorem_env *env, const minima_theore
             if (d[i] < beta * (1 - 1e-12)) m_small++;
         }
         bound = (long)rank - (long)m_small;
+        /* rounding of H (~P eps ||H||) is amplified by at most max_i D_ii^2 = beta^2:
+         * compare that floor with M */
+        double floor_m = beta * beta * (double)P * 2.2e-16 * lmax;
+        if (j == nm - 1) minima_thm_number(r, "rounding_floor_max_M", floor_m);
         size_t c_pred, c_act;
         if ((s = count_dhd(P, h, d, M, work, vals, &c_pred))) goto fail;
         /* the Hessian of the network at T_alpha theta itself */
@@ -257,10 +259,11 @@ minima_status minima_thm_check_thm5(minima_theorem_env *env, const minima_theore
     minima_thm_number(r, "bound", (double)bound);
     r->passed = all;
     minima_thm_detail(r, ". k* = %d (n_k* = %zu), alpha_k = 1/beta (k != k*), alpha_k* = beta^%d, "
-                      "beta = 2 sqrt(M / lambda_r); paper's bound r - n_k* = %ld%s; M capped at %.0e "
-                      "(rounding). Every count >= bound: %s.", kstar + 1, nk, K - 1, bound_paper,
-                      model->has_bias ? " (with biases, entries of D below beta also include "
-                      "biases: bound r - #{D_ii < beta})" : "", THM5_M_CAP, all ? "yes" : "NO");
+                      "beta = 2 sqrt(M / lambda_r); paper's bound r - n_k* = %ld%s; rounding floor "
+                      "beta^2 P eps lambda_max at the largest M: %.2g. Every count >= bound: %s.",
+                      kstar + 1, nk, K - 1, bound_paper, model->has_bias ? " (with biases, entries of "
+                      "D below beta also include biases: bound r - #{D_ii < beta})" : "",
+                      minima_theorem_number_get(r, "rounding_floor_max_M"), all ? "yes" : "NO");
 fail:
     minima_free(buf);
     minima_net_free(net);

@@ -68,7 +68,7 @@ typedef struct {
                                  hypothesis; any other value breaks it on purpose
                                  (tests); default 1 */
     double m_min, m_max;      /* thm4, thm5: M = m_min .. m_max, one value a decade;
-                                 default 1e2, 1e8 (thm5 stops at 1e6, see docs) */
+                                 default 1e2, 1e8 */
     double equiv_tol;         /* thm1, sec5.2: max |f - f'| / max |f|; default 1e-11 */
     double identity_tol;      /* thm3, appC: relative error of the identities; default 1e-10 */
     double grad_tol;          /* ||grad L|| below which theta counts as a critical point
