@@ -329,6 +329,57 @@ static void test_applicability(void)
     minima_model_free(sm);
 }
 
+/* Every allocation failure is MINIMA_ENOMEM, leak-free (ASan), for every
+ * check: allocation n fails for n = 0, 1, ..., 40, then in steps of n/6,
+ * until the check completes. */
+static void test_out_of_memory(void)
+{
+    size_t count;
+    const minima_theorem_check *c = minima_theorems(&count);
+    for (size_t i = 0; i < count; i++) {
+        const minima_model *m;
+        const minima_dataset *d;
+        minima_theorem_net which = strcmp(c[i].name, "thm2") == 0 || strcmp(c[i].name, "appC") == 0
+                                       ? MINIMA_THEOREM_NET_SHALLOW
+                                   : strcmp(c[i].name, "thm5") == 0 ? MINIMA_THEOREM_NET_EXACT
+                                                                     : MINIMA_THEOREM_NET_DEEP;
+        get_net(which, &m, &d);
+        minima_theorem_env *env = NULL;
+        CHECK_OK(minima_theorem_env_user(&env, m, d));
+        int done = 0;
+        for (long n = 0; n < 1000000 && !done; n += n < 40 ? 1 : 1 + n / 6) {
+            minima_theorem_result r;
+            minima_alloc_fail_after(n);
+            minima_status st = minima_theorem_run(&c[i], env, NULL, &r);
+            minima_alloc_fail_after(-1);
+            if (st == MINIMA_OK) {
+                done = 1;
+                CHECK_MSG(r.applicable && r.passed, "%s after %ld allocations: %s", c[i].name, n,
+                          r.details);
+            } else {
+                CHECK_MSG(st == MINIMA_ENOMEM, "%s, allocation %ld failing: %s (%s)", c[i].name, n,
+                          minima_strerror(st), minima_last_error());
+            }
+        }
+        CHECK(done);
+        minima_theorem_env_free(env);
+    }
+    /* building the built-in networks */
+    for (long n = 0; n < 1000000; n += n < 40 ? 1 : 1 + n / 6) {
+        minima_theorem_env *env = NULL;
+        const minima_model *m;
+        const minima_dataset *d;
+        minima_alloc_fail_after(n);
+        minima_status st = minima_theorem_env_builtin(&env, NULL);
+        if (st == MINIMA_OK) st = minima_theorem_env_net(env, MINIMA_THEOREM_NET_SHALLOW, &m, &d, NULL);
+        minima_alloc_fail_after(-1);
+        minima_theorem_env_free(env);
+        if (st == MINIMA_OK) break;
+        CHECK_MSG(st == MINIMA_ENOMEM, "builtin, allocation %ld failing: %s (%s)", n,
+                  minima_strerror(st), minima_last_error());
+    }
+}
+
 int main(void)
 {
     minima_status s = minima_theorem_env_builtin(&builtin, NULL);
@@ -345,6 +396,7 @@ int main(void)
     RUN(test_sec52_identity_breaks);
     RUN(test_appd_uniform_scale_breaks);
     RUN(test_applicability);
+    RUN(test_out_of_memory);
     minima_theorem_env_free(builtin);
     return harness_report();
 }
