@@ -493,13 +493,18 @@ int minima_cmd_landscape(int argc, char **argv)
         if (kind == DIR_INTERP)
             fprintf(stderr, "  loss at the second model %.10g, accuracy %.4f\n", loss_b_model, acc_b_model);
         for (size_t k = 0; k < n_kinds; k++) {
-            size_t n = before[k].nx * before[k].ny, imin = 0, imax = 0;
-            for (size_t i = 1; i < n; i++) {
-                if (before[k].loss[i] < before[k].loss[imin]) imin = i;
-                if (before[k].loss[i] > before[k].loss[imax]) imax = i;
+            size_t n = before[k].nx * before[k].ny, n_bad = 0;
+            double lmin = INFINITY, lmax = -INFINITY;
+            for (size_t i = 0; i < n; i++) {
+                double v = before[k].loss[i];
+                if (!isfinite(v)) { n_bad++; continue; }
+                lmin = fmin(lmin, v);
+                lmax = fmax(lmax, v);
             }
-            fprintf(stderr, "  %-20s loss on the grid from %.6g to %.6g\n", kind_name(kinds[k]),
-                    before[k].loss[imin], before[k].loss[imax]);
+            fprintf(stderr, "  %-20s loss on the grid from %.6g to %.6g\n", kind_name(kinds[k]), lmin, lmax);
+            if (n_bad)
+                fprintf(stderr, "  warning: %zu grid points have no finite loss (the outputs overflow "
+                        "there): choose a smaller --range\n", n_bad);
             if (compare_s) {
                 double da, dr;
                 minima_landscape_diff(&before[k], &after[k], &da, &dr);

@@ -98,6 +98,13 @@ static minima_status slice(minima_net *net, const double *theta, const double *d
         MINIMA_FAIL(MINIMA_EINVAL, "landscape: %zu x %zu grid points, expected at most 10^6 a side",
                     nx, ny);
 
+    /* Every point of the grid must be representable. */
+    double ax = fmax(fabs(xlo), fabs(xhi)), ay = dims == 2 ? fmax(fabs(ylo), fabs(yhi)) : 0.0;
+    for (size_t p = 0; p < P; p++)
+        if (!isfinite(fabs(theta[p]) + ax * fabs(d1[p]) + (d2 ? ay * fabs(d2[p]) : 0.0)))
+            MINIMA_FAIL(MINIMA_EINVAL, "landscape: the range [%g, %g]%s is too large for these "
+                        "directions: parameter %zu overflows at the edge of the grid", xlo, xhi,
+                        dims == 2 ? " x ..." : "", p);
     MINIMA_TRY(alloc_slice(out, dims, nx, ny));
     double *point = minima_alloc(P, sizeof *point);   /* (P) theta + s d1 + t d2 */
     minima_status s = MINIMA_OK;

@@ -86,9 +86,10 @@ static minima_status check_slices(const minima_landscape *const *s, size_t n, in
                 MINIMA_FAIL(MINIMA_EINVAL, "landscape plot: slice %zu has no second axis", k);
             for (size_t i = 0; i < s[k]->nx * s[k]->ny; i++)
                 if (!isfinite(s[k]->loss[i]))
-                    MINIMA_FAIL(MINIMA_EINVAL, "landscape plot: slice %zu has a non-finite loss at "
-                                "grid point %zu (an interrupted slice?); a map needs every value",
-                                k, i);
+                    MINIMA_FAIL(MINIMA_EINVAL, "landscape plot: slice %zu has no finite loss at "
+                                "(s, t) = (%g, %g) (not computed, or the outputs overflow there: "
+                                "a smaller range helps); a map needs every value", k,
+                                s[k]->x[i % s[k]->nx], s[k]->y[i / s[k]->nx]);
         }
     }
     return MINIMA_OK;
@@ -226,8 +227,8 @@ static minima_status plot_1d(minima_figure **fig_out, const minima_landscape *co
         if (e.n > 0 && c == 0) {
             double top;
             if (c == 1) top = 1.02;
-            else if (o->log_loss) top = e.hi * pow(e.hi / e.lo, 0.04);
-            else top = e.hi + 0.04 * (e.hi - e.lo);
+            else if (o->log_loss) top = e.hi * pow(e.hi > e.lo ? e.hi / e.lo : 1.01, 0.04);
+            else top = e.hi + 0.04 * (e.hi > e.lo ? e.hi - e.lo : fmax(fabs(e.hi), 1.0) * 1e-3);
             minima_style ts = minima_style_default();
             ts.color = MINIMA_COLOR_GREY;
             ts.text_size = 0.9;
@@ -237,11 +238,14 @@ static minima_status plot_1d(minima_figure **fig_out, const minima_landscape *co
             if (isfinite(o->mark_x1) && o->mark_label1)
                 MINIMA_TRY(minima_panel_text(p, o->mark_x1 + 0.01 * span, top, o->mark_label1, 0.0,
                                              &ts));
-            if (c == 0 && !o->log_loss) MINIMA_TRY(minima_panel_set_yrange(p, e.lo - 0.04 * (e.hi - e.lo + 1e-300),
-                                                                           e.hi + 0.1 * (e.hi - e.lo + 1e-300)));
-            if (c == 0 && o->log_loss)
-                MINIMA_TRY(minima_panel_set_yrange(p, e.lo / pow(e.hi / e.lo, 0.04),
-                                                   e.hi * pow(e.hi / e.lo, 0.12)));
+            if (c == 0 && !o->log_loss) {
+                double sp = e.hi > e.lo ? e.hi - e.lo : fmax(fabs(e.hi), 1.0) * 1e-3;
+                MINIMA_TRY(minima_panel_set_yrange(p, e.lo - 0.04 * sp, e.hi + 0.1 * sp));
+            }
+            if (c == 0 && o->log_loss) {
+                double sp = e.hi > e.lo ? e.hi / e.lo : 1.01;
+                MINIMA_TRY(minima_panel_set_yrange(p, e.lo / pow(sp, 0.04), e.hi * pow(sp, 0.12)));
+            }
         }
         if (names) MINIMA_TRY(minima_panel_set_legend(p, MINIMA_LEGEND_AUTO));
         else MINIMA_TRY(minima_panel_set_legend(p, MINIMA_LEGEND_NONE));

@@ -115,6 +115,20 @@ run "interpolation --canonical" 2 "$BIN" landscape --model "$M" "${D[@]}" --dir 
 run "compare with eigen" 0 "$BIN" landscape --model "$M" "${D[@]}" --compare-rescaled 2,0.5,1 --dir eigen --points 5 --json
 pycheck "eigen changes under rescaling" "len(out['compare']) == 3 and out['compare'][2]['max_rel_diff'] > 1e-3 and abs(out['compare'][2]['eigenvalues_before'][0] - out['compare'][2]['eigenvalues_after'][0]) > 1e-3"
 
+# ---- Ctrl-C: exit 130, the points done so far in the CSV ------------------------
+"$BIN" landscape --model "$M" --data synthetic:blobs:200000:d=5:classes=3 --2d --points 201 \
+    --csv "$TMP/int.csv" >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+# Wait for the slice to start (the header line comes after loading), then a bit.
+for _ in $(seq 1 200); do grep -q "landscape of" "$TMP/err" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 130 ]; then ok; else bad "SIGINT: exit code $rc, expected 130"; sed 's/^/    /' "$TMP/err" >&2; fi
+has "SIGINT message" "$TMP/err" "interrupted"
+csvcheck "SIGINT: partial CSV, the rest nan" "$TMP/int.csv" "len(rows) == 201 * 201 and rows[-1]['loss'] == 'nan'"
+
 # ---- bad options: exit 2, nothing written ----------------------------------------
 run "no output" 2 "$BIN" landscape --model "$M" "${D[@]}"
 run "bad --dir" 2 "$BIN" landscape --model "$M" "${D[@]}" --dir sideways --plot "$TMP/x.png"

@@ -649,6 +649,13 @@ static void test_bad_input(void)
     CHECK_STATUS(minima_landscape_1d(net, NULL, NULL, -1, 1, 5, &ls), MINIMA_EINVAL);
     double x[3];
     CHECK_STATUS(minima_landscape_grid(0, 1, 2000000, x), MINIMA_EINVAL);
+    /* A range whose edge is not representable. */
+    double *big = malloc(P * sizeof *big);
+    CHECK_OK(minima_dir_random(P, 1, 1e3, big));
+    CHECK_STATUS(minima_landscape_1d(net, NULL, big, -1e307, 1e307, 5, &ls), MINIMA_EINVAL);
+    CHECK(strstr(minima_last_error(), "overflows") != NULL);
+    CHECK_STATUS(minima_landscape_2d(net, NULL, d, big, -1, 1, 3, -1e307, 1e307, 3, &ls), MINIMA_EINVAL);
+    free(big);
     d[5] = NAN;
     CHECK_STATUS(minima_landscape_1d(net, NULL, d, -1, 1, 5, &ls), MINIMA_ENONFINITE);
     CHECK(strstr(minima_last_error(), "entry 5") != NULL);
