@@ -4,11 +4,12 @@
  *
  * 1. A box B = B_inf(r, theta) inside C, CERTIFIED by interval arithmetic:
  *    every parameter in [theta_i - r_i, theta_i + r_i], the network's
- *    pre-activations bounded layer by layer (products of intervals; the
- *    activation is monotone), each example's loss bounded above (MSE: the
- *    larger squared distance of the output interval's ends to the target;
- *    cross-entropy: -lo_y + logsumexp(hi)); the mean of these bounds
- *    every L over the box. r is the largest value (bisection) with that
+ *    pre-activations bounded layer by layer (midpoint-radius interval
+ *    products, three matrix products a layer; the activation is
+ *    monotone), each example's loss bounded above (MSE: the larger squared
+ *    distance of the output interval's ends to the target; cross-entropy:
+ *    -lo_y + logsumexp(hi)); the mean of these bounds every L over the
+ *    box. r is the largest value (bisection to 1e-6 relative) with that
  *    bound below L + eps. Rounding of the bound itself (~1e-16 relative)
  *    is not directed: a certificate up to floating point. Projected
  *    sign-gradient ascent from corners gives a lower estimate of the true
@@ -22,6 +23,7 @@
  *    so log vol C >= log vol B + log sum_{i<=j} alpha^{i |e|} (direction
  *    alpha^{sign e}), which grows without bound: log(j + 1) when
  *    n_1 = n_2. */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,58 +43,79 @@ static double act(const minima_model *m, double z)
     }
 }
 
-/* Upper bound of L over the box theta +- rad (per-parameter half-widths).
- * work: 4 * max width doubles. */
-static double box_upper_loss(const minima_model *m, const minima_dataset *d, const double *theta,
-                             const double *rad, double *work, int maxw)
+#define BATCH 256   /* examples per block of the interval bound */
+
+/* Workspace of box_upper_loss: 5 blocks of BATCH x maxw, and P. */
+static size_t box_ws_size(int maxw, size_t P)
 {
-    int K = m->n_layers;
+    return 5 * (size_t)BATCH * (size_t)maxw + P;
+}
+
+/* Upper bound of L over the box theta +- rad (per-parameter half-widths),
+ * in midpoint-radius interval arithmetic, so that each layer is three
+ * matrix products: for w = wc +- wr and a = ac +- ar,
+ *     w a  in  wc ac +- (|wc| ar + wr |ac| + wr ar)
+ * (|w a - wc ac| <= |wc||a - ac| + |w - wc||ac| + |w - wc||a - ac|); the
+ * activation is monotone, so [phi(lo), phi(hi)] encloses it. */
+static double box_upper_loss(const minima_model *m, const minima_dataset *d, const double *theta,
+                             const double *rad, double *ws, int maxw)
+{
+    int K = m->n_layers, dK = m->widths[K];
+    size_t blk = (size_t)BATCH * (size_t)maxw;
+    double *ac = ws, *ar = ac + blk, *zc = ar + blk, *zr = zc + blk, *aa = zr + blk, *sw = aa + blk;
+    for (int k = 0; k < K; k++) {   /* |wc| + wr, where the weights are */
+        size_t w0 = m->weight_offset[k], nw = minima_model_layer_weights(m, k);
+        for (size_t i = 0; i < nw; i++) sw[w0 + i] = fabs(theta[w0 + i]) + rad[w0 + i];
+    }
     double total = 0;
-    double *alo = work, *ahi = alo + maxw, *zlo = ahi + maxw, *zhi = zlo + maxw;
-    for (size_t n = 0; n < d->n; n++) {
-        const double *x = d->x + n * (size_t)d->d;
-        for (int j = 0; j < d->d; j++) alo[j] = ahi[j] = x[j];
+    for (size_t start = 0; start < d->n; start += BATCH) {
+        int nb = (int)(d->n - start < BATCH ? d->n - start : BATCH);
+        memcpy(ac, d->x + start * (size_t)d->d, (size_t)nb * (size_t)d->d * sizeof *ac);
+        memset(ar, 0, (size_t)nb * (size_t)d->d * sizeof *ar);
         for (int k = 0; k < K; k++) {
             int din = m->widths[k], dout = m->widths[k + 1];
-            size_t w0 = m->weight_offset[k];
-            for (int i = 0; i < dout; i++) {
-                double lo = 0, hi = 0;
-                if (m->has_bias) {
-                    size_t b = m->bias_offset[k] + (size_t)i;
-                    lo = theta[b] - rad[b];
-                    hi = theta[b] + rad[b];
-                }
-                for (int j = 0; j < din; j++) {
-                    size_t w = w0 + (size_t)i * (size_t)din + (size_t)j;
-                    double wl = theta[w] - rad[w], wh = theta[w] + rad[w];
-                    double p1 = wl * alo[j], p2 = wl * ahi[j], p3 = wh * alo[j], p4 = wh * ahi[j];
-                    lo += fmin(fmin(p1, p2), fmin(p3, p4));
-                    hi += fmax(fmax(p1, p2), fmax(p3, p4));
-                }
-                zlo[i] = lo;
-                zhi[i] = hi;
+            size_t w0 = m->weight_offset[k], na = (size_t)nb * (size_t)din;
+            for (size_t i = 0; i < na; i++) aa[i] = fabs(ac[i]);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, dout, din, 1, ac, din,
+                        theta + w0, din, 0, zc, dout);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, dout, din, 1, aa, din,
+                        rad + w0, din, 0, zr, dout);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, dout, din, 1, ar, din,
+                        sw + w0, din, 1, zr, dout);
+            if (m->has_bias) {
+                const double *bc = theta + m->bias_offset[k], *br = rad + m->bias_offset[k];
+                for (int n = 0; n < nb; n++)
+                    for (int i = 0; i < dout; i++) {
+                        zc[(size_t)n * (size_t)dout + (size_t)i] += bc[i];
+                        zr[(size_t)n * (size_t)dout + (size_t)i] += br[i];
+                    }
             }
-            for (int i = 0; i < dout; i++) {
-                alo[i] = k < K - 1 ? act(m, zlo[i]) : zlo[i];
-                ahi[i] = k < K - 1 ? act(m, zhi[i]) : zhi[i];
+            if (k == K - 1) break;
+            for (size_t i = 0; i < (size_t)nb * (size_t)dout; i++) {
+                double lo = act(m, zc[i] - zr[i]), hi = act(m, zc[i] + zr[i]);
+                ac[i] = 0.5 * (lo + hi);
+                ar[i] = 0.5 * (hi - lo);
             }
         }
-        int dK = m->widths[K];
-        if (d->targets && m->loss == MINIMA_LOSS_MSE) {
-            const double *y = d->targets + n * (size_t)dK;
-            double acc = 0;
-            for (int i = 0; i < dK; i++) {
-                double a = alo[i] - y[i], b = ahi[i] - y[i];
-                acc += fmax(a * a, b * b);
+        for (int n = 0; n < nb; n++) {
+            const double *c = zc + (size_t)n * (size_t)dK, *r = zr + (size_t)n * (size_t)dK;
+            size_t ex = start + (size_t)n;
+            if (d->targets && m->loss == MINIMA_LOSS_MSE) {
+                const double *y = d->targets + ex * (size_t)dK;
+                double acc = 0;
+                for (int i = 0; i < dK; i++) {
+                    double e = fabs(c[i] - y[i]) + r[i];
+                    acc += e * e;
+                }
+                total += acc / dK;
+            } else {
+                int y = d->labels ? d->labels[ex] : 0;
+                double mx = c[0] + r[0];
+                for (int i = 1; i < dK; i++) mx = fmax(mx, c[i] + r[i]);
+                double se = 0;
+                for (int i = 0; i < dK; i++) se += exp(c[i] + r[i] - mx);
+                total += -(c[y] - r[y]) + mx + log(se);
             }
-            total += acc / dK;
-        } else {
-            int y = d->labels ? d->labels[n] : 0;
-            double mx = ahi[0];
-            for (int i = 1; i < dK; i++) mx = fmax(mx, ahi[i]);
-            double se = 0;
-            for (int i = 0; i < dK; i++) se += exp(ahi[i] - mx);
-            total += -alo[y] + mx + log(se);
         }
     }
     return total / (double)d->n;
@@ -157,7 +180,7 @@ minima_status minima_thm_check_thm2(minima_theorem_env *env, const minima_theore
     double *buf = NULL, alpha[2];
     minima_status s;
     if ((s = minima_net_create(&net, model, data, NULL))) return s;
-    buf = minima_alloc(6 * P + 4 * (size_t)maxw, sizeof *buf);
+    buf = minima_alloc(6 * P + box_ws_size(maxw, P), sizeof *buf);
     if (!buf) { s = minima_error(MINIMA_ENOMEM, "thm2: out of memory"); goto fail; }
     double *rad = buf, *img = rad + P, *diag = img + P, *scratch = diag + P, *work = scratch + 3 * P;
     double L = info.loss, eps = p->volume_eps, level = L + eps;
@@ -166,7 +189,7 @@ minima_status minima_thm_check_thm2(minima_theorem_env *env, const minima_theore
     double lo = 0, hi = m * (1 - 1e-9);
     for (size_t i = 0; i < P; i++) rad[i] = hi;
     if (box_upper_loss(model, data, model->theta, rad, work, maxw) < level) lo = hi;
-    for (int it = 0; it < 60 && hi - lo > 1e-14 * m; it++) {
+    for (int it = 0; it < 60 && hi - lo > 1e-6 * hi; it++) {
         double mid = 0.5 * (lo + hi);
         for (size_t i = 0; i < P; i++) rad[i] = mid;
         if (box_upper_loss(model, data, model->theta, rad, work, maxw) < level) lo = mid;
