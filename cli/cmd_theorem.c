@@ -17,7 +17,8 @@ const char minima_cmd_theorem_summary[] =
     "check the theorems of Dinh et al. 2017 numerically (built-in networks or yours)";
 
 static const char usage[] =
-    "usage: minima theorem [NAME|all] [--model MODEL --data SRC] [--seed S] [--json] [--list]\n\n"
+    "usage: minima theorem [NAME|all] [--model MODEL --data SRC] [--seed S] [--grad-tol X]\n"
+    "                      [--json] [--list] [--figures DIR]\n\n"
     "Runs the numerical check of each theorem of the paper (SPEC §4; docs/theorem.md):\n"
     "both sides computed on a real network, with the tolerance, the hypotheses verified\n"
     "(||grad L||, lambda_min, rank tolerance, ...) and a verdict. NAME is one of the\n"
@@ -107,6 +108,7 @@ int minima_cmd_theorem(int argc, char **argv)
         {"--list", OPT_FLAG, &list, "list the checks and exit", NULL},
         /* ---- figures: `--figures DIR` draws the paper's figures (figures.h) ---- */
         {"--figures", OPT_STRING, &figures, "also draw the paper's figures into DIR", "DIR"},
+        {0},
     };
     const char *pos[2];
     int n_pos = 0;

@@ -53,7 +53,10 @@ pycheck "thm1 passes" "[t for t in j['theorems'] if t['name'] == 'thm1'][0]['pas
 pycheck "thm4 needs a minimum" "'critical' in [t for t in j['theorems'] if t['name'] == 'thm4'][0]['reason']"
 grep -q "not applicable" "$TMP/err" && ok || bad "table says not applicable"
 
-# 4. bad usage
+# 4. help and bad usage
+run "--help" 0 "$BIN" theorem --help
+grep -q -- "--figures" "$TMP/out" && ok || bad "--help lists --figures"
+run "unknown option" 2 "$BIN" theorem --nope
 run "unknown theorem" 2 "$BIN" theorem thm9
 run "model without data" 2 "$BIN" theorem --model "$TMP/m.safetensors"
 run "missing model" 2 "$BIN" theorem --model "$TMP/none.safetensors" --data "$DATA"
