@@ -139,6 +139,8 @@ int minima_cmd_theorem(int argc, char **argv)
     minima_status st;
     if (na.model_path) {
         if ((rc = cli_net_open("theorem", &na, &cn)) >= 0) return rc;
+        /* the checks build their own nets from the model: carry --loss over */
+        cn.model->loss = minima_net_loss_kind(cn.net);
         st = minima_theorem_env_user(&env, cn.model, cn.data);
     } else {
         st = minima_theorem_env_builtin(&env, &p);
