@@ -489,7 +489,8 @@ int minima_cmd_landscape(int argc, char **argv)
     for (size_t k = 0; k < n_kinds; k++) n_points += before[k].n_done + after[k].n_done;
     if (!json) {
         const minima_landscape *b = &before[0];
-        fprintf(stderr, "  loss at theta %.10g, accuracy %.4f\n", b->loss0, b->accuracy0);
+        if (isnan(b->accuracy0)) fprintf(stderr, "  loss at theta %.10g (no labels: no accuracy)\n", b->loss0);
+        else fprintf(stderr, "  loss at theta %.10g, accuracy %.4f\n", b->loss0, b->accuracy0);
         if (kind == DIR_INTERP)
             fprintf(stderr, "  loss at the second model %.10g, accuracy %.4f\n", loss_b_model, acc_b_model);
         for (size_t k = 0; k < n_kinds; k++) {
