@@ -24,7 +24,8 @@ const char minima_cmd_landscape_summary[] =
 static const char usage[] =
     "usage: minima landscape --model MODEL --data SRC [--dir random|filter|eigen|MODEL2]\n"
     "                        [--2d] [--range A|LO:HI] [--points N] [--seed S] [--bias zero|copy|row]\n"
-    "                        [--log] [--csv FILE] [--compare-rescaled ALPHAS] [--plot FILE] [--json]\n\n"
+    "                        [--log] [--csv FILE] [--compare-rescaled ALPHAS] [--canonical]\n"
+    "                        [--plot FILE] [--json]\n\n"
     "The mean loss (and the accuracy) over the whole data set at every point of a\n"
     "slice through the model's parameters theta, each point evaluated exactly:\n"
     "  1-D  L(theta + t d),  t on --points values in the range\n"
