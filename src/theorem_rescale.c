@@ -245,7 +245,7 @@ minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theore
     size_t n1 = minima_model_layer_params(model, 0);
     double g1 = minima_thm_norm(g, n1), g2 = minima_thm_norm(g + n1, P - n1);
     minima_thm_hypothesis(r, "non-critical point%s: ||grad L|| = %.3g, ||grad_theta1 L|| = %.3g "
-                          "(> 0 required). ", moved ? " (the network's point moved by 10%% of its "
+                          "(> 0 required). ", moved ? " (the network's point moved by 10% of its "
                           "rms: it was critical)" : "", r->grad_norm, g1);
     double worst = 0, norm_min_alpha = NAN, norm_one = NAN;
     for (int i = 0; i < p->alpha_points; i++) {
