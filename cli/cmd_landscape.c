@@ -91,37 +91,15 @@ typedef struct {
 /* The direction(s) (dims, P) of spec at theta; eigenvalues (dims) for eigen. */
 static minima_status make_dirs(const dir_spec *ds, const double *theta, double *d, double *eigvals)
 {
-    const minima_model *m = ds->cn->model;
-    size_t P = m->n_params;
-    switch (ds->kind) {
-    case DIR_RANDOM: {
-        double norm = minima_dir_norm(theta, P);
-        if (!(norm > 0)) norm = 1.0;
-        for (int i = 0; i < ds->dims; i++)
-            MINIMA_TRY(minima_dir_random(P, ds->seed + (uint64_t)i, norm, d + (size_t)i * P));
-        return MINIMA_OK;
-    }
-    case DIR_FILTER:
-        for (int i = 0; i < ds->dims; i++)
-            MINIMA_TRY(minima_dir_filter(m, theta, ds->seed + (uint64_t)i, ds->bias, d + (size_t)i * P));
-        return MINIMA_OK;
-    case DIR_EIGEN: {
-        minima_eigs_params ep = minima_eigs_default_params();
-        ep.tol = ds->eig_tol;
-        ep.seed = ds->seed;
-        minima_net *net = ds->cn->net;
-        int moved = theta != m->theta;
-        if (moved) MINIMA_TRY(minima_net_set_point(net, theta));
-        minima_status s = minima_dir_eigen(net, ds->dims, &ep, d, eigvals);
-        if (moved) {
-            minima_status s2 = minima_net_set_point(net, m->theta);
-            if (s == MINIMA_OK) s = s2;
-        }
-        return s;
-    }
-    default:
-        return minima_dir_interpolation(m, ds->model_b, d);
-    }
+    if (ds->kind == DIR_INTERP) return minima_dir_interpolation(ds->cn->model, ds->model_b, d);
+    minima_dir_params p = minima_dir_default_params();
+    p.kind = ds->kind == DIR_RANDOM ? MINIMA_DIR_RANDOM
+           : ds->kind == DIR_FILTER ? MINIMA_DIR_FILTER : MINIMA_DIR_EIGEN;
+    p.bias = ds->bias;
+    p.seed = ds->seed;
+    p.dims = ds->dims;
+    p.eig_tol = ds->eig_tol;
+    return minima_dir_make(ds->cn->net, theta, &p, d, eigvals);
 }
 
 static minima_status run_slice(const dir_spec *ds, const double *theta, const double *d,

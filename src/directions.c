@@ -152,3 +152,88 @@ minima_status minima_dir_interpolation(const minima_model *a, const minima_model
     for (size_t i = 0; i < a->n_params; i++) d[i] = b->theta[i] - a->theta[i];
     return MINIMA_OK;
 }
+
+minima_dir_params minima_dir_default_params(void)
+{
+    minima_dir_params p;
+    memset(&p, 0, sizeof p);
+    p.kind = MINIMA_DIR_FILTER;
+    p.bias = MINIMA_FILTER_BIAS_ZERO;
+    p.dims = 1;
+    p.eig_tol = 1e-6;
+    return p;
+}
+
+const char *minima_dir_kind_name(minima_dir_kind kind)
+{
+    switch (kind) {
+    case MINIMA_DIR_RANDOM: return "random";
+    case MINIMA_DIR_FILTER: return "filter";
+    case MINIMA_DIR_EIGEN: return "eigen";
+    }
+    return "unknown";
+}
+
+minima_status minima_dir_kind_parse(const char *s, minima_dir_kind *kind)
+{
+    if (!s || !kind) MINIMA_FAIL(MINIMA_EINVAL, "direction kind: NULL argument");
+    if (!strcmp(s, "random")) *kind = MINIMA_DIR_RANDOM;
+    else if (!strcmp(s, "filter")) *kind = MINIMA_DIR_FILTER;
+    else if (!strcmp(s, "eigen")) *kind = MINIMA_DIR_EIGEN;
+    else MINIMA_FAIL(MINIMA_EINVAL, "direction kind '%s': expected random, filter or eigen", s);
+    return MINIMA_OK;
+}
+
+/* Eigenvectors at theta: the anchor moves there for the solve and back. */
+static minima_status eigen_at(minima_net *net, const double *theta, const minima_dir_params *p,
+                              double *d, double *eigenvalues)
+{
+    size_t P = minima_net_n_params(net);
+    minima_eigs_params ep = minima_eigs_default_params();
+    ep.tol = p->eig_tol;
+    ep.seed = p->seed;
+    const double *anchor = minima_net_point(net);
+    if (theta == anchor || !memcmp(theta, anchor, P * sizeof *theta))
+        return minima_dir_eigen(net, p->dims, &ep, d, eigenvalues);
+    double *saved = minima_alloc(P, sizeof *saved);   /* (P) the anchor to restore */
+    if (!saved) MINIMA_FAIL(MINIMA_ENOMEM, "eigen directions: out of memory");
+    memcpy(saved, anchor, P * sizeof *saved);
+    minima_status s = minima_net_set_point(net, theta);
+    if (s == MINIMA_OK) s = minima_dir_eigen(net, p->dims, &ep, d, eigenvalues);
+    minima_status s2 = minima_net_set_point(net, saved);
+    minima_free(saved);
+    return s != MINIMA_OK ? s : s2;
+}
+
+minima_status minima_dir_make(minima_net *net, const double *theta, const minima_dir_params *params,
+                              double *d, double *eigenvalues)
+{
+    if (!net || !d) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_make: NULL argument");
+    minima_dir_params p = params ? *params : minima_dir_default_params();
+    if (p.dims != 1 && p.dims != 2)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_make: %d directions, expected 1 or 2", p.dims);
+    if (!(p.eig_tol > 0 && p.eig_tol < 1))
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_make: eig_tol = %g, expected a number in (0, 1)",
+                    p.eig_tol);
+    const minima_model *m = minima_net_model(net);
+    size_t P = m->n_params;
+    if (!theta) theta = minima_net_point(net);
+    MINIMA_TRY(check_finite(theta, P, "directions: the point theta"));
+    switch (p.kind) {
+    case MINIMA_DIR_RANDOM: {
+        double norm = minima_dir_norm(theta, P);
+        if (!(norm > 0)) norm = 1.0;   /* theta = 0: unit directions */
+        for (int i = 0; i < p.dims; i++)
+            MINIMA_TRY(minima_dir_random(P, p.seed + (uint64_t)i, norm, d + (size_t)i * P));
+        return MINIMA_OK;
+    }
+    case MINIMA_DIR_FILTER:
+        for (int i = 0; i < p.dims; i++)
+            MINIMA_TRY(minima_dir_filter(m, theta, p.seed + (uint64_t)i, p.bias, d + (size_t)i * P));
+        return MINIMA_OK;
+    case MINIMA_DIR_EIGEN:
+        return eigen_at(net, theta, &p, d, eigenvalues);
+    }
+    MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_make: direction kind %d, expected random, filter or "
+                "eigen", (int)p.kind);
+}

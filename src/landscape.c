@@ -11,6 +11,7 @@
 
 #include "minima/alloc.h"
 #include "minima/landscape.h"
+#include "minima/symmetry.h"
 
 static double now_seconds(void)
 {
@@ -166,6 +167,64 @@ minima_status minima_landscape_2d(minima_net *net, const double *theta, const do
 {
     if (!d1 || !d2) MINIMA_FAIL(MINIMA_EINVAL, "landscape: a direction is NULL");
     return slice(net, theta, d1, d2, xlo, xhi, nx, ylo, yhi, ny, out);
+}
+
+minima_status minima_landscape_rescaled(minima_net *net, const double *scales,
+                                        const minima_dir_params *params, double lo, double hi,
+                                        size_t n, minima_landscape *before, minima_landscape *after,
+                                        double *eig_before, double *eig_after)
+{
+    if (!before || !after) MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: NULL result");
+    memset(before, 0, sizeof *before);
+    memset(after, 0, sizeof *after);
+    if (!net || !scales) MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: NULL argument");
+    minima_dir_params p = params ? *params : minima_dir_default_params();
+    if (p.dims != 1 && p.dims != 2)
+        MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: %d directions, expected 1 or 2", p.dims);
+    const minima_model *m = minima_net_model(net);
+    size_t P = m->n_params, nu = minima_sym_n_units(m);
+    for (size_t i = 0; i < nu; i++)
+        if (!isfinite(scales[i]) || !(scales[i] > 0))
+            MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: unit scale %zu is %g, expected a finite "
+                        "number > 0", i, scales[i]);
+    double *theta = minima_alloc(P, sizeof *theta);                    /* (P) the anchor */
+    double *theta_r = minima_alloc(P, sizeof *theta_r);                /* (P) A theta */
+    double *d = minima_alloc((size_t)p.dims * P, sizeof *d);           /* (dims, P) */
+    minima_status s = MINIMA_OK;
+    if (!theta || !theta_r || !d) {
+        s = minima_error(MINIMA_ENOMEM, "landscape rescaled: out of memory for %zu parameters", P);
+        goto fail;
+    }
+    memcpy(theta, minima_net_point(net), P * sizeof *theta);
+    minima_sym_apply(m, scales, theta, theta_r);
+    for (size_t i = 0; i < P; i++)
+        if (!isfinite(theta_r[i])) {
+            s = minima_error(MINIMA_EINVAL, "landscape rescaled: the rescaling overflows parameter "
+                             "%zu", i);
+            goto fail;
+        }
+    for (int side = 0; side < 2; side++) {
+        const double *pt = side == 0 ? theta : theta_r;
+        minima_landscape *out = side == 0 ? before : after;
+        if ((s = minima_dir_make(net, pt, &p, d, side == 0 ? eig_before : eig_after)) != MINIMA_OK)
+            goto fail;
+        s = p.dims == 1 ? minima_landscape_1d(net, pt, d, lo, hi, n, out)
+                        : minima_landscape_2d(net, pt, d, d + P, lo, hi, n, lo, hi, n, out);
+        if (s != MINIMA_OK) goto fail;
+    }
+    minima_free(theta);
+    minima_free(theta_r);
+    minima_free(d);
+    return MINIMA_OK;
+fail:
+    minima_free(theta);
+    minima_free(theta_r);
+    minima_free(d);
+    if (s != MINIMA_EINTERRUPTED) {
+        minima_landscape_free(before);
+        minima_landscape_free(after);
+    }
+    return s;
 }
 
 void minima_landscape_diff(const minima_landscape *a, const minima_landscape *b, double *max_abs,

@@ -389,6 +389,87 @@ static void test_per_neuron_breaks_filter_normalization(void)
     free_data(&ds);
 }
 
+/* The one-call API the command uses: minima_dir_make and
+ * minima_landscape_rescaled agree with the building blocks. */
+static void test_dir_make_and_rescaled(void)
+{
+    minima_dataset ds = make_data(64, 5, 3, 41);
+    minima_model *m = make_model("5-8-6-3", 1, 42);
+    minima_net *net = make_net(m, &ds);
+    size_t P = m->n_params;
+    double *d = malloc(2 * P * sizeof *d), *e = malloc(P * sizeof *e), *pt = malloc(P * sizeof *pt);
+    minima_dir_params dp = minima_dir_default_params();
+    CHECK(dp.kind == MINIMA_DIR_FILTER && dp.dims == 1 && dp.bias == MINIMA_FILTER_BIAS_ZERO);
+    minima_dir_kind k;
+    CHECK_OK(minima_dir_kind_parse("eigen", &k));
+    CHECK(k == MINIMA_DIR_EIGEN && !strcmp(minima_dir_kind_name(k), "eigen"));
+    CHECK_STATUS(minima_dir_kind_parse("sideways", &k), MINIMA_EINVAL);
+    dp.dims = 2;
+    dp.seed = 7;
+    CHECK_OK(minima_dir_make(net, NULL, &dp, d, NULL));
+    CHECK_OK(minima_dir_filter(m, NULL, 8, MINIMA_FILTER_BIAS_ZERO, e));
+    CHECK(memcmp(d + P, e, P * sizeof *e) == 0);
+    dp.kind = MINIMA_DIR_RANDOM;
+    CHECK_OK(minima_dir_make(net, NULL, &dp, d, NULL));
+    CHECK_REL(minima_dir_norm(d, P), minima_dir_norm(m->theta, P), 1e-14);
+    CHECK_OK(minima_dir_random(P, 7, minima_dir_norm(m->theta, P), e));
+    CHECK(memcmp(d, e, P * sizeof *e) == 0);
+    /* Eigenvectors at another point: the anchor comes back. */
+    for (size_t p = 0; p < P; p++) pt[p] = 1.1 * m->theta[p];
+    dp.kind = MINIMA_DIR_EIGEN;
+    dp.dims = 1;
+    dp.eig_tol = 1e-10;
+    double lam_at_pt, lam_check;
+    CHECK_OK(minima_dir_make(net, pt, &dp, d, &lam_at_pt));
+    CHECK(memcmp(minima_net_point(net), m->theta, P * sizeof *pt) == 0);
+    CHECK_OK(minima_net_set_point(net, pt));
+    CHECK_OK(minima_dir_eigen(net, 1, NULL, e, &lam_check));
+    CHECK_REL(lam_at_pt, lam_check, 1e-9);
+    CHECK_OK(minima_net_set_point(net, m->theta));
+    dp.dims = 3;
+    CHECK_STATUS(minima_dir_make(net, NULL, &dp, d, NULL), MINIMA_EINVAL);
+    dp.dims = 1;
+    dp.eig_tol = 0;
+    CHECK_STATUS(minima_dir_make(net, NULL, &dp, d, NULL), MINIMA_EINVAL);
+
+    /* Before and after T_alpha in one call. */
+    double scales[14], used[3], alpha[3] = {10, 0.1, 1};
+    CHECK_OK(minima_sym_layer_scales(m, alpha, 3, 0, 1e-12, scales, used));
+    minima_landscape b, a;
+    double eb[2], ea[2];
+    const minima_dir_kind kinds[3] = {MINIMA_DIR_FILTER, MINIMA_DIR_RANDOM, MINIMA_DIR_EIGEN};
+    for (int dims = 1; dims <= 2; dims++)
+        for (int ki = 0; ki < 3; ki++) {
+            dp = minima_dir_default_params();
+            dp.kind = kinds[ki];
+            dp.dims = dims;
+            CHECK_OK(minima_landscape_rescaled(net, scales, &dp, -1, 1, dims == 1 ? 21 : 7, &b, &a, eb, ea));
+            CHECK(b.dims == dims && a.dims == dims);
+            CHECK_REL(a.loss0, b.loss0, 1e-13);
+            double mr = max_rel_diff(&b, &a);
+            if (kinds[ki] == MINIMA_DIR_FILTER) CHECK_MSG(mr <= 1e-13, "filter %d-D: %.3g", dims, mr);
+            else CHECK_MSG(mr > 1e-2, "%s %d-D differs only by %.3g", minima_dir_kind_name(kinds[ki]), dims, mr);
+            if (kinds[ki] == MINIMA_DIR_EIGEN) CHECK(fabs(eb[0] - ea[0]) > 1e-3 * eb[0]);
+            minima_landscape_free(&b);
+            minima_landscape_free(&a);
+        }
+    CHECK(memcmp(minima_net_point(net), m->theta, P * sizeof *pt) == 0);
+    scales[3] = -1;
+    CHECK_STATUS(minima_landscape_rescaled(net, scales, NULL, -1, 1, 5, &b, &a, NULL, NULL), MINIMA_EINVAL);
+    scales[3] = 1e-300;   /* W_1[i, 3] -> s_2[i] / s_1[3] W_1[i, 3] = 1e600 W: overflows */
+    scales[8] = 1e300;
+    CHECK_STATUS(minima_landscape_rescaled(net, scales, NULL, -1, 1, 5, &b, &a, NULL, NULL), MINIMA_EINVAL);
+    CHECK(b.loss == NULL && a.loss == NULL);
+    minima_landscape_free(&b);
+    minima_landscape_free(&a);
+    free(d);
+    free(e);
+    free(pt);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 /* Slices through the canonical (minimum-norm) representative of the orbit
  * are the same for every point of the orbit: any rescaling, any direction. */
 static void test_canonical_representative_is_invariant(void)
@@ -750,6 +831,29 @@ static void test_out_of_memory(void)
         CHECK(s == MINIMA_OK || s == MINIMA_ENOMEM);
     }
     CHECK(ok_slice && ok_read);
+    /* The one-call comparison, random and eigen directions (Lanczos, the
+     * anchor moved and restored). */
+    double scales[14], alpha[3] = {2, 0.5, 1};
+    CHECK_OK(minima_sym_layer_scales(m, alpha, 3, 0, 1e-12, scales, NULL));
+    for (int kind = 0; kind < 2; kind++) {
+        minima_dir_params dp = minima_dir_default_params();
+        dp.kind = kind ? MINIMA_DIR_EIGEN : MINIMA_DIR_RANDOM;
+        int ok = 0;
+        for (long n = 0; n < 400 && !ok; n++) {
+            minima_landscape b, a;
+            minima_alloc_fail_after(n);
+            minima_status s = minima_landscape_rescaled(net, scales, &dp, -1, 1, 3, &b, &a, NULL, NULL);
+            minima_alloc_fail_after(-1);
+            CHECK_MSG(s == MINIMA_OK || s == MINIMA_ENOMEM, "%s after %ld allocations: %s",
+                      minima_dir_kind_name(dp.kind), n, minima_strerror(s));
+            if (s == MINIMA_OK) ok = 1;
+            else CHECK(b.loss == NULL && a.loss == NULL);
+            minima_landscape_free(&b);
+            minima_landscape_free(&a);
+            CHECK(memcmp(minima_net_point(net), m->theta, P * sizeof(double)) == 0);
+        }
+        CHECK(ok);
+    }
     minima_landscape_free(&ref);
     free(d);
     minima_net_free(net);
@@ -766,6 +870,7 @@ int main(void)
     RUN(test_filter_row_norms);
     RUN(test_layerwise_invariance);
     RUN(test_per_neuron_breaks_filter_normalization);
+    RUN(test_dir_make_and_rescaled);
     RUN(test_canonical_representative_is_invariant);
     RUN(test_csv_round_trip);
     RUN(test_figures);

@@ -105,6 +105,36 @@ minima_status minima_dir_interpolation(const minima_model *a, const minima_model
 /* Euclidean norm of x (n values), accumulated in float64 without overflow. */
 double minima_dir_norm(const double *x, size_t n);
 
+/* The directions `minima landscape` uses, in one call. */
+typedef enum {
+    MINIMA_DIR_RANDOM = 0,       /* Gaussian, ||d|| = ||theta|| */
+    MINIMA_DIR_FILTER,           /* Gaussian, filter-normalized against theta */
+    MINIMA_DIR_EIGEN             /* top Hessian eigenvectors at theta */
+} minima_dir_kind;
+
+typedef struct {
+    minima_dir_kind kind;        /* default MINIMA_DIR_FILTER */
+    minima_filter_bias bias;     /* filter: default MINIMA_FILTER_BIAS_ZERO */
+    uint64_t seed;               /* direction i (0-based) is drawn from seed + i; eigen: the
+                                    Lanczos start vector; default 0 */
+    int dims;                    /* number of directions, 1 or 2; default 1 */
+    double eig_tol;              /* eigen: Lanczos relative residual tolerance; default 1e-6 */
+} minima_dir_params;
+
+minima_dir_params minima_dir_default_params(void);
+const char *minima_dir_kind_name(minima_dir_kind kind);   /* "random", "filter", "eigen" */
+/* "random", "filter" or "eigen"; MINIMA_EINVAL naming the string otherwise. */
+minima_status minima_dir_kind_parse(const char *s, minima_dir_kind *kind);
+
+/* params->dims directions (dims, P) of params->kind at theta (NULL: the
+ * net's anchor; the model's architecture is the net's). Eigen at a theta
+ * other than the anchor moves the anchor there for the solve and back
+ * (the curvature cache is recomputed). eigenvalues (dims) for eigen, may
+ * be NULL; left untouched for the other kinds. */
+minima_status minima_dir_make(minima_net *net, const double *theta /* (P) or NULL */,
+                              const minima_dir_params *params, double *d /* (dims, P) */,
+                              double *eigenvalues /* (dims) or NULL */);
+
 /* ---- slices (src/landscape.c) ---------------------------------------- */
 
 /* A computed slice. 1-D: ny = 1, y = NULL. Values are row-major (ny, nx):
@@ -142,6 +172,20 @@ minima_status minima_landscape_2d(minima_net *net, const double *theta /* (P) or
                                   size_t ny, minima_landscape *out);
 
 void minima_landscape_free(minima_landscape *ls);   /* frees the arrays, zeroes the struct */
+
+/* The comparison Dinh et al.'s critique is about: the slice through the
+ * net's anchor theta and through A theta, A the function-preserving
+ * rescaling of unit scales `scales` (symmetry.h), with directions of the
+ * same kind and seed made at each point (minima_dir_make), on the same
+ * grid [lo, hi] (n points; n x n in 2-D). eig_before / eig_after (dims)
+ * receive the eigenvalues for MINIMA_DIR_EIGEN (may be NULL). On failure
+ * both slices are empty, except MINIMA_EINTERRUPTED (partial, as the
+ * slices' contract says). See the header comment for which kinds give the
+ * same slice. */
+minima_status minima_landscape_rescaled(minima_net *net, const double *scales /* (n_units) */,
+                                        const minima_dir_params *params, double lo, double hi,
+                                        size_t n, minima_landscape *before, minima_landscape *after,
+                                        double *eig_before, double *eig_after);
 
 /* max |a.loss - b.loss| over the grid (same dims and grid, else NaN), and
  * the same relative to max |a.loss|. Either pointer may be NULL. */
