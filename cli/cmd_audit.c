@@ -272,15 +272,20 @@ static size_t layer_series(const minima_audit_result *r, const double *v, int no
  * measures lie on the line at 1, the others fan out. */
 static void draw_overview(minima_panel *p, const minima_audit_result *r, double *x, double *y)
 {
-    minima_panel_set_title(p, "|v(α) / v(1)| by expectation");
+    minima_panel_set_title(p, "all: |v(α) / v(1)|");
     minima_panel_set_labels(p, "α#d1#u = 1/α#dK#u", "value / value at θ");
     minima_panel_set_log(p, 1, 1);
     minima_panel_set_grid(p, 1);
-    static const struct { minima_invariance inv; minima_color color; const char *label; } cls[] = {
-        {MINIMA_INVARIANCE_NONE, MINIMA_COLOR_VERMILLION, "not invariant"},
-        {MINIMA_INVARIANCE_OPEN, MINIMA_COLOR_PURPLE, "open"},
-        {MINIMA_INVARIANCE_APPROX, MINIMA_COLOR_ORANGE, "approx. invariant"},
-        {MINIMA_INVARIANCE_EXACT, MINIMA_COLOR_BLUE, "invariant"},
+    static const struct {
+        minima_invariance inv;
+        minima_color color;
+        minima_dash dash;
+        const char *label;
+    } cls[] = {
+        {MINIMA_INVARIANCE_NONE, MINIMA_COLOR_VERMILLION, MINIMA_DASH_SOLID, "not invariant"},
+        {MINIMA_INVARIANCE_OPEN, MINIMA_COLOR_GREEN, MINIMA_DASH_DASHED, "open"},
+        {MINIMA_INVARIANCE_APPROX, MINIMA_COLOR_ORANGE, MINIMA_DASH_DASHED, "approx. invariant"},
+        {MINIMA_INVARIANCE_EXACT, MINIMA_COLOR_BLUE, MINIMA_DASH_SOLID, "invariant"},
     };
     int drawn = 0;
     double lo = INFINITY, hi = 0;
@@ -295,6 +300,7 @@ static void draw_overview(minima_panel *p, const minima_audit_result *r, double 
             if (pos == 0) continue;
             minima_style st = minima_style_default();
             st.color = cls[c].color;
+            st.dash = cls[c].dash;
             st.width = cls[c].inv == MINIMA_INVARIANCE_EXACT ? 2.5 : 1.2;
             st.label = labelled ? NULL : cls[c].label;
             if (minima_panel_line(p, x, y, m, &st) == MINIMA_OK) {
@@ -315,7 +321,7 @@ static void draw_overview(minima_panel *p, const minima_audit_result *r, double 
     /* room above the curves for the legend */
     lo = fmin(lo, 0.5);
     hi = fmax(hi, 2);
-    minima_panel_set_yrange(p, lo / 2, hi * pow(hi / lo, 0.7));
+    minima_panel_set_yrange(p, lo / 2, hi * pow(hi / lo, 0.6));
     minima_panel_set_legend(p, MINIMA_LEGEND_TOP_LEFT);
 }
 
@@ -338,7 +344,7 @@ static int draw(const char *path, const minima_audit_result *r, const char *mode
     const char *base = strrchr(model_path, '/');
     base = base ? base + 1 : model_path;
     char title[512];
-    snprintf(title, sizeof title, "%s along its rescaling orbit; dashed: canonical point; ≠: verdict disagrees", base);
+    snprintf(title, sizeof title, "%s on its rescaling orbit (dashed: canonical point; ≠: disagrees)", base);
     minima_figure_set_title(fig, title);
     minima_figure_set_text_scale(fig, rows >= 5 ? 0.5 : rows >= 3 ? 0.65 : 0.9);
     size_t np = r->n_points;
