@@ -399,6 +399,14 @@ int minima_cmd_landscape(int argc, char **argv)
         ap[k] = &after[k];
         labels[k] = kind_label(kinds[k]);
     }
+    char eig_label[96];
+    for (size_t k = 0; k < n_kinds; k++)
+        if (kinds[k] == DIR_EIGEN && compare_s && dims == 1) {
+            /* The eigenvalue moves with the rescaling: say so in the row's title. */
+            snprintf(eig_label, sizeof eig_label, "eigvec, λ#d1#u %.3g → %.3g", eig_b[k][0],
+                     eig_a[k][0]);
+            labels[k] = eig_label;
+        }
     if (csv) {
         if (compare_s) {
             const minima_landscape *all[2 * MAX_KINDS];
