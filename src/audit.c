@@ -310,6 +310,9 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
     size_t P = minima_net_n_params(net);
     size_t nu = minima_sym_n_units(arch);
     int K = arch->n_layers;
+    if (K < 2)
+        MINIMA_FAIL(MINIMA_EINVAL, "audit: the network has %d layer%s and no hidden unit: its rescaling orbit "
+                    "is the single point theta, there is nothing to audit", K, K == 1 ? "" : "s");
     minima_status st = MINIMA_OK;
     minima_model *ref = NULL, *moved = NULL;
     double *theta0 = NULL, *scales = NULL, *alpha = NULL, *cscales = NULL;

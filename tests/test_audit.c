@@ -233,6 +233,14 @@ static void test_bad_arguments(void)
     CHECK(memcmp(minima_net_point(net), m->theta, m->n_params * sizeof *m->theta) == 0);
     minima_net_free(net);
     minima_model_free(m);
+    /* no hidden layer: no orbit */
+    m = make_model("3-2", 1, MINIMA_ACT_RELU, 3);
+    CHECK_OK(minima_net_create(&net, m, &ds, NULL));
+    CHECK_STATUS(minima_audit_run(net, good, 1, &p, &r), MINIMA_EINVAL);
+    CHECK(strstr(minima_last_error(), "no hidden unit") != NULL);
+    minima_audit_result_free(&r);
+    minima_net_free(net);
+    minima_model_free(m);
     free_data(&ds);
 }
 
