@@ -97,6 +97,8 @@ static const char *point_label(const minima_audit_point *pt, char *buf, size_t s
 static void print_table(const minima_audit_result *r)
 {
     char lab[96];
+    if (r->canonical_error[0])
+        fprintf(stderr, "no canonical values: %s\n", r->canonical_error);
     fprintf(stderr, "\norbit points (outputs compared with theta's on every example):\n");
     fprintf(stderr, "  %-36s %12s %11s %12s %10s\n", "point", "||theta||", "rel diff", "equivalent",
             "canon dist");
@@ -221,7 +223,12 @@ static void print_json(const minima_audit_result *r, const minima_audit_params *
         }
         printf("}");
     }
-    printf("], \"n_not_equivalent\": %zu, \"all_agree\": %s, \"disagreements\": [", r->n_not_equivalent,
+    printf("]");
+    if (r->canonical_error[0]) {
+        printf(", \"canonical_error\": ");
+        json_string(stdout, r->canonical_error);
+    }
+    printf(", \"n_not_equivalent\": %zu, \"all_agree\": %s, \"disagreements\": [", r->n_not_equivalent,
            r->all_agree ? "true" : "false");
     int first = 1;
     for (size_t j = 0; j < r->n_measures; j++) {

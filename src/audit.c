@@ -376,7 +376,21 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
         if (!pt->equivalent) out->n_not_equivalent++;
         if (cpoints) {
             double *c = cpoints + i * P;
-            if ((st = minima_sym_canonical(arch, x, &p.canon, cscales, NULL)) != MINIMA_OK) goto fail;
+            st = minima_sym_canonical(arch, x, &p.canon, cscales, NULL);
+            if (st == MINIMA_EINTERRUPTED || st == MINIMA_ENOMEM) goto fail;
+            if (st != MINIMA_OK) {
+                /* no canonical representative: audit without canonical values */
+                snprintf(out->canonical_error, sizeof out->canonical_error, "%s", minima_last_error());
+                minima_free(cpoints);
+                cpoints = NULL;
+                for (size_t j = 0; j < n_meas; j++) {
+                    minima_free(out->measures[j].canonical);
+                    out->measures[j].canonical = NULL;
+                }
+                for (size_t q = 0; q < np; q++) out->points[q].canonical_distance = NAN;
+                st = MINIMA_OK;
+                continue;
+            }
             minima_sym_apply(arch, cscales, x, c);
             pt->canonical_distance = dist_rel(c, cpoints, P);
         }

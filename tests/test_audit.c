@@ -269,6 +269,31 @@ static void test_canonical_points(void)
     free_data(&ds);
 }
 
+/* A layer of zero weights: no canonical representative; the audit goes on without it. */
+static void test_no_canonical(void)
+{
+    minima_model *m = make_model("4-5-3", 1, MINIMA_ACT_RELU, 9);
+    memset(minima_model_weight(m, 1), 0, minima_model_layer_weights(m, 1) * sizeof(double));
+    minima_dataset ds = make_data(20, 4, 3, 1);
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, &ds, NULL));
+    minima_audit_params p = minima_audit_default_params();
+    p.decades = 1;
+    p.neuron_draws = 1;
+    const char *names[] = {"path_norm", "hessian_trace"};
+    minima_audit_result r;
+    CHECK_OK(minima_audit_run(net, names, 2, &p, &r));
+    CHECK(r.canonical_error[0] != '\0');
+    CHECK(r.measures[1].canonical == NULL);
+    CHECK(isnan(r.points[1].canonical_distance));
+    CHECK(r.n_not_equivalent == 0);
+    CHECK(r.measures[0].agrees);
+    minima_audit_result_free(&r);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 /* Verdicts and statistics on hand-made values: signs, zeros, expectations. */
 static void test_summarize(void)
 {
@@ -373,5 +398,6 @@ int main(void)
     RUN(test_tanh_flagged);
     RUN(test_bad_arguments);
     RUN(test_canonical_points);
+    RUN(test_no_canonical);
     return harness_report();
 }

@@ -153,6 +153,9 @@ typedef struct {
     size_t n_measures;
     minima_audit_measure *measures;   /* (n_measures) */
     size_t n_not_equivalent;          /* points flagged and left out */
+    char canonical_error[256];        /* why no canonical values were computed (the canonical
+                                         representative does not exist, e.g. a layer of zero
+                                         weights), or "" */
     int all_agree;                    /* every measure agrees (and no point was flagged) */
     double seconds;
 } minima_audit_result;
