@@ -246,8 +246,8 @@ static const char *short_expectation(minima_invariance inv)
 {
     switch (inv) {
     case MINIMA_INVARIANCE_EXACT: return "invariant";
-    case MINIMA_INVARIANCE_NONE: return "not invariant";
-    case MINIMA_INVARIANCE_APPROX: return "approx. invariant";
+    case MINIMA_INVARIANCE_NONE: return "not inv.";
+    case MINIMA_INVARIANCE_APPROX: return "≈ invariant";
     case MINIMA_INVARIANCE_OPEN: return "open";
     }
     return "?";

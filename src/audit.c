@@ -50,7 +50,7 @@ minima_audit_params minima_audit_default_params(void)
     p.approx_tol = 0.1;
     p.canonical_tol = 1e-6;
     p.canonical = 1;
-    p.canonical_points = 4;
+    p.canonical_points = 0;
     p.canon = minima_sym_canonical_default_params();
     p.settings = minima_audit_fast_settings(&p.n_settings);
     return p;
