@@ -170,6 +170,13 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
                                const minima_audit_params *params, minima_audit_result *out);
 void minima_audit_result_free(minima_audit_result *r);
 
+/* Draws the audit to path (.png, .svg, .pdf): an overview of every
+ * measure's value relative to theta's against alpha, then one panel per
+ * measure on log axes (layer-wise points as a line, per-neuron draws at
+ * alpha = 1, the canonical value dashed). `name` (e.g. the model file)
+ * goes into the title; NULL for none. */
+minima_status minima_audit_plot(const char *path, const minima_audit_result *r, const char *name);
+
 /* The settings string the audit passes to measure `name` under params
  * (NULL: the registry's defaults). */
 const char *minima_audit_settings_for(const minima_audit_params *params, const char *name);
