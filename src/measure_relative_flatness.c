@@ -23,8 +23,11 @@
  *     kappa = (1/N) sum_i ||a'_i||^2 <h_i, W' W'^T>,
  *
  * a' = a / sigma and W' = W diag(sigma) the standardised features and
- * weights: one forward pass, O(N d_K^2) more. Features with sigma = 0
- * (constant over the data, e.g. dead units) are left unscaled and counted. */
+ * weights: one forward pass, O(N d_K^2) more. A feature with sigma = 0
+ * (constant over the data, e.g. a dead unit) carries no information: its
+ * standardised column of W is 0 and it is left out of ||a'||^2 (counted in
+ * the result). Leaving its column unscaled instead would let a rescaling of
+ * that unit move kappa, breaking the invariance the measure is built for. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -90,7 +93,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         for (int j = 0; j < dh; j++) {
             double sd = sqrt(var[j] / (double)N);
             if (sd > 0 && isfinite(sd)) sigma[j] = sd;
-            else n_constant++;
+            else { sigma[j] = 0; n_constant++; }   /* constant: left out (see above) */
         }
     } else if (K == 1 && standardize) {
         minima_curv_note(out, "no hidden layer: the inputs are not standardised (that would "
@@ -98,7 +101,8 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     }
     for (int s = 0; s < dK; s++)
         for (int j = 0; j < dh; j++)
-            ws[(size_t)s * (size_t)dh + (size_t)j] = W[(size_t)s * (size_t)dh + (size_t)j] * sigma[j];
+            ws[(size_t)s * (size_t)dh + (size_t)j] =
+                sigma[j] > 0 ? W[(size_t)s * (size_t)dh + (size_t)j] * sigma[j] : 0.0;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, dK, dK, dh, 1.0, ws, dh, ws, dh, 0.0, M, dK);
 
     /* pass 2: kappa = (1/N) sum_i ||a'_i||^2 <h_i, M> */
@@ -116,6 +120,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         for (size_t i = 0; i < b; i++) {
             double na = 0;
             for (int j = 0; j < dh; j++) {
+                if (!(sigma[j] > 0)) continue;     /* a constant feature: left out */
                 double v = a[i * (size_t)dh + (size_t)j] / sigma[j];
                 na += v * v;
             }
@@ -141,7 +146,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_measure_add_extra(out, "constant_features", (double)n_constant);
     if (n_constant)
         minima_curv_note(out, "%zu features of the last layer's input are constant over the data "
-                         "and were not standardised", n_constant);
+                         "and were left out (their standardised columns are 0)", n_constant);
 fail:
     minima_curv_acts_free(&acts);
     minima_free(mean);

@@ -386,9 +386,11 @@ static double brute_relative_flatness(minima_model *m, const minima_dataset *ds,
             double d = a[i * (size_t)dh + (size_t)j] - mu;
             var += d * d / (double)N;
         }
-        double sd = var > 0 ? sqrt(var) : 1.0;
-        for (int q = 0; q < dp; q++) t[m->weight_offset[K - 2] + (size_t)j * (size_t)dp + (size_t)q] /= sd;
-        if (m->has_bias) t[m->bias_offset[K - 2] + (size_t)j] /= sd;
+        /* a constant feature carries no information: its standardised column is 0 */
+        double sd = var > 0 ? sqrt(var) : 0.0;
+        for (int q = 0; sd > 0 && q < dp; q++)
+            t[m->weight_offset[K - 2] + (size_t)j * (size_t)dp + (size_t)q] /= sd;
+        if (m->has_bias && sd > 0) t[m->bias_offset[K - 2] + (size_t)j] /= sd;
         for (int s = 0; s < dK; s++) t[m->weight_offset[K - 1] + (size_t)s * (size_t)dh + (size_t)j] *= sd;
     }
     minima_model *ms = NULL;
@@ -436,6 +438,34 @@ static void test_relative_flatness_vs_dense(void)
             minima_net_free(net);
             minima_model_free(m);
         }
+    free_data(&ds);
+}
+
+/* A dead unit feeding the last layer (constant 0 over the data): rescaling
+ * it must not move kappa, and the value equals the brute force with that
+ * feature's standardised column set to 0. */
+static void test_relative_flatness_dead_unit(void)
+{
+    minima_dataset ds = make_data(30, 3, 3, 3, 64);
+    minima_model *m = make_model("3-5-4-3", 1, MINIMA_ACT_RELU, 65);
+    int K = m->n_layers, dp = m->widths[K - 2];
+    for (int q = 0; q < dp; q++) m->theta[m->weight_offset[K - 2] + (size_t)q] = 0;   /* unit 0 */
+    m->theta[m->bias_offset[K - 2]] = -1;
+    minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
+    minima_measure_result res;
+    double v = measure(net, "relative_flatness", NULL, 0, &res);
+    CHECK(extra(&res, "constant_features") == 1);
+    CHECK_MSG(harness_reldiff(v, brute_relative_flatness(m, &ds, MINIMA_LOSS_CE), 1e-300) <= 1e-10,
+              "dead unit: %.17g vs dense", v);
+    double *t = malloc(m->n_params * sizeof *t);
+    memcpy(t, m->theta, m->n_params * sizeof *t);
+    rescale_neuron(m, t, K - 2, 0, 1e3);
+    CHECK_OK(minima_net_set_point(net, t));
+    double w = measure(net, "relative_flatness", NULL, 0, NULL);
+    CHECK_MSG(harness_reldiff(v, w, 1e-300) <= 1e-12, "dead unit rescaled by 1e3: %.17g vs %.17g", w, v);
+    free(t);
+    minima_net_free(net);
+    minima_model_free(m);
     free_data(&ds);
 }
 
@@ -882,6 +912,7 @@ int main(void)
     RUN(test_path_norm_vs_enumeration);
     RUN(test_fisher_rao);
     RUN(test_relative_flatness_vs_dense);
+    RUN(test_relative_flatness_dead_unit);
     RUN(test_normalized_sharpness);
     RUN(test_fms_penalty);
     RUN(test_hessian_count);
