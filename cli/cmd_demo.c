@@ -365,7 +365,7 @@ static minima_status step_landscape(demo *d, report *r)
     if ((st = minima_sym_layer_scales(d->model, alpha, K, 0, 1e-12, scales, NULL)) != MINIMA_OK) goto done;
     path_in(path, sizeof path, d->dir, "landscape_layerwise.png");
     if ((st = compare_slices(net, scales, npts, path,
-                             "The same function: θ and A θ = T_α θ, layer-wise α = (10, …, 0.1)", dl)) != MINIMA_OK)
+                             "The same function: θ and A θ = T#dα#u θ, layer-wise α = (10, …, 0.1)", dl)) != MINIMA_OK)
         goto done;
     if ((st = minima_sym_random_scales(d->model, 5, 0.5, NULL, scales)) != MINIMA_OK) goto done;
     path_in(path, sizeof path, d->dir, "landscape_neuron.png");
@@ -397,7 +397,7 @@ static minima_status step_theorems(report *r, int *all_passed)
 {
     minima_theorem_params tp = minima_theorem_default_params();
     minima_theorem_env *env = NULL;
-    say("[6/6] the paper's theorems, checked numerically on built-in networks at true critical points\n");
+    say("[6/6] the paper's theorems, checked numerically on built-in networks at exact critical points\n");
     MINIMA_TRY(minima_theorem_env_builtin(&env, &tp));
     size_t n = 0;
     const minima_theorem_check *checks = minima_theorems(&n);
