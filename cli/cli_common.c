@@ -129,6 +129,27 @@ int cli_parse(const char *cmd, const char *usage, const cli_option *opts, int ar
     return -1;
 }
 
+int cli_parse_doubles(const char *s, double **out)
+{
+    int n = 1;
+    for (const char *c = s; *c; c++) n += *c == ',';
+    double *v = malloc((size_t)n * sizeof *v);
+    if (!v) return -1;
+    const char *p = s;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtod(p, &end);
+        if (end == p || errno || !isfinite(v[i]) || (*end != ',' && *end != '\0')) {
+            free(v);
+            return -1;
+        }
+        p = end + (*end == ',');
+    }
+    *out = v;
+    return n;
+}
+
 /* ---- progress bar and Ctrl-C ---------------------------------------- */
 
 static double progress_start;

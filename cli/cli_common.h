@@ -41,6 +41,10 @@ typedef struct {
 int cli_parse(const char *cmd, const char *usage, const cli_option *opts, int argc, char **argv,
               const char **positional, int max_positional, int *n_positional);
 
+/* Parses "a,b,c" (finite numbers) into a new array (free() it); returns the
+ * count, or -1 if an entry is not a finite number. */
+int cli_parse_doubles(const char *s, double **out);
+
 /* Install the SIGINT handler (minima_interrupt) and, when stderr is a
  * terminal, the progress bar. */
 void cli_install_handlers(void);

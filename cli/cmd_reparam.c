@@ -34,24 +34,6 @@ static const char usage_main[] =
     "              first layer: same predictions, different input gradients and\n"
     "              parameter Hessian";
 
-/* Parses "a,b,c" (numbers); returns the count, or -1. */
-static int parse_doubles(const char *s, double **out)
-{
-    int n = 1;
-    for (const char *c = s; *c; c++) n += *c == ',';
-    double *v = malloc((size_t)n * sizeof *v);
-    if (!v) return -1;
-    const char *p = s;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        v[i] = strtod(p, &end);
-        if (end == p || errno || !isfinite(v[i]) || (*end != ',' && *end != '\0')) { free(v); return -1; }
-        p = end + (*end == ',');
-    }
-    *out = v;
-    return n;
-}
 
 /* The k largest eigenvalues of op by Lanczos (values and residuals, k of each). */
 static minima_status top_eigs(minima_linop *op, int k, double tol, uint64_t seed, double *vals,
@@ -244,7 +226,7 @@ static int cmd_radial(int argc, char **argv)
         int pred_valid = r <= rhat;
         if (fig5_s) {
             double *ab = NULL;
-            if (parse_doubles(fig5_s, &ab) != 2) {
+            if (cli_parse_doubles(fig5_s, &ab) != 2) {
                 free(ab);
                 rc = cli_usage_error("reparam radial", "option --fig5: expected A,B, found '%s'", fig5_s);
                 goto done;
@@ -326,7 +308,7 @@ static int cmd_radial(int argc, char **argv)
     }
     if (order_s) {
         double *ov = NULL;
-        int no = parse_doubles(order_s, &ov);
+        int no = cli_parse_doubles(order_s, &ov);
         if (no != m) {
             free(ov);
             rc = cli_usage_error("reparam radial", "option --order: expected %d model indices, found '%s'", m, order_s);
@@ -431,7 +413,7 @@ static int cmd_weightnorm(int argc, char **argv)
     int rc = cli_parse("reparam weightnorm", usage_wn, opts, argc, argv, NULL, 0, NULL);
     if (rc >= 0) return rc;
     double *scales = NULL;
-    int ns = parse_doubles(scales_s, &scales);
+    int ns = cli_parse_doubles(scales_s, &scales);
     if (ns < 1) return cli_usage_error("reparam weightnorm", "option --scales: expected numbers, found '%s'", scales_s);
     for (int i = 0; i < ns; i++)
         if (!(scales[i] > 0)) {

@@ -39,28 +39,6 @@ static const char usage[] =
     "--check the command fails (exit 1) if the relative difference exceeds --tol.\n"
     "Exit codes: 0 ok, 1 check failed or computation failed, 2 bad usage or input.";
 
-/* Parses "a,b,c" into a new array; returns the count or -1 with a message. */
-static int parse_list(const char *s, double **out)
-{
-    int n = 1;
-    for (const char *c = s; *c; c++) n += *c == ',';
-    double *v = malloc((size_t)n * sizeof *v);
-    if (!v) return -1;
-    const char *p = s;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        v[i] = strtod(p, &end);
-        if (end == p || errno || (*end != ',' && *end != '\0')) {
-            free(v);
-            return -1;
-        }
-        p = end + (*end == ',');
-    }
-    *out = v;
-    return n;
-}
-
 static void json_equivalence(const minima_sym_equivalence *eq)
 {
     printf("{\"max_abs_diff\": ");
@@ -136,7 +114,7 @@ int minima_cmd_rescale(int argc, char **argv)
     }
     double *alpha = NULL;
     int n_alpha = 0;
-    if (alpha_s && (n_alpha = parse_list(alpha_s, &alpha)) < 0)
+    if (alpha_s && (n_alpha = cli_parse_doubles(alpha_s, &alpha)) < 0)
         return cli_usage_error("rescale", "option --alpha: expected comma-separated numbers, found '%s'",
                                alpha_s);
 
