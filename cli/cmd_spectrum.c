@@ -120,13 +120,14 @@ int minima_cmd_spectrum(int argc, char **argv)
     int top = 1, bottom = 0, want_trace = 0, want_density = 0, exact = 0, ggn = 0, json = 0;
     double tol = 1e-8, trace_rtol = 1e-2;
     const char *layers = NULL, *plot = NULL, *trace_method = "hutch++", *levels = "1,10,100";
-    size_t slq_steps = 100, slq_draws = 1, trace_max = 1000;
+    size_t slq_steps = 100, slq_draws = 1, trace_max = 1000, basis = 0;
     uint64_t seed = 0;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
         {"--top", OPT_INT, &top, "number of largest eigenvalues", "K"},
         {"--bottom", OPT_INT, &bottom, "number of smallest eigenvalues", "K"},
         {"--tol", OPT_DOUBLE, &tol, "Lanczos: converge when ||Hx - lambda x|| <= tol |lambda|", "X"},
+        {"--basis", OPT_SIZE, &basis, "Lanczos: Krylov basis size before a restart (0: auto, see eigen.h)", "M"},
         {"--trace", OPT_FLAG, &want_trace, "estimate the trace", NULL},
         {"--trace-method", OPT_STRING, &trace_method, "hutch++, hutchinson or exact", "M"},
         {"--trace-rtol", OPT_DOUBLE, &trace_rtol, "stop the trace when stderr <= rtol |estimate|", "X"},
@@ -225,6 +226,7 @@ int minima_cmd_spectrum(int argc, char **argv)
         ep.k_bottom = bottom;
         ep.tol = tol;
         ep.seed = seed;
+        ep.max_basis = basis;
         st = minima_eigs(op, &ep, &s.eig);
         s.have_eig = s.eig.n_top + s.eig.n_bottom > 0;
         if (st != MINIMA_OK && !s.have_eig) { rc = cli_fail("spectrum", st); goto done; }
