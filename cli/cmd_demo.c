@@ -145,6 +145,7 @@ static minima_status step_model(demo *d)
         d->train_seconds = cli_now() - t0;
         d->trained_now = 1;
         minima_model_set_meta(d->model, "trained_by", "minima demo");
+        minima_model_set_meta(d->model, "seed", "1");   /* the initialisation, for PAC-Bayes' w_0 */
         minima_model_set_meta(d->model, "data", d->source);
         if ((st = minima_model_save(d->model, path, MINIMA_DTYPE_F64)) != MINIMA_OK) goto done;
     }

@@ -305,7 +305,8 @@ int minima_cmd_sharpness(int argc, char **argv)
             printf(", \"source\": ");
             json_string(stdout, sel[i]->source);
             printf(", \"invariance\": ");
-            json_string(stdout, minima_invariance_name(sel[i]->invariance));
+            json_string(stdout, minima_invariance_name(
+                minima_measure_invariance(sel[i], settings_for(sel[i]->name, sets, n_sets))));
             printf(", ");
             json_result_fields(&res[i]);
             if (status[i] != MINIMA_OK) {

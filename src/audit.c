@@ -328,9 +328,9 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
     for (size_t j = 0; j < n_meas; j++) {
         minima_audit_measure *am = &out->measures[j];
         am->measure = (names && n_names) ? minima_measure_find(names[j]) : &reg[j];
-        am->expected = am->measure->invariance;
         const char *set = minima_audit_settings_for(&p, am->measure->name);
         snprintf(am->settings, sizeof am->settings, "%s", set ? set : "");
+        am->expected = minima_measure_invariance(am->measure, set);
         am->values = minima_alloc(np, sizeof *am->values);
         am->seconds = minima_calloc(np, sizeof *am->seconds);
         if (!am->values || !am->seconds) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto fail; }

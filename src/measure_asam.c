@@ -127,6 +127,18 @@ fail:
     return st;
 }
 
+/* Exactly invariant when T_w = |w| covers every parameter (eta = 0,
+ * biases = 1); approximately otherwise (SPEC §6). */
+static minima_invariance invariance_for(const char *settings)
+{
+    double eta = 0.01;
+    int biases = 0;
+    if (minima_settings_double(settings, "eta", &eta) != MINIMA_OK ||
+        minima_settings_int(settings, "biases", &biases) != MINIMA_OK)
+        minima_clear_error();
+    return eta == 0 && biases ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
+}
+
 const minima_measure minima_measure_asam = {
     .name = NAME,
     .title = "ASAM adaptive sharpness (first-order maximiser)",
@@ -134,4 +146,5 @@ const minima_measure minima_measure_asam = {
     .invariance = MINIMA_INVARIANCE_APPROX,
     .settings = "rho=0.5,eta=0.01,p=2,biases=0",
     .compute = compute,
+    .invariance_for = invariance_for,
 };

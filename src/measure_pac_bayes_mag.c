@@ -11,6 +11,14 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     return minima_pac_bayes_compute(net, settings, seed, out, 1, "pac_bayes_mag");
 }
 
+/* With mag_eps = 0 the noise scales with every parameter: exactly invariant. */
+static minima_invariance invariance_for(const char *settings)
+{
+    double eps = 1e-3;
+    if (minima_settings_double(settings, "mag_eps", &eps) != MINIMA_OK) minima_clear_error();
+    return eps == 0 ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
+}
+
 const minima_measure minima_measure_pac_bayes_mag = {
     .name = "pac_bayes_mag",
     .title = "Magnitude-aware PAC-Bayes flatness 1/sigma'^2",
@@ -18,4 +26,5 @@ const minima_measure minima_measure_pac_bayes_mag = {
     .invariance = MINIMA_INVARIANCE_APPROX,
     .settings = "target=0.1,depth=15,draws=10,upper=2,tol=0,mag_eps=1e-3",
     .compute = compute,
+    .invariance_for = invariance_for,
 };

@@ -438,6 +438,15 @@ fail:
     return st;
 }
 
+/* The adaptive variants (c = |w|) are exactly invariant: the ball scales
+ * with the parameters (Andriushchenko et al. 2023). */
+static minima_invariance invariance_for(const char *settings)
+{
+    int adaptive = 0;
+    if (minima_settings_int(settings, "adaptive", &adaptive) != MINIMA_OK) minima_clear_error();
+    return adaptive ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
+}
+
 const minima_measure minima_measure_worst_sharpness = {
     .name = NAME,
     .title = "Worst-case m-sharpness, standard or adaptive (Auto-PGD)",
@@ -447,4 +456,5 @@ const minima_measure minima_measure_worst_sharpness = {
      * 0.001 (p=inf), 0.002 (p=inf, adaptive) */
     .settings = "rho=0.1,p=2,adaptive=0,steps=20,n=1024,m=128,rand_init=0,normalize_logits=0",
     .compute = compute,
+    .invariance_for = invariance_for,
 };

@@ -50,6 +50,11 @@ const minima_measure *minima_measure_find(const char *name)
     return NULL;
 }
 
+minima_invariance minima_measure_invariance(const minima_measure *m, const char *settings)
+{
+    return m->invariance_for ? m->invariance_for(settings) : m->invariance;
+}
+
 void minima_measure_add_extra(minima_measure_result *out, const char *name, double value)
 {
     if (out->n_extras >= MINIMA_MEASURE_MAX_EXTRAS) return;

@@ -390,6 +390,27 @@ static void test_summarize(void)
     CHECK(am.canonical_value == 5);
 }
 
+/* The expected invariance follows the settings where the source says so. */
+static void test_invariance_for_settings(void)
+{
+    const minima_measure *w = minima_measure_find("worst_sharpness");
+    const minima_measure *a = minima_measure_find("average_sharpness");
+    const minima_measure *asam = minima_measure_find("asam");
+    const minima_measure *mag = minima_measure_find("pac_bayes_mag");
+    const minima_measure *h = minima_measure_find("hessian_max");
+    CHECK(w && a && asam && mag && h);
+    if (!w || !a || !asam || !mag || !h) return;
+    CHECK(minima_measure_invariance(w, NULL) == MINIMA_INVARIANCE_NONE);
+    CHECK(minima_measure_invariance(w, "adaptive=1,p=inf") == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(a, "adaptive=1") == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(asam, "") == MINIMA_INVARIANCE_APPROX);
+    CHECK(minima_measure_invariance(asam, "eta=0") == MINIMA_INVARIANCE_APPROX);
+    CHECK(minima_measure_invariance(asam, "eta=0,biases=1") == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(mag, "mag_eps=0") == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(mag, NULL) == MINIMA_INVARIANCE_APPROX);
+    CHECK(minima_measure_invariance(h, "adaptive=1") == MINIMA_INVARIANCE_NONE);
+}
+
 int main(void)
 {
     RUN(test_summarize);
@@ -399,5 +420,6 @@ int main(void)
     RUN(test_bad_arguments);
     RUN(test_canonical_points);
     RUN(test_no_canonical);
+    RUN(test_invariance_for_settings);
     return harness_report();
 }

@@ -58,6 +58,10 @@ typedef struct {
     const char *settings;             /* documented keys and defaults, "eps=1e-3,iters=10" */
     minima_status (*compute)(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out);
+    /* The expected invariance under these settings, for measures whose
+     * settings change it (ASAM with eta = 0, the adaptive m-sharpness
+     * variants, ...); NULL: always `invariance`. */
+    minima_invariance (*invariance_for)(const char *settings);
 } minima_measure;
 
 /* The registry, in a stable order; *count gets its length. */
@@ -68,6 +72,11 @@ const minima_measure *minima_measure_find(const char *name);
  * *out first and fills out->seconds. */
 minima_status minima_measure_compute(const minima_measure *m, minima_net *net, const char *settings,
                                      uint64_t seed, minima_measure_result *out);
+
+/* The invariance expected of m under `settings` (NULL or "" for the
+ * defaults): m->invariance_for(settings) if the measure has one, else
+ * m->invariance. */
+minima_invariance minima_measure_invariance(const minima_measure *m, const char *settings);
 
 /* Adds a named extra number to a result (ignored past the maximum). */
 void minima_measure_add_extra(minima_measure_result *out, const char *name, double value);
