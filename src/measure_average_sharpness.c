@@ -141,15 +141,6 @@ fail:
     return st;
 }
 
-/* The adaptive variants (c = |w|) are exactly invariant: the ball scales
- * with the parameters (Andriushchenko et al. 2023). */
-static minima_invariance invariance_for(const char *settings)
-{
-    int adaptive = 0;
-    if (minima_settings_int(settings, "adaptive", &adaptive) != MINIMA_OK) minima_clear_error();
-    return adaptive ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
-}
-
 const minima_measure minima_measure_average_sharpness = {
     .name = NAME,
     .title = "Average-case m-sharpness, standard or adaptive (Monte Carlo)",
@@ -159,5 +150,5 @@ const minima_measure minima_measure_average_sharpness = {
      * adaptive), 0.02 (p=inf), 0.2 (p=inf, adaptive) */
     .settings = "rho=0.01,p=2,adaptive=0,draws=20,n=1024,m=128,normalize_logits=0",
     .compute = compute,
-    .invariance_for = invariance_for,
+    .invariance_for = minima_sharpness_adaptive_invariance,
 };

@@ -99,6 +99,13 @@ minima_status minima_sharpness_batches_create(minima_sharpness_batches *b, minim
     return st;
 }
 
+minima_invariance minima_sharpness_adaptive_invariance(const char *settings)
+{
+    int adaptive = 0;
+    if (minima_settings_int(settings, "adaptive", &adaptive) != MINIMA_OK) minima_clear_error();
+    return adaptive ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
+}
+
 minima_status minima_sharpness_parse_p(const char *s, double *p, const char *name)
 {
     for (const char *q = s; q && *q;) {
@@ -438,15 +445,6 @@ fail:
     return st;
 }
 
-/* The adaptive variants (c = |w|) are exactly invariant: the ball scales
- * with the parameters (Andriushchenko et al. 2023). */
-static minima_invariance invariance_for(const char *settings)
-{
-    int adaptive = 0;
-    if (minima_settings_int(settings, "adaptive", &adaptive) != MINIMA_OK) minima_clear_error();
-    return adaptive ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
-}
-
 const minima_measure minima_measure_worst_sharpness = {
     .name = NAME,
     .title = "Worst-case m-sharpness, standard or adaptive (Auto-PGD)",
@@ -456,5 +454,5 @@ const minima_measure minima_measure_worst_sharpness = {
      * 0.001 (p=inf), 0.002 (p=inf, adaptive) */
     .settings = "rho=0.1,p=2,adaptive=0,steps=20,n=1024,m=128,rand_init=0,normalize_logits=0",
     .compute = compute,
-    .invariance_for = invariance_for,
+    .invariance_for = minima_sharpness_adaptive_invariance,
 };

@@ -11,6 +11,7 @@
 
 #include "minima/data.h"
 #include "minima/net.h"
+#include "minima/sharpness.h"
 
 typedef struct {
     int count;                 /* number of batches */
@@ -33,5 +34,10 @@ double minima_sharpness_normalized_ce(const double *outputs, const int32_t *labe
 /* Reads "p=2" / "p=inf" from a settings string into *p (2 or INFINITY);
  * leaves *p if the key is absent. */
 minima_status minima_sharpness_parse_p(const char *settings, double *p, const char *name);
+
+/* Expected invariance of the m-sharpness measures under their settings:
+ * the adaptive variants (c = |w|, the ball scales with the parameters) are
+ * exactly invariant (Andriushchenko et al. 2023), the standard ones are not. */
+minima_invariance minima_sharpness_adaptive_invariance(const char *settings);
 
 #endif
