@@ -1,6 +1,8 @@
 /* cli_common.c — shared command-line plumbing. */
 #include "cli_common.h"
 
+#include "minima/format.h"
+
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -212,8 +214,13 @@ double cli_now(void)
 
 void json_number(FILE *f, double x)
 {
-    if (isfinite(x)) fprintf(f, "%.17g", x);
-    else fputs("null", f);
+    char buf[MINIMA_DOUBLE_CHARS];
+    if (!isfinite(x)) {
+        fputs("null", f);
+        return;
+    }
+    minima_format_double(buf, sizeof buf, x);
+    fputs(buf, f);
 }
 
 void json_string(FILE *f, const char *s)

@@ -52,7 +52,8 @@ void cli_install_handlers(void);
 /* Seconds since an arbitrary origin (monotonic). */
 double cli_now(void);
 
-/* JSON helpers writing to a FILE: numbers with %.17g (null for NaN/Inf),
+/* JSON helpers writing to a FILE: numbers as the shortest decimal that reads
+ * back exactly (minima/format.h; null for NaN/Inf),
  * strings escaped. */
 void json_number(FILE *f, double x);
 void json_string(FILE *f, const char *s);
