@@ -4,15 +4,19 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int minima_format_double(char *buf, size_t size, double x)
 {
-    char tmp[MINIMA_DOUBLE_CHARS];
+    char tmp[MINIMA_DOUBLE_CHARS], best[MINIMA_DOUBLE_CHARS] = "";
     if (isnan(x)) return snprintf(buf, size, "nan");
     if (isinf(x)) return snprintf(buf, size, x > 0 ? "inf" : "-inf");
+    /* Of the precisions that read back exactly, the shortest text: "100"
+     * (%.3g) rather than "1e+02" (%.1g). */
     for (int p = 1; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*g", p, x);
-        if (strtod(tmp, NULL) == x) break;
+        int n = snprintf(tmp, sizeof tmp, "%.*g", p, x);
+        if (strtod(tmp, NULL) == x && (!best[0] || (size_t)n < strlen(best)))
+            snprintf(best, sizeof best, "%s", tmp);
     }
-    return snprintf(buf, size, "%s", tmp);
+    return snprintf(buf, size, "%s", best);
 }

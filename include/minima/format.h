@@ -17,8 +17,8 @@ extern "C" {
 /* Longest text minima_format_double writes, with its terminating NUL. */
 #define MINIMA_DOUBLE_CHARS 32
 
-/* Writes the shortest "%.{p}g" form of x (p = 1..17) that reads back as x
- * exactly; "nan", "inf" or "-inf" for non-finite x. Returns the number of
+/* Writes the shortest of the "%.{p}g" forms of x (p = 1..17) that read
+ * back as x exactly ("100", not "1e+02"); "nan", "inf" or "-inf" for non-finite x. Returns the number of
  * characters written (as snprintf, truncated to size). */
 int minima_format_double(char *buf, size_t size, double x);
 
