@@ -15,7 +15,11 @@ int minima_format_double(char *buf, size_t size, double x)
      * (%.3g) rather than "1e+02" (%.1g). */
     for (int p = 1; p <= 17; p++) {
         int n = snprintf(tmp, sizeof tmp, "%.*g", p, x);
-        if (strtod(tmp, NULL) == x && (!best[0] || (size_t)n < strlen(best)))
+        if (strtod(tmp, NULL) != x) continue;
+        size_t len = (size_t)n, best_len = strlen(best);
+        /* Shorter wins; at equal length plain notation ("70000") beats
+         * an exponent ("7e+04"). */
+        if (!best[0] || len < best_len || (len == best_len && strchr(best, 'e') && !strchr(tmp, 'e')))
             snprintf(best, sizeof best, "%s", tmp);
     }
     return snprintf(buf, size, "%s", best);

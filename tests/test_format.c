@@ -19,6 +19,10 @@ static void test_short_values(void)
     CHECK_MSG(!strcmp(buf, "0.05"), "0.05 printed as %s", buf);
     minima_format_double(buf, sizeof buf, 100);
     CHECK_MSG(!strcmp(buf, "100"), "100 printed as %s", buf);
+    minima_format_double(buf, sizeof buf, 70000);
+    CHECK_MSG(!strcmp(buf, "70000"), "70000 printed as %s", buf);
+    minima_format_double(buf, sizeof buf, 1e20);
+    CHECK_MSG(!strcmp(buf, "1e+20"), "1e20 printed as %s", buf);
     minima_format_double(buf, sizeof buf, -0.0);
     CHECK_MSG(!strcmp(buf, "-0"), "-0 printed as %s", buf);
     minima_format_double(buf, sizeof buf, NAN);
