@@ -129,6 +129,12 @@ static minima_status truncated(gzFile f, const char *path, const char *section, 
 
 minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_array *out)
 {
+    return minima_idx_read_limited(path, max_items, 0, out);
+}
+
+minima_status minima_idx_read_limited(const char *path, size_t max_items, uint64_t max_bytes,
+                                      minima_idx_array *out)
+{
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
     minima_status s = MINIMA_OK;
@@ -236,6 +242,18 @@ minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_arr
         size_known = 1;
     }
 
+    uint64_t limit = minima_data_limit(max_bytes);
+    if (keep_values > limit / sizeof(double)) {
+        char what[512], dims[160];
+        size_t k = 0;
+        for (int i = 0; i < ndims && k + 16 < sizeof dims; i++)
+            k += (size_t)snprintf(dims + k, sizeof dims - k, i ? " x %zu" : "%zu", out->dims[i]);
+        snprintf(what, sizeof what, "IDX file '%s' (dimensions %s, type %s): %llu values as "
+                 "float64", path, dims, minima_idx_type_name(type),
+                 (unsigned long long)keep_values);
+        s = minima_data_limit_error(what, keep_values * sizeof(double), limit);
+        goto fail;
+    }
     buf = minima_alloc(CHUNK, 1);
     if (!buf) goto nomem;
     /* The output grows as data arrives, so a header that lies about its

@@ -258,6 +258,30 @@ static size_t convert(const minima_npy_array *a, const unsigned char *src, size_
 
 /* ---- reader ------------------------------------------------------------- */
 
+const char *minima_npy_format_shape(int ndim, const size_t *shape, char *buf, size_t size)
+{
+    if (!buf || size == 0) return buf;
+    size_t k = 0;
+    char item[32];
+    buf[0] = '\0';
+    for (int i = -1; i <= ndim; i++) {
+        if (i < 0) snprintf(item, sizeof item, "(");
+        else if (i == ndim) snprintf(item, sizeof item, ndim == 1 ? ",)" : ")");
+        else snprintf(item, sizeof item, i ? ", %zu" : "%zu", shape[i]);
+        size_t m = strlen(item);
+        if (k + m + 1 > size) {   /* does not fit: end with "..." if there is room */
+            if (size >= 4) {
+                size_t at = k + 4 <= size ? k : size - 4;
+                memcpy(buf + at, "...", 4);
+            }
+            return buf;
+        }
+        memcpy(buf + k, item, m + 1);
+        k += m;
+    }
+    return buf;
+}
+
 static uint32_t le_u(const unsigned char *p, int n)
 {
     uint32_t v = 0;
@@ -266,6 +290,12 @@ static uint32_t le_u(const unsigned char *p, int n)
 }
 
 minima_status minima_npy_read(const char *path, size_t max_rows, minima_npy_array *out)
+{
+    return minima_npy_read_limited(path, max_rows, 0, out);
+}
+
+minima_status minima_npy_read_limited(const char *path, size_t max_rows, uint64_t max_bytes,
+                                      minima_npy_array *out)
 {
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_npy_read: NULL argument");
     memset(out, 0, sizeof *out);
@@ -346,16 +376,29 @@ minima_status minima_npy_read(const char *path, size_t max_rows, minima_npy_arra
     if (size_known && (uint64_t)st.st_size != total) {
         uint64_t size = (uint64_t)st.st_size;
         if (size < total)
+        {
+            char shp[128];
             s = minima_error(MINIMA_EFORMAT, "npy file '%s' is truncated in the data: the header "
-                             "(%zu bytes, dtype '%s', %llu values) declares %llu bytes in all, "
-                             "the file holds %llu", path, data_off, out->descr,
-                             (unsigned long long)n_values, (unsigned long long)total,
+                             "(%zu bytes, shape %s, dtype '%s', %llu values) declares %llu bytes "
+                             "in all, the file holds %llu", path, data_off,
+                             minima_npy_format_shape(out->ndim, out->shape, shp, sizeof shp),
+                             out->descr, (unsigned long long)n_values, (unsigned long long)total,
                              (unsigned long long)size);
+        }
         else
             s = minima_error(MINIMA_EFORMAT, "npy file '%s' has %llu trailing bytes: the header "
                              "declares %llu bytes in all, the file holds %llu", path,
                              (unsigned long long)(size - total), (unsigned long long)total,
                              (unsigned long long)size);
+        goto fail;
+    }
+    uint64_t limit = minima_data_limit(max_bytes);
+    if (keep_values > limit / sizeof(double)) {
+        char what[512], shp[128];
+        snprintf(what, sizeof what, "npy file '%s' (shape %s, dtype '%s'): %llu values as float64",
+                 path, minima_npy_format_shape(out->ndim, out->shape, shp, sizeof shp),
+                 out->descr, (unsigned long long)keep_values);
+        s = minima_data_limit_error(what, keep_values * sizeof(double), limit);
         goto fail;
     }
     if (!(buf = minima_alloc(CHUNK, 1))) goto nomem;

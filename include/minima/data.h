@@ -33,11 +33,37 @@ typedef struct {
     char *name;          /* where it came from, for messages */
 } minima_dataset;
 
+/* How the values of a labels file (or a CSV file's label column) are used.
+ * A value is a class if it is an integer (whatever the file's dtype: 3 and
+ * 3.0 alike) in [0, K), where K is the network's outputs if known, else
+ * 65536 (Fashion-MNIST: 10). */
+typedef enum {
+    MINIMA_LABELS_AUTO = 0,   /* classes if there is one value per example and every
+                                 value is a class; else regression targets. Integer
+                                 dtypes must hold classes. */
+    MINIMA_LABELS_CLASSES,    /* cross-entropy: one class per example, or an error
+                                 naming the file, the entry and its value */
+    MINIMA_LABELS_TARGETS     /* MSE: regression targets (N,) or (N, k); but one
+                                 integer per example with n_outputs != 1 is a class,
+                                 for one-hot targets (see docs/data.md) */
+} minima_labels_use;
+
+/* The default data-size limit: 16 GiB. */
+#define MINIMA_DATA_DEFAULT_MAX_BYTES ((uint64_t)16 << 30)
+
 /* Options of minima_data_load. */
 typedef struct {
     const char *labels_path;   /* --labels: labels file for IDX / .npy images, or NULL */
     size_t subset;             /* keep the first `subset` examples; 0 = all */
     uint64_t seed;             /* for synthetic sources */
+    /* Data-size limit in bytes (0: MINIMA_DATA_DEFAULT_MAX_BYTES): no array
+     * the loader builds may exceed it — the kept features as float64, a
+     * labels file as float64, a CSV file's text. A header declaring more is
+     * refused before anything is allocated, and buffers grow only as data
+     * arrives, so a lying header costs no memory. */
+    uint64_t max_bytes;
+    minima_labels_use labels_use;   /* default MINIMA_LABELS_AUTO */
+    int n_outputs;             /* the network's outputs d_K if known, else 0 */
 } minima_data_options;
 
 minima_data_options minima_data_default_options(void);
