@@ -990,6 +990,117 @@ static void test_bounded_memory(void)
     EXPECT_ERR(lying_gzip_load(), MINIMA_EFORMAT, "lying", "holds 4194312 once", NULL);
 }
 
+/* ---- labels: classes or regression targets ----------------------------- */
+
+static minima_status load_for(const char *src, const char *labels, minima_labels_use use,
+                              int n_outputs, minima_dataset **out)
+{
+    minima_data_options o = minima_data_default_options();
+    o.labels_path = labels;
+    o.labels_use = use;
+    o.n_outputs = n_outputs;
+    return minima_data_load(src, &o, out);
+}
+
+static void test_labels(void)
+{
+    const char *xp = tmp_path("lx.npy"), *yp = tmp_path("ly.npy"), *fp = tmp_path("lf32.npy");
+    double x[40];
+    for (int i = 0; i < 40; i++) x[i] = i;
+    size_t s20[2] = {20, 2}, n20[1] = {20};
+    CHECK_OK(minima_npy_write(xp, 2, s20, x));
+    minima_dataset *d = NULL;
+    /* float labels holding integers (float64, and float32 as np.save
+     * writes them) are classes, whatever the mode asks for them */
+    double y[20];
+    for (int i = 0; i < 20; i++) y[i] = i % 10;
+    CHECK_OK(minima_npy_write(yp, 1, n20, y));
+    unsigned char f32[20 * 4];
+    for (int i = 0; i < 20; i++) {
+        float v = (float)(i % 10);
+        memcpy(f32 + 4 * i, &v, 4);
+    }
+    write_npy_raw(fp, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (20,), }", f32, 80);
+    for (int use = MINIMA_LABELS_AUTO; use <= MINIMA_LABELS_CLASSES; use++) {
+        for (int k = 0; k < 2; k++) {
+            CHECK_OK(load_for(xp, k ? fp : yp, (minima_labels_use)use, 0, &d));
+            if (d) CHECK(d->n_classes == 10 && d->labels && d->labels[13] == 3 && !d->targets);
+            minima_dataset_free(d);
+        }
+    }
+    CHECK_OK(load_for(xp, fp, MINIMA_LABELS_CLASSES, 10, &d));
+    if (d) CHECK(d->n_classes == 10 && d->labels[19] == 9);
+    minima_dataset_free(d);
+    /* a fraction: targets by default, an error naming file, entry and value
+     * for cross-entropy */
+    y[17] = 2.5;
+    CHECK_OK(minima_npy_write(yp, 1, n20, y));
+    CHECK_OK(load_for(xp, yp, MINIMA_LABELS_AUTO, 0, &d));
+    if (d) CHECK(d->d_target == 1 && !d->labels && d->targets[17] == 2.5);
+    minima_dataset_free(d);
+    EXPECT_ERR(load_for(xp, yp, MINIMA_LABELS_CLASSES, 10, &d), MINIMA_ERANGE,
+               "labels file '", "ly.npy': entry 17 is 2.5: expected an integer class in 0..9 "
+               "for cross-entropy (or use --loss mse for regression targets)", NULL);
+    CHECK(!has("lx.npy"));   /* the labels file, not the features */
+    /* a class beyond the network's outputs, or negative */
+    y[17] = 7;
+    CHECK_OK(minima_npy_write(yp, 1, n20, y));
+    EXPECT_ERR(load_for(xp, yp, MINIMA_LABELS_CLASSES, 5, &d), MINIMA_ERANGE, yp,
+               "entry 5 is 5: expected an integer class in 0..4 for cross-entropy", NULL);
+    y[3] = -1;
+    CHECK_OK(minima_npy_write(yp, 1, n20, y));
+    EXPECT_ERR(load_for(xp, yp, MINIMA_LABELS_CLASSES, 0, &d), MINIMA_ERANGE, yp,
+               "entry 3 is -1: expected an integer class in 0..65535", NULL);
+    /* targets of shape (N, 2) cannot be classes */
+    CHECK_OK(minima_npy_write(yp, 2, s20, x));
+    EXPECT_ERR(load_for(xp, yp, MINIMA_LABELS_CLASSES, 0, &d), MINIMA_ESHAPE, yp,
+               "shape (20, 2): expected one class label per example", "cross-entropy");
+    CHECK_OK(load_for(xp, yp, MINIMA_LABELS_TARGETS, 2, &d));
+    if (d) CHECK(d->d_target == 2 && d->targets[39] == 39);
+    minima_dataset_free(d);
+    /* integer regression targets with MSE: one output takes the values as
+     * targets (int64 and float alike, negative and large ones too) */
+    int64_t yi[20];
+    for (int i = 0; i < 20; i++) yi[i] = 100 * i - 500;
+    CHECK_OK(minima_npy_write_int64(yp, 1, n20, yi));
+    CHECK_OK(load_for(xp, yp, MINIMA_LABELS_TARGETS, 1, &d));
+    if (d) CHECK(d->d_target == 1 && !d->labels && d->targets[0] == -500 && d->targets[19] == 1400);
+    minima_dataset_free(d);
+    CHECK_OK(load_for(xp, fp, MINIMA_LABELS_TARGETS, 1, &d));
+    if (d) CHECK(d->d_target == 1 && !d->labels && d->targets[13] == 3);
+    minima_dataset_free(d);
+    /* ... and several outputs take one integer per example as a class, for
+     * one-hot targets; one beyond the outputs is an error naming it */
+    CHECK_OK(load_for(xp, fp, MINIMA_LABELS_TARGETS, 10, &d));
+    if (d) CHECK(d->n_classes == 10 && d->labels[13] == 3 && !d->targets);
+    minima_dataset_free(d);
+    EXPECT_ERR(load_for(xp, fp, MINIMA_LABELS_TARGETS, 4, &d), MINIMA_ERANGE, fp,
+               "entry 4 is 4: expected an integer class in 0..3 for one-hot MSE targets of a "
+               "network with 4 outputs", NULL);
+    /* CSV label columns follow the same rule, and name the line */
+    const char *cp = tmp_path("labels.csv");
+    const char *c1 = "y,a\n1.0,5\n0.0,6\n2.0,7\n";
+    write_bytes(cp, c1, strlen(c1));
+    CHECK_OK(load_for(cp, NULL, MINIMA_LABELS_AUTO, 0, &d));
+    if (d) CHECK(d->n_classes == 3 && d->labels[2] == 2);
+    minima_dataset_free(d);
+    CHECK_OK(load_for(cp, NULL, MINIMA_LABELS_TARGETS, 1, &d));
+    if (d) CHECK(d->d_target == 1 && d->targets[2] == 2 && !d->labels);
+    minima_dataset_free(d);
+    const char *c2 = "y,a\n1,5\n0,6\n\n2.5,7\n";
+    write_bytes(cp, c2, strlen(c2));
+    EXPECT_ERR(load_for(cp, NULL, MINIMA_LABELS_CLASSES, 3, &d), MINIMA_ERANGE, cp,
+               "line 5, column 1 is 2.5: expected an integer class in 0..2 for cross-entropy",
+               NULL);
+    const char *c3 = "7,5\n0,6\n";
+    write_bytes(cp, c3, strlen(c3));
+    EXPECT_ERR(load_for(cp, NULL, MINIMA_LABELS_CLASSES, 3, &d), MINIMA_ERANGE, cp,
+               "line 1, column 1 is 7: expected an integer class in 0..2", NULL);
+    CHECK_OK(load_for(cp, NULL, MINIMA_LABELS_TARGETS, 1, &d));
+    if (d) CHECK(d->d_target == 1 && d->targets[0] == 7);
+    minima_dataset_free(d);
+}
+
 /* ---- synthetic --------------------------------------------------------- */
 
 /* The teacher's outputs computed here, independently of net.c. */
@@ -1270,6 +1381,7 @@ int main(void)
     RUN(test_npy_shapes);
     RUN(test_data_limit);
     RUN(test_bounded_memory);
+    RUN(test_labels);
     RUN(test_synthetic);
     RUN(test_fashion_mnist);
     RUN(test_dispatch);
