@@ -165,6 +165,42 @@ uint64_t minima_data_limit(uint64_t max_bytes)
     return max_bytes ? max_bytes : MINIMA_DATA_DEFAULT_MAX_BYTES;
 }
 
+minima_status minima_data_parse_size(const char *text, uint64_t *bytes)
+{
+    if (!text || !bytes) MINIMA_FAIL(MINIMA_EINVAL, "minima_data_parse_size: NULL argument");
+    const char *p = text;
+    uint64_t v = 0;
+    int digits = 0, overflow = 0;
+    while (*p >= '0' && *p <= '9') {
+        unsigned dgt = (unsigned)(*p++ - '0');
+        if (v > (UINT64_MAX - dgt) / 10) overflow = 1;
+        else v = v * 10 + dgt;
+        digits++;
+    }
+    int shift = 0;
+    switch (*p) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
+    default: break;
+    }
+    if (shift) {
+        p++;
+        if (*p == 'i' || *p == 'I') p++;
+    }
+    if (*p == 'b' || *p == 'B') p++;
+    if (!digits || *p)
+        MINIMA_FAIL(MINIMA_EINVAL, "expected a size such as 4G, 512M or 1000000 (bytes; K, M, G, "
+                    "T are powers of 1024), found '%s'", text);
+    if (overflow || v > (UINT64_MAX >> shift))
+        MINIMA_FAIL(MINIMA_EINVAL, "size '%s' is too large: expected at most 2^64-1 bytes", text);
+    if (v == 0)
+        MINIMA_FAIL(MINIMA_EINVAL, "size '%s': expected at least 1 byte", text);
+    *bytes = v << shift;
+    return MINIMA_OK;
+}
+
 /* "16G" for an exact multiple of a binary unit, else "" . */
 static void size_suffix(uint64_t n, char *buf, size_t size)
 {

@@ -68,6 +68,12 @@ typedef struct {
 
 minima_data_options minima_data_default_options(void);
 
+/* Parses a size for the data-size limit: a positive whole number of bytes,
+ * optionally followed by K, M, G or T (powers of 1024; "KiB", "GB" and the
+ * like are read the same, any case): "4G", "512M", "1000000". MINIMA_EINVAL
+ * names the text and what was expected. */
+minima_status minima_data_parse_size(const char *text, uint64_t *bytes);
+
 /* Load a data set from a source string (see above). Every failure names
  * the file, the offset or field, what was expected and what was found. */
 minima_status minima_data_load(const char *source, const minima_data_options *opts,
