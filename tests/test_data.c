@@ -856,6 +856,24 @@ static minima_status load_limited(const char *src, const char *labels, size_t su
 
 static void test_data_limit(void)
 {
+    struct { const char *text; uint64_t want; } sizes[] = {
+        {"1", 1}, {"1000000", 1000000}, {"1K", 1024}, {"4g", (uint64_t)4 << 30},
+        {"512M", (uint64_t)512 << 20}, {"2GiB", (uint64_t)2 << 30}, {"3GB", (uint64_t)3 << 30},
+        {"1T", (uint64_t)1 << 40}, {"100b", 100},
+    };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        uint64_t v = 0;
+        CHECK_OK(minima_data_parse_size(sizes[k].text, &v));
+        CHECK_MSG(v == sizes[k].want, "'%s' gave %llu", sizes[k].text, (unsigned long long)v);
+    }
+    const char *bad[] = {"", "G", "4Q", "-1", "1.5G", "4 G", "0", "99999999999999999999",
+                         "17179869184T"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        uint64_t v = 7;
+        minima_clear_error();
+        CHECK_STATUS(minima_data_parse_size(bad[k], &v), MINIMA_EINVAL);
+        CHECK_MSG(has(bad[k]) && v == 7, "'%s': %s", bad[k], minima_last_error());
+    }
     CHECK(minima_data_default_options().max_bytes == ((uint64_t)16 << 30));
     minima_dataset *d = NULL;
     /* 5 examples of 6 values: 240 bytes as float64 */

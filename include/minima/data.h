@@ -5,7 +5,7 @@
  * float targets (regression, MSE), or both (a teacher set provides
  * targets and their argmax labels).
  *
- * Sources (DESIGN.md): "fashion-mnist", "fashion-mnist:test" (Debian's
+ * Sources (docs/data.md): "fashion-mnist", "fashion-mnist:test" (Debian's
  * dataset-fashion-mnist, or $MINIMA_DATA_DIR), "IMAGES.idx[.gz]" with a
  * labels file, "X.npy" with a labels file, "FILE.csv" (label in the first
  * column), "synthetic:NAME[:N]". Integer pixel data (uint8) is divided by
@@ -101,9 +101,14 @@ minima_status minima_dataset_validate(const minima_dataset *data);
  *   - IDX images need opts->labels_path (an IDX file, or .npy); .npy
  *     features take it optionally; CSV, fashion-mnist and synthetic sources
  *     carry their labels, and a labels_path with them is an error.
- *   - Integer labels: n_classes = 10 for Fashion-MNIST, else the largest
- *     label + 1 over the whole labels file (independent of subset), at most
- *     65536. Floating-point labels files give targets (N,) or (N, k).
+ *   - Labels (a labels file, a CSV label column) are classes or targets
+ *     by opts->labels_use and opts->n_outputs (minima_labels_use above):
+ *     a class is a whole number in any dtype. n_classes = 10 for
+ *     Fashion-MNIST, else the largest label + 1 over the whole labels file
+ *     (independent of subset). Errors name the labels file, the entry (CSV:
+ *     line) and the value.
+ *   - opts->max_bytes bounds every array the loader builds (MINIMA_ERANGE,
+ *     saying how to raise it, when a file declares more).
  *   - subset keeps the first N examples; file readers convert only those
  *     (the whole file is still read, to check its size and integrity).
  *   - The result is validated (minima_dataset_validate) and named: the
