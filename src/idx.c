@@ -382,7 +382,8 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
             MINIMA_FAIL(MINIMA_EINVAL, "minima_idx_write: dimension %d is %zu: expected 1 to "
                         "2^32-1", k, dims[k]);
         if (n > MINIMA_IDX_MAX_BYTES / dims[k])
-            MINIMA_FAIL(MINIMA_EINVAL, "minima_idx_write: array too large");
+            MINIMA_FAIL(MINIMA_EINVAL, "writing IDX file '%s': the dimensions declare more than "
+                        "%llu values", path, (unsigned long long)MINIMA_IDX_MAX_BYTES);
         n *= dims[k];
         for (int i = 0; i < 4; i++) head[4 + 4 * k + i] = (unsigned char)(dims[k] >> (24 - 8 * i));
     }
@@ -390,7 +391,7 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
     unsigned char *buf = NULL;
     gzFile f = NULL;
     char *tmp = minima_data_tmp_path(path);
-    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "minima_idx_write: out of memory");
+    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "writing IDX file '%s': out of memory", path);
     f = gzopen(tmp, gzip ? "wb6" : "wbT");
     if (!f) {
         s = minima_error(MINIMA_EIO, "cannot create '%s': %s", tmp, strerror(errno));
@@ -398,7 +399,7 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
     }
     buf = minima_alloc(CHUNK, 1);
     if (!buf) {
-        s = minima_error(MINIMA_ENOMEM, "minima_idx_write: out of memory");
+        s = minima_error(MINIMA_ENOMEM, "writing IDX file '%s': out of memory", path);
         goto fail;
     }
     size_t header = 4 + 4 * (size_t)ndims;

@@ -221,8 +221,9 @@ static double half_to_double(unsigned h)
 }
 
 /* count values of the array's dtype at src to float64; 0, or 1 + the index
- * of a 64-bit integer that float64 cannot hold exactly. */
-static size_t convert(const minima_npy_array *a, const unsigned char *src, size_t count, double *dst)
+ * of a 64-bit integer that float64 cannot hold exactly (its text in bad). */
+static size_t convert(const minima_npy_array *a, const unsigned char *src, size_t count, double *dst,
+                      char *bad, size_t bad_size)
 {
     int size = a->itemsize, big = a->big_endian;
     for (size_t i = 0; i < count; i++) {
@@ -233,13 +234,19 @@ static size_t convert(const minima_npy_array *a, const unsigned char *src, size_
         switch (a->kind) {
         case 'b': dst[i] = u != 0; break;
         case 'u':
-            if (u > ((uint64_t)1 << 53)) return i + 1;
+            if (u > ((uint64_t)1 << 53)) {
+                snprintf(bad, bad_size, "%llu", (unsigned long long)u);
+                return i + 1;
+            }
             dst[i] = (double)u;
             break;
         case 'i': {
             int sh = 64 - 8 * size;
             int64_t v = (int64_t)(u << sh) >> sh;
-            if (v > ((int64_t)1 << 53) || v < -((int64_t)1 << 53)) return i + 1;
+            if (v > ((int64_t)1 << 53) || v < -((int64_t)1 << 53)) {
+                snprintf(bad, bad_size, "%lld", (long long)v);
+                return i + 1;
+            }
             dst[i] = (double)v;
             break;
         }
@@ -428,11 +435,13 @@ minima_status minima_npy_read_limited(const char *path, size_t max_rows, uint64_
                 data = nd;
                 cap = ncap;
             }
-            size_t bad = convert(out, buf, (size_t)take, data + done);
+            char text[32];
+            size_t bad = convert(out, buf, (size_t)take, data + done, text, sizeof text);
             if (bad) {
                 s = minima_error(MINIMA_EUNSUPPORTED, "npy file '%s': value %llu (dtype '%s') is "
-                                 "beyond 2^53 and has no exact float64 value", path,
-                                 (unsigned long long)(done + bad - 1), out->descr);
+                                 "%s, beyond 2^53: expected integers that float64 holds exactly "
+                                 "(|value| <= 9007199254740992)", path,
+                                 (unsigned long long)(done + bad - 1), out->descr, text);
                 goto fail;
             }
         }
@@ -495,7 +504,8 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
     for (int k = 0; k < ndim; k++) {
         len += snprintf(head + len, sizeof head - (size_t)len, k ? ", %zu" : "%zu", shape[k]);
         if (shape[k] && n > SIZE_MAX / 8 / shape[k])
-            MINIMA_FAIL(MINIMA_EINVAL, "minima_npy_write: array too large");
+            MINIMA_FAIL(MINIMA_EINVAL, "writing npy file '%s': the shape declares more bytes "
+                        "than memory can address", path);
         n *= shape[k];
     }
     len += snprintf(head + len, sizeof head - (size_t)len, "%s), }", ndim == 1 ? "," : "");
@@ -510,7 +520,7 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
     minima_status s = MINIMA_OK;
     unsigned char *buf = NULL;
     char *tmp = minima_data_tmp_path(path);
-    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "minima_npy_write: out of memory");
+    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "writing npy file '%s': out of memory", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         s = minima_error(MINIMA_EIO, "cannot create '%s': %s", tmp, strerror(errno));
@@ -518,7 +528,7 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
         return s;
     }
     if (!(buf = minima_alloc(CHUNK, 1))) {
-        s = minima_error(MINIMA_ENOMEM, "minima_npy_write: out of memory");
+        s = minima_error(MINIMA_ENOMEM, "writing npy file '%s': out of memory", path);
         goto fail;
     }
     if (fwrite(pre, 1, 10, f) != 10 || fwrite(head, 1, (size_t)len, f) != (size_t)len)

@@ -682,7 +682,7 @@ static void test_npy_bad(void)
     unsigned char big[16] = {0};
     big[15] = 0x10;   /* 2^60 */
     write_npy_raw(p, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", big, 16);
-    EXPECT_ERR(minima_npy_read(p, 0, &a), MINIMA_EUNSUPPORTED, p, "value 1", "2^53");
+    EXPECT_ERR(minima_npy_read(p, 0, &a), MINIMA_EUNSUPPORTED, p, "value 1", "is 1152921504606846976, beyond 2^53");
     EXPECT_ERR(minima_npy_read(tmp_path("missing.npy"), 0, &a), MINIMA_EIO, "missing.npy",
                "cannot open", NULL);
     free(good);
