@@ -520,7 +520,7 @@ minima_status minima_data_load(const char *source, const minima_data_options *op
         if (labels)
             MINIMA_FAIL(MINIMA_EINVAL, "data source '%s' brings its own labels: drop the labels "
                         "file '%s'", source, labels);
-        MINIMA_TRY(minima_synthetic_load(source + 10, o.seed, &data));
+        MINIMA_TRY(minima_synthetic_load_limited(source + 10, o.seed, o.max_bytes, &data));
         if (o.subset && o.subset < data->n) {
             minima_dataset *sub = NULL;
             s = minima_dataset_slice(data, 0, o.subset, &sub);

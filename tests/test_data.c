@@ -910,6 +910,14 @@ static void test_data_limit(void)
     EXPECT_ERR(load_limited(np_, NULL, 0, 128, &d), MINIMA_ERANGE, np_, "limit of 128 bytes:", NULL);
     EXPECT_ERR(load_limited(ip, lp, 0, 0, &d), MINIMA_OK, NULL, NULL, NULL);   /* 0: the default */
     minima_dataset_free(d);
+    /* synthetic sources: N x (d + d_target) x 8 bytes, checked before generating */
+    EXPECT_ERR(minima_data_load("synthetic:blobs:100000000:d=100000", NULL, &d), MINIMA_ERANGE,
+               "synthetic:blobs:100000000:d=100000", "100000000 examples of 100000 values",
+               "data-size limit of 17179869184 bytes");
+    EXPECT_ERR(load_limited("synthetic:teacher:100", NULL, 0, 10000, &d), MINIMA_ERANGE,
+               "100 examples of 13 values", "needs 10400 bytes", NULL);
+    CHECK_OK(load_limited("synthetic:teacher:100", NULL, 0, 10400, &d));
+    minima_dataset_free(d);
     /* a gzipped IDX header declaring 2^36 bytes (4096 x 4096 x 4096 ubyte)
      * on a few bytes: refused by the default limit at once, before reading */
     unsigned char h[16 + 64] = {0, 0, 8, 3, 0, 0, 16, 0, 0, 0, 16, 0, 0, 0, 16, 0};
