@@ -156,6 +156,13 @@ minima_status minima_data_load_csv(const char *path, const minima_data_options *
         nf = split(line, end, fs, max_fields);
         if (nf > max_fields) {
             if (seen_first && cols && nf != cols) goto ragged;
+            if ((uint64_t)nf > limit / sizeof *fs) {
+                char what[600];
+                snprintf(what, sizeof what, "CSV file '%s': line %zu, with %zu fields,", path,
+                         line_no, nf);
+                s = minima_data_limit_error(what, (uint64_t)nf * sizeof *fs, limit);
+                goto fail;
+            }
             minima_free(fs);
             if (!(fs = minima_alloc(nf, sizeof *fs))) goto nomem;
             max_fields = nf;

@@ -904,8 +904,18 @@ static void test_data_limit(void)
     minima_dataset_free(d);
     EXPECT_ERR(load_limited(cp, NULL, 0, 10, &d), MINIMA_ERANGE, cp, "its text",
                "data-size limit of 10 bytes");
-    EXPECT_ERR(load_limited(cp, NULL, 0, 20, &d), MINIMA_ERANGE, cp, "features up to line 2",
-               "data-size limit of 20 bytes");
+    /* 10 rows of 2 features: 160 bytes of features, 60 of text */
+    const char *cp10 = tmp_path("lim10.csv");
+    write_bytes(cp10, "1,2,3\n1,2,3\n1,2,3\n1,2,3\n1,2,3\n1,2,3\n1,2,3\n1,2,3\n1,2,3\n1,2,3\n", 60);
+    CHECK_OK(load_limited(cp10, NULL, 0, 160, &d));
+    minima_dataset_free(d);
+    EXPECT_ERR(load_limited(cp10, NULL, 0, 100, &d), MINIMA_ERANGE, cp10, "features up to line 7",
+               "data-size limit of 100 bytes");
+    CHECK_OK(load_limited(cp10, NULL, 6, 100, &d));   /* --subset 6 keeps 96 bytes */
+    minima_dataset_free(d);
+    /* the fields of a line: 16 bytes each (3 fields: 48 bytes, more than 40) */
+    EXPECT_ERR(load_limited(cp, NULL, 0, 40, &d), MINIMA_ERANGE, cp, "line 1, with 3 fields",
+               "data-size limit of 40 bytes");
     /* a limit that is no whole unit is given in bytes alone */
     EXPECT_ERR(load_limited(np_, NULL, 0, 128, &d), MINIMA_ERANGE, np_, "limit of 128 bytes:", NULL);
     EXPECT_ERR(load_limited(ip, lp, 0, 0, &d), MINIMA_OK, NULL, NULL, NULL);   /* 0: the default */
