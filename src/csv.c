@@ -36,8 +36,8 @@ static minima_status slurp(const char *path, uint64_t limit, char **text, size_t
             minima_free(buf);
             fclose(f);
             char what[600];
-            snprintf(what, sizeof what, "CSV file '%s': its text (more than %zu bytes so far)",
-                     path, n - 1);
+            snprintf(what, sizeof what, "CSV file '%s': its text (%zu bytes read so far)",
+                     path, n);
             return minima_data_limit_error(what, (uint64_t)n, limit);
         }
         if (ferror(f)) {
@@ -47,14 +47,18 @@ static minima_status slurp(const char *path, uint64_t limit, char **text, size_t
                         strerror(errno));
         }
         if (n < cap - 1) break;
-        char *nb = minima_realloc(buf, cap, 2);
+        /* double, but to no more than the limit + 1 byte of text: reading
+         * one byte past the limit is how a longer file is recognised */
+        size_t ncap = cap * 2;
+        if (limit < UINT64_MAX - 2 && (uint64_t)ncap > limit + 2) ncap = (size_t)(limit + 2);
+        char *nb = minima_realloc(buf, ncap, 1);
         if (!nb) {
             minima_free(buf);
             buf = NULL;
             break;
         }
         buf = nb;
-        cap *= 2;
+        cap = ncap;
     }
     fclose(f);
     if (!buf) MINIMA_FAIL(MINIMA_ENOMEM, "CSV file '%s': out of memory reading it", path);

@@ -913,6 +913,20 @@ static void test_data_limit(void)
                "data-size limit of 100 bytes");
     CHECK_OK(load_limited(cp10, NULL, 6, 100, &d));   /* --subset 6 keeps 96 bytes */
     minima_dataset_free(d);
+    /* a long text is read no further than one byte past the limit */
+    {
+        size_t big = 200000;
+        char *t = malloc(big);
+        for (size_t i = 0; i < big; i += 4) memcpy(t + i, "1,2\n", 4);
+        const char *bp = tmp_path("long.csv");
+        write_bytes(bp, t, big);
+        free(t);
+        EXPECT_ERR(load_limited(bp, NULL, 0, 70000, &d), MINIMA_ERANGE, bp,
+                   "its text (70001 bytes read so far)", "data-size limit of 70000 bytes");
+        CHECK_OK(load_limited(bp, NULL, 0, 400000, &d));   /* 50000 features: 400000 bytes */
+        if (d) CHECK(d->n == 50000);
+        minima_dataset_free(d);
+    }
     /* the fields of a line: 16 bytes each (3 fields: 48 bytes, more than 40) */
     EXPECT_ERR(load_limited(cp, NULL, 0, 40, &d), MINIMA_ERANGE, cp, "line 1, with 3 fields",
                "data-size limit of 40 bytes");
