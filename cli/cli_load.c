@@ -13,6 +13,14 @@ cli_net_args cli_net_default_args(void)
     return a;
 }
 
+int cli_data_limit(const char *cmd, const char *text, uint64_t *bytes)
+{
+    *bytes = MINIMA_DATA_DEFAULT_MAX_BYTES;
+    if (text && minima_data_parse_size(text, bytes) != MINIMA_OK)
+        return cli_usage_error(cmd, "option --max-data-bytes: %s", minima_last_error());
+    return -1;
+}
+
 void cli_net_close(cli_net *n)
 {
     if (!n) return;
@@ -27,6 +35,9 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
     memset(out, 0, sizeof *out);
     if (!a->model_path) return cli_usage_error(cmd, "--model MODEL is required");
     if (!a->source) return cli_usage_error(cmd, "--data SRC is required");
+    uint64_t limit;
+    int lrc = cli_data_limit(cmd, a->max_data_bytes, &limit);
+    if (lrc >= 0) return lrc;
     minima_status st;
     minima_load_options lo = minima_load_default_options();
     lo.ignore_unknown = a->ignore_unknown;
@@ -43,6 +54,10 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
     dopt.labels_path = a->labels;
     dopt.subset = a->subset;
     dopt.seed = a->data_seed;
+    /* labels are read for the loss and the network they will meet */
+    dopt.labels_use = np.loss == MINIMA_LOSS_CE ? MINIMA_LABELS_CLASSES : MINIMA_LABELS_TARGETS;
+    dopt.n_outputs = out->model->widths[out->model->n_layers];
+    dopt.max_bytes = limit;
     if ((st = minima_data_load(a->source, &dopt, &out->data)) != MINIMA_OK) {
         cli_net_close(out);
         return cli_fail(cmd, st);

@@ -2,7 +2,8 @@
  *
  * A subcommand declares a cli_net_args, splices CLI_NET_OPTIONS(args) into
  * its option table (--model --data --labels --subset --loss --batch
- * --data-seed --ignore-unknown), and calls cli_net_open after parsing. */
+ * --data-seed --max-data-bytes --ignore-unknown), and calls cli_net_open
+ * after parsing. */
 #ifndef MINIMA_CLI_LOAD_H
 #define MINIMA_CLI_LOAD_H
 
@@ -22,6 +23,7 @@ typedef struct {
     size_t subset;
     size_t batch;
     uint64_t data_seed;
+    const char *max_data_bytes;   /* --max-data-bytes SIZE, or NULL: the default */
     int ignore_unknown;
     int float32;            /* curvature products in float32 (not in CLI_NET_OPTIONS) */
 } cli_net_args;
@@ -37,7 +39,16 @@ cli_net_args cli_net_default_args(void);
     {"--loss", OPT_STRING, &(a).loss_name, "ce or mse (default: the model's metadata, else ce)", "ce|mse"}, \
     {"--batch", OPT_SIZE, &(a).batch, "examples per internal batch (0: all at once)", "B"}, \
     {"--data-seed", OPT_U64, &(a).data_seed, "seed of synthetic data sources", "S"}, \
+    CLI_DATA_LIMIT_OPTION((a).max_data_bytes), \
     {"--ignore-unknown", OPT_FLAG, &(a).ignore_unknown, "skip model tensors that are not a Linear layer's weight or bias", NULL}
+
+/* --max-data-bytes SIZE: the data-size limit (docs/data.md). */
+#define CLI_DATA_LIMIT_OPTION(var) \
+    {"--max-data-bytes", OPT_STRING, &(var), "largest data set to load, e.g. 64G (default 16G)", "SIZE"}
+
+/* Parses --max-data-bytes into *bytes (NULL text: the default). Returns -1
+ * on success, else the exit code after printing the error. */
+int cli_data_limit(const char *cmd, const char *text, uint64_t *bytes);
 
 typedef struct {
     minima_model *model;

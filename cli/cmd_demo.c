@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli_common.h"
+#include "cli_load.h"
 #include "cli_plots.h"
 #include "minima/alloc.h"
 #include "minima/audit.h"
@@ -452,6 +453,7 @@ static minima_status step_figures(demo *d, report *r)
 int minima_cmd_demo(int argc, char **argv)
 {
     demo d;
+    const char *max_data_bytes = NULL;
     memset(&d, 0, sizeof d);
     d.dir = "minima-demo";
     d.source = "fashion-mnist";
@@ -464,6 +466,7 @@ int minima_cmd_demo(int argc, char **argv)
         {"--out", OPT_STRING, &d.dir, "directory for the model, the figures and report.md", "DIR"},
         {"--data", OPT_STRING, &d.source, "training data (its test split is SRC:test)", "SRC"},
         {"--subset", OPT_SIZE, &d.subset, "training examples", "N"},
+        CLI_DATA_LIMIT_OPTION(max_data_bytes),
         {"--audit-subset", OPT_SIZE, &d.audit_subset, "training examples the audit and landscapes use", "N"},
         {"--arch", OPT_STRING, &d.arch, "network widths", "A"},
         {"--epochs", OPT_INT, &d.epochs, "training epochs", "E"},
@@ -483,6 +486,7 @@ int minima_cmd_demo(int argc, char **argv)
     char path[4096], tmp[4200];
     minima_data_options o = minima_data_default_options();
     o.subset = d.subset;
+    if ((rc = cli_data_limit("demo", max_data_bytes, &o.max_bytes)) >= 0) goto done;
     if ((st = minima_data_load(d.source, &o, &d.train)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     char test_src[512];
     snprintf(test_src, sizeof test_src, "%s:test", d.source);

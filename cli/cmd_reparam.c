@@ -194,6 +194,7 @@ static int cmd_radial(int argc, char **argv)
     dopt.labels_path = a.labels;
     dopt.subset = a.subset;
     dopt.seed = a.data_seed;
+    if ((rc = cli_data_limit("reparam radial", a.max_data_bytes, &dopt.max_bytes)) >= 0) goto done;
     if ((st = minima_data_load(a.source, &dopt, &data)) != MINIMA_OK) { rc = cli_fail("reparam radial", st); goto done; }
     for (int i = 0; i < m; i++) {
         if ((rc = load_min("reparam radial", paths[i], &a, data, &mins[i])) >= 0) goto done;

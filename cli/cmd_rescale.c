@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_load.h"
 #include "minima/data.h"
 #include "minima/model.h"
 #include "minima/safetensors.h"
@@ -53,7 +54,7 @@ static void json_equivalence(const minima_sym_equivalence *eq)
 int minima_cmd_rescale(int argc, char **argv)
 {
     const char *model_path = NULL, *out_path = NULL, *alpha_s = NULL, *neurons_s = NULL;
-    const char *source = NULL, *labels = NULL, *group_s = "neuron";
+    const char *source = NULL, *labels = NULL, *group_s = "neuron", *max_data_bytes = NULL;
     int canonical = 0, derive_last = 0, check = 0, json = 0, ignore_unknown = 0, max_iter = 10000;
     double tol = 1e-12, step_tol = 1e-13;
     size_t subset = 0;
@@ -72,6 +73,7 @@ int minima_cmd_rescale(int argc, char **argv)
         {"--labels", OPT_STRING, &labels, "labels file for IDX or .npy features", "FILE"},
         {"--subset", OPT_SIZE, &subset, "use the first N examples (0: all)", "N"},
         {"--data-seed", OPT_U64, &data_seed, "seed of synthetic data sources", "S"},
+        CLI_DATA_LIMIT_OPTION(max_data_bytes),
         {"--check", OPT_FLAG, &check, "fail (exit 1) if the relative output difference > --tol", NULL},
         {"--tol", OPT_DOUBLE, &tol, "tolerance of --check (relative to max |output|)", "X"},
         {"--ignore-unknown", OPT_FLAG, &ignore_unknown,
@@ -165,6 +167,7 @@ int minima_cmd_rescale(int argc, char **argv)
         dopt.labels_path = labels;
         dopt.subset = subset;
         dopt.seed = data_seed;
+        if ((rc = cli_data_limit("rescale", max_data_bytes, &dopt.max_bytes)) >= 0) goto done;
         if ((st = minima_data_load(source, &dopt, &data)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
         if ((st = minima_sym_check_equivalence(model, out, data, &eq)) != MINIMA_OK) {
             rc = cli_fail("rescale", st);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli_common.h"
+#include "cli_load.h"
 #include "minima/alloc.h"
 #include "minima/data.h"
 #include "minima/model.h"
@@ -120,7 +121,7 @@ int minima_cmd_train(int argc, char **argv)
 {
     const char *source = NULL, *labels = NULL, *test_source = NULL, *test_labels = NULL;
     const char *arch = "784-128-128-10", *act_name = "relu", *loss_name = "ce";
-    const char *opt_name = "sgd", *out = NULL;
+    const char *opt_name = "sgd", *out = NULL, *max_data_bytes = NULL;
     /* Defaults: the library's (chosen for Fashion-MNIST: over 80 % test accuracy
      * after 5 epochs on 10 000 examples). */
     const minima_train_params def = minima_train_default_params();
@@ -135,6 +136,7 @@ int minima_cmd_train(int argc, char **argv)
         {"--labels", OPT_STRING, &labels, "labels file for IDX or .npy training features", "FILE"},
         {"--subset", OPT_SIZE, &subset, "train on the first N examples (0: all)", "N"},
         {"--data-seed", OPT_U64, &data_seed, "seed of synthetic training data (test data: S+1)", "S"},
+        CLI_DATA_LIMIT_OPTION(max_data_bytes),
         {"--test", OPT_STRING, &test_source,
          "evaluation data after each epoch (default: fashion-mnist:test for fashion-mnist)", "SRC"},
         {"--test-labels", OPT_STRING, &test_labels, "labels file for IDX or .npy test features", "FILE"},
@@ -238,6 +240,9 @@ int minima_cmd_train(int argc, char **argv)
     dopt.labels_path = labels;
     dopt.subset = subset;
     dopt.seed = data_seed;
+    dopt.labels_use = loss == MINIMA_LOSS_CE ? MINIMA_LABELS_CLASSES : MINIMA_LABELS_TARGETS;
+    dopt.n_outputs = widths[n_layers];
+    if ((rc = cli_data_limit("train", max_data_bytes, &dopt.max_bytes)) >= 0) goto done;
     if ((st = minima_data_load(source, &dopt, &train)) != MINIMA_OK) {
         rc = cli_fail("train", st);
         goto done;
@@ -248,6 +253,9 @@ int minima_cmd_train(int argc, char **argv)
         minima_data_options topt = minima_data_default_options();
         topt.labels_path = test_labels;
         topt.seed = data_seed + 1;
+        topt.labels_use = dopt.labels_use;
+        topt.n_outputs = dopt.n_outputs;
+        topt.max_bytes = dopt.max_bytes;
         if ((st = minima_data_load(test_source, &topt, &test)) != MINIMA_OK) {
             rc = cli_fail("train", st);
             goto done;

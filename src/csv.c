@@ -5,11 +5,15 @@
  * lines starting with '#' are skipped. The first remaining line is a
  * header, and skipped, if one of its fields is neither empty nor a number.
  * Every row must have the same number of columns (at least 2). The first
- * column is class labels if every value in it is written as an integer
- * (digits, optional sign), and they must then be in [0, 65536); otherwise
- * it is a regression target (d_target = 1). Empty fields, text, NaN and
- * Inf are errors naming the line and column. */
+ * column holds labels, read by the same rule as a labels file
+ * (minima_data_set_labels): a column written as integers counts as an
+ * integer type. Empty fields, text, NaN and Inf are errors naming the line
+ * and column.
+ *
+ * Memory follows what was read: the text grows as the file is read, the
+ * features grow as rows arrive, both bounded by the data-size limit. */
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +22,8 @@
 #include "data_impl.h"
 #include "minima/alloc.h"
 
-/* The whole file, NUL-terminated. */
-static minima_status slurp(const char *path, char **text, size_t *len)
+/* The whole file, NUL-terminated, if it fits in `limit` bytes. */
+static minima_status slurp(const char *path, uint64_t limit, char **text, size_t *len)
 {
     *text = NULL;
     FILE *f = fopen(path, "rb");
@@ -28,6 +32,14 @@ static minima_status slurp(const char *path, char **text, size_t *len)
     char *buf = minima_alloc(cap, 1);
     while (buf) {
         n += fread(buf + n, 1, cap - n - 1, f);
+        if (n > limit) {
+            minima_free(buf);
+            fclose(f);
+            char what[600];
+            snprintf(what, sizeof what, "CSV file '%s': its text (%zu bytes read so far)",
+                     path, n);
+            return minima_data_limit_error(what, (uint64_t)n, limit);
+        }
         if (ferror(f)) {
             minima_free(buf);
             fclose(f);
@@ -35,14 +47,18 @@ static minima_status slurp(const char *path, char **text, size_t *len)
                         strerror(errno));
         }
         if (n < cap - 1) break;
-        char *nb = minima_realloc(buf, cap, 2);
+        /* double, but to no more than the limit + 1 byte of text: reading
+         * one byte past the limit is how a longer file is recognised */
+        size_t ncap = cap * 2;
+        if (limit < UINT64_MAX - 2 && (uint64_t)ncap > limit + 2) ncap = (size_t)(limit + 2);
+        char *nb = minima_realloc(buf, ncap, 1);
         if (!nb) {
             minima_free(buf);
             buf = NULL;
             break;
         }
         buf = nb;
-        cap *= 2;
+        cap = ncap;
     }
     fclose(f);
     if (!buf) MINIMA_FAIL(MINIMA_ENOMEM, "CSV file '%s': out of memory reading it", path);
@@ -112,19 +128,21 @@ static const char *shown(const field *f, char *buf, size_t size)
     return buf;
 }
 
-minima_status minima_data_load_csv(const char *path, size_t subset, minima_dataset **out)
+minima_status minima_data_load_csv(const char *path, const minima_data_options *o,
+                                   minima_dataset **out)
 {
     *out = NULL;
     char *text = NULL;
     size_t len = 0;
-    MINIMA_TRY(slurp(path, &text, &len));
+    size_t subset = o->subset;
+    uint64_t limit = minima_data_limit(o->max_bytes);
+    MINIMA_TRY(slurp(path, limit, &text, &len));
     minima_status s = MINIMA_OK;
     field *fs = NULL;
     double *x = NULL, *y = NULL;   /* x: (keep, cols-1); y: (rows) */
+    size_t *lines = NULL;          /* (rows): the line of each row, for messages */
     size_t x_cap = 0, y_cap = 0, rows = 0, cols = 0, max_fields = 0;
     size_t first_line = 0, header_line = 0, header_cols = 0;
-    size_t bad_label_line = 0;
-    double bad_label = 0;
     int all_integer = 1, seen_first = 0;
     size_t line_no = 0, nf = 0;
     char sbuf[40];
@@ -142,6 +160,13 @@ minima_status minima_data_load_csv(const char *path, size_t subset, minima_datas
         nf = split(line, end, fs, max_fields);
         if (nf > max_fields) {
             if (seen_first && cols && nf != cols) goto ragged;
+            if ((uint64_t)nf > limit / sizeof *fs) {
+                char what[600];
+                snprintf(what, sizeof what, "CSV file '%s': line %zu, with %zu fields,", path,
+                         line_no, nf);
+                s = minima_data_limit_error(what, (uint64_t)nf * sizeof *fs, limit);
+                goto fail;
+            }
             minima_free(fs);
             if (!(fs = minima_alloc(nf, sizeof *fs))) goto nomem;
             max_fields = nf;
@@ -207,16 +232,30 @@ minima_status minima_data_load_csv(const char *path, size_t subset, minima_datas
                     double *ny = minima_realloc(y, nc, sizeof *y);
                     if (!ny) goto nomem;
                     y = ny;
+                    size_t *nl = minima_realloc(lines, nc, sizeof *lines);
+                    if (!nl) goto nomem;
+                    lines = nl;
                     y_cap = nc;
                 }
                 y[rows] = v;
+                lines[rows] = line_no;
                 if (!is_integer_text(&fs[0])) all_integer = 0;
-                else if (!bad_label_line && (v < 0 || v >= MINIMA_DATA_MAX_CLASSES))
-                    bad_label_line = line_no, bad_label = v;
             } else if (!subset || rows < subset) {
                 size_t at = rows * (cols - 1) + (j - 1);
                 if (at >= x_cap) {
-                    size_t nc = x_cap ? 2 * x_cap : 1024 * (cols - 1);
+                    /* Grow with the data: double, starting from one row
+                     * or 4096 values, never beyond the limit. */
+                    size_t nc = x_cap ? 2 * x_cap : (cols - 1 > 4096 ? cols - 1 : 4096);
+                    if ((uint64_t)(at + 1) > limit / sizeof *x) {
+                        char what[600];
+                        snprintf(what, sizeof what, "CSV file '%s': the features up to line "
+                                 "%zu (%zu rows of %zu values as float64)", path, line_no,
+                                 rows + 1, cols - 1);
+                        s = minima_data_limit_error(what, (uint64_t)(rows + 1) * (cols - 1) *
+                                                    sizeof *x, limit);
+                        goto fail;
+                    }
+                    if ((uint64_t)nc > limit / sizeof *x) nc = (size_t)(limit / sizeof *x);
                     double *nx = minima_realloc(x, nc, sizeof *x);
                     if (!nx) goto nomem;
                     x = nx;
@@ -236,34 +275,24 @@ minima_status minima_data_load_csv(const char *path, size_t subset, minima_datas
                          header_line ? " (only a header)" : "");
         goto fail;
     }
-    int n_classes = 0;
-    if (all_integer) {
-        if (bad_label_line) {
-            s = minima_error(MINIMA_ERANGE, "CSV file '%s', line %zu, column 1: label %.0f: "
-                             "expected a class index from 0 to %d (write regression targets "
-                             "with a decimal point, e.g. %.1f)", path, bad_label_line, bad_label,
-                             MINIMA_DATA_MAX_CLASSES - 1, bad_label);
-            goto fail;
-        }
-        for (size_t i = 0; i < rows; i++)
-            if (y[i] + 1 > n_classes) n_classes = (int)y[i] + 1;
-    }
     size_t keep = subset && subset < rows ? subset : rows;
     minima_dataset *data = NULL;
-    s = minima_dataset_adopt(&data, keep, (int)(cols - 1), x, n_classes, all_integer ? 0 : 1);
+    s = minima_dataset_adopt(&data, keep, (int)(cols - 1), x, 0, 0);
     x = NULL;
     if (s) goto fail;
-    for (size_t i = 0; i < keep; i++) {
-        if (all_integer) data->labels[i] = (int32_t)y[i];
-        else data->targets[i] = y[i];
-    }
-    if ((s = minima_dataset_set_name(data, path))) {
+    char file[600], shp[64];
+    snprintf(file, sizeof file, "CSV file '%s'", path);
+    snprintf(shp, sizeof shp, "(%zu,)", rows);
+    minima_label_source src = {file, shp, lines, all_integer, 1};
+    if ((s = minima_data_set_labels(data, &src, y, rows, 1, o, 0)) ||
+        (s = minima_dataset_set_name(data, path))) {
         minima_dataset_free(data);
         goto fail;
     }
     minima_free(text);
     minima_free(fs);
     minima_free(y);
+    minima_free(lines);
     *out = data;
     return MINIMA_OK;
 
@@ -278,5 +307,6 @@ fail:
     minima_free(fs);
     minima_free(x);
     minima_free(y);
+    minima_free(lines);
     return s;
 }

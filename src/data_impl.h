@@ -15,6 +15,12 @@
 /* Largest number of features per example (d is an int in minima_dataset). */
 #define MINIMA_DATA_MAX_FEATURES 100000000
 
+/* opts->max_bytes, or the default when it is 0. */
+uint64_t minima_data_limit(uint64_t max_bytes);
+/* Fails with MINIMA_ERANGE: "<what> needs <need> bytes, more than the
+ * data-size limit of <limit> bytes", and how to raise it. */
+minima_status minima_data_limit_error(const char *what, uint64_t need, uint64_t limit);
+
 /* A path for a temporary file beside `path` ("<path>.tmp<pid>"), to be
  * renamed over `path` once fully written. Caller frees with minima_free. */
 char *minima_data_tmp_path(const char *path);
@@ -28,20 +34,43 @@ minima_status minima_dataset_adopt(minima_dataset **out, size_t n, int d, double
 /* Sets data->name to a copy of name. */
 minima_status minima_dataset_set_name(minima_dataset *data, const char *name);
 
-/* Loaders behind minima_data_load. Each honours opts->subset and returns a
- * data set that is not yet validated. */
-minima_status minima_data_load_idx(const char *images, const char *labels, size_t subset,
-                                   int n_classes, minima_dataset **out);
-minima_status minima_data_load_npy(const char *features, const char *labels, size_t subset,
+/* Loaders behind minima_data_load. Each honours o->subset, o->max_bytes
+ * and the label rule (o->labels_use, o->n_outputs), and returns a data set
+ * that is not yet validated. n_classes > 0 fixes the number of classes
+ * (Fashion-MNIST: 10). */
+minima_status minima_data_load_idx(const char *images, const char *labels,
+                                   const minima_data_options *o, int n_classes,
                                    minima_dataset **out);
-minima_status minima_data_load_csv(const char *path, size_t subset, minima_dataset **out);
+minima_status minima_data_load_npy(const char *features, const char *labels,
+                                   const minima_data_options *o, minima_dataset **out);
+minima_status minima_data_load_csv(const char *path, const minima_data_options *o,
+                                   minima_dataset **out);
 
-/* Reads a labels file (.npy by its name, else IDX, gzipped or not) whose first dimension must
- * be `n_expected` (the features' declared count), keeping the first `keep`
- * entries. Integer labels go to data->labels with n_classes = the given
- * value if > 0 (labels must be below it), else max label + 1 over the whole
- * file; floating-point .npy labels become data->targets. */
+/* Reads a labels file (.npy by its name, else IDX, gzipped or not) whose
+ * first dimension must be `n_expected` (the features' declared count),
+ * keeping the first data->n entries, and sets them as labels or targets by
+ * minima_data_set_labels. */
 minima_status minima_data_attach_labels(minima_dataset *data, const char *path,
-                                        size_t n_expected, int n_classes);
+                                        size_t n_expected, const minima_data_options *o,
+                                        int n_classes);
+
+/* Where label values come from, for the rule and its messages. */
+typedef struct {
+    const char *file;        /* "labels file 'y.npy'", "CSV file 'd.csv'" */
+    const char *shape;       /* the file's shape as Python prints it, e.g. "(60, 2)" */
+    const size_t *lines;     /* CSV: the line of each entry ("line L, column 1"), or NULL
+                                ("entry i", from 0) */
+    int integer_type;        /* the values were stored as integers (integer dtype, or CSV
+                                text written as integers) */
+    int ndim;                /* dimensions of the labels array (CSV: 1) */
+} minima_label_source;
+
+/* Decides whether the (n, width) values v are class labels or regression
+ * targets (the rule of minima_labels_use, docs/data.md) and stores the
+ * first data->n rows in data->labels or data->targets. n_classes > 0 fixes
+ * the number of classes; else it is the largest label + 1 over all n. */
+minima_status minima_data_set_labels(minima_dataset *data, const minima_label_source *src,
+                                     const double *v, size_t n, size_t width,
+                                     const minima_data_options *o, int n_classes);
 
 #endif

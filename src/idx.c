@@ -129,6 +129,12 @@ static minima_status truncated(gzFile f, const char *path, const char *section, 
 
 minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_array *out)
 {
+    return minima_idx_read_limited(path, max_items, 0, out);
+}
+
+minima_status minima_idx_read_limited(const char *path, size_t max_items, uint64_t max_bytes,
+                                      minima_idx_array *out)
+{
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
     minima_status s = MINIMA_OK;
@@ -236,6 +242,18 @@ minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_arr
         size_known = 1;
     }
 
+    uint64_t limit = minima_data_limit(max_bytes);
+    if (keep_values > limit / sizeof(double)) {
+        char what[512], dims[160];
+        size_t k = 0;
+        for (int i = 0; i < ndims && k + 16 < sizeof dims; i++)
+            k += (size_t)snprintf(dims + k, sizeof dims - k, i ? " x %zu" : "%zu", out->dims[i]);
+        snprintf(what, sizeof what, "IDX file '%s' (dimensions %s, type %s): %llu values as "
+                 "float64", path, dims, minima_idx_type_name(type),
+                 (unsigned long long)keep_values);
+        s = minima_data_limit_error(what, keep_values * sizeof(double), limit);
+        goto fail;
+    }
     buf = minima_alloc(CHUNK, 1);
     if (!buf) goto nomem;
     /* The output grows as data arrives, so a header that lies about its
@@ -364,7 +382,8 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
             MINIMA_FAIL(MINIMA_EINVAL, "minima_idx_write: dimension %d is %zu: expected 1 to "
                         "2^32-1", k, dims[k]);
         if (n > MINIMA_IDX_MAX_BYTES / dims[k])
-            MINIMA_FAIL(MINIMA_EINVAL, "minima_idx_write: array too large");
+            MINIMA_FAIL(MINIMA_EINVAL, "writing IDX file '%s': the dimensions declare more than "
+                        "%llu values", path, (unsigned long long)MINIMA_IDX_MAX_BYTES);
         n *= dims[k];
         for (int i = 0; i < 4; i++) head[4 + 4 * k + i] = (unsigned char)(dims[k] >> (24 - 8 * i));
     }
@@ -372,7 +391,7 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
     unsigned char *buf = NULL;
     gzFile f = NULL;
     char *tmp = minima_data_tmp_path(path);
-    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "minima_idx_write: out of memory");
+    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "writing IDX file '%s': out of memory", path);
     f = gzopen(tmp, gzip ? "wb6" : "wbT");
     if (!f) {
         s = minima_error(MINIMA_EIO, "cannot create '%s': %s", tmp, strerror(errno));
@@ -380,7 +399,7 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
     }
     buf = minima_alloc(CHUNK, 1);
     if (!buf) {
-        s = minima_error(MINIMA_ENOMEM, "minima_idx_write: out of memory");
+        s = minima_error(MINIMA_ENOMEM, "writing IDX file '%s': out of memory", path);
         goto fail;
     }
     size_t header = 4 + 4 * (size_t)ndims;

@@ -221,8 +221,9 @@ static double half_to_double(unsigned h)
 }
 
 /* count values of the array's dtype at src to float64; 0, or 1 + the index
- * of a 64-bit integer that float64 cannot hold exactly. */
-static size_t convert(const minima_npy_array *a, const unsigned char *src, size_t count, double *dst)
+ * of a 64-bit integer that float64 cannot hold exactly (its text in bad). */
+static size_t convert(const minima_npy_array *a, const unsigned char *src, size_t count, double *dst,
+                      char *bad, size_t bad_size)
 {
     int size = a->itemsize, big = a->big_endian;
     for (size_t i = 0; i < count; i++) {
@@ -233,13 +234,19 @@ static size_t convert(const minima_npy_array *a, const unsigned char *src, size_
         switch (a->kind) {
         case 'b': dst[i] = u != 0; break;
         case 'u':
-            if (u > ((uint64_t)1 << 53)) return i + 1;
+            if (u > ((uint64_t)1 << 53)) {
+                snprintf(bad, bad_size, "%llu", (unsigned long long)u);
+                return i + 1;
+            }
             dst[i] = (double)u;
             break;
         case 'i': {
             int sh = 64 - 8 * size;
             int64_t v = (int64_t)(u << sh) >> sh;
-            if (v > ((int64_t)1 << 53) || v < -((int64_t)1 << 53)) return i + 1;
+            if (v > ((int64_t)1 << 53) || v < -((int64_t)1 << 53)) {
+                snprintf(bad, bad_size, "%lld", (long long)v);
+                return i + 1;
+            }
             dst[i] = (double)v;
             break;
         }
@@ -258,6 +265,30 @@ static size_t convert(const minima_npy_array *a, const unsigned char *src, size_
 
 /* ---- reader ------------------------------------------------------------- */
 
+const char *minima_npy_format_shape(int ndim, const size_t *shape, char *buf, size_t size)
+{
+    if (!buf || size == 0) return buf;
+    size_t k = 0;
+    char item[32];
+    buf[0] = '\0';
+    for (int i = -1; i <= ndim; i++) {
+        if (i < 0) snprintf(item, sizeof item, "(");
+        else if (i == ndim) snprintf(item, sizeof item, ndim == 1 ? ",)" : ")");
+        else snprintf(item, sizeof item, i ? ", %zu" : "%zu", shape[i]);
+        size_t m = strlen(item);
+        if (k + m + 1 > size) {   /* does not fit: end with "..." if there is room */
+            if (size >= 4) {
+                size_t at = k + 4 <= size ? k : size - 4;
+                memcpy(buf + at, "...", 4);
+            }
+            return buf;
+        }
+        memcpy(buf + k, item, m + 1);
+        k += m;
+    }
+    return buf;
+}
+
 static uint32_t le_u(const unsigned char *p, int n)
 {
     uint32_t v = 0;
@@ -266,6 +297,12 @@ static uint32_t le_u(const unsigned char *p, int n)
 }
 
 minima_status minima_npy_read(const char *path, size_t max_rows, minima_npy_array *out)
+{
+    return minima_npy_read_limited(path, max_rows, 0, out);
+}
+
+minima_status minima_npy_read_limited(const char *path, size_t max_rows, uint64_t max_bytes,
+                                      minima_npy_array *out)
 {
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_npy_read: NULL argument");
     memset(out, 0, sizeof *out);
@@ -346,16 +383,29 @@ minima_status minima_npy_read(const char *path, size_t max_rows, minima_npy_arra
     if (size_known && (uint64_t)st.st_size != total) {
         uint64_t size = (uint64_t)st.st_size;
         if (size < total)
+        {
+            char shp[128];
             s = minima_error(MINIMA_EFORMAT, "npy file '%s' is truncated in the data: the header "
-                             "(%zu bytes, dtype '%s', %llu values) declares %llu bytes in all, "
-                             "the file holds %llu", path, data_off, out->descr,
-                             (unsigned long long)n_values, (unsigned long long)total,
+                             "(%zu bytes, shape %s, dtype '%s', %llu values) declares %llu bytes "
+                             "in all, the file holds %llu", path, data_off,
+                             minima_npy_format_shape(out->ndim, out->shape, shp, sizeof shp),
+                             out->descr, (unsigned long long)n_values, (unsigned long long)total,
                              (unsigned long long)size);
+        }
         else
             s = minima_error(MINIMA_EFORMAT, "npy file '%s' has %llu trailing bytes: the header "
                              "declares %llu bytes in all, the file holds %llu", path,
                              (unsigned long long)(size - total), (unsigned long long)total,
                              (unsigned long long)size);
+        goto fail;
+    }
+    uint64_t limit = minima_data_limit(max_bytes);
+    if (keep_values > limit / sizeof(double)) {
+        char what[512], shp[128];
+        snprintf(what, sizeof what, "npy file '%s' (shape %s, dtype '%s'): %llu values as float64",
+                 path, minima_npy_format_shape(out->ndim, out->shape, shp, sizeof shp),
+                 out->descr, (unsigned long long)keep_values);
+        s = minima_data_limit_error(what, keep_values * sizeof(double), limit);
         goto fail;
     }
     if (!(buf = minima_alloc(CHUNK, 1))) goto nomem;
@@ -385,11 +435,13 @@ minima_status minima_npy_read(const char *path, size_t max_rows, minima_npy_arra
                 data = nd;
                 cap = ncap;
             }
-            size_t bad = convert(out, buf, (size_t)take, data + done);
+            char text[32];
+            size_t bad = convert(out, buf, (size_t)take, data + done, text, sizeof text);
             if (bad) {
                 s = minima_error(MINIMA_EUNSUPPORTED, "npy file '%s': value %llu (dtype '%s') is "
-                                 "beyond 2^53 and has no exact float64 value", path,
-                                 (unsigned long long)(done + bad - 1), out->descr);
+                                 "%s, beyond 2^53: expected integers that float64 holds exactly "
+                                 "(|value| <= 9007199254740992)", path,
+                                 (unsigned long long)(done + bad - 1), out->descr, text);
                 goto fail;
             }
         }
@@ -452,7 +504,8 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
     for (int k = 0; k < ndim; k++) {
         len += snprintf(head + len, sizeof head - (size_t)len, k ? ", %zu" : "%zu", shape[k]);
         if (shape[k] && n > SIZE_MAX / 8 / shape[k])
-            MINIMA_FAIL(MINIMA_EINVAL, "minima_npy_write: array too large");
+            MINIMA_FAIL(MINIMA_EINVAL, "writing npy file '%s': the shape declares more bytes "
+                        "than memory can address", path);
         n *= shape[k];
     }
     len += snprintf(head + len, sizeof head - (size_t)len, "%s), }", ndim == 1 ? "," : "");
@@ -467,7 +520,7 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
     minima_status s = MINIMA_OK;
     unsigned char *buf = NULL;
     char *tmp = minima_data_tmp_path(path);
-    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "minima_npy_write: out of memory");
+    if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "writing npy file '%s': out of memory", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         s = minima_error(MINIMA_EIO, "cannot create '%s': %s", tmp, strerror(errno));
@@ -475,7 +528,7 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
         return s;
     }
     if (!(buf = minima_alloc(CHUNK, 1))) {
-        s = minima_error(MINIMA_ENOMEM, "minima_npy_write: out of memory");
+        s = minima_error(MINIMA_ENOMEM, "writing npy file '%s': out of memory", path);
         goto fail;
     }
     if (fwrite(pre, 1, 10, f) != 10 || fwrite(head, 1, (size_t)len, f) != (size_t)len)

@@ -314,11 +314,31 @@ static const int default_teacher[] = {10, 16, 3};
 
 minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_dataset **out)
 {
+    return minima_synthetic_load_limited(spec, seed, 0, out);
+}
+
+minima_status minima_synthetic_load_limited(const char *spec, uint64_t seed, uint64_t max_bytes,
+                                            minima_dataset **out)
+{
     if (!spec || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_synthetic_load: NULL argument");
     *out = NULL;
     spec_t sp;
     MINIMA_TRY(parse_spec(spec, &sp));
     minima_status s;
+    /* features and targets per example, to bound the memory before
+     * generating: blobs' d, teacher's d_0 and d_K, 2 for xor and spiral */
+    double per = sp.gen == GEN_BLOBS ? sp.blobs[1].value :
+                 sp.gen == GEN_TEACHER ? (sp.widths ? (double)sp.widths[0] + sp.widths[sp.n_layers]
+                                                    : (double)default_teacher[0] + default_teacher[2])
+                                       : 2.0;
+    uint64_t limit = minima_data_limit(max_bytes);
+    if ((double)sp.n * (per > 1 ? per : 1) * 8.0 > (double)limit) {
+        char what[400];
+        snprintf(what, sizeof what, "synthetic data source 'synthetic:%s' (%zu examples of %.0f "
+                 "values as float64)", spec, sp.n, per);
+        minima_free(sp.widths);
+        return minima_data_limit_error(what, (uint64_t)((double)sp.n * per * 8.0), limit);
+    }
     switch (sp.gen) {
     case GEN_BLOBS:
         s = minima_synthetic_blobs(sp.n, (int)sp.blobs[1].value, (int)sp.blobs[0].value,

@@ -5,7 +5,7 @@
  * float targets (regression, MSE), or both (a teacher set provides
  * targets and their argmax labels).
  *
- * Sources (DESIGN.md): "fashion-mnist", "fashion-mnist:test" (Debian's
+ * Sources (docs/data.md): "fashion-mnist", "fashion-mnist:test" (Debian's
  * dataset-fashion-mnist, or $MINIMA_DATA_DIR), "IMAGES.idx[.gz]" with a
  * labels file, "X.npy" with a labels file, "FILE.csv" (label in the first
  * column), "synthetic:NAME[:N]". Integer pixel data (uint8) is divided by
@@ -33,14 +33,46 @@ typedef struct {
     char *name;          /* where it came from, for messages */
 } minima_dataset;
 
+/* How the values of a labels file (or a CSV file's label column) are used.
+ * A value is a class if it is an integer (whatever the file's dtype: 3 and
+ * 3.0 alike) in [0, K), where K is the network's outputs if known, else
+ * 65536 (Fashion-MNIST: 10). */
+typedef enum {
+    MINIMA_LABELS_AUTO = 0,   /* classes if there is one value per example and every
+                                 value is a class; else regression targets. Integer
+                                 dtypes must hold classes. */
+    MINIMA_LABELS_CLASSES,    /* cross-entropy: one class per example, or an error
+                                 naming the file, the entry and its value */
+    MINIMA_LABELS_TARGETS     /* MSE: regression targets (N,) or (N, k); but one
+                                 integer per example with n_outputs != 1 is a class,
+                                 for one-hot targets (see docs/data.md) */
+} minima_labels_use;
+
+/* The default data-size limit: 16 GiB. */
+#define MINIMA_DATA_DEFAULT_MAX_BYTES ((uint64_t)16 << 30)
+
 /* Options of minima_data_load. */
 typedef struct {
     const char *labels_path;   /* --labels: labels file for IDX / .npy images, or NULL */
     size_t subset;             /* keep the first `subset` examples; 0 = all */
     uint64_t seed;             /* for synthetic sources */
+    /* Data-size limit in bytes (0: MINIMA_DATA_DEFAULT_MAX_BYTES): no array
+     * the loader builds may exceed it — the kept features as float64, a
+     * labels file as float64, a CSV file's text. A header declaring more is
+     * refused before anything is allocated, and buffers grow only as data
+     * arrives, so a lying header costs no memory. */
+    uint64_t max_bytes;
+    minima_labels_use labels_use;   /* default MINIMA_LABELS_AUTO */
+    int n_outputs;             /* the network's outputs d_K if known, else 0 */
 } minima_data_options;
 
 minima_data_options minima_data_default_options(void);
+
+/* Parses a size for the data-size limit: a positive whole number of bytes,
+ * optionally followed by K, M, G or T (powers of 1024; "KiB", "GB" and the
+ * like are read the same, any case): "4G", "512M", "1000000". MINIMA_EINVAL
+ * names the text and what was expected. */
+minima_status minima_data_parse_size(const char *text, uint64_t *bytes);
 
 /* Load a data set from a source string (see above). Every failure names
  * the file, the offset or field, what was expected and what was found. */
@@ -69,9 +101,14 @@ minima_status minima_dataset_validate(const minima_dataset *data);
  *   - IDX images need opts->labels_path (an IDX file, or .npy); .npy
  *     features take it optionally; CSV, fashion-mnist and synthetic sources
  *     carry their labels, and a labels_path with them is an error.
- *   - Integer labels: n_classes = 10 for Fashion-MNIST, else the largest
- *     label + 1 over the whole labels file (independent of subset), at most
- *     65536. Floating-point labels files give targets (N,) or (N, k).
+ *   - Labels (a labels file, a CSV label column) are classes or targets
+ *     by opts->labels_use and opts->n_outputs (minima_labels_use above):
+ *     a class is a whole number in any dtype. n_classes = 10 for
+ *     Fashion-MNIST, else the largest label + 1 over the whole labels file
+ *     (independent of subset). Errors name the labels file, the entry (CSV:
+ *     line) and the value.
+ *   - opts->max_bytes bounds every array the loader builds (MINIMA_ERANGE,
+ *     saying how to raise it, when a file declares more).
  *   - subset keeps the first N examples; file readers convert only those
  *     (the whole file is still read, to check its size and integrity).
  *   - The result is validated (minima_dataset_validate) and named: the

@@ -72,6 +72,13 @@ const char *minima_idx_type_name(int type);
  * MINIMA_EFORMAT (bad magic, type code, dimensions, truncated, trailing
  * bytes, corrupt gzip stream), MINIMA_EINTERRUPTED. Reports progress. */
 minima_status minima_idx_read(const char *path, size_t max_items, minima_idx_array *out);
+/* The same with a limit on the bytes of out->data (kept values as float64;
+ * 0: the default 16 GiB): a header that declares more is refused
+ * (MINIMA_ERANGE) before anything is read. Memory grows with the data that
+ * actually arrives, so a gzip stream whose header lies costs no more than
+ * what it really holds. */
+minima_status minima_idx_read_limited(const char *path, size_t max_items, uint64_t max_bytes,
+                                      minima_idx_array *out);
 /* Frees the data and zeroes the struct (NULL is fine). */
 void minima_idx_array_free(minima_idx_array *array);
 

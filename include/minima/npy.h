@@ -62,6 +62,14 @@ typedef struct {
  * header, sizes), MINIMA_EUNSUPPORTED (a valid dtype or layout this reader
  * does not handle), MINIMA_EINTERRUPTED. */
 minima_status minima_npy_read(const char *path, size_t max_rows, minima_npy_array *out);
+/* The same with a limit on the bytes of out->data (kept values as float64;
+ * 0: the default 16 GiB): a header that declares more is refused
+ * (MINIMA_ERANGE) before anything is allocated. */
+minima_status minima_npy_read_limited(const char *path, size_t max_rows, uint64_t max_bytes,
+                                      minima_npy_array *out);
+/* A shape as Python prints it: "()", "(60,)", "(60, 0)", cut short with
+ * "..." if it does not fit in `size` bytes. Returns buf. */
+const char *minima_npy_format_shape(int ndim, const size_t *shape, char *buf, size_t size);
 void minima_npy_array_free(minima_npy_array *array);
 
 /* Writes a version 1.0 file of dtype '<f8' (float64) or '<i8' (int64),

@@ -60,6 +60,10 @@ extern "C" {
  * "synthetic:", e.g. "teacher:500:noise=0.1") from `seed`. MINIMA_EINVAL
  * names an unknown generator or parameter, or a value out of its range. */
 minima_status minima_synthetic_load(const char *spec, uint64_t seed, minima_dataset **out);
+/* The same under a data-size limit on N x (d + d_target) x 8 bytes (0: the
+ * default 16 GiB), checked before anything is generated (MINIMA_ERANGE). */
+minima_status minima_synthetic_load_limited(const char *spec, uint64_t seed, uint64_t max_bytes,
+                                            minima_dataset **out);
 
 /* The teacher network of a "teacher..." spec (the string after
  * "synthetic:") and seed, loss set to MSE: its parameters are an exact
