@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli_common.h"
+#include "cli_output.h"
 #include "cli_plots.h"
 #include "minima/alloc.h"
 #include "minima/audit.h"
@@ -477,6 +478,11 @@ int minima_cmd_demo(int argc, char **argv)
     if (d.epochs < 1) return cli_usage_error("demo", "--epochs must be >= 1");
     if (make_dir(d.dir) != 0)
         return cli_usage_error("demo", "cannot create the output directory '%s': %s", d.dir, strerror(errno));
+    {   /* before the training: a directory that cannot be written costs nothing */
+        cli_files io = {0};
+        cli_files_output(&io, "--out", d.dir, CLI_OUT_DIR);
+        if ((rc = cli_files_check("demo", &io)) >= 0) return rc;
+    }
     double t0 = cli_now();
     minima_status st;
     report r = {NULL, d.dir};
