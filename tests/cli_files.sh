@@ -194,7 +194,16 @@ EOF
         [ $rc -eq 130 ] && ok || bad "double Ctrl-C in the model's write: exit code $rc, expected 130"
         left=$(ls -a "$TMP/ck2" | grep -E '\.tmp' || true)
         [ -z "$left" ] && ok || bad "double Ctrl-C in the model's write left: $left"
-        rm -rf "$TMP/ck" "$TMP/ck2" "$TMP/shim.so"
+        # A figure: its temporary file is removed too.
+        mkdir "$TMP/ck3"
+        LD_PRELOAD="$TMP/shim.so" ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
+            "$BIN" spectrum --model "$TMP/m.safetensors" --data synthetic:blobs:100 \
+            --plot "$TMP/ck3/d.png" >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        [ $rc -eq 130 ] && ok || bad "double Ctrl-C in a figure's write: exit code $rc, expected 130"
+        left=$(ls -a "$TMP/ck3" | grep -E '\.tmp' || true)
+        [ -z "$left" ] && ok || bad "double Ctrl-C in a figure's write left: $left"
+        rm -rf "$TMP/ck" "$TMP/ck2" "$TMP/ck3" "$TMP/shim.so"
     else
         echo "skip: cannot build the fsync shim" >&2
     fi
