@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli_common.h"
@@ -23,6 +24,7 @@
 #include "minima/net.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
+#include "minima/tempfile.h"
 #include "minima/theorem.h"
 #include "minima/trace.h"
 #include "minima/train.h"
@@ -487,6 +489,7 @@ int minima_cmd_demo(int argc, char **argv)
     minima_status st;
     report r = {NULL, d.dir};
     char path[4096], tmp[4200];
+    int report_slot = -1;
     minima_data_options o = minima_data_default_options();
     o.subset = d.subset;
     if ((st = minima_data_load(d.source, &o, &d.train)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
@@ -503,6 +506,9 @@ int minima_cmd_demo(int argc, char **argv)
     if ((st = step_model(&d)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     path_in(path, sizeof path, d.dir, "report.md");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* The report grows in report.md.tmp for the whole run: a failure removes
+     * it, and so does a second Ctrl-C (through the registry). */
+    report_slot = minima_tempfile_register(tmp);
     if (!(r.f = fopen(tmp, "w"))) {
         rc = cli_usage_error("demo", "cannot write '%s': %s", tmp, strerror(errno));
         goto done;
@@ -527,9 +533,12 @@ int minima_cmd_demo(int argc, char **argv)
     if (fclose(r.f) != 0 || rename(tmp, path) != 0) {
         r.f = NULL;
         rc = cli_usage_error("demo", "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
         goto done;
     }
     r.f = NULL;
+    minima_tempfile_unregister(report_slot);
+    report_slot = -1;
     say("\nreport: %s (figures beside it), %.0f s in all\n", path, cli_now() - t0);
     if (!agree)
         say("note: some measured verdicts disagree with the literature's expectations; that is a "
@@ -537,7 +546,11 @@ int minima_cmd_demo(int argc, char **argv)
     if (!passed) say("error: some theorem checks failed (see the report)\n");
     rc = passed ? EXIT_OK : EXIT_COMPUTE;
 done:
-    if (r.f) fclose(r.f);
+    if (r.f) {                            /* an unfinished report: no stale report.md.tmp */
+        fclose(r.f);
+        unlink(tmp);
+    }
+    minima_tempfile_unregister(report_slot);
     minima_model_free(d.model);
     minima_dataset_free(d.train);
     minima_dataset_free(d.test);
