@@ -65,6 +65,13 @@ static int check_one(const char *cmd, const char *option, const char *path, cli_
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_usage_error(cmd, "option %s '%s': expected a file name, found a directory; "
                                "nothing was computed", option, path);
+    /* Files are written beside the target and renamed over it: that would
+     * replace a device, FIFO or socket instead of writing into it. */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return cli_usage_error(cmd, "option %s '%s': expected a regular file, found a device, "
+                               "FIFO or socket (minima writes a file beside it and renames it "
+                               "over the name, which would replace it); nothing was computed",
+                               option, path);
     /* The directory the file (and its temporary sibling) will be written in. */
     const char *slash = strrchr(path, '/');
     if (!slash) return check_dir(cmd, option, path, ".", 1);

@@ -18,7 +18,7 @@
 #define MINIMA_CLI_OUTPUT_H
 
 typedef enum {
-    CLI_OUT_FILE,   /* a file: its directory exists and is writable, it is not a directory */
+    CLI_OUT_FILE,   /* a file: its directory exists and is writable; it is new or a regular file */
     CLI_OUT_PLOT,   /* a figure: the same, and a .png, .svg or .pdf name */
     CLI_OUT_DIR     /* a directory files go into: it exists and is writable */
 } cli_out_kind;

@@ -93,6 +93,12 @@ for p in "$TMP/x.jpg" "$TMP/nodir/x.png" "$TMP/adir.png"; do
     has "spectrum --plot $p" "$TMP/err" "nothing was computed"
     hasnt "spectrum --plot $p: checked first" "$TMP/err" "Hessian of"
 done
+# A FIFO (or a device) is not replaced by a regular file.
+mkfifo "$TMP/fifo.csv"
+run "landscape --csv a FIFO" 2 "$BIN" landscape --model "$TMP/m.safetensors" "${D[@]}" --points 3 --csv "$TMP/fifo.csv"
+has "landscape --csv a FIFO" "$TMP/err" "regular file"
+[ -p "$TMP/fifo.csv" ] && ok || bad "landscape --csv replaced the FIFO"
+rm -f "$TMP/fifo.csv"
 run "landscape --plot missing dir" 2 "$BIN" landscape --model "$TMP/m.safetensors" "${D[@]}" --points 3 \
     --csv "$TMP/ok.csv" --plot "$TMP/nodir/l.png"
 hasnt "landscape checked first" "$TMP/err" "landscape of"
