@@ -127,6 +127,13 @@ else
     has "spectrum: plot fails late" "$TMP/out" "n_hvp"
 fi
 
+# The same for theorem --figures: a figure whose name is taken by a directory.
+mkdir -p "$TMP/figs/fig1_flatness.png"
+run "theorem: figure fails late" 1 "$BIN" theorem thm2 --figures "$TMP/figs" --json
+has "theorem: figure fails late: the checks' JSON" "$TMP/out" '"theorems"'
+has "theorem: figure fails late: named" "$TMP/err" "fig1_flatness.png"
+rm -rf "$TMP/figs"
+
 # ---- standard output that cannot be written -----------------------------------------
 if [ -w /dev/full ]; then
     "$BIN" spectrum --model "$TMP/m.safetensors" --data synthetic:blobs:100 --json >/dev/full 2>"$TMP/err"
