@@ -127,6 +127,9 @@ else
     has "spectrum: plot fails late" "$TMP/out" "n_hvp"
 fi
 
+run "audit: plot fails late" 1 "$BIN" audit --model "$TMP/m.safetensors" "${D[@]}" --measure path_norm \
+    --json --plot "$TMP/$long"
+has "audit: plot fails late: the JSON" "$TMP/out" '"n_params"'
 # The same for theorem --figures: a figure whose name is taken by a directory.
 mkdir -p "$TMP/figs/fig1_flatness.png"
 run "theorem: figure fails late" 1 "$BIN" theorem thm2 --figures "$TMP/figs" --json
