@@ -2,6 +2,7 @@
 #include "cli_common.h"
 
 #include "minima/format.h"
+#include "minima/tempfile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -190,7 +191,10 @@ static void draw_progress(const char *task, double done, double total, void *use
 static void on_sigint(int sig)
 {
     (void)sig;
-    if (minima_interrupted()) _exit(130);    /* second Ctrl-C: stop now */
+    if (minima_interrupted()) {              /* second Ctrl-C: stop now, */
+        minima_tempfile_remove_all();        /* leaving no half-written temporary file */
+        _exit(130);
+    }
     minima_interrupt();
 }
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cli_common.h"
+#include "cli_output.h"
 #include "cli_load.h"
 #include "minima/audit.h"
 #include "minima/plot.h"
@@ -291,6 +292,14 @@ int minima_cmd_audit(int argc, char **argv)
     }
     if (!na.model_path) return cli_usage_error("audit", "--model MODEL is required");
     if (!na.source) return cli_usage_error("audit", "--data SRC is required");
+    {
+        cli_files io = {0};
+        cli_files_input(&io, "--model", na.model_path);
+        cli_files_input(&io, "--data", na.source);
+        cli_files_input(&io, "--labels", na.labels);
+        cli_files_output(&io, "--plot", plot, CLI_OUT_PLOT);
+        if ((rc = cli_files_check("audit", &io)) >= 0) return rc;
+    }
     char namebuf[2048];
     const char *names[64];
     size_t n_names = 0;
@@ -318,14 +327,17 @@ int minima_cmd_audit(int argc, char **argv)
         goto done;
     }
     print_table(&r);
+    /* The results first: a plot that fails to write loses nothing computed. */
+    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss);
     if (plot) {
         minima_status pst = minima_audit_plot(plot, &r, na.model_path);
-        int prc = -1;
-        if (pst != MINIMA_OK) prc = cli_fail("audit", pst);
-        else fprintf(stderr, "wrote %s\n", plot);
-        if (prc >= 0) { rc = prc; goto done; }
+        if (pst != MINIMA_OK) {
+            cli_fail("audit", pst);
+            rc = EXIT_COMPUTE;          /* the results above stand; only the figure is missing */
+            goto done;
+        }
+        fprintf(stderr, "wrote %s\n", plot);
     }
-    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss);
     if (r.n_not_equivalent)
         fprintf(stderr, "minima audit: %zu orbit point%s did not compute the same function (relative output "
                 "difference > %g) and %s skipped%s\n", r.n_not_equivalent, r.n_not_equivalent == 1 ? "" : "s",

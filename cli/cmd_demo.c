@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli_common.h"
 #include "cli_load.h"
+#include "cli_output.h"
 #include "cli_plots.h"
 #include "minima/alloc.h"
 #include "minima/audit.h"
@@ -23,6 +25,7 @@
 #include "minima/net.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
+#include "minima/tempfile.h"
 #include "minima/theorem.h"
 #include "minima/trace.h"
 #include "minima/train.h"
@@ -480,10 +483,16 @@ int minima_cmd_demo(int argc, char **argv)
     if (d.epochs < 1) return cli_usage_error("demo", "--epochs must be >= 1");
     if (make_dir(d.dir) != 0)
         return cli_usage_error("demo", "cannot create the output directory '%s': %s", d.dir, strerror(errno));
+    {   /* before the training: a directory that cannot be written costs nothing */
+        cli_files io = {0};
+        cli_files_output(&io, "--out", d.dir, CLI_OUT_DIR);
+        if ((rc = cli_files_check("demo", &io)) >= 0) return rc;
+    }
     double t0 = cli_now();
     minima_status st;
     report r = {NULL, d.dir};
     char path[4096], tmp[4200];
+    int report_slot = -1;
     minima_data_options o = minima_data_default_options();
     o.subset = d.subset;
     if ((rc = cli_data_limit("demo", max_data_bytes, &o.max_bytes)) >= 0) goto done;
@@ -501,6 +510,9 @@ int minima_cmd_demo(int argc, char **argv)
     if ((st = step_model(&d)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     path_in(path, sizeof path, d.dir, "report.md");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* The report grows in report.md.tmp for the whole run: a failure removes
+     * it, and so does a second Ctrl-C (through the registry). */
+    report_slot = minima_tempfile_register(tmp);
     if (!(r.f = fopen(tmp, "w"))) {
         rc = cli_usage_error("demo", "cannot write '%s': %s", tmp, strerror(errno));
         goto done;
@@ -525,9 +537,12 @@ int minima_cmd_demo(int argc, char **argv)
     if (fclose(r.f) != 0 || rename(tmp, path) != 0) {
         r.f = NULL;
         rc = cli_usage_error("demo", "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
         goto done;
     }
     r.f = NULL;
+    minima_tempfile_unregister(report_slot);
+    report_slot = -1;
     say("\nreport: %s (figures beside it), %.0f s in all\n", path, cli_now() - t0);
     if (!agree)
         say("note: some measured verdicts disagree with the literature's expectations; that is a "
@@ -535,7 +550,11 @@ int minima_cmd_demo(int argc, char **argv)
     if (!passed) say("error: some theorem checks failed (see the report)\n");
     rc = passed ? EXIT_OK : EXIT_COMPUTE;
 done:
-    if (r.f) fclose(r.f);
+    if (r.f) {                            /* an unfinished report: no stale report.md.tmp */
+        fclose(r.f);
+        unlink(tmp);
+    }
+    minima_tempfile_unregister(report_slot);
     minima_model_free(d.model);
     minima_dataset_free(d.train);
     minima_dataset_free(d.test);

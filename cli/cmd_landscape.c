@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_output.h"
 #include "cli_load.h"
 #include "minima/alloc.h"
 #include "minima/landscape.h"
@@ -54,7 +55,8 @@ static const char usage[] =
     "Outputs: --plot (PNG/SVG/PDF: loss and accuracy lines, or maps with contours),\n"
     "--csv (t,loss,accuracy / s,t,loss,accuracy; a series column with the comparison),\n"
     "--json on stdout. At least one is required. Ctrl-C stops (exit 130), writing\n"
-    "the points done so far to --csv.";
+    "the points done so far beside --csv, to FILE.partial.csv (FILE.csv stays as it\n"
+    "was). Output paths are checked before any work, and never replace an input.";
 
 typedef enum { DIR_RANDOM, DIR_FILTER, DIR_EIGEN, DIR_INTERP } dir_kind;
 
@@ -284,9 +286,29 @@ int minima_cmd_landscape(int argc, char **argv)
     if (!(clip > 0 && clip <= 1))
         return cli_usage_error("landscape", "option --clip: expected a quantile in (0, 1], found %g", clip);
 
+    char *csv_partial = csv ? cli_partial_path(csv) : NULL;   /* where an interrupted run's points go */
+    if (csv && !csv_partial) return cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory"));
+    {
+        cli_files io = {0};
+        cli_files_input(&io, "--model", na.model_path);
+        cli_files_input(&io, "--data", na.source);
+        cli_files_input(&io, "--labels", na.labels);
+        if (kind == DIR_INTERP) cli_files_input(&io, "--dir", dir_s);
+        cli_files_output(&io, "--csv", csv, CLI_OUT_FILE);
+        cli_files_output(&io, "--csv's partial file", csv_partial, CLI_OUT_FILE);
+        cli_files_output(&io, "--plot", plot, CLI_OUT_PLOT);
+        if ((rc = cli_files_check("landscape", &io)) >= 0) {
+            free(csv_partial);
+            return rc;
+        }
+    }
+
     cli_net cn;
     rc = cli_net_open("landscape", &na, &cn);
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        free(csv_partial);
+        return rc;
+    }
     double t_start = cli_now();
     minima_model *model_b = NULL;
     double *dirs = NULL, *theta_r = NULL, *scales = NULL, *theta_c = NULL, *cscales = NULL;
@@ -374,10 +396,15 @@ int minima_cmd_landscape(int argc, char **argv)
         }
         if (st == MINIMA_EINTERRUPTED) {
             rc = cli_fail("landscape", st);
+            /* The points done go beside --csv, never over it: a good file from an
+             * earlier run stays. */
             if (csv && !compare_s && before[0].loss) {
                 const minima_landscape *one[1] = {&before[0]};
-                if (minima_landscape_write_csv(csv, one, NULL, 1) == MINIMA_OK)
-                    fprintf(stderr, "wrote the %zu points done to %s\n", before[0].n_done, csv);
+                if (minima_landscape_write_csv(csv_partial, one, NULL, 1) == MINIMA_OK)
+                    fprintf(stderr, "wrote the %zu points done (the others are nan) to %s; "
+                            "%s is unchanged\n", before[0].n_done, csv_partial, csv);
+                else
+                    fprintf(stderr, "minima landscape: %s\n", minima_last_error());
             }
             goto done;
         }
@@ -575,5 +602,6 @@ done:
     minima_free(cscales);
     minima_model_free(model_b);
     cli_net_close(&cn);
+    free(csv_partial);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_output.h"
 #include "cli_load.h"
 #include "minima/alloc.h"
 #include "minima/data.h"
@@ -535,6 +536,15 @@ static int cmd_input(int argc, char **argv)
                                "or pca, found '%s'", method_s);
     if (!out_path) return cli_usage_error("reparam input", "--out MODEL is required");
     if (top < 0) return cli_usage_error("reparam input", "option --top: expected >= 0, found %d", top);
+    {
+        cli_files io = {0};
+        cli_files_input(&io, "--model", a.model_path);
+        cli_files_input(&io, "--data", a.source);
+        cli_files_input(&io, "--labels", a.labels);
+        cli_files_output(&io, "--out", out_path, CLI_OUT_FILE);
+        cli_files_output(&io, "--out-data", out_data, CLI_OUT_FILE);
+        if ((rc = cli_files_check("reparam input", &io)) >= 0) return rc;
+    }
     cli_net cn;
     if ((rc = cli_net_open("reparam input", &a, &cn)) >= 0) return rc;
     minima_input_transform *t = NULL;

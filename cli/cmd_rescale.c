@@ -10,6 +10,7 @@
 
 #include "cli_common.h"
 #include "cli_load.h"
+#include "cli_output.h"
 #include "minima/data.h"
 #include "minima/model.h"
 #include "minima/safetensors.h"
@@ -92,6 +93,15 @@ int minima_cmd_rescale(int argc, char **argv)
     if (derive_last && !alpha_s) return cli_usage_error("rescale", "--derive-last needs --alpha");
     if (check && !source) return cli_usage_error("rescale", "--check needs --data SRC");
     if (!(tol >= 0)) return cli_usage_error("rescale", "option --tol: expected >= 0, found %g", tol);
+    {   /* --out equal to --model is refused too: no model is rewritten in place */
+        cli_files io = {0};
+        cli_files_input(&io, "--model", model_path);
+        cli_files_input(&io, "--data", source);
+        cli_files_input(&io, "--labels", labels);
+        cli_files_output(&io, "--out", out_path, CLI_OUT_FILE);
+        int frc = cli_files_check("rescale", &io);
+        if (frc >= 0) return frc;
+    }
     minima_sym_canonical_params cp = minima_sym_canonical_default_params();
     if (!strcmp(group_s, "neuron")) cp.group = MINIMA_SYM_NEURON;
     else if (!strcmp(group_s, "layer")) cp.group = MINIMA_SYM_LAYER;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_output.h"
 #include "cli_load.h"
 #include "cli_plots.h"
 #include "minima/alloc.h"
@@ -157,6 +158,15 @@ int minima_cmd_spectrum(int argc, char **argv)
         return cli_usage_error("spectrum", "--trace-method: expected hutch++, hutchinson or exact, found '%s'", trace_method);
     if (plot) want_density = 1;
 
+    {
+        cli_files io = {0};
+        cli_files_input(&io, "--model", na.model_path);
+        cli_files_input(&io, "--data", na.source);
+        cli_files_input(&io, "--labels", na.labels);
+        cli_files_output(&io, "--plot", plot, CLI_OUT_PLOT);
+        if ((rc = cli_files_check("spectrum", &io)) >= 0) return rc;
+    }
+
     cli_net cn;
     rc = cli_net_open("spectrum", &na, &cn);
     if (rc >= 0) return rc;
@@ -268,18 +278,20 @@ int minima_cmd_spectrum(int argc, char **argv)
                     s.dens.n_grid, s.dens.grid[0], s.dens.grid[s.dens.n_grid - 1], slq_steps, slq_draws);
     }
     s.seconds = cli_now() - t0;
+    /* The results first: a plot that fails to write loses nothing computed. */
+    if (json) print_json(&s, minima_net_n_products(cn.net));
+    else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
     if (plot && s.have_dens) {
         char title[512];
         snprintf(title, sizeof title, "Hessian spectral density of %s", na.model_path);
         if ((st = cli_plot_density(plot, &s.dens, s.have_eig ? s.eig.top : NULL,
                                    s.have_eig ? s.eig.n_top : 0, title)) != MINIMA_OK) {
-            rc = cli_fail("spectrum", st);
+            cli_fail("spectrum", st);
+            rc = EXIT_COMPUTE;          /* the results above stand; only the figure is missing */
             goto done;
         }
         if (!json) fprintf(stderr, "wrote %s\n", plot);
     }
-    if (json) print_json(&s, minima_net_n_products(cn.net));
-    else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
     if (rc < 0) rc = EXIT_OK;
 done:
     if (s.have_eig) minima_eigs_result_free(&s.eig);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_output.h"
 #include "cli_load.h"
 #include "minima/figures.h"
 #include "minima/theorem.h"
@@ -127,6 +128,11 @@ int minima_cmd_theorem(int argc, char **argv)
         return cli_usage_error("theorem", "unknown theorem '%s' (minima theorem --list names them)", which);
     if ((na.model_path != NULL) != (na.source != NULL))
         return cli_usage_error("theorem", "--model and --data go together");
+    {
+        cli_files io = {0};
+        cli_files_output(&io, "--figures", figures, CLI_OUT_DIR);
+        if ((rc = cli_files_check("theorem", &io)) >= 0) return rc;
+    }
 
     minima_theorem_params p = minima_theorem_default_params();
     p.seed = seed;
@@ -170,18 +176,24 @@ int minima_cmd_theorem(int argc, char **argv)
         if (res[i].applicable && !res[i].passed) all_ok = 0;
     }
     /* ---- --figures DIR: the paper's figures (figures.h), drawn after the checks ---- */
+    int figures_ok = 1;
     if (figures) {
         minima_figures_params fp = minima_figures_default_params();
         fp.seed = seed;
         st = minima_figures_draw(figures, &fp, NULL);
-        if (st != MINIMA_OK) { rc = cli_fail("theorem", st); goto done; }
-        fprintf(stderr, "minima theorem: the paper's figures are in %s\n", figures);
+        if (st == MINIMA_EINTERRUPTED) { rc = cli_fail("theorem", st); goto done; }
+        if (st != MINIMA_OK) {          /* the checks' results are still printed below */
+            cli_fail("theorem", st);
+            figures_ok = 0;
+        } else {
+            fprintf(stderr, "minima theorem: the paper's figures are in %s\n", figures);
+        }
     }
     double seconds = cli_now() - t0;
     fprintf(stderr, "minima theorem: %s (%.1f s)\n",
             all_ok ? "every applicable check passed" : "SOME CHECKS FAILED", seconds);
     if (json) print_json(res, have, count, seconds, all_ok && computed_ok);
-    rc = all_ok && computed_ok ? EXIT_OK : EXIT_COMPUTE;
+    rc = all_ok && computed_ok && figures_ok ? EXIT_OK : EXIT_COMPUTE;
 done:
     free(res);
     free(have);

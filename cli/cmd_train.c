@@ -7,6 +7,7 @@
 
 #include "cli_common.h"
 #include "cli_load.h"
+#include "cli_output.h"
 #include "minima/alloc.h"
 #include "minima/data.h"
 #include "minima/model.h"
@@ -230,6 +231,16 @@ int minima_cmd_train(int argc, char **argv)
         goto done;
     }
     snprintf(ckpt, ckpt_len, "%s.ckpt", out);
+    {   /* the model and its checkpoint replace none of the inputs (--resume reads the checkpoint on purpose) */
+        cli_files io = {0};
+        cli_files_input(&io, "--data", source);
+        cli_files_input(&io, "--labels", labels);
+        cli_files_input(&io, "--test", test_source);
+        cli_files_input(&io, "--test-labels", test_labels);
+        cli_files_output(&io, "--out", out, CLI_OUT_FILE);
+        cli_files_output(&io, "--out's checkpoint", ckpt, CLI_OUT_FILE);
+        if ((rc = cli_files_check("train", &io)) >= 0) goto done;
+    }
     if (resume && access(ckpt, F_OK) != 0) {
         rc = cli_usage_error("train", "--resume: no checkpoint '%s' to resume from (it is written "
                              "beside --out MODEL)", ckpt);
@@ -381,6 +392,9 @@ int minima_cmd_train(int argc, char **argv)
     fprintf(stderr, "wrote %s (%d epochs, %llu steps)%s\n", out, minima_trainer_epochs_done(tr),
             (unsigned long long)minima_trainer_steps(tr),
             converged ? ", gradient norm below --grad-tol" : "");
+    fprintf(stderr, "kept %s, the trainer's state (weights and optimizer state), so that "
+            "--resume with a larger --epochs can extend the run; delete it when that is not "
+            "needed\n", ckpt);
     rc = EXIT_OK;
     if (grad_tol > 0 && !converged) {
         fprintf(stderr, "minima train: the gradient norm %.3e is above --grad-tol %g after %d "

@@ -1,4 +1,5 @@
 /* main.c — the `minima` program: dispatch to one subcommand per file. */
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,22 +20,43 @@ static void print_usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
 }
 
+/* Standard output carries the results (--json, --help): a write that failed
+ * earlier, or one still buffered that fails now (a full disk, a closed pipe),
+ * must not end in exit 0. Flushes and closes stdout; on failure prints what
+ * was lost and returns 1 (or the command's own failure code, kept). */
+static int finish_stdout(const char *cmd, int rc)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0;
+    int err = errno;
+    if (!failed && ferror(stdout)) failed = 1;          /* an earlier write failed */
+    errno = 0;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = 1;
+        err = errno;
+    }
+    if (!failed) return rc;
+    fprintf(stderr, "minima%s%s: writing the result to standard output failed: %s\n",
+            cmd ? " " : "", cmd ? cmd : "", err ? strerror(err) : "an earlier write failed");
+    return rc == EXIT_OK ? EXIT_COMPUTE : rc;
+}
+
 int main(int argc, char **argv)
 {
     cli_tune_blas(argv);
     setlocale(LC_ALL, "C");
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         print_usage(stdout);
-        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+        return finish_stdout(NULL, argc < 2 ? EXIT_USAGE : EXIT_OK);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("minima 0.1.0 (OpenBLAS kernels: %s)\n", cli_blas_corename());
-        return EXIT_OK;
+        return finish_stdout(NULL, EXIT_OK);
     }
     for (const struct minima_command *c = minima_commands; c->name; c++) {
         if (!strcmp(argv[1], c->name)) {
             cli_install_handlers();
-            return c->run(argc - 1, argv + 1);
+            return finish_stdout(c->name, c->run(argc - 1, argv + 1));
         }
     }
     fprintf(stderr, "minima: unknown command '%s'\n\n", argv[1]);

@@ -31,6 +31,7 @@
 #include <zlib.h>
 
 #include "minima/alloc.h"
+#include "minima/tempfile.h"
 
 #define CKPT_MAGIC "MINIMACK"
 #define CKPT_VERSION 1u
@@ -175,7 +176,7 @@ minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const cha
     ident_field *id = NULL;
     char *tmp = NULL;
     FILE *f = NULL;
-    int fd = -1;
+    int fd = -1, slot = -1;
     const size_t P = tr->n_params;
     const int V = minima_optimizer_n_vectors(tr->opt);
 
@@ -192,6 +193,7 @@ minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const cha
         goto fail;
     }
     snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
+    slot = minima_tempfile_register(tmp);     /* removed by a second Ctrl-C's handler */
     if ((fd = mkstemp(tmp)) < 0) {
         s = minima_error(MINIMA_EIO, "checkpoint '%s': cannot create a temporary file beside it: %s",
                          path, strerror(errno));
@@ -250,6 +252,7 @@ minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const cha
                          tmp, strerror(errno));
         goto fail;
     }
+    minima_tempfile_unregister(slot);
     /* Make the rename durable; a failure here loses nothing already written. */
     char *slash = strrchr(tmp, '/');
     if (slash) *slash = '\0';
@@ -265,6 +268,7 @@ fail:
     if (f) fclose(f);
     if (fd >= 0) close(fd);
     if (tmp && tmp[0]) unlink(tmp);
+    minima_tempfile_unregister(slot);
     minima_free(tmp);
     minima_free(id);
     return s;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "minima/alloc.h"
+#include "minima/tempfile.h"
 #include "minima/landscape.h"
 #include "minima/symmetry.h"
 
@@ -274,10 +275,12 @@ minima_status minima_landscape_write_csv(const char *path, const minima_landscap
     char *tmp = minima_alloc(len, 1);
     if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "landscape CSV '%s': out of memory", path);
     snprintf(tmp, len, "%s.tmp%ld", path, (long)getpid());
+    int slot = minima_tempfile_register(tmp);   /* removed by a second Ctrl-C's handler */
     FILE *f = fopen(tmp, "w");
     if (!f) {
         minima_status s = minima_error(MINIMA_EIO, "landscape CSV: cannot create '%s': %s", tmp,
                                        strerror(errno));
+        minima_tempfile_unregister(slot);
         minima_free(tmp);
         return s;
     }
@@ -305,6 +308,7 @@ minima_status minima_landscape_write_csv(const char *path, const minima_landscap
     if (fclose(f) != 0) bad = 1;
     if (bad) {
         remove(tmp);
+        minima_tempfile_unregister(slot);
         minima_free(tmp);
         MINIMA_FAIL(MINIMA_EIO, "landscape CSV: write error on '%s'", path);
     }
@@ -312,9 +316,11 @@ minima_status minima_landscape_write_csv(const char *path, const minima_landscap
         minima_status s = minima_error(MINIMA_EIO, "landscape CSV: cannot rename '%s' to '%s': %s",
                                        tmp, path, strerror(errno));
         remove(tmp);
+        minima_tempfile_unregister(slot);
         minima_free(tmp);
         return s;
     }
+    minima_tempfile_unregister(slot);
     minima_free(tmp);
     return MINIMA_OK;
 }

@@ -20,6 +20,7 @@
 #include <plplot/plplot.h>
 
 #include "minima/alloc.h"
+#include "minima/tempfile.h"
 
 /* ---- colours ------------------------------------------------------------ */
 
@@ -1265,7 +1266,7 @@ minima_status minima_plot_render(minima_figure *fig, const char *path)
     rc.ax = minima_alloc((size_t)n, sizeof *rc.ax);
     rc.ay = minima_alloc((size_t)n, sizeof *rc.ay);
     minima_status s = MINIMA_OK;
-    int fd = -1, locked = 0;
+    int fd = -1, locked = 0, slot = -1;
     tmp[0] = '\0';
     if (!rc.ax || !rc.ay) {
         s = minima_error(MINIMA_ENOMEM, "minima_plot_render: out of memory");
@@ -1278,6 +1279,7 @@ minima_status minima_plot_render(minima_figure *fig, const char *path)
     snprintf(tmp, sizeof tmp, "%s/.%s.tmpXXXXXX", dir, slash ? slash + 1 : path);
     /* the new file keeps the mode of the one it replaces, else rw-r--r-- */
     mode_t mode = stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644;
+    slot = minima_tempfile_register(tmp);     /* removed by a second Ctrl-C's handler */
     fd = mkstemp(tmp);
     if (fd < 0) {
         s = minima_error(MINIMA_EIO, "minima_plot_render: '%s': cannot create a temporary file "
@@ -1317,6 +1319,7 @@ minima_status minima_plot_render(minima_figure *fig, const char *path)
                          path, strerror(errno));
         goto fail;
     }
+    minima_tempfile_unregister(slot);
     fig->dropped = rc.dropped;
     if (rc.dropped)
         minima_log(MINIMA_LOG_INFO, "plot '%s': %zu points not drawn (NaN/Inf or non-positive "
@@ -1328,6 +1331,7 @@ fail:
     if (locked) pthread_mutex_unlock(&render_lock);
     if (fd >= 0) close(fd);
     if (tmp[0]) unlink(tmp);
+    minima_tempfile_unregister(slot);
     minima_free(rc.ax);
     minima_free(rc.ay);
     return s;

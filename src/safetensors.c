@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "minima/alloc.h"
+#include "minima/tempfile.h"
 
 /* ---- dtypes ----------------------------------------------------------- */
 
@@ -885,7 +886,7 @@ minima_status minima_model_save(const minima_model *m, const char *path, minima_
     char *text = NULL, *tmp = NULL;
     unsigned char *buf = NULL;
     FILE *f = NULL;
-    int fd = -1, tmp_created = 0;
+    int fd = -1, tmp_created = 0, slot = -1;
     const size_t buf_elems = 65536;
     minima_status st = build_header(m, esize, dtype_table[di].name, &text);
     if (st != MINIMA_OK) goto fail;
@@ -895,6 +896,7 @@ minima_status minima_model_save(const minima_model *m, const char *path, minima_
     buf = minima_alloc(buf_elems, 8);
     if (!tmp || !buf) { st = minima_error(MINIMA_ENOMEM, "cannot save '%s': out of memory", path); goto fail; }
     snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+    slot = minima_tempfile_register(tmp);     /* removed by a second Ctrl-C's handler */
     fd = mkstemp(tmp);
     if (fd < 0) {
         st = minima_error(MINIMA_EIO, "cannot save '%s': cannot create a temporary file beside it: %s",
@@ -939,6 +941,7 @@ minima_status minima_model_save(const minima_model *m, const char *path, minima_
         goto fail;
     }
     tmp_created = 0;
+    minima_tempfile_unregister(slot);
     /* Make the rename itself durable; failure here loses nothing already written. */
     char *slash = strrchr(tmp, '/');
     if (slash) *slash = '\0';
@@ -952,6 +955,7 @@ fail:
     if (f) fclose(f);
     if (fd >= 0) close(fd);
     if (tmp_created) unlink(tmp);
+    minima_tempfile_unregister(slot);
     if (text) cJSON_free(text);
     minima_free(tmp);
     minima_free(buf);

@@ -127,7 +127,7 @@ wait "$pid"
 rc=$?
 if [ "$rc" -eq 130 ]; then ok; else bad "SIGINT: exit code $rc, expected 130"; sed 's/^/    /' "$TMP/err" >&2; fi
 has "SIGINT message" "$TMP/err" "interrupted"
-csvcheck "SIGINT: partial CSV, the rest nan" "$TMP/int.csv" "len(rows) == 201 * 201 and rows[-1]['loss'] == 'nan'"
+csvcheck "SIGINT: partial CSV, the rest nan" "$TMP/int.partial.csv" "len(rows) == 201 * 201 and rows[-1]['loss'] == 'nan'"
 
 # ---- bad options: exit 2, nothing written ----------------------------------------
 run "no output" 2 "$BIN" landscape --model "$M" "${D[@]}"

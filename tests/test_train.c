@@ -11,6 +11,7 @@
 #include "minima/net.h"
 #include "minima/rng.h"
 #include "minima/safetensors.h"
+#include "minima/tempfile.h"
 #include "minima/train.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -487,6 +488,40 @@ static void test_checkpoint_errors(void)
     minima_dataset_free(train);
 }
 
+/* Saving a checkpoint registers its temporary file (for a second Ctrl-C's
+ * handler to remove) only while it exists: after many saves, good and
+ * failed, every registry slot is free again, and removing "all" registered
+ * files touches nothing that was written. */
+static void test_checkpoint_tempfile_released(void)
+{
+    int widths[3] = {2, 8, 3};
+    minima_dataset *train = make_blobs(60, 5);
+    minima_model *m = make_model(2, widths, 1, MINIMA_LOSS_CE, 4);
+    minima_train_params p = minima_train_default_params();
+    p.batch_size = 20;
+    minima_trainer *tr = NULL;
+    char ckpt[512];
+    snprintf(ckpt, sizeof ckpt, "%s/released.ckpt", harness_tmpdir());
+    CHECK_OK(minima_trainer_alloc(&tr, m, train, NULL, &p));
+    for (int i = 0; i < MINIMA_TEMPFILE_SLOTS + 4; i++) {
+        CHECK_OK(minima_trainer_save_checkpoint(tr, ckpt));
+        CHECK_STATUS(minima_trainer_save_checkpoint(tr, "/nonexistent/dir/x.ckpt"), MINIMA_EIO);
+    }
+    minima_tempfile_remove_all();
+    FILE *f = fopen(ckpt, "rb");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    int slot[MINIMA_TEMPFILE_SLOTS];
+    for (int i = 0; i < MINIMA_TEMPFILE_SLOTS; i++) {
+        slot[i] = minima_tempfile_register("/nonexistent/probe");
+        CHECK(slot[i] >= 0);
+    }
+    for (int i = 0; i < MINIMA_TEMPFILE_SLOTS; i++) minima_tempfile_unregister(slot[i]);
+    minima_trainer_free(tr);
+    minima_model_free(m);
+    minima_dataset_free(train);
+}
+
 static void test_divergence(void)
 {
     int widths[2] = {4, 2};
@@ -545,6 +580,7 @@ int main(void)
     RUN(test_teacher_full_batch);
     RUN(test_same_seed_and_resume);
     RUN(test_checkpoint_errors);
+    RUN(test_checkpoint_tempfile_released);
     RUN(test_divergence);
     RUN(test_out_of_memory);
     return harness_report();
