@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "minima/alloc.h"
 #include "minima/audit.h"
 #include "minima/plot.h"
 
@@ -122,10 +123,11 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
     minima_figure_set_title(fig, title);
     minima_figure_set_text_scale(fig, rows >= 5 ? 0.5 : rows >= 3 ? 0.65 : 0.9);
     size_t np = r->n_points;
-    double *x = malloc((np ? np : 1) * sizeof *x), *y = malloc((np ? np : 1) * sizeof *y);
-    double *ones = malloc((np ? np : 1) * sizeof *ones), *yn = malloc((np ? np : 1) * sizeof *yn);
+    size_t nb = np ? np : 1;
+    double *x = minima_alloc(nb, sizeof *x), *y = minima_alloc(nb, sizeof *y);
+    double *ones = minima_alloc(nb, sizeof *ones), *yn = minima_alloc(nb, sizeof *yn);
     if (!x || !y || !ones || !yn) {
-        free(x); free(y); free(ones); free(yn);
+        minima_free(x); minima_free(y); minima_free(ones); minima_free(yn);
         minima_figure_destroy(fig);
         MINIMA_FAIL(MINIMA_ENOMEM, "out of memory drawing the audit");
     }
@@ -210,7 +212,7 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
         minima_panel_text(p, 0.5, 0.5, "(no measure)", 0.5, NULL);
     }
     st = minima_plot_render(fig, path);
-    free(x); free(y); free(ones); free(yn);
+    minima_free(x); minima_free(y); minima_free(ones); minima_free(yn);
     minima_figure_destroy(fig);
     return st;
 }

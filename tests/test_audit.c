@@ -411,6 +411,54 @@ static void test_invariance_for_settings(void)
     CHECK(minima_measure_invariance(h, "adaptive=1") == MINIMA_INVARIANCE_NONE);
 }
 
+/* Every allocation failure in the audit and in its figure returns
+ * MINIMA_ENOMEM cleanly (ASan checks the leaks), and the figure's own
+ * buffers go through the library's allocator (so that a failure there is
+ * reported as one). */
+static void test_out_of_memory(void)
+{
+    minima_model *m = make_model("3-3-2", 1, MINIMA_ACT_RELU, 5);
+    minima_dataset ds = make_data(6, 3, 2, 4);
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, &ds, NULL));
+    minima_audit_params p = minima_audit_default_params();
+    p.decades = 1;
+    p.neuron_draws = 1;
+    const char *names[] = {"path_norm", "hessian_trace"};
+    int ran = 0;
+    for (long n = 0; n < 5000 && !ran; n++) {
+        minima_audit_result r;
+        minima_alloc_fail_after(n);
+        minima_status s = minima_audit_run(net, names, 2, &p, &r);
+        minima_alloc_fail_after(-1);
+        CHECK_MSG(s == MINIMA_OK || s == MINIMA_ENOMEM, "audit after %ld allocations: %s (%s)", n,
+                  minima_strerror(s), minima_last_error());
+        ran = s == MINIMA_OK;
+        minima_audit_result_free(&r);
+    }
+    CHECK(ran);
+    minima_audit_result r;
+    CHECK_OK(minima_audit_run(net, names, 2, &p, &r));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/oom_audit.png", harness_tmpdir());
+    int drawn = 0, buffers_failed = 0;
+    for (long n = 0; n < 5000 && !drawn; n++) {
+        minima_alloc_fail_after(n);
+        minima_status s = minima_audit_plot(path, &r, "oom");
+        minima_alloc_fail_after(-1);
+        CHECK_MSG(s == MINIMA_OK || s == MINIMA_ENOMEM, "plot after %ld allocations: %s (%s)", n,
+                  minima_strerror(s), minima_last_error());
+        if (s == MINIMA_ENOMEM && strstr(minima_last_error(), "drawing the audit")) buffers_failed = 1;
+        drawn = s == MINIMA_OK;
+    }
+    CHECK(drawn);
+    CHECK_MSG(buffers_failed, "no allocation failure reached the figure's own buffers");
+    minima_audit_result_free(&r);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
 int main(void)
 {
     RUN(test_summarize);
@@ -421,5 +469,6 @@ int main(void)
     RUN(test_canonical_points);
     RUN(test_no_canonical);
     RUN(test_invariance_for_settings);
+    RUN(test_out_of_memory);
     return harness_report();
 }
