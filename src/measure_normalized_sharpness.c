@@ -351,6 +351,17 @@ fail:
     return st;
 }
 
+/* Exact with an exact Hessian diagonal (diag = 1 or 2, and diag = 0 on the
+ * nets a rescaling preserves). Hutchinson's estimate (diag=3) is not: its
+ * probes v are not rescaled with the weights, so v .* (A^-1 H A^-1) v is not
+ * A^-2 (v .* H v), and the value moves by the estimator's noise. */
+static minima_invariance invariance_for(const char *settings)
+{
+    int diag = 0;
+    if (minima_settings_int(settings, "diag", &diag) != MINIMA_OK) minima_clear_error();
+    return diag == 3 ? MINIMA_INVARIANCE_APPROX : MINIMA_INVARIANCE_EXACT;
+}
+
 const minima_measure minima_measure_normalized_sharpness = {
     .name = "normalized_sharpness",
     .title = "normalized sharpness (Hessian diagonal, per-layer scale minimisation)",
@@ -358,4 +369,5 @@ const minima_measure minima_measure_normalized_sharpness = {
     .invariance = MINIMA_INVARIANCE_EXACT,
     .settings = "diag=0,exact_max=3000,samples=100,max_iter=10000,tol=1e-10",
     .compute = compute,
+    .invariance_for = invariance_for,
 };

@@ -159,6 +159,19 @@ fail:
     return st;
 }
 
+/* Standardised, kappa is invariant under layer-wise and per-neuron
+ * rescaling. Raw (standardize=0), a hidden unit of layer K-1 scaled by c
+ * multiplies its activations by c and its column of W by 1/c, but the
+ * products <w_s, w_s'> Tr(H_ss') weight the units' columns and activations
+ * unequally: kappa stays put under a layer-wise map of the last two layers
+ * only, and per-neuron maps move it. */
+static minima_invariance invariance_for(const char *settings)
+{
+    int standardize = 1;
+    if (minima_settings_int(settings, "standardize", &standardize) != MINIMA_OK) minima_clear_error();
+    return standardize ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
+}
+
 const minima_measure minima_measure_relative_flatness = {
     .name = "relative_flatness",
     .title = "relative flatness kappa of the last layer (standardised features)",
@@ -166,4 +179,5 @@ const minima_measure minima_measure_relative_flatness = {
     .invariance = MINIMA_INVARIANCE_EXACT,
     .settings = "standardize=1",
     .compute = compute,
+    .invariance_for = invariance_for,
 };

@@ -409,6 +409,45 @@ static void test_invariance_for_settings(void)
     CHECK(minima_measure_invariance(mag, "mag_eps=0") == MINIMA_INVARIANCE_EXACT);
     CHECK(minima_measure_invariance(mag, NULL) == MINIMA_INVARIANCE_APPROX);
     CHECK(minima_measure_invariance(h, "adaptive=1") == MINIMA_INVARIANCE_NONE);
+    const minima_measure *rf = minima_measure_find("relative_flatness");
+    const minima_measure *ns = minima_measure_find("normalized_sharpness");
+    CHECK(rf && ns);
+    if (!rf || !ns) return;
+    CHECK(minima_measure_invariance(rf, NULL) == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(rf, "standardize=0") == MINIMA_INVARIANCE_NONE);
+    CHECK(minima_measure_invariance(ns, NULL) == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(ns, "diag=2") == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(ns, "diag=3") == MINIMA_INVARIANCE_APPROX);
+}
+
+/* Raw relative flatness (standardize=0) moves under per-neuron maps; the
+ * audit expects it to, so its verdict agrees. */
+static void test_raw_relative_flatness(void)
+{
+    minima_model *m = make_model("5-6-4-3", 1, MINIMA_ACT_RELU, 11);
+    minima_dataset ds = make_data(40, 5, 3, 2);
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, &ds, NULL));
+    minima_audit_params p = minima_audit_default_params();
+    p.decades = 1;
+    p.neuron_draws = 2;
+    minima_audit_setting raw = {"relative_flatness", "standardize=0"};
+    p.extra_settings = &raw;
+    p.n_extra_settings = 1;
+    const char *names[] = {"relative_flatness"};
+    minima_audit_result r;
+    CHECK_OK(minima_audit_run(net, names, 1, &p, &r));
+    const minima_audit_measure *am = find(&r, "relative_flatness");
+    CHECK(am != NULL);
+    if (am) {
+        CHECK(am->expected == MINIMA_INVARIANCE_NONE);
+        CHECK_MSG(am->rel_spread > 1e-2, "raw kappa spread %.3g", am->rel_spread);
+        CHECK_MSG(am->agrees, "verdict '%s'", am->verdict);
+    }
+    minima_audit_result_free(&r);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
 }
 
 /* Every allocation failure in the audit and in its figure returns
@@ -470,5 +509,6 @@ int main(void)
     RUN(test_no_canonical);
     RUN(test_invariance_for_settings);
     RUN(test_out_of_memory);
+    RUN(test_raw_relative_flatness);
     return harness_report();
 }
