@@ -15,4 +15,13 @@ minima_status minima_pac_bayes_compute(minima_net *net, const char *settings, ui
                                        minima_measure_result *out, int magnitude,
                                        const char *name);
 
+/* The settings of both measures: pac_bayes takes the first
+ * MINIMA_PAC_BAYES_N, pac_bayes_mag all (mag_eps last). */
+extern const minima_setting minima_pac_bayes_settings[];
+#define MINIMA_PAC_BAYES_N 5
+#define MINIMA_PAC_BAYES_MAG_N 6
+
+/* mag_eps under these settings (the default where they do not parse). */
+double minima_pac_bayes_mag_eps(const char *settings);
+
 #endif

@@ -53,6 +53,42 @@ run "sharpness --list" 0 "$BIN" sharpness --list
 has "sharpness --list" "$TMP/out" "path_norm"
 run "sharpness --list --json" 0 "$BIN" sharpness --list --json
 pycheck "list keys" "all(set(x) >= {'name', 'title', 'source', 'invariance', 'settings'} for x in out['measures']) and m('path_norm')['invariance'] == 'yes' and m('hessian_trace')['invariance'] == 'no'"
+pycheck "list settings tables" "all(len(x['setting_table']) == (0 if x['settings'] == '' else x['settings'].count(',') + 1) and all(set(s) >= {'name', 'kind', 'default', 'range', 'doc'} for s in x['setting_table']) for x in out['measures']) and [s['range'] for s in m('keskar_full')['setting_table'] if s['name'] == 'corrections'] == ['an integer in [1, 100]']"
+# docs/measures/NAME.md lists every setting of the registry's table with the same default
+# (a row "| `key` | default |", or "Settings: those of OTHER plus `key` (default V)")
+if [ -n "$PY" ]; then
+    if "$PY" - "$TMP/out" "$(dirname "$0")/../docs/measures" <<'EOF'
+import json, os, re, sys
+reg = {m["name"]: m for m in json.load(open(sys.argv[1]))["measures"]}
+def rows(name):
+    text = open(os.path.join(sys.argv[2], name + ".md")).read()
+    r = {k: v.strip() for k, v in re.findall(r"^\|\s*`([a-z0-9_]+)`\s*\|([^|]*)\|", text, re.M)}
+    for other, key, d in re.findall(r"Settings: those of ([a-z0-9_]+) plus `([a-z0-9_]+)` \(default ([^)]*)\)", text):
+        r.update(rows(other))
+        r[key] = d
+    return r
+bad = []
+for name, m in reg.items():
+    r = rows(name)
+    for s in m["setting_table"]:
+        d = r.get(s["name"])
+        if d is None:
+            bad.append("%s: %s not in its page" % (name, s["name"]))
+        elif s["default"] != "auto":
+            try:
+                same = float(d) == float(s["default"])
+            except ValueError:
+                same = False
+            if not same:
+                bad.append("%s: %s default %s in the page, %s in the registry" % (name, s["name"], d, s["default"]))
+for b in bad:
+    print("  " + b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+EOF
+    then ok; else bad "docs/measures tables differ from the registry's settings"; fi
+fi
+run "sharpness out-of-range setting" 2 "$BIN" sharpness --model "$F64" "${D[@]}" --measure keskar_full --set keskar_full:corrections=101
+has "sharpness out-of-range setting" "$TMP/err" "'corrections' = 101 is out of range: expected an integer in [1, 100]"
 run "sharpness two measures" 0 "$BIN" sharpness --model "$F64" "${D[@]}" --measure path_norm,hessian_trace --json
 pycheck "sharpness keys" "[x['name'] for x in out['measures']] == ['path_norm', 'hessian_trace'] and all(set(x) >= {'name', 'value', 'params', 'seconds'} for x in out['measures'])"
 pycheck "sharpness values" "m('path_norm')['value'] > 0 and m('hessian_trace')['params']['method'] == 'exact' and out['n_examples'] == 20"
