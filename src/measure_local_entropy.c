@@ -183,9 +183,10 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     if (exact) minima_measure_add_extra(out, "quad_with_grad", quad + extra_term);
     else minima_measure_add_extra(out, "slq_std_error", 0.5 * se);
     if (!(lmin + gamma > 0))
-        minima_curv_note(out, "the quadratic value needs lambda_i + gamma > 0; the smallest %s is "
-                         "%.6g with gamma %.6g (raise gamma, or ggn=1)",
-                         exact ? "eigenvalue" : "SLQ node", lmin, gamma);
+        minima_curv_note(out, "undefined here, hence NaN: the quadratic local entropy needs every "
+                         "lambda_i + gamma > 0, and the smallest %s is %.6g < -gamma = %.6g (not a "
+                         "minimum); use ggn=1, or gamma > %.6g",
+                         exact ? "eigenvalue" : "SLQ node", lmin, -gamma, -lmin);
     if (!exact)
         minima_curv_note(out, "log det(%s + gamma I) by stochastic Lanczos quadrature",
                          ggn ? "GGN" : "H");

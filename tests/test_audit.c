@@ -367,6 +367,30 @@ static void test_summarize(void)
     CHECK(!am.agrees);
     CHECK(strstr(am.verdict, "expected to move") != NULL);
 
+    /* a measure with no value at an equivalent point is not measured, not a
+     * disagreement, and the verdict says why */
+    am.expected = MINIMA_INVARIANCE_EXACT;
+    v[0] = 1; v[1] = NAN; v[2] = 1; v[3] = 1;
+    snprintf(am.note, sizeof am.note, "lambda_min < -gamma");
+    minima_audit_summarize(&am, &r, &p);
+    CHECK(!am.measured && !am.agrees && am.n_missing == 1);
+    CHECK_MSG(!strcmp(am.verdict, "not measured: no finite value at 1 of 4 points: lambda_min < -gamma"),
+              "verdict '%s'", am.verdict);
+    am.note[0] = '\0';
+    am.status = MINIMA_EFAILED;
+    snprintf(am.error, sizeof am.error, "did not converge");
+    minima_audit_summarize(&am, &r, &p);
+    CHECK(!am.measured && !am.agrees);
+    CHECK_MSG(!strcmp(am.verdict, "not measured: failed at 1 of 4 points: did not converge"), "verdict '%s'",
+              am.verdict);
+    am.status = MINIMA_OK;
+    am.error[0] = '\0';
+    v[1] = 1;
+    minima_audit_summarize(&am, &r, &p);
+    CHECK(am.measured && am.agrees);
+    am.expected = MINIMA_INVARIANCE_NONE;
+    v[0] = v[1] = v[2] = v[3] = 7;
+
     /* a flagged point does not count */
     pts[3].equivalent = 0;
     v[3] = 1e9;
