@@ -61,6 +61,7 @@ typedef struct {
     int draws;        /* Monte-Carlo draws per sigma */
     double upper;     /* right end of the search interval */
     double tol;       /* early stop when |deviation - target| < tol (0: never) */
+    int var_as_std;   /* 1: the reference code's noise (the variance used as standard deviation) */
     double mag_eps;   /* eps of the magnitude-aware noise */
 } pb_settings;
 
@@ -76,6 +77,9 @@ const minima_setting minima_pac_bayes_settings[] = {
      "right end of the search interval of sigma"},
     {"tol", MINIMA_SETTING_DOUBLE, offsetof(pb_settings, tol), 0, 0, INFINITY, 0,
      "stop when |deviation - target| < tol (0: pure bisection)"},
+    {"variance_as_std", MINIMA_SETTING_BOOL, offsetof(pb_settings, var_as_std), 0, 0, 1, 0,
+     "1: reproduce Jiang et al.'s reference code, which passes the variance where the sampler "
+     "expects a standard deviation: u = sigma^2 z (u_i = (sigma^2 w_i^2 + eps^2) z_i magnitude-aware)"},
     {"mag_eps", MINIMA_SETTING_DOUBLE, offsetof(pb_settings, mag_eps), 1e-3, 0, INFINITY, 0,
      "eps of the magnitude-aware noise (pac_bayes_mag only)"},
 };
@@ -86,11 +90,12 @@ static minima_status parse(const char *s, pb_settings *p, int mag, const char *n
                                  mag ? MINIMA_PAC_BAYES_MAG_N : MINIMA_PAC_BAYES_N, s, p);
 }
 
-double minima_pac_bayes_mag_eps(const char *settings)
+minima_invariance minima_pac_bayes_mag_invariance(const char *settings)
 {
     pb_settings p;
     if (parse(settings, &p, 1, "pac_bayes_mag") != MINIMA_OK) minima_clear_error();
-    return p.mag_eps;
+    if (p.var_as_std) return MINIMA_INVARIANCE_NONE;   /* noise sigma^2 w_i^2: scales as c^2, not c */
+    return p.mag_eps == 0 ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
 }
 
 /* The initialisation w_0 into w0 (P), when the model says how it was
@@ -129,10 +134,12 @@ static minima_status mean_error(minima_net *net, const pb_settings *p, int mag, 
         minima_rng_seed2(&rng, seed, (uint64_t)j);
         minima_rng_fill_normal(&rng, z, n);
         if (mag)
-            for (size_t i = 0; i < n; i++)
-                x[i] = w[i] + z[i] * sqrt(sigma * sigma * w[i] * w[i] + p->mag_eps * p->mag_eps);
+            for (size_t i = 0; i < n; i++) {
+                double var = sigma * sigma * w[i] * w[i] + p->mag_eps * p->mag_eps;
+                x[i] = w[i] + z[i] * (p->var_as_std ? var : sqrt(var));
+            }
         else
-            for (size_t i = 0; i < n; i++) x[i] = w[i] + sigma * z[i];
+            for (size_t i = 0; i < n; i++) x[i] = w[i] + (p->var_as_std ? sigma * sigma : sigma) * z[i];
         double L, acc;
         MINIMA_TRY(minima_net_loss(net, x, &L, &acc));
         sum += 1 - acc;

@@ -11,12 +11,6 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     return minima_pac_bayes_compute(net, settings, seed, out, 1, "pac_bayes_mag");
 }
 
-/* With mag_eps = 0 the noise scales with every parameter: exactly invariant. */
-static minima_invariance invariance_for(const char *settings)
-{
-    return minima_pac_bayes_mag_eps(settings) == 0 ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
-}
-
 const minima_measure minima_measure_pac_bayes_mag = {
     .name = "pac_bayes_mag",
     .title = "Magnitude-aware PAC-Bayes flatness 1/sigma'^2",
@@ -25,5 +19,5 @@ const minima_measure minima_measure_pac_bayes_mag = {
     .settings = minima_pac_bayes_settings,
     .n_settings = MINIMA_PAC_BAYES_MAG_N,
     .compute = compute,
-    .invariance_for = invariance_for,
+    .invariance_for = minima_pac_bayes_mag_invariance,
 };

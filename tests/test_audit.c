@@ -432,6 +432,7 @@ static void test_invariance_for_settings(void)
     CHECK(minima_measure_invariance(asam, "eta=0,biases=1") == MINIMA_INVARIANCE_EXACT);
     CHECK(minima_measure_invariance(mag, "mag_eps=0") == MINIMA_INVARIANCE_EXACT);
     CHECK(minima_measure_invariance(mag, NULL) == MINIMA_INVARIANCE_APPROX);
+    CHECK(minima_measure_invariance(mag, "mag_eps=0,variance_as_std=1") == MINIMA_INVARIANCE_NONE);
     CHECK(minima_measure_invariance(h, "adaptive=1") == MINIMA_INVARIANCE_NONE);
     const minima_measure *rf = minima_measure_find("relative_flatness");
     const minima_measure *ns = minima_measure_find("normalized_sharpness");
