@@ -517,6 +517,29 @@ static void test_out_of_memory(void)
     }
     CHECK(drawn);
     CHECK_MSG(buffers_failed, "no allocation failure reached the figure's own buffers");
+    /* the figure marks a measure not measured with ?, not as a disagreement (≠) */
+    r.measures[1].values[1] = NAN;
+    minima_audit_summarize(&r.measures[1], &r, &p);
+    CHECK(!r.measures[1].measured);
+    snprintf(path, sizeof path, "%s/not_measured.svg", harness_tmpdir());
+    CHECK_OK(minima_audit_plot(path, &r, "oom"));
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (f) {
+        static char svg[1 << 20];
+        size_t len = fread(svg, 1, sizeof svg - 1, f);
+        svg[len] = '\0';
+        fclose(f);
+        /* the SVG writes text as character references */
+        char want[512], wrong[512];
+        const char *title = "hessian_trace (not inv.) ?";
+        size_t k = 0;
+        for (const char *c = title; *c && k + 8 < sizeof want; c++)
+            k += (size_t)snprintf(want + k, sizeof want - k, "&#x%x;", (unsigned)(unsigned char)*c);
+        snprintf(wrong, sizeof wrong, "%.*s&#x2260;", (int)(k - 7), want);   /* "... " then the not-equal sign */
+        CHECK_MSG(strstr(svg, want) != NULL, "no panel titled '%s'", title);
+        CHECK_MSG(strstr(svg, wrong) == NULL, "a not-measured measure is drawn as a disagreement");
+    }
     minima_audit_result_free(&r);
     minima_net_free(net);
     minima_model_free(m);
