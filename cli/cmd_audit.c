@@ -22,7 +22,7 @@ static const char usage[] =
     "usage: minima audit --model MODEL --data SRC [--measure NAMES|all] [--decades N]\n"
     "                    [--step X] [--neuron-draws N] [--spread X] [--seed S]\n"
     "                    [--set NAME:key=v,... ...] [--canonical-points N] [--no-canonical]\n"
-    "                    [--plot FILE] [--json]\n\n"
+    "                    [--plot FILE] [--strict] [--json]\n\n"
     "Dinh et al. (2017): a rescaling that leaves the network's function unchanged\n"
     "can move most flatness measures arbitrarily. The audit evaluates each measure\n"
     "at the model and along its orbit — layer-wise maps alpha_1 = 10^s, alpha_K =\n"
@@ -34,8 +34,14 @@ static const char usage[] =
     "canonical (minimum-norm) representative computed from every orbit point.\n"
     "Slow searches run with the audit's cheaper settings (see docs/audit.md);\n"
     "--set overrides them. A table goes to stderr; --json to stdout.\n"
-    "Exit codes: 0 every verdict agrees with its expectation, 1 some do not (named)\n"
-    "or a computation failed, 2 bad usage or input.";
+    "A verdict that contradicts the expectation is a finding about the measure (or\n"
+    "the literature), not a failure: it is marked ! and named. A measure that failed\n"
+    "or gave no finite value at some point is 'not measured' (marked ?), with the\n"
+    "reason; it neither agrees nor disagrees.\n"
+    "Exit codes: 0 the audit ran (findings are in the table and the JSON); with\n"
+    "--strict, 1 when any measure disagrees or was not measured or an orbit point\n"
+    "did not compute the same function; 1 a computation failed; 2 bad usage or\n"
+    "input; 130 interrupted.";
 
 #define MAX_SETS 64
 
@@ -115,7 +121,8 @@ static void print_table(const minima_audit_result *r)
         char canon[64] = "-";
         if (am->canonical)
             snprintf(canon, sizeof canon, "%.6g (%.1g)", am->canonical_value, am->canonical_rel_spread);
-        fprintf(stderr, "%s %-21s %-9s %12.5g %12.5g %10.3g  %-50s %s\n", am->agrees ? " " : "!",
+        fprintf(stderr, "%s %-21s %-9s %12.5g %12.5g %10.3g  %-50s %s\n",
+                !am->measured ? "?" : am->agrees ? " " : "!",
                 am->measure->name, minima_invariance_name(am->expected), am->min, am->max, am->ratio,
                 am->verdict, canon);
         if (am->status != MINIMA_OK)
@@ -135,7 +142,7 @@ static void json_values(const double *v, size_t n)
 }
 
 static void print_json(const minima_audit_result *r, const minima_audit_params *p, const cli_net_args *na,
-                       size_t n_examples, size_t n_params, double loss)
+                       size_t n_examples, size_t n_params, double loss, int strict)
 {
     printf("{\"model\": ");
     json_string(stdout, na->model_path);
@@ -198,7 +205,8 @@ static void print_json(const minima_audit_result *r, const minima_audit_params *
         json_number(stdout, am->rel_spread);
         printf(", \"spread_absolute\": %s, \"verdict\": ", am->spread_absolute ? "true" : "false");
         json_string(stdout, am->verdict);
-        printf(", \"agrees\": %s, \"values\": ", am->agrees ? "true" : "false");
+        printf(", \"measured\": %s, \"agrees\": %s, \"values\": ", am->measured ? "true" : "false",
+               am->agrees ? "true" : "false");
         json_values(am->values, r->n_points);
         printf(", \"seconds\": ");
         json_number(stdout, am->seconds_total);
@@ -231,14 +239,18 @@ static void print_json(const minima_audit_result *r, const minima_audit_params *
     }
     printf(", \"n_not_equivalent\": %zu, \"all_agree\": %s, \"disagreements\": [", r->n_not_equivalent,
            r->all_agree ? "true" : "false");
-    int first = 1;
-    for (size_t j = 0; j < r->n_measures; j++) {
-        if (r->measures[j].agrees) continue;
-        printf("%s", first ? "" : ", ");
-        json_string(stdout, r->measures[j].measure->name);
-        first = 0;
+    for (int list = 0; list < 2; list++) {
+        int first = 1;
+        if (list) printf("], \"not_measured\": [");
+        for (size_t j = 0; j < r->n_measures; j++) {
+            const minima_audit_measure *am = &r->measures[j];
+            if (list ? am->measured : (!am->measured || am->agrees)) continue;
+            printf("%s", first ? "" : ", ");
+            json_string(stdout, am->measure->name);
+            first = 0;
+        }
     }
-    printf("], \"seconds\": ");
+    printf("], \"strict\": %s, \"seconds\": ", strict ? "true" : "false");
     json_number(stdout, r->seconds);
     printf("}\n");
 }
@@ -248,7 +260,7 @@ int minima_cmd_audit(int argc, char **argv)
     cli_net_args na = cli_net_default_args();
     minima_audit_params p = minima_audit_default_params();
     const char *names_s = "all", *plot = NULL, *set_dummy = NULL;
-    int json = 0, no_canonical = 0;
+    int json = 0, no_canonical = 0, strict = 0;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
         {"--measure", OPT_STRING, &names_s, "comma-separated measure names, or all", "NAMES"},
@@ -265,6 +277,7 @@ int minima_cmd_audit(int argc, char **argv)
         {"--moved-tol", OPT_DOUBLE, &p.moved_tol, "relative spread counted as moved", "X"},
         {"--approx-tol", OPT_DOUBLE, &p.approx_tol, "spread allowed for approximately invariant measures", "X"},
         {"--plot", OPT_STRING, &plot, "draw each measure against alpha (.png, .svg, .pdf)", "FILE"},
+        {"--strict", OPT_FLAG, &strict, "exit 1 when a verdict disagrees, a measure is not measured or a point is flagged", NULL},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
@@ -328,7 +341,7 @@ int minima_cmd_audit(int argc, char **argv)
     }
     print_table(&r);
     /* The results first: a plot that fails to write loses nothing computed. */
-    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss);
+    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss, strict);
     if (plot) {
         minima_status pst = minima_audit_plot(plot, &r, na.model_path);
         if (pst != MINIMA_OK) {
@@ -343,18 +356,28 @@ int minima_cmd_audit(int argc, char **argv)
                 "difference > %g) and %s skipped%s\n", r.n_not_equivalent, r.n_not_equivalent == 1 ? "" : "s",
                 p.equivalence_tol, r.n_not_equivalent == 1 ? "was" : "were",
                 cn.model->activation == MINIMA_ACT_TANH ? " (tanh is not homogeneous)" : "");
-    int n_dis = 0;
-    for (size_t j = 0; j < r.n_measures; j++) n_dis += !r.measures[j].agrees;
-    if (n_dis) {
-        fprintf(stderr, "minima audit: %d verdict%s disagree%s with the expected invariance:", n_dis,
-                n_dis == 1 ? "" : "s", n_dis == 1 ? "s" : "");
-        for (size_t j = 0; j < r.n_measures; j++)
-            if (!r.measures[j].agrees) fprintf(stderr, " %s", r.measures[j].measure->name);
+    for (int list = 0; list < 2; list++) {
+        size_t count = list ? r.n_not_measured : r.n_disagree;
+        if (!count) continue;
+        if (list)
+            fprintf(stderr, "minima audit: %zu measure%s not measured (marked ?, reason in the verdict):", count,
+                    count == 1 ? "" : "s");
+        else
+            fprintf(stderr, "minima audit: %zu verdict%s disagree%s with the expected invariance (marked !; a "
+                    "finding, see docs/audit.md):", count, count == 1 ? "" : "s", count == 1 ? "s" : "");
+        for (size_t j = 0; j < r.n_measures; j++) {
+            const minima_audit_measure *am = &r.measures[j];
+            if (list ? !am->measured : (am->measured && !am->agrees)) fprintf(stderr, " %s", am->measure->name);
+        }
         fprintf(stderr, "\n");
-    } else if (!r.n_not_equivalent) {
-        fprintf(stderr, "every verdict agrees with the expected invariance (%.1f s)\n", r.seconds);
     }
-    rc = r.all_agree ? EXIT_OK : EXIT_COMPUTE;
+    if (r.all_agree)
+        fprintf(stderr, "every verdict agrees with the expected invariance (%.1f s)\n", r.seconds);
+    rc = EXIT_OK;
+    if (strict && !r.all_agree) {
+        fprintf(stderr, "minima audit: --strict: exit 1 (not every measure was measured and agrees)\n");
+        rc = EXIT_COMPUTE;
+    }
 done:
     minima_audit_result_free(&r);
     cli_net_close(&cn);

@@ -36,7 +36,7 @@ const char minima_cmd_demo_summary[] = "the main job: one network, its curvature
 
 static const char usage[] =
     "usage: minima demo [--out DIR] [--data SRC] [--subset N] [--arch A] [--epochs E]\n"
-    "                   [--measure NAMES|all] [--retrain] [--quick]\n\n"
+    "                   [--measure NAMES|all] [--retrain] [--quick] [--strict]\n\n"
     "The main job, in a few minutes on two cores:\n"
     "  1. train a ReLU network on Fashion-MNIST (or reuse DIR/model.safetensors);\n"
     "  2. measure it: test accuracy, top Hessian eigenvalues, trace, spectral density,\n"
@@ -47,7 +47,12 @@ static const char usage[] =
     "     all compute the same function, and whether the paper says it should move;\n"
     "  5. run the checks of the paper's theorems;\n"
     "  6. write DIR/report.md with the tables, the verdicts and the figures (spectrum,\n"
-    "     audit, loss landscapes before/after rescaling, the paper's figures).";
+    "     audit, loss landscapes before/after rescaling, the paper's figures).\n"
+    "A measure whose verdict disagrees with the literature's expectation is a finding,\n"
+    "reported in the table and the report, not a failure. Exit codes: 0 the demo ran\n"
+    "and every theorem check passed; 1 a theorem check or a computation failed, or,\n"
+    "with --strict, the audit has a disagreement, a measure not measured or a point\n"
+    "that is not equivalent; 2 bad usage or input; 130 interrupted.";
 
 /* ---- the report ----------------------------------------------------------- */
 
@@ -285,15 +290,16 @@ static minima_status step_audit(demo *d, report *r, int *agree)
         }
         say("  %-22s %-14s %12s %12s %12s  %s%s\n", m->measure->name, minima_invariance_name(m->expected),
             fmt_value(a, sizeof a, m->min), fmt_value(b, sizeof b, m->max), fmt_value(c, sizeof c, m->ratio),
-            m->verdict, m->agrees ? "" : "  <-- disagrees");
+            m->verdict, m->measured && !m->agrees ? "  <-- disagrees" : "");
         rp(r, "| %s | %s | %s | %s | %s | %s%s | %s |\n", m->measure->title,
-           minima_invariance_name(m->expected), a, b, c, m->verdict, m->agrees ? "" : " (**disagrees**)",
+           minima_invariance_name(m->expected), a, b, c, m->verdict,
+           m->measured && !m->agrees ? " (**disagrees**)" : "",
            m->canonical ? fmt_value(e, sizeof e, m->canonical_value) : "(invariant)");
     }
     int any = 0;
     for (size_t i = 0; i < ar.n_measures; i++) {
         const minima_audit_measure *m = &ar.measures[i];
-        if (m->agrees) continue;
+        if (!m->measured || m->agrees) continue;
         if (!any) rp(r, "\n**Where the measurement disagrees with the literature's expectation.** ");
         any = 1;
         rp(r, "`%s` (%s): expected %s, measured \"%s\" with the source's default settings `%s`. ",
@@ -305,6 +311,10 @@ static minima_status step_audit(demo *d, report *r, int *agree)
            "magnitude-aware PAC-Bayes ε added to |w|) stop being invariant once rescaling pushes "
            "weights far below that floor; with the floor set to 0 they are exactly invariant "
            "(`minima audit --set asam:eta=0,biases=1`, docs/audit.md).\n");
+    if (ar.n_not_measured)
+        rp(r, "\n%zu measure%s could not be compared with the expectation (not measured: a failure or "
+           "no finite value at some point; the reason is in the table).\n", ar.n_not_measured,
+           ar.n_not_measured == 1 ? "" : "s");
     rp(r, "\nFor every measure that moves, the last column is its value at the orbit's minimum-norm "
        "point (the canonical representative, SPEC §3), which is the same for every parameter point "
        "of the function and so invariant by construction.\n\n");
@@ -457,6 +467,7 @@ int minima_cmd_demo(int argc, char **argv)
 {
     demo d;
     const char *max_data_bytes = NULL;
+    int strict = 0;
     memset(&d, 0, sizeof d);
     d.dir = "minima-demo";
     d.source = "fashion-mnist";
@@ -476,6 +487,7 @@ int minima_cmd_demo(int argc, char **argv)
         {"--measure", OPT_STRING, &d.measures, "measures to audit (registry names, comma-separated)", "NAMES"},
         {"--retrain", OPT_FLAG, &d.retrain, "train even if DIR/model.safetensors exists", NULL},
         {"--quick", OPT_FLAG, &d.quick, "fewer orbit points and coarser figures (for tests)", NULL},
+        {"--strict", OPT_FLAG, &strict, "exit 1 when the audit has a disagreement or a measure not measured", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
     int rc = cli_parse("demo", usage, opts, argc, argv, NULL, 0, NULL);
@@ -549,6 +561,11 @@ int minima_cmd_demo(int argc, char **argv)
             "finding, not a failure (see the table)\n");
     if (!passed) say("error: some theorem checks failed (see the report)\n");
     rc = passed ? EXIT_OK : EXIT_COMPUTE;
+    if (strict && !agree) {
+        say("error: --strict: the audit has findings (disagreements, measures not measured or points "
+            "flagged; see the table)\n");
+        rc = EXIT_COMPUTE;
+    }
 done:
     if (r.f) {                            /* an unfinished report: no stale report.md.tmp */
         fclose(r.f);

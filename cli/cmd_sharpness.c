@@ -34,7 +34,8 @@ static const char usage[] =
     "                   the minimum-norm point of the per-neuron rescaling orbit,\n"
     "                   where every measure is invariant by construction\n"
     "  --list           print the registry: name, title, source, expected invariance\n"
-    "                   under rescaling, settings with defaults\n"
+    "                   under rescaling, and every setting: default, accepted\n"
+    "                   values (out-of-range values are rejected), meaning\n"
     "Exit codes: 0 ok, 1 a measure failed (the others are still reported), 2 bad\n"
     "usage or input.";
 
@@ -66,10 +67,24 @@ static const char *settings_for(const char *name, const char *const *sets, int n
     return found;
 }
 
+static const char *kind_name(minima_setting_kind k)
+{
+    switch (k) {
+    case MINIMA_SETTING_DOUBLE: return "number";
+    case MINIMA_SETTING_INT: return "integer";
+    case MINIMA_SETTING_BOOL: return "bool";
+    case MINIMA_SETTING_PNORM: return "p-norm";
+    }
+    return "?";
+}
+
+/* The registry and each measure's settings table (name, default, accepted
+ * values, meaning), all from the measures' own descriptions. */
 static void print_list(int json)
 {
     size_t n;
     const minima_measure *ms = minima_measures(&n);
+    char defaults[512], def[64], range[96];
     if (json) {
         printf("{\"measures\": [");
         for (size_t i = 0; i < n; i++) {
@@ -81,18 +96,42 @@ static void print_list(int json)
             json_string(stdout, ms[i].source);
             printf(", \"invariance\": ");
             json_string(stdout, minima_invariance_name(ms[i].invariance));
+            minima_measure_defaults(&ms[i], defaults, sizeof defaults);
             printf(", \"settings\": ");
-            json_string(stdout, ms[i].settings ? ms[i].settings : "");
-            printf("}");
+            json_string(stdout, defaults);
+            printf(", \"setting_table\": [");
+            for (size_t k = 0; k < ms[i].n_settings; k++) {
+                const minima_setting *st = &ms[i].settings[k];
+                minima_setting_default_text(st, def, sizeof def);
+                minima_setting_range_text(st, range, sizeof range);
+                printf("%s{\"name\": ", k ? ", " : "");
+                json_string(stdout, st->name);
+                printf(", \"kind\": ");
+                json_string(stdout, kind_name(st->kind));
+                printf(", \"default\": ");
+                json_string(stdout, def);
+                printf(", \"range\": ");
+                json_string(stdout, range);
+                printf(", \"doc\": ");
+                json_string(stdout, st->doc);
+                printf("}");
+            }
+            printf("]}");
         }
         printf("]}\n");
         return;
     }
-    printf("%-22s %-14s %s\n", "measure", "invariant", "title / source / settings (defaults)");
+    printf("%-22s %-14s %s\n", "measure", "invariant", "title / source / settings");
     for (size_t i = 0; i < n; i++) {
         printf("%-22s %-14s %s\n", ms[i].name, minima_invariance_name(ms[i].invariance), ms[i].title);
-        printf("%-37s source:   %s\n", "", ms[i].source);
-        printf("%-37s settings: %s\n", "", ms[i].settings && *ms[i].settings ? ms[i].settings : "(none)");
+        printf("%-37s source: %s\n", "", ms[i].source);
+        if (!ms[i].n_settings) printf("%-37s settings: (none)\n", "");
+        for (size_t k = 0; k < ms[i].n_settings; k++) {
+            const minima_setting *st = &ms[i].settings[k];
+            minima_setting_default_text(st, def, sizeof def);
+            minima_setting_range_text(st, range, sizeof range);
+            printf("%-37s %s=%s  (%s) %s\n", "", st->name, def, range, st->doc);
+        }
     }
 }
 

@@ -104,11 +104,13 @@ void minima_audit_summarize(minima_audit_measure *m, const minima_audit_result *
     m->min = INFINITY;
     m->max = -INFINITY;
     m->n_values = 0;
+    m->n_missing = 0;
     double amin = INFINITY, amax = 0, dmax = 0;
     int pos = 0, neg = 0, zero = 0;
     for (size_t i = 0; i < n; i++) {
         double v = m->values[i];
-        if (!r->points[i].equivalent || !isfinite(v)) continue;
+        if (!r->points[i].equivalent) continue;
+        if (!isfinite(v)) { m->n_missing++; continue; }
         m->n_values++;
         if (v < m->min) m->min = v;
         if (v > m->max) m->max = v;
@@ -135,7 +137,7 @@ void minima_audit_summarize(minima_audit_measure *m, const minima_audit_result *
         m->canonical_value = c0;
         for (size_t i = 0; i < n; i++) {
             double c = m->canonical[i];
-            if (!r->points[i].equivalent || !isfinite(c)) continue;
+            if (!r->points[i].equivalent || !isfinite(c)) continue;   /* NaN also where not computed */
             m->n_canonical++;
             if (isfinite(c0) && fabs(c - c0) > cmax) cmax = fabs(c - c0);
         }
@@ -145,41 +147,60 @@ void minima_audit_summarize(minima_audit_measure *m, const minima_audit_result *
     char what[96];
     double rel = m->rel_spread;
     const char *abs_note = m->spread_absolute ? " (absolute: value 0 at theta)" : "";
-    if (m->n_values < 2 || !isfinite(rel)) {
-        snprintf(what, sizeof what, "not measured (%zu finite value%s)", m->n_values, m->n_values == 1 ? "" : "s");
+    m->measured = m->status == MINIMA_OK && m->n_missing == 0 && m->n_values >= 2 && isfinite(rel) &&
+                  !(m->canonical && m->n_canonical > 0 && !isfinite(m->canonical_rel_spread));
+    if (!m->measured) {
+        /* not a disagreement: say why there is nothing to compare */
         m->agrees = 0;
-    } else if (rel <= p->invariant_tol) {
+        char why[240];
+        size_t n_eq = m->n_values + m->n_missing;
+        if (m->status != MINIMA_OK)
+            snprintf(why, sizeof why, "failed at %zu of %zu points: %.160s", m->n_missing, n_eq,
+                     m->error[0] ? m->error : minima_strerror(m->status));
+        else if (m->n_missing)
+            snprintf(why, sizeof why, "no finite value at %zu of %zu points%s%.160s", m->n_missing, n_eq,
+                     m->note[0] ? ": " : "", m->note);
+        else if (m->n_values < 2)
+            snprintf(why, sizeof why, "%zu finite value%s, at least 2 needed", m->n_values,
+                     m->n_values == 1 ? "" : "s");
+        else if (!isfinite(rel))
+            snprintf(why, sizeof why, "no finite value at theta");
+        else
+            snprintf(why, sizeof why, "no finite value at the canonical point of theta");
+        snprintf(m->verdict, sizeof m->verdict, "not measured: %s", why);
+        return;
+    }
+    if (rel <= p->invariant_tol) {
         if (rel == 0) snprintf(what, sizeof what, "invariant (identical values)");
         else snprintf(what, sizeof what, "invariant to %.1g%s", rel, abs_note);
     } else {
         format_move(what, sizeof what, rel, m->ratio);
     }
-    int measured = m->n_values >= 2 && isfinite(rel);
     const char *expect = "";
     switch (m->expected) {
     case MINIMA_INVARIANCE_EXACT:
-        m->agrees = measured && rel <= p->invariant_tol;
+        m->agrees = rel <= p->invariant_tol;
         if (!m->agrees) expect = " (invariance expected)";
         break;
     case MINIMA_INVARIANCE_NONE:
-        m->agrees = measured && rel > p->moved_tol;
-        if (measured && !m->agrees) expect = " (expected to move)";
+        m->agrees = rel > p->moved_tol;
+        if (!m->agrees) expect = " (expected to move)";
         break;
     case MINIMA_INVARIANCE_APPROX:
-        m->agrees = measured && rel <= p->approx_tol;
-        if (measured && rel > p->invariant_tol) expect = " (approximately invariant expected)";
+        m->agrees = rel <= p->approx_tol;
+        if (rel > p->invariant_tol) expect = " (approximately invariant expected)";
         break;
     case MINIMA_INVARIANCE_OPEN:
-        m->agrees = measured;
+        m->agrees = 1;
         expect = " (open question)";
         break;
     }
-    if (m->canonical && isfinite(m->canonical_rel_spread) && m->canonical_rel_spread > p->canonical_tol)
+    const char *canon = "";
+    if (m->canonical && isfinite(m->canonical_rel_spread) && m->canonical_rel_spread > p->canonical_tol) {
         m->agrees = 0;
-    if (m->canonical && m->n_canonical > 0 && !isfinite(m->canonical_rel_spread)) m->agrees = 0;
-    if (m->status != MINIMA_OK) m->agrees = 0;
-    snprintf(m->verdict, sizeof m->verdict, "%s%s%s", what, expect,
-             m->status != MINIMA_OK ? " [failed at some points]" : "");
+        canon = " [canonical values differ]";
+    }
+    snprintf(m->verdict, sizeof m->verdict, "%s%s%s", what, expect, canon);
 }
 
 static minima_status check_params(const minima_audit_params *p)
@@ -430,7 +451,12 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
     }
     for (size_t j = 0; j < n_meas; j++) minima_audit_summarize(&out->measures[j], out, &p);
     out->all_agree = out->n_not_equivalent == 0;
-    for (size_t j = 0; j < n_meas; j++) out->all_agree &= out->measures[j].agrees;
+    for (size_t j = 0; j < n_meas; j++) {
+        const minima_audit_measure *am = &out->measures[j];
+        out->all_agree &= am->agrees;
+        out->n_disagree += am->measured && !am->agrees;
+        out->n_not_measured += !am->measured;
+    }
     st = MINIMA_OK;
 fail:
     if (theta0 && minima_net_point(net) && memcmp(theta0, minima_net_point(net), P * sizeof *theta0)) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "minima/alloc.h"
 #include "minima/audit.h"
 #include "minima/plot.h"
 
@@ -118,14 +119,15 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
     const char *base = name ? strrchr(name, '/') : NULL;
     base = base ? base + 1 : name ? name : "the model";
     char title[512];
-    snprintf(title, sizeof title, "%s on its rescaling orbit (dashed: canonical point; ≠: disagrees)", base);
+    snprintf(title, sizeof title, "%s on its rescaling orbit (dashed: canonical point; ≠: disagrees; ?: not measured)", base);
     minima_figure_set_title(fig, title);
     minima_figure_set_text_scale(fig, rows >= 5 ? 0.5 : rows >= 3 ? 0.65 : 0.9);
     size_t np = r->n_points;
-    double *x = malloc((np ? np : 1) * sizeof *x), *y = malloc((np ? np : 1) * sizeof *y);
-    double *ones = malloc((np ? np : 1) * sizeof *ones), *yn = malloc((np ? np : 1) * sizeof *yn);
+    size_t nb = np ? np : 1;
+    double *x = minima_alloc(nb, sizeof *x), *y = minima_alloc(nb, sizeof *y);
+    double *ones = minima_alloc(nb, sizeof *ones), *yn = minima_alloc(nb, sizeof *yn);
     if (!x || !y || !ones || !yn) {
-        free(x); free(y); free(ones); free(yn);
+        minima_free(x); minima_free(y); minima_free(ones); minima_free(yn);
         minima_figure_destroy(fig);
         MINIMA_FAIL(MINIMA_ENOMEM, "out of memory drawing the audit");
     }
@@ -144,7 +146,7 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
         minima_panel *p = minima_figure_panel(fig, (int)(slot / (size_t)cols), (int)(slot % (size_t)cols));
         char pt[256];
         snprintf(pt, sizeof pt, "%s (%s)%s", am->measure->name, short_expectation(am->expected),
-                 am->agrees ? "" : " ≠");
+                 !am->measured ? " ?" : am->agrees ? "" : " ≠");
         minima_panel_set_title(p, pt);
         minima_panel_set_labels(p, "α#d1#u = 1/α#dK#u", "value");
         int all_pos = 1;
@@ -210,7 +212,7 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
         minima_panel_text(p, 0.5, 0.5, "(no measure)", 0.5, NULL);
     }
     st = minima_plot_render(fig, path);
-    free(x); free(y); free(ones); free(yn);
+    minima_free(x); minima_free(y); minima_free(ones); minima_free(yn);
     minima_figure_destroy(fig);
     return st;
 }

@@ -15,4 +15,10 @@
 minima_status minima_keskar_compute(minima_net *net, const char *settings, uint64_t seed,
                                     minima_measure_result *out, int subspace, const char *name);
 
+/* The settings of both measures: keskar_full takes the first
+ * MINIMA_KESKAR_N_FULL, keskar_subspace all (dim last). */
+extern const minima_setting minima_keskar_settings[];
+#define MINIMA_KESKAR_N_FULL 6
+#define MINIMA_KESKAR_N_SUBSPACE 7
+
 #endif

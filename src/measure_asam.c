@@ -15,6 +15,7 @@
  * value of the linear model. */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,8 +23,6 @@
 #include "minima/sharpness.h"
 
 #define NAME "asam"
-static const char KNOWN[] = "rho,eta,p,biases";
-
 typedef struct {
     double rho;
     double eta;
@@ -31,45 +30,20 @@ typedef struct {
     int biases;    /* 1: T = |b| + eta on biases too; 0: T = 1 there (original) */
 } asam_settings;
 
-/* Reads "p=2" / "p=inf" (the generic parser takes numbers only). */
-static minima_status parse_p(const char *s, double *p)
-{
-    for (const char *q = s; q && *q;) {
-        if (!strncmp(q, "p=", 2)) {
-            const char *v = q + 2;
-            size_t n = strcspn(v, ",");
-            if ((n == 3 && !strncmp(v, "inf", 3)) || (n == 8 && !strncmp(v, "infinity", 8))) {
-                *p = INFINITY;
-                return MINIMA_OK;
-            }
-            if (n == 1 && v[0] == '2') {
-                *p = 2;
-                return MINIMA_OK;
-            }
-            MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": p = '%.*s', expected 2 or inf", (int)n, v);
-        }
-        q = strchr(q, ',');
-        if (q) q++;
-    }
-    return MINIMA_OK;
-}
+static const minima_setting table[] = {
+    {"rho", MINIMA_SETTING_DOUBLE, offsetof(asam_settings, rho), 0.5, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "radius (ASAM's default for CIFAR)"},
+    {"eta", MINIMA_SETTING_DOUBLE, offsetof(asam_settings, eta), 0.01, 0, INFINITY, 0,
+     "offset eta of T = |w| + eta on weights"},
+    {"p", MINIMA_SETTING_PNORM, offsetof(asam_settings, p), 2, 0, 0, 0, "norm of the ball: 2 or inf"},
+    {"biases", MINIMA_SETTING_BOOL, offsetof(asam_settings, biases), 0, 0, 1, 0,
+     "0: T = 1 on biases (as the original code); 1: T = |b| + eta on biases too"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
 
 static minima_status parse(const char *s, asam_settings *p)
 {
-    p->rho = 0.5;
-    p->eta = 0.01;
-    p->p = 2;
-    p->biases = 0;
-    MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
-    MINIMA_TRY(minima_settings_double(s, "rho", &p->rho));
-    MINIMA_TRY(minima_settings_double(s, "eta", &p->eta));
-    MINIMA_TRY(parse_p(s, &p->p));
-    MINIMA_TRY(minima_settings_int(s, "biases", &p->biases));
-    if (!(p->rho > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rho = %g, expected > 0", p->rho);
-    if (!(p->eta >= 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": eta = %g, expected >= 0", p->eta);
-    if (p->biases != 0 && p->biases != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": biases = %d, expected 0 or 1", p->biases);
-    return MINIMA_OK;
+    return minima_settings_parse(NAME, table, N_SETTINGS, s, p);
 }
 
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
@@ -117,9 +91,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
                  "is e = 0 and the value 0");
     minima_measure_add_extra(out, "loss", L0);
     minima_measure_add_extra(out, "first_order", first);
-    snprintf(out->params, sizeof out->params,
-             "{\"rho\": %.17g, \"eta\": %.17g, \"p\": %s, \"biases\": %d}", p.rho, p.eta,
-             isinf(p.p) ? "\"inf\"" : "2", p.biases);
+    minima_settings_json(table, N_SETTINGS, &p, NULL, out->params, sizeof out->params);
 fail:
     minima_free(t);
     minima_free(g);
@@ -131,12 +103,9 @@ fail:
  * biases = 1); approximately otherwise (SPEC §6). */
 static minima_invariance invariance_for(const char *settings)
 {
-    double eta = 0.01;
-    int biases = 0;
-    if (minima_settings_double(settings, "eta", &eta) != MINIMA_OK ||
-        minima_settings_int(settings, "biases", &biases) != MINIMA_OK)
-        minima_clear_error();
-    return eta == 0 && biases ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
+    asam_settings p;
+    if (parse(settings, &p) != MINIMA_OK) minima_clear_error();
+    return p.eta == 0 && p.biases ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
 }
 
 const minima_measure minima_measure_asam = {
@@ -144,7 +113,8 @@ const minima_measure minima_measure_asam = {
     .title = "ASAM adaptive sharpness (first-order maximiser)",
     .source = "Kwon et al. 2021",
     .invariance = MINIMA_INVARIANCE_APPROX,
-    .settings = "rho=0.5,eta=0.01,p=2,biases=0",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
     .invariance_for = invariance_for,
 };

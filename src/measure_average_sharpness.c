@@ -15,6 +15,7 @@
  * the cross-entropy of normalised logits (z - mean z) / ||z - mean z||, as
  * worst_sharpness does. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,6 @@
 #include "sharpness_batches_impl.h"
 
 #define NAME "average_sharpness"
-static const char KNOWN[] = "rho,p,adaptive,draws,n,m,normalize_logits";
 
 typedef struct {
     double rho;
@@ -36,35 +36,34 @@ typedef struct {
     int normalize;   /* cross-entropy of normalised logits */
 } avg_settings;
 
+static const minima_setting table[] = {
+    {"rho", MINIMA_SETTING_DOUBLE, offsetof(avg_settings, rho), NAN, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "scale of the noise; auto: 0.01 (p=2), 0.1 (p=2, adaptive), 0.02 (p=inf), 0.2 (p=inf, adaptive), "
+     "from the authors' experiment grids"},
+    {"p", MINIMA_SETTING_PNORM, offsetof(avg_settings, p), 2, 0, 0, 0,
+     "2: Gaussian noise; inf: uniform in the box"},
+    {"adaptive", MINIMA_SETTING_BOOL, offsetof(avg_settings, adaptive), 0, 0, 1, 0, "1: c = |w|"},
+    {"draws", MINIMA_SETTING_INT, offsetof(avg_settings, draws), 20, 1, INFINITY, 0, "noise draws per batch"},
+    {"n", MINIMA_SETTING_INT, offsetof(avg_settings, n), 1024, 1, INFINITY, 0, "examples used (the first n)"},
+    {"m", MINIMA_SETTING_INT, offsetof(avg_settings, m), 128, 1, INFINITY, 0, "batch size"},
+    {"normalize_logits", MINIMA_SETTING_BOOL, offsetof(avg_settings, normalize), 0, 0, 1, 0,
+     "1: cross-entropy of normalised logits"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status parse(const char *s, avg_settings *p)
 {
-    p->rho = NAN;
-    p->p = 2;
-    p->adaptive = 0;
-    p->draws = 20;
-    p->n = 1024;
-    p->m = 128;
-    p->normalize = 0;
-    MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
-    MINIMA_TRY(minima_settings_double(s, "rho", &p->rho));
-    MINIMA_TRY(minima_sharpness_parse_p(s, &p->p, NAME));
-    MINIMA_TRY(minima_settings_int(s, "adaptive", &p->adaptive));
-    MINIMA_TRY(minima_settings_int(s, "draws", &p->draws));
-    MINIMA_TRY(minima_settings_int(s, "n", &p->n));
-    MINIMA_TRY(minima_settings_int(s, "m", &p->m));
-    MINIMA_TRY(minima_settings_int(s, "normalize_logits", &p->normalize));
-    if (p->normalize != 0 && p->normalize != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": normalize_logits = %d, expected 0 or 1",
-                    p->normalize);
+    MINIMA_TRY(minima_settings_parse(NAME, table, N_SETTINGS, s, p));
     if (isnan(p->rho))   /* values from the authors' experiment grids */
         p->rho = isinf(p->p) ? (p->adaptive ? 0.2 : 0.02) : (p->adaptive ? 0.1 : 0.01);
-    if (!(p->rho > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rho = %g, expected > 0", p->rho);
-    if (p->adaptive != 0 && p->adaptive != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": adaptive = %d, expected 0 or 1", p->adaptive);
-    if (p->draws < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": draws = %d, expected >= 1", p->draws);
-    if (p->n < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": n = %d, expected >= 1", p->n);
-    if (p->m < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": m = %d, expected >= 1", p->m);
     return MINIMA_OK;
+}
+
+static minima_invariance invariance_for(const char *settings)
+{
+    avg_settings p;
+    if (parse(settings, &p) != MINIMA_OK) minima_clear_error();
+    return minima_sharpness_adaptive_invariance(p.adaptive);
 }
 
 /* The batch loss at x; with zout (m, d_K) non-NULL the cross-entropy of
@@ -129,10 +128,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_measure_add_extra(out, "loss", sum_loss / b.count);
     minima_measure_add_extra(out, "batches", b.count);
     minima_measure_add_extra(out, "examples", (double)b.examples);
-    snprintf(out->params, sizeof out->params,
-             "{\"rho\": %.17g, \"p\": %s, \"adaptive\": %d, \"draws\": %d, \"n\": %d, \"m\": %d, "
-             "\"normalize_logits\": %d}",
-             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.draws, p.n, p.m, p.normalize);
+    minima_settings_json(table, N_SETTINGS, &p, NULL, out->params, sizeof out->params);
 fail:
     minima_sharpness_batches_free(&b);
     minima_free(zout);
@@ -146,9 +142,8 @@ const minima_measure minima_measure_average_sharpness = {
     .title = "Average-case m-sharpness, standard or adaptive (Monte Carlo)",
     .source = "Andriushchenko et al. 2023",
     .invariance = MINIMA_INVARIANCE_NONE,
-    /* rho's default depends on p and adaptive: 0.01 (p=2), 0.1 (p=2,
-     * adaptive), 0.02 (p=inf), 0.2 (p=inf, adaptive) */
-    .settings = "rho=0.01,p=2,adaptive=0,draws=20,n=1024,m=128,normalize_logits=0",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
-    .invariance_for = minima_sharpness_adaptive_invariance,
+    .invariance_for = invariance_for,
 };

@@ -16,6 +16,7 @@
  * value of the linear model (which dominates away from a critical point). */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,6 @@
 #include "minima/sharpness.h"
 
 #define NAME "dinh_sharpness"
-static const char KNOWN[] = "eps,steps,lr,starts,second_order,tol";
 
 typedef struct {
     double eps;        /* radius of the l2 ball */
@@ -37,30 +37,25 @@ typedef struct {
     double tol;        /* Lanczos relative residual tolerance */
 } dinh_settings;
 
+static const minima_setting table[] = {
+    {"eps", MINIMA_SETTING_DOUBLE, offsetof(dinh_settings, eps), 1e-3, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "radius of the l2 ball"},
+    {"steps", MINIMA_SETTING_INT, offsetof(dinh_settings, steps), 20, 0, INFINITY, 0,
+     "ascent steps per start (one gradient each)"},
+    {"lr", MINIMA_SETTING_DOUBLE, offsetof(dinh_settings, lr), 0.5, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "first step length, as a fraction of eps"},
+    {"starts", MINIMA_SETTING_INT, offsetof(dinh_settings, starts), 2, 0, INFINITY, 0,
+     "random starts besides the gradient start"},
+    {"second_order", MINIMA_SETTING_BOOL, offsetof(dinh_settings, second_order), 1, 0, 1, 0,
+     "1: compute lambda_max and the quadratic value"},
+    {"tol", MINIMA_SETTING_DOUBLE, offsetof(dinh_settings, tol), 1e-6, 0, 1,
+     MINIMA_SETTING_MIN_OPEN | MINIMA_SETTING_MAX_OPEN, "Lanczos relative residual tolerance"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status parse(const char *s, dinh_settings *p)
 {
-    p->eps = 1e-3;
-    p->steps = 20;
-    p->lr = 0.5;
-    p->starts = 2;
-    p->second_order = 1;
-    p->tol = 1e-6;
-    MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
-    MINIMA_TRY(minima_settings_double(s, "eps", &p->eps));
-    MINIMA_TRY(minima_settings_int(s, "steps", &p->steps));
-    MINIMA_TRY(minima_settings_double(s, "lr", &p->lr));
-    MINIMA_TRY(minima_settings_int(s, "starts", &p->starts));
-    MINIMA_TRY(minima_settings_int(s, "second_order", &p->second_order));
-    MINIMA_TRY(minima_settings_double(s, "tol", &p->tol));
-    if (!(p->eps > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": eps = %g, expected > 0", p->eps);
-    if (p->steps < 0) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": steps = %d, expected >= 0", p->steps);
-    if (!(p->lr > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": lr = %g, expected > 0", p->lr);
-    if (p->starts < 0) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": starts = %d, expected >= 0", p->starts);
-    if (p->second_order != 0 && p->second_order != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": second_order = %d, expected 0 or 1", p->second_order);
-    if (!(p->tol > 0 && p->tol < 1))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": tol = %g, expected in (0, 1)", p->tol);
-    return MINIMA_OK;
+    return minima_settings_parse(NAME, table, N_SETTINGS, s, p);
 }
 
 /* delta <- delta scaled into the ball of radius eps. */
@@ -172,10 +167,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         minima_measure_add_extra(out, "lambda_max", lmax);
         minima_measure_add_extra(out, "second_order", lmax * p.eps * p.eps / (2 * (1 + L0)));
     }
-    snprintf(out->params, sizeof out->params,
-             "{\"eps\": %.17g, \"steps\": %d, \"lr\": %.17g, \"starts\": %d, "
-             "\"second_order\": %d, \"tol\": %.17g}",
-             p.eps, p.steps, p.lr, p.starts, p.second_order, p.tol);
+    minima_settings_json(table, N_SETTINGS, &p, NULL, out->params, sizeof out->params);
 fail:
     minima_free(g0);
     minima_free(delta);
@@ -191,6 +183,7 @@ const minima_measure minima_measure_dinh_sharpness = {
     .title = "Dinh et al. eps-sharpness (l2 ball, projected gradient ascent)",
     .source = "Dinh et al. 2017, Definition 2",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "eps=1e-3,steps=20,lr=0.5,starts=2,second_order=1,tol=1e-6",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

@@ -23,8 +23,9 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
                              minima_measure_result *out)
 {
     (void)seed;
-    MINIMA_TRY(minima_settings_check(settings, "", "fisher_rao"));
-    snprintf(out->params, sizeof out->params, "{\"labels\": \"empirical\"}");
+    char none;
+    MINIMA_TRY(minima_settings_parse("fisher_rao", NULL, 0, settings, &none));
+    minima_settings_json(NULL, 0, NULL, "\"labels\": \"empirical\"", out->params, sizeof out->params);
     const minima_model *m = minima_net_model(net);
     const minima_dataset *data = minima_net_data(net);
     minima_loss loss = minima_net_loss_kind(net);
@@ -76,6 +77,7 @@ const minima_measure minima_measure_fisher_rao = {
     .title = "Fisher-Rao norm (squared, empirical labels)",
     .source = "Liang, Poggio, Rakhlin & Stokes 2019, Def. 2.1 and Lemma 2.1",
     .invariance = MINIMA_INVARIANCE_EXACT,
-    .settings = "",
+    .settings = NULL,
+    .n_settings = 0,
     .compute = compute,
 };

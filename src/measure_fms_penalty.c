@@ -30,31 +30,42 @@
  * scaled by c, (fan-out - fan-in) log c (fan-in counting its bias). */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "measure_curv_impl.h"
 #include "minima/alloc.h"
 
+typedef struct {
+    double eps;
+    int max_examples;
+} fms_settings;
+
+static const minima_setting table[] = {
+    {"eps", MINIMA_SETTING_DOUBLE, offsetof(fms_settings, eps), 1e-2, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "the tolerable output error; it only shifts B by -(omega/2) log eps (not from the paper)"},
+    {"max_examples", MINIMA_SETTING_INT, offsetof(fms_settings, max_examples), 0, 0, INFINITY, 0,
+     "use the first n examples (0: all)"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
     (void)seed;
-    MINIMA_TRY(minima_settings_check(settings, "eps,max_examples", "fms_penalty"));
-    double eps = 1e-2;
-    int max_examples = 0;
-    MINIMA_TRY(minima_settings_double(settings, "eps", &eps));
-    MINIMA_TRY(minima_settings_int(settings, "max_examples", &max_examples));
-    if (!(eps > 0) || max_examples < 0)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure fms_penalty: expected eps > 0 and max_examples >= 0 "
-                    "(0 = all), found eps=%g, max_examples=%d", eps, max_examples);
+    fms_settings fs;
+    MINIMA_TRY(minima_settings_parse("fms_penalty", table, N_SETTINGS, settings, &fs));
+    double eps = fs.eps;
+    int max_examples = fs.max_examples;
     const minima_model *m = minima_net_model(net);
     const minima_dataset *data = minima_net_data(net);
     const double *theta = minima_net_point(net);
     size_t N = minima_net_n_examples(net);
     if (max_examples > 0 && (size_t)max_examples < N) N = (size_t)max_examples;
-    snprintf(out->params, sizeof out->params, "{\"eps\": %.17g, \"max_examples\": %d, "
-             "\"examples_used\": %zu}", eps, max_examples, N);
+    char used[48];
+    snprintf(used, sizeof used, "\"examples_used\": %zu", N);
+    minima_settings_json(table, N_SETTINGS, &fs, used, out->params, sizeof out->params);
 
     int K = m->n_layers, dK = m->widths[K], d0 = m->widths[0], wmax = 0;
     for (int k = 1; k <= K; k++) wmax = m->widths[k] > wmax ? m->widths[k] : wmax;
@@ -174,6 +185,7 @@ const minima_measure minima_measure_fms_penalty = {
     .title = "flat-minimum-search penalty B(w, x), mean over examples",
     .source = "Hochreiter & Schmidhuber 1997, Flat Minima, eq. for B(w, X_0)",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "eps=1e-2,max_examples=0",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

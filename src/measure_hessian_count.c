@@ -8,6 +8,7 @@
  * method may also report a repeated eigenvalue fewer times than its
  * multiplicity (eigen.h), which again can only under-count. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "measure_curv_impl.h"
@@ -15,25 +16,37 @@
 #include "minima/eigen.h"
 #include "minima/linop.h"
 
+typedef struct {
+    double threshold;
+    int exact_max, k;
+    double tol;
+} hcount_settings;
+
+static const minima_setting table[] = {
+    {"threshold", MINIMA_SETTING_DOUBLE, offsetof(hcount_settings, threshold), 1, -INFINITY, INFINITY, 0,
+     "the level M"},
+    {"exact_max", MINIMA_SETTING_INT, offsetof(hcount_settings, exact_max), 3000, 0, INFINITY, 0,
+     "exact spectrum when P <= exact_max, else Lanczos"},
+    {"k", MINIMA_SETTING_INT, offsetof(hcount_settings, k), 20, 1, INFINITY, 0,
+     "Lanczos eigenvalues computed (the count is at most k)"},
+    {"tol", MINIMA_SETTING_DOUBLE, offsetof(hcount_settings, tol), 1e-6, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "Lanczos relative residual tolerance"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
-    MINIMA_TRY(minima_settings_check(settings, "threshold,exact_max,k,tol", "hessian_count"));
-    double threshold = 1.0, tol = 1e-6;
-    int exact_max = 3000, k = 20;
-    MINIMA_TRY(minima_settings_double(settings, "threshold", &threshold));
-    MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
-    MINIMA_TRY(minima_settings_int(settings, "k", &k));
-    MINIMA_TRY(minima_settings_double(settings, "tol", &tol));
-    if (exact_max < 0 || k < 1 || !(tol > 0))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure hessian_count: expected exact_max >= 0, k >= 1, tol > 0; "
-                    "found %d, %d, %g", exact_max, k, tol);
+    hcount_settings hs;
+    MINIMA_TRY(minima_settings_parse("hessian_count", table, N_SETTINGS, settings, &hs));
+    double threshold = hs.threshold, tol = hs.tol;
+    int exact_max = hs.exact_max, k = hs.k;
     size_t P = minima_net_n_params(net);
     int exact = P <= (size_t)exact_max;
     if (!exact && (size_t)k > P) k = (int)P;
-    snprintf(out->params, sizeof out->params,
-             "{\"threshold\": %.17g, \"exact_max\": %d, \"k\": %d, \"tol\": %.17g, \"method\": \"%s\"}",
-             threshold, exact_max, k, tol, exact ? "exact" : "lanczos");
+    hs.k = k;   /* as used: at most P */
+    minima_settings_json(table, N_SETTINGS, &hs, exact ? "\"method\": \"exact\"" : "\"method\": \"lanczos\"",
+                         out->params, sizeof out->params);
     minima_status st = MINIMA_OK;
     if (exact) {
         double *lam = minima_alloc(P, sizeof *lam);   /* (P) ascending */
@@ -86,6 +99,7 @@ const minima_measure minima_measure_hessian_count = {
     .title = "number of Hessian eigenvalues above a threshold",
     .source = "Dinh et al. 2017, Thm 5; Keskar et al. 2017",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "threshold=1,exact_max=3000,k=20,tol=1e-6",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

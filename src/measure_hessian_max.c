@@ -1,28 +1,37 @@
 /* measure_hessian_max.c — the spectral norm of the Hessian, lambda_max(H),
  * by thick-restart Lanczos (SPEC §6 "spectral norm", §7). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "measure_curv_impl.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
 
+typedef struct {
+    double tol;
+    int max_products;
+} hmax_settings;
+
+static const minima_setting table[] = {
+    {"tol", MINIMA_SETTING_DOUBLE, offsetof(hmax_settings, tol), 1e-8, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "Lanczos relative residual tolerance"},
+    {"max_products", MINIMA_SETTING_INT, offsetof(hmax_settings, max_products), 10000, 3, INFINITY, 0,
+     "Hessian-vector products at most"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
-    MINIMA_TRY(minima_settings_check(settings, "tol,max_products", "hessian_max"));
+    hmax_settings hs;
+    MINIMA_TRY(minima_settings_parse("hessian_max", table, N_SETTINGS, settings, &hs));
     minima_eigs_params ep = minima_eigs_default_params();
-    int max_products = (int)ep.max_products;
-    MINIMA_TRY(minima_settings_double(settings, "tol", &ep.tol));
-    MINIMA_TRY(minima_settings_int(settings, "max_products", &max_products));
-    if (!(ep.tol > 0) || max_products < 3)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure hessian_max: expected tol > 0 and max_products >= 3, "
-                    "found tol=%g, max_products=%d", ep.tol, max_products);
-    ep.max_products = (size_t)max_products;
+    ep.tol = hs.tol;
+    ep.max_products = (size_t)hs.max_products;
     ep.k_top = 1;
     ep.seed = seed;
-    snprintf(out->params, sizeof out->params, "{\"tol\": %.17g, \"max_products\": %d}", ep.tol,
-             max_products);
+    minima_settings_json(table, N_SETTINGS, &hs, NULL, out->params, sizeof out->params);
 
     minima_linop *op = NULL;
     minima_eigs_result r = {0};
@@ -36,7 +45,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         minima_measure_add_extra(out, "converged", r.converged);
         if (!r.converged)
             minima_curv_note(out, "Lanczos did not converge within %d products: the value is the "
-                             "best Ritz value, a lower bound of lambda_max", max_products);
+                             "best Ritz value, a lower bound of lambda_max", hs.max_products);
     }
     minima_eigs_result_free(&r);
     minima_linop_free(op);
@@ -48,6 +57,7 @@ const minima_measure minima_measure_hessian_max = {
     .title = "Hessian spectral norm lambda_max(H)",
     .source = "Dinh et al. 2017, Thm 4; Keskar et al. 2017 (spectral view)",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "tol=1e-8,max_products=10000",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

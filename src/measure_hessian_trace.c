@@ -2,44 +2,55 @@
  * exact (P unit products) for small nets, Hutch++ or Hutchinson with its
  * standard error for larger ones. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "measure_curv_impl.h"
 #include "minima/linop.h"
 #include "minima/trace.h"
 
+typedef struct {
+    int exact_max, hutchpp;
+    double rtol;
+    int min_samples, max_samples, sketch;
+} htrace_settings;
+
+static const minima_setting table[] = {
+    {"exact_max", MINIMA_SETTING_INT, offsetof(htrace_settings, exact_max), 3000, 0, INFINITY, 0,
+     "exact trace (dense Hessian diagonal by products) when P <= exact_max"},
+    {"hutchpp", MINIMA_SETTING_BOOL, offsetof(htrace_settings, hutchpp), 1, 0, 1, 0,
+     "1: Hutch++; 0: plain Hutchinson"},
+    {"rtol", MINIMA_SETTING_DOUBLE, offsetof(htrace_settings, rtol), 1e-2, 0, INFINITY, 0,
+     "stop when the standard error is below rtol |trace|"},
+    {"min_samples", MINIMA_SETTING_INT, offsetof(htrace_settings, min_samples), 10, 2, INFINITY, 0,
+     "probes at least"},
+    {"max_samples", MINIMA_SETTING_INT, offsetof(htrace_settings, max_samples), 300, 2, INFINITY, 0,
+     "probes at most (>= min_samples)"},
+    {"sketch", MINIMA_SETTING_INT, offsetof(htrace_settings, sketch), 30, 1, INFINITY, 0,
+     "Hutch++ sketch size"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
-    MINIMA_TRY(minima_settings_check(settings, "exact_max,hutchpp,rtol,min_samples,max_samples,sketch",
-                                     "hessian_trace"));
+    htrace_settings hs;
+    MINIMA_TRY(minima_settings_parse("hessian_trace", table, N_SETTINGS, settings, &hs));
+    if (hs.max_samples < hs.min_samples)
+        MINIMA_FAIL(MINIMA_EINVAL, "measure hessian_trace: setting 'max_samples' = %d: expected >= "
+                    "min_samples = %d", hs.max_samples, hs.min_samples);
     minima_trace_params tp = minima_trace_default_params();
-    tp.max_samples = 300;   /* ~0.1 s a product on a 100k-parameter net: keep it to a minute */
-    int exact_max = 3000, hutchpp = 1;
-    int min_samples = (int)tp.min_samples, max_samples = (int)tp.max_samples;
-    int sketch = (int)tp.sketch;
-    MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
-    MINIMA_TRY(minima_settings_int(settings, "hutchpp", &hutchpp));
-    MINIMA_TRY(minima_settings_double(settings, "rtol", &tp.rtol));
-    MINIMA_TRY(minima_settings_int(settings, "min_samples", &min_samples));
-    MINIMA_TRY(minima_settings_int(settings, "max_samples", &max_samples));
-    MINIMA_TRY(minima_settings_int(settings, "sketch", &sketch));
-    if (exact_max < 0 || (hutchpp != 0 && hutchpp != 1) || min_samples < 2 ||
-        max_samples < min_samples || sketch < 1 || !(tp.rtol >= 0))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure hessian_trace: expected exact_max >= 0, hutchpp 0 or 1, "
-                    "2 <= min_samples <= max_samples, sketch >= 1, rtol >= 0; found %d, %d, %d, "
-                    "%d, %d, %g", exact_max, hutchpp, min_samples, max_samples, sketch, tp.rtol);
-    tp.min_samples = (size_t)min_samples;
-    tp.max_samples = (size_t)max_samples;
-    tp.sketch = (size_t)sketch;
+    int exact_max = hs.exact_max, hutchpp = hs.hutchpp;
+    tp.rtol = hs.rtol;
+    tp.min_samples = (size_t)hs.min_samples;
+    tp.max_samples = (size_t)hs.max_samples;
+    tp.sketch = (size_t)hs.sketch;
     tp.seed = seed;
     size_t P = minima_net_n_params(net);
     int exact = P <= (size_t)exact_max;
-    snprintf(out->params, sizeof out->params,
-             "{\"exact_max\": %d, \"hutchpp\": %d, \"rtol\": %.17g, \"min_samples\": %d, "
-             "\"max_samples\": %d, \"sketch\": %d, \"method\": \"%s\"}",
-             exact_max, hutchpp, tp.rtol, min_samples, max_samples, sketch,
-             exact ? "exact" : hutchpp ? "hutch++" : "hutchinson");
+    minima_settings_json(table, N_SETTINGS, &hs, exact ? "\"method\": \"exact\"" : hutchpp ?
+                         "\"method\": \"hutch++\"" : "\"method\": \"hutchinson\"", out->params,
+                         sizeof out->params);
 
     minima_linop *op = NULL;
     minima_trace_result r;
@@ -66,6 +77,7 @@ const minima_measure minima_measure_hessian_trace = {
     .title = "Hessian trace Tr H",
     .source = "Dinh et al. 2017, Thm 4; Hutchinson 1989; Meyer et al. 2021 (Hutch++)",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "exact_max=3000,hutchpp=1,rtol=1e-2,min_samples=10,max_samples=300,sketch=30",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,8 +32,6 @@ extern void setulb_(const int *n, const int *m, double *x, const double *l, cons
                     char *csave, int *lsave, int *isave, double *dsave, size_t task_len,
                     size_t csave_len);
 
-static const char KNOWN_FULL[] = "eps,iters,corrections,maxfun,factr,pgtol";
-static const char KNOWN_SUB[] = "eps,iters,corrections,maxfun,factr,pgtol,dim";
 
 typedef struct {
     double eps;        /* box half-width factor */
@@ -44,33 +43,29 @@ typedef struct {
     int dim;           /* p, subspace dimension */
 } keskar_settings;
 
+/* The full-space measure's settings are the first MINIMA_KESKAR_N_FULL;
+ * the subspace measure adds dim. */
+const minima_setting minima_keskar_settings[] = {
+    {"eps", MINIMA_SETTING_DOUBLE, offsetof(keskar_settings, eps), 1e-3, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "box half-width factor (the paper also uses 5e-4)"},
+    {"iters", MINIMA_SETTING_INT, offsetof(keskar_settings, iters), 10, 1, INFINITY, 0,
+     "L-BFGS-B iterations (the paper's maxiter)"},
+    {"corrections", MINIMA_SETTING_INT, offsetof(keskar_settings, corrections), 10, 1, 100, 0,
+     "L-BFGS-B memory m"},
+    {"maxfun", MINIMA_SETTING_INT, offsetof(keskar_settings, maxfun), 1000, 1, INFINITY, 0,
+     "cap on loss evaluations"},
+    {"factr", MINIMA_SETTING_DOUBLE, offsetof(keskar_settings, factr), 0, 0, INFINITY, 0,
+     "L-BFGS-B relative-decrease stop, in units of machine epsilon (0: off)"},
+    {"pgtol", MINIMA_SETTING_DOUBLE, offsetof(keskar_settings, pgtol), 0, 0, INFINITY, 0,
+     "L-BFGS-B projected-gradient stop (0: off)"},
+    {"dim", MINIMA_SETTING_INT, offsetof(keskar_settings, dim), 100, 1, INFINITY, 0,
+     "subspace dimension p (keskar_subspace only)"},
+};
+
 static minima_status parse(const char *s, keskar_settings *p, int subspace, const char *name)
 {
-    p->eps = 1e-3;
-    p->iters = 10;
-    p->corrections = 10;
-    p->maxfun = 1000;
-    p->factr = 0;
-    p->pgtol = 0;
-    p->dim = 100;
-    MINIMA_TRY(minima_settings_check(s, subspace ? KNOWN_SUB : KNOWN_FULL, name));
-    MINIMA_TRY(minima_settings_double(s, "eps", &p->eps));
-    MINIMA_TRY(minima_settings_int(s, "iters", &p->iters));
-    MINIMA_TRY(minima_settings_int(s, "corrections", &p->corrections));
-    MINIMA_TRY(minima_settings_int(s, "maxfun", &p->maxfun));
-    MINIMA_TRY(minima_settings_double(s, "factr", &p->factr));
-    MINIMA_TRY(minima_settings_double(s, "pgtol", &p->pgtol));
-    if (subspace) MINIMA_TRY(minima_settings_int(s, "dim", &p->dim));
-    if (!(p->eps > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: eps = %g, expected > 0", name, p->eps);
-    if (p->iters < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: iters = %d, expected >= 1", name, p->iters);
-    if (p->corrections < 1 || p->corrections > 100)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure %s: corrections = %d, expected 1..100", name, p->corrections);
-    if (p->maxfun < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: maxfun = %d, expected >= 1", name, p->maxfun);
-    if (p->factr < 0) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: factr = %g, expected >= 0", name, p->factr);
-    if (p->pgtol < 0) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: pgtol = %g, expected >= 0", name, p->pgtol);
-    if (subspace && p->dim < 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure %s: dim = %d, expected >= 1", name, p->dim);
-    return MINIMA_OK;
+    return minima_settings_parse(name, minima_keskar_settings,
+                                 subspace ? MINIMA_KESKAR_N_SUBSPACE : MINIMA_KESKAR_N_FULL, s, p);
 }
 
 /* The first word of a Fortran CHARACTER*60 value, for messages. */
@@ -222,16 +217,8 @@ minima_status minima_keskar_compute(minima_net *net, const char *settings, uint6
     if (strcmp(stop, "iterations") != 0)
         snprintf(out->note, sizeof out->note, "L-BFGS-B stopped early (%s) after %d iterations",
                  stop, nit);
-    if (subspace)
-        snprintf(out->params, sizeof out->params,
-                 "{\"eps\": %.17g, \"iters\": %d, \"corrections\": %d, \"maxfun\": %d, "
-                 "\"factr\": %.17g, \"pgtol\": %.17g, \"dim\": %d}",
-                 p.eps, p.iters, p.corrections, p.maxfun, p.factr, p.pgtol, p.dim);
-    else
-        snprintf(out->params, sizeof out->params,
-                 "{\"eps\": %.17g, \"iters\": %d, \"corrections\": %d, \"maxfun\": %d, "
-                 "\"factr\": %.17g, \"pgtol\": %.17g}",
-                 p.eps, p.iters, p.corrections, p.maxfun, p.factr, p.pgtol);
+    minima_settings_json(minima_keskar_settings, subspace ? MINIMA_KESKAR_N_SUBSPACE : MINIMA_KESKAR_N_FULL,
+                         &p, NULL, out->params, sizeof out->params);
 fail:
     minima_free(a);
     minima_free(y);
@@ -257,6 +244,7 @@ const minima_measure minima_measure_keskar_full = {
     .title = "Keskar et al. eps-sharpness (full space, box, L-BFGS-B)",
     .source = "Keskar et al. 2017, metric 2.1 (A = I)",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "eps=1e-3,iters=10,corrections=10,maxfun=1000,factr=0,pgtol=0",
+    .settings = minima_keskar_settings,
+    .n_settings = MINIMA_KESKAR_N_FULL,
     .compute = compute,
 };

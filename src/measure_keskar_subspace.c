@@ -16,6 +16,7 @@ const minima_measure minima_measure_keskar_subspace = {
     .title = "Keskar et al. eps-sharpness (random p-dimensional subspace, L-BFGS-B)",
     .source = "Keskar et al. 2017, metric 2.1 (A Gaussian, P x p)",
     .invariance = MINIMA_INVARIANCE_OPEN,
-    .settings = "eps=1e-3,iters=10,corrections=10,maxfun=1000,factr=0,pgtol=0,dim=100",
+    .settings = minima_keskar_settings,
+    .n_settings = MINIMA_KESKAR_N_SUBSPACE,
     .compute = compute,
 };

@@ -30,6 +30,7 @@
  * L(w') over the chain. */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,33 +121,44 @@ static minima_status slq_logdet(minima_net *net, int ggn, double gamma, int draw
     return MINIMA_OK;
 }
 
+typedef struct {
+    double gamma;
+    int ggn, exact_max, slq_draws, slq_steps, steps;
+    double eta, noise, alpha;
+} le_settings;
+
+static const minima_setting table[] = {
+    {"gamma", MINIMA_SETTING_DOUBLE, offsetof(le_settings, gamma), 0.03, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "the scope gamma (Entropy-SGD's starting scope gamma_0)"},
+    {"ggn", MINIMA_SETTING_BOOL, offsetof(le_settings, ggn), 0, 0, 1, 0,
+     "1: the Gauss-Newton matrix (positive semi-definite) in place of the Hessian"},
+    {"exact_max", MINIMA_SETTING_INT, offsetof(le_settings, exact_max), 3000, 0, INFINITY, 0,
+     "exact log-determinant when P <= exact_max, else stochastic Lanczos quadrature"},
+    {"slq_draws", MINIMA_SETTING_INT, offsetof(le_settings, slq_draws), 4, 1, INFINITY, 0, "SLQ start vectors (larger nets)"},
+    {"slq_steps", MINIMA_SETTING_INT, offsetof(le_settings, slq_steps), 50, 2, INFINITY, 0,
+     "Lanczos steps per SLQ probe"},
+    {"steps", MINIMA_SETTING_INT, offsetof(le_settings, steps), 20, 0, INFINITY, 0,
+     "Langevin steps L"},
+    {"eta", MINIMA_SETTING_DOUBLE, offsetof(le_settings, eta), 0.1, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "Langevin step eta'"},
+    {"noise", MINIMA_SETTING_DOUBLE, offsetof(le_settings, noise), 1e-4, 0, INFINITY, 0, "thermal noise eps"},
+    {"alpha", MINIMA_SETTING_DOUBLE, offsetof(le_settings, alpha), 0.75, 0, 1, MINIMA_SETTING_MIN_OPEN,
+     "averaging weight of mu"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
-    MINIMA_TRY(minima_settings_check(settings, "gamma,ggn,exact_max,slq_draws,slq_steps,steps,eta,noise,alpha",
-                                     "local_entropy"));
-    double gamma = 0.03, eta = 0.1, noise = 1e-4, alpha = 0.75;
-    int ggn = 0, exact_max = 3000, slq_draws = 4, slq_steps = 50, steps = 20;
-    MINIMA_TRY(minima_settings_double(settings, "gamma", &gamma));
-    MINIMA_TRY(minima_settings_int(settings, "ggn", &ggn));
-    MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
-    MINIMA_TRY(minima_settings_int(settings, "slq_draws", &slq_draws));
-    MINIMA_TRY(minima_settings_int(settings, "slq_steps", &slq_steps));
-    MINIMA_TRY(minima_settings_int(settings, "steps", &steps));
-    MINIMA_TRY(minima_settings_double(settings, "eta", &eta));
-    MINIMA_TRY(minima_settings_double(settings, "noise", &noise));
-    MINIMA_TRY(minima_settings_double(settings, "alpha", &alpha));
-    if (!(gamma > 0) || (ggn != 0 && ggn != 1) || exact_max < 0 || slq_draws < 1 || slq_steps < 2 || steps < 0 ||
-        !(eta > 0) || !(noise >= 0) || !(alpha > 0 && alpha <= 1))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure local_entropy: expected gamma > 0, exact_max >= 0, "
-                    "slq_draws >= 1, slq_steps >= 2, steps >= 0, eta > 0, noise >= 0, 0 < alpha <= 1");
+    le_settings ls;
+    MINIMA_TRY(minima_settings_parse("local_entropy", table, N_SETTINGS, settings, &ls));
+    double gamma = ls.gamma, eta = ls.eta, noise = ls.noise, alpha = ls.alpha;
+    int ggn = ls.ggn, exact_max = ls.exact_max, slq_draws = ls.slq_draws, slq_steps = ls.slq_steps,
+        steps = ls.steps;
     size_t P = minima_net_n_params(net);
     int exact = P <= (size_t)exact_max;
-    snprintf(out->params, sizeof out->params,
-             "{\"gamma\": %.17g, \"ggn\": %d, \"exact_max\": %d, \"slq_draws\": %d, \"slq_steps\": %d, "
-             "\"steps\": %d, \"eta\": %.17g, \"noise\": %.17g, \"alpha\": %.17g, \"logdet\": \"%s\"}",
-             gamma, ggn, exact_max, slq_draws, slq_steps, steps, eta, noise, alpha,
-             exact ? "exact" : "slq");
+    minima_settings_json(table, N_SETTINGS, &ls, exact ? "\"logdet\": \"exact\"" : "\"logdet\": \"slq\"",
+                         out->params, sizeof out->params);
 
     minima_status st = MINIMA_OK;
     const double *w = minima_net_point(net);
@@ -171,9 +183,10 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     if (exact) minima_measure_add_extra(out, "quad_with_grad", quad + extra_term);
     else minima_measure_add_extra(out, "slq_std_error", 0.5 * se);
     if (!(lmin + gamma > 0))
-        minima_curv_note(out, "the quadratic value needs lambda_i + gamma > 0; the smallest %s is "
-                         "%.6g with gamma %.6g (raise gamma, or ggn=1)",
-                         exact ? "eigenvalue" : "SLQ node", lmin, gamma);
+        minima_curv_note(out, "undefined here, hence NaN: the quadratic local entropy needs every "
+                         "lambda_i + gamma > 0, and the smallest %s is %.6g < -gamma = %.6g (not a "
+                         "minimum); use ggn=1, or gamma > %.6g",
+                         exact ? "eigenvalue" : "SLQ node", lmin, -gamma, -lmin);
     if (!exact)
         minima_curv_note(out, "log det(%s + gamma I) by stochastic Lanczos quadrature",
                          ggn ? "GGN" : "H");
@@ -233,6 +246,7 @@ const minima_measure minima_measure_local_entropy = {
     .title = "local entropy F(w; gamma) (quadratic value; Langevin extras)",
     .source = "Chaudhari et al. 2017, Entropy-SGD, eq. (3) and Algorithm 1",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "gamma=0.03,ggn=0,exact_max=3000,slq_draws=4,slq_steps=50,steps=20,eta=0.1,noise=1e-4,alpha=0.75",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

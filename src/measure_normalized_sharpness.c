@@ -34,6 +34,7 @@
  * (SPEC §6); this is the formula above. */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -265,34 +266,42 @@ static double minimise_layer(const double *h, const double *w, int r, int c, int
     return f;
 }
 
+typedef struct {
+    int diag, exact_max, samples, max_iter;
+    double tol;
+} ns_settings;
+
+static const minima_setting table[] = {
+    {"diag", MINIMA_SETTING_INT, offsetof(ns_settings, diag), 0, 0, 3, 0,
+     "Hessian diagonal: 1 layer structure (ReLU), 2 unit products, 3 Hutchinson, 0 automatic"},
+    {"exact_max", MINIMA_SETTING_INT, offsetof(ns_settings, exact_max), 3000, 0, INFINITY, 0,
+     "P limit for unit products under diag=0 (tanh)"},
+    {"samples", MINIMA_SETTING_INT, offsetof(ns_settings, samples), 100, 1, INFINITY, 0, "Hutchinson probes"},
+    {"max_iter", MINIMA_SETTING_INT, offsetof(ns_settings, max_iter), 10000, 1, INFINITY, 0,
+     "alternating sweeps at most"},
+    {"tol", MINIMA_SETTING_DOUBLE, offsetof(ns_settings, tol), 1e-10, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "stop when no log alpha, log beta moves more than this"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
-    MINIMA_TRY(minima_settings_check(settings, "diag,exact_max,samples,max_iter,tol",
-                                     "normalized_sharpness"));
-    int diag_method = 0, exact_max = 3000, samples = 100, max_iter = 10000;
-    double tol = 1e-10;
-    MINIMA_TRY(minima_settings_int(settings, "diag", &diag_method));
-    MINIMA_TRY(minima_settings_int(settings, "exact_max", &exact_max));
-    MINIMA_TRY(minima_settings_int(settings, "samples", &samples));
-    MINIMA_TRY(minima_settings_int(settings, "max_iter", &max_iter));
-    MINIMA_TRY(minima_settings_double(settings, "tol", &tol));
+    ns_settings ns;
+    MINIMA_TRY(minima_settings_parse("normalized_sharpness", table, N_SETTINGS, settings, &ns));
+    int diag_method = ns.diag, exact_max = ns.exact_max, samples = ns.samples, max_iter = ns.max_iter;
+    double tol = ns.tol;
     const minima_model *m = minima_net_model(net);
     int homogeneous = m->activation != MINIMA_ACT_TANH;
-    if (diag_method < 0 || diag_method > 3 || exact_max < 0 || samples < 1 || max_iter < 1 ||
-        !(tol > 0))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure normalized_sharpness: expected diag in 0..3, "
-                    "exact_max >= 0, samples >= 1, max_iter >= 1, tol > 0; found %d, %d, %d, %d, %g",
-                    diag_method, exact_max, samples, max_iter, tol);
     if (diag_method == 1 && !homogeneous)
         MINIMA_FAIL(MINIMA_EINVAL, "measure normalized_sharpness: diag=1 (layer structure) needs a "
                     "ReLU or leaky ReLU net; this one is %s", minima_activation_name(m->activation));
     size_t P = minima_net_n_params(net);
     int method = diag_method ? diag_method : homogeneous ? 1 : P <= (size_t)exact_max ? 2 : 3;
     static const char *names[4] = {"", "layer_exact", "unit_products", "hutchinson"};
-    snprintf(out->params, sizeof out->params,
-             "{\"diag\": %d, \"exact_max\": %d, \"samples\": %d, \"max_iter\": %d, \"tol\": %.17g, "
-             "\"diag_method\": \"%s\"}", diag_method, exact_max, samples, max_iter, tol, names[method]);
+    char dm[48];
+    snprintf(dm, sizeof dm, "\"diag_method\": \"%s\"", names[method]);
+    minima_settings_json(table, N_SETTINGS, &ns, dm, out->params, sizeof out->params);
 
     int wmax = 0;
     for (int k = 0; k <= m->n_layers; k++) wmax = m->widths[k] > wmax ? m->widths[k] : wmax;
@@ -351,11 +360,25 @@ fail:
     return st;
 }
 
+/* Exact with an exact Hessian diagonal (diag = 1 or 2, and diag = 0 on the
+ * nets a rescaling preserves). Hutchinson's estimate (diag=3) is not: its
+ * probes v are not rescaled with the weights, so v .* (A^-1 H A^-1) v is not
+ * A^-2 (v .* H v), and the value moves by the estimator's noise. */
+static minima_invariance invariance_for(const char *settings)
+{
+    ns_settings ns;
+    if (minima_settings_parse("normalized_sharpness", table, N_SETTINGS, settings, &ns) != MINIMA_OK)
+        minima_clear_error();
+    return ns.diag == 3 ? MINIMA_INVARIANCE_APPROX : MINIMA_INVARIANCE_EXACT;
+}
+
 const minima_measure minima_measure_normalized_sharpness = {
     .name = "normalized_sharpness",
     .title = "normalized sharpness (Hessian diagonal, per-layer scale minimisation)",
     .source = "Tsuzuku, Sato & Sugiyama 2020, ICML (constant factors not checked)",
     .invariance = MINIMA_INVARIANCE_EXACT,
-    .settings = "diag=0,exact_max=3000,samples=100,max_iter=10000,tol=1e-10",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
+    .invariance_for = invariance_for,
 };

@@ -43,6 +43,7 @@
  * biases); some implementations use the weights only. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,6 @@
 #include "minima/train.h"
 #include "pac_bayes_impl.h"
 
-static const char KNOWN[] = "target,depth,draws,upper,tol";
-static const char KNOWN_MAG[] = "target,depth,draws,upper,tol,mag_eps";
 
 typedef struct {
     double target;    /* allowed increase of the 0-1 error */
@@ -62,34 +61,41 @@ typedef struct {
     int draws;        /* Monte-Carlo draws per sigma */
     double upper;     /* right end of the search interval */
     double tol;       /* early stop when |deviation - target| < tol (0: never) */
+    int var_as_std;   /* 1: the reference code's noise (the variance used as standard deviation) */
     double mag_eps;   /* eps of the magnitude-aware noise */
 } pb_settings;
 
+/* pac_bayes takes the first MINIMA_PAC_BAYES_N settings; pac_bayes_mag all
+ * (mag_eps last). */
+const minima_setting minima_pac_bayes_settings[] = {
+    {"target", MINIMA_SETTING_DOUBLE, offsetof(pb_settings, target), 0.1, 0, 1,
+     MINIMA_SETTING_MIN_OPEN | MINIMA_SETTING_MAX_OPEN, "allowed increase of the 0-1 training error"},
+    {"depth", MINIMA_SETTING_INT, offsetof(pb_settings, depth), 15, 1, 60, 0, "bisection steps"},
+    {"draws", MINIMA_SETTING_INT, offsetof(pb_settings, draws), 10, 1, INFINITY, 0,
+     "Monte-Carlo draws per sigma"},
+    {"upper", MINIMA_SETTING_DOUBLE, offsetof(pb_settings, upper), 2, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "right end of the search interval of sigma"},
+    {"tol", MINIMA_SETTING_DOUBLE, offsetof(pb_settings, tol), 0, 0, INFINITY, 0,
+     "stop when |deviation - target| < tol (0: pure bisection)"},
+    {"variance_as_std", MINIMA_SETTING_BOOL, offsetof(pb_settings, var_as_std), 0, 0, 1, 0,
+     "1: reproduce Jiang et al.'s reference code, which passes the variance where the sampler "
+     "expects a standard deviation: u = sigma^2 z (u_i = (sigma^2 w_i^2 + eps^2) z_i magnitude-aware)"},
+    {"mag_eps", MINIMA_SETTING_DOUBLE, offsetof(pb_settings, mag_eps), 1e-3, 0, INFINITY, 0,
+     "eps of the magnitude-aware noise (pac_bayes_mag only)"},
+};
+
 static minima_status parse(const char *s, pb_settings *p, int mag, const char *name)
 {
-    p->target = 0.1;
-    p->depth = 15;
-    p->draws = 10;
-    p->upper = 2;
-    p->tol = 0;
-    p->mag_eps = 1e-3;
-    MINIMA_TRY(minima_settings_check(s, mag ? KNOWN_MAG : KNOWN, name));
-    MINIMA_TRY(minima_settings_double(s, "target", &p->target));
-    MINIMA_TRY(minima_settings_int(s, "depth", &p->depth));
-    MINIMA_TRY(minima_settings_int(s, "draws", &p->draws));
-    MINIMA_TRY(minima_settings_double(s, "upper", &p->upper));
-    MINIMA_TRY(minima_settings_double(s, "tol", &p->tol));
-    if (mag) MINIMA_TRY(minima_settings_double(s, "mag_eps", &p->mag_eps));
-    if (!(p->target > 0 && p->target < 1))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure %s: target = %g, expected in (0, 1)", name, p->target);
-    if (p->depth < 1 || p->depth > 60)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure %s: depth = %d, expected 1..60", name, p->depth);
-    if (p->draws < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: draws = %d, expected >= 1", name, p->draws);
-    if (!(p->upper > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: upper = %g, expected > 0", name, p->upper);
-    if (!(p->tol >= 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure %s: tol = %g, expected >= 0", name, p->tol);
-    if (mag && !(p->mag_eps >= 0))
-        MINIMA_FAIL(MINIMA_EINVAL, "measure %s: mag_eps = %g, expected >= 0", name, p->mag_eps);
-    return MINIMA_OK;
+    return minima_settings_parse(name, minima_pac_bayes_settings,
+                                 mag ? MINIMA_PAC_BAYES_MAG_N : MINIMA_PAC_BAYES_N, s, p);
+}
+
+minima_invariance minima_pac_bayes_mag_invariance(const char *settings)
+{
+    pb_settings p;
+    if (parse(settings, &p, 1, "pac_bayes_mag") != MINIMA_OK) minima_clear_error();
+    if (p.var_as_std) return MINIMA_INVARIANCE_NONE;   /* noise sigma^2 w_i^2: scales as c^2, not c */
+    return p.mag_eps == 0 ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
 }
 
 /* The initialisation w_0 into w0 (P), when the model says how it was
@@ -128,10 +134,12 @@ static minima_status mean_error(minima_net *net, const pb_settings *p, int mag, 
         minima_rng_seed2(&rng, seed, (uint64_t)j);
         minima_rng_fill_normal(&rng, z, n);
         if (mag)
-            for (size_t i = 0; i < n; i++)
-                x[i] = w[i] + z[i] * sqrt(sigma * sigma * w[i] * w[i] + p->mag_eps * p->mag_eps);
+            for (size_t i = 0; i < n; i++) {
+                double var = sigma * sigma * w[i] * w[i] + p->mag_eps * p->mag_eps;
+                x[i] = w[i] + z[i] * (p->var_as_std ? var : sqrt(var));
+            }
         else
-            for (size_t i = 0; i < n; i++) x[i] = w[i] + sigma * z[i];
+            for (size_t i = 0; i < n; i++) x[i] = w[i] + (p->var_as_std ? sigma * sigma : sigma) * z[i];
         double L, acc;
         MINIMA_TRY(minima_net_loss(net, x, &L, &acc));
         sum += 1 - acc;
@@ -221,15 +229,8 @@ minima_status minima_pac_bayes_compute(minima_net *net, const char *settings, ui
     if (hi == p.upper && steps == p.depth)
         snprintf(out->note, sizeof out->note, "no sigma up to %g raised the error by %g: sigma' "
                  "is at the top of the search interval", p.upper, p.target);
-    if (mag)
-        snprintf(out->params, sizeof out->params,
-                 "{\"target\": %.17g, \"depth\": %d, \"draws\": %d, \"upper\": %.17g, "
-                 "\"tol\": %.17g, \"mag_eps\": %.17g}",
-                 p.target, p.depth, p.draws, p.upper, p.tol, p.mag_eps);
-    else
-        snprintf(out->params, sizeof out->params,
-                 "{\"target\": %.17g, \"depth\": %d, \"draws\": %d, \"upper\": %.17g, "
-                 "\"tol\": %.17g}", p.target, p.depth, p.draws, p.upper, p.tol);
+    minima_settings_json(minima_pac_bayes_settings, mag ? MINIMA_PAC_BAYES_MAG_N : MINIMA_PAC_BAYES_N, &p,
+                         NULL, out->params, sizeof out->params);
 fail:
     minima_free(x);
     minima_free(z);
@@ -248,6 +249,7 @@ const minima_measure minima_measure_pac_bayes = {
     .title = "PAC-Bayes flatness 1/sigma'^2 (isotropic Gaussian noise)",
     .source = "Jiang et al. 2020 (PAC-Bayes flatness and bounds)",
     .invariance = MINIMA_INVARIANCE_NONE,
-    .settings = "target=0.1,depth=15,draws=10,upper=2,tol=0",
+    .settings = minima_pac_bayes_settings,
+    .n_settings = MINIMA_PAC_BAYES_N,
     .compute = compute,
 };

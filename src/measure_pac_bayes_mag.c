@@ -11,20 +11,13 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     return minima_pac_bayes_compute(net, settings, seed, out, 1, "pac_bayes_mag");
 }
 
-/* With mag_eps = 0 the noise scales with every parameter: exactly invariant. */
-static minima_invariance invariance_for(const char *settings)
-{
-    double eps = 1e-3;
-    if (minima_settings_double(settings, "mag_eps", &eps) != MINIMA_OK) minima_clear_error();
-    return eps == 0 ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_APPROX;
-}
-
 const minima_measure minima_measure_pac_bayes_mag = {
     .name = "pac_bayes_mag",
     .title = "Magnitude-aware PAC-Bayes flatness 1/sigma'^2",
     .source = "Jiang et al. 2020 (magnitude-aware perturbation bounds)",
     .invariance = MINIMA_INVARIANCE_APPROX,
-    .settings = "target=0.1,depth=15,draws=10,upper=2,tol=0,mag_eps=1e-3",
+    .settings = minima_pac_bayes_settings,
+    .n_settings = MINIMA_PAC_BAYES_MAG_N,
     .compute = compute,
-    .invariance_for = invariance_for,
+    .invariance_for = minima_pac_bayes_mag_invariance,
 };

@@ -13,21 +13,31 @@
  * since u_k[h] is the sum over the paths ending at unit h of layer k (from
  * inputs, or from the bias units of layers 1..k) of their products. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "measure_curv_impl.h"
 #include "minima/alloc.h"
 
+typedef struct {
+    double p;
+} path_settings;
+
+static const minima_setting table[] = {
+    {"p", MINIMA_SETTING_DOUBLE, offsetof(path_settings, p), 2, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "the path norm's p"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
     (void)seed;
-    MINIMA_TRY(minima_settings_check(settings, "p", "path_norm"));
-    double p = 2.0;
-    MINIMA_TRY(minima_settings_double(settings, "p", &p));
-    if (!(p > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure path_norm: expected p > 0, found p=%g", p);
-    snprintf(out->params, sizeof out->params, "{\"p\": %.17g}", p);
+    path_settings ps;
+    MINIMA_TRY(minima_settings_parse("path_norm", table, N_SETTINGS, settings, &ps));
+    double p = ps.p;
+    minima_settings_json(table, N_SETTINGS, &ps, NULL, out->params, sizeof out->params);
 
     const minima_model *m = minima_net_model(net);
     const double *theta = minima_net_point(net);
@@ -68,6 +78,7 @@ const minima_measure minima_measure_path_norm = {
     .title = "l_p path norm",
     .source = "Neyshabur, Salakhutdinov & Srebro 2015 (Path-SGD); Neyshabur et al. 2015 (norm-based capacity)",
     .invariance = MINIMA_INVARIANCE_EXACT,
-    .settings = "p=2",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
 };

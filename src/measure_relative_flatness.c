@@ -30,24 +30,32 @@
  * that unit move kappa, breaking the invariance the measure is built for. */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "measure_curv_impl.h"
 #include "minima/alloc.h"
 
+typedef struct {
+    int standardize;
+} rf_settings;
+
+static const minima_setting table[] = {
+    {"standardize", MINIMA_SETTING_BOOL, offsetof(rf_settings, standardize), 1, 0, 1, 0,
+     "1: standardised features (invariant); 0: kappa of the raw layer (not per-neuron invariant)"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
     (void)seed;
-    MINIMA_TRY(minima_settings_check(settings, "standardize", "relative_flatness"));
-    int standardize = 1;
-    MINIMA_TRY(minima_settings_int(settings, "standardize", &standardize));
-    if (standardize != 0 && standardize != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure relative_flatness: standardize must be 0 or 1, found %d",
-                    standardize);
-    snprintf(out->params, sizeof out->params, "{\"standardize\": %d, \"layer\": \"last\", "
-             "\"std\": \"population\"}", standardize);
+    rf_settings rs;
+    MINIMA_TRY(minima_settings_parse("relative_flatness", table, N_SETTINGS, settings, &rs));
+    int standardize = rs.standardize;
+    minima_settings_json(table, N_SETTINGS, &rs, "\"layer\": \"last\", \"std\": \"population\"",
+                         out->params, sizeof out->params);
 
     const minima_model *m = minima_net_model(net);
     const minima_dataset *data = minima_net_data(net);
@@ -159,11 +167,27 @@ fail:
     return st;
 }
 
+/* Standardised, kappa is invariant under layer-wise and per-neuron
+ * rescaling. Raw (standardize=0), a hidden unit of layer K-1 scaled by c
+ * multiplies its activations by c and its column of W by 1/c, but the
+ * products <w_s, w_s'> Tr(H_ss') weight the units' columns and activations
+ * unequally: kappa stays put under a layer-wise map of the last two layers
+ * only, and per-neuron maps move it. */
+static minima_invariance invariance_for(const char *settings)
+{
+    rf_settings rs;
+    if (minima_settings_parse("relative_flatness", table, N_SETTINGS, settings, &rs) != MINIMA_OK)
+        minima_clear_error();
+    return rs.standardize ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
+}
+
 const minima_measure minima_measure_relative_flatness = {
     .name = "relative_flatness",
     .title = "relative flatness kappa of the last layer (standardised features)",
     .source = "Petzka, Kamp, Adilova, Sminchisescu & Boley 2021, Def. 3",
     .invariance = MINIMA_INVARIANCE_EXACT,
-    .settings = "standardize=1",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
+    .invariance_for = invariance_for,
 };

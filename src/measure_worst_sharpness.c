@@ -41,6 +41,7 @@
  * engine's MSE gradient with targets Z - (d_K m / 2) s. */
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,7 +52,6 @@
 #include "sharpness_batches_impl.h"
 
 #define NAME "worst_sharpness"
-static const char KNOWN[] = "rho,p,adaptive,steps,n,m,rand_init,normalize_logits";
 
 /* ---- batches (shared with average_sharpness) --------------------------- */
 
@@ -99,31 +99,9 @@ minima_status minima_sharpness_batches_create(minima_sharpness_batches *b, minim
     return st;
 }
 
-minima_invariance minima_sharpness_adaptive_invariance(const char *settings)
+minima_invariance minima_sharpness_adaptive_invariance(int adaptive)
 {
-    int adaptive = 0;
-    if (minima_settings_int(settings, "adaptive", &adaptive) != MINIMA_OK) minima_clear_error();
     return adaptive ? MINIMA_INVARIANCE_EXACT : MINIMA_INVARIANCE_NONE;
-}
-
-minima_status minima_sharpness_parse_p(const char *s, double *p, const char *name)
-{
-    for (const char *q = s; q && *q;) {
-        if (!strncmp(q, "p=", 2)) {
-            const char *v = q + 2;
-            size_t n = strcspn(v, ",");
-            if ((n == 3 && !strncmp(v, "inf", 3)) || (n == 8 && !strncmp(v, "infinity", 8)))
-                *p = INFINITY;
-            else if (n == 1 && v[0] == '2')
-                *p = 2;
-            else
-                MINIMA_FAIL(MINIMA_EINVAL, "measure %s: p = '%.*s', expected 2 or inf", name,
-                            (int)n, v);
-        }
-        q = strchr(q, ',');
-        if (q) q++;
-    }
-    return MINIMA_OK;
 }
 
 double minima_sharpness_normalized_ce(const double *outputs, const int32_t *labels, size_t n,
@@ -174,39 +152,37 @@ typedef struct {
     int normalize;   /* cross-entropy of normalised logits */
 } worst_settings;
 
+static const minima_setting table[] = {
+    {"rho", MINIMA_SETTING_DOUBLE, offsetof(worst_settings, rho), NAN, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
+     "radius; auto: 0.1 (p=2), 1 (p=2, adaptive), 0.001 (p=inf), 0.002 (p=inf, adaptive), from the "
+     "authors' experiment grids"},
+    {"p", MINIMA_SETTING_PNORM, offsetof(worst_settings, p), 2, 0, 0, 0, "norm of the ball: 2 or inf"},
+    {"adaptive", MINIMA_SETTING_BOOL, offsetof(worst_settings, adaptive), 0, 0, 1, 0, "1: c = |w|"},
+    {"steps", MINIMA_SETTING_INT, offsetof(worst_settings, steps), 20, 1, INFINITY, 0,
+     "APGD iterations (one gradient of the batch each)"},
+    {"n", MINIMA_SETTING_INT, offsetof(worst_settings, n), 1024, 1, INFINITY, 0,
+     "examples used (the first n)"},
+    {"m", MINIMA_SETTING_INT, offsetof(worst_settings, m), 128, 1, INFINITY, 0, "batch size"},
+    {"rand_init", MINIMA_SETTING_BOOL, offsetof(worst_settings, rand_init), 0, 0, 1, 0,
+     "1: start at a random point of the ball"},
+    {"normalize_logits", MINIMA_SETTING_BOOL, offsetof(worst_settings, normalize), 0, 0, 1, 0,
+     "1: cross-entropy of normalised logits"},
+};
+#define N_SETTINGS (sizeof table / sizeof *table)
+
 static minima_status parse(const char *s, worst_settings *p)
 {
-    p->rho = NAN;
-    p->p = 2;
-    p->adaptive = 0;
-    p->steps = 20;
-    p->n = 1024;
-    p->m = 128;
-    p->rand_init = 0;
-    p->normalize = 0;
-    MINIMA_TRY(minima_settings_check(s, KNOWN, NAME));
-    MINIMA_TRY(minima_settings_double(s, "rho", &p->rho));
-    MINIMA_TRY(minima_sharpness_parse_p(s, &p->p, NAME));
-    MINIMA_TRY(minima_settings_int(s, "adaptive", &p->adaptive));
-    MINIMA_TRY(minima_settings_int(s, "steps", &p->steps));
-    MINIMA_TRY(minima_settings_int(s, "n", &p->n));
-    MINIMA_TRY(minima_settings_int(s, "m", &p->m));
-    MINIMA_TRY(minima_settings_int(s, "rand_init", &p->rand_init));
-    MINIMA_TRY(minima_settings_int(s, "normalize_logits", &p->normalize));
+    MINIMA_TRY(minima_settings_parse(NAME, table, N_SETTINGS, s, p));
     if (isnan(p->rho))   /* values from the authors' experiment grids */
         p->rho = isinf(p->p) ? (p->adaptive ? 0.002 : 0.001) : (p->adaptive ? 1.0 : 0.1);
-    if (!(p->rho > 0)) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rho = %g, expected > 0", p->rho);
-    if (p->adaptive != 0 && p->adaptive != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": adaptive = %d, expected 0 or 1", p->adaptive);
-    if (p->rand_init != 0 && p->rand_init != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": rand_init = %d, expected 0 or 1", p->rand_init);
-    if (p->normalize != 0 && p->normalize != 1)
-        MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": normalize_logits = %d, expected 0 or 1",
-                    p->normalize);
-    if (p->steps < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": steps = %d, expected >= 1", p->steps);
-    if (p->n < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": n = %d, expected >= 1", p->n);
-    if (p->m < 1) MINIMA_FAIL(MINIMA_EINVAL, "measure " NAME ": m = %d, expected >= 1", p->m);
     return MINIMA_OK;
+}
+
+static minima_invariance invariance_for(const char *settings)
+{
+    worst_settings p;
+    if (parse(settings, &p) != MINIMA_OK) minima_clear_error();
+    return minima_sharpness_adaptive_invariance(p.adaptive);
 }
 
 /* ---- Auto-PGD ------------------------------------------------------------- */
@@ -425,11 +401,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_measure_add_extra(out, "examples", (double)b.examples);
     minima_measure_add_extra(out, "max_batch", max_batch);
     minima_measure_add_extra(out, "step_halvings", halvings);
-    snprintf(out->params, sizeof out->params,
-             "{\"rho\": %.17g, \"p\": %s, \"adaptive\": %d, \"steps\": %d, \"n\": %d, \"m\": %d, "
-             "\"rand_init\": %d, \"normalize_logits\": %d}",
-             p.rho, isinf(p.p) ? "\"inf\"" : "2", p.adaptive, p.steps, p.n, p.m, p.rand_init,
-             p.normalize);
+    minima_settings_json(table, N_SETTINGS, &p, NULL, out->params, sizeof out->params);
 fail:
     minima_sharpness_batches_free(&b);
     minima_dataset_free(tds);
@@ -450,9 +422,8 @@ const minima_measure minima_measure_worst_sharpness = {
     .title = "Worst-case m-sharpness, standard or adaptive (Auto-PGD)",
     .source = "Andriushchenko et al. 2023",
     .invariance = MINIMA_INVARIANCE_NONE,
-    /* rho's default depends on p and adaptive: 0.1 (p=2), 1 (p=2, adaptive),
-     * 0.001 (p=inf), 0.002 (p=inf, adaptive) */
-    .settings = "rho=0.1,p=2,adaptive=0,steps=20,n=1024,m=128,rand_init=0,normalize_logits=0",
+    .settings = table,
+    .n_settings = N_SETTINGS,
     .compute = compute,
-    .invariance_for = minima_sharpness_adaptive_invariance,
+    .invariance_for = invariance_for,
 };

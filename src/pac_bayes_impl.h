@@ -15,4 +15,15 @@ minima_status minima_pac_bayes_compute(minima_net *net, const char *settings, ui
                                        minima_measure_result *out, int magnitude,
                                        const char *name);
 
+/* The settings of both measures: pac_bayes takes the first
+ * MINIMA_PAC_BAYES_N, pac_bayes_mag all (mag_eps last). */
+extern const minima_setting minima_pac_bayes_settings[];
+#define MINIMA_PAC_BAYES_N 6
+#define MINIMA_PAC_BAYES_MAG_N 7
+
+/* pac_bayes_mag's expected invariance under these settings (the defaults
+ * where they do not parse): exact with mag_eps = 0, approximate with
+ * mag_eps > 0, none with variance_as_std = 1. */
+minima_invariance minima_pac_bayes_mag_invariance(const char *settings);
+
 #endif

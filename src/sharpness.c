@@ -1,4 +1,4 @@
-/* sharpness.c — the measure registry and settings strings. */
+/* sharpness.c — the measure registry. */
 #include "minima/sharpness.h"
 
 #include <errno.h>
@@ -86,73 +86,4 @@ minima_status minima_measure_compute(const minima_measure *m, minima_net *net, c
     }
     minima_free(saved);
     return st;
-}
-
-/* Finds key in "k=v,k=v"; returns a pointer to the value and its length. */
-static const char *find_value(const char *settings, const char *key, size_t *len)
-{
-    size_t klen = strlen(key);
-    for (const char *p = settings; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > klen && !strncmp(p, key, klen) && p[klen] == '=') {
-            *len = n - klen - 1;
-            return p + klen + 1;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
-minima_status minima_settings_double(const char *settings, const char *key, double *value)
-{
-    size_t len;
-    const char *v = find_value(settings, key, &len);
-    if (!v) return MINIMA_OK;
-    char buf[64];
-    if (len == 0 || len >= sizeof buf)
-        MINIMA_FAIL(MINIMA_EINVAL, "setting '%s': expected a number, found '%.*s'", key, (int)len, v);
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    char *end;
-    errno = 0;
-    double x = strtod(buf, &end);
-    if (*end || errno || !isfinite(x))
-        MINIMA_FAIL(MINIMA_EINVAL, "setting '%s': expected a finite number, found '%s'", key, buf);
-    *value = x;
-    return MINIMA_OK;
-}
-
-minima_status minima_settings_int(const char *settings, const char *key, int *value)
-{
-    double x = *value;
-    MINIMA_TRY(minima_settings_double(settings, key, &x));
-    if (x != floor(x) || fabs(x) > 2e9)
-        MINIMA_FAIL(MINIMA_EINVAL, "setting '%s': expected an integer, found %g", key, x);
-    *value = (int)x;
-    return MINIMA_OK;
-}
-
-minima_status minima_settings_check(const char *settings, const char *known, const char *measure)
-{
-    for (const char *p = settings; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        if (!eq)
-            MINIMA_FAIL(MINIMA_EINVAL, "measure %s: setting '%.*s' is not key=value", measure, (int)n, p);
-        size_t klen = (size_t)(eq - p);
-        int found = 0;
-        for (const char *k = known; k && *k;) {
-            const char *kend = strchr(k, ',');
-            size_t kn = kend ? (size_t)(kend - k) : strlen(k);
-            if (kn == klen && !strncmp(k, p, klen)) found = 1;
-            k = kend ? kend + 1 : NULL;
-        }
-        if (!found)
-            MINIMA_FAIL(MINIMA_EINVAL, "measure %s: unknown setting '%.*s'; its settings are %s",
-                        measure, (int)klen, p, known && *known ? known : "(none)");
-        p = end ? end + 1 : NULL;
-    }
-    return MINIMA_OK;
 }

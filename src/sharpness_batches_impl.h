@@ -31,13 +31,9 @@ void minima_sharpness_batches_free(minima_sharpness_batches *b);
 double minima_sharpness_normalized_ce(const double *outputs, const int32_t *labels, size_t n,
                                       int d, double *signal);
 
-/* Reads "p=2" / "p=inf" from a settings string into *p (2 or INFINITY);
- * leaves *p if the key is absent. */
-minima_status minima_sharpness_parse_p(const char *settings, double *p, const char *name);
-
-/* Expected invariance of the m-sharpness measures under their settings:
- * the adaptive variants (c = |w|, the ball scales with the parameters) are
- * exactly invariant (Andriushchenko et al. 2023), the standard ones are not. */
-minima_invariance minima_sharpness_adaptive_invariance(const char *settings);
+/* Expected invariance of the m-sharpness measures: the adaptive variants
+ * (c = |w|, the ball scales with the parameters) are exactly invariant
+ * (Andriushchenko et al. 2023), the standard ones are not. */
+minima_invariance minima_sharpness_adaptive_invariance(int adaptive);
 
 #endif

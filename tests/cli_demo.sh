@@ -29,9 +29,16 @@ for s in "path_norm" "invariant to" "moved by" "thm5" "passed" "![audit](audit.p
     if grep -qF -- "$s" "$OUT/report.md" "$TMP/err"; then ok; else bad "'$s' not in the report"; fi
 done
 if grep -q "FAILED" "$OUT/report.md"; then bad "a theorem check failed"; else ok; fi
-# a second run reuses the saved model
-if "$BIN" demo "${ARGS[@]}" >"$TMP/out" 2>"$TMP/err"; then ok; else bad "second demo exit code $?"; fi
+# a second run reuses the saved model; with --strict it exits 1 exactly when the audit has
+# findings (a disagreement, a measure not measured), which the report names (asam's default
+# floor usually disagrees)
+"$BIN" demo "${ARGS[@]}" --measure path_norm,asam --strict >"$TMP/out" 2>"$TMP/err"
+rc=$?
 if grep -q "reusing" "$TMP/err"; then ok; else bad "the second run did not reuse the model"; fi
+want=0
+if grep -q -e "(\*\*disagrees\*\*)" -e "could not be compared" "$OUT/report.md"; then want=1; fi
+if [ "$rc" -eq "$want" ]; then ok; else bad "demo --strict exit code $rc, expected $want"; sed 's/^/    /' "$TMP/err" >&2; fi
+if [ "$want" -eq 0 ] || grep -q -- "--strict: the audit has findings" "$TMP/err"; then ok; else bad "--strict did not say why"; fi
 # bad usage
 if "$BIN" demo --epochs 0 >/dev/null 2>&1; then bad "--epochs 0 accepted"; else [ $? -eq 2 ] && ok || bad "--epochs 0: exit code not 2"; fi
 echo "$pass passed, $fail failed"

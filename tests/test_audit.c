@@ -367,6 +367,30 @@ static void test_summarize(void)
     CHECK(!am.agrees);
     CHECK(strstr(am.verdict, "expected to move") != NULL);
 
+    /* a measure with no value at an equivalent point is not measured, not a
+     * disagreement, and the verdict says why */
+    am.expected = MINIMA_INVARIANCE_EXACT;
+    v[0] = 1; v[1] = NAN; v[2] = 1; v[3] = 1;
+    snprintf(am.note, sizeof am.note, "lambda_min < -gamma");
+    minima_audit_summarize(&am, &r, &p);
+    CHECK(!am.measured && !am.agrees && am.n_missing == 1);
+    CHECK_MSG(!strcmp(am.verdict, "not measured: no finite value at 1 of 4 points: lambda_min < -gamma"),
+              "verdict '%s'", am.verdict);
+    am.note[0] = '\0';
+    am.status = MINIMA_EFAILED;
+    snprintf(am.error, sizeof am.error, "did not converge");
+    minima_audit_summarize(&am, &r, &p);
+    CHECK(!am.measured && !am.agrees);
+    CHECK_MSG(!strcmp(am.verdict, "not measured: failed at 1 of 4 points: did not converge"), "verdict '%s'",
+              am.verdict);
+    am.status = MINIMA_OK;
+    am.error[0] = '\0';
+    v[1] = 1;
+    minima_audit_summarize(&am, &r, &p);
+    CHECK(am.measured && am.agrees);
+    am.expected = MINIMA_INVARIANCE_NONE;
+    v[0] = v[1] = v[2] = v[3] = 7;
+
     /* a flagged point does not count */
     pts[3].equivalent = 0;
     v[3] = 1e9;
@@ -408,7 +432,118 @@ static void test_invariance_for_settings(void)
     CHECK(minima_measure_invariance(asam, "eta=0,biases=1") == MINIMA_INVARIANCE_EXACT);
     CHECK(minima_measure_invariance(mag, "mag_eps=0") == MINIMA_INVARIANCE_EXACT);
     CHECK(minima_measure_invariance(mag, NULL) == MINIMA_INVARIANCE_APPROX);
+    CHECK(minima_measure_invariance(mag, "mag_eps=0,variance_as_std=1") == MINIMA_INVARIANCE_NONE);
     CHECK(minima_measure_invariance(h, "adaptive=1") == MINIMA_INVARIANCE_NONE);
+    const minima_measure *rf = minima_measure_find("relative_flatness");
+    const minima_measure *ns = minima_measure_find("normalized_sharpness");
+    CHECK(rf && ns);
+    if (!rf || !ns) return;
+    CHECK(minima_measure_invariance(rf, NULL) == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(rf, "standardize=0") == MINIMA_INVARIANCE_NONE);
+    CHECK(minima_measure_invariance(ns, NULL) == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(ns, "diag=2") == MINIMA_INVARIANCE_EXACT);
+    CHECK(minima_measure_invariance(ns, "diag=3") == MINIMA_INVARIANCE_APPROX);
+}
+
+/* Raw relative flatness (standardize=0) moves under per-neuron maps; the
+ * audit expects it to, so its verdict agrees. */
+static void test_raw_relative_flatness(void)
+{
+    minima_model *m = make_model("5-6-4-3", 1, MINIMA_ACT_RELU, 11);
+    minima_dataset ds = make_data(40, 5, 3, 2);
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, &ds, NULL));
+    minima_audit_params p = minima_audit_default_params();
+    p.decades = 1;
+    p.neuron_draws = 2;
+    minima_audit_setting raw = {"relative_flatness", "standardize=0"};
+    p.extra_settings = &raw;
+    p.n_extra_settings = 1;
+    const char *names[] = {"relative_flatness"};
+    minima_audit_result r;
+    CHECK_OK(minima_audit_run(net, names, 1, &p, &r));
+    const minima_audit_measure *am = find(&r, "relative_flatness");
+    CHECK(am != NULL);
+    if (am) {
+        CHECK(am->expected == MINIMA_INVARIANCE_NONE);
+        CHECK_MSG(am->rel_spread > 1e-2, "raw kappa spread %.3g", am->rel_spread);
+        CHECK_MSG(am->agrees, "verdict '%s'", am->verdict);
+    }
+    minima_audit_result_free(&r);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
+}
+
+/* Every allocation failure in the audit and in its figure returns
+ * MINIMA_ENOMEM cleanly (ASan checks the leaks), and the figure's own
+ * buffers go through the library's allocator (so that a failure there is
+ * reported as one). */
+static void test_out_of_memory(void)
+{
+    minima_model *m = make_model("3-3-2", 1, MINIMA_ACT_RELU, 5);
+    minima_dataset ds = make_data(6, 3, 2, 4);
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, &ds, NULL));
+    minima_audit_params p = minima_audit_default_params();
+    p.decades = 1;
+    p.neuron_draws = 1;
+    const char *names[] = {"path_norm", "hessian_trace"};
+    int ran = 0;
+    for (long n = 0; n < 5000 && !ran; n++) {
+        minima_audit_result r;
+        minima_alloc_fail_after(n);
+        minima_status s = minima_audit_run(net, names, 2, &p, &r);
+        minima_alloc_fail_after(-1);
+        CHECK_MSG(s == MINIMA_OK || s == MINIMA_ENOMEM, "audit after %ld allocations: %s (%s)", n,
+                  minima_strerror(s), minima_last_error());
+        ran = s == MINIMA_OK;
+        minima_audit_result_free(&r);
+    }
+    CHECK(ran);
+    minima_audit_result r;
+    CHECK_OK(minima_audit_run(net, names, 2, &p, &r));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/oom_audit.png", harness_tmpdir());
+    int drawn = 0, buffers_failed = 0;
+    for (long n = 0; n < 5000 && !drawn; n++) {
+        minima_alloc_fail_after(n);
+        minima_status s = minima_audit_plot(path, &r, "oom");
+        minima_alloc_fail_after(-1);
+        CHECK_MSG(s == MINIMA_OK || s == MINIMA_ENOMEM, "plot after %ld allocations: %s (%s)", n,
+                  minima_strerror(s), minima_last_error());
+        if (s == MINIMA_ENOMEM && strstr(minima_last_error(), "drawing the audit")) buffers_failed = 1;
+        drawn = s == MINIMA_OK;
+    }
+    CHECK(drawn);
+    CHECK_MSG(buffers_failed, "no allocation failure reached the figure's own buffers");
+    /* the figure marks a measure not measured with ?, not as a disagreement (≠) */
+    r.measures[1].values[1] = NAN;
+    minima_audit_summarize(&r.measures[1], &r, &p);
+    CHECK(!r.measures[1].measured);
+    snprintf(path, sizeof path, "%s/not_measured.svg", harness_tmpdir());
+    CHECK_OK(minima_audit_plot(path, &r, "oom"));
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (f) {
+        static char svg[1 << 20];
+        size_t len = fread(svg, 1, sizeof svg - 1, f);
+        svg[len] = '\0';
+        fclose(f);
+        /* the SVG writes text as character references */
+        char want[512], wrong[512];
+        const char *title = "hessian_trace (not inv.) ?";
+        size_t k = 0;
+        for (const char *c = title; *c && k + 8 < sizeof want; c++)
+            k += (size_t)snprintf(want + k, sizeof want - k, "&#x%x;", (unsigned)(unsigned char)*c);
+        snprintf(wrong, sizeof wrong, "%.*s&#x2260;", (int)(k - 7), want);   /* "... " then the not-equal sign */
+        CHECK_MSG(strstr(svg, want) != NULL, "no panel titled '%s'", title);
+        CHECK_MSG(strstr(svg, wrong) == NULL, "a not-measured measure is drawn as a disagreement");
+    }
+    minima_audit_result_free(&r);
+    minima_net_free(net);
+    minima_model_free(m);
+    free_data(&ds);
 }
 
 int main(void)
@@ -421,5 +556,7 @@ int main(void)
     RUN(test_canonical_points);
     RUN(test_no_canonical);
     RUN(test_invariance_for_settings);
+    RUN(test_out_of_memory);
+    RUN(test_raw_relative_flatness);
     return harness_report();
 }

@@ -369,6 +369,15 @@ static void test_pac_bayes(void)
     /* sigma' is where the error rises by 0.1: independent draws agree */
     CHECK(noisy_error(net, 0.5 * sigma, 200, 17) - err0 < 0.1);
     CHECK(noisy_error(net, 2 * sigma, 200, 18) - err0 > 0.1);
+    /* variance_as_std=1, the reference code's noise: its sigma' is the one whose square is a
+     * standard deviation at which the error rises by 0.1 */
+    run("pac_bayes", net, "variance_as_std=1", 4, &r);
+    double sref = extra(&r, "sigma");
+    CHECK(sref > 0 && sref < 2);
+    CHECK(strstr(r.params, "\"variance_as_std\": 1") != NULL);
+    CHECK(noisy_error(net, 0.5 * sref * sref, 200, 19) - err0 < 0.1);
+    CHECK(noisy_error(net, 2 * sref * sref, 200, 20) - err0 > 0.1);
+    CHECK_MSG(fabs(sref * sref - sigma) < 0.5 * sigma, "sigma'_ref^2 = %.4g vs sigma' = %.4g", sref * sref, sigma);
     /* without the seed metadata, the init bound is not available */
     minima_model *m2 = make_model("3-5-4-3", 1, 91);
     minima_net *net2 = make_net(m2, ds, MINIMA_LOSS_CE);

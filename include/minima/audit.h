@@ -26,10 +26,19 @@
  *   rel_spread  max_i |v_i - v0| / |v0| (absolute when v0 = 0, flagged)
  *   verdict     "invariant to 3e-12", "moved by 1.2e+06x", "moved by 4%
  *               (approximately invariant expected)", ...
- *   agrees      the measured behaviour matches the registry's expectation:
- *               EXACT: rel_spread <= invariant_tol; NONE: rel_spread >
- *               moved_tol; APPROX: rel_spread <= approx_tol; OPEN: always
- *               (the verdict says what was measured).
+ *   measured    the measure gave a finite value at every equivalent point
+ *               (and, where computed, at the canonical points). If not —
+ *               it failed, or returned NaN (e.g. local entropy where
+ *               lambda_min < -gamma) — the verdict is "not measured: ..."
+ *               with the reason, and it is neither an agreement nor a
+ *               disagreement;
+ *   agrees      measured, and the behaviour matches the registry's
+ *               expectation: EXACT: rel_spread <= invariant_tol; NONE:
+ *               rel_spread > moved_tol; APPROX: rel_spread <= approx_tol;
+ *               OPEN: always (the verdict says what was measured). A
+ *               measured measure that does not agree is a disagreement: a
+ *               finding about the measure or the literature, reported, not
+ *               a failure of the audit.
  *
  * Canonical values. For every measure not expected to be exactly
  * invariant, the audit also computes, from each equivalent orbit point i,
@@ -139,8 +148,10 @@ typedef struct {
     double canonical_value;     /* at the canonical point of theta */
     double canonical_rel_spread;/* max_i |c_i - c_0| / |c_0| (NaN if not computed) */
     size_t n_canonical;
-    int agrees;
-    char verdict[160];
+    int measured;               /* finite values at every equivalent (and canonical) point */
+    size_t n_missing;           /* equivalent points without a finite value */
+    int agrees;                 /* measured and as expected */
+    char verdict[320];
     minima_status status;       /* first failure at any point (MINIMA_OK if none) */
     char error[256];            /* its message */
     double seconds_total;
@@ -155,7 +166,9 @@ typedef struct {
     char canonical_error[256];        /* why no canonical values were computed (the canonical
                                          representative does not exist, e.g. a layer of zero
                                          weights), or "" */
-    int all_agree;                    /* every measure agrees (and no point was flagged) */
+    int all_agree;                    /* every measure measured and agrees, and no point was flagged */
+    size_t n_disagree;                /* measures measured whose verdict contradicts the expectation */
+    size_t n_not_measured;            /* measures not measured (failed or NaN somewhere) */
     double seconds;
 } minima_audit_result;
 
