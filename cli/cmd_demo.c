@@ -463,10 +463,10 @@ int minima_cmd_demo(int argc, char **argv)
     const cli_option opts[] = {
         {"--out", OPT_STRING, &d.dir, "directory for the model, the figures and report.md", "DIR"},
         {"--data", OPT_STRING, &d.source, "training data (its test split is SRC:test)", "SRC"},
-        {"--subset", OPT_SIZE, &d.subset, "training examples", "N"},
-        {"--audit-subset", OPT_SIZE, &d.audit_subset, "training examples the audit and landscapes use", "N"},
+        {"--subset", OPT_SIZE, &d.subset, "training examples", "N", CLI_IN(1, 1e9)},
+        {"--audit-subset", OPT_SIZE, &d.audit_subset, "training examples the audit and landscapes use", "N", CLI_IN(0, 1e9)},
         {"--arch", OPT_STRING, &d.arch, "network widths", "A"},
-        {"--epochs", OPT_INT, &d.epochs, "training epochs", "E"},
+        {"--epochs", OPT_INT, &d.epochs, "training epochs", "E", CLI_IN(1, 1000000)},
         {"--measure", OPT_STRING, &d.measures, "measures to audit (registry names, comma-separated)", "NAMES"},
         {"--retrain", OPT_FLAG, &d.retrain, "train even if DIR/model.safetensors exists", NULL},
         {"--quick", OPT_FLAG, &d.quick, "fewer orbit points and coarser figures (for tests)", NULL},
