@@ -88,6 +88,8 @@ typedef struct {
     const minima_model *model_b;
 } dir_spec;
 
+static size_t eig_max_products = 10000;     /* --max-products */
+
 /* The direction(s) (dims, P) of spec at theta; eigenvalues (dims) for eigen. */
 static minima_status make_dirs(const dir_spec *ds, const double *theta, double *d, double *eigvals)
 {
@@ -99,6 +101,7 @@ static minima_status make_dirs(const dir_spec *ds, const double *theta, double *
     p.seed = ds->seed;
     p.dims = ds->dims;
     p.eig_tol = ds->eig_tol;
+    p.eig_max_products = eig_max_products;
     return minima_dir_make(ds->cn->net, theta, &p, d, eigvals);
 }
 
@@ -234,6 +237,7 @@ int minima_cmd_landscape(int argc, char **argv)
         {"--seed", OPT_U64, &seed, "seed of random directions (2-D: S and S+1) and of Lanczos", "S", CLI_ANY},
         {"--bias", OPT_STRING, &bias_s, "filter normalization of biases: zero, copy (d_b = b) or row", "B"},
         {"--eig-tol", OPT_DOUBLE, &eig_tol, "eigen: Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "eigen: Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
         {"--compare-rescaled", OPT_STRING, &compare_s, "also slice through a rescaled model: a1,...,aK or neurons:SEED:SPREAD", "ALPHAS"},
         {"--canonical", OPT_FLAG, &canonical, "slice through the minimum-norm point of the per-neuron orbit instead (the same picture for every rescaling)", NULL},
         {"--log", OPT_FLAG, &log_loss, "log scale for the loss (axis or colours)", NULL},

@@ -35,11 +35,14 @@ static const char usage_main[] =
     "              parameter Hessian";
 
 
+static size_t eig_max_products = 10000;     /* --max-products */
+
 /* The k largest eigenvalues of op by Lanczos (values and residuals, k of each). */
 static minima_status top_eigs(minima_linop *op, int k, double tol, uint64_t seed, double *vals,
                               double *res, size_t *n_products)
 {
     minima_eigs_params p = minima_eigs_default_params();
+    p.max_products = eig_max_products;
     p.k_top = k < (int)op->n ? k : (int)op->n;
     p.tol = tol;
     p.seed = seed;
@@ -155,6 +158,7 @@ static int cmd_radial(int argc, char **argv)
         {"--factor", OPT_DOUBLE, &pp.factor, "several models: ratio of consecutive norms in eta", "F", CLI_OPEN(1, 1e6)},
         {"--max-delta", OPT_DOUBLE, &pp.max_delta, "several models: largest ball radius", "D", CLI_OPEN(0, 1e100)},
         {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
         {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
@@ -413,6 +417,7 @@ static int cmd_weightnorm(int argc, char **argv)
         CLI_NET_OPTIONS(a),
         {"--scales", OPT_STRING, &scales_s, "norms alpha of v, comma-separated", "a1,a2,..."},
         {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
         {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
@@ -531,6 +536,7 @@ static int cmd_input(int argc, char **argv)
         {"--out-data", OPT_STRING, &out_data, "write the transformed inputs u as .npy", "FILE"},
         {"--top", OPT_INT, &top, "Hessian eigenvalues to compare (0: none)", "K", CLI_IN(0, 10000)},
         {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
         {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},

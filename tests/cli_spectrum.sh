@@ -64,6 +64,14 @@ has "--max-products message" "$TMP/err" "did not converge in 3 products"
 has "--max-products message" "$TMP/err" "partial result printed"
 run "--max-products 0" 2 "$BIN" spectrum "${D[@]}" --max-products 0
 
+# ---- every command that runs Lanczos takes --max-products and ends (exit 1) --------
+run "landscape --dir eigen --max-products 3" 1 "$BIN" landscape "${D[@]}" --dir eigen --points 5 --json --max-products 3
+has "landscape: the limit named" "$TMP/err" "max_products = 3"
+run "reparam radial --max-products 3" 1 "$BIN" reparam radial "${D[@]}" --max-products 3
+has "reparam radial: the limit named" "$TMP/err" "max_products = 3"
+run "reparam weightnorm --max-products 3" 1 "$BIN" reparam weightnorm "${D[@]}" --max-products 3
+run "reparam input --max-products 3" 1 "$BIN" reparam input "${D[@]}" --max-products 3 --out "$TMP/in.safetensors"
+
 # ---- progress: plain lines when stderr is not a terminal -----------------------------
 MINIMA_NO_PROGRESS= run "progress lines" 0 env -u MINIMA_NO_PROGRESS "$BIN" spectrum "${D[@]}" --top 1
 has "progress: start line" "$TMP/err" "progress: lanczos: started"
