@@ -26,7 +26,9 @@ static const char usage[] =
     "Curvature of the mean training loss at the model's parameters, in float64:\n"
     "  --top/--bottom  the K largest / smallest eigenvalues by Lanczos with full\n"
     "                  reorthogonalization; each is reported with its residual\n"
-    "                  ||Hx - lambda x|| and converges when that is <= tol |lambda|\n"
+    "                  ||Hx - lambda x|| and converges when that is\n"
+    "                  <= tol max(|lambda|, 0.1 ||H||) (docs/spectrum.md); at most\n"
+    "                  --max-products products, else exit 1 with the partial result\n"
     "  --trace         Tr H by Hutch++ (or --trace-method hutchinson|exact), with its\n"
     "                  standard error; stops when stderr <= --trace-rtol |estimate|\n"
     "  --density       spectral density by stochastic Lanczos quadrature (Ghorbani et\n"
@@ -133,7 +135,7 @@ int minima_cmd_spectrum(int argc, char **argv)
         CLI_NET_OPTIONS(na),
         {"--top", OPT_INT, &top, "number of largest eigenvalues", "K", CLI_IN(0, 10000)},
         {"--bottom", OPT_INT, &bottom, "number of smallest eigenvalues", "K", CLI_IN(0, 10000)},
-        {"--tol", OPT_DOUBLE, &tol, "Lanczos: converge when ||Hx - lambda x|| <= tol |lambda|", "X", CLI_OPEN(0, 1)},
+        {"--tol", OPT_DOUBLE, &tol, "Lanczos: converge when ||Hx - lambda x|| <= tol max(|lambda|, 0.1 ||H||)", "X", CLI_OPEN(0, 1)},
         {"--basis", OPT_SIZE, &basis, "Lanczos: Krylov basis size before a restart (0: auto, see eigen.h)", "M", CLI_IN(0, 100000)},
         {"--max-products", OPT_SIZE, &max_products, "Lanczos: stop (exit 1, partial result) after N products", "N", CLI_IN(1, 1e9)},
         {"--trace", OPT_FLAG, &want_trace, "estimate the trace", NULL},
