@@ -5,18 +5,44 @@
 #include "minima/tempfile.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Whether `text` contains `word`, ignoring case. */
+static int contains_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (; *text; text++)
+        if (!strncasecmp(text, word, n)) return 1;
+    return 0;
+}
+
+/* The words of a status that its message may already say ("interrupted:
+ * lanczos: interrupted after ..." would say them twice). */
+static const char *status_stem(minima_status status)
+{
+    switch (status) {
+    case MINIMA_EINTERRUPTED: return "interrupt";
+    case MINIMA_ENOCONV: return "converge";
+    case MINIMA_ENONFINITE: return "nan or inf";
+    default: return minima_strerror(status);
+    }
+}
 
 int cli_fail(const char *cmd, minima_status status)
 {
     const char *msg = minima_last_error();
-    fprintf(stderr, "minima %s: %s%s%s\n", cmd, minima_strerror(status), msg[0] ? ": " : "", msg);
+    if (msg[0] && contains_word(msg, status_stem(status)))
+        fprintf(stderr, "minima %s: %s\n", cmd, msg);
+    else
+        fprintf(stderr, "minima %s: %s%s%s\n", cmd, minima_strerror(status), msg[0] ? ": " : "", msg);
     if (status == MINIMA_EINTERRUPTED) return 130;
     return minima_status_is_usage(status) ? EXIT_USAGE : EXIT_COMPUTE;
 }
@@ -32,6 +58,18 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+static int is_numeric(cli_opt_kind k)
+{
+    return k == OPT_INT || k == OPT_SIZE || k == OPT_DOUBLE || k == OPT_U64;
+}
+
+static void print_double(FILE *f, double x)
+{
+    char buf[MINIMA_DOUBLE_CHARS];
+    minima_format_double(buf, sizeof buf, x);
+    fputs(buf, f);
+}
+
 static void print_default(const cli_option *o)
 {
     switch (o->kind) {
@@ -41,10 +79,18 @@ static void print_default(const cli_option *o)
         if (s) fprintf(stdout, " (default: %s)", s);
         break;
     }
-    case OPT_INT: fprintf(stdout, " (default: %d)", *(int *)o->value); break;
-    case OPT_SIZE: fprintf(stdout, " (default: %zu)", *(size_t *)o->value); break;
-    case OPT_DOUBLE: fprintf(stdout, " (default: %g)", *(double *)o->value); break;
-    case OPT_U64: fprintf(stdout, " (default: %llu)", (unsigned long long)*(uint64_t *)o->value); break;
+    case OPT_INT: fprintf(stdout, " (default: %d", *(int *)o->value); break;
+    case OPT_SIZE: fprintf(stdout, " (default: %zu", *(size_t *)o->value); break;
+    case OPT_DOUBLE:
+        fputs(" (default: ", stdout);
+        print_double(stdout, *(double *)o->value);
+        break;
+    case OPT_U64: fprintf(stdout, " (default: %llu", (unsigned long long)*(uint64_t *)o->value); break;
+    }
+    if (is_numeric(o->kind)) {
+        char r[96];
+        cli_range_format(r, sizeof r, o->range);
+        fprintf(stdout, "; %s%s)", o->range.flags & CLI_RANGE_ANY ? "" : "range ", r);
     }
 }
 
@@ -58,9 +104,123 @@ static const char *default_metavar(cli_opt_kind k)
     }
 }
 
+int cli_range_contains(cli_range r, double x)
+{
+    if (!isfinite(x)) return 0;
+    if (r.flags & CLI_RANGE_ANY) return 1;
+    if (r.flags & CLI_RANGE_LO_OPEN ? !(x > r.lo) : !(x >= r.lo)) return 0;
+    if (r.flags & CLI_RANGE_HI_OPEN ? !(x < r.hi) : !(x <= r.hi)) return 0;
+    return 1;
+}
+
+/* Whole numbers as digits (10000, not 1e+04), others the shortest decimal. */
+static void format_bound(char *buf, size_t size, double x)
+{
+    if (x == floor(x) && fabs(x) < 1e15) snprintf(buf, size, "%.0f", x);
+    else minima_format_double(buf, size, x);
+}
+
+void cli_range_format(char *buf, size_t size, cli_range r)
+{
+    if (r.flags & CLI_RANGE_ANY) {
+        snprintf(buf, size, "any value");
+        return;
+    }
+    char lo[MINIMA_DOUBLE_CHARS], hi[MINIMA_DOUBLE_CHARS];
+    format_bound(lo, sizeof lo, r.lo);
+    format_bound(hi, sizeof hi, r.hi);
+    snprintf(buf, size, "%c%s, %s%c", r.flags & CLI_RANGE_LO_OPEN ? '(' : '[', lo, hi,
+             r.flags & CLI_RANGE_HI_OPEN ? ')' : ']');
+}
+
+/* Plain decimal digits, with a leading '-' only if allow_minus; no
+ * spaces, no '+'. 1 and *neg, *mag on success; 0 if it is not such an
+ * integer; -1 if it has too many digits for 64 bits. */
+static int parse_integer(const char *s, int allow_minus, int *neg, unsigned long long *mag)
+{
+    *neg = 0;
+    if (allow_minus && *s == '-') {
+        *neg = 1;
+        s++;
+    }
+    if (!*s) return 0;
+    unsigned long long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return 0;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (ULLONG_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *mag = v;
+    return 1;
+}
+
+/* A finite decimal number, the whole of s: 1 and *out; 0 if it is not a
+ * number (spaces, hex, nan, inf, trailing text); -1 if it overflows or
+ * underflows a double. */
+static int parse_number(const char *s, double *out)
+{
+    if (!*s) return 0;
+    for (const char *c = s; *c; c++)
+        if (!strchr("0123456789+-.eE", *c)) return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end) return 0;
+    if (errno == ERANGE || !isfinite(v)) return -1;
+    *out = v;
+    return 1;
+}
+
+/* Checks and stores the value of numeric option o; -1 or EXIT_USAGE. */
+static int parse_numeric(const char *cmd, const cli_option *o, const char *val)
+{
+    char r[96];
+    cli_range_format(r, sizeof r, o->range);
+    const char *in = o->range.flags & CLI_RANGE_ANY ? "" : " in ";
+    const char *rr = o->range.flags & CLI_RANGE_ANY ? "" : r;
+    if (o->kind == OPT_DOUBLE) {
+        double v;
+        int ok = parse_number(val, &v);
+        if (ok <= 0 || !cli_range_contains(o->range, v))
+            return cli_usage_error(cmd, "option %s: expected a number%s%s, found '%s'%s", o->name, in, rr,
+                                   val, ok < 0 ? " (beyond the range of a double)" : "");
+        *(double *)o->value = v;
+        return -1;
+    }
+    int neg;
+    unsigned long long mag = 0;
+    int ok = parse_integer(val, o->kind == OPT_INT, &neg, &mag);
+    const char *what = o->kind == OPT_INT ? "an integer" : "a non-negative integer";
+    if (ok <= 0)
+        return cli_usage_error(cmd, "option %s: expected %s%s%s, found '%s'%s", o->name, what, in, rr, val,
+                               ok < 0 ? " (too large)" : "");
+    int inside;
+    if (o->kind == OPT_INT) {
+        inside = mag <= (neg ? 2147483648ull : 2147483647ull) &&
+                 cli_range_contains(o->range, neg ? -(double)mag : (double)mag);
+    } else {
+        /* Ranges of SIZE and U64 options: CLI_ANY (every 64-bit value) or
+         * bounds well below 2^53, so the comparison in double is exact. */
+        inside = (o->range.flags & CLI_RANGE_ANY) || cli_range_contains(o->range, (double)mag);
+        if (o->kind == OPT_SIZE && mag > SIZE_MAX) inside = 0;
+    }
+    if (!inside) return cli_usage_error(cmd, "option %s: expected %s%s%s, found '%s'", o->name, what, in, rr, val);
+    if (o->kind == OPT_INT) *(int *)o->value = neg ? (int)-(long long)mag : (int)mag;
+    else if (o->kind == OPT_SIZE) *(size_t *)o->value = (size_t)mag;
+    else *(uint64_t *)o->value = (uint64_t)mag;
+    return -1;
+}
+
 int cli_parse(const char *cmd, const char *usage, const cli_option *opts, int argc, char **argv,
               const char **positional, int max_positional, int *n_positional)
 {
+    for (const cli_option *o = opts; o->name; o++)
+        if (is_numeric(o->kind) && !(o->range.flags & CLI_RANGE_SET)) {
+            fprintf(stderr, "minima %s: internal error: numeric option %s has no range in its "
+                    "option table\n", cmd, o->name);
+            return EXIT_COMPUTE;
+        }
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -97,60 +257,83 @@ int cli_parse(const char *cmd, const char *usage, const cli_option *opts, int ar
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) return cli_usage_error(cmd, "option %s needs a value", o->name);
-        char *end = NULL;
-        errno = 0;
-        switch (o->kind) {
-        case OPT_STRING: *(const char **)o->value = val; break;
-        case OPT_INT: {
-            long v = strtol(val, &end, 10);
-            if (end == val || *end || errno || v < -2147483647L || v > 2147483647L)
-                return cli_usage_error(cmd, "option %s: expected an integer, found '%s'", o->name, val);
-            *(int *)o->value = (int)v;
-            break;
+        if (o->kind == OPT_STRING) {
+            *(const char **)o->value = val;
+            continue;
         }
-        case OPT_SIZE: case OPT_U64: {
-            if (val[0] == '-')
-                return cli_usage_error(cmd, "option %s: expected a non-negative integer, found '%s'", o->name, val);
-            unsigned long long v = strtoull(val, &end, 10);
-            if (end == val || *end || errno)
-                return cli_usage_error(cmd, "option %s: expected a non-negative integer, found '%s'", o->name, val);
-            if (o->kind == OPT_SIZE) *(size_t *)o->value = (size_t)v;
-            else *(uint64_t *)o->value = (uint64_t)v;
-            break;
-        }
-        case OPT_DOUBLE: {
-            double v = strtod(val, &end);
-            if (end == val || *end || errno || !isfinite(v))
-                return cli_usage_error(cmd, "option %s: expected a finite number, found '%s'", o->name, val);
-            *(double *)o->value = v;
-            break;
-        }
-        case OPT_FLAG: break;
-        }
+        int rc = parse_numeric(cmd, o, val);
+        if (rc >= 0) return rc;
     }
     if (n_positional) *n_positional = npos;
     return -1;
 }
 
-int cli_parse_doubles(const char *s, double **out)
+static size_t count_commas(const char *s, const char *upto)
 {
+    size_t k = 0;
+    for (; s < upto; s++) k += *s == ',';
+    return k;
+}
+
+/* Splits s at commas into a new array of finite numbers in r. Returns the
+ * count, or -1 with *bad_at the offending entry (its start in s; NULL: the
+ * list is empty or memory ran out) and *why a reason. */
+static int split_numbers(const char *s, cli_range r, double **out, const char **bad_at, const char **why)
+{
+    *bad_at = NULL;
+    *why = "an empty list";
+    if (!s || !*s) return -1;
     int n = 1;
     for (const char *c = s; *c; c++) n += *c == ',';
     double *v = malloc((size_t)n * sizeof *v);
-    if (!v) return -1;
+    if (!v) {
+        *why = "out of memory";
+        return -1;
+    }
     const char *p = s;
     for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        v[i] = strtod(p, &end);
-        if (end == p || errno || !isfinite(v[i]) || (*end != ',' && *end != '\0')) {
+        size_t len = strcspn(p, ",");
+        char buf[64];
+        int ok = 0;
+        if (len > 0 && len < sizeof buf) {
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            ok = parse_number(buf, &v[i]);
+        }
+        if (ok <= 0 || !cli_range_contains(r, v[i])) {
+            *bad_at = p;
+            *why = len == 0 ? "an empty entry" : ok < 0 ? "beyond the range of a double"
+                 : ok == 0 ? "not a finite number" : "out of range";
             free(v);
             return -1;
         }
-        p = end + (*end == ',');
+        p += len + (p[len] == ',');
     }
     *out = v;
     return n;
+}
+
+int cli_parse_list(const char *cmd, const char *opt, const char *s, cli_range r, double **out)
+{
+    const char *bad_at, *why;
+    int n = split_numbers(s, r, out, &bad_at, &why);
+    if (n >= 0) return n;
+    char rs[96];
+    cli_range_format(rs, sizeof rs, r);
+    if (!bad_at)
+        cli_usage_error(cmd, "option %s: expected comma-separated numbers in %s, found %s", opt, rs, why);
+    else
+        cli_usage_error(cmd, "option %s: expected comma-separated numbers in %s; entry %d of '%s', "
+                        "'%.*s', is %s", opt, rs, 1 + (int)count_commas(s, bad_at), s,
+                        (int)strcspn(bad_at, ","), bad_at, why);
+    return -1;
+}
+
+int cli_parse_doubles(const char *s, double **out)
+{
+    const char *bad_at, *why;
+    cli_range any = CLI_ANY;
+    return split_numbers(s, any, out, &bad_at, &why);
 }
 
 /* ---- progress bar and Ctrl-C ---------------------------------------- */
@@ -188,6 +371,53 @@ static void draw_progress(const char *task, double done, double total, void *use
     fflush(stderr);
 }
 
+/* Without a terminal (a log file, a pipe, a batch job) a redrawn bar is
+ * noise, and silence for minutes looks like a hang: print plain lines
+ * instead — when a task starts, every PLAIN_EVERY seconds with done/total
+ * and the rate, and when a task that was announced finishes. A task that
+ * starts less than a second after the previous line is not announced (a
+ * measure's many short sub-tasks would flood the log), but it is reported
+ * once it has run PLAIN_EVERY seconds. */
+#define PLAIN_EVERY 15.0
+
+static int plain_announced;
+static double plain_last_line = -1e300, plain_done;
+
+static void plain_progress(const char *task, double done, double total, void *user)
+{
+    (void)user;
+    double now = cli_now();
+    if (strncmp(task, progress_task, sizeof progress_task - 1) != 0) {
+        snprintf(progress_task, sizeof progress_task, "%s", task);
+        progress_start = now;
+        plain_announced = 0;
+        plain_done = 0;
+        if (now - plain_last_line >= 1.0) {
+            fprintf(stderr, "progress: %s: started\n", task);
+            plain_announced = 1;
+            plain_last_line = now;
+        }
+    }
+    int finished = total > 0 && done >= total;
+    double elapsed = now - progress_start;
+    if (finished) {
+        if (plain_announced)
+            fprintf(stderr, "progress: %s: finished in %.1f s\n", task, elapsed);
+        if (plain_announced) plain_last_line = now;
+        progress_task[0] = '\0';
+    } else {
+        plain_done = done;
+        if (now - plain_last_line >= PLAIN_EVERY) {
+            fprintf(stderr, "progress: %s: %.0f of %.0f (%.1f%%) after %.0f s, %.3g per s\n", task,
+                    done, total, total > 0 ? 100 * done / total : 0.0, elapsed,
+                    elapsed > 0 ? plain_done / elapsed : 0.0);
+            plain_announced = 1;
+            plain_last_line = now;
+        }
+    }
+    fflush(stderr);
+}
+
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -206,7 +436,9 @@ void cli_install_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (isatty(STDERR_FILENO) && !getenv("MINIMA_NO_PROGRESS")) minima_set_progress(draw_progress, NULL);
+    const char *quiet = getenv("MINIMA_NO_PROGRESS");
+    if (quiet && strcmp(quiet, "0") != 0) return;     /* set (and not 0): silent */
+    minima_set_progress(isatty(STDERR_FILENO) ? draw_progress : plain_progress, NULL);
 }
 
 double cli_now(void)

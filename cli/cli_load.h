@@ -35,10 +35,10 @@ cli_net_args cli_net_default_args(void);
     {"--model", OPT_STRING, &(a).model_path, "the model file (safetensors)", "MODEL"}, \
     {"--data", OPT_STRING, &(a).source, "data set: fashion-mnist[:test], X.npy, IMAGES.idx[.gz], FILE.csv, synthetic:NAME[:N]", "SRC"}, \
     {"--labels", OPT_STRING, &(a).labels, "labels file for IDX or .npy features", "FILE"}, \
-    {"--subset", OPT_SIZE, &(a).subset, "use the first N examples (0: all)", "N"}, \
+    {"--subset", OPT_SIZE, &(a).subset, "use the first N examples (0: all)", "N", CLI_IN(0, 1e9)}, \
     {"--loss", OPT_STRING, &(a).loss_name, "ce or mse (default: the model's metadata, else ce)", "ce|mse"}, \
-    {"--batch", OPT_SIZE, &(a).batch, "examples per internal batch (0: all at once)", "B"}, \
-    {"--data-seed", OPT_U64, &(a).data_seed, "seed of synthetic data sources", "S"}, \
+    {"--batch", OPT_SIZE, &(a).batch, "examples per internal batch (0: all at once)", "B", CLI_IN(0, 1e9)}, \
+    {"--data-seed", OPT_U64, &(a).data_seed, "seed of synthetic data sources", "S", CLI_ANY}, \
     CLI_DATA_LIMIT_OPTION((a).max_data_bytes), \
     {"--ignore-unknown", OPT_FLAG, &(a).ignore_unknown, "skip model tensors that are not a Linear layer's weight or bias", NULL}
 

@@ -28,7 +28,7 @@ int minima_cmd_eval(int argc, char **argv)
     int json = 0;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
-        {"--seed", OPT_U64, &na.data_seed, "seed of synthetic data sources (same as --data-seed)", "S"},
+        {"--seed", OPT_U64, &na.data_seed, "seed of synthetic data sources (same as --data-seed)", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };

@@ -90,6 +90,8 @@ typedef struct {
     const minima_model *model_b;
 } dir_spec;
 
+static size_t eig_max_products = 10000;     /* --max-products */
+
 /* The direction(s) (dims, P) of spec at theta; eigenvalues (dims) for eigen. */
 static minima_status make_dirs(const dir_spec *ds, const double *theta, double *d, double *eigvals)
 {
@@ -101,6 +103,7 @@ static minima_status make_dirs(const dir_spec *ds, const double *theta, double *
     p.seed = ds->seed;
     p.dims = ds->dims;
     p.eig_tol = ds->eig_tol;
+    p.eig_max_products = eig_max_products;
     return minima_dir_make(ds->cn->net, theta, &p, d, eigvals);
 }
 
@@ -165,16 +168,11 @@ static int parse_rescaling(const char *s, const minima_model *m, double *scales,
                                "%d in '%s'", K, K, K - 1, n, s);
     double alpha[64], used[64];
     if (K > 64) return cli_usage_error("landscape", "option --compare-rescaled: at most 64 layers");
-    const char *p = s;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        alpha[i] = strtod(p, &end);
-        if (end == p || errno || (*end != ',' && *end != '\0'))
-            return cli_usage_error("landscape", "option --compare-rescaled: expected "
-                                   "comma-separated numbers or neurons:SEED:SPREAD, found '%s'", s);
-        p = end + (*end == ',');
-    }
+    double *av = NULL;
+    cli_range positive = CLI_LO_OPEN(0, 1e100);
+    if (cli_parse_list("landscape", "--compare-rescaled", s, positive, &av) < 0) return EXIT_USAGE;
+    memcpy(alpha, av, (size_t)n * sizeof *alpha);
+    free(av);
     if ((st = minima_sym_layer_scales(m, alpha, n, n == K - 1, 1e-12, scales, used)) != MINIMA_OK)
         return cli_fail("landscape", st);
     int off = snprintf(desc, desc_size, "layer-wise α = (");
@@ -237,14 +235,15 @@ int minima_cmd_landscape(int argc, char **argv)
         {"--dir", OPT_STRING, &dir_s, "random, filter, eigen, or a second model file (interpolation)", "D"},
         {"--2d", OPT_FLAG, &two_d, "a 2-D slice (two directions) instead of a 1-D one", NULL},
         {"--range", OPT_STRING, &range_s, "t (and s) in [-A, A], or LO:HI (default 1; -0.5:1.5 for MODEL2)", "A"},
-        {"--points", OPT_SIZE, &points, "grid points per axis (0: 51 for 1-D, 31 for 2-D, 41 for MODEL2)", "N"},
-        {"--seed", OPT_U64, &seed, "seed of random directions (2-D: S and S+1) and of Lanczos", "S"},
+        {"--points", OPT_SIZE, &points, "grid points per axis (0: 51 for 1-D, 31 for 2-D, 41 for MODEL2)", "N", CLI_IN(0, 100001)},
+        {"--seed", OPT_U64, &seed, "seed of random directions (2-D: S and S+1) and of Lanczos", "S", CLI_ANY},
         {"--bias", OPT_STRING, &bias_s, "filter normalization of biases: zero, copy (d_b = b) or row", "B"},
-        {"--eig-tol", OPT_DOUBLE, &eig_tol, "eigen: Lanczos relative residual tolerance", "X"},
+        {"--eig-tol", OPT_DOUBLE, &eig_tol, "eigen: Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "eigen: Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
         {"--compare-rescaled", OPT_STRING, &compare_s, "also slice through a rescaled model: a1,...,aK or neurons:SEED:SPREAD", "ALPHAS"},
         {"--canonical", OPT_FLAG, &canonical, "slice through the minimum-norm point of the per-neuron orbit instead (the same picture for every rescaling)", NULL},
         {"--log", OPT_FLAG, &log_loss, "log scale for the loss (axis or colours)", NULL},
-        {"--clip", OPT_DOUBLE, &clip, "2-D: colour range up to this quantile of the loss (1: max)", "Q"},
+        {"--clip", OPT_DOUBLE, &clip, "2-D: colour range up to this quantile of the loss (1: max)", "Q", CLI_LO_OPEN(0, 1)},
         {"--title", OPT_STRING, &title, "figure title (default: model, data and direction)", "TEXT"},
         {"--csv", OPT_STRING, &csv, "write the grid as CSV to FILE", "FILE"},
         {"--plot", OPT_STRING, &plot, "draw the figure to FILE (.png, .svg, .pdf)", "FILE"},

@@ -36,11 +36,14 @@ static const char usage_main[] =
     "              parameter Hessian";
 
 
+static size_t eig_max_products = 10000;     /* --max-products */
+
 /* The k largest eigenvalues of op by Lanczos (values and residuals, k of each). */
 static minima_status top_eigs(minima_linop *op, int k, double tol, uint64_t seed, double *vals,
                               double *res, size_t *n_products)
 {
     minima_eigs_params p = minima_eigs_default_params();
+    p.max_products = eig_max_products;
     p.k_top = k < (int)op->n ? k : (int)op->n;
     p.tol = tol;
     p.seed = seed;
@@ -147,16 +150,17 @@ static int cmd_radial(int argc, char **argv)
     const cli_option opts[] = {
         CLI_NET_OPTIONS(a),
         {"--center", OPT_STRING, &center_path, "model whose parameters are the centre (default: --model)", "MODEL"},
-        {"--rhat", OPT_DOUBLE, &rhat, "radius rhat, 0 < rhat < delta", "R"},
-        {"--delta", OPT_DOUBLE, &delta, "radius of the ball that moves", "D"},
-        {"--rho", OPT_DOUBLE, &rho, "image radius of rhat, 0 < rho < delta", "P"},
+        {"--rhat", OPT_DOUBLE, &rhat, "radius rhat, 0 < rhat < delta", "R", CLI_OPEN(0, 1e100)},
+        {"--delta", OPT_DOUBLE, &delta, "radius of the ball that moves", "D", CLI_OPEN(0, 1e100)},
+        {"--rho", OPT_DOUBLE, &rho, "image radius of rhat, 0 < rho < delta", "P", CLI_OPEN(0, 1e100)},
         {"--fig5", OPT_STRING, &fig5_s, "one model: the Fig. 5 map with exponent A and offset B", "A,B"},
-        {"--top", OPT_INT, &top, "eigenvalues to compute (one model)", "K"},
+        {"--top", OPT_INT, &top, "eigenvalues to compute (one model)", "K", CLI_IN(1, 10000)},
         {"--order", OPT_STRING, &order_s, "several models: indices, sharpest first in eta", "i,j,..."},
-        {"--factor", OPT_DOUBLE, &pp.factor, "several models: ratio of consecutive norms in eta", "F"},
-        {"--max-delta", OPT_DOUBLE, &pp.max_delta, "several models: largest ball radius", "D"},
-        {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X"},
-        {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S"},
+        {"--factor", OPT_DOUBLE, &pp.factor, "several models: ratio of consecutive norms in eta", "F", CLI_OPEN(1, 1e6)},
+        {"--max-delta", OPT_DOUBLE, &pp.max_delta, "several models: largest ball radius", "D", CLI_OPEN(0, 1e100)},
+        {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
+        {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
@@ -228,7 +232,10 @@ static int cmd_radial(int argc, char **argv)
         int pred_valid = r <= rhat;
         if (fig5_s) {
             double *ab = NULL;
-            if (cli_parse_doubles(fig5_s, &ab) != 2) {
+            cli_range any = CLI_ANY;
+            int nab = cli_parse_list("reparam radial", "--fig5", fig5_s, any, &ab);
+            if (nab < 0) { rc = EXIT_USAGE; goto done; }
+            if (nab != 2) {
                 free(ab);
                 rc = cli_usage_error("reparam radial", "option --fig5: expected A,B, found '%s'", fig5_s);
                 goto done;
@@ -310,7 +317,11 @@ static int cmd_radial(int argc, char **argv)
     }
     if (order_s) {
         double *ov = NULL;
-        int no = cli_parse_doubles(order_s, &ov);
+        cli_range idx = CLI_IN(0, m - 1);
+        int no = cli_parse_list("reparam radial", "--order", order_s, idx, &ov);
+        if (no < 0) { rc = EXIT_USAGE; goto done; }
+        for (int i = 0; i < no; i++)
+            if (ov[i] != floor(ov[i])) no = -1;     /* an index is a whole number */
         if (no != m) {
             free(ov);
             rc = cli_usage_error("reparam radial", "option --order: expected %d model indices, found '%s'", m, order_s);
@@ -407,16 +418,18 @@ static int cmd_weightnorm(int argc, char **argv)
     const cli_option opts[] = {
         CLI_NET_OPTIONS(a),
         {"--scales", OPT_STRING, &scales_s, "norms alpha of v, comma-separated", "a1,a2,..."},
-        {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X"},
-        {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S"},
+        {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
+        {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
     int rc = cli_parse("reparam weightnorm", usage_wn, opts, argc, argv, NULL, 0, NULL);
     if (rc >= 0) return rc;
     double *scales = NULL;
-    int ns = cli_parse_doubles(scales_s, &scales);
-    if (ns < 1) return cli_usage_error("reparam weightnorm", "option --scales: expected numbers, found '%s'", scales_s);
+    cli_range positive = CLI_LO_OPEN(0, 1e100);
+    int ns = cli_parse_list("reparam weightnorm", "--scales", scales_s, positive, &scales);
+    if (ns < 0) return EXIT_USAGE;
     for (int i = 0; i < ns; i++)
         if (!(scales[i] > 0)) {
             double bad = scales[i];
@@ -519,13 +532,14 @@ static int cmd_input(int argc, char **argv)
     const cli_option opts[] = {
         CLI_NET_OPTIONS(a),
         {"--method", OPT_STRING, &method_s, "standardize, whiten (= zca), zca or pca", "M"},
-        {"--ridge", OPT_DOUBLE, &ip.ridge, "added to variances / covariance eigenvalues", "E"},
+        {"--ridge", OPT_DOUBLE, &ip.ridge, "added to variances / covariance eigenvalues", "E", CLI_IN(0, 1e100)},
         {"--add-bias", OPT_FLAG, &add_bias, "give a bias-free model biases to absorb the mean", NULL},
         {"--out", OPT_STRING, &out_path, "where to write the folded model", "MODEL"},
         {"--out-data", OPT_STRING, &out_data, "write the transformed inputs u as .npy", "FILE"},
-        {"--top", OPT_INT, &top, "Hessian eigenvalues to compare (0: none)", "K"},
-        {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X"},
-        {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S"},
+        {"--top", OPT_INT, &top, "Hessian eigenvalues to compare (0: none)", "K", CLI_IN(0, 10000)},
+        {"--tol", OPT_DOUBLE, &tol, "Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
+        {"--max-products", OPT_SIZE, &eig_max_products, "Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
+        {"--seed", OPT_U64, &seed, "Lanczos start vector seed", "S", CLI_ANY},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };

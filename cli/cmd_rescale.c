@@ -67,16 +67,16 @@ int minima_cmd_rescale(int argc, char **argv)
         {"--neurons", OPT_STRING, &neurons_s, "random per-neuron orbit point", "SEED:SPREAD"},
         {"--canonical", OPT_FLAG, &canonical, "the minimum-norm point of the orbit", NULL},
         {"--group", OPT_STRING, &group_s, "group for --canonical: neuron or layer", "G"},
-        {"--max-iter", OPT_INT, &max_iter, "canonical: Newton steps / balancing sweeps", "N"},
-        {"--step-tol", OPT_DOUBLE, &step_tol, "canonical: stop when max |log factor| <= X", "X"},
+        {"--max-iter", OPT_INT, &max_iter, "canonical: Newton steps / balancing sweeps", "N", CLI_IN(1, 1000000)},
+        {"--step-tol", OPT_DOUBLE, &step_tol, "canonical: stop when max |log factor| <= X", "X", CLI_IN(0, 1)},
         {"--out", OPT_STRING, &out_path, "where to write the rescaled model", "MODEL"},
         {"--data", OPT_STRING, &source, "data set for the equivalence check", "SRC"},
         {"--labels", OPT_STRING, &labels, "labels file for IDX or .npy features", "FILE"},
-        {"--subset", OPT_SIZE, &subset, "use the first N examples (0: all)", "N"},
-        {"--data-seed", OPT_U64, &data_seed, "seed of synthetic data sources", "S"},
+        {"--subset", OPT_SIZE, &subset, "use the first N examples (0: all)", "N", CLI_IN(0, 1e9)},
+        {"--data-seed", OPT_U64, &data_seed, "seed of synthetic data sources", "S", CLI_ANY},
         CLI_DATA_LIMIT_OPTION(max_data_bytes),
         {"--check", OPT_FLAG, &check, "fail (exit 1) if the relative output difference > --tol", NULL},
-        {"--tol", OPT_DOUBLE, &tol, "tolerance of --check (relative to max |output|)", "X"},
+        {"--tol", OPT_DOUBLE, &tol, "tolerance of --check (relative to max |output|)", "X", CLI_IN(0, 1e6)},
         {"--ignore-unknown", OPT_FLAG, &ignore_unknown,
          "skip model tensors that are not a Linear layer's weight or bias", NULL},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
@@ -126,9 +126,9 @@ int minima_cmd_rescale(int argc, char **argv)
     }
     double *alpha = NULL;
     int n_alpha = 0;
-    if (alpha_s && (n_alpha = cli_parse_doubles(alpha_s, &alpha)) < 0)
-        return cli_usage_error("rescale", "option --alpha: expected comma-separated numbers, found '%s'",
-                               alpha_s);
+    cli_range positive = CLI_LO_OPEN(0, 1e100);
+    if (alpha_s && (n_alpha = cli_parse_list("rescale", "--alpha", alpha_s, positive, &alpha)) < 0)
+        return EXIT_USAGE;
 
     minima_model *model = NULL, *out = NULL;
     minima_dataset *data = NULL;

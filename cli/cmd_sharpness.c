@@ -221,7 +221,7 @@ int minima_cmd_sharpness(int argc, char **argv)
         {"--measure", OPT_STRING, &names, "comma-separated measure names, or all", "NAMES"},
         {"--set", OPT_STRING, &set_dummy, "settings of one measure (repeatable), e.g. dinh_sharpness:eps=1e-2", "NAME:k=v,..."},
         {"--canonical", OPT_FLAG, &canonical, "also evaluate at the canonical (minimum-norm) representative", NULL},
-        {"--seed", OPT_U64, &seed, "seed of every random draw (probes, noise, batches)", "S"},
+        {"--seed", OPT_U64, &seed, "seed of every random draw (probes, noise, batches)", "S", CLI_ANY},
         {"--list", OPT_FLAG, &list, "print the registry and exit", NULL},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},

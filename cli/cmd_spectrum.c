@@ -12,6 +12,7 @@
 #include "minima/alloc.h"
 #include "minima/density.h"
 #include "minima/eigen.h"
+#include "minima/format.h"
 #include "minima/linop.h"
 #include "minima/trace.h"
 
@@ -26,7 +27,9 @@ static const char usage[] =
     "Curvature of the mean training loss at the model's parameters, in float64:\n"
     "  --top/--bottom  the K largest / smallest eigenvalues by Lanczos with full\n"
     "                  reorthogonalization; each is reported with its residual\n"
-    "                  ||Hx - lambda x|| and converges when that is <= tol |lambda|\n"
+    "                  ||Hx - lambda x|| and converges when that is\n"
+    "                  <= tol max(|lambda|, 0.1 ||H||) (docs/spectrum.md); at most\n"
+    "                  --max-products products, else exit 1 with the partial result\n"
     "  --trace         Tr H by Hutch++ (or --trace-method hutchinson|exact), with its\n"
     "                  standard error; stops when stderr <= --trace-rtol |estimate|\n"
     "  --density       spectral density by stochastic Lanczos quadrature (Ghorbani et\n"
@@ -48,7 +51,8 @@ typedef struct {
     minima_density_result dens;
     int have_dens;
     double *exact;      /* (n) ascending, or NULL */
-    size_t n;
+    size_t n;           /* dimension of the operator (the selected block) */
+    size_t model_n_params;
     double loss, grad_norm, seconds;
     size_t rank;
     double rank_tol;
@@ -56,7 +60,10 @@ typedef struct {
 
 static void print_json(const spectrum_out *s, size_t n_hvp)
 {
-    printf("{\"n_params\": %zu, \"n\": %zu, \"loss\": ", s->n, s->n);
+    /* n_params: the size of the operator (the selected block with --layers);
+     * model_n_params: the whole model's. */
+    printf("{\"n_params\": %zu, \"n\": %zu, \"model_n_params\": %zu, \"loss\": ", s->n, s->n,
+           s->model_n_params);
     json_number(stdout, s->loss);
     printf(", \"grad_norm\": ");
     json_number(stdout, s->grad_norm);
@@ -122,27 +129,30 @@ int minima_cmd_spectrum(int argc, char **argv)
     double tol = 1e-8, trace_rtol = 1e-2;
     const char *layers = NULL, *plot = NULL, *trace_method = "hutch++", *levels = "1,10,100";
     size_t slq_steps = 100, slq_draws = 1, trace_max = 1000, basis = 0;
+    size_t max_products = minima_eigs_default_params().max_products;
+    int noconv = 0;
     uint64_t seed = 0;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
-        {"--top", OPT_INT, &top, "number of largest eigenvalues", "K"},
-        {"--bottom", OPT_INT, &bottom, "number of smallest eigenvalues", "K"},
-        {"--tol", OPT_DOUBLE, &tol, "Lanczos: converge when ||Hx - lambda x|| <= tol |lambda|", "X"},
-        {"--basis", OPT_SIZE, &basis, "Lanczos: Krylov basis size before a restart (0: auto, see eigen.h)", "M"},
+        {"--top", OPT_INT, &top, "number of largest eigenvalues", "K", CLI_IN(0, 10000)},
+        {"--bottom", OPT_INT, &bottom, "number of smallest eigenvalues", "K", CLI_IN(0, 10000)},
+        {"--tol", OPT_DOUBLE, &tol, "Lanczos: converge when ||Hx - lambda x|| <= tol max(|lambda|, 0.1 ||H||)", "X", CLI_OPEN(0, 1)},
+        {"--basis", OPT_SIZE, &basis, "Lanczos: Krylov basis size before a restart (0: auto, see eigen.h)", "M", CLI_IN(0, 100000)},
+        {"--max-products", OPT_SIZE, &max_products, "Lanczos: stop (exit 1, partial result) after N products", "N", CLI_IN(1, 1e9)},
         {"--trace", OPT_FLAG, &want_trace, "estimate the trace", NULL},
         {"--trace-method", OPT_STRING, &trace_method, "hutch++, hutchinson or exact", "M"},
-        {"--trace-rtol", OPT_DOUBLE, &trace_rtol, "stop the trace when stderr <= rtol |estimate|", "X"},
-        {"--trace-max", OPT_SIZE, &trace_max, "at most this many trace probes", "N"},
+        {"--trace-rtol", OPT_DOUBLE, &trace_rtol, "stop the trace when stderr <= rtol |estimate|", "X", CLI_OPEN(0, 1)},
+        {"--trace-max", OPT_SIZE, &trace_max, "at most this many trace probes", "N", CLI_IN(2, 1e9)},
         {"--density", OPT_FLAG, &want_density, "spectral density by stochastic Lanczos quadrature", NULL},
-        {"--slq-steps", OPT_SIZE, &slq_steps, "Lanczos steps per SLQ draw", "M"},
-        {"--slq-draws", OPT_SIZE, &slq_draws, "SLQ random start vectors", "N"},
+        {"--slq-steps", OPT_SIZE, &slq_steps, "Lanczos steps per SLQ draw", "M", CLI_IN(1, 100000)},
+        {"--slq-draws", OPT_SIZE, &slq_draws, "SLQ random start vectors", "N", CLI_IN(1, 100000)},
         {"--exact", OPT_FLAG, &exact, "full spectrum from the dense Hessian (small nets)", NULL},
         {"--levels", OPT_STRING, &levels, "with --exact: count eigenvalues above these", "L1,L2"},
         {"--layers", OPT_STRING, &layers, "restrict to these layers (names, NAME.weight, #k)", "NAMES"},
         {"--ggn", OPT_FLAG, &ggn, "Gauss-Newton matrix instead of the Hessian", NULL},
         {"--float32", OPT_FLAG, &na.float32, "products in float32: ~2x faster, ~1e-6 relative error "
          "(set --tol above 1e-6)", NULL},
-        {"--seed", OPT_U64, &seed, "seed of random start and probe vectors", "S"},
+        {"--seed", OPT_U64, &seed, "seed of random start and probe vectors", "S", CLI_ANY},
         {"--plot", OPT_STRING, &plot, "draw the density to FILE (.png, .svg, .pdf); implies --density", "FILE"},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
@@ -157,6 +167,10 @@ int minima_cmd_spectrum(int argc, char **argv)
     if (strcmp(trace_method, "hutch++") && strcmp(trace_method, "hutchinson") && strcmp(trace_method, "exact"))
         return cli_usage_error("spectrum", "--trace-method: expected hutch++, hutchinson or exact, found '%s'", trace_method);
     if (plot) want_density = 1;
+    double *level_v = NULL;
+    cli_range any = CLI_ANY;
+    int n_levels = cli_parse_list("spectrum", "--levels", levels, any, &level_v);
+    if (n_levels < 0) return EXIT_USAGE;
 
     {
         cli_files io = {0};
@@ -169,7 +183,7 @@ int minima_cmd_spectrum(int argc, char **argv)
 
     cli_net cn;
     rc = cli_net_open("spectrum", &na, &cn);
-    if (rc >= 0) return rc;
+    if (rc >= 0) { free(level_v); return rc; }
     double t0 = cli_now();
     spectrum_out s;
     memset(&s, 0, sizeof s);
@@ -196,10 +210,11 @@ int minima_cmd_spectrum(int argc, char **argv)
         if ((st = minima_linop_subset(&op, full, index, n_index)) != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
     }
     s.n = op->n;
+    s.model_n_params = P;
     if (!json)
         fprintf(stderr, "%s of %s on %s: %zu parameters%s, loss %.10g, |grad| %.3g\n",
-                ggn ? "Gauss-Newton" : "Hessian", na.model_path, na.source, P,
-                layers ? " (restricted)" : "", s.loss, s.grad_norm);
+                ggn ? "Gauss-Newton" : "Hessian", na.model_path, na.source, s.n,
+                layers ? " (the selected layers)" : "", s.loss, s.grad_norm);
 
     if (exact) {
         if (s.n > 20000) {
@@ -220,13 +235,12 @@ int minima_cmd_spectrum(int argc, char **argv)
         if (!json) {
             fprintf(stderr, "exact spectrum: lambda_max %.10g, lambda_min %.10g, rank %zu of %zu "
                     "(|lambda| > %.3g)\n", s.exact[s.n - 1], s.exact[0], s.rank, s.n, s.rank_tol);
-            char buf[256];
-            snprintf(buf, sizeof buf, "%s", levels);
-            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-                double level = atof(tok);
+            for (int i = 0; i < n_levels; i++) {
                 size_t count = 0;
-                minima_spectrum_count_above(s.exact, s.n, &level, 1, &count);
-                fprintf(stderr, "  eigenvalues > %g: %zu\n", level, count);
+                char lv[MINIMA_DOUBLE_CHARS];
+                minima_spectrum_count_above(s.exact, s.n, &level_v[i], 1, &count);
+                minima_format_double(lv, sizeof lv, level_v[i]);
+                fprintf(stderr, "  eigenvalues > %s: %zu\n", lv, count);
             }
         }
     }
@@ -237,10 +251,16 @@ int minima_cmd_spectrum(int argc, char **argv)
         ep.tol = tol;
         ep.seed = seed;
         ep.max_basis = basis;
+        ep.max_products = max_products;
         st = minima_eigs(op, &ep, &s.eig);
         s.have_eig = s.eig.n_top + s.eig.n_bottom > 0;
         if (st != MINIMA_OK && !s.have_eig) { rc = cli_fail("spectrum", st); goto done; }
-        if (st != MINIMA_OK) { cli_fail("spectrum", st); rc = EXIT_COMPUTE; }
+        if (st == MINIMA_ENOCONV) {
+            noconv = 1;         /* said after the partial result */
+            rc = EXIT_COMPUTE;
+        } else if (st != MINIMA_OK) {
+            rc = cli_fail("spectrum", st);     /* interrupted: 130, the partial result is printed */
+        }
         if (!json) {
             for (int i = 0; i < s.eig.n_top; i++)
                 fprintf(stderr, "  top %2d   %22.15g   residual %.2e\n", i + 1, s.eig.top[i],
@@ -252,12 +272,20 @@ int minima_cmd_spectrum(int argc, char **argv)
                     s.eig.n_restarts, s.eig.seconds, s.eig.converged ? "" : " (NOT converged)");
         }
     }
-    if (want_trace) {
+    if (want_trace && rc != 130) {
         minima_trace_params tp = minima_trace_default_params();
         tp.rtol = trace_rtol;
         tp.max_samples = trace_max;
         tp.seed = seed + 1;
-        if (!strcmp(trace_method, "exact")) st = minima_trace_exact(op, &s.trace);
+        if (s.exact) {
+            /* The dense spectrum is at hand: its sum is the trace, exactly. */
+            memset(&s.trace, 0, sizeof s.trace);
+            s.trace.method = "exact";
+            for (size_t i = 0; i < s.n; i++) s.trace.estimate += s.exact[i];
+            s.trace.samples = s.n;
+            s.trace.converged = 1;
+            st = MINIMA_OK;
+        } else if (!strcmp(trace_method, "exact")) st = minima_trace_exact(op, &s.trace);
         else if (!strcmp(trace_method, "hutchinson")) st = minima_trace_hutchinson(op, &tp, &s.trace);
         else st = minima_trace_hutchpp(op, &tp, &s.trace);
         if (st != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
@@ -266,7 +294,7 @@ int minima_cmd_spectrum(int argc, char **argv)
             fprintf(stderr, "  trace (%s) %.10g +- %.2g (%zu samples, %zu products)\n", s.trace.method,
                     s.trace.estimate, s.trace.std_error, s.trace.samples, s.trace.n_products);
     }
-    if (want_density) {
+    if (want_density && rc != 130) {
         minima_density_params dp = minima_density_default_params();
         dp.n_steps = slq_steps;
         dp.n_draws = slq_draws;
@@ -281,6 +309,13 @@ int minima_cmd_spectrum(int argc, char **argv)
     /* The results first: a plot that fails to write loses nothing computed. */
     if (json) print_json(&s, minima_net_n_products(cn.net));
     else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
+    if (noconv) {
+        char tl[MINIMA_DOUBLE_CHARS];
+        minima_format_double(tl, sizeof tl, tol);
+        fprintf(stderr, "minima spectrum: Lanczos did not converge in %zu products (--max-products; "
+                "--tol %s); partial result printed%s\n", max_products, tl,
+                json ? " (\"converged\": false)" : " above");
+    }
     if (plot && s.have_dens) {
         char title[512];
         snprintf(title, sizeof title, "Hessian spectral density of %s", na.model_path);
@@ -297,6 +332,7 @@ done:
     if (s.have_eig) minima_eigs_result_free(&s.eig);
     if (s.have_dens) minima_density_result_free(&s.dens);
     minima_free(s.exact);
+    free(level_v);
     minima_free(dense);
     minima_free(grad);
     minima_free(index);

@@ -102,9 +102,9 @@ int minima_cmd_theorem(int argc, char **argv)
     const char *figures = NULL;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
-        {"--seed", OPT_U64, &seed, "seed of the built-in networks and random probes", "S"},
+        {"--seed", OPT_U64, &seed, "seed of the built-in networks and random probes", "S", CLI_ANY},
         {"--grad-tol", OPT_DOUBLE, &grad_tol,
-         "||grad L|| below which a point counts as critical (-1: 1e-8)", "X"},
+         "||grad L|| below which a point counts as critical (-1: 1e-8)", "X", CLI_IN(-1, 1e100)},
         {"--json", OPT_FLAG, &json, "print the results as JSON on stdout", NULL},
         {"--list", OPT_FLAG, &list, "list the checks and exit", NULL},
         /* ---- figures: `--figures DIR` draws the paper's figures (figures.h) ---- */

@@ -207,8 +207,9 @@ static minima_status check_params(const minima_audit_params *p)
 {
     if (p->decades < 0 || p->decades > 30)
         MINIMA_FAIL(MINIMA_EINVAL, "audit: decades = %d, expected 0..30", p->decades);
-    if (!(p->decade_step > 0 && p->decade_step <= 30))
-        MINIMA_FAIL(MINIMA_EINVAL, "audit: decade_step = %g, expected in (0, 30]", p->decade_step);
+    /* [0.01, 30]: decades / decade_step (at most 3000) becomes an int */
+    if (!(p->decade_step >= 0.01 && p->decade_step <= 30))
+        MINIMA_FAIL(MINIMA_EINVAL, "audit: decade_step = %g, expected in [0.01, 30]", p->decade_step);
     if (p->neuron_draws < 0 || p->neuron_draws > 1000)
         MINIMA_FAIL(MINIMA_EINVAL, "audit: neuron_draws = %d, expected 0..1000", p->neuron_draws);
     if (!(p->spread >= 0 && p->spread <= 20))

@@ -161,6 +161,7 @@ minima_dir_params minima_dir_default_params(void)
     p.bias = MINIMA_FILTER_BIAS_ZERO;
     p.dims = 1;
     p.eig_tol = 1e-6;
+    p.eig_max_products = 10000;
     return p;
 }
 
@@ -191,6 +192,7 @@ static minima_status eigen_at(minima_net *net, const double *theta, const minima
     size_t P = minima_net_n_params(net);
     minima_eigs_params ep = minima_eigs_default_params();
     ep.tol = p->eig_tol;
+    if (p->eig_max_products) ep.max_products = p->eig_max_products;
     ep.seed = p->seed;
     const double *anchor = minima_net_point(net);
     if (theta == anchor || !memcmp(theta, anchor, P * sizeof *theta))

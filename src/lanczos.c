@@ -55,7 +55,7 @@ minima_eigs_params minima_eigs_default_params(void)
     p.k_top = 1;
     p.k_bottom = 0;
     p.tol = 1e-8;
-    p.zero_floor = 1e-6;
+    p.zero_floor = 0.1;
     p.max_basis = 0;
     p.max_products = 10000;
     p.seed = 0;
@@ -323,12 +323,15 @@ minima_status minima_lanczos_iterate(minima_lanczos *ws)
 {
     if (!ws || !ws->op) MINIMA_FAIL(MINIMA_EINVAL, "minima_lanczos_iterate: not initialised");
     if (ws->exhausted) return MINIMA_OK;
+    /* The product first: if it fails (an interrupt inside it, say) the
+     * workspace is left as after the previous step, its Ritz pairs intact.
+     * The restart moves the next vector v_j to position q unchanged, so
+     * A v_j computed before it is still the product needed after it. */
+    MINIMA_TRY(minima_linop_apply(ws->op, ws->V + ws->j * ws->n, ws->w));
+    ws->n_products++;
     if (ws->j == ws->m) restart(ws);
 
     size_t c = ws->j, n = ws->n, m = ws->m;
-    double *v = ws->V + c * n;
-    MINIMA_TRY(minima_linop_apply(ws->op, v, ws->w));
-    ws->n_products++;
     double wn = cblas_dnrm2((int)n, ws->w, 1);
     if (!isfinite(wn))
         MINIMA_FAIL(MINIMA_ENONFINITE, "lanczos: the operator's product at step %zu has "
@@ -490,6 +493,7 @@ minima_status minima_eigs(minima_linop *op, const minima_eigs_params *params,
     for (;;) {
         if (minima_interrupted()) { stop = MINIMA_EINTERRUPTED; break; }
         st = minima_lanczos_iterate(ws);
+        if (st == MINIMA_EINTERRUPTED) { stop = st; break; }     /* inside the product */
         if (st != MINIMA_OK) goto done;
         if (minima_lanczos_test(ws) == MINIMA_OK) break;
         if (ws->n_products >= p.max_products) { stop = MINIMA_ENOCONV; break; }
@@ -498,6 +502,13 @@ minima_status minima_eigs(minima_linop *op, const minima_eigs_params *params,
     minima_progress("lanczos", (double)p.max_products, (double)p.max_products);
     if (ws->j > 0) {
         st = minima_lanczos_result(ws, result);
+        if (st == MINIMA_EINTERRUPTED && stop == MINIMA_EINTERRUPTED) {
+            /* The operator refuses products once interrupted (a network
+             * does): the partial result carries the Ritz residual
+             * estimates only, without the verifying products. */
+            ws->p.verify = 0;
+            st = minima_lanczos_result(ws, result);
+        }
         if (st != MINIMA_OK) goto done;
     }
     result->seconds = now_seconds() - t0;

@@ -215,6 +215,11 @@ static void test_bad_arguments(void)
     p.spread = -1;
     CHECK_STATUS(minima_audit_run(net, good, 1, &p, &r), MINIMA_EINVAL);
     minima_audit_result_free(&r);
+    /* decades / decade_step is converted to an int: a tiny step is refused */
+    p = minima_audit_default_params();
+    p.decade_step = 1e-300;
+    CHECK_STATUS(minima_audit_run(net, good, 1, &p, &r), MINIMA_EINVAL);
+    minima_audit_result_free(&r);
     /* a bad settings override is the caller's error, reported at once */
     p = minima_audit_default_params();
     minima_audit_setting over[] = {{"path_norm", "q=3"}};

@@ -87,7 +87,7 @@ const minima_audit_setting *minima_audit_fast_settings(size_t *count);
 
 typedef struct {
     int decades;                /* s = -decades..decades; default 3 (alpha over 12 decades end to end) */
-    double decade_step;         /* step of s, > 0; default 1 */
+    double decade_step;         /* step of s, in [0.01, 30]; default 1 */
     int neuron_draws;           /* random per-neuron points; default 2 */
     double spread;              /* log-normal spread of their unit scales, >= 0; default 1 */
     uint64_t seed;              /* neuron draws (seed+1+i) and every measure (seed); default 0 */

@@ -119,6 +119,8 @@ typedef struct {
                                     Lanczos start vector; default 0 */
     int dims;                    /* number of directions, 1 or 2; default 1 */
     double eig_tol;              /* eigen: Lanczos relative residual tolerance; default 1e-6 */
+    size_t eig_max_products;     /* eigen: Lanczos gives up (MINIMA_ENOCONV) after this many
+                                    products; default 10000 */
 } minima_dir_params;
 
 minima_dir_params minima_dir_default_params(void);
