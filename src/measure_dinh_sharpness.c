@@ -22,6 +22,7 @@
 
 #include "minima/alloc.h"
 #include "minima/eigen.h"
+#include "minima/format.h"
 #include "minima/linop.h"
 #include "minima/rng.h"
 #include "minima/sharpness.h"
@@ -35,6 +36,7 @@ typedef struct {
     int starts;        /* random starts besides the gradient start */
     int second_order;  /* compute lambda_max and the quadratic value */
     double tol;        /* Lanczos relative residual tolerance */
+    int max_products;  /* Lanczos budget of Hessian-vector products */
 } dinh_settings;
 
 static const minima_setting table[] = {
@@ -50,6 +52,8 @@ static const minima_setting table[] = {
      "1: compute lambda_max and the quadratic value"},
     {"tol", MINIMA_SETTING_DOUBLE, offsetof(dinh_settings, tol), 1e-6, 0, 1,
      MINIMA_SETTING_MIN_OPEN | MINIMA_SETTING_MAX_OPEN, "Lanczos relative residual tolerance"},
+    {"max_products", MINIMA_SETTING_INT, offsetof(dinh_settings, max_products), 10000, 3, INFINITY, 0,
+     "Lanczos budget of Hessian-vector products (the best Ritz value past it)"},
 };
 #define N_SETTINGS (sizeof table / sizeof *table)
 
@@ -72,7 +76,7 @@ static void add(const double *theta, const double *delta, double *x, size_t n)
 }
 
 /* Largest Hessian eigenvalue at the anchor, by Lanczos. */
-static minima_status lambda_max(minima_net *net, double tol, uint64_t seed, double *lmax)
+static minima_status lambda_max(minima_net *net, double tol, int max_products, uint64_t seed, double *lmax)
 {
     minima_linop *op = NULL;
     minima_eigs_result res;
@@ -82,6 +86,7 @@ static minima_status lambda_max(minima_net *net, double tol, uint64_t seed, doub
     minima_eigs_params ep = minima_eigs_default_params();
     ep.k_top = 1;
     ep.tol = tol;
+    ep.max_products = (size_t)max_products;
     ep.seed = seed;
     ep.verify = 0;
     st = minima_eigs(op, &ep, &res);
@@ -157,10 +162,12 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_measure_add_extra(out, "first_order", p.eps * gnorm / (1 + L0));
     if (p.second_order) {
         double lmax = NAN;
-        st = lambda_max(net, p.tol, seed, &lmax);
+        st = lambda_max(net, p.tol, p.max_products, seed, &lmax);
         if (st == MINIMA_ENOCONV) {
-            snprintf(out->note, sizeof out->note, "Lanczos did not reach tol = %g: lambda_max is "
-                     "the best Ritz value", p.tol);
+            char tl[MINIMA_DOUBLE_CHARS];
+            minima_format_double(tl, sizeof tl, p.tol);
+            snprintf(out->note, sizeof out->note, "Lanczos did not reach tol = %s in %d products: lambda_max "
+                     "is the best Ritz value", tl, p.max_products);
             st = MINIMA_OK;
         }
         if (st != MINIMA_OK) goto fail;

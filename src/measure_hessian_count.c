@@ -20,6 +20,7 @@ typedef struct {
     double threshold;
     int exact_max, k;
     double tol;
+    int max_products;
 } hcount_settings;
 
 static const minima_setting table[] = {
@@ -31,6 +32,8 @@ static const minima_setting table[] = {
      "Lanczos eigenvalues computed (the count is at most k)"},
     {"tol", MINIMA_SETTING_DOUBLE, offsetof(hcount_settings, tol), 1e-6, 0, INFINITY, MINIMA_SETTING_MIN_OPEN,
      "Lanczos relative residual tolerance"},
+    {"max_products", MINIMA_SETTING_INT, offsetof(hcount_settings, max_products), 10000, 3, INFINITY, 0,
+     "Lanczos budget of Hessian-vector products (Ritz values past it)"},
 };
 #define N_SETTINGS (sizeof table / sizeof *table)
 
@@ -68,6 +71,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_eigs_params ep = minima_eigs_default_params();
     ep.k_top = k;
     ep.tol = tol;
+    ep.max_products = (size_t)hs.max_products;
     ep.seed = seed;
     minima_linop *op = NULL;
     minima_eigs_result r = {0};
@@ -87,7 +91,8 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         if (bound)
             minima_curv_note(out, "all %d Lanczos eigenvalues exceed the threshold: the count is a "
                              "lower bound (raise k)", k);
-        if (!r.converged) minima_curv_note(out, "Lanczos did not converge: Ritz values used");
+        if (!r.converged)
+            minima_curv_note(out, "Lanczos did not converge in %d products: Ritz values used", hs.max_products);
     }
     minima_eigs_result_free(&r);
     minima_linop_free(op);

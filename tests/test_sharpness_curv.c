@@ -691,6 +691,17 @@ static void test_hessian_count(void)
     snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=2", level);
     CHECK(measure(net, "hessian_count", set, 0, &r) == 2);
     CHECK(extra(&r, "lower_bound") == 1 && r.note[0]);
+    /* A budget of Hessian-vector products ends Lanczos: ENOCONV with the
+     * Ritz values counted and the budget named, never an endless run. */
+    snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=10,tol=1e-15,max_products=6", level);
+    CHECK_STATUS(minima_measure_compute(minima_measure_find("hessian_count"), net, set, 0, &r), MINIMA_ENOCONV);
+    /* (plus one verifying product per Ritz pair) */
+    CHECK(extra(&r, "converged") == 0 && extra(&r, "n_products") <= 6 + 10);
+    CHECK_MSG(strstr(r.note, "in 6 products") != NULL, "note: %s", r.note);
+    CHECK_MSG(strstr(r.params, "\"max_products\": 6") != NULL, "params: %s", r.params);
+    snprintf(set, sizeof set, "second_order=1,tol=1e-15,max_products=4");
+    measure(net, "dinh_sharpness", set, 0, &r);
+    CHECK_MSG(strstr(r.note, "in 4 products") != NULL, "note: %s", r.note);
     free(h);
     free(lam);
     minima_net_free(net);

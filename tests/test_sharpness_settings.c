@@ -150,13 +150,13 @@ static void test_json(void)
     minima_measure_result r;
     CHECK_OK(minima_measure_compute(minima_measure_find("dinh_sharpness"), f.net, "steps=2,starts=0", 0, &r));
     CHECK_MSG(!strcmp(r.params, "{\"eps\": 0.001, \"steps\": 2, \"lr\": 0.5, \"starts\": 0, "
-                                "\"second_order\": 1, \"tol\": 1e-06}"), "params %s", r.params);
+                                "\"second_order\": 1, \"tol\": 1e-06, \"max_products\": 10000}"), "params %s", r.params);
     CHECK_OK(minima_measure_compute(minima_measure_find("asam"), f.net, "p=inf", 0, &r));
     CHECK_MSG(!strcmp(r.params, "{\"rho\": 0.5, \"eta\": 0.01, \"p\": \"inf\", \"biases\": 0}"), "params %s",
               r.params);
     CHECK_OK(minima_measure_compute(minima_measure_find("hessian_count"), f.net, NULL, 0, &r));
     CHECK_MSG(!strcmp(r.params, "{\"threshold\": 1, \"exact_max\": 3000, \"k\": 20, \"tol\": 1e-06, "
-                                "\"method\": \"exact\"}"), "params %s", r.params);
+                                "\"max_products\": 10000, \"method\": \"exact\"}"), "params %s", r.params);
     /* an automatic default is reported resolved */
     CHECK_OK(minima_measure_compute(minima_measure_find("average_sharpness"), f.net, "draws=2,p=inf", 0, &r));
     CHECK_MSG(strstr(r.params, "\"rho\": 0.02,") != NULL, "params %s", r.params);
