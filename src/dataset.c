@@ -2,6 +2,8 @@
  * source string (docs/data.md). */
 #include "minima/data.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,9 +240,20 @@ char *minima_data_tmp_path(const char *path)
 
 minima_status minima_data_commit_tmp(const char *tmp, const char *path)
 {
-    if (rename(tmp, path) != 0) {
+    /* On disk before the rename, so a crash leaves the old file or the new
+     * one, never a truncated one under the final name. */
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
         remove(tmp);
-        MINIMA_FAIL(MINIMA_EIO, "cannot rename '%s' to '%s'", tmp, path);
+        MINIMA_FAIL(MINIMA_EIO, "cannot flush '%s' to disk: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        MINIMA_FAIL(MINIMA_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
     }
     return MINIMA_OK;
 }

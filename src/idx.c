@@ -10,6 +10,7 @@
 
 #include "data_impl.h"
 #include "minima/alloc.h"
+#include "minima/tempfile.h"
 
 #define CHUNK ((size_t)1 << 20)   /* bytes read per gzread call */
 
@@ -392,6 +393,7 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
     gzFile f = NULL;
     char *tmp = minima_data_tmp_path(path);
     if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "writing IDX file '%s': out of memory", path);
+    int slot = minima_tempfile_register(tmp);   /* removed by a second Ctrl-C's handler */
     f = gzopen(tmp, gzip ? "wb6" : "wbT");
     if (!f) {
         s = minima_error(MINIMA_EIO, "cannot create '%s': %s", tmp, strerror(errno));
@@ -424,6 +426,7 @@ minima_status minima_idx_write(const char *path, minima_idx_type type, int ndims
     if (rc != Z_OK) goto write_error;
     minima_free(buf);
     s = minima_data_commit_tmp(tmp, path);
+    minima_tempfile_unregister(slot);
     minima_free(tmp);
     return s;
 
@@ -432,6 +435,7 @@ write_error:
 fail:
     if (f) gzclose(f);
     remove(tmp);
+    minima_tempfile_unregister(slot);
     minima_free(tmp);
     minima_free(buf);
     return s;

@@ -9,6 +9,7 @@
 
 #include "data_impl.h"
 #include "minima/alloc.h"
+#include "minima/tempfile.h"
 
 #define CHUNK ((size_t)1 << 20)
 
@@ -521,10 +522,12 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
     unsigned char *buf = NULL;
     char *tmp = minima_data_tmp_path(path);
     if (!tmp) MINIMA_FAIL(MINIMA_ENOMEM, "writing npy file '%s': out of memory", path);
+    int slot = minima_tempfile_register(tmp);   /* removed by a second Ctrl-C's handler */
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         s = minima_error(MINIMA_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-        minima_free(tmp);
+        minima_tempfile_unregister(slot);
+    minima_free(tmp);
         return s;
     }
     if (!(buf = minima_alloc(CHUNK, 1))) {
@@ -550,6 +553,7 @@ static minima_status write_npy(const char *path, int ndim, const size_t *shape, 
     if (rc != 0) goto write_error;
     minima_free(buf);
     s = minima_data_commit_tmp(tmp, path);
+    minima_tempfile_unregister(slot);
     minima_free(tmp);
     return s;
 write_error:
@@ -557,6 +561,7 @@ write_error:
 fail:
     if (f) fclose(f);
     remove(tmp);
+    minima_tempfile_unregister(slot);
     minima_free(tmp);
     minima_free(buf);
     return s;
