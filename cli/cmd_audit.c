@@ -134,12 +134,14 @@ static void json_values(const double *v, size_t n)
 }
 
 static void print_json(const minima_audit_result *r, const minima_audit_params *p, const cli_net_args *na,
-                       size_t n_examples, size_t n_params, double loss)
+                       size_t n_examples, size_t n_params, double loss, const minima_model *model)
 {
     printf("{\"model\": ");
     json_string(stdout, na->model_path);
     printf(", \"data\": ");
     json_string(stdout, na->source);
+    printf(", ");
+    cli_json_model_source(stdout, model);
     printf(", \"n_examples\": %zu, \"n_params\": %zu, \"loss\": ", n_examples, n_params);
     json_number(stdout, loss);
     printf(", \"orbit\": {\"decades\": %d, \"step\": ", p->decades);
@@ -325,7 +327,7 @@ int minima_cmd_audit(int argc, char **argv)
         else fprintf(stderr, "wrote %s\n", plot);
         if (prc >= 0) { rc = prc; goto done; }
     }
-    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss);
+    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss, cn.model);
     if (r.n_not_equivalent)
         fprintf(stderr, "minima audit: %zu orbit point%s did not compute the same function (relative output "
                 "difference > %g) and %s skipped%s\n", r.n_not_equivalent, r.n_not_equivalent == 1 ? "" : "s",

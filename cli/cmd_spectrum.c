@@ -53,9 +53,11 @@ typedef struct {
     double rank_tol;
 } spectrum_out;
 
-static void print_json(const spectrum_out *s, size_t n_hvp)
+static void print_json(const spectrum_out *s, size_t n_hvp, const minima_model *model)
 {
-    printf("{\"n_params\": %zu, \"n\": %zu, \"loss\": ", s->n, s->n);
+    printf("{");
+    cli_json_model_source(stdout, model);
+    printf(", \"n_params\": %zu, \"n\": %zu, \"loss\": ", s->n, s->n);
     json_number(stdout, s->loss);
     printf(", \"grad_norm\": ");
     json_number(stdout, s->grad_norm);
@@ -278,7 +280,7 @@ int minima_cmd_spectrum(int argc, char **argv)
         }
         if (!json) fprintf(stderr, "wrote %s\n", plot);
     }
-    if (json) print_json(&s, minima_net_n_products(cn.net));
+    if (json) print_json(&s, minima_net_n_products(cn.net), cn.model);
     else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
     if (rc < 0) rc = EXIT_OK;
 done:
