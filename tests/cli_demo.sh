@@ -32,6 +32,11 @@ if grep -q "FAILED" "$OUT/report.md"; then bad "a theorem check failed"; else ok
 # a second run reuses the saved model
 if "$BIN" demo "${ARGS[@]}" >"$TMP/out" 2>"$TMP/err"; then ok; else bad "second demo exit code $?"; fi
 if grep -q "reusing" "$TMP/err"; then ok; else bad "the second run did not reuse the model"; fi
+# ... but not a model of the same shape that records another activation (tanh)
+if "$BIN" rescale --model "$OUT/model.safetensors" --activation tanh --force --alpha 1,1 \
+       --out "$OUT/model.safetensors" >/dev/null 2>&1; then ok; else bad "rescale to tanh failed"; fi
+if "$BIN" demo "${ARGS[@]}" >"$TMP/out" 2>"$TMP/err"; then ok; else bad "third demo exit code $?"; fi
+if grep -q "reusing" "$TMP/err"; then bad "the demo reused a tanh model"; else ok; fi
 # bad usage
 if "$BIN" demo --epochs 0 >/dev/null 2>&1; then bad "--epochs 0 accepted"; else [ $? -eq 2 ] && ok || bad "--epochs 0: exit code not 2"; fi
 echo "$pass passed, $fail failed"
