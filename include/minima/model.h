@@ -1,6 +1,6 @@
 /* minima/model.h — a rectified feed-forward network and its parameters.
  *
- * A network has K linear layers (SPEC §1):
+ * A network has K linear layers:
  *
  *     A_0 = X                        (N, d_0)   one example per row
  *     Z_k = A_{k-1} W_k^T + 1 b_k^T  (N, d_k)   W_k is (d_k, d_{k-1})

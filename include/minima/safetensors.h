@@ -21,7 +21,7 @@
  * layer's weight or bias has one; a name the format does not define is
  * MINIMA_EFORMAT.
  *
- * How a file becomes a model (PyTorch's layout, DESIGN.md):
+ * How a file becomes a model (PyTorch's layout; docs/model-files.md):
  *
  *   - every tensor "<name>.weight" of shape [out, in] is a linear layer
  *     called <name>; "<name>.bias" of shape [out] is its bias. A file whose
