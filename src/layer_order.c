@@ -95,8 +95,38 @@ minima_status minima_layer_orders(const minima_layer_shape *layers, int n, uint6
         if (pred[l] < 0) families++;
     }
     res->index_only = families == 1 && in_family == n;
+    /* Layers are edges from width `in` to width `out`, and an order in
+     * which the shapes chain is a path through every edge once (an
+     * Eulerian trail). One exists only if every width is entered as often
+     * as it is left, except that the first width may be left once more and
+     * the last entered once more; the first layer then starts at that
+     * width. Checking this first keeps the search from wandering through
+     * orders that cannot be completed. */
+    uint64_t start = 0;
+    int n_start = 0, feasible = 1;
+    for (int i = 0; i < n && feasible; i++) {
+        for (int side = 0; side < 2; side++) {
+            uint64_t w = side ? layers[i].out : layers[i].in;
+            long surplus = 0;
+            int first = 1;                 /* count each width once: at its first mention */
+            for (int j = 0; j < n; j++) {
+                surplus += (layers[j].in == w) - (layers[j].out == w);
+                if ((j < i && (layers[j].in == w || layers[j].out == w)) ||
+                    (j == i && side && layers[j].in == w))
+                    first = 0;
+            }
+            if (!first) continue;
+            if (surplus == 1) { start = w; n_start++; }
+            else if (surplus < -1 || surplus > 1) feasible = 0;
+        }
+    }
+    if (n_start > 1) feasible = 0;
+    if (feasible && start) {
+        if (first_in && first_in != start) feasible = 0;
+        first_in = start;
+    }
     search_ctx c = {layers, n, first_in, by_name, pred, used, perm, orders, max_orders, budget, res};
-    search(&c, 0, 0);
+    if (feasible) search(&c, 0, 0);
     minima_free(by_name);
     minima_free(pred);
     minima_free(perm);

@@ -644,7 +644,7 @@ static minima_status decide_order(loader *L)
         if (st != MINIMA_OK) goto done;
         if (r.n_found == 1 && !r.truncated) {
             L->order_source = r.index_only ? MINIMA_FROM_INDEX : MINIMA_FROM_SHAPES;
-        } else if (r.n_found >= 1) {
+        } else if (r.n_found > MAX_LISTED || (r.n_found >= 2 && !r.truncated)) {
             char list[640] = "";
             int shown = r.n_found < MAX_LISTED ? r.n_found : MAX_LISTED;
             for (int i = 0; i < shown; i++) {
@@ -661,7 +661,8 @@ static minima_status decide_order(loader *L)
         } else if (r.truncated) {
             st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
                               "layers and searching the orders in which their shapes chain took too "
-                              "long; pass the order (--order a,b,c)", path, n);
+                              "long (%d found so far); pass the order (--order a,b,c)", path, n,
+                              r.n_found);
             goto done;
         } else {
             /* report the first break in name order */

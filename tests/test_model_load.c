@@ -184,15 +184,23 @@ static void test_order_ambiguous(void)
     const layer_spec none[] = {{"x", 3, 5}, {"y", 2, 4}};
     EXPECT_FAIL(write_model("none.st", NULL, none, 2), NULL, MINIMA_ESHAPE, "do not chain in any order",
                 "'x.weight'", "'y.weight'");
-    /* a long search with no answer ends, with a message */
-    layer_spec big[14];
-    char names[14][8];
+    /* widths that cannot pair up: refused at once */
+    layer_spec big[15];
+    char names[15][8];
     for (int i = 0; i < 13; i++) {
         snprintf(names[i], sizeof names[i], "s%c", 'a' + i);
         big[i] = (layer_spec){names[i], 4, 4};
     }
     big[13] = (layer_spec){"odd", 3, 7};
-    EXPECT_FAIL(write_model("big.st", NULL, big, 14), NULL, MINIMA_EINVAL, "too long", "--order");
+    EXPECT_FAIL(write_model("odd.st", NULL, big, 14), NULL, MINIMA_ESHAPE, "do not chain in any order");
+    /* widths that pair up, but the numbering forbids the only way through
+     * (g1 needs g2's output, must come before it and cannot start: the
+     * data have 4 features): a long search that ends with a message */
+    big[13] = (layer_spec){"g1", 4, 5};
+    big[14] = (layer_spec){"g2", 5, 4};
+    o = minima_load_default_options();
+    o.expected_inputs = 4;
+    EXPECT_FAIL(write_model("big.st", NULL, big, 15), &o, MINIMA_EINVAL, "too long", "--order");
 }
 
 static void test_order_recorded(void)
