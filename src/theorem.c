@@ -146,7 +146,8 @@ minima_status minima_theorem_run(const minima_theorem_check *check, minima_theor
     out->applicable = 1;
     out->loss = out->grad_norm = out->lambda_min = NAN;
     const minima_model *um = user_model(env);
-    if (um && needs_homogeneity(check->name) && !minima_thm_homogeneous(um)) {
+    if (um && needs_homogeneity(check->name) && !minima_thm_homogeneous(um) &&
+        !p->run_unmet_hypotheses) {
         minima_thm_not_applicable(out, "the network's activation %s (source: %s) is not non-negative "
                                   "homogeneous (phi(a z) != a phi(z) for a > 0), so rescaling the "
                                   "layers changes the function; the statement is about rectified "
