@@ -94,6 +94,7 @@ pycheck "eval rescaled loss" "rel(out['loss'], exp['names']['loss']) <= 1e-10"
 # ---- the activation ----------------------------------------------------------
 run "tanh assumed relu" 0 "$BIN" eval --model "$FIX/load_tanh.safetensors" "${D[@]}" --json
 has "tanh assumed warns" "$TMP/err" "load_tanh.safetensors records no activation; assuming relu (pass --activation to set it)"
+[ "$(grep -c 'records no activation' "$TMP/err")" -eq 1 ] && ok || bad "tanh assumed: the warning is not given exactly once"
 pycheck "tanh assumed" "out['activation'] == 'relu' and out['activation_source'] == 'assumed'"
 pycheck "tanh assumed loss" "rel(out['loss'], exp['tanh']['loss_if_relu']) <= 1e-10"
 run "tanh --activation" 0 "$BIN" eval --model "$FIX/load_tanh.safetensors" "${D[@]}" --json --activation tanh
