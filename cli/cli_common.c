@@ -238,8 +238,13 @@ int cli_parse(const char *cmd, const char *usage, const cli_option *opts, int ar
             return EXIT_OK;
         }
         if (strncmp(arg, "--", 2) != 0 || !strcmp(arg, "--")) {
-            if (npos >= max_positional)
+            if (npos >= max_positional) {
+                size_t n = strlen(arg);
+                if (n > 12 && !strcmp(arg + n - 12, ".safetensors"))
+                    return cli_usage_error(cmd, "unexpected argument '%s'; give a model file with "
+                                           "--model %s", arg, arg);
                 return cli_usage_error(cmd, "unexpected argument '%s'", arg);
+            }
             if (positional) positional[npos] = arg;
             npos++;
             continue;

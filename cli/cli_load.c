@@ -1,6 +1,8 @@
 /* cli_load.c — model + data + net for a subcommand (see cli_load.h). */
 #include "cli_load.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "minima/safetensors.h"
@@ -30,6 +32,72 @@ void cli_net_close(cli_net *n)
     memset(n, 0, sizeof *n);
 }
 
+/* The load options' log messages (an overridden activation, skipped
+ * tensors) as warnings of the command. */
+static void print_log(minima_log_level level, const char *msg, void *user)
+{
+    if (level >= MINIMA_LOG_WARN) fprintf(stderr, "minima %s: warning: %s\n", (const char *)user, msg);
+}
+
+int cli_load_model(const char *cmd, const char *path, const char *activation, const char *order,
+                   minima_load_options lo, minima_model **out)
+{
+    *out = NULL;
+    if (activation) {
+        char name[32];
+        size_t n = strcspn(activation, ":");
+        if (n >= sizeof name || (snprintf(name, sizeof name, "%.*s", (int)n, activation),
+                                 minima_activation_parse(name, &lo.activation) != MINIMA_OK))
+            return cli_usage_error(cmd, "option --activation: expected relu, leaky_relu[:SLOPE] or "
+                                   "tanh, found '%s'", activation);
+        lo.leaky_slope = 0.01;                      /* PyTorch's nn.LeakyReLU default */
+        if (activation[n] == ':') {
+            const char *sv = activation + n + 1;
+            char *end;
+            errno = 0;
+            double a = strtod(sv, &end);
+            if (lo.activation != MINIMA_ACT_LEAKY_RELU)
+                return cli_usage_error(cmd, "option --activation: only leaky_relu takes a slope, "
+                                       "found '%s'", activation);
+            if (end == sv || *end || errno || !(a > 0 && a < 1))
+                return cli_usage_error(cmd, "option --activation: the slope must be a number between "
+                                       "0 and 1, found '%s'", sv);
+            lo.leaky_slope = a;
+        }
+        lo.activation_set = 1;
+    }
+    lo.order = order;
+    minima_set_log(print_log, (void *)cmd);
+    minima_status st = minima_model_load(path, &lo, out);
+    minima_set_log(NULL, NULL);
+    if (st != MINIMA_OK) return cli_fail(cmd, st);
+    const minima_model *m = *out;
+    if (m->activation_source == MINIMA_FROM_ASSUMED)
+        fprintf(stderr, "minima %s: warning: %s records no activation; assuming relu (pass "
+                "--activation to set it)\n", cmd, path);
+    int name_order = 1;
+    for (int k = 1; k < m->n_layers; k++)
+        if (minima_natural_compare(m->layer_names[k - 1], m->layer_names[k]) > 0) name_order = 0;
+    if (m->order_source == MINIMA_FROM_SHAPES && !name_order) {
+        fprintf(stderr, "minima %s: note: %s does not record the order of its layers; the shapes "
+                "chain only as ", cmd, path);
+        for (int k = 0; k < m->n_layers; k++)
+            fprintf(stderr, "%s%s", k ? " -> " : "", m->layer_names[k]);
+        fprintf(stderr, " (not the order of the names), which is used\n");
+    }
+    return -1;
+}
+
+void cli_json_model_source(FILE *f, const minima_model *m)
+{
+    fprintf(f, "\"activation\": ");
+    json_string(f, minima_activation_name(m->activation));
+    fprintf(f, ", \"activation_source\": ");
+    json_string(f, minima_provenance_name(m->activation_source));
+    fprintf(f, ", \"layer_order_source\": ");
+    json_string(f, minima_provenance_name(m->order_source));
+}
+
 int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
 {
     memset(out, 0, sizeof *out);
@@ -41,8 +109,33 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
     minima_status st;
     minima_load_options lo = minima_load_default_options();
     lo.ignore_unknown = a->ignore_unknown;
-    if ((st = minima_model_load(a->model_path, &lo, &out->model)) != MINIMA_OK)
-        return cli_fail(cmd, st);
+    minima_data_options dopt = minima_data_default_options();
+    dopt.labels_path = a->labels;
+    dopt.subset = a->subset;
+    dopt.seed = a->data_seed;
+    dopt.max_bytes = limit;
+    /* The model before the data: the labels are read for the loss and the
+     * outputs of the network they will meet. Most files settle the order
+     * of their layers alone; when one does not (or does not load), the
+     * data's feature count may settle it, so the data are read once more,
+     * first, to learn it. */
+    minima_model *probe = NULL;
+    minima_set_log(NULL, NULL);
+    lo.order = a->order;
+    if (minima_model_load(a->model_path, &lo, &probe) == MINIMA_OK) {
+        minima_model_free(probe);
+    } else {
+        minima_clear_error();
+        minima_dataset *features = NULL;
+        if (minima_data_load(a->source, &dopt, &features) == MINIMA_OK) lo.expected_inputs = features->d;
+        minima_dataset_free(features);
+        minima_clear_error();
+    }
+    int rc = cli_load_model(cmd, a->model_path, a->activation, a->order, lo, &out->model);
+    if (rc >= 0) {
+        cli_net_close(out);
+        return rc;
+    }
     minima_net_params np = minima_net_default_params(out->model);
     if (a->loss_name && minima_loss_parse(a->loss_name, &np.loss) != MINIMA_OK) {
         cli_net_close(out);
@@ -50,20 +143,14 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
     }
     np.batch_size = a->batch;
     np.float32 = a->float32;
-    minima_data_options dopt = minima_data_default_options();
-    dopt.labels_path = a->labels;
-    dopt.subset = a->subset;
-    dopt.seed = a->data_seed;
-    /* labels are read for the loss and the network they will meet */
     dopt.labels_use = np.loss == MINIMA_LOSS_CE ? MINIMA_LABELS_CLASSES : MINIMA_LABELS_TARGETS;
     dopt.n_outputs = out->model->widths[out->model->n_layers];
-    dopt.max_bytes = limit;
     if ((st = minima_data_load(a->source, &dopt, &out->data)) != MINIMA_OK) {
         cli_net_close(out);
         return cli_fail(cmd, st);
     }
     if (out->data->d != out->model->widths[0]) {
-        int rc = cli_usage_error(cmd, "model '%s' takes d_0 = %d inputs (layer '%s' weight is "
+        rc = cli_usage_error(cmd, "model '%s' takes d_0 = %d inputs (layer '%s' weight is "
                                  "[%d, %d]) but data '%s' has %d features per example",
                                  a->model_path, out->model->widths[0], out->model->layer_names[0],
                                  out->model->widths[1], out->model->widths[0], a->source,

@@ -2,8 +2,10 @@
  *
  * A subcommand declares a cli_net_args, splices CLI_NET_OPTIONS(args) into
  * its option table (--model --data --labels --subset --loss --batch
- * --data-seed --max-data-bytes --ignore-unknown), and calls cli_net_open
- * after parsing. */
+ * --data-seed --max-data-bytes --ignore-unknown --activation --order), and
+ * calls cli_net_open
+ * after parsing. Commands that load a model without data splice
+ * CLI_MODEL_OPTIONS (--activation --order) and call cli_load_model. */
 #ifndef MINIMA_CLI_LOAD_H
 #define MINIMA_CLI_LOAD_H
 
@@ -14,6 +16,7 @@
 #include "minima/data.h"
 #include "minima/model.h"
 #include "minima/net.h"
+#include "minima/safetensors.h"
 
 typedef struct {
     const char *model_path;
@@ -25,13 +28,25 @@ typedef struct {
     uint64_t data_seed;
     const char *max_data_bytes;   /* --max-data-bytes SIZE, or NULL: the default */
     int ignore_unknown;
+    const char *activation; /* --activation relu|leaky_relu[:SLOPE]|tanh (NULL: the file's) */
+    const char *order;      /* --order a,b,c (NULL: the file's, or numbering and shapes) */
     int float32;            /* curvature products in float32 (not in CLI_NET_OPTIONS) */
 } cli_net_args;
 
 /* Defaults: batch 1000, everything else empty. */
 cli_net_args cli_net_default_args(void);
 
-#define CLI_NET_OPTIONS(a) \
+#define CLI_ACTIVATION_OPTION(activation) \
+    {"--activation", OPT_STRING, &(activation), "the model's activation: relu, leaky_relu[:SLOPE] or tanh (overrides the file; default: the file's, else relu with a warning)", "ACT"}
+/* `name` is "--order", or "--layer-order" where a command's --order means something else. */
+#define CLI_ORDER_OPTION(name, order) \
+    {name, OPT_STRING, &(order), "the model's layer names in the order they run (default: recorded in the file, else the only order the numbering and shapes allow)", "A,B,C"}
+#define CLI_MODEL_OPTIONS(activation, order) \
+    CLI_ACTIVATION_OPTION(activation), CLI_ORDER_OPTION("--order", order)
+
+/* Everything but the layer order (for a command that adds it under another name). */
+#define CLI_NET_OPTIONS_BUT_ORDER(a) \
+    CLI_ACTIVATION_OPTION((a).activation), \
     {"--model", OPT_STRING, &(a).model_path, "the model file (safetensors)", "MODEL"}, \
     {"--data", OPT_STRING, &(a).source, "data set: fashion-mnist[:test], X.npy, IMAGES.idx[.gz], FILE.csv, synthetic:NAME[:N]", "SRC"}, \
     {"--labels", OPT_STRING, &(a).labels, "labels file for IDX or .npy features", "FILE"}, \
@@ -41,6 +56,8 @@ cli_net_args cli_net_default_args(void);
     {"--data-seed", OPT_U64, &(a).data_seed, "seed of synthetic data sources", "S", CLI_ANY}, \
     CLI_DATA_LIMIT_OPTION((a).max_data_bytes), \
     {"--ignore-unknown", OPT_FLAG, &(a).ignore_unknown, "skip model tensors that are not a Linear layer's weight or bias", NULL}
+
+#define CLI_NET_OPTIONS(a) CLI_NET_OPTIONS_BUT_ORDER(a), CLI_ORDER_OPTION("--order", (a).order)
 
 /* --max-data-bytes SIZE: the data-size limit (docs/data.md). */
 #define CLI_DATA_LIMIT_OPTION(var) \
@@ -60,6 +77,18 @@ typedef struct {
  * Returns -1 on success, else the exit code after printing the error
  * (everything already loaded is released). */
 int cli_net_open(const char *cmd, const cli_net_args *args, cli_net *out);
+
+/* Loads a model with the load options lo plus --activation and --order
+ * (NULL: not given). lo.expected_inputs helps settle the layer order. On
+ * stderr it warns when the activation is only assumed and notes a layer
+ * order taken from the shapes that differs from the name order. Returns -1
+ * on success, else the exit code after printing the error. */
+int cli_load_model(const char *cmd, const char *path, const char *activation, const char *order,
+                   minima_load_options lo, minima_model **out);
+
+/* Writes the keys "activation", "activation_source" and "layer_order_source"
+ * (no comma before or after) for a --json result. */
+void cli_json_model_source(FILE *f, const minima_model *m);
 void cli_net_close(cli_net *n);
 
 #endif

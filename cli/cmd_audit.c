@@ -142,12 +142,15 @@ static void json_values(const double *v, size_t n)
 }
 
 static void print_json(const minima_audit_result *r, const minima_audit_params *p, const cli_net_args *na,
-                       size_t n_examples, size_t n_params, double loss, int strict)
+                       size_t n_examples, size_t n_params, double loss, int strict,
+                       const minima_model *model)
 {
     printf("{\"model\": ");
     json_string(stdout, na->model_path);
     printf(", \"data\": ");
     json_string(stdout, na->source);
+    printf(", ");
+    cli_json_model_source(stdout, model);
     printf(", \"n_examples\": %zu, \"n_params\": %zu, \"loss\": ", n_examples, n_params);
     json_number(stdout, loss);
     printf(", \"orbit\": {\"decades\": %d, \"step\": ", p->decades);
@@ -341,7 +344,7 @@ int minima_cmd_audit(int argc, char **argv)
     }
     print_table(&r);
     /* The results first: a plot that fails to write loses nothing computed. */
-    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss, strict);
+    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss, strict, cn.model);
     if (plot) {
         minima_status pst = minima_audit_plot(plot, &r, na.model_path);
         if (pst != MINIMA_OK) {

@@ -122,7 +122,9 @@ static minima_status step_model(demo *d)
     if (!d->retrain) {
         minima_model *m = NULL;
         if (minima_model_load(path, NULL, &m) == MINIMA_OK) {
-            int same = m->n_layers == K && m->has_bias;
+            /* only a model that records the relu the demo trains with is the demo's */
+            int same = m->n_layers == K && m->has_bias && m->activation == MINIMA_ACT_RELU &&
+                       m->activation_source == MINIMA_FROM_FILE;
             for (int k = 0; same && k <= K; k++) same = m->widths[k] == widths[k];
             if (same) {
                 d->model = m;

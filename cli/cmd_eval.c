@@ -51,6 +51,8 @@ int minima_cmd_eval(int argc, char **argv)
         json_string(stdout, na.model_path);
         printf(", \"data\": ");
         json_string(stdout, na.source);
+        printf(", ");
+        cli_json_model_source(stdout, cn.model);
         printf(", \"loss_kind\": ");
         json_string(stdout, minima_loss_name(kind));
         printf(", \"loss\": ");

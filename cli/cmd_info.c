@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli_common.h"
+#include "cli_load.h"
 #include "minima/model.h"
 #include "minima/safetensors.h"
 
@@ -11,11 +12,14 @@ extern const char minima_cmd_info_summary[];
 const char minima_cmd_info_summary[] = "describe a model file: layers, parameters, metadata";
 
 static const char usage[] =
-    "usage: minima info --model MODEL [--json]\n\n"
+    "usage: minima info [--model] MODEL [--activation ACT] [--order A,B,C] [--json]\n\n"
     "Reads a safetensors model (PyTorch layout: <layer>.weight [out, in], optional\n"
-    "<layer>.bias [out]; see docs/model-files.md) and prints its layers, parameter\n"
-    "count, activation, loss, metadata and per-layer norms. --json prints the same to\n"
-    "stdout with the keys layers (list of {name, in, out, bias}) and n_params.";
+    "<layer>.bias [out]; see docs/model-files.md) and prints its layers in the order\n"
+    "they run, parameter count, activation, loss, metadata and per-layer norms, and\n"
+    "where the activation (file, option, assumed) and the layer order (file, option,\n"
+    "index, shapes) came from. --json prints the same to stdout with the keys layers\n"
+    "(list of {name, in, out, bias}), n_params, activation, activation_source and\n"
+    "layer_order_source.";
 
 static double norm2(const double *x, size_t n)
 {
@@ -39,9 +43,9 @@ static void print_json(FILE *f, const minima_model *m, const char *path)
     json_string(f, path);
     fprintf(f, ", \"arch\": ");
     json_string(f, arch);
-    fprintf(f, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, \"activation\": ",
+    fprintf(f, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, ",
             m->n_layers, m->n_params, m->has_bias ? "true" : "false");
-    json_string(f, minima_activation_name(m->activation));
+    cli_json_model_source(f, m);
     if (m->activation == MINIMA_ACT_LEAKY_RELU) {
         fprintf(f, ", \"leaky_slope\": ");
         json_number(f, m->leaky_slope);
@@ -85,10 +89,21 @@ static void print_text(FILE *f, const minima_model *m, const char *path)
     fprintf(f, "arch        %s (%d layer%s, %s)\n", arch, m->n_layers, m->n_layers == 1 ? "" : "s",
             m->has_bias ? "with biases" : "no biases");
     fprintf(f, "parameters  %zu\n", m->n_params);
+    static const char *const said[] = {"set by the program", "recorded in the file",
+                                       "given by --activation", "ASSUMED: the file records none",
+                                       "", ""};
     if (m->activation == MINIMA_ACT_LEAKY_RELU)
-        fprintf(f, "activation  leaky_relu (slope %g)\n", m->leaky_slope);
+        fprintf(f, "activation  leaky_relu (slope %g; %s)\n", m->leaky_slope, said[m->activation_source]);
     else
-        fprintf(f, "activation  %s\n", minima_activation_name(m->activation));
+        fprintf(f, "activation  %s (%s)\n", minima_activation_name(m->activation),
+                said[m->activation_source]);
+    static const char *const how[] = {"set by the program", "recorded in the file",
+                                      "given by --order", "", "by the number in the layer names",
+                                      "the only order in which the shapes chain"};
+    fprintf(f, "order       ");
+    for (int k = 0; k < m->n_layers; k++)
+        fprintf(f, "%s%s", k ? " -> " : "", m->layer_names[k][0] ? m->layer_names[k] : "(unnamed)");
+    fprintf(f, " (%s)\n", how[m->order_source]);
     fprintf(f, "loss        %s\n\n", minima_loss_name(m->loss));
     fprintf(f, "  %-20s %8s %8s %10s %14s %14s %14s\n", "layer", "in", "out", "params", "||W||_F",
             "max|W|", "||b||");
@@ -110,25 +125,29 @@ static void print_text(FILE *f, const minima_model *m, const char *path)
 
 int minima_cmd_info(int argc, char **argv)
 {
-    const char *model_path = NULL;
-    int json = 0, allow_nonfinite = 0, ignore_unknown = 0;
+    const char *model_path = NULL, *activation = NULL, *order = NULL, *positional[1] = {NULL};
+    int json = 0, allow_nonfinite = 0, ignore_unknown = 0, n_pos = 0;
     const cli_option opts[] = {
-        {"--model", OPT_STRING, &model_path, "the model file (safetensors)", "MODEL"},
+        {"--model", OPT_STRING, &model_path, "the model file (safetensors; may also be given alone)", "MODEL"},
+        CLI_MODEL_OPTIONS(activation, order),
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
         {"--allow-nonfinite", OPT_FLAG, &allow_nonfinite, "accept NaN/Inf parameters", NULL},
         {"--ignore-unknown", OPT_FLAG, &ignore_unknown,
          "skip tensors that are not a Linear layer's weight or bias", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
-    int rc = cli_parse("info", usage, opts, argc, argv, NULL, 0, NULL);
+    int rc = cli_parse("info", usage, opts, argc, argv, positional, 1, &n_pos);
     if (rc >= 0) return rc;
-    if (!model_path) return cli_usage_error("info", "--model MODEL is required");
+    if (n_pos && model_path)
+        return cli_usage_error("info", "the model is given twice ('%s' and --model '%s'); give it once",
+                               positional[0], model_path);
+    if (n_pos) model_path = positional[0];
+    if (!model_path) return cli_usage_error("info", "a model file is required: minima info MODEL");
     minima_load_options lo = minima_load_default_options();
     lo.allow_nonfinite = allow_nonfinite;
     lo.ignore_unknown = ignore_unknown;
     minima_model *m = NULL;
-    minima_status st = minima_model_load(model_path, &lo, &m);
-    if (st != MINIMA_OK) return cli_fail("info", st);
+    if ((rc = cli_load_model("info", model_path, activation, order, lo, &m)) >= 0) return rc;
     if (json) print_json(stdout, m, model_path);
     else print_text(stderr, m, model_path);
     minima_model_free(m);

@@ -327,7 +327,9 @@ int minima_cmd_landscape(int argc, char **argv)
     if (kind == DIR_INTERP) {
         minima_load_options lop = minima_load_default_options();
         lop.ignore_unknown = na.ignore_unknown;
-        if ((st = minima_model_load(dir_s, &lop, &model_b)) != MINIMA_OK) { rc = cli_fail("landscape", st); goto done; }
+        lop.expected_inputs = m->widths[0];
+        /* the second model is the first one's kind: same activation option, same order */
+        if ((rc = cli_load_model("landscape", dir_s, na.activation, na.order, lop, &model_b)) >= 0) goto done;
     }
     dirs = minima_alloc((size_t)dims * P, sizeof *dirs);
     if (!dirs) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
@@ -532,6 +534,8 @@ int minima_cmd_landscape(int argc, char **argv)
     } else {
         printf("{\"direction\": ");
         json_string(stdout, compare_s ? "compare" : kind_name(kind));
+        printf(", ");
+        cli_json_model_source(stdout, cn.model);
         printf(", \"dims\": %d, \"n_params\": %zu, \"n_examples\": %zu, \"range\": [", dims, P,
                minima_net_n_examples(cn.net));
         json_number(stdout, lo);

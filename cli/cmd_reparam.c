@@ -104,7 +104,9 @@ static int load_min(const char *cmd, const char *path, const cli_net_args *a,
     minima_status st;
     minima_load_options lo = minima_load_default_options();
     lo.ignore_unknown = a->ignore_unknown;
-    if ((st = minima_model_load(path, &lo, &out->model)) != MINIMA_OK) return cli_fail(cmd, st);
+    lo.expected_inputs = data->d;
+    int rc = cli_load_model(cmd, path, a->activation, a->order, lo, &out->model);
+    if (rc >= 0) return rc;
     if (out->model->widths[0] != data->d)
         return cli_usage_error(cmd, "model '%s' takes %d inputs, data has %d features", path,
                                out->model->widths[0], data->d);
@@ -148,7 +150,8 @@ static int cmd_radial(int argc, char **argv)
     uint64_t seed = 0;
     minima_radial_plan_params pp = minima_radial_plan_default_params();
     const cli_option opts[] = {
-        CLI_NET_OPTIONS(a),
+        CLI_NET_OPTIONS_BUT_ORDER(a),           /* --order is this command's ranking */
+        CLI_ORDER_OPTION("--layer-order", a.order),
         {"--center", OPT_STRING, &center_path, "model whose parameters are the centre (default: --model)", "MODEL"},
         {"--rhat", OPT_DOUBLE, &rhat, "radius rhat, 0 < rhat < delta", "R", CLI_OPEN(0, 1e100)},
         {"--delta", OPT_DOUBLE, &delta, "radius of the ball that moves", "D", CLI_OPEN(0, 1e100)},
@@ -216,7 +219,8 @@ static int cmd_radial(int argc, char **argv)
         if (center_path) {
             minima_load_options lo = minima_load_default_options();
             lo.ignore_unknown = a.ignore_unknown;
-            if ((st = minima_model_load(center_path, &lo, &center)) != MINIMA_OK) { rc = cli_fail("reparam radial", st); goto done; }
+            lo.expected_inputs = mins[0].model->widths[0];
+            if ((rc = cli_load_model("reparam radial", center_path, a.activation, a.order, lo, &center)) >= 0) goto done;
             if (!same_arch(center, mins[0].model)) {
                 rc = cli_usage_error("reparam radial", "--center '%s' and --model '%s' differ in architecture",
                                      center_path, paths[0]);
@@ -266,6 +270,8 @@ static int cmd_radial(int argc, char **argv)
         if (json) {
             printf("{\"model\": ");
             json_string(stdout, paths[0]);
+            printf(", ");
+            cli_json_model_source(stdout, mins[0].model);
             printf(", \"n_params\": %zu, \"loss\": ", P);
             json_number(stdout, mins[0].loss);
             printf(", \"grad_norm\": ");
@@ -363,6 +369,8 @@ static int cmd_radial(int argc, char **argv)
         for (int i = 0; i < m; i++) {
             printf(i ? ", {\"model\": " : "{\"model\": ");
             json_string(stdout, paths[i]);
+            printf(", ");
+            cli_json_model_source(stdout, mins[i].model);
             printf(", \"loss\": "); json_number(stdout, mins[i].loss);
             printf(", \"grad_norm\": "); json_number(stdout, mins[i].grad_norm);
             printf(", \"top_theta\": "); json_number(stdout, lam[i]);
@@ -468,6 +476,8 @@ static int cmd_weightnorm(int argc, char **argv)
     if (json) {
         printf("{\"model\": ");
         json_string(stdout, a.model_path);
+        printf(", ");
+        cli_json_model_source(stdout, cn.model);
         printf(", \"n_params\": %zu, \"n_xi\": %zu, \"loss\": ", cn.model->n_params, nx);
         json_number(stdout, loss);
         printf(", \"top_theta\": ");
@@ -628,6 +638,8 @@ static int cmd_input(int argc, char **argv)
     if (json) {
         printf("{\"model\": ");
         json_string(stdout, a.model_path);
+        printf(", ");
+        cli_json_model_source(stdout, cn.model);
         printf(", \"out\": ");
         json_string(stdout, out_path);
         printf(", \"method\": ");

@@ -24,9 +24,12 @@ const char minima_cmd_rescale_summary[] =
 static const char usage[] =
     "usage: minima rescale --model MODEL (--alpha a1,...,aK | --neurons SEED:SPREAD |\n"
     "                      --canonical) [--derive-last] [--group neuron|layer]\n"
-    "                      --out MODEL [--data SRC [--labels FILE] [--check]] [--json]\n\n"
+    "                      --out MODEL [--data SRC [--labels FILE] [--check]] [--json]\n"
+    "                      [--activation ACT] [--order A,B,C] [--force]\n\n"
     "Writes a model that computes exactly the same function (for ReLU and leaky\n"
-    "ReLU networks) with different parameters (SPEC §3, Dinh et al. 2017):\n"
+    "ReLU networks) with different parameters (Dinh et al. 2017). A tanh model is\n"
+    "refused (exit 2): rescaling changes its function; --force writes it anyway,\n"
+    "with a warning.\n"
     "  --alpha a1,...,aK   layer-wise: W_k -> a_k W_k, b_k -> (a_1...a_k) b_k. The K\n"
     "                      factors must be > 0 and multiply to 1 (within 1e-12);\n"
     "                      with --derive-last give K-1 and the last is 1/product.\n"
@@ -55,13 +58,17 @@ static void json_equivalence(const minima_sym_equivalence *eq)
 int minima_cmd_rescale(int argc, char **argv)
 {
     const char *model_path = NULL, *out_path = NULL, *alpha_s = NULL, *neurons_s = NULL;
-    const char *source = NULL, *labels = NULL, *group_s = "neuron", *max_data_bytes = NULL;
+    const char *source = NULL, *labels = NULL, *group_s = "neuron", *activation = NULL, *order = NULL,
+               *max_data_bytes = NULL;
     int canonical = 0, derive_last = 0, check = 0, json = 0, ignore_unknown = 0, max_iter = 10000;
+    int force = 0;
     double tol = 1e-12, step_tol = 1e-13;
     size_t subset = 0;
     uint64_t data_seed = 0;
     const cli_option opts[] = {
         {"--model", OPT_STRING, &model_path, "the model file (safetensors)", "MODEL"},
+        CLI_MODEL_OPTIONS(activation, order),
+        {"--force", OPT_FLAG, &force, "rescale a tanh model although the result is another function", NULL},
         {"--alpha", OPT_STRING, &alpha_s, "layer-wise factors, comma-separated", "a1,...,aK"},
         {"--derive-last", OPT_FLAG, &derive_last, "give K-1 factors; the last is 1/product", NULL},
         {"--neurons", OPT_STRING, &neurons_s, "random per-neuron orbit point", "SEED:SPREAD"},
@@ -136,10 +143,27 @@ int minima_cmd_rescale(int argc, char **argv)
     minima_status st;
     minima_load_options lo = minima_load_default_options();
     lo.ignore_unknown = ignore_unknown;
-    if ((st = minima_model_load(model_path, &lo, &model)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+    if (source) {        /* the data first: its width helps settle the order of the layers */
+        minima_data_options dopt = minima_data_default_options();
+        dopt.labels_path = labels;
+        dopt.subset = subset;
+        dopt.seed = data_seed;
+        if ((rc = cli_data_limit("rescale", max_data_bytes, &dopt.max_bytes)) >= 0) goto done;
+        if ((st = minima_data_load(source, &dopt, &data)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+        lo.expected_inputs = data->d;
+    }
+    if ((rc = cli_load_model("rescale", model_path, activation, order, lo, &model)) >= 0) goto done;
+    if (model->activation == MINIMA_ACT_TANH && !force) {
+        rc = cli_usage_error("rescale", "'%s' uses tanh (%s), which is not non-negative homogeneous: "
+                             "a rescaled model would compute a different function; pass --force to "
+                             "write it anyway", model_path,
+                             model->activation_source == MINIMA_FROM_OPTION ? "given by --activation"
+                                                                            : "recorded in the file");
+        goto done;
+    }
     if (model->activation == MINIMA_ACT_TANH)
         fprintf(stderr, "minima rescale: warning: '%s' uses tanh, which is not non-negative "
-                "homogeneous: the rescaled model computes a DIFFERENT function\n", model_path);
+                "homogeneous: the rescaled model computes a DIFFERENT function (--force)\n", model_path);
     size_t nu = minima_sym_n_units(model);
     int K = model->n_layers;
     scales = malloc((nu ? nu : 1) * sizeof *scales);
@@ -173,12 +197,6 @@ int minima_cmd_rescale(int argc, char **argv)
     memset(&eq, 0, sizeof eq);
     int passed = 1;
     if (source) {
-        minima_data_options dopt = minima_data_default_options();
-        dopt.labels_path = labels;
-        dopt.subset = subset;
-        dopt.seed = data_seed;
-        if ((rc = cli_data_limit("rescale", max_data_bytes, &dopt.max_bytes)) >= 0) goto done;
-        if ((st = minima_data_load(source, &dopt, &data)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
         if ((st = minima_sym_check_equivalence(model, out, data, &eq)) != MINIMA_OK) {
             rc = cli_fail("rescale", st);
             goto done;
@@ -198,8 +216,8 @@ int minima_cmd_rescale(int argc, char **argv)
         json_string(stdout, out_path);
         printf(", \"mode\": ");
         json_string(stdout, mode);
-        printf(", \"activation\": ");
-        json_string(stdout, minima_activation_name(model->activation));
+        printf(", ");
+        cli_json_model_source(stdout, model);
         printf(", \"alpha\": [");
         for (int k = 0; k < K; k++) { if (k) printf(", "); json_number(stdout, used[k]); }
         printf("], \"n_units\": %zu, \"norm_before\": ", nu);

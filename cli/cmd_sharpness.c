@@ -324,6 +324,8 @@ int minima_cmd_sharpness(int argc, char **argv)
         json_string(stdout, na.model_path);
         printf(", \"data\": ");
         json_string(stdout, na.source);
+        printf(", ");
+        cli_json_model_source(stdout, cn.model);
         printf(", \"n_examples\": %zu, \"n_params\": %zu, \"loss\": ", minima_net_n_examples(cn.net), P);
         json_number(stdout, loss);
         printf(", \"seed\": %llu", (unsigned long long)seed);

@@ -58,11 +58,13 @@ typedef struct {
     double rank_tol;
 } spectrum_out;
 
-static void print_json(const spectrum_out *s, size_t n_hvp)
+static void print_json(const spectrum_out *s, size_t n_hvp, const minima_model *model)
 {
     /* n_params: the size of the operator (the selected block with --layers);
      * model_n_params: the whole model's. */
-    printf("{\"n_params\": %zu, \"n\": %zu, \"model_n_params\": %zu, \"loss\": ", s->n, s->n,
+    printf("{");
+    cli_json_model_source(stdout, model);
+    printf(", \"n_params\": %zu, \"n\": %zu, \"model_n_params\": %zu, \"loss\": ", s->n, s->n,
            s->model_n_params);
     json_number(stdout, s->loss);
     printf(", \"grad_norm\": ");
@@ -307,7 +309,7 @@ int minima_cmd_spectrum(int argc, char **argv)
     }
     s.seconds = cli_now() - t0;
     /* The results first: a plot that fails to write loses nothing computed. */
-    if (json) print_json(&s, minima_net_n_products(cn.net));
+    if (json) print_json(&s, minima_net_n_products(cn.net), cn.model);
     else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
     if (noconv) {
         char tl[MINIMA_DOUBLE_CHARS];

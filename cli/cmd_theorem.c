@@ -32,11 +32,16 @@ static const char usage[] =
     "computation failed), 2 bad usage or input.";
 
 static void print_json(const minima_theorem_result *res, const int *have, size_t n,
-                       double seconds, int all_ok)
+                       double seconds, int all_ok, const minima_model *model)
 {
     size_t count;
     const minima_theorem_check *checks = minima_theorems(&count);
-    printf("{\"theorems\": [");
+    printf("{");
+    if (model) {
+        cli_json_model_source(stdout, model);
+        printf(", ");
+    }
+    printf("\"theorems\": [");
     int first = 1;
     for (size_t i = 0; i < n; i++) {
         if (!have[i]) continue;
@@ -192,7 +197,7 @@ int minima_cmd_theorem(int argc, char **argv)
     double seconds = cli_now() - t0;
     fprintf(stderr, "minima theorem: %s (%.1f s)\n",
             all_ok ? "every applicable check passed" : "SOME CHECKS FAILED", seconds);
-    if (json) print_json(res, have, count, seconds, all_ok && computed_ok);
+    if (json) print_json(res, have, count, seconds, all_ok && computed_ok, na.model_path ? cn.model : NULL);
     rc = all_ok && computed_ok && figures_ok ? EXIT_OK : EXIT_COMPUTE;
 done:
     free(res);

@@ -90,6 +90,8 @@ minima_status minima_model_copy(const minima_model *src, minima_model **out)
     minima_model *m;
     MINIMA_TRY(minima_model_create(&m, src->n_layers, src->widths, src->has_bias, src->activation));
     m->leaky_slope = src->leaky_slope;
+    m->activation_source = src->activation_source;
+    m->order_source = src->order_source;
     m->loss = src->loss;
     memcpy(m->theta, src->theta, src->n_params * sizeof *m->theta);
     for (int k = 0; k < src->n_layers; k++) {
@@ -256,6 +258,19 @@ minima_status minima_activation_parse(const char *s, minima_activation *a)
     if (s && (!strcmp(s, "leaky_relu") || !strcmp(s, "LeakyReLU"))) { *a = MINIMA_ACT_LEAKY_RELU; return MINIMA_OK; }
     if (s && (!strcmp(s, "tanh") || !strcmp(s, "Tanh"))) { *a = MINIMA_ACT_TANH; return MINIMA_OK; }
     MINIMA_FAIL(MINIMA_EINVAL, "activation '%s': expected relu, leaky_relu or tanh", s ? s : "(null)");
+}
+
+const char *minima_provenance_name(minima_provenance p)
+{
+    switch (p) {
+    case MINIMA_FROM_PROGRAM: return "program";
+    case MINIMA_FROM_FILE: return "file";
+    case MINIMA_FROM_OPTION: return "option";
+    case MINIMA_FROM_ASSUMED: return "assumed";
+    case MINIMA_FROM_INDEX: return "index";
+    case MINIMA_FROM_SHAPES: return "shapes";
+    }
+    return "unknown";
 }
 
 const char *minima_loss_name(minima_loss l)

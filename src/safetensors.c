@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layer_order_impl.h"
 #include "minima/alloc.h"
 #include "minima/tempfile.h"
 
@@ -136,6 +137,11 @@ minima_load_options minima_load_default_options(void)
     o.allow_nonfinite = 0;
     o.ignore_unknown = 0;
     o.max_header_bytes = 100u * 1000u * 1000u;
+    o.activation_set = 0;
+    o.activation = MINIMA_ACT_RELU;
+    o.leaky_slope = 0.01;
+    o.order = NULL;
+    o.expected_inputs = 0;
     return o;
 }
 
@@ -174,6 +180,7 @@ typedef struct {
     const st_tensor **order;   /* (n_t) pointers into t, scratch for sorting */
     st_layer *layers;
     int n_layers;
+    minima_provenance order_source;
 } loader;
 
 static void loader_free(loader *L)
@@ -239,6 +246,20 @@ static minima_status read_header(loader *L)
     if (!S_ISREG(sb.st_mode))
         MINIMA_FAIL(MINIMA_EIO, "model file '%s' is not a regular file", path);
     L->file_size = (uint64_t)sb.st_size;
+    /* A torch.save file starts with a zip signature (PyTorch >= 1.6) or a
+     * pickle PROTO opcode. Both prefixes are also possible header lengths,
+     * so a file is taken for one only if byte 8 is not the '{' a
+     * safetensors header starts with. */
+    unsigned char magic[9] = {0};
+    size_t got = fread(magic, 1, sizeof magic, L->f);
+    int json_at_8 = got == 9 && magic[8] == '{';
+    if (!json_at_8 && ((got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) ||
+                       (got >= 2 && magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5)))
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': this is a torch.save file (%s at offset 0), not "
+                    "safetensors; save with safetensors: safetensors.torch.save_file("
+                    "model.state_dict(), path)", path, magic[0] == 0x80 ? "a pickle" : "a zip archive");
+    if (fseeko(L->f, 0, SEEK_SET) != 0)
+        MINIMA_FAIL(MINIMA_EIO, "cannot read model file '%s': %s", path, strerror(errno));
     if (L->file_size < 8)
         MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the file is %" PRIu64 " bytes long; a safetensors file "
                     "starts with an 8-byte header length (is the file truncated?)", path, L->file_size);
@@ -508,7 +529,176 @@ static st_layer *find_layer(loader *L, const char *name, size_t len)
     return NULL;
 }
 
-/* Groups weights and biases into layers, in natural order, and checks shapes. */
+/* True if name is `stat` or ends in "." stat. */
+static int has_suffix_part(const char *name, const char *stat)
+{
+    size_t n = strlen(name), k = strlen(stat);
+    return n >= k && !strcmp(name + n - k, stat) && (n == k || name[n - k - 1] == '.');
+}
+
+/* BatchNorm layers leave running statistics in a state dict; their weight
+ * and bias are 1-D and would otherwise be reported as malformed layers. */
+static minima_status check_batchnorm(const loader *L)
+{
+    static const char *const stats[] = {"running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < L->n_t; i++)
+        for (size_t s = 0; s < sizeof stats / sizeof stats[0]; s++)
+            if (has_suffix_part(L->t[i].name, stats[s]))
+                MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' holds BatchNorm statistics: "
+                            "BatchNorm is not supported in a safetensors MLP; fold it into the "
+                            "linear layer next to it, or export ONNX", L->path, L->t[i].name);
+    return MINIMA_OK;
+}
+
+/* The layer with exactly this name, or -1 (L->layers sorted by strcmp). */
+static int layer_index(loader *L, const char *name, size_t len)
+{
+    st_layer *l = find_layer(L, name, len);
+    return l ? (int)(l - L->layers) : -1;
+}
+
+/* Parses a comma-separated list of every layer name once into perm. `what`
+ * names where the list came from in messages. */
+static minima_status parse_order(loader *L, const char *list, const char *what, minima_status bad,
+                                 int *perm)
+{
+    const char *path = L->path, *p = list;
+    char *seen = minima_calloc((size_t)L->n_layers, 1);
+    if (!seen) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+    minima_status st = MINIMA_OK;
+    int n = 0;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int k = layer_index(L, p, len);
+        if (k < 0) {
+            st = minima_error(bad, "'%s': %s \"%.200s\" names '%.*s', which is not a layer of the "
+                              "file; expected each of its %d layer names once, comma-separated "
+                              "(e.g. '%s')", path, what, list, (int)(len > 80 ? 80 : len), p,
+                              L->n_layers, L->layers[0].name);
+            break;
+        }
+        if (seen[k]) {
+            st = minima_error(bad, "'%s': %s \"%.200s\" names layer '%s' twice; expected each "
+                              "layer once", path, what, list, L->layers[k].name);
+            break;
+        }
+        seen[k] = 1;
+        perm[n++] = k;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    for (int k = 0; st == MINIMA_OK && k < L->n_layers; k++)
+        if (!seen[k])
+            st = minima_error(bad, "'%s': %s \"%.200s\" leaves out layer '%s'; expected each of "
+                              "its %d layers once", path, what, list, L->layers[k].name, L->n_layers);
+    minima_free(seen);
+    return st;
+}
+
+/* "a,b,c" for the layers in perm order, appended to buf (truncated with "..."). */
+static void append_order(char *buf, size_t size, const loader *L, const int *perm)
+{
+    size_t used = strlen(buf);
+    for (int k = 0; k < L->n_layers && used + 1 < size; k++) {
+        int n = snprintf(buf + used, size - used, "%s%s", k ? "," : "", L->layers[perm[k]].name);
+        if (n < 0 || (size_t)n >= size - used) {
+            if (size > 4) memcpy(buf + size - 4, "...", 4);
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+/* Finds the order of the layers (see safetensors.h) and puts L->layers in it. */
+static minima_status decide_order(loader *L)
+{
+    const char *path = L->path;
+    int n = L->n_layers;
+    enum { MAX_LISTED = 5 };
+    const long budget = 20000000;     /* candidates looked at: well under a second */
+    minima_layer_shape *shapes = minima_alloc((size_t)n, sizeof *shapes);
+    int *orders = minima_alloc((size_t)(MAX_LISTED + 1) * (size_t)n, sizeof *orders);
+    st_layer *sorted = minima_alloc((size_t)n, sizeof *sorted);
+    minima_status st = MINIMA_OK;
+    if (!shapes || !orders || !sorted) { st = minima_error(MINIMA_ENOMEM, "'%s': out of memory", path); goto done; }
+    const cJSON *meta_order = L->metadata ? cJSON_GetObjectItemCaseSensitive(L->metadata, "layers") : NULL;
+    if (L->opts->order) {
+        st = parse_order(L, L->opts->order, "the layer order", MINIMA_EINVAL, orders);
+        L->order_source = MINIMA_FROM_OPTION;
+    } else if (meta_order) {
+        st = parse_order(L, meta_order->valuestring, "__metadata__ \"layers\"", MINIMA_EFORMAT, orders);
+        L->order_source = MINIMA_FROM_FILE;
+    } else {
+        for (int k = 0; k < n; k++) {
+            const st_tensor *w = &L->t[L->layers[k].weight];
+            shapes[k].name = L->layers[k].name;
+            shapes[k].in = w->dim[1];
+            shapes[k].out = w->dim[0];
+        }
+        minima_layer_order_result r;
+        uint64_t first_in = L->opts->expected_inputs > 0 ? (uint64_t)L->opts->expected_inputs : 0;
+        st = minima_layer_orders(shapes, n, first_in, MAX_LISTED + 1, budget, orders, &r);
+        /* no order takes the data's width: order without it, so that the
+         * caller can report the mismatch with the data */
+        if (st == MINIMA_OK && first_in && r.n_found == 0 && !r.truncated)
+            st = minima_layer_orders(shapes, n, 0, MAX_LISTED + 1, budget, orders, &r);
+        if (st != MINIMA_OK) goto done;
+        if (r.n_found == 1 && !r.truncated) {
+            L->order_source = r.index_only ? MINIMA_FROM_INDEX : MINIMA_FROM_SHAPES;
+        } else if (r.n_found > MAX_LISTED || (r.n_found >= 2 && !r.truncated)) {
+            char list[640] = "";
+            int shown = r.n_found < MAX_LISTED ? r.n_found : MAX_LISTED;
+            for (int i = 0; i < shown; i++) {
+                strncat(list, "\n    ", sizeof list - strlen(list) - 1);
+                append_order(list, sizeof list, L, orders + (size_t)i * (size_t)n);
+            }
+            st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
+                              "layers and the shapes chain in %s%d orders:%s%s\nminima will not "
+                              "guess; pass the order (--order a,b,c, the layer names in the order "
+                              "they run)", path, n, r.n_found > MAX_LISTED || r.truncated ? "at least " : "",
+                              r.n_found > MAX_LISTED ? MAX_LISTED + 1 : r.n_found, list,
+                              r.n_found > MAX_LISTED || r.truncated ? "\n    ..." : "");
+            goto done;
+        } else if (r.truncated) {
+            st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
+                              "layers and searching the orders in which their shapes chain took too "
+                              "long (%d found so far); pass the order (--order a,b,c)", path, n,
+                              r.n_found);
+            goto done;
+        } else {
+            /* report the first break in name order */
+            memcpy(sorted, L->layers, (size_t)n * sizeof *sorted);
+            qsort(sorted, (size_t)n, sizeof *sorted, cmp_layers_natural);
+            char s1[128], s2[128];
+            for (int k = 1; k < n; k++) {
+                const st_tensor *prev = &L->t[sorted[k - 1].weight], *cur = &L->t[sorted[k].weight];
+                if (cur->dim[1] != prev->dim[0]) {
+                    st = minima_error(MINIMA_ESHAPE, "'%s': shapes do not chain in any order of the "
+                                      "layers; in name order, '%s' is %s (out = %" PRIu64 ") but the "
+                                      "next layer's '%s' is %s (in = %" PRIu64 "); expected in = %"
+                                      PRIu64, path, prev->name, shape_str(prev, s1, sizeof s1),
+                                      prev->dim[0], cur->name, shape_str(cur, s2, sizeof s2),
+                                      cur->dim[1], prev->dim[0]);
+                    goto done;
+                }
+            }
+            st = minima_error(MINIMA_ESHAPE, "'%s': shapes do not chain in any order that keeps "
+                              "numbered layers (such as 'fc1', 'fc2') in the order of their numbers",
+                              path);
+            goto done;
+        }
+    }
+    if (st != MINIMA_OK) goto done;
+    for (int k = 0; k < n; k++) sorted[k] = L->layers[orders[k]];
+    memcpy(L->layers, sorted, (size_t)n * sizeof *sorted);
+done:
+    minima_free(shapes);
+    minima_free(orders);
+    minima_free(sorted);
+    return st;
+}
+
+/* Groups weights and biases into layers, puts them in order, and checks shapes. */
 static minima_status discover_layers(loader *L)
 {
     const char *path = L->path;
@@ -522,6 +712,7 @@ static minima_status discover_layers(loader *L)
     if (n_weights > MAX_LAYERS)
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': %d layers; minima handles at most %d", path,
                     n_weights, MAX_LAYERS);
+    MINIMA_TRY(check_batchnorm(L));
     L->layers = minima_calloc((size_t)n_weights, sizeof *L->layers);
     if (!L->layers) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
     for (int i = 0; i < L->n_t; i++) {
@@ -577,7 +768,7 @@ static minima_status discover_layers(loader *L)
                         w->name, shape_str(w, s2, sizeof s2));
         l->bias = i;
     }
-    qsort(L->layers, (size_t)L->n_layers, sizeof *L->layers, cmp_layers_natural);
+    MINIMA_TRY(decide_order(L));
     int with_bias = 0;
     for (int k = 0; k < L->n_layers; k++) with_bias += L->layers[k].bias >= 0;
     if (with_bias && with_bias < L->n_layers) {
@@ -593,9 +784,10 @@ static minima_status discover_layers(loader *L)
         if (cur->dim[1] != prev->dim[0])
             MINIMA_FAIL(MINIMA_ESHAPE, "'%s': shapes do not chain: '%s' is %s (out = %" PRIu64 ") but "
                         "the next layer's '%s' is %s (in = %" PRIu64 "); expected in = %" PRIu64
-                        " (layers are taken in natural order of their names)", path, prev->name,
+                        " (in the order %s)", path, prev->name,
                         shape_str(prev, s1, sizeof s1), prev->dim[0], cur->name,
-                        shape_str(cur, s2, sizeof s2), cur->dim[1], prev->dim[0]);
+                        shape_str(cur, s2, sizeof s2), cur->dim[1], prev->dim[0],
+                        L->order_source == MINIMA_FROM_OPTION ? "given to minima" : "the file records");
     }
     return MINIMA_OK;
 }
@@ -604,10 +796,34 @@ static minima_status discover_layers(loader *L)
 static minima_status apply_metadata(loader *L, minima_model *m)
 {
     const char *path = L->path;
+    m->order_source = L->order_source;
+    m->activation_source = MINIMA_FROM_ASSUMED;
+    if (L->opts->activation_set) {
+        /* the caller's activation wins; the file's is not even parsed */
+        m->activation = L->opts->activation;
+        m->activation_source = MINIMA_FROM_OPTION;
+        if (m->activation == MINIMA_ACT_LEAKY_RELU) {
+            double a = L->opts->leaky_slope;
+            if (!(a > 0 && a < 1))
+                MINIMA_FAIL(MINIMA_EINVAL, "'%s': the leaky ReLU slope given is %.17g; expected a "
+                            "number between 0 and 1", path, a);
+            m->leaky_slope = a;
+        }
+    }
     if (!L->metadata) return MINIMA_OK;
     for (const cJSON *k = L->metadata->child; k; k = k->next) {
         const char *key = k->string, *val = k->valuestring;
-        if (!strcmp(key, "activation")) {
+        int overridden = L->opts->activation_set &&
+                         (!strcmp(key, "activation") || !strcmp(key, "leaky_slope"));
+        if (overridden && !strcmp(key, "activation")) {
+            minima_activation fa;
+            if (minima_activation_parse(val, &fa) != MINIMA_OK || fa != m->activation)
+                minima_log(MINIMA_LOG_WARN, "'%s': __metadata__ \"activation\" is \"%.40s\"; using "
+                           "%s as asked instead", path, val, minima_activation_name(m->activation));
+        } else if (overridden || !strcmp(key, "layers")) {
+            continue;                 /* used by decide_order, or replaced by the caller's */
+        } else if (!strcmp(key, "activation")) {
+            m->activation_source = MINIMA_FROM_FILE;
             if (minima_activation_parse(val, &m->activation) != MINIMA_OK)
                 MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"activation\" is \"%.40s\"; expected "
                             "relu, leaky_relu or tanh", path, val);
@@ -752,7 +968,7 @@ static minima_status add_tensor_entry(cJSON *root, const char *name, const char 
 static int is_reserved_meta(const char *key)
 {
     return !strcmp(key, "format") || !strcmp(key, "activation") || !strcmp(key, "loss") ||
-           !strcmp(key, "arch") || !strcmp(key, "leaky_slope");
+           !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers");
 }
 
 /* The JSON header text (cJSON-allocated) for the model in the given dtype. */
@@ -760,19 +976,30 @@ static minima_status build_header(const minima_model *m, int esize, const char *
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
-    char *arch = NULL, *tname = NULL;
+    char *arch = NULL, *tname = NULL, *names = NULL;
     minima_status st = MINIMA_OK;
-    size_t arch_size = 12 * ((size_t)m->n_layers + 1) + 1;
+    size_t arch_size = 12 * ((size_t)m->n_layers + 1) + 1, names_size = 1;
+    for (int k = 0; k < m->n_layers; k++) names_size += strlen(m->layer_names[k]) + 1;
     arch = minima_alloc(arch_size, 1);
-    if (!meta || !arch) goto nomem;
+    names = minima_alloc(names_size, 1);
+    if (!meta || !arch || !names) goto nomem;
     minima_model_arch_string(m, arch, arch_size);
+    names[0] = '\0';
+    for (int k = 0; k < m->n_layers; k++) {
+        if (k) strcat(names, ",");
+        strcat(names, m->layer_names[k]);
+    }
     char slope[32];
     snprintf(slope, sizeof slope, "%.17g", m->leaky_slope);
+    /* an assumed activation is not written: the new file must not claim it */
+    int known = m->activation_source != MINIMA_FROM_ASSUMED;
     if (!cJSON_AddStringToObject(meta, "format", "pt") ||
-        !cJSON_AddStringToObject(meta, "activation", minima_activation_name(m->activation)) ||
+        (known && !cJSON_AddStringToObject(meta, "activation", minima_activation_name(m->activation))) ||
         !cJSON_AddStringToObject(meta, "loss", minima_loss_name(m->loss)) ||
         !cJSON_AddStringToObject(meta, "arch", arch) ||
-        (m->activation == MINIMA_ACT_LEAKY_RELU && !cJSON_AddStringToObject(meta, "leaky_slope", slope)))
+        !cJSON_AddStringToObject(meta, "layers", names) ||
+        (known && m->activation == MINIMA_ACT_LEAKY_RELU &&
+         !cJSON_AddStringToObject(meta, "leaky_slope", slope)))
         goto nomem;
     for (int i = 0; i < m->n_meta; i++)
         if (!is_reserved_meta(m->meta[i].key) &&
@@ -804,12 +1031,14 @@ static minima_status build_header(const minima_model *m, int esize, const char *
     if (!*text) goto nomem;
     cJSON_Delete(root);
     minima_free(arch);
+    minima_free(names);
     return MINIMA_OK;
 nomem:
     st = minima_error(MINIMA_ENOMEM, "out of memory building the safetensors header");
 fail:
     minima_free(tname);
     minima_free(arch);
+    minima_free(names);
     cJSON_Delete(root);
     return st;
 }
@@ -826,10 +1055,14 @@ static minima_status check_savable(const minima_model *m, const char *path)
                         "model may use the empty name)", path, k);
         if (!strcmp(n, "__metadata__"))
             MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layer %d is named \"__metadata__\"", path, k);
-        if (k > 0 && minima_natural_compare(m->layer_names[k - 1], n) >= 0)
-            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layer names '%s' (layer %d) and '%s' (layer "
-                        "%d) are not in natural-sort order, so the file would load with the layers in "
-                        "another order; rename the layers", path, m->layer_names[k - 1], k - 1, n, k);
+        if (strchr(n, ','))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of layer %d, '%.80s', contains a "
+                        "comma, which the recorded layer order (\"layers\": \"a,b,c\") cannot hold",
+                        path, k, n);
+        for (int j = 0; j < k; j++)
+            if (!strcmp(m->layer_names[j], n))
+                MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layers %d and %d are both named '%.80s'",
+                            path, j, k, n);
         if (utf8_check((const unsigned char *)n, strlen(n)) < strlen(n))
             MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of layer %d is not valid UTF-8", path, k);
     }

@@ -119,6 +119,20 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static const minima_model *user_model(const minima_theorem_env *env);
+
+/* The checks whose statement rests on phi(a z) = a phi(z) for a > 0: the
+ * rescaling T_alpha (or a per-neuron rescaling) preserves the function.
+ * On a user's network whose activation lacks it they do not apply. */
+static int needs_homogeneity(const char *name)
+{
+    static const char *const names[] = {"thm1", "thm2", "thm3", "thm4", "thm5",
+                                        "sec4.3", "sec5.1", "appC"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i])) return 1;
+    return 0;
+}
+
 minima_status minima_theorem_run(const minima_theorem_check *check, minima_theorem_env *env,
                                  const minima_theorem_params *p, minima_theorem_result *out)
 {
@@ -131,6 +145,16 @@ minima_status minima_theorem_run(const minima_theorem_check *check, minima_theor
     out->title = check->title;
     out->applicable = 1;
     out->loss = out->grad_norm = out->lambda_min = NAN;
+    const minima_model *um = user_model(env);
+    if (um && needs_homogeneity(check->name) && !minima_thm_homogeneous(um) &&
+        !p->run_unmet_hypotheses) {
+        minima_thm_not_applicable(out, "the network's activation %s (source: %s) is not non-negative "
+                                  "homogeneous (phi(a z) != a phi(z) for a > 0), so rescaling the "
+                                  "layers changes the function; the statement is about rectified "
+                                  "(relu, leaky_relu) networks", minima_activation_name(um->activation),
+                                  minima_provenance_name(um->activation_source));
+        return MINIMA_OK;
+    }
     double t0 = now_seconds();
     minima_status s = check->run(env, p, out);
     out->seconds = now_seconds() - t0;
@@ -199,6 +223,11 @@ void minima_theorem_env_free(minima_theorem_env *env)
 }
 
 int minima_theorem_env_is_user(const minima_theorem_env *env) { return env && env->user; }
+
+static const minima_model *user_model(const minima_theorem_env *env)
+{
+    return env && env->user ? env->user_model : NULL;
+}
 
 /* Loss and gradient norm of a model on its data at its own parameters. */
 static minima_status loss_and_grad_norm(const minima_model *model, const minima_dataset *data,

@@ -39,6 +39,12 @@ want=0
 if grep -q -e "(\*\*disagrees\*\*)" -e "could not be compared" "$OUT/report.md"; then want=1; fi
 if [ "$rc" -eq "$want" ]; then ok; else bad "demo --strict exit code $rc, expected $want"; sed 's/^/    /' "$TMP/err" >&2; fi
 if [ "$want" -eq 0 ] || grep -q -- "--strict: the audit has findings" "$TMP/err"; then ok; else bad "--strict did not say why"; fi
+# ... but not a model of the same shape that records another activation (tanh)
+if "$BIN" rescale --model "$OUT/model.safetensors" --activation tanh --force --alpha 1,1 \
+       --out "$TMP/tanh.safetensors" >/dev/null 2>&1 && mv "$TMP/tanh.safetensors" "$OUT/model.safetensors"
+then ok; else bad "rescale to tanh failed"; fi
+if "$BIN" demo "${ARGS[@]}" >"$TMP/out" 2>"$TMP/err"; then ok; else bad "third demo exit code $?"; fi
+if grep -q "reusing" "$TMP/err"; then bad "the demo reused a tanh model"; else ok; fi
 # bad usage
 if "$BIN" demo --epochs 0 >/dev/null 2>&1; then bad "--epochs 0 accepted"; else [ $? -eq 2 ] && ok || bad "--epochs 0: exit code not 2"; fi
 echo "$pass passed, $fail failed"

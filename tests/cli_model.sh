@@ -125,7 +125,7 @@ write(sys.argv[1] + "/lie.safetensors", {"0.weight": w([2, 2], 0, 4096)}, d)
 write(sys.argv[1] + "/chain.safetensors", {"0.weight": w([2, 1], 0, 16), "2.weight": w([1, 3], 16, 40)}, d)
 write(sys.argv[1] + "/overlap.safetensors", {"0.weight": w([2, 2], 0, 32), "1.weight": w([2, 2], 16, 48)}, d)
 write(sys.argv[1] + "/extra.safetensors", {"0.weight": w([2, 2], 0, 32), "0.bias": w([2], 32, 48),
-                                           "bn.running_mean": w([1], 48, 56)}, struct.pack("<7d", *range(7)))
+                                           "emb.scale": w([1], 48, 56)}, struct.pack("<7d", *range(7)))
 # the fixture with "loss": "mse" in its metadata
 src = open(sys.argv[2], "rb").read()
 n = struct.unpack("<Q", src[:8])[0]
@@ -148,7 +148,7 @@ EOF
     run "info overlap" 2 "$BIN" info --model "$TMP/overlap.safetensors"
     has "info overlap" "$TMP/err" "overlap"
     run "info unknown tensor" 2 "$BIN" info --model "$TMP/extra.safetensors"
-    has "info unknown tensor" "$TMP/err" "'bn.running_mean'"
+    has "info unknown tensor" "$TMP/err" "'emb.scale'"
     run "info --ignore-unknown" 0 "$BIN" info --model "$TMP/extra.safetensors" --ignore-unknown --json
     pycheck "info --ignore-unknown" "out['n_params'] == 6"
     run "info mse metadata" 0 "$BIN" info --model "$TMP/mse.safetensors" --json

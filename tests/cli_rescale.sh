@@ -122,8 +122,12 @@ run "missing model" 2 "$BIN" rescale --model "$TMP/none.safetensors" --alpha 100
 run "check without data" 2 "$BIN" rescale --model "$M" --alpha 100,0.01 --out "$TMP/x.safetensors" --check
 
 # ---- the check means something: tanh is not homogeneous -------------------------
+run "tanh refused" 2 "$BIN" rescale --model "$T" --alpha 100,0.01 --out "$TMP/t.safetensors"
+has "tanh refused" "$TMP/err" "pass --force"
+[ ! -e "$TMP/t.safetensors" ] && ok || bad "a refused rescaling wrote its output"
 run "tanh check fails" 1 "$BIN" rescale --model "$T" --alpha 100,0.01 --out "$TMP/t.safetensors" \
-    --data "$X" --labels "$Y" --check --json
+    --data "$X" --labels "$Y" --check --json --force
+has "tanh --force warns" "$TMP/err" "DIFFERENT function"
 has "tanh check fails" "$TMP/out" '"passed": false'
 [ ! -e "$TMP/t.safetensors" ] && ok || bad "a failed check wrote its output"
 

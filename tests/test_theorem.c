@@ -123,6 +123,15 @@ static void test_tanh_breaks(void)
     p.grad_tol = 1e300;   /* run the checks that need a critical point anyway */
     get_net(MINIMA_THEOREM_NET_DEEP, &m, &d);
     minima_theorem_env *env = user_env(m, d, MINIMA_ACT_TANH, &copy);
+    /* by default the rescaling checks do not apply to a tanh network ... */
+    const char *all[] = {"thm1", "thm3", "thm4", "thm5", "sec4.3", "sec5.1"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        minima_theorem_result r = run(all[i], env, &p);
+        EXPECT(r, 0, 0);
+        CHECK_MSG(strstr(r.reason, "not non-negative homogeneous") != NULL, "%s: %s", all[i], r.reason);
+    }
+    /* ... but run anyway, they see the broken hypothesis */
+    p.run_unmet_hypotheses = 1;
     const char *deep[] = {"thm1", "thm3", "thm4", "sec4.3"};
     for (size_t i = 0; i < sizeof deep / sizeof deep[0]; i++) {
         minima_theorem_result r = run(deep[i], env, &p);
@@ -133,6 +142,10 @@ static void test_tanh_breaks(void)
 
     get_net(MINIMA_THEOREM_NET_SHALLOW, &m, &d);
     env = user_env(m, d, MINIMA_ACT_TANH, &copy);
+    p.run_unmet_hypotheses = 0;
+    minima_theorem_result na = run("appC", env, &p);
+    EXPECT(na, 0, 0);
+    p.run_unmet_hypotheses = 1;
     const char *shallow[] = {"thm2", "appC"};
     for (size_t i = 0; i < sizeof shallow / sizeof shallow[0]; i++) {
         minima_theorem_result r = run(shallow[i], env, &p);
@@ -158,7 +171,9 @@ static void test_thm5_tanh_breaks(void)
         /* targets = the tanh network's outputs: an exact minimum, L = 0 */
         CHECK_OK(minima_sym_forward(copy, NULL, d2->x, d2->n, d2->targets));
         CHECK_OK(minima_theorem_env_user(&env, copy, d2));
-        minima_theorem_result r = run("thm5", env, NULL);
+        minima_theorem_params p = minima_theorem_default_params();
+        p.run_unmet_hypotheses = 1;          /* see Thm 5 fail where it does not apply */
+        minima_theorem_result r = run("thm5", env, &p);
         EXPECT(r, 1, 0);
     }
     minima_theorem_env_free(env);

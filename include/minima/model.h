@@ -1,6 +1,6 @@
 /* minima/model.h — a rectified feed-forward network and its parameters.
  *
- * A network has K linear layers (SPEC §1):
+ * A network has K linear layers:
  *
  *     A_0 = X                        (N, d_0)   one example per row
  *     Z_k = A_{k-1} W_k^T + 1 b_k^T  (N, d_k)   W_k is (d_k, d_{k-1})
@@ -38,6 +38,26 @@ typedef enum {
     MINIMA_LOSS_MSE            /* PyTorch MSELoss(): mean over all N*d_K entries */
 } minima_loss;
 
+/* Where a fact about a model came from: its activation, or the order of its
+ * layers. A model made by the program (minima_model_create) says PROGRAM;
+ * minima_model_load says FILE (recorded in the file's __metadata__),
+ * OPTION (given by the caller, overriding the file), ASSUMED (the file is
+ * silent and the default was taken: relu), and, for the layer order, INDEX
+ * (the layers are one numbered family such as "0", "2", "4", run in the
+ * order of that number) or SHAPES (the only order, among those the
+ * numbering allows, in which the shapes chain). */
+typedef enum {
+    MINIMA_FROM_PROGRAM = 0,
+    MINIMA_FROM_FILE,
+    MINIMA_FROM_OPTION,
+    MINIMA_FROM_ASSUMED,
+    MINIMA_FROM_INDEX,
+    MINIMA_FROM_SHAPES
+} minima_provenance;
+
+/* "program", "file", "option", "assumed", "index", "shapes". */
+const char *minima_provenance_name(minima_provenance p);
+
 /* One free-form metadata entry (safetensors __metadata__ is string->string). */
 typedef struct { char *key; char *value; } minima_meta;
 
@@ -47,6 +67,8 @@ typedef struct {
     int has_bias;              /* biases on every layer, or on none */
     minima_activation activation;
     double leaky_slope;        /* a, for MINIMA_ACT_LEAKY_RELU */
+    minima_provenance activation_source;   /* where activation (and leaky_slope) came from */
+    minima_provenance order_source;        /* how the order of the layers was decided */
     minima_loss loss;          /* the loss the model was trained with */
     char **layer_names;        /* (K): PyTorch names, e.g. "0", "2", "4" or "fc1" */
     size_t n_params;           /* P */

@@ -21,26 +21,39 @@
  * layer's weight or bias has one; a name the format does not define is
  * MINIMA_EFORMAT.
  *
- * How a file becomes a model (PyTorch's layout, DESIGN.md):
+ * How a file becomes a model (PyTorch's layout; docs/model-files.md):
  *
  *   - every tensor "<name>.weight" of shape [out, in] is a linear layer
  *     called <name>; "<name>.bias" of shape [out] is its bias. A file whose
  *     only tensors are "weight" and "bias" (the state dict of one
  *     nn.Linear) is one layer with the empty name.
- *   - layers are ordered by the natural sort of their names
- *     (minima_natural_compare: "2" < "10", "fc2" < "fc10",
- *     "layers.0" < "layers.1"), so the state dict of an nn.Sequential of
- *     Linear and ReLU modules loads as it is.
+ *   - the order of the layers (a state dict does not record it) is, in
+ *     this precedence: minima_load_options.order ("a,b,c", every layer
+ *     name once); the __metadata__ key "layers" (same form; minima writes
+ *     it); otherwise the orders allowed by the numbering (names sharing a
+ *     prefix and ending in an integer, "0", "2", "4" or "layers.0",
+ *     "layers.1" or "fc1", "fc2", run in the order of that integer) in
+ *     which the shapes chain (and the first layer takes
+ *     minima_load_options.expected_inputs inputs, when set) are searched:
+ *     exactly one is used; several are MINIMA_EINVAL listing some of them
+ *     (the caller must give the order); none is MINIMA_ESHAPE. The model
+ *     records which rule decided (order_source).
+ *   - a file holding BatchNorm statistics (running_mean, running_var,
+ *     num_batches_tracked) is MINIMA_EUNSUPPORTED, and so is a torch.save
+ *     file (a zip archive or a pickle) given instead of safetensors.
  *   - shapes must chain: in of each layer = out of the layer before it.
  *   - biases are on every layer or on none.
  *   - any other tensor (a ".bias" without its ".weight", a "running_mean",
  *     a 1-D weight, ...) is an error naming it, unless
  *     minima_load_options.ignore_unknown is set, when it is validated like
  *     every tensor, logged (minima_log, WARN) and skipped.
- *   - __metadata__ "activation" ("relu", default; "leaky_relu"; "tanh"),
+ *   - __metadata__ "activation" ("relu", "leaky_relu", "tanh"),
  *     "leaky_slope" (0 < a < 1, default 0.01) and "loss" ("ce", default;
- *     "mse") set the model's fields. "arch" and "format" are recomputed on
- *     save. Every other key is kept in the model's metadata
+ *     "mse") set the model's fields. minima_load_options.activation_set
+ *     overrides the file's activation. A file without "activation" loads
+ *     as relu with activation_source MINIMA_FROM_ASSUMED, so callers can
+ *     say that it was assumed. "arch", "format" and "layers" are
+ *     recomputed on save. Every other key is kept in the model's metadata
  *     (minima_model_set_meta) and written back by minima_model_save.
  *
  * Nothing in the file is trusted: the header length is checked against the
@@ -84,6 +97,11 @@ typedef struct {
     int allow_nonfinite;       /* accept NaN/Inf parameters (default 0: MINIMA_ENONFINITE) */
     int ignore_unknown;        /* skip tensors that are not a layer's weight or bias (default 0: error) */
     size_t max_header_bytes;   /* largest header accepted (default 100 MB) */
+    int activation_set;        /* nonzero: use activation (and leaky_slope) whatever the file says */
+    minima_activation activation;
+    double leaky_slope;        /* for MINIMA_ACT_LEAKY_RELU with activation_set (0 < a < 1) */
+    const char *order;         /* "a,b,c": the layer names in the order they run (NULL: decide) */
+    int expected_inputs;       /* the data's feature count d_0, used to order layers (0: unknown) */
 } minima_load_options;
 
 minima_load_options minima_load_default_options(void);
@@ -98,12 +116,15 @@ minima_status minima_model_load(const char *path, const minima_load_options *opt
  * "bias" for a single layer with the empty name) in dtype F64 or F32 (F32:
  * each value rounded to nearest; a finite value outside float range is
  * MINIMA_ERANGE), and __metadata__ with "format": "pt", "activation",
- * "loss", "arch" ("784-128-10"), "leaky_slope" for leaky ReLU, and every
- * key of model->meta. The header is padded with spaces to a multiple of 8
- * bytes, so F64 data is 8-byte aligned.
+ * "loss", "arch" ("784-128-10"), "layers" (the layer names in order,
+ * joined by commas), "leaky_slope" for leaky ReLU, and every key of
+ * model->meta. "activation" is left out when the model's activation was
+ * only assumed (activation_source MINIMA_FROM_ASSUMED), so that the new
+ * file does not claim what the old one never said. The header is padded
+ * with spaces to a multiple of 8 bytes, so F64 data is 8-byte aligned.
  *
- * Layer names must be distinct and already in natural-sort order, so that
- * loading the file gives back the same layers (MINIMA_EINVAL otherwise).
+ * Layer names must be distinct and free of commas (MINIMA_EINVAL
+ * otherwise); their order is kept by "layers".
  *
  * Atomic: the file is written to a temporary file in the same directory,
  * flushed, fsync'ed and renamed over `path`. A failed save leaves an

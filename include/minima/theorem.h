@@ -88,6 +88,9 @@ typedef struct {
                                  default 2000 */
     double newton_tol;        /* built-in networks: polish until ||grad L|| <= this;
                                  default 1e-11 */
+    int run_unmet_hypotheses; /* a user's network whose activation is not homogeneous
+                                 (tanh): 0 (default) reports the rescaling checks as not
+                                 applicable; 1 runs them anyway, to see them fail */
 } minima_theorem_params;
 
 minima_theorem_params minima_theorem_default_params(void);
