@@ -180,7 +180,10 @@ int minima_cmd_spectrum(int argc, char **argv)
         cli_files_input(&io, "--data", na.source);
         cli_files_input(&io, "--labels", na.labels);
         cli_files_output(&io, "--plot", plot, CLI_OUT_PLOT);
-        if ((rc = cli_files_check("spectrum", &io)) >= 0) return rc;
+        if ((rc = cli_files_check("spectrum", &io)) >= 0) {
+            free(level_v);
+            return rc;
+        }
     }
 
     cli_net cn;
