@@ -1,7 +1,8 @@
 /* fuzz_idx_check.h — the checks of the two IDX harnesses (fuzz_idx.c,
  * fuzz_idx_gz.c): the file at `path` is read in full and keeping only the
- * first item; a successful read must describe its array consistently, and
- * both reads must agree on the first item. */
+ * first item; a successful read must describe its array consistently. A
+ * file that reads in full must also read with one item, and give the same
+ * first item (not conversely: items past those kept are not converted). */
 #ifndef MINIMA_FUZZ_IDX_CHECK_H
 #define MINIMA_FUZZ_IDX_CHECK_H
 
@@ -35,8 +36,8 @@ static void idx_check_file(const char *path)
     minima_idx_array all, one;
     minima_status s = idx_read_checked(path, 0, &all);
     minima_status s1 = idx_read_checked(path, 1, &one);
-    FUZZ_CHECK((s == MINIMA_OK) == (s1 == MINIMA_OK));
     if (s == MINIMA_OK) {
+        FUZZ_CHECK(s1 == MINIMA_OK);
         FUZZ_CHECK(all.n_items == all.dims[0]);
         FUZZ_CHECK(one.n_items == 1 && one.item_size == all.item_size);
         FUZZ_CHECK(memcmp(one.data, all.data, all.item_size * sizeof *all.data) == 0);

@@ -2,7 +2,9 @@
  *
  * The input is the whole .npy file. It is read in full and then keeping
  * only the first row; a successful read must describe its array
- * consistently, and both reads must agree on the first row. */
+ * consistently. A file that reads in full must also read with one row,
+ * and give the same first row (the converse need not hold: values past
+ * the rows kept are not converted, so not checked). */
 #include <stdint.h>
 #include <string.h>
 
@@ -40,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     minima_npy_array all, one;
     minima_status s = read_checked(path, 0, &all);
     minima_status s1 = read_checked(path, 1, &one);
-    FUZZ_CHECK((s == MINIMA_OK) == (s1 == MINIMA_OK));
+    if (s == MINIMA_OK) FUZZ_CHECK(s1 == MINIMA_OK);
     if (s == MINIMA_OK && all.n_rows >= 1 && all.row_size) {
         FUZZ_CHECK(one.n_rows == 1 && one.row_size == all.row_size);
         FUZZ_CHECK(memcmp(one.data, all.data, all.row_size * sizeof *all.data) == 0);
