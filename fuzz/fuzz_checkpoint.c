@@ -5,7 +5,8 @@
  * two state vectors), twice: as it is, and with its last four bytes
  * replaced by the correct CRC-32, so that mutations get past the checksum
  * and reach the checks of the payload. A failed load must leave the
- * trainer unchanged; a successful one is followed by the rest of the run
+ * trainer unchanged; a successful one must have a step count that fits
+ * its epoch, and is followed by the rest of the run
  * (as `minima train --resume` would do), which must not crash. */
 #include <stdint.h>
 #include <string.h>
@@ -44,6 +45,14 @@ static void load(int which, const char *path)
         return;
     }
     FUZZ_CHECK(minima_model_check_finite(m) == MINIMA_OK);
+    /* The optimizer has taken one step per step of training: the epochs
+     * done, plus at most one epoch begun. A step count outside that range
+     * would resume with another Adam bias correction, or drop SGD's
+     * momentum buffer (step 0), without a word. */
+    uint64_t spe = minima_trainer_steps_per_epoch(c->trainer);
+    uint64_t done = (uint64_t)minima_trainer_epochs_done(c->trainer) * spe;
+    FUZZ_CHECK(minima_trainer_steps(c->trainer) >= done);
+    FUZZ_CHECK(minima_trainer_steps(c->trainer) < done + spe);
     /* Resume: at most the rest of the epoch budget (3 epochs). */
     for (int e = 0; e < 3 && !minima_trainer_done(c->trainer); e++) {
         minima_epoch_stats st;

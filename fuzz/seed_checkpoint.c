@@ -10,6 +10,15 @@
 
 #include "checkpoint_setup.h"
 
+/* Progress callback: asks to stop once the first step is done. */
+static void stop_after_one(const char *task, double done, double total, void *user)
+{
+    (void)task;
+    (void)total;
+    (void)user;
+    if (done >= 1) minima_interrupt();
+}
+
 static int save(ckpt_setup *c, const char *dir, int which, const char *tag)
 {
     char path[1024];
@@ -36,9 +45,10 @@ int main(int argc, char **argv)
         }
         rc |= save(&c, argv[1], which, "start");
         /* Interrupted after the first step of epoch 1. */
-        minima_interrupt();
+        minima_set_progress(stop_after_one, NULL);
         minima_epoch_stats st;
         minima_status s = minima_trainer_epoch(c.trainer, &st);
+        minima_set_progress(NULL, NULL);
         minima_clear_interrupt();
         if (s == MINIMA_EINTERRUPTED) rc |= save(&c, argv[1], which, "mid");
         char tag[32];
