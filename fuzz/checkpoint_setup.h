@@ -7,7 +7,10 @@
  * optimizer state layout: plain SGD (no state vector), SGD with momentum
  * (one) and Adam (two). Model 2-3-2 with biases (17 parameters), 8
  * examples of synthetic:blobs with 2 classes, batches of 3 (3 steps per
- * epoch, the last one short), 3 epochs. */
+ * epoch, the last one short), 3 epochs. The momentum trainer reports the
+ * mean loss of the epoch's batches (eval_train 0), so a resumed epoch
+ * reports a sum carried over from the checkpoint; eval_train is not
+ * recorded in a checkpoint, so the same seeds fit all three. */
 #ifndef MINIMA_FUZZ_CHECKPOINT_SETUP_H
 #define MINIMA_FUZZ_CHECKPOINT_SETUP_H
 
@@ -55,6 +58,8 @@ static minima_status ckpt_setup_make(ckpt_setup *c, int which)
         p.eval_batch = 4;
         if (which == 0) {
             p.opt.momentum = 0;
+        } else if (which == 1) {
+            p.eval_train = 0;
         } else if (which == 2) {
             p.opt.kind = MINIMA_OPT_ADAM;
             p.opt.lr = 0.001;

@@ -8,6 +8,7 @@
  * trainer unchanged; a successful one must have a step count that fits
  * its epoch, and is followed by the rest of the run
  * (as `minima train --resume` would do), which must not crash. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>
@@ -59,6 +60,10 @@ static void load(int which, const char *path)
         minima_status es = minima_trainer_epoch(c->trainer, &st);
         FUZZ_CHECK_FAILURE(es);
         if (es != MINIMA_OK) break;
+        /* The momentum trainer reports the mean of its batches' losses,
+         * each finite (a diverged step fails), so the mean is a number,
+         * unless a sum carried over from the checkpoint is not. */
+        if (which == 1) FUZZ_CHECK(!isnan(st.train_loss));
     }
     /* Start the next input from a fresh trainer. */
     ckpt_setup_free(c);
