@@ -10,6 +10,10 @@
 # only the new inputs that reach new coverage. One harness at a time; the
 # executions of each are printed at the end, and the exit status is nonzero
 # if any harness found a crash.
+#
+# A crash stops a harness, so a known open bug (fuzz/crashes/) would end
+# its run at once: FUZZ_KEEP_GOING=1 runs libFuzzer in fork mode with
+# -ignore_crashes=1, which saves every crash and carries on.
 set -u
 cd "$(dirname "$0")/.."
 B=${FUZZ_BUILD:-build-fuzz}
@@ -39,15 +43,21 @@ for n in "${names[@]}"; do
         echo "fuzz/corpus/$n: $(ls "fuzz/corpus/$n" | wc -l) files"
         continue
     fi
+    keep=()
+    [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && keep=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+    before=$(ls "$B/crashes/$n" | wc -l)
     log=$B/fuzz_$n.log
     echo "== fuzz_$n for ${secs}s (log: $log)"
-    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$bin" "${keep[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         "${dict[@]}" -artifact_prefix="$B/crashes/$n/" "$new" "fuzz/corpus/$n" >"$log" 2>&1
     status=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    # fork mode prints no final stats; its last status line has the count
+    [ -z "$execs" ] && execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+    ncrash=$(ls "$B/crashes/$n" | wc -l)
     result="ok"
-    if [ $status -ne 0 ]; then
-        result="FOUND A CRASH (exit $status): $(ls -t "$B/crashes/$n" | head -1)"
+    if [ $status -ne 0 ] || [ "$ncrash" -gt "$before" ]; then
+        result="FOUND A CRASH (exit $status; $((ncrash - before)) new in $B/crashes/$n): $(ls -t "$B/crashes/$n" | head -1)"
         grep -m1 -E "ERROR:|runtime error|fuzz check failed" "$log"
         rc=1
     fi
