@@ -4,10 +4,13 @@
 #   make test   install missing packages, build, run every test (ctest)
 #   make sanitize   the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      build the benchmarks (run them from build/)
+#   make fuzz       build the libFuzzer harnesses (clang, build-fuzz/) and run each
+#                   FUZZ_SECONDS (default 60); FUZZ=name runs one (docs/fuzzing.md)
+#   make fuzz-merge add the new inputs fuzz found to fuzz/corpus/ (minimized)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 
-.PHONY: all setup demo test sanitize bench clean
+.PHONY: all setup demo test sanitize bench clean fuzz fuzz-build fuzz-merge
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -29,5 +32,21 @@ sanitize: setup
 
 bench: all
 
+# Fuzzing: each harness fuzz/fuzz_<name>.c for FUZZ_SECONDS, one at a time.
+FUZZ_SECONDS ?= 60
+FUZZ ?=
+FUZZ_CC ?= clang
+
+fuzz-build:
+	@cmake -S . -B build-fuzz -DMINIMA_FUZZ=ON -DCMAKE_C_COMPILER=$(FUZZ_CC) \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz --target fuzzers -j $(JOBS)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
+
+fuzz-merge: fuzz-build
+	fuzz/run.sh --merge $(FUZZ)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
