@@ -24,6 +24,7 @@ from ._lib import path as library_path
 from .model import Model, load
 from .data import Data
 from .problem import Problem
+from .report import audit_table, spectrum_table
 
 __version__ = "0.1.0"
 
@@ -36,4 +37,4 @@ def library_version():
 
 
 __all__ = ["Error", "Model", "Data", "Problem", "load", "set_progress", "library_path",
-           "library_version", "__version__"]
+           "library_version", "audit_table", "spectrum_table", "__version__"]
