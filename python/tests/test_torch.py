@@ -79,7 +79,7 @@ class TestTorch(unittest.TestCase):
             model.save(mp)
             np.save(xp, X.double().numpy())
             np.save(yp, y.numpy())
-            D = ["--model", mp, "--data", xp, "--labels", yp, "--activation", "relu"]
+            D = ["--model", mp, "--data", xp, "--labels", yp, "--activation", "relu", "--order", "0,2,4"]
 
             def same(ours, cli):
                 ours, cli = without_seconds(ours), without_seconds(cli)
