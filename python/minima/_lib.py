@@ -200,7 +200,7 @@ def run_long(call, function):
     ctypes releases the GIL during a foreign call, but the interpreter runs
     a Python signal handler only between bytecodes of the main thread: a
     SIGINT during a call made directly would wait until the call returns.
-    Here the main thread waits in Thread.join(), which a signal interrupts;
+    Here the main thread waits on an Event, which a signal interrupts;
     KeyboardInterrupt then calls minima_interrupt() (the library's own
     async-signal-safe flag), the computation stops at its next check with
     EINTERRUPTED, and KeyboardInterrupt is raised again once the worker has
@@ -211,6 +211,7 @@ def run_long(call, function):
         code = call()
         return code, (last_message(code) if code else "")
     box = {}
+    done = threading.Event()
 
     def work():
         try:
@@ -218,23 +219,32 @@ def run_long(call, function):
             box["result"] = (c, last_message(c) if c else "")
         except BaseException as e:          # a ctypes argument error, say
             box["error"] = e
+        finally:
+            done.set()
 
+    # An Event, not Thread.join: a KeyboardInterrupt that lands inside
+    # join() can leave is_alive() false while the thread still runs, and a
+    # process that exits with the library mid-computation in a thread can
+    # hang in OpenBLAS's exit handler.
     fn.clear_interrupt()
     t = threading.Thread(target=work, name="minima " + function, daemon=True)
     t.start()
     try:
-        while t.is_alive():
-            t.join(0.25)
+        while not done.wait(0.25):
+            pass
     except KeyboardInterrupt:
         fn.interrupt()
-        while t.is_alive():
+        while True:                          # the computation stops at its next check
             try:
-                t.join(0.25)
+                if done.wait(0.25):
+                    break
             except KeyboardInterrupt:
                 fn.interrupt()
+        t.join()
         fn.clear_interrupt()
         _progress_end()
         raise
+    t.join()
     if "error" in box:
         raise box["error"]
     return box["result"]
