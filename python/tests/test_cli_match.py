@@ -52,6 +52,13 @@ class TestSameAsCli(unittest.TestCase):
         ours = self.prob.audit(["path_norm", "hessian_max"], decades=1, seed=2)
         cli = cli_json("audit", *D, "--measure", "path_norm,hessian_max", "--decades", "1", "--seed", "2")
         self.same(ours, cli)
+        table = minima.audit_table(ours)
+        self.assertIn("path_norm", table)
+        self.assertIn(ours["measures"][0]["verdict"], table)
+
+    def test_spectrum_table(self):
+        spec = self.prob.spectrum(top=2)
+        self.assertEqual(len(minima.spectrum_table(spec).splitlines()), 2)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ class TestInterrupt(unittest.TestCase):
             timer.cancel()
             minima.set_progress(os.environ.get("MINIMA_NO_PROGRESS", "0") == "0")
         self.assertLess(stopped, 20.0, "the library took too long to notice the interrupt")
-        # Every object survives and the next call is not interrupted.
+        # The computation has stopped (not left running in its thread), every
+        # object survives and the next call is not interrupted.
+        self.assertEqual([t.name for t in threading.enumerate() if t.name.startswith("minima ")], [])
         self.assertTrue(np.isfinite(prob.loss()))
         self.assertEqual(len(prob.spectrum(top=1, tol=1e-6)["top"]), 1)
 
