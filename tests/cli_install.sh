@@ -74,6 +74,11 @@ int main(int argc, char **argv) {
     return 0; }
 EOF
 CFLAGS="-std=c11 -Wall -Wextra -Wpedantic -Werror"
+# A sanitizer build (make sanitize) instruments the library: its clients
+# must link the same runtimes, first.
+if readelf -d "$LIBDIR/libminima.so.0.1.0" | grep -q 'libasan'; then
+    CFLAGS="$CFLAGS -fsanitize=address,undefined,float-cast-overflow"
+fi
 run "compile client" 0 $CC $CFLAGS "$TMP/client.c" -o "$TMP/client" $($PKG --cflags --libs minima)
 run "client, shared" 0 env LD_LIBRARY_PATH="$LIBDIR" "$TMP/client" "$FIX/torch_mlp_f64.safetensors"
 has "client, shared" "$TMP/out" "arch 5-8-6-3, 123 parameters"
