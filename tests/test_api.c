@@ -510,6 +510,19 @@ static void test_rescale_refused(void)
                   minima_strerror(s), minima_last_error(), bad[i].needle);
     }
     minima_model_free(m);
+    /* a deep network: a long alpha list */
+    char arch[256] = "3", req[1024] = "alpha=";
+    for (int k = 0; k < 40; k++) {
+        strcat(arch, "-3");
+        strcat(req, k ? (k % 2 ? ";0.500000000000" : ";2.000000000000") : "2.000000000000");
+    }
+    CHECK_OK(minima_api_model_create(arch, 1, NULL, 3, &m));
+    CHECK_OK(minima_api_model_rescale(m, req, &r));
+    CHECK(r && r->theta[0] == 2 * m->theta[0]);
+    minima_model_free(r);
+    CHECK_STATUS(minima_api_model_rescale(m, "alpha=", &r), MINIMA_EINVAL);
+    CHECK(contains("alpha must be numbers"));
+    minima_model_free(m);
     m = load("load_tanh.safetensors", "tanh");
     CHECK_STATUS(minima_api_model_rescale(m, "alpha=2;0.5", &r), MINIMA_EINVAL);
     CHECK(r == NULL && contains("tanh") && contains("force=1"));
