@@ -4,6 +4,7 @@
 
 #include "cli_common.h"
 #include "cli_load.h"
+#include "minima/alloc.h"
 #include "minima/model.h"
 #include "minima/safetensors.h"
 
@@ -33,52 +34,6 @@ static double norm_inf(const double *x, size_t n)
     double s = 0;
     for (size_t i = 0; i < n; i++) s = fabs(x[i]) > s ? fabs(x[i]) : s;
     return s;
-}
-
-static void print_json(FILE *f, const minima_model *m, const char *path)
-{
-    char arch[4096];
-    minima_model_arch_string(m, arch, sizeof arch);
-    fprintf(f, "{\"model\": ");
-    json_string(f, path);
-    fprintf(f, ", \"arch\": ");
-    json_string(f, arch);
-    fprintf(f, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, ",
-            m->n_layers, m->n_params, m->has_bias ? "true" : "false");
-    cli_json_model_source(f, m);
-    if (m->activation == MINIMA_ACT_LEAKY_RELU) {
-        fprintf(f, ", \"leaky_slope\": ");
-        json_number(f, m->leaky_slope);
-    }
-    fprintf(f, ", \"loss\": ");
-    json_string(f, minima_loss_name(m->loss));
-    fprintf(f, ",\n \"layers\": [");
-    for (int k = 0; k < m->n_layers; k++) {
-        const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
-        size_t nw = minima_model_layer_weights(m, k);
-        fprintf(f, "%s\n  {\"name\": ", k ? "," : "");
-        json_string(f, m->layer_names[k]);
-        fprintf(f, ", \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, \"offset\": %zu, "
-                "\"weight_norm\": ", m->widths[k], m->widths[k + 1], m->has_bias ? "true" : "false",
-                minima_model_layer_params(m, k), minima_model_layer_offset(m, k));
-        json_number(f, norm2(w, nw));
-        fprintf(f, ", \"weight_max_abs\": ");
-        json_number(f, norm_inf(w, nw));
-        fprintf(f, ", \"bias_norm\": ");
-        if (b) json_number(f, norm2(b, (size_t)m->widths[k + 1]));
-        else fprintf(f, "null");
-        fputc('}', f);
-    }
-    fprintf(f, "],\n \"theta_norm\": ");
-    json_number(f, norm2(m->theta, m->n_params));
-    fprintf(f, ",\n \"metadata\": {");
-    for (int i = 0; i < m->n_meta; i++) {
-        fprintf(f, "%s", i ? ", " : "");
-        json_string(f, m->meta[i].key);
-        fprintf(f, ": ");
-        json_string(f, m->meta[i].value);
-    }
-    fprintf(f, "}}\n");
 }
 
 static void print_text(FILE *f, const minima_model *m, const char *path)
@@ -148,8 +103,18 @@ int minima_cmd_info(int argc, char **argv)
     lo.ignore_unknown = ignore_unknown;
     minima_model *m = NULL;
     if ((rc = cli_load_model("info", model_path, activation, order, lo, &m)) >= 0) return rc;
-    if (json) print_json(stdout, m, model_path);
-    else print_text(stderr, m, model_path);
+    if (json) {
+        char *text = NULL;
+        minima_status st = minima_model_info_json(m, model_path, &text);
+        if (st != MINIMA_OK) {
+            minima_model_free(m);
+            return cli_fail("info", st);
+        }
+        printf("%s\n", text);
+        minima_free(text);
+    } else {
+        print_text(stderr, m, model_path);
+    }
     minima_model_free(m);
     return EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "layer_order_impl.h"
+#include "model_tensors_impl.h"
 #include "minima/alloc.h"
 #include "minima/tempfile.h"
 
@@ -160,6 +161,8 @@ typedef struct {
     uint64_t begin, end;       /* relative to the data section */
     int role;
     size_t prefix_len;         /* length of the layer name for weights and biases */
+    const int64_t *mem_shape;  /* (ndim) the shape of a tensor in memory (shape is NULL) */
+    const double *values;      /* (numel) the values of a tensor in memory, or NULL */
 } st_tensor;
 
 typedef struct {
@@ -181,6 +184,7 @@ typedef struct {
     st_layer *layers;
     int n_layers;
     minima_provenance order_source;
+    const char *order_how;     /* how the caller gives an order, for messages */
 } loader;
 
 static void loader_free(loader *L)
@@ -203,6 +207,11 @@ static const char *shape_str(const st_tensor *t, char *buf, size_t size)
     int i = 0;
     for (const cJSON *d = t->shape ? t->shape->child : NULL; d && used < size; d = d->next, i++) {
         n = snprintf(buf + used, size - used, "%s%.17g", i ? ", " : "", d->valuedouble);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+    for (i = 0; !t->shape && t->mem_shape && i < t->ndim && used < size; i++) {
+        n = snprintf(buf + used, size - used, "%s%" PRId64, i ? ", " : "", t->mem_shape[i]);
         if (n < 0) break;
         used += (size_t)n;
     }
@@ -340,6 +349,18 @@ static const char *json_kind(const cJSON *v)
     return "something else";
 }
 
+/* Whether t is a layer's weight or bias, by its name. */
+static void set_role(st_tensor *t)
+{
+    const char *name = t->name;
+    size_t n = strlen(name);
+    if (n >= 7 && !strcmp(name + n - 7, ".weight")) { t->role = ROLE_WEIGHT; t->prefix_len = n - 7; }
+    else if (!strcmp(name, "weight")) { t->role = ROLE_WEIGHT; t->prefix_len = 0; }
+    else if (n >= 5 && !strcmp(name + n - 5, ".bias")) { t->role = ROLE_BIAS; t->prefix_len = n - 5; }
+    else if (!strcmp(name, "bias")) { t->role = ROLE_BIAS; t->prefix_len = 0; }
+    else t->role = ROLE_OTHER;
+}
+
 /* Validates one tensor entry of the header into t. */
 static minima_status parse_entry(loader *L, const cJSON *e, st_tensor *t)
 {
@@ -405,12 +426,7 @@ static minima_status parse_entry(loader *L, const cJSON *e, st_tensor *t)
                     t->begin, t->end, t->end - t->begin, shape_str(t, sbuf, sizeof sbuf),
                     dtype_table[t->dtype].name, t->numel * esize);
     }
-    size_t n = strlen(name);
-    if (n >= 7 && !strcmp(name + n - 7, ".weight")) { t->role = ROLE_WEIGHT; t->prefix_len = n - 7; }
-    else if (!strcmp(name, "weight")) { t->role = ROLE_WEIGHT; t->prefix_len = 0; }
-    else if (n >= 5 && !strcmp(name + n - 5, ".bias")) { t->role = ROLE_BIAS; t->prefix_len = n - 5; }
-    else if (!strcmp(name, "bias")) { t->role = ROLE_BIAS; t->prefix_len = 0; }
-    else t->role = ROLE_OTHER;
+    set_role(t);
     return MINIMA_OK;
 }
 
@@ -425,6 +441,17 @@ static int cmp_by_begin(const void *a, const void *b)
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     if (x->end != y->end) return x->end < y->end ? -1 : 1;
     return 0;
+}
+
+/* No two tensors share a name (L->order: the tensors, sorted here). */
+static minima_status check_unique_names(loader *L, const char *where)
+{
+    qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_name);
+    for (int i = 1; i < L->n_t; i++)
+        if (!strcmp(L->order[i]->name, L->order[i - 1]->name))
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' appears twice %s", L->path,
+                        L->order[i]->name, where);
+    return MINIMA_OK;
 }
 
 /* Validates every entry, then names (no duplicates) and byte ranges (no overlap). */
@@ -462,11 +489,7 @@ static minima_status parse_entries(loader *L)
         L->order[L->n_t] = &L->t[L->n_t];
         L->n_t++;
     }
-    qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_name);
-    for (int i = 1; i < L->n_t; i++)
-        if (!strcmp(L->order[i]->name, L->order[i - 1]->name))
-            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' appears twice in the header", path,
-                        L->order[i]->name);
+    MINIMA_TRY(check_unique_names(L, "in the header"));
     qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_begin);
     uint64_t covered = 0;
     for (int i = 0; i < L->n_t; i++) {
@@ -654,16 +677,16 @@ static minima_status decide_order(loader *L)
             }
             st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
                               "layers and the shapes chain in %s%d orders:%s%s\nminima will not "
-                              "guess; pass the order (--order a,b,c, the layer names in the order "
+                              "guess; pass the order (%s, the layer names in the order "
                               "they run)", path, n, r.n_found > MAX_LISTED || r.truncated ? "at least " : "",
                               r.n_found > MAX_LISTED ? MAX_LISTED + 1 : r.n_found, list,
-                              r.n_found > MAX_LISTED || r.truncated ? "\n    ..." : "");
+                              r.n_found > MAX_LISTED || r.truncated ? "\n    ..." : "", L->order_how);
             goto done;
         } else if (r.truncated) {
             st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
                               "layers and searching the orders in which their shapes chain took too "
-                              "long (%d found so far); pass the order (--order a,b,c)", path, n,
-                              r.n_found);
+                              "long (%d found so far); pass the order (%s)", path, n,
+                              r.n_found, L->order_how);
             goto done;
         } else {
             /* report the first break in name order */
@@ -858,6 +881,21 @@ static minima_status read_tensor(loader *L, const st_tensor *t, double *dst, uin
                                  unsigned char *buf, size_t buf_elems)
 {
     const char *path = L->path;
+    if (t->values) {
+        for (uint64_t idx = 0; idx < t->numel; idx++) {
+            double v = t->values[idx];
+            if (!isfinite(v) && !L->opts->allow_nonfinite) {
+                if (cols)
+                    MINIMA_FAIL(MINIMA_ENONFINITE, "'%s': tensor '%s' entry [%" PRIu64 ", %" PRIu64
+                                "] is %g; expected finite weights", path, t->name, idx / cols,
+                                idx % cols, v);
+                MINIMA_FAIL(MINIMA_ENONFINITE, "'%s': tensor '%s' entry [%" PRIu64 "] is %g; "
+                            "expected finite weights", path, t->name, idx, v);
+            }
+            dst[idx] = v;
+        }
+        return MINIMA_OK;
+    }
     int esize = dtype_table[t->dtype].size;
     uint64_t start = 8 + L->header_len + t->begin;
     if (start > (uint64_t)LLONG_MAX || fseeko(L->f, (off_t)start, SEEK_SET) != 0)
@@ -940,8 +978,75 @@ minima_status minima_model_load(const char *path, const minima_load_options *opt
     memset(&L, 0, sizeof L);
     L.path = path;
     L.opts = opts ? opts : &defaults;
+    L.order_how = "--order a,b,c";
     minima_status st = read_header(&L);
     if (st == MINIMA_OK) st = parse_entries(&L);
+    if (st == MINIMA_OK) st = discover_layers(&L);
+    if (st == MINIMA_OK) st = build_model(&L, out);
+    loader_free(&L);
+    return st;
+}
+
+/* Named tensors in memory become the loader's tensors: the same checks of
+ * names, shapes and layers as the tensors of a file (model_tensors_impl.h). */
+static minima_status tensors_from_memory(loader *L, const minima_named_tensor *tensors, int n)
+{
+    const char *what = L->path;
+    L->t = minima_calloc((size_t)n, sizeof *L->t);
+    L->order = minima_alloc((size_t)n, sizeof *L->order);
+    if (!L->t || !L->order) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory for %d tensors", what, n);
+    for (int i = 0; i < n; i++) {
+        const minima_named_tensor *src = &tensors[i];
+        st_tensor *t = &L->t[i];
+        if (!src->name)
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor %d has no name; expected \"<layer>.weight\" or "
+                        "\"<layer>.bias\"", what, i);
+        if (src->ndim < 0 || src->ndim > 8 || (src->ndim > 0 && !src->shape))
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s' has %d dimensions; expected 1 (a bias) or 2 "
+                        "(a weight [out, in])", what, src->name, src->ndim);
+        t->name = src->name;
+        t->dtype = dtype_index(MINIMA_DTYPE_F64);
+        t->ndim = src->ndim;
+        t->mem_shape = src->shape;
+        t->numel = 1;
+        for (int d = 0; d < src->ndim; d++) {
+            if (src->shape[d] < 0)
+                MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s' dimension %d is %" PRId64 "; expected a "
+                            "size >= 0", what, src->name, d, src->shape[d]);
+            uint64_t v = (uint64_t)src->shape[d];
+            if (d < 2) t->dim[d] = v;
+            if (v && t->numel > UINT64_MAX / 8 / v)
+                MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s': the product of its shape overflows",
+                            what, src->name);
+            t->numel *= v;
+        }
+        if (!src->values && t->numel > 0)
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s' has no values (NULL)", what, src->name);
+        t->values = src->values;
+        set_role(t);
+        L->order[i] = t;
+        L->n_t++;
+    }
+    return check_unique_names(L, "among the tensors");
+}
+
+minima_status minima_model_from_named_tensors(const minima_named_tensor *tensors, int n,
+                                              const minima_load_options *opts, const char *what,
+                                              minima_model **out)
+{
+    if (!out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_from_named_tensors: NULL argument");
+    *out = NULL;
+    if (!what) what = "tensors";
+    if (n < 1 || !tensors)
+        MINIMA_FAIL(MINIMA_EINVAL, "'%s': no tensors given; expected at least one \"<layer>.weight\"",
+                    what);
+    minima_load_options defaults = minima_load_default_options();
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.path = what;
+    L.opts = opts ? opts : &defaults;
+    L.order_how = "the order \"a,b,c\"";
+    minima_status st = tensors_from_memory(&L, tensors, n);
     if (st == MINIMA_OK) st = discover_layers(&L);
     if (st == MINIMA_OK) st = build_model(&L, out);
     loader_free(&L);

@@ -116,6 +116,14 @@ minima_status minima_model_check_finite(const minima_model *model);
 minima_status minima_model_set_meta(minima_model *model, const char *key, const char *value);
 const char *minima_model_get_meta(const minima_model *model, const char *key);
 
+/* The JSON description of the model, as `minima info --json` prints it
+ * (without the final newline): keys model (path, or null when NULL), arch,
+ * n_layers, n_params, has_bias, activation, activation_source,
+ * layer_order_source, leaky_slope (leaky ReLU only), loss, layers (name,
+ * in, out, bias, n_params, offset, weight_norm, weight_max_abs, bias_norm),
+ * theta_norm, metadata. *json is allocated through minima_alloc: release
+ * it with minima_free. */
+minima_status minima_model_info_json(const minima_model *model, const char *path, char **json);
 const char *minima_activation_name(minima_activation a);   /* "relu", "leaky_relu", "tanh" */
 minima_status minima_activation_parse(const char *s, minima_activation *a);
 const char *minima_loss_name(minima_loss l);               /* "ce", "mse" */
