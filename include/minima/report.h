@@ -105,10 +105,10 @@ typedef struct minima_spectrum_result_s {
 /* Runs the request on the net at its anchor. MINIMA_OK: everything asked
  * was computed. MINIMA_ENOCONV (Lanczos reached max_products): the result
  * is complete but for convergence ("converged": false), and may be
- * written. MINIMA_EINTERRUPTED while Lanczos ran with some Ritz pairs:
- * those are in the result (have_eig), which may be written; trace and
- * density are not computed. Any other failure, or an interruption without
- * a Ritz pair: the result is empty. Bad requests: MINIMA_EINVAL naming the
+ * written. MINIMA_EINTERRUPTED (or another failure) while Lanczos ran,
+ * with some Ritz pairs: those are in the result (have_eig), which may be
+ * written; trace and density are not computed. Any other failure, or one
+ * without a Ritz pair: the result is empty. Bad requests: MINIMA_EINVAL naming the
  * field. Free the result with minima_spectrum_result_free in every case. */
 minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request *request,
                                   minima_spectrum_result *out);
