@@ -394,6 +394,30 @@ minima_status minima_trainer_load_checkpoint(minima_trainer *tr, const char *pat
                          (unsigned long long)nv, V);
         goto done;
     }
+    /* Every step is one optimizer step, so the count follows from where
+     * the run stands; Adam's bias correction and momentum's first step
+     * depend on it. */
+    uint64_t want_steps = epoch * (uint64_t)tr->steps_per_epoch + step;
+    if (steps != want_steps) {
+        s = minima_error(MINIMA_EFORMAT, "checkpoint '%s': the optimizer has taken %llu steps, but epoch "
+                         "%llu, step %llu of %zu means %llu", path, (unsigned long long)steps,
+                         (unsigned long long)epoch, (unsigned long long)step, tr->steps_per_epoch,
+                         (unsigned long long)want_steps);
+        goto done;
+    }
+    /* The running mean of the epoch's batch losses covers the rows of the
+     * steps taken in it (at step 0 of an epoch it is reset before use). */
+    if (pending || step > 0) {
+        double want_rows = pending ? (double)(tr->full_batch || !tr->p.drop_last
+                                                  ? tr->n : tr->steps_per_epoch * tr->batch)
+                                   : (double)step * (double)tr->batch;
+        if (!(isfinite(lsum) && lsum >= 0) || lcount != want_rows) {
+            s = minima_error(MINIMA_EFORMAT, "checkpoint '%s': the epoch's batch losses sum to %g over %g "
+                             "rows; expected a finite sum >= 0 over %g rows", path, lsum, lcount,
+                             want_rows);
+            goto done;
+        }
+    }
     for (size_t i = 0; i < P; i++) {
         double x = bits_f64(get_u64(p + 8 * i));
         if (!isfinite(x)) {

@@ -239,6 +239,10 @@ static minima_status evaluate(minima_trainer *tr, minima_epoch_stats *st)
     }
     if (tr->test_net)
         MINIMA_TRY(minima_net_loss(tr->test_net, theta, &st->test_loss, &st->test_accuracy));
+    /* finite parameters can still overflow the loss: that is divergence too */
+    if (isnan(st->train_loss) ? tr->p.eval_train || tr->batch_loss_count > 0 : !isfinite(st->train_loss))
+        MINIMA_FAIL(MINIMA_EFAILED, "training diverged at the end of epoch %d: the training loss is %g; "
+                    "try a smaller learning rate (now %g)", tr->epoch, st->train_loss, tr->p.opt.lr);
     return MINIMA_OK;
 }
 
