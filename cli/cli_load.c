@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "minima/report.h"
 #include "minima/safetensors.h"
 
 cli_net_args cli_net_default_args(void)
@@ -90,12 +91,8 @@ int cli_load_model(const char *cmd, const char *path, const char *activation, co
 
 void cli_json_model_source(FILE *f, const minima_model *m)
 {
-    fprintf(f, "\"activation\": ");
-    json_string(f, minima_activation_name(m->activation));
-    fprintf(f, ", \"activation_source\": ");
-    json_string(f, minima_provenance_name(m->activation_source));
-    fprintf(f, ", \"layer_order_source\": ");
-    json_string(f, minima_provenance_name(m->order_source));
+    char buf[256];
+    if (minima_model_source_json(m, buf, sizeof buf) >= 0) fputs(buf, f);
 }
 
 int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)

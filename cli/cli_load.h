@@ -87,6 +87,7 @@ int cli_load_model(const char *cmd, const char *path, const char *activation, co
                    minima_load_options lo, minima_model **out);
 
 /* Writes the keys "activation", "activation_source" and "layer_order_source"
+ * (the library's minima_model_source_json)
  * (no comma before or after) for a --json result. */
 void cli_json_model_source(FILE *f, const minima_model *m);
 void cli_net_close(cli_net *n);

@@ -9,8 +9,10 @@
 #include "cli_common.h"
 #include "cli_output.h"
 #include "cli_load.h"
+#include "minima/alloc.h"
 #include "minima/audit.h"
 #include "minima/plot.h"
+#include "minima/report.h"
 #include "minima/sharpness.h"
 
 int minima_cmd_audit(int argc, char **argv);
@@ -131,131 +133,15 @@ static void print_table(const minima_audit_result *r)
     }
 }
 
-static void json_values(const double *v, size_t n)
-{
-    printf("[");
-    for (size_t i = 0; i < n; i++) {
-        if (i) printf(", ");
-        json_number(stdout, v[i]);
-    }
-    printf("]");
-}
+typedef struct {
+    const char *model_path, *source;
+} header_ctx;
 
-static void print_json(const minima_audit_result *r, const minima_audit_params *p, const cli_net_args *na,
-                       size_t n_examples, size_t n_params, double loss, int strict,
-                       const minima_model *model)
+static void print_header(const minima_audit_report *r, void *user)
 {
-    printf("{\"model\": ");
-    json_string(stdout, na->model_path);
-    printf(", \"data\": ");
-    json_string(stdout, na->source);
-    printf(", ");
-    cli_json_model_source(stdout, model);
-    printf(", \"n_examples\": %zu, \"n_params\": %zu, \"loss\": ", n_examples, n_params);
-    json_number(stdout, loss);
-    printf(", \"orbit\": {\"decades\": %d, \"step\": ", p->decades);
-    json_number(stdout, p->decade_step);
-    printf(", \"neuron_draws\": %d, \"spread\": ", p->neuron_draws);
-    json_number(stdout, p->spread);
-    printf(", \"seed\": %llu, \"equivalence_tol\": ", (unsigned long long)p->seed);
-    json_number(stdout, p->equivalence_tol);
-    printf(", \"invariant_tol\": ");
-    json_number(stdout, p->invariant_tol);
-    printf(", \"moved_tol\": ");
-    json_number(stdout, p->moved_tol);
-    printf(", \"approx_tol\": ");
-    json_number(stdout, p->approx_tol);
-    printf(", \"canonical_tol\": ");
-    json_number(stdout, p->canonical_tol);
-    printf("}, \"points\": [");
-    for (size_t i = 0; i < r->n_points; i++) {
-        const minima_audit_point *pt = &r->points[i];
-        printf("%s{\"kind\": \"%s\", \"log10_alpha\": ", i ? ", " : "",
-               pt->kind == MINIMA_AUDIT_POINT_NEURON ? "neuron" : "layer");
-        json_number(stdout, pt->log10_alpha);
-        if (pt->kind == MINIMA_AUDIT_POINT_NEURON) {
-            printf(", \"seed\": %llu, \"spread\": ", (unsigned long long)pt->seed);
-            json_number(stdout, pt->spread);
-        }
-        printf(", \"norm\": ");
-        json_number(stdout, pt->norm);
-        printf(", \"max_abs_diff\": ");
-        json_number(stdout, pt->equivalence.max_abs_diff);
-        printf(", \"rel_diff\": ");
-        json_number(stdout, pt->equivalence.rel_diff);
-        printf(", \"equivalent\": %s, \"canonical_distance\": ", pt->equivalent ? "true" : "false");
-        json_number(stdout, pt->canonical_distance);
-        printf("}");
-    }
-    printf("], \"measures\": [");
-    for (size_t j = 0; j < r->n_measures; j++) {
-        const minima_audit_measure *am = &r->measures[j];
-        printf("%s{\"name\": ", j ? ", " : "");
-        json_string(stdout, am->measure->name);
-        printf(", \"title\": ");
-        json_string(stdout, am->measure->title);
-        printf(", \"invariant_expected\": ");
-        json_string(stdout, minima_invariance_name(am->expected));
-        printf(", \"value\": ");
-        json_number(stdout, am->v0);
-        printf(", \"min\": ");
-        json_number(stdout, am->min);
-        printf(", \"max\": ");
-        json_number(stdout, am->max);
-        printf(", \"ratio\": ");
-        json_number(stdout, am->ratio);
-        printf(", \"rel_spread\": ");
-        json_number(stdout, am->rel_spread);
-        printf(", \"spread_absolute\": %s, \"verdict\": ", am->spread_absolute ? "true" : "false");
-        json_string(stdout, am->verdict);
-        printf(", \"measured\": %s, \"agrees\": %s, \"values\": ", am->measured ? "true" : "false",
-               am->agrees ? "true" : "false");
-        json_values(am->values, r->n_points);
-        printf(", \"seconds\": ");
-        json_number(stdout, am->seconds_total);
-        printf(", \"settings\": ");
-        json_string(stdout, am->settings);
-        printf(", \"params\": %s", am->params[0] ? am->params : "{}");
-        if (am->canonical) {
-            printf(", \"canonical\": {\"value\": ");
-            json_number(stdout, am->canonical_value);
-            printf(", \"rel_spread\": ");
-            json_number(stdout, am->canonical_rel_spread);
-            printf(", \"n\": %zu, \"values\": ", am->n_canonical);
-            json_values(am->canonical, r->n_points);
-            printf("}");
-        }
-        if (am->status != MINIMA_OK) {
-            printf(", \"error\": ");
-            json_string(stdout, am->error);
-        }
-        if (am->note[0]) {
-            printf(", \"note\": ");
-            json_string(stdout, am->note);
-        }
-        printf("}");
-    }
-    printf("]");
-    if (r->canonical_error[0]) {
-        printf(", \"canonical_error\": ");
-        json_string(stdout, r->canonical_error);
-    }
-    printf(", \"n_not_equivalent\": %zu, \"all_agree\": %s, \"disagreements\": [", r->n_not_equivalent,
-           r->all_agree ? "true" : "false");
-    for (int list = 0; list < 2; list++) {
-        int first = 1;
-        if (list) printf("], \"not_measured\": [");
-        for (size_t j = 0; j < r->n_measures; j++) {
-            const minima_audit_measure *am = &r->measures[j];
-            if (list ? am->measured : (!am->measured || am->agrees)) continue;
-            printf("%s", first ? "" : ", ");
-            json_string(stdout, am->measure->name);
-            first = 0;
-        }
-    }
-    printf("], \"strict\": %s, \"seconds\": ", strict ? "true" : "false");
-    json_number(stdout, r->seconds);
-    printf("}\n");
+    const header_ctx *c = user;
+    fprintf(stderr, "audit of %s on %s: %zu examples, %zu parameters, loss %.10g, activation %s\n",
+            c->model_path, c->source, r->n_examples, r->n_params, r->loss, minima_activation_name(r->activation));
 }
 
 int minima_cmd_audit(int argc, char **argv)
@@ -324,27 +210,37 @@ int minima_cmd_audit(int argc, char **argv)
     cli_net cn;
     rc = cli_net_open("audit", &na, &cn);
     if (rc >= 0) return rc;
-    double loss = NAN;
-    minima_audit_result r;
-    memset(&r, 0, sizeof r);
-    minima_status st = minima_net_loss(cn.net, NULL, &loss, NULL);
-    if (st != MINIMA_OK) { rc = cli_fail("audit", st); goto done; }
-    if (!json)
-        fprintf(stderr, "audit of %s on %s: %zu examples, %zu parameters, loss %.10g, activation %s\n",
-                na.model_path, na.source, minima_net_n_examples(cn.net), cn.model->n_params, loss,
-                minima_activation_name(cn.model->activation));
-    st = minima_audit_run(cn.net, n_names ? names : NULL, n_names, &p, &r);
+    minima_audit_request rq = minima_audit_default_request();
+    rq.measures = names_s;
+    rq.params = p;
+    rq.strict = strict;
+    rq.model_label = na.model_path;
+    rq.data_label = na.source;
+    header_ctx hc = {na.model_path, na.source};
+    if (!json) {
+        rq.on_start = print_header;
+        rq.user = &hc;
+    }
+    minima_audit_report rep;
+    minima_status st = minima_audit_report_run(cn.net, &rq, &rep);
+    const minima_audit_result *rr = &rep.audit;
     if (st != MINIMA_OK) {
-        if (st == MINIMA_EINTERRUPTED && r.measures && r.points) {
+        if (st == MINIMA_EINTERRUPTED && rr->measures && rr->points) {
             fprintf(stderr, "minima audit: interrupted; what was computed so far:\n");
-            print_table(&r);
+            print_table(rr);
         }
         rc = cli_fail("audit", st);
         goto done;
     }
-    print_table(&r);
+    print_table(rr);
     /* The results first: a plot that fails to write loses nothing computed. */
-    if (json) print_json(&r, &p, &na, minima_net_n_examples(cn.net), cn.model->n_params, loss, strict, cn.model);
+    if (json) {
+        char *text = NULL;
+        if ((st = minima_audit_report_json(&rep, &text)) != MINIMA_OK) { rc = cli_fail("audit", st); goto done; }
+        fputs(text, stdout);
+        minima_free(text);
+    }
+    const minima_audit_result r = *rr;
     if (plot) {
         minima_status pst = minima_audit_plot(plot, &r, na.model_path);
         if (pst != MINIMA_OK) {
@@ -382,7 +278,7 @@ int minima_cmd_audit(int argc, char **argv)
         rc = EXIT_COMPUTE;
     }
 done:
-    minima_audit_result_free(&r);
+    minima_audit_report_free(&rep);
     cli_net_close(&cn);
     return rc;
 }

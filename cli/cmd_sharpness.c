@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "cli_load.h"
 #include "minima/alloc.h"
+#include "minima/report.h"
 #include "minima/sharpness.h"
 #include "minima/symmetry.h"
 
@@ -54,17 +55,6 @@ static int collect_sets(int argc, char **argv, const char **sets, int *n_sets)
         sets[(*n_sets)++] = v;
     }
     return -1;
-}
-
-/* The settings string for a measure from the --set list: "NAME:k=v,...";
- * the last one for a name wins. NULL when none. */
-static const char *settings_for(const char *name, const char *const *sets, int n_sets)
-{
-    const char *found = NULL;
-    size_t n = strlen(name);
-    for (int i = 0; i < n_sets; i++)
-        if (!strncmp(sets[i], name, n) && sets[i][n] == ':') found = sets[i] + n + 1;
-    return found;
 }
 
 static const char *kind_name(minima_setting_kind k)
@@ -135,79 +125,38 @@ static void print_list(int json)
     }
 }
 
-/* Splits "a,b,c" or "all" into registry entries; a usage error for an
- * unknown name, listing the registry. */
-static int select_measures(const char *names, const minima_measure ***out, size_t *n_out)
-{
-    size_t n;
-    const minima_measure *ms = minima_measures(&n);
-    const minima_measure **sel = calloc(n ? n : 1, sizeof *sel);
-    if (!sel) return cli_fail("sharpness", minima_error(MINIMA_ENOMEM, "out of memory"));
-    size_t k = 0;
-    if (!strcmp(names, "all")) {
-        for (size_t i = 0; i < n; i++) sel[k++] = &ms[i];
-    } else {
-        char *buf = strdup(names);
-        if (!buf) { free(sel); return cli_fail("sharpness", minima_error(MINIMA_ENOMEM, "out of memory")); }
-        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            const minima_measure *m = minima_measure_find(tok);
-            if (!m) {
-                fprintf(stderr, "minima sharpness: unknown measure '%s'; the registry has:", tok);
-                for (size_t i = 0; i < n; i++) fprintf(stderr, " %s", ms[i].name);
-                fprintf(stderr, " (or all)\n");
-                free(buf);
-                free(sel);
-                return EXIT_USAGE;
-            }
-            int dup = 0;
-            for (size_t j = 0; j < k; j++) dup |= sel[j] == m;
-            if (!dup && k < n) sel[k++] = m;
-        }
-        free(buf);
-        if (k == 0) { free(sel); return cli_usage_error("sharpness", "--measure: no measure named"); }
-    }
-    *out = sel;
-    *n_out = k;
-    return -1;
-}
-
-/* Extras go into the measure's JSON object as keys of their own; a name
- * that would shadow a fixed key gets the prefix "extra_". */
-static void json_extras(const minima_measure_result *r)
-{
-    static const char *const fixed[] = {"name", "title", "source", "invariance", "value", "params",
-                                        "seconds", "note", "error", "canonical", NULL};
-    for (int e = 0; e < r->n_extras; e++) {
-        int clash = 0;
-        for (int f = 0; fixed[f]; f++) clash |= !strcmp(fixed[f], r->extras[e].name);
-        char key[48];
-        snprintf(key, sizeof key, "%s%s", clash ? "extra_" : "", r->extras[e].name);
-        printf(", ");
-        json_string(stdout, key);
-        printf(": ");
-        json_number(stdout, r->extras[e].value);
-    }
-}
-
-static void json_result_fields(const minima_measure_result *r)
-{
-    printf("\"value\": ");
-    json_number(stdout, r->value);
-    printf(", \"params\": %s, \"seconds\": ", r->params[0] ? r->params : "{}");
-    json_number(stdout, r->seconds);
-    if (r->note[0]) {
-        printf(", \"note\": ");
-        json_string(stdout, r->note);
-    }
-    json_extras(r);
-}
-
 static void print_result_text(const char *label, const minima_measure_result *r)
 {
     fprintf(stderr, "  %-22s %-24.15g %8.2f s  %s\n", label, r->value, r->seconds, r->params);
     for (int e = 0; e < r->n_extras; e++)
         fprintf(stderr, "  %-22s   %-20s %.10g\n", "", r->extras[e].name, r->extras[e].value);
     if (r->note[0]) fprintf(stderr, "  %-22s   note: %s\n", "", r->note);
+}
+
+/* The table on stderr as the measures are computed (failures also with --json). */
+typedef struct {
+    const char *model_path, *source;
+    int json;
+} table_ctx;
+
+static void print_measure(const minima_sharpness_result *r, size_t i, int canonical_point, void *user)
+{
+    const table_ctx *c = user;
+    if (i == (size_t)-1) {
+        if (!c->json)
+            fprintf(stderr, "measures of %s on %s (%zu examples, %zu parameters, loss %.10g)\n", c->model_path,
+                    c->source, r->n_examples, r->n_params, r->loss);
+        return;
+    }
+    const minima_sharpness_entry *e = &r->measures[i];
+    minima_status st = canonical_point ? e->canonical_status : e->status;
+    if (st != MINIMA_OK)
+        fprintf(stderr, "minima sharpness: %s%s failed: %s: %s\n", e->measure->name,
+                canonical_point ? " at the canonical point" : "", minima_strerror(st),
+                canonical_point ? e->canonical_error : e->error);
+    else if (!c->json)
+        print_result_text(canonical_point ? "  (canonical)" : e->measure->name,
+                          canonical_point ? &e->canonical : &e->result);
 }
 
 int minima_cmd_sharpness(int argc, char **argv)
@@ -246,143 +195,62 @@ int minima_cmd_sharpness(int argc, char **argv)
     }
     if (!na.model_path) return cli_usage_error("sharpness", "--model MODEL is required");
     if (!na.source) return cli_usage_error("sharpness", "--data SRC is required");
-    const minima_measure **sel = NULL;
-    size_t n_sel = 0;
-    if ((rc = select_measures(names, &sel, &n_sel)) >= 0) return rc;
+    if (strcmp(names, "all")) {
+        /* an unknown name is a usage error before anything is loaded */
+        char *buf = strdup(names);
+        if (!buf) return cli_fail("sharpness", minima_error(MINIMA_ENOMEM, "out of memory"));
+        int named = 0;
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (!minima_measure_find(tok)) {
+                size_t nr;
+                const minima_measure *ms = minima_measures(&nr);
+                fprintf(stderr, "minima sharpness: unknown measure '%s'; the registry has:", tok);
+                for (size_t i = 0; i < nr; i++) fprintf(stderr, " %s", ms[i].name);
+                fprintf(stderr, " (or all)\n");
+                free(buf);
+                return EXIT_USAGE;
+            }
+            named = 1;
+        }
+        free(buf);
+        if (!named) return cli_usage_error("sharpness", "--measure: no measure named");
+    }
 
     cli_net cn;
     rc = cli_net_open("sharpness", &na, &cn);
-    if (rc >= 0) { free(sel); return rc; }
-    minima_measure_result *res = NULL, *cres = NULL;
-    minima_status *status = NULL, *cstatus = NULL;
-    double *scales = NULL, *theta_c = NULL;
-    minima_sym_canonical_info cinfo;
-    memset(&cinfo, 0, sizeof cinfo);
-    size_t P = cn.model->n_params;
-    double loss = NAN, t0 = cli_now();
-    minima_status st;
-    res = calloc(n_sel, sizeof *res);
-    cres = calloc(n_sel, sizeof *cres);
-    status = calloc(n_sel, sizeof *status);
-    cstatus = calloc(n_sel, sizeof *cstatus);
-    if (!res || !cres || !status || !cstatus) {
-        rc = cli_fail("sharpness", minima_error(MINIMA_ENOMEM, "out of memory"));
-        goto done;
-    }
-    if ((st = minima_net_loss(cn.net, NULL, &loss, NULL)) != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }
-    if (canonical) {
-        size_t nu = minima_sym_n_units(cn.model);
-        scales = minima_alloc(nu ? nu : 1, sizeof *scales);
-        theta_c = minima_alloc(P, sizeof *theta_c);
-        if (!scales || !theta_c) { rc = cli_fail("sharpness", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-        minima_sym_canonical_params cp = minima_sym_canonical_default_params();
-        if ((st = minima_sym_canonical(cn.model, NULL, &cp, scales, &cinfo)) != MINIMA_OK) {
-            rc = cli_fail("sharpness", st);
-            goto done;
-        }
-        minima_sym_apply(cn.model, scales, cn.model->theta, theta_c);
-        if (cn.model->activation == MINIMA_ACT_TANH)
-            fprintf(stderr, "minima sharpness: warning: tanh is not homogeneous; the 'canonical' point "
-                    "computes a different function\n");
-    }
-    if (!json)
-        fprintf(stderr, "measures of %s on %s (%zu examples, %zu parameters, loss %.10g)\n", na.model_path,
-                na.source, minima_net_n_examples(cn.net), P, loss);
-    int failed = 0;
-    for (size_t i = 0; i < n_sel; i++) {
-        const minima_measure *m = sel[i];
-        const char *set = settings_for(m->name, sets, n_sets);
-        status[i] = minima_measure_compute(m, cn.net, set, seed, &res[i]);
-        if (status[i] == MINIMA_EINTERRUPTED) { rc = cli_fail("sharpness", status[i]); goto done; }
-        if (status[i] != MINIMA_OK) {
-            if (minima_status_is_usage(status[i])) { rc = cli_fail("sharpness", status[i]); goto done; }
-            fprintf(stderr, "minima sharpness: %s failed: %s: %s\n", m->name, minima_strerror(status[i]),
-                    minima_last_error());
-            snprintf(res[i].note, sizeof res[i].note, "failed: %s", minima_last_error());
-            failed = 1;
-        } else if (!json) {
-            print_result_text(m->name, &res[i]);
-        }
-        if (canonical) {
-            if ((st = minima_net_set_point(cn.net, theta_c)) != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }
-            cstatus[i] = minima_measure_compute(m, cn.net, set, seed, &cres[i]);
-            if ((st = minima_net_set_point(cn.net, cn.model->theta)) != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }
-            if (cstatus[i] == MINIMA_EINTERRUPTED) { rc = cli_fail("sharpness", cstatus[i]); goto done; }
-            if (cstatus[i] != MINIMA_OK) {
-                fprintf(stderr, "minima sharpness: %s at the canonical point failed: %s: %s\n", m->name,
-                        minima_strerror(cstatus[i]), minima_last_error());
-                snprintf(cres[i].note, sizeof cres[i].note, "failed: %s", minima_last_error());
-                failed = 1;
-            } else if (!json) {
-                print_result_text("  (canonical)", &cres[i]);
-            }
-        }
-    }
-    double seconds = cli_now() - t0;
+    if (rc >= 0) return rc;
+    if (canonical && cn.model->activation == MINIMA_ACT_TANH)
+        fprintf(stderr, "minima sharpness: warning: tanh is not homogeneous; the 'canonical' point "
+                "computes a different function\n");
+    minima_sharpness_request rq = minima_sharpness_default_request();
+    rq.measures = names;
+    rq.settings = sets;
+    rq.n_settings = n_sets;
+    rq.canonical = canonical;
+    rq.seed = seed;
+    rq.model_label = na.model_path;
+    rq.data_label = na.source;
+    table_ctx tc = {na.model_path, na.source, json};
+    rq.on_measure = print_measure;
+    rq.user = &tc;
+    minima_sharpness_result r;
+    minima_status st = minima_sharpness_run(cn.net, &rq, &r);
+    if (st != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }
     if (json) {
-        printf("{\"model\": ");
-        json_string(stdout, na.model_path);
-        printf(", \"data\": ");
-        json_string(stdout, na.source);
-        printf(", ");
-        cli_json_model_source(stdout, cn.model);
-        printf(", \"n_examples\": %zu, \"n_params\": %zu, \"loss\": ", minima_net_n_examples(cn.net), P);
-        json_number(stdout, loss);
-        printf(", \"seed\": %llu", (unsigned long long)seed);
-        if (canonical) {
-            printf(", \"canonical\": {\"norm_before\": ");
-            json_number(stdout, cinfo.norm_before);
-            printf(", \"norm_after\": ");
-            json_number(stdout, cinfo.norm_after);
-            printf(", \"iterations\": %d, \"converged\": %s, \"n_degenerate\": %zu}", cinfo.iterations,
-                   cinfo.converged ? "true" : "false", cinfo.n_degenerate);
-        }
-        printf(", \"measures\": [");
-        for (size_t i = 0; i < n_sel; i++) {
-            printf("%s{\"name\": ", i ? ", " : "");
-            json_string(stdout, sel[i]->name);
-            printf(", \"title\": ");
-            json_string(stdout, sel[i]->title);
-            printf(", \"source\": ");
-            json_string(stdout, sel[i]->source);
-            printf(", \"invariance\": ");
-            json_string(stdout, minima_invariance_name(
-                minima_measure_invariance(sel[i], settings_for(sel[i]->name, sets, n_sets))));
-            printf(", ");
-            json_result_fields(&res[i]);
-            if (status[i] != MINIMA_OK) {
-                printf(", \"error\": ");
-                json_string(stdout, minima_strerror(status[i]));
-            }
-            if (canonical) {
-                printf(", \"canonical\": {");
-                json_result_fields(&cres[i]);
-                if (cstatus[i] != MINIMA_OK) {
-                    printf(", \"error\": ");
-                    json_string(stdout, minima_strerror(cstatus[i]));
-                }
-                printf("}");
-            }
-            printf("}");
-        }
-        printf("], \"seconds\": ");
-        json_number(stdout, seconds);
-        printf("}\n");
+        char *text = NULL;
+        if ((st = minima_sharpness_json(&r, &text)) != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }
+        fputs(text, stdout);
+        minima_free(text);
     } else {
         if (canonical)
             fprintf(stderr, "canonical representative: ||theta|| %.10g -> %.10g (%d iterations%s)\n",
-                    cinfo.norm_before, cinfo.norm_after, cinfo.iterations, cinfo.converged ? "" : ", NOT converged");
-        fprintf(stderr, "%zu measure%s in %.2f s\n", n_sel, n_sel == 1 ? "" : "s", seconds);
+                    r.canonical_info.norm_before, r.canonical_info.norm_after, r.canonical_info.iterations,
+                    r.canonical_info.converged ? "" : ", NOT converged");
+        fprintf(stderr, "%zu measure%s in %.2f s\n", r.n_measures, r.n_measures == 1 ? "" : "s", r.seconds);
     }
-    rc = failed ? EXIT_COMPUTE : EXIT_OK;
+    rc = r.n_failed ? EXIT_COMPUTE : EXIT_OK;
 done:
-    free(res);
-    free(cres);
-    free(status);
-    free(cstatus);
-    minima_free(scales);
-    minima_free(theta_c);
-    free(sel);
+    minima_sharpness_result_free(&r);
     cli_net_close(&cn);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "minima/eigen.h"
 #include "minima/format.h"
 #include "minima/linop.h"
+#include "minima/report.h"
 #include "minima/trace.h"
 
 int minima_cmd_spectrum(int argc, char **argv);
@@ -43,85 +44,51 @@ static const char usage[] =
     "  --plot FILE     draw the density (log scale) with the top eigenvalues marked\n"
     "Products reuse the activations cached at the model's parameters (see docs/engine.md).";
 
+/* The human table on stderr, stage by stage as the run goes. */
 typedef struct {
-    minima_eigs_result eig;
-    int have_eig;
-    minima_trace_result trace;
-    int have_trace;
-    minima_density_result dens;
-    int have_dens;
-    double *exact;      /* (n) ascending, or NULL */
-    size_t n;           /* dimension of the operator (the selected block) */
-    size_t model_n_params;
-    double loss, grad_norm, seconds;
-    size_t rank;
-    double rank_tol;
-} spectrum_out;
+    const char *model_path, *source, *layers;
+    int ggn;
+    size_t slq_steps, slq_draws;
+} table_ctx;
 
-static void print_json(const spectrum_out *s, size_t n_hvp, const minima_model *model)
+static void print_step(const minima_spectrum_result *s, minima_spectrum_step step, void *user)
 {
-    /* n_params: the size of the operator (the selected block with --layers);
-     * model_n_params: the whole model's. */
-    printf("{");
-    cli_json_model_source(stdout, model);
-    printf(", \"n_params\": %zu, \"n\": %zu, \"model_n_params\": %zu, \"loss\": ", s->n, s->n,
-           s->model_n_params);
-    json_number(stdout, s->loss);
-    printf(", \"grad_norm\": ");
-    json_number(stdout, s->grad_norm);
-    printf(", \"top\": [");
-    for (int i = 0; s->have_eig && i < s->eig.n_top; i++) {
-        printf("%s{\"eigenvalue\": ", i ? ", " : "");
-        json_number(stdout, s->eig.top[i]);
-        printf(", \"residual\": ");
-        json_number(stdout, s->eig.top_true_residual ? s->eig.top_true_residual[i] : s->eig.top_residual[i]);
-        printf("}");
-    }
-    printf("], \"bottom\": [");
-    for (int i = 0; s->have_eig && i < s->eig.n_bottom; i++) {
-        printf("%s{\"eigenvalue\": ", i ? ", " : "");
-        json_number(stdout, s->eig.bottom[i]);
-        printf(", \"residual\": ");
-        json_number(stdout, s->eig.bottom_true_residual ? s->eig.bottom_true_residual[i] : s->eig.bottom_residual[i]);
-        printf("}");
-    }
-    printf("]");
-    if (s->have_eig) printf(", \"converged\": %s", s->eig.converged ? "true" : "false");
-    if (s->have_trace) {
-        printf(", \"trace\": {\"estimate\": ");
-        json_number(stdout, s->trace.estimate);
-        printf(", \"stderr\": ");
-        json_number(stdout, s->trace.std_error);
-        printf(", \"samples\": %zu, \"method\": ", s->trace.samples);
-        json_string(stdout, s->trace.method);
-        printf("}");
-    }
-    if (s->have_dens) {
-        printf(", \"density\": {\"grid\": [");
-        for (size_t i = 0; i < s->dens.n_grid; i++) {
-            if (i) putchar(',');
-            json_number(stdout, s->dens.grid[i]);
+    const table_ctx *c = user;
+    switch (step) {
+    case MINIMA_SPECTRUM_STEP_LOSS:
+        fprintf(stderr, "%s of %s on %s: %zu parameters%s, loss %.10g, |grad| %.3g\n",
+                c->ggn ? "Gauss-Newton" : "Hessian", c->model_path, c->source, s->n,
+                c->layers ? " (the selected layers)" : "", s->loss, s->grad_norm);
+        break;
+    case MINIMA_SPECTRUM_STEP_EXACT:
+        fprintf(stderr, "exact spectrum: lambda_max %.10g, lambda_min %.10g, rank %zu of %zu "
+                "(|lambda| > %.3g)\n", s->exact[s->n - 1], s->exact[0], s->rank, s->n, s->rank_tol);
+        for (int i = 0; i < s->n_levels; i++) {
+            char lv[MINIMA_DOUBLE_CHARS];
+            minima_format_double(lv, sizeof lv, s->levels[i]);
+            fprintf(stderr, "  eigenvalues > %s: %zu\n", lv, s->count_above[i]);
         }
-        printf("], \"values\": [");
-        for (size_t i = 0; i < s->dens.n_grid; i++) {
-            if (i) putchar(',');
-            json_number(stdout, s->dens.values[i]);
-        }
-        printf("]}");
+        break;
+    case MINIMA_SPECTRUM_STEP_EIGS:
+        for (int i = 0; i < s->eig.n_top; i++)
+            fprintf(stderr, "  top %2d   %22.15g   residual %.2e\n", i + 1, s->eig.top[i],
+                    s->eig.top_true_residual ? s->eig.top_true_residual[i] : s->eig.top_residual[i]);
+        for (int i = 0; i < s->eig.n_bottom; i++)
+            fprintf(stderr, "  bottom %2d %20.15g   residual %.2e\n", i + 1, s->eig.bottom[i],
+                    s->eig.bottom_true_residual ? s->eig.bottom_true_residual[i] : s->eig.bottom_residual[i]);
+        fprintf(stderr, "  Lanczos: %zu products, %zu restarts, %.2f s%s\n", s->eig.n_products,
+                s->eig.n_restarts, s->eig.seconds, s->eig.converged ? "" : " (NOT converged)");
+        break;
+    case MINIMA_SPECTRUM_STEP_TRACE:
+        fprintf(stderr, "  trace (%s) %.10g +- %.2g (%zu samples, %zu products)\n", s->trace.method,
+                s->trace.estimate, s->trace.std_error, s->trace.samples, s->trace.n_products);
+        break;
+    case MINIMA_SPECTRUM_STEP_DENSITY:
+        fprintf(stderr, "  density: %zu grid points on [%.4g, %.4g] from %zu SLQ steps x %zu draws\n",
+                s->density.n_grid, s->density.grid[0], s->density.grid[s->density.n_grid - 1], c->slq_steps,
+                c->slq_draws);
+        break;
     }
-    if (s->exact) {
-        printf(", \"exact\": {\"rank\": %zu, \"rank_tol\": ", s->rank);
-        json_number(stdout, s->rank_tol);
-        printf(", \"eigenvalues\": [");
-        for (size_t i = 0; i < s->n; i++) {
-            if (i) putchar(',');
-            json_number(stdout, s->exact[s->n - 1 - i]);
-        }
-        printf("]}");
-    }
-    printf(", \"n_hvp\": %zu, \"seconds\": ", n_hvp);
-    json_number(stdout, s->seconds);
-    printf("}\n");
 }
 
 int minima_cmd_spectrum(int argc, char **argv)
@@ -189,131 +156,50 @@ int minima_cmd_spectrum(int argc, char **argv)
     cli_net cn;
     rc = cli_net_open("spectrum", &na, &cn);
     if (rc >= 0) { free(level_v); return rc; }
-    double t0 = cli_now();
-    spectrum_out s;
-    memset(&s, 0, sizeof s);
-    minima_linop *full = NULL, *op = NULL;
-    size_t *index = NULL, n_index = 0;
-    double *grad = NULL, *dense = NULL;
-    minima_status st;
-    size_t P = cn.model->n_params;
-
-    grad = minima_alloc(P, sizeof *grad);
-    if (!grad) { rc = cli_fail("spectrum", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-    if ((st = minima_net_gradient(cn.net, NULL, &s.loss, grad)) != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
-    double g2 = 0;
-    for (size_t i = 0; i < P; i++) g2 += grad[i] * grad[i];
-    s.grad_norm = sqrt(g2);
-    st = ggn ? minima_linop_ggn(&full, cn.net) : minima_linop_hessian(&full, cn.net);
-    if (st != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
-    op = full;
-    if (layers) {
-        if ((st = minima_linop_select_layers(cn.model, layers, &index, &n_index)) != MINIMA_OK) {
-            rc = cli_fail("spectrum", st);
-            goto done;
-        }
-        if ((st = minima_linop_subset(&op, full, index, n_index)) != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
+    minima_spectrum_request rq = minima_spectrum_default_request();
+    rq.top = top;
+    rq.bottom = bottom;
+    rq.tol = tol;
+    rq.basis = basis;
+    rq.max_products = max_products;
+    rq.trace = want_trace;
+    rq.trace_method = trace_method;
+    rq.trace_rtol = trace_rtol;
+    rq.trace_max = trace_max;
+    rq.density = want_density;
+    rq.slq_steps = slq_steps;
+    rq.slq_draws = slq_draws;
+    rq.exact = exact;
+    rq.levels = level_v;
+    rq.n_levels = n_levels;
+    rq.layers = layers;
+    rq.ggn = ggn;
+    rq.seed = seed;
+    table_ctx tc = {na.model_path, na.source, layers, ggn, slq_steps, slq_draws};
+    if (!json) {
+        rq.on_step = print_step;
+        rq.user = &tc;
     }
-    s.n = op->n;
-    s.model_n_params = P;
-    if (!json)
-        fprintf(stderr, "%s of %s on %s: %zu parameters%s, loss %.10g, |grad| %.3g\n",
-                ggn ? "Gauss-Newton" : "Hessian", na.model_path, na.source, s.n,
-                layers ? " (the selected layers)" : "", s.loss, s.grad_norm);
-
-    if (exact) {
-        if (s.n > 20000) {
-            rc = cli_usage_error("spectrum", "--exact needs an n x n matrix; n = %zu is too large "
-                                 "(use --top/--bottom, or --layers to restrict)", s.n);
-            goto done;
-        }
-        dense = minima_alloc(s.n * s.n, sizeof *dense);
-        s.exact = minima_alloc(s.n, sizeof *s.exact);
-        if (!dense || !s.exact) { rc = cli_fail("spectrum", minima_error(MINIMA_ENOMEM, "out of memory for a %zu x %zu matrix", s.n, s.n)); goto done; }
-        if ((st = minima_linop_to_dense(op, dense)) != MINIMA_OK ||
-            (st = minima_spectrum_dense(s.n, dense, s.exact, NULL)) != MINIMA_OK) {
-            rc = cli_fail("spectrum", st);
-            goto done;
-        }
-        s.rank_tol = minima_spectrum_rank_tol(s.exact, s.n);
-        s.rank = minima_spectrum_rank(s.exact, s.n, s.rank_tol);
-        if (!json) {
-            fprintf(stderr, "exact spectrum: lambda_max %.10g, lambda_min %.10g, rank %zu of %zu "
-                    "(|lambda| > %.3g)\n", s.exact[s.n - 1], s.exact[0], s.rank, s.n, s.rank_tol);
-            for (int i = 0; i < n_levels; i++) {
-                size_t count = 0;
-                char lv[MINIMA_DOUBLE_CHARS];
-                minima_spectrum_count_above(s.exact, s.n, &level_v[i], 1, &count);
-                minima_format_double(lv, sizeof lv, level_v[i]);
-                fprintf(stderr, "  eigenvalues > %s: %zu\n", lv, count);
-            }
-        }
+    minima_spectrum_result s;
+    minima_status st = minima_spectrum_run(cn.net, &rq, &s);
+    int printable = st == MINIMA_OK || st == MINIMA_ENOCONV || (st == MINIMA_EINTERRUPTED && s.have_eig);
+    if (!printable) { rc = cli_fail("spectrum", st); goto done; }
+    if (st == MINIMA_ENOCONV) {
+        noconv = 1;         /* said after the partial result */
+        rc = EXIT_COMPUTE;
+    } else if (st != MINIMA_OK) {
+        rc = cli_fail("spectrum", st);     /* interrupted: 130, the partial result is printed */
     }
-    if (top > 0 || bottom > 0) {
-        minima_eigs_params ep = minima_eigs_default_params();
-        ep.k_top = top;
-        ep.k_bottom = bottom;
-        ep.tol = tol;
-        ep.seed = seed;
-        ep.max_basis = basis;
-        ep.max_products = max_products;
-        st = minima_eigs(op, &ep, &s.eig);
-        s.have_eig = s.eig.n_top + s.eig.n_bottom > 0;
-        if (st != MINIMA_OK && !s.have_eig) { rc = cli_fail("spectrum", st); goto done; }
-        if (st == MINIMA_ENOCONV) {
-            noconv = 1;         /* said after the partial result */
-            rc = EXIT_COMPUTE;
-        } else if (st != MINIMA_OK) {
-            rc = cli_fail("spectrum", st);     /* interrupted: 130, the partial result is printed */
-        }
-        if (!json) {
-            for (int i = 0; i < s.eig.n_top; i++)
-                fprintf(stderr, "  top %2d   %22.15g   residual %.2e\n", i + 1, s.eig.top[i],
-                        s.eig.top_true_residual ? s.eig.top_true_residual[i] : s.eig.top_residual[i]);
-            for (int i = 0; i < s.eig.n_bottom; i++)
-                fprintf(stderr, "  bottom %2d %20.15g   residual %.2e\n", i + 1, s.eig.bottom[i],
-                        s.eig.bottom_true_residual ? s.eig.bottom_true_residual[i] : s.eig.bottom_residual[i]);
-            fprintf(stderr, "  Lanczos: %zu products, %zu restarts, %.2f s%s\n", s.eig.n_products,
-                    s.eig.n_restarts, s.eig.seconds, s.eig.converged ? "" : " (NOT converged)");
-        }
-    }
-    if (want_trace && rc != 130) {
-        minima_trace_params tp = minima_trace_default_params();
-        tp.rtol = trace_rtol;
-        tp.max_samples = trace_max;
-        tp.seed = seed + 1;
-        if (s.exact) {
-            /* The dense spectrum is at hand: its sum is the trace, exactly. */
-            memset(&s.trace, 0, sizeof s.trace);
-            s.trace.method = "exact";
-            for (size_t i = 0; i < s.n; i++) s.trace.estimate += s.exact[i];
-            s.trace.samples = s.n;
-            s.trace.converged = 1;
-            st = MINIMA_OK;
-        } else if (!strcmp(trace_method, "exact")) st = minima_trace_exact(op, &s.trace);
-        else if (!strcmp(trace_method, "hutchinson")) st = minima_trace_hutchinson(op, &tp, &s.trace);
-        else st = minima_trace_hutchpp(op, &tp, &s.trace);
-        if (st != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
-        s.have_trace = 1;
-        if (!json)
-            fprintf(stderr, "  trace (%s) %.10g +- %.2g (%zu samples, %zu products)\n", s.trace.method,
-                    s.trace.estimate, s.trace.std_error, s.trace.samples, s.trace.n_products);
-    }
-    if (want_density && rc != 130) {
-        minima_density_params dp = minima_density_default_params();
-        dp.n_steps = slq_steps;
-        dp.n_draws = slq_draws;
-        dp.seed = seed + 2;
-        if ((st = minima_density_slq(op, &dp, &s.dens)) != MINIMA_OK) { rc = cli_fail("spectrum", st); goto done; }
-        s.have_dens = 1;
-        if (!json)
-            fprintf(stderr, "  density: %zu grid points on [%.4g, %.4g] from %zu SLQ steps x %zu draws\n",
-                    s.dens.n_grid, s.dens.grid[0], s.dens.grid[s.dens.n_grid - 1], slq_steps, slq_draws);
-    }
-    s.seconds = cli_now() - t0;
     /* The results first: a plot that fails to write loses nothing computed. */
-    if (json) print_json(&s, minima_net_n_products(cn.net), cn.model);
-    else fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", minima_net_n_products(cn.net), s.seconds);
+    if (json) {
+        char *text = NULL;
+        minima_status jst = minima_spectrum_json(&s, &text);
+        if (jst != MINIMA_OK) { rc = cli_fail("spectrum", jst); goto done; }
+        fputs(text, stdout);
+        minima_free(text);
+    } else {
+        fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", s.n_products, s.seconds);
+    }
     if (noconv) {
         char tl[MINIMA_DOUBLE_CHARS];
         minima_format_double(tl, sizeof tl, tol);
@@ -321,10 +207,10 @@ int minima_cmd_spectrum(int argc, char **argv)
                 "--tol %s); partial result printed%s\n", max_products, tl,
                 json ? " (\"converged\": false)" : " above");
     }
-    if (plot && s.have_dens) {
+    if (plot && s.have_density) {
         char title[512];
         snprintf(title, sizeof title, "Hessian spectral density of %s", na.model_path);
-        if ((st = cli_plot_density(plot, &s.dens, s.have_eig ? s.eig.top : NULL,
+        if ((st = cli_plot_density(plot, &s.density, s.have_eig ? s.eig.top : NULL,
                                    s.have_eig ? s.eig.n_top : 0, title)) != MINIMA_OK) {
             cli_fail("spectrum", st);
             rc = EXIT_COMPUTE;          /* the results above stand; only the figure is missing */
@@ -334,15 +220,8 @@ int minima_cmd_spectrum(int argc, char **argv)
     }
     if (rc < 0) rc = EXIT_OK;
 done:
-    if (s.have_eig) minima_eigs_result_free(&s.eig);
-    if (s.have_dens) minima_density_result_free(&s.dens);
-    minima_free(s.exact);
+    minima_spectrum_result_free(&s);
     free(level_v);
-    minima_free(dense);
-    minima_free(grad);
-    minima_free(index);
-    if (op != full) minima_linop_free(op);
-    minima_linop_free(full);
     cli_net_close(&cn);
     return rc;
 }

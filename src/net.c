@@ -307,6 +307,7 @@ size_t minima_net_n_examples(const minima_net *net) { return net->N; }
 const minima_model *minima_net_model(const minima_net *net) { return net->model; }
 const minima_dataset *minima_net_data(const minima_net *net) { return net->data; }
 minima_loss minima_net_loss_kind(const minima_net *net) { return net->params.loss; }
+minima_net_params minima_net_get_params(const minima_net *net) { return net->params; }
 const double *minima_net_point(const minima_net *net) { return net->theta0; }
 size_t minima_net_n_products(const minima_net *net) { return net->n_products; }
 int minima_net_cache_enabled(const minima_net *net) { return net->cache_enabled; }

@@ -24,6 +24,7 @@
 #include "minima/npy.h"
 #include "minima/plot.h"
 #include "minima/reparam.h"
+#include "minima/report.h"
 #include "minima/rng.h"
 #include "minima/safetensors.h"
 #include "minima/sharpness.h"

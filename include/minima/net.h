@@ -71,6 +71,8 @@ size_t minima_net_n_examples(const minima_net *net);
 const minima_model *minima_net_model(const minima_net *net);
 const minima_dataset *minima_net_data(const minima_net *net);
 minima_loss minima_net_loss_kind(const minima_net *net);
+/* The parameters the net was created with (loss, batch size, cache limit, float32). */
+minima_net_params minima_net_get_params(const minima_net *net);
 
 /* Move the anchor to theta (P values, must be finite); drops the cache. */
 minima_status minima_net_set_point(minima_net *net, const double *theta);
