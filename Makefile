@@ -1,5 +1,8 @@
 # The README's two commands, and a plain build.
-#   make        build everything into build/ (the program is build/minima)
+#   make        build everything into build/: the program build/minima, the
+#               libraries build/libminima.a and build/libminima.so.0
+#   make install    install the program, the libraries, the headers and
+#               minima.pc under PREFIX (default /usr/local; DESTDIR honoured)
 #   make demo   install missing packages, build, run the main job
 #   make test   install missing packages, build, run every test (ctest)
 #   make sanitize   the same tests under AddressSanitizer + UBSan (build-asan/)
@@ -9,12 +12,20 @@
 #   make fuzz-merge add the new inputs fuzz found to fuzz/corpus/ (minimized)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
+PREFIX ?= /usr/local
 
-.PHONY: all setup demo test sanitize bench clean fuzz fuzz-build fuzz-merge
+.PHONY: all install setup demo test sanitize bench clean fuzz fuzz-build fuzz-merge
 
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The prefix is recorded in the build (GNUInstallDirs picks the library
+# directory from it); cmake --install writes minima.pc for it.
+install:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 setup:
 	@scripts/setup.sh

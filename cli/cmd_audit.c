@@ -133,6 +133,17 @@ static void print_table(const minima_audit_result *r)
     }
 }
 
+typedef struct {
+    const char *model_path, *source;
+} header_ctx;
+
+static void print_header(const minima_audit_report *r, void *user)
+{
+    const header_ctx *c = user;
+    fprintf(stderr, "audit of %s on %s: %zu examples, %zu parameters, loss %.10g, activation %s\n",
+            c->model_path, c->source, r->n_examples, r->n_params, r->loss, minima_activation_name(r->activation));
+}
+
 int minima_cmd_audit(int argc, char **argv)
 {
     cli_net_args na = cli_net_default_args();
@@ -205,6 +216,11 @@ int minima_cmd_audit(int argc, char **argv)
     rq.strict = strict;
     rq.model_label = na.model_path;
     rq.data_label = na.source;
+    header_ctx hc = {na.model_path, na.source};
+    if (!json) {
+        rq.on_start = print_header;
+        rq.user = &hc;
+    }
     minima_audit_report rep;
     minima_status st = minima_audit_report_run(cn.net, &rq, &rep);
     const minima_audit_result *rr = &rep.audit;
@@ -216,10 +232,6 @@ int minima_cmd_audit(int argc, char **argv)
         rc = cli_fail("audit", st);
         goto done;
     }
-    if (!json)
-        fprintf(stderr, "audit of %s on %s: %zu examples, %zu parameters, loss %.10g, activation %s\n",
-                na.model_path, na.source, rep.n_examples, rep.n_params, rep.loss,
-                minima_activation_name(cn.model->activation));
     print_table(rr);
     /* The results first: a plot that fails to write loses nothing computed. */
     if (json) {

@@ -133,6 +133,32 @@ static void print_result_text(const char *label, const minima_measure_result *r)
     if (r->note[0]) fprintf(stderr, "  %-22s   note: %s\n", "", r->note);
 }
 
+/* The table on stderr as the measures are computed (failures also with --json). */
+typedef struct {
+    const char *model_path, *source;
+    int json;
+} table_ctx;
+
+static void print_measure(const minima_sharpness_result *r, size_t i, int canonical_point, void *user)
+{
+    const table_ctx *c = user;
+    if (i == (size_t)-1) {
+        if (!c->json)
+            fprintf(stderr, "measures of %s on %s (%zu examples, %zu parameters, loss %.10g)\n", c->model_path,
+                    c->source, r->n_examples, r->n_params, r->loss);
+        return;
+    }
+    const minima_sharpness_entry *e = &r->measures[i];
+    minima_status st = canonical_point ? e->canonical_status : e->status;
+    if (st != MINIMA_OK)
+        fprintf(stderr, "minima sharpness: %s%s failed: %s: %s\n", e->measure->name,
+                canonical_point ? " at the canonical point" : "", minima_strerror(st),
+                canonical_point ? e->canonical_error : e->error);
+    else if (!c->json)
+        print_result_text(canonical_point ? "  (canonical)" : e->measure->name,
+                          canonical_point ? &e->canonical : &e->result);
+}
+
 int minima_cmd_sharpness(int argc, char **argv)
 {
     cli_net_args na = cli_net_default_args();
@@ -204,26 +230,12 @@ int minima_cmd_sharpness(int argc, char **argv)
     rq.seed = seed;
     rq.model_label = na.model_path;
     rq.data_label = na.source;
+    table_ctx tc = {na.model_path, na.source, json};
+    rq.on_measure = print_measure;
+    rq.user = &tc;
     minima_sharpness_result r;
     minima_status st = minima_sharpness_run(cn.net, &rq, &r);
     if (st != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }
-    if (!json)
-        fprintf(stderr, "measures of %s on %s (%zu examples, %zu parameters, loss %.10g)\n", na.model_path,
-                na.source, r.n_examples, r.n_params, r.loss);
-    for (size_t i = 0; i < r.n_measures; i++) {
-        const minima_sharpness_entry *e = &r.measures[i];
-        if (e->status != MINIMA_OK)
-            fprintf(stderr, "minima sharpness: %s failed: %s: %s\n", e->measure->name,
-                    minima_strerror(e->status), e->error);
-        else if (!json)
-            print_result_text(e->measure->name, &e->result);
-        if (!canonical) continue;
-        if (e->canonical_status != MINIMA_OK)
-            fprintf(stderr, "minima sharpness: %s at the canonical point failed: %s: %s\n", e->measure->name,
-                    minima_strerror(e->canonical_status), e->canonical_error);
-        else if (!json)
-            print_result_text("  (canonical)", &e->canonical);
-    }
     if (json) {
         char *text = NULL;
         if ((st = minima_sharpness_json(&r, &text)) != MINIMA_OK) { rc = cli_fail("sharpness", st); goto done; }

@@ -44,6 +44,53 @@ static const char usage[] =
     "  --plot FILE     draw the density (log scale) with the top eigenvalues marked\n"
     "Products reuse the activations cached at the model's parameters (see docs/engine.md).";
 
+/* The human table on stderr, stage by stage as the run goes. */
+typedef struct {
+    const char *model_path, *source, *layers;
+    int ggn;
+    size_t slq_steps, slq_draws;
+} table_ctx;
+
+static void print_step(const minima_spectrum_result *s, minima_spectrum_step step, void *user)
+{
+    const table_ctx *c = user;
+    switch (step) {
+    case MINIMA_SPECTRUM_STEP_LOSS:
+        fprintf(stderr, "%s of %s on %s: %zu parameters%s, loss %.10g, |grad| %.3g\n",
+                c->ggn ? "Gauss-Newton" : "Hessian", c->model_path, c->source, s->n,
+                c->layers ? " (the selected layers)" : "", s->loss, s->grad_norm);
+        break;
+    case MINIMA_SPECTRUM_STEP_EXACT:
+        fprintf(stderr, "exact spectrum: lambda_max %.10g, lambda_min %.10g, rank %zu of %zu "
+                "(|lambda| > %.3g)\n", s->exact[s->n - 1], s->exact[0], s->rank, s->n, s->rank_tol);
+        for (int i = 0; i < s->n_levels; i++) {
+            char lv[MINIMA_DOUBLE_CHARS];
+            minima_format_double(lv, sizeof lv, s->levels[i]);
+            fprintf(stderr, "  eigenvalues > %s: %zu\n", lv, s->count_above[i]);
+        }
+        break;
+    case MINIMA_SPECTRUM_STEP_EIGS:
+        for (int i = 0; i < s->eig.n_top; i++)
+            fprintf(stderr, "  top %2d   %22.15g   residual %.2e\n", i + 1, s->eig.top[i],
+                    s->eig.top_true_residual ? s->eig.top_true_residual[i] : s->eig.top_residual[i]);
+        for (int i = 0; i < s->eig.n_bottom; i++)
+            fprintf(stderr, "  bottom %2d %20.15g   residual %.2e\n", i + 1, s->eig.bottom[i],
+                    s->eig.bottom_true_residual ? s->eig.bottom_true_residual[i] : s->eig.bottom_residual[i]);
+        fprintf(stderr, "  Lanczos: %zu products, %zu restarts, %.2f s%s\n", s->eig.n_products,
+                s->eig.n_restarts, s->eig.seconds, s->eig.converged ? "" : " (NOT converged)");
+        break;
+    case MINIMA_SPECTRUM_STEP_TRACE:
+        fprintf(stderr, "  trace (%s) %.10g +- %.2g (%zu samples, %zu products)\n", s->trace.method,
+                s->trace.estimate, s->trace.std_error, s->trace.samples, s->trace.n_products);
+        break;
+    case MINIMA_SPECTRUM_STEP_DENSITY:
+        fprintf(stderr, "  density: %zu grid points on [%.4g, %.4g] from %zu SLQ steps x %zu draws\n",
+                s->density.n_grid, s->density.grid[0], s->density.grid[s->density.n_grid - 1], c->slq_steps,
+                c->slq_draws);
+        break;
+    }
+}
+
 int minima_cmd_spectrum(int argc, char **argv)
 {
     cli_net_args na = cli_net_default_args();
@@ -128,6 +175,11 @@ int minima_cmd_spectrum(int argc, char **argv)
     rq.layers = layers;
     rq.ggn = ggn;
     rq.seed = seed;
+    table_ctx tc = {na.model_path, na.source, layers, ggn, slq_steps, slq_draws};
+    if (!json) {
+        rq.on_step = print_step;
+        rq.user = &tc;
+    }
     minima_spectrum_result s;
     minima_status st = minima_spectrum_run(cn.net, &rq, &s);
     int printable = st == MINIMA_OK || st == MINIMA_ENOCONV || (st == MINIMA_EINTERRUPTED && s.have_eig);
@@ -137,37 +189,6 @@ int minima_cmd_spectrum(int argc, char **argv)
         rc = EXIT_COMPUTE;
     } else if (st != MINIMA_OK) {
         rc = cli_fail("spectrum", st);     /* interrupted: 130, the partial result is printed */
-    }
-    if (!json) {
-        fprintf(stderr, "%s of %s on %s: %zu parameters%s, loss %.10g, |grad| %.3g\n",
-                ggn ? "Gauss-Newton" : "Hessian", na.model_path, na.source, s.n,
-                layers ? " (the selected layers)" : "", s.loss, s.grad_norm);
-        if (s.exact) {
-            fprintf(stderr, "exact spectrum: lambda_max %.10g, lambda_min %.10g, rank %zu of %zu "
-                    "(|lambda| > %.3g)\n", s.exact[s.n - 1], s.exact[0], s.rank, s.n, s.rank_tol);
-            for (int i = 0; i < s.n_levels; i++) {
-                char lv[MINIMA_DOUBLE_CHARS];
-                minima_format_double(lv, sizeof lv, s.levels[i]);
-                fprintf(stderr, "  eigenvalues > %s: %zu\n", lv, s.count_above[i]);
-            }
-        }
-        if (s.have_eig) {
-            for (int i = 0; i < s.eig.n_top; i++)
-                fprintf(stderr, "  top %2d   %22.15g   residual %.2e\n", i + 1, s.eig.top[i],
-                        s.eig.top_true_residual ? s.eig.top_true_residual[i] : s.eig.top_residual[i]);
-            for (int i = 0; i < s.eig.n_bottom; i++)
-                fprintf(stderr, "  bottom %2d %20.15g   residual %.2e\n", i + 1, s.eig.bottom[i],
-                        s.eig.bottom_true_residual ? s.eig.bottom_true_residual[i] : s.eig.bottom_residual[i]);
-            fprintf(stderr, "  Lanczos: %zu products, %zu restarts, %.2f s%s\n", s.eig.n_products,
-                    s.eig.n_restarts, s.eig.seconds, s.eig.converged ? "" : " (NOT converged)");
-        }
-        if (s.have_trace)
-            fprintf(stderr, "  trace (%s) %.10g +- %.2g (%zu samples, %zu products)\n", s.trace.method,
-                    s.trace.estimate, s.trace.std_error, s.trace.samples, s.trace.n_products);
-        if (s.have_density)
-            fprintf(stderr, "  density: %zu grid points on [%.4g, %.4g] from %zu SLQ steps x %zu draws\n",
-                    s.density.n_grid, s.density.grid[0], s.density.grid[s.density.n_grid - 1], slq_steps,
-                    slq_draws);
     }
     /* The results first: a plot that fails to write loses nothing computed. */
     if (json) {

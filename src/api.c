@@ -196,17 +196,24 @@ minima_status minima_api_model_set_params(minima_model *model, const double *the
 
 /* ---- requests: "key=value,key=value" ------------------------------------ */
 
-enum { REQ_MAX = 16, REQ_VALUE = 256 };
+enum { REQ_MAX = 32 };
 
 typedef struct {
+    char *copy;                /* the request, split in place at ',' and '=' */
     int n;
-    char key[REQ_MAX][32];
-    char value[REQ_MAX][REQ_VALUE];
-    int used[REQ_MAX];
+    const char *key[REQ_MAX];  /* each one of the known keys */
+    const char *value[REQ_MAX];
 } request;
 
+static void request_free(request *r)
+{
+    minima_free(r->copy);
+    r->copy = NULL;
+}
+
 /* Splits the request into keys and values, each key one of `known`
- * (a NULL-terminated list) and given at most once. */
+ * (a NULL-terminated list) and given at most once. On success the caller
+ * releases r with request_free. */
 static minima_status request_parse(const char *fn, const char *text, const char *const *known,
                                    request *r)
 {
@@ -216,38 +223,48 @@ static minima_status request_parse(const char *fn, const char *text, const char 
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, known[i], sizeof list - strlen(list) - 1);
     }
-    if (!text) return MINIMA_OK;
-    const char *p = text;
-    while (*p) {
+    if (!text || !*text) return MINIMA_OK;
+    r->copy = minima_strdup(text);
+    if (!r->copy) MINIMA_FAIL(MINIMA_ENOMEM, "%s: out of memory for the request", fn);
+    minima_status st = MINIMA_OK;
+    char *p = r->copy;
+    for (;;) {
         size_t len = strcspn(p, ",");
-        const char *eq = memchr(p, '=', len);
-        if (len == 0)
-            MINIMA_FAIL(MINIMA_EINVAL, "%s: request \"%.200s\": an empty entry; expected "
-                        "key=value,key=value with keys %s", fn, text, list);
-        if (!eq)
-            MINIMA_FAIL(MINIMA_EINVAL, "%s: request \"%.200s\": '%.*s' is not key=value; the keys "
-                        "are %s", fn, text, (int)(len > 60 ? 60 : len), p, list);
-        size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
+        int last = p[len] == '\0';
+        p[len] = '\0';
+        char *eq = strchr(p, '=');
         int k = -1;
-        for (int i = 0; known[i]; i++)
-            if (strlen(known[i]) == klen && !strncmp(known[i], p, klen)) k = i;
-        if (k < 0)
-            MINIMA_FAIL(MINIMA_EINVAL, "%s: request: unknown key '%.*s'; the keys are %s", fn,
-                        (int)(klen > 60 ? 60 : klen), p, list);
-        for (int i = 0; i < r->n; i++)
-            if (!strcmp(r->key[i], known[k]))
-                MINIMA_FAIL(MINIMA_EINVAL, "%s: request: key '%s' is given twice", fn, known[k]);
-        if (r->n >= REQ_MAX || vlen >= REQ_VALUE)
-            MINIMA_FAIL(MINIMA_EINVAL, "%s: request: the value of '%s' is longer than %d characters",
-                        fn, known[k], REQ_VALUE - 1);
-        snprintf(r->key[r->n], sizeof r->key[r->n], "%s", known[k]);
-        memcpy(r->value[r->n], eq + 1, vlen);
-        r->value[r->n][vlen] = '\0';
+        if (eq) {
+            *eq = '\0';
+            for (int i = 0; known[i]; i++)
+                if (!strcmp(known[i], p)) k = i;
+        }
+        if (len == 0) {
+            st = minima_error(MINIMA_EINVAL, "%s: request \"%.200s\": an empty entry; expected "
+                              "key=value,key=value with keys %s", fn, text, list);
+        } else if (!eq) {
+            st = minima_error(MINIMA_EINVAL, "%s: request \"%.200s\": '%.60s' is not key=value; the "
+                              "keys are %s", fn, text, p, list);
+        } else if (k < 0) {
+            st = minima_error(MINIMA_EINVAL, "%s: request: unknown key '%.60s'; the keys are %s", fn,
+                              p, list);
+        } else if (r->n >= REQ_MAX) {
+            st = minima_error(MINIMA_EINVAL, "%s: request: more than %d entries", fn, REQ_MAX);
+        } else {
+            for (int i = 0; i < r->n && st == MINIMA_OK; i++)
+                if (r->key[i] == known[k])
+                    st = minima_error(MINIMA_EINVAL, "%s: request: key '%s' is given twice", fn,
+                                      known[k]);
+        }
+        if (st != MINIMA_OK) break;
+        r->key[r->n] = known[k];
+        r->value[r->n] = eq + 1;
         r->n++;
-        p += len;
-        if (*p == ',') p++;
+        if (last) break;
+        p += len + 1;
     }
-    return MINIMA_OK;
+    if (st != MINIMA_OK) request_free(r);
+    return st;
 }
 
 /* The value of key, or NULL if the request does not give it. */
@@ -294,23 +311,17 @@ static minima_status parse_alpha(const char *fn, const char *s, double *alpha, i
     return MINIMA_OK;
 }
 
-minima_status minima_api_model_rescale(const minima_model *model, const char *request_text,
-                                       minima_model **out)
+/* minima_api_model_rescale with its request parsed. */
+static minima_status rescale(const char *fn, const minima_model *model, const request *req,
+                             minima_model **out)
 {
-    static const char fn[] = "minima_api_model_rescale";
-    static const char *const keys[] = {"alpha", "neurons", "canonical", "group", "derive_last",
-                                       "force", NULL};
-    if (!out) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (out)", fn);
-    *out = NULL;
-    if (!model) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (model)", fn);
-    request r;
-    MINIMA_TRY(request_parse(fn, request_text, keys, &r));
-    const char *alpha_s = request_get(&r, "alpha"), *neurons_s = request_get(&r, "neurons");
-    const char *group_s = request_get(&r, "group");
+    const request *r = req;
+    const char *alpha_s = request_get(r, "alpha"), *neurons_s = request_get(r, "neurons");
+    const char *group_s = request_get(r, "group");
     int canonical, derive_last, force;
-    MINIMA_TRY(request_flag(fn, &r, "canonical", &canonical));
-    MINIMA_TRY(request_flag(fn, &r, "derive_last", &derive_last));
-    MINIMA_TRY(request_flag(fn, &r, "force", &force));
+    MINIMA_TRY(request_flag(fn, r, "canonical", &canonical));
+    MINIMA_TRY(request_flag(fn, r, "derive_last", &derive_last));
+    MINIMA_TRY(request_flag(fn, r, "force", &force));
     if (!alpha_s && !neurons_s && !canonical)
         MINIMA_FAIL(MINIMA_EINVAL, "%s: one of alpha, neurons or canonical=1 is required", fn);
     if (canonical && (alpha_s || neurons_s))
@@ -378,6 +389,22 @@ done:
     minima_free(alpha);
     minima_free(used);
     minima_free(scales);
+    return st;
+}
+
+minima_status minima_api_model_rescale(const minima_model *model, const char *request_text,
+                                       minima_model **out)
+{
+    static const char fn[] = "minima_api_model_rescale";
+    static const char *const keys[] = {"alpha", "neurons", "canonical", "group", "derive_last",
+                                       "force", NULL};
+    if (!out) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (out)", fn);
+    *out = NULL;
+    if (!model) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (model)", fn);
+    request r;
+    MINIMA_TRY(request_parse(fn, request_text, keys, &r));
+    minima_status st = rescale(fn, model, &r, out);
+    request_free(&r);
     return st;
 }
 

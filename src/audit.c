@@ -338,6 +338,7 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
     minima_status st = MINIMA_OK;
     minima_model *ref = NULL, *moved = NULL;
     double *theta0 = NULL, *scales = NULL, *alpha = NULL, *cscales = NULL;
+    int anchor_saved = 0;       /* theta0 holds the anchor (restored on the way out) */
     double *points = NULL;   /* (n_points, P) the orbit points */
     double *cpoints = NULL;  /* (n_points, P) their canonical representatives, or NULL */
     int want_canonical = 0;
@@ -379,6 +380,7 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
         goto fail;
     }
     memcpy(theta0, minima_net_point(net), P * sizeof *theta0);
+    anchor_saved = 1;
     if ((st = minima_model_copy(arch, &ref)) != MINIMA_OK) goto fail;
     if ((st = minima_model_copy(arch, &moved)) != MINIMA_OK) goto fail;
     memcpy(ref->theta, theta0, P * sizeof *theta0);
@@ -460,7 +462,7 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
     }
     st = MINIMA_OK;
 fail:
-    if (theta0 && minima_net_point(net) && memcmp(theta0, minima_net_point(net), P * sizeof *theta0)) {
+    if (anchor_saved && minima_net_point(net) && memcmp(theta0, minima_net_point(net), P * sizeof *theta0)) {
         minima_status st2 = minima_net_set_point(net, theta0);
         if (st == MINIMA_OK) st = st2;
     }

@@ -73,6 +73,7 @@ minima_status minima_audit_report_run(minima_net *net, const minima_audit_reques
         minima_audit_report_free(r);
         return st;
     }
+    if (q->on_start) q->on_start(r, q->user);
     st = minima_audit_run(net, n_names ? names : NULL, n_names, &q->params, &r->audit);
     if (st != MINIMA_OK && st != MINIMA_EINTERRUPTED) minima_audit_report_free(r);
     return st;

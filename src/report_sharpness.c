@@ -156,6 +156,7 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
         minima_sym_apply(model, scales, theta0, theta_c);
         r->canonical = 1;
     }
+    if (q->on_measure) q->on_measure(r, (size_t)-1, 0, q->user);
     for (size_t i = 0; i < n_sel; i++) {
         minima_sharpness_entry *e = &r->measures[i];
         const minima_measure *m = sel[i];
@@ -169,6 +170,7 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
             record_failure(e->status, &e->result, e->error, sizeof e->error);
             r->n_failed++;
         }
+        if (q->on_measure) q->on_measure(r, i, 0, q->user);
         if (q->canonical) {
             if ((st = minima_net_set_point(net, theta_c)) != MINIMA_OK) goto fail;
             e->canonical_status = minima_measure_compute(m, net, e->settings, q->seed, &e->canonical);
@@ -178,6 +180,7 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
                 record_failure(e->canonical_status, &e->canonical, e->canonical_error, sizeof e->canonical_error);
                 if (e->status == MINIMA_OK) r->n_failed++;
             }
+            if (q->on_measure) q->on_measure(r, i, 1, q->user);
         }
     }
     r->seconds = rj_now() - t0;

@@ -102,6 +102,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
     }
     s->n = op->n;
     s->model_n_params = P;
+    if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_LOSS, q->user);
 
     if (q->exact) {
         if (s->n > 20000) {
@@ -130,6 +131,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
                 minima_spectrum_count_above(s->exact, s->n, &q->levels[i], 1, &s->count_above[i]);
             }
         }
+        if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_EXACT, q->user);
     }
     minima_status eig_st = MINIMA_OK;
     if (q->top > 0 || q->bottom > 0) {
@@ -143,6 +145,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         eig_st = minima_eigs(op, &ep, &s->eig);
         s->have_eig = s->eig.n_top + s->eig.n_bottom > 0;
         if (eig_st != MINIMA_OK && !s->have_eig) { st = eig_st; goto done; }
+        if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_EIGS, q->user);
         if (eig_st == MINIMA_EINTERRUPTED || (eig_st != MINIMA_OK && eig_st != MINIMA_ENOCONV)) {
             /* the pairs found so far are the result */
             st = eig_st;
@@ -169,6 +172,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         else st = minima_trace_hutchpp(op, &tp, &s->trace);
         if (st != MINIMA_OK) goto done;
         s->have_trace = 1;
+        if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_TRACE, q->user);
     }
     if (q->density) {
         minima_density_params dp = minima_density_default_params();
@@ -177,6 +181,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         dp.seed = q->seed + 2;
         if ((st = minima_density_slq(op, &dp, &s->density)) != MINIMA_OK) goto done;
         s->have_density = 1;
+        if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_DENSITY, q->user);
     }
     st = eig_st;
     keep = 1;

@@ -268,6 +268,37 @@ static void test_same_as_cli(void)
     minima_api_free_string(api);
 }
 
+/* Every allocation of a call failing in turn: MINIMA_ENOMEM (or success
+ * once the call needs fewer), never a crash or a half-written result. */
+static void test_out_of_memory(void)
+{
+    const char *requests[] = {"top=2,bottom=1,trace=1,density=1,slq_steps=5,exact=1,levels=1;2", NULL};
+    for (int which = 0; which < 4; which++) {
+        int done = 0;
+        for (long n = 0; n < 2000 && !done; n++) {
+            char *json = NULL;
+            minima_alloc_fail_after(n);
+            minima_status st;
+            if (which == 0) st = minima_api_spectrum(net, requests[0], &json);
+            else if (which == 1) st = minima_api_sharpness(net, "path_norm,fisher_rao", "path_norm:p=1", 0, &json);
+            else if (which == 2) st = minima_api_audit(net, "path_norm", "path_norm:p=1", "decades=1,neuron_draws=1",
+                                                       &json);
+            else st = minima_api_spectrum(net, "top=1,layers=#0;#1", &json);
+            minima_alloc_fail_after(-1);
+            CHECK_MSG(!memcmp(minima_net_point(net), model->theta, model->n_params * sizeof(double)),
+                      "case %d, %ld allocations: the net's anchor moved (%s)", which, n, minima_strerror(st));
+            if (memcmp(minima_net_point(net), model->theta, model->n_params * sizeof(double)))
+                minima_net_set_point(net, model->theta);
+            CHECK_MSG(st == MINIMA_OK || st == MINIMA_ENOMEM, "case %d, %ld allocations: %s", which, n,
+                      minima_strerror(st));
+            CHECK((st == MINIMA_OK) == (json != NULL));
+            done = st == MINIMA_OK;
+            minima_api_free_string(json);
+        }
+        CHECK_MSG(done, "case %d never succeeded", which);
+    }
+}
+
 int main(void)
 {
     if (!setup()) {
@@ -276,6 +307,7 @@ int main(void)
     }
     RUN(test_request_parser);
     RUN(test_json_keys);
+    RUN(test_out_of_memory);
     RUN(test_same_as_cli);
     teardown();
     return harness_report();

@@ -41,21 +41,26 @@ const char *minima_api_version(void);
 /* ---- models ------------------------------------------------------------ */
 
 /* A model file (safetensors) as `minima info` reads it. activation: NULL
- * (the file's, else relu with a warning logged) or "relu", "tanh",
- * "leaky_relu[:SLOPE]"; order: NULL or "a,b,c" (layer names in the order
- * they run). */
+ * (the file's, else relu with a warning logged through minima_log) or
+ * "relu", "tanh", "leaky_relu[:SLOPE]" (SLOPE in (0, 1), default 0.01);
+ * order: NULL or "a,b,c" (layer names in the order they run). */
 minima_status minima_api_model_load(const char *path, const char *activation, const char *order,
                                     minima_model **out);
 
 /* A model from named tensors, as in a PyTorch state_dict: tensor i is
- * names[i] with ndims[i] dimensions (1 or 2), its shape the next ndims[i]
- * entries of `shapes` (all tensors' shapes concatenated), its values
- * values[i] (float64, row-major). The same rules as a safetensors file
- * with the same tensors: "<layer>.weight" [out, in] and "<layer>.bias"
- * [out]; the layer order from `order` ("a,b,c") or, when NULL, from the
- * names' numbering and the shapes, refused when ambiguous. activation and
- * loss ("ce", "mse"; NULL: "ce") as for minima_api_model_load; the
- * activation's source is "option" when given, else "assumed". */
+ * names[i] with ndims[i] dimensions (0..8; a layer's weight has 2, its
+ * bias 1), its shape the next ndims[i] entries of `shapes` (all tensors'
+ * shapes concatenated), its values values[i] (float64, row-major; copied).
+ * The same rules as a safetensors file with the same tensors, applied by
+ * the same code: "<layer>.weight" [out, in] and "<layer>.bias" [out];
+ * any other tensor refused (BatchNorm statistics with
+ * MINIMA_EUNSUPPORTED), biases on every layer or none, finite values;
+ * the layer order from `order` ("a,b,c") or, when NULL, from the names'
+ * numbering and the shapes, refused when ambiguous (MINIMA_EINVAL listing
+ * the orders). Messages name the tensors "'state dict': tensor '0.weight'
+ * ...". activation and loss ("ce", "mse"; NULL: "ce") as for
+ * minima_api_model_load; the activation's source is "option" when given,
+ * else "assumed". */
 minima_status minima_api_model_from_tensors(int n_tensors, const char *const *names, const int *ndims,
                                             const int64_t *shapes, const double *const *values,
                                             const char *order, const char *activation,
@@ -69,10 +74,13 @@ minima_status minima_api_model_create(const char *arch, int bias, const char *ac
 /* Writes the model (dtype "F64" or "F32"; NULL: F64), atomically. */
 minima_status minima_api_model_save(const minima_model *model, const char *path, const char *dtype);
 
-/* `minima info --json` of the model. */
+/* `minima info --json` of the model (the same keys, written by the same
+ * code; "model", the file's path there, is null). */
 minima_status minima_api_model_info(const minima_model *model, char **json);
 
-/* Number of parameters P, and a copy of them in or out (P doubles). */
+/* Number of parameters P (0 for NULL), and a copy of them in or out
+ * (P doubles). set_params refuses NaN/Inf (MINIMA_ENONFINITE), leaving
+ * the model unchanged. */
 size_t minima_api_model_n_params(const minima_model *model);
 minima_status minima_api_model_get_params(const minima_model *model, double *theta);
 minima_status minima_api_model_set_params(minima_model *model, const double *theta);
@@ -80,18 +88,23 @@ minima_status minima_api_model_set_params(minima_model *model, const double *the
 /* A rescaled copy computing the same function (`minima rescale`):
  * request keys alpha (layer factors "a1;a2;..." separated by ';', their
  * product 1, or K-1 of them with derive_last=1), neurons ("SEED:SPREAD",
- * random per-neuron factors), canonical (1: the minimum-norm point of the
- * orbit), derive_last. Refuses a non-homogeneous (tanh) model unless
- * force=1. */
+ * random per-neuron factors, composed with alpha if both are given),
+ * canonical (1: the minimum-norm point of the orbit; not with alpha or
+ * neurons), group (with canonical: "neuron", the default, or "layer"),
+ * derive_last (0/1), force (0/1). One of alpha, neurons, canonical=1 is
+ * required. Refuses a non-homogeneous (tanh) model unless force=1 (then a
+ * warning is logged). The parameters equal those `minima rescale` writes
+ * for the same options. */
 minima_status minima_api_model_rescale(const minima_model *model, const char *request,
                                        minima_model **out);
 
 /* ---- data -------------------------------------------------------------- */
 
-/* A data set from arrays: x (n, d); labels (n) class indices in 0..C-1 as
- * int64, or NULL; targets (n, d_target) float64 for MSE, or NULL (exactly
- * one of labels and targets). n_classes: the number of classes (0: the
- * largest label + 1). Values are copied. */
+/* A data set from arrays: x (n, d), finite; labels (n) class indices in
+ * 0..C-1 as int64, or NULL; targets (n, d_target) float64 for MSE, finite,
+ * or NULL (exactly one of labels and targets). n_classes: the number of
+ * classes (0: the largest label + 1). Values are copied. A label out of
+ * range is MINIMA_ERANGE, a NaN/Inf MINIMA_ENONFINITE, naming the entry. */
 minima_status minima_api_data_from_arrays(size_t n, int d, const double *x, const int64_t *labels,
                                           int n_classes, const double *targets, int d_target,
                                           minima_dataset **out);

@@ -40,6 +40,17 @@ int minima_model_source_json(const minima_model *model, char *buf, size_t size);
 
 /* ---- spectrum ----------------------------------------------------------- */
 
+/* The stages of a spectrum run, in order, for a caller that reports as it goes. */
+typedef enum {
+    MINIMA_SPECTRUM_STEP_LOSS = 0,   /* loss, grad_norm, n, model_n_params are set */
+    MINIMA_SPECTRUM_STEP_EXACT,      /* exact, rank, levels/count_above are set */
+    MINIMA_SPECTRUM_STEP_EIGS,       /* eig is set (also after a failure that keeps the pairs) */
+    MINIMA_SPECTRUM_STEP_TRACE,      /* trace is set */
+    MINIMA_SPECTRUM_STEP_DENSITY     /* density is set */
+} minima_spectrum_step;
+
+struct minima_spectrum_result_s;
+
 typedef struct {
     int top;                  /* largest eigenvalues by Lanczos, 0..10000; default 1 */
     int bottom;               /* smallest eigenvalues, 0..10000; default 0 */
@@ -60,11 +71,15 @@ typedef struct {
     const char *layers;       /* restrict to these layers ("0,2", "4.weight", "#1"); default NULL: all */
     int ggn;                  /* nonzero: the Gauss-Newton matrix instead of the Hessian; default 0 */
     uint64_t seed;            /* Lanczos start (seed), trace probes (seed+1), SLQ (seed+2); default 0 */
+    /* Called after each stage that ran, with the result so far (the command
+     * prints its table as it goes); default NULL. */
+    void (*on_step)(const struct minima_spectrum_result_s *r, minima_spectrum_step step, void *user);
+    void *user;               /* passed to on_step; default NULL */
 } minima_spectrum_request;
 
 minima_spectrum_request minima_spectrum_default_request(void);
 
-typedef struct {
+typedef struct minima_spectrum_result_s {
     /* the model, for the JSON keys "activation", "activation_source", "layer_order_source" */
     minima_activation activation;
     minima_provenance activation_source, order_source;
@@ -90,10 +105,10 @@ typedef struct {
 /* Runs the request on the net at its anchor. MINIMA_OK: everything asked
  * was computed. MINIMA_ENOCONV (Lanczos reached max_products): the result
  * is complete but for convergence ("converged": false), and may be
- * written. MINIMA_EINTERRUPTED while Lanczos ran with some Ritz pairs:
- * those are in the result (have_eig), which may be written; trace and
- * density are not computed. Any other failure, or an interruption without
- * a Ritz pair: the result is empty. Bad requests: MINIMA_EINVAL naming the
+ * written. MINIMA_EINTERRUPTED (or another failure) while Lanczos ran,
+ * with some Ritz pairs: those are in the result (have_eig), which may be
+ * written; trace and density are not computed. Any other failure, or one
+ * without a Ritz pair: the result is empty. Bad requests: MINIMA_EINVAL naming the
  * field. Free the result with minima_spectrum_result_free in every case. */
 minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request *request,
                                   minima_spectrum_result *out);
@@ -103,6 +118,8 @@ minima_status minima_spectrum_json(const minima_spectrum_result *r, char **json)
 void minima_spectrum_result_free(minima_spectrum_result *r);
 
 /* ---- sharpness ---------------------------------------------------------- */
+
+struct minima_sharpness_result_s;
 
 typedef struct {
     const char *measures;     /* registry names "a,b,c" or "all"; default "all" */
@@ -114,6 +131,11 @@ typedef struct {
     const char *model_label;  /* the JSON "model" value (the command: the --model path);
                                  default NULL: null */
     const char *data_label;   /* the JSON "data" value; default NULL: null */
+    /* Called once the loss (and the canonical point) are known, i = (size_t)-1,
+     * then after each measure at the model (canonical_point 0) and at the
+     * canonical point (1), with the result so far; default NULL. */
+    void (*on_measure)(const struct minima_sharpness_result_s *r, size_t i, int canonical_point, void *user);
+    void *user;               /* passed to on_measure; default NULL */
 } minima_sharpness_request;
 
 minima_sharpness_request minima_sharpness_default_request(void);
@@ -130,7 +152,7 @@ typedef struct {
     char canonical_error[256];
 } minima_sharpness_entry;
 
-typedef struct {
+typedef struct minima_sharpness_result_s {
     minima_activation activation;
     minima_provenance activation_source, order_source;
     char *model_label, *data_label;   /* copies, or NULL */
@@ -157,6 +179,8 @@ void minima_sharpness_result_free(minima_sharpness_result *r);
 
 /* ---- audit -------------------------------------------------------------- */
 
+struct minima_audit_report_s;
+
 typedef struct {
     const char *measures;        /* "a,b,c" or "all"; default "all" */
     minima_audit_params params;  /* orbit, tolerances, canonical (minima_audit_default_params();
@@ -164,11 +188,14 @@ typedef struct {
     int strict;                  /* recorded in the JSON ("strict"); default 0 */
     const char *model_label;     /* the JSON "model" value; default NULL: null */
     const char *data_label;      /* the JSON "data" value; default NULL: null */
+    /* Called once the loss is known, before the orbit is evaluated; default NULL. */
+    void (*on_start)(const struct minima_audit_report_s *r, void *user);
+    void *user;                  /* passed to on_start; default NULL */
 } minima_audit_request;
 
 minima_audit_request minima_audit_default_request(void);
 
-typedef struct {
+typedef struct minima_audit_report_s {
     minima_activation activation;
     minima_provenance activation_source, order_source;
     char *model_label, *data_label;
