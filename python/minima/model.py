@@ -1,0 +1,248 @@
+"""minima.Model: a network and its parameters, held by the library."""
+
+import ctypes
+import json
+import os
+import re
+import weakref
+
+import numpy as np
+
+from . import _lib
+from ._lib import Error, check, fn, text
+from ._request import request
+
+_ESHAPE = _lib.STATUS_NAMES.index("ESHAPE")
+_EUNSUPPORTED = _lib.STATUS_NAMES.index("EUNSUPPORTED")
+_EINVAL = _lib.STATUS_NAMES.index("EINVAL")
+
+
+def as_float64(a, what):
+    """A C-contiguous float64 NumPy array of a, copied only when a is not one
+    already (a torch tensor is detached and moved to the CPU first)."""
+    if hasattr(a, "detach") and hasattr(a, "numpy"):          # a torch.Tensor
+        a = a.detach().cpu().double().numpy()
+    try:
+        return np.ascontiguousarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError("%s: expected an array of numbers, found %s (%s)" % (what, type(a).__name__, e))
+
+
+def _natural_key(s):
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t]
+
+
+_ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "LeakyReLU": "leaky_relu"}
+
+
+def _module_activation(module):
+    """The activation of a torch nn.Module's layers, from its submodules'
+    classes (no import of torch): "relu", "tanh", "leaky_relu:SLOPE", or
+    None when it has none or several kinds."""
+    found = set()
+    for m in module.modules():
+        kind = _ACTIVATIONS.get(type(m).__name__)
+        if kind == "leaky_relu":
+            kind = "leaky_relu:%r" % float(getattr(m, "negative_slope", 0.01))
+        if kind:
+            found.add(kind)
+    return found.pop() if len(found) == 1 else None
+
+
+def _mlp_order(arch, shapes):
+    """The layer order an MLP arch "784-128-10" gives the "<layer>.weight"
+    tensors (their names in natural order), after checking every width."""
+    if not re.fullmatch(r"\s*\d+(\s*-\s*\d+)+\s*", arch):
+        raise Error(_EUNSUPPORTED, "arch '%s': this library builds multilayer perceptrons, given as "
+                    "widths such as 784-128-10" % arch, "Model.from_state_dict")
+    widths = [int(w) for w in arch.split("-")]
+    layers = sorted((n[:-len(".weight")] for n, s in shapes.items()
+                     if n.endswith(".weight") and len(s) == 2), key=_natural_key)
+    if len(layers) != len(widths) - 1:
+        raise Error(_ESHAPE, "arch '%s' has %d layers, the state dict %d weight matrices (%s)"
+                    % (arch, len(widths) - 1, len(layers), ", ".join(layers)), "Model.from_state_dict")
+    for k, name in enumerate(layers):
+        want = (widths[k + 1], widths[k])
+        found = tuple(shapes[name + ".weight"])
+        if found != want:
+            raise Error(_ESHAPE, "arch '%s': %s.weight has shape %s, expected %s (layer %d)"
+                        % (arch, name, list(found), list(want), k), "Model.from_state_dict")
+        bias = shapes.get(name + ".bias")
+        if bias is not None and tuple(bias) != (widths[k + 1],):
+            raise Error(_ESHAPE, "arch '%s': %s.bias has shape %s, expected [%d]"
+                        % (arch, name, list(bias), widths[k + 1]), "Model.from_state_dict")
+    return ",".join(layers)
+
+
+class Model:
+    """A network with its parameters (a multilayer perceptron: linear
+    layers and one activation between them). Make one with minima.load,
+    Model.from_state_dict or Model.create; release it with close() or a
+    `with` block (or leave it to the garbage collector)."""
+
+    def __init__(self, handle):
+        """Takes ownership of a minima_model * (use the class methods)."""
+        self._h = handle
+        self._users = weakref.WeakSet()       # live problems that need this model
+
+    # ---- making one ----------------------------------------------------
+
+    @classmethod
+    def _made(cls, function, call):
+        out = ctypes.c_void_p()
+        check(call(ctypes.byref(out)), function)
+        return cls(out)
+
+    @classmethod
+    def load(cls, path, activation=None, order=None):
+        """A model file (safetensors), as `minima info` reads it. activation:
+        None (the file's, else relu) or "relu", "tanh", "leaky_relu[:SLOPE]";
+        order: None or the layer names in the order they run ("a,b,c" or a
+        list)."""
+        if order is not None and not isinstance(order, str):
+            order = ",".join(order)
+        return cls._made("minima_api_model_load", lambda out: fn.api_model_load(
+            text(os.fspath(path)), text(activation), text(order), out))
+
+    @classmethod
+    def from_state_dict(cls, sd, arch=None, activation=None, order=None, loss=None):
+        """A model from named tensors: a PyTorch state dict, a dict of NumPy
+        arrays, or a torch nn.Module itself (its state_dict(), and its
+        activation when activation is None and it has one kind). Tensors
+        are "<layer>.weight" [out, in] and "<layer>.bias" [out], as a
+        safetensors file would hold them. arch: None, or the MLP widths
+        ("784-128-10"), which are checked and order the layers by their
+        names in natural order; order: the layer names in the order they
+        run; activation: "relu", "tanh", "leaky_relu[:SLOPE]" (None: relu,
+        noted as assumed); loss: "ce" (default) or "mse". Nothing is
+        written to a file; the values are copied."""
+        if hasattr(sd, "state_dict") and callable(sd.state_dict):
+            if activation is None:
+                activation = _module_activation(sd)
+            sd = sd.state_dict()
+        if not hasattr(sd, "items"):
+            raise TypeError("from_state_dict: expected a dict of arrays or tensors, or an "
+                            "nn.Module, found %s" % type(sd).__name__)
+        names, arrays = [], []
+        for name, t in sd.items():
+            names.append(str(name))
+            arrays.append(as_float64(t, "state dict entry '%s'" % name))
+        if order is not None and not isinstance(order, str):
+            order = ",".join(order)
+        if arch is not None and order is None:
+            order = _mlp_order(arch, {n: a.shape for n, a in zip(names, arrays)})
+        n = len(arrays)
+        c_names = (ctypes.c_char_p * n)(*[text(s) for s in names])
+        ndims = (ctypes.c_int * n)(*[a.ndim for a in arrays])
+        shapes = np.array([d for a in arrays for d in a.shape], dtype=np.int64)
+        values = (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays])
+        return cls._made("minima_api_model_from_tensors", lambda out: fn.api_model_from_tensors(
+            n, c_names, ndims, shapes.ctypes.data if shapes.size else None, values,
+            text(order), text(activation), text(loss), out))
+
+    @classmethod
+    def create(cls, arch, bias=True, activation=None, seed=0):
+        """A new MLP "784-128-10", initialised as PyTorch's nn.Linear would
+        be with this seed (bias: with biases; activation: None is relu)."""
+        return cls._made("minima_api_model_create", lambda out: fn.api_model_create(
+            text(arch), 1 if bias else 0, text(activation), int(seed), out))
+
+    # ---- releasing it ----------------------------------------------------
+
+    def close(self):
+        """Releases the model now. Refused while a live Problem uses it."""
+        if self._h:
+            if len(self._users):
+                raise Error(_EINVAL, "Model.close: %d live Problem(s) use this model; close them "
+                            "first" % len(self._users), "Model.close")
+            fn.model_free(self._h)
+            self._h = None
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h:
+            try:
+                fn.model_free(h)
+            except Exception:
+                pass
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def handle(self):
+        """The minima_model * (a ctypes.c_void_p)."""
+        if not self._h:
+            raise Error(_EINVAL, "this Model was closed", "Model")
+        return self._h
+
+    # ---- what it holds -------------------------------------------------
+
+    @property
+    def n_params(self):
+        """The number of parameters P."""
+        return int(fn.api_model_n_params(self.handle))
+
+    @property
+    def params(self):
+        """A copy of the parameters, float64, in PyTorch's parameters() order."""
+        theta = np.empty(self.n_params)
+        check(fn.api_model_get_params(self.handle, theta.ctypes.data), "minima_api_model_get_params")
+        return theta
+
+    @params.setter
+    def params(self, theta):
+        self.set_params(theta)
+
+    def set_params(self, theta):
+        """Replaces the parameters with theta (P values, copied). A Problem
+        made earlier keeps its own point: see Problem.set_point."""
+        theta = as_float64(theta, "theta").reshape(-1)
+        if theta.size != self.n_params:
+            raise Error(_ESHAPE, "set_params: expected %d values, found %d" % (self.n_params, theta.size),
+                        "Model.set_params")
+        check(fn.api_model_set_params(self.handle, theta.ctypes.data), "minima_api_model_set_params")
+
+    def info(self):
+        """`minima info --json` of the model, as a dict."""
+        out = ctypes.c_void_p()
+        check(fn.api_model_info(self.handle, ctypes.byref(out)), "minima_api_model_info")
+        return json.loads(_lib.take_string(out))
+
+    def __repr__(self):
+        if not self._h:
+            return "<minima.Model (closed)>"
+        return "<minima.Model: %d parameters>" % self.n_params
+
+    # ---- writing it, and its equivalent copies -----------------------------
+
+    def save(self, path, dtype="F64"):
+        """Writes the model as safetensors ("F64" or "F32"), atomically."""
+        check(fn.api_model_save(self.handle, text(os.fspath(path)), text(dtype)), "minima_api_model_save")
+
+    def rescale(self, alpha=None, neurons=None, canonical=None, derive_last=None, force=None, **kw):
+        """A copy computing the same function (`minima rescale`): alpha, the
+        per-layer factors (their product 1, or one fewer with derive_last);
+        neurons, random per-neuron factors as (seed, spread) or "SEED:SPREAD";
+        canonical=True for the minimum-norm point of the orbit; force=True
+        to rescale a non-homogeneous (tanh) model anyway."""
+        if isinstance(neurons, (tuple, list)):
+            seed, spread = neurons
+            neurons = "%d:%r" % (int(seed), float(spread))
+        req = request(alpha=alpha, neurons=neurons, canonical=canonical,
+                      derive_last=derive_last, force=force, **kw)
+        return Model._made("minima_api_model_rescale", lambda out: fn.api_model_rescale(
+            self.handle, text(req), out))
+
+    def canonical(self, **kw):
+        """The minimum-norm representative of the model's rescaling orbit."""
+        return self.rescale(canonical=True, **kw)
+
+
+def load(path, activation=None, order=None):
+    """A model file: minima.load("m.safetensors") (see Model.load)."""
+    return Model.load(path, activation=activation, order=order)

@@ -1,0 +1,66 @@
+"""Ctrl-C stops a long call cleanly (KeyboardInterrupt, objects still
+usable, the next call unaffected); progress goes to stderr as in the
+command line."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import numpy as np
+
+from support import PYDIR, minima
+
+
+class TestInterrupt(unittest.TestCase):
+    @unittest.skipIf(threading.current_thread() is not threading.main_thread(), "needs the main thread")
+    def test_ctrl_c_stops_a_long_spectrum(self):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((1000, 20))
+        y = rng.integers(0, 10, 1000)
+        prob = minima.Problem(minima.Model.create("20-150-150-10", seed=1), minima.Data(X, y))
+        minima.set_progress(False)
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        try:
+            prob.spectrum(top=300, tol=1e-12)
+            self.skipTest("the spectrum finished before Ctrl-C (%.1f s): nothing to interrupt"
+                          % (time.monotonic() - t0))
+        except KeyboardInterrupt:
+            stopped = time.monotonic() - t0
+        finally:
+            timer.cancel()
+            minima.set_progress(os.environ.get("MINIMA_NO_PROGRESS", "0") == "0")
+        self.assertLess(stopped, 20.0, "the library took too long to notice the interrupt")
+        # The computation has stopped (not left running in its thread), every
+        # object survives and the next call is not interrupted.
+        self.assertEqual([t.name for t in threading.enumerate() if t.name.startswith("minima ")], [])
+        self.assertTrue(np.isfinite(prob.loss()))
+        self.assertEqual(len(prob.spectrum(top=1, tol=1e-6)["top"]), 1)
+
+    def test_progress_on_stderr(self):
+        code = ("import numpy as np, minima\n"
+                "rng = np.random.default_rng(0)\n"
+                "d = minima.Data(rng.standard_normal((50, 4)), rng.integers(0, 3, 50))\n"
+                "p = minima.Problem(minima.Model.create('4-8-3', seed=1), d)\n"
+                "p.spectrum(top=2, trace=True)\n")
+        env = dict(os.environ, PYTHONPATH=PYDIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.pop("MINIMA_NO_PROGRESS", None)
+        r = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertIn("progress: ", r.stderr.decode())
+        self.assertEqual(r.stdout, b"")
+        env["MINIMA_NO_PROGRESS"] = "1"
+        r = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertNotIn("progress: ", r.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
