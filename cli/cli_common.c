@@ -387,6 +387,11 @@ static void draw_progress(const char *task, double done, double total, void *use
 
 static int plain_announced;
 static double plain_last_line = -1e300, plain_done;
+/* The announced task that has not finished yet: a long task (the audit)
+ * hands over to its sub-tasks (Lanczos) and comes back, and coming back
+ * is no new start. */
+static char plain_open[64];
+static double plain_open_start;
 
 static void plain_progress(const char *task, double done, double total, void *user)
 {
@@ -397,10 +402,17 @@ static void plain_progress(const char *task, double done, double total, void *us
         progress_start = now;
         plain_announced = 0;
         plain_done = 0;
-        if (now - plain_last_line >= 1.0) {
+        if (plain_open[0] && !strncmp(task, plain_open, sizeof plain_open - 1)) {
+            progress_start = plain_open_start;      /* back from a sub-task */
+            plain_announced = 1;
+        } else if (now - plain_last_line >= 1.0) {
             fprintf(stderr, "progress: %s: started\n", task);
             plain_announced = 1;
             plain_last_line = now;
+            if (!plain_open[0]) {                   /* the outermost one */
+                snprintf(plain_open, sizeof plain_open, "%s", task);
+                plain_open_start = now;
+            }
         }
     }
     int finished = total > 0 && done >= total;
@@ -409,6 +421,7 @@ static void plain_progress(const char *task, double done, double total, void *us
         if (plain_announced)
             fprintf(stderr, "progress: %s: finished in %.1f s\n", task, elapsed);
         if (plain_announced) plain_last_line = now;
+        if (!strncmp(task, plain_open, sizeof plain_open - 1)) plain_open[0] = '\0';
         progress_task[0] = '\0';
     } else {
         plain_done = done;

@@ -263,6 +263,10 @@ class _Progress:
         self.announced = False
         self.last_line = -1e300
         self.open_bar = False
+        # the announced task that has not finished: a long task (the audit)
+        # hands over to sub-tasks (Lanczos) and comes back, which is no new start
+        self.open_task = None
+        self.open_start = 0.0
 
     def __call__(self, task, done, total, user):
         try:
@@ -279,9 +283,13 @@ class _Progress:
         finished = total > 0 and done >= total
         if task != self.task:
             self.task, self.start, self.last_draw, self.announced = task, now, 0.0, False
-            if not tty and now - self.last_line >= 1.0:
+            if not tty and task == self.open_task:
+                self.start, self.announced = self.open_start, True
+            elif not tty and now - self.last_line >= 1.0:
                 err.write("progress: %s: started\n" % task)
                 self.announced, self.last_line = True, now
+                if self.open_task is None:      # the outermost one
+                    self.open_task, self.open_start = task, now
         elapsed = now - self.start
         if tty:
             if not finished and now - self.last_draw < 0.1:
@@ -300,6 +308,8 @@ class _Progress:
             if self.announced:
                 err.write("progress: %s: finished in %.1f s\n" % (task, elapsed))
                 self.last_line = now
+            if task == self.open_task:
+                self.open_task = None
             self.task = None
         elif now - self.last_line >= self.PLAIN_EVERY:
             err.write("progress: %s: %.0f of %.0f (%.1f%%) after %.0f s, %.3g per s\n"
@@ -315,6 +325,7 @@ class _Progress:
             sys.stderr.flush()
         self.open_bar = False
         self.task = None
+        self.open_task = None
 
 
 _progress_callback = None      # the CFUNCTYPE object, kept alive while installed

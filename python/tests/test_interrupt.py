@@ -61,6 +61,32 @@ class TestInterrupt(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertNotIn("progress: ", r.stderr.decode())
 
+    def test_plain_progress_announces_a_task_once(self):
+        """A long task that hands over to sub-tasks and comes back (the audit
+        and its Lanczos runs) is announced once and finishes once."""
+        import io
+        from minima import _lib
+        clock = [0.0]
+        fake = io.StringIO()
+        saved_err, saved_time = sys.stderr, _lib.time.monotonic
+        sys.stderr, _lib.time.monotonic = fake, lambda: clock[0]
+        try:
+            pr = _lib._Progress()
+            for point in range(10):
+                clock[0] += 2.0
+                pr.report("audit", point, 10)
+                clock[0] += 0.1
+                pr.report("lanczos", 0, 50)
+                clock[0] += 2.0
+                pr.report("lanczos", 50, 50)
+            clock[0] += 0.5
+            pr.report("audit", 10, 10)
+        finally:
+            sys.stderr, _lib.time.monotonic = saved_err, saved_time
+        lines = fake.getvalue().splitlines()
+        self.assertEqual(lines.count("progress: audit: started"), 1, lines)
+        self.assertEqual(sum(1 for x in lines if x == "progress: audit: finished in 39.5 s"), 1, lines)
+
 
 if __name__ == "__main__":
     unittest.main()
