@@ -246,6 +246,7 @@ def run_long(call, function):
         raise
     t.join()
     if "error" in box:
+        _progress_end()                      # a task the failure left unfinished
         raise box["error"]
     return box["result"]
 
