@@ -528,7 +528,8 @@ static const char usage_input[] =
     "difference of predictions (it should be rounding), the loss in both, the\n"
     "input-gradient norms ||df/dx||_F per example (mean and max) in both\n"
     "representations, and with --top K > 0 the top eigenvalues of the parameter\n"
-    "Hessian in both (Lanczos): same function, different sharpness (docs/reparam.md).\n"
+    "Hessian in both (Lanczos): same function, different sharpness\n"
+    "(docs/reparam.md).\n"
     "--out-data writes u as a float64 .npy file (labels are unchanged).";
 
 static int cmd_input(int argc, char **argv)
