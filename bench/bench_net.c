@@ -40,7 +40,7 @@ static double median(double *t, int n)
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-/* GEMM flops of each pass, from the architecture (SPEC §2). */
+/* GEMM flops of each pass, from the architecture (docs/engine.md). */
 static void pass_flops(const minima_model *m, double n, double *grad, double *hvp, double *ggn)
 {
     double f = 0, h = 0, g = 0;

@@ -2,8 +2,8 @@
  *
  * Debian's OpenBLAS 0.3.21 picks its kernels at load time and misdetects
  * some processors as old ones, running GEMM several times below the chip's
- * rate (DESIGN.md). OpenBLAS reads OPENBLAS_CORETYPE only when it is
- * loaded, before main() runs, so the fix is to re-execute the program once
+ * rate (docs/engine.md, Performance). OpenBLAS reads OPENBLAS_CORETYPE only
+ * when it is loaded, before main() runs, so the fix is to re-execute the program once
  * with the variable set. A value already in the environment is respected,
  * and nothing is changed when the detected core is already a modern one. */
 #include "cli_blas.h"

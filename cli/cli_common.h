@@ -14,7 +14,8 @@
 
 #include "minima/status.h"
 
-/* Exit codes (DESIGN.md). */
+/* Exit codes (README.md): 0 success, 1 computation failed, 2 bad usage
+ * or input. */
 enum { EXIT_OK = 0, EXIT_COMPUTE = 1, EXIT_USAGE = 2 };
 
 /* Print "minima <cmd>: <message>" for a failed library call, with the

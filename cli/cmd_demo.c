@@ -318,7 +318,7 @@ static minima_status step_audit(demo *d, report *r, int *agree)
            "no finite value at some point; the reason is in the table).\n", ar.n_not_measured,
            ar.n_not_measured == 1 ? "" : "s");
     rp(r, "\nFor every measure that moves, the last column is its value at the orbit's minimum-norm "
-       "point (the canonical representative, SPEC §3), which is the same for every parameter point "
+       "point (the canonical representative, docs/symmetry.md), which is the same for every parameter point "
        "of the function and so invariant by construction.\n\n");
     char path[4096];
     path_in(path, sizeof path, d->dir, "audit.png");

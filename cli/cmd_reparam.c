@@ -1,5 +1,5 @@
 /* cmd_reparam.c — `minima reparam radial|weightnorm|input`: changes of
- * coordinates that leave the function alone and move the Hessian (SPEC §5).
+ * coordinates that leave the function alone and move the Hessian (docs/reparam.md).
  * A thin client of reparam.h, net.h and eigen.h. */
 #include <errno.h>
 #include <math.h>
@@ -528,7 +528,8 @@ static const char usage_input[] =
     "difference of predictions (it should be rounding), the loss in both, the\n"
     "input-gradient norms ||df/dx||_F per example (mean and max) in both\n"
     "representations, and with --top K > 0 the top eigenvalues of the parameter\n"
-    "Hessian in both (Lanczos): same function, different sharpness (SPEC §5.2).\n"
+    "Hessian in both (Lanczos): same function, different sharpness\n"
+    "(docs/reparam.md).\n"
     "--out-data writes u as a float64 .npy file (labels are unchanged).";
 
 static int cmd_input(int argc, char **argv)

@@ -1,5 +1,5 @@
 /* cmd_sharpness.c — `minima sharpness`: the sharpness and flatness measures
- * of the registry (sharpness.h, SPEC §6) at a model, with their settings,
+ * of the registry (sharpness.h, docs/sharpness.md) at a model, with their settings,
  * timings and extra numbers; optionally also at the canonical (minimum-norm)
  * representative of the model's rescaling orbit (symmetry.h). */
 #include <math.h>
@@ -24,10 +24,10 @@ static const char usage[] =
     "                        [--set NAME:key=v,key=v ...] [--canonical] [--seed S]\n"
     "                        [--json]\n"
     "       minima sharpness --list [--json]\n\n"
-    "Evaluates the measures of SPEC §6 at the model's parameters over the data set\n"
-    "(the training set, as the sources define them). Every value is reported with\n"
-    "the settings it was computed with, its time and its extra numbers (bounds,\n"
-    "second-order values, estimates' errors).\n"
+    "Evaluates the measures of docs/sharpness.md at the model's parameters over\n"
+    "the data set (the training set, as the sources define them). Every value is\n"
+    "reported with the settings it was computed with, its time and its extra\n"
+    "numbers (bounds, second-order values, estimates' errors).\n"
     "  --measure NAMES  comma-separated registry names, or all (see --list)\n"
     "  --set NAME:k=v   override settings of one measure; repeat for several\n"
     "                   measures (unknown keys are rejected, naming the known ones)\n"

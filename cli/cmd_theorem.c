@@ -1,5 +1,5 @@
 /* cmd_theorem.c — `minima theorem`: the paper's theorems checked
- * numerically (SPEC §4), on built-in networks or on the user's model and
+ * numerically (docs/theorem.md), on built-in networks or on the user's model and
  * data. A thin client of theorem.h. */
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@ const char minima_cmd_theorem_summary[] =
 static const char usage[] =
     "usage: minima theorem [NAME|all] [--model MODEL --data SRC] [--seed S] [--grad-tol X]\n"
     "                      [--json] [--list] [--figures DIR]\n\n"
-    "Runs the numerical check of each theorem of the paper (SPEC §4; docs/theorem.md):\n"
+    "Runs the numerical check of each theorem of the paper (docs/theorem.md):\n"
     "both sides computed on a real network, with the tolerance, the hypotheses verified\n"
     "(||grad L||, lambda_min, rank tolerance, ...) and a verdict. NAME is one of the\n"
     "names --list prints, or all (the default). Without --model the checks run on\n"

@@ -1,4 +1,4 @@
-/* measure_asam.c — adaptive sharpness of Kwon et al. 2021 (ASAM), SPEC §6:
+/* measure_asam.c — adaptive sharpness of Kwon et al. 2021 (ASAM), docs/measures/asam.md:
  *
  *     max_{||T_w^{-1} e||_p <= rho} L(w + e) - L(w),   T_w = diag(|w| + eta)
  *
@@ -100,7 +100,7 @@ fail:
 }
 
 /* Exactly invariant when T_w = |w| covers every parameter (eta = 0,
- * biases = 1); approximately otherwise (SPEC §6). */
+ * biases = 1); approximately otherwise (docs/measures/asam.md). */
 static minima_invariance invariance_for(const char *settings)
 {
     asam_settings p;

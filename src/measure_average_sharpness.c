@@ -1,5 +1,5 @@
 /* measure_average_sharpness.c — average-case m-sharpness of Andriushchenko
- * et al. 2023 (SPEC §6), standard or adaptive:
+ * et al. 2023 (docs/measures/average_sharpness.md), standard or adaptive:
  *
  *     S_avg^rho(w, c) = E_{batch, delta}[ L_S(w + delta) - L_S(w) ]
  *

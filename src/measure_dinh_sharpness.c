@@ -1,5 +1,5 @@
 /* measure_dinh_sharpness.c — epsilon-sharpness of Dinh et al. 2017,
- * Definition 2 (SPEC §6):
+ * Definition 2 (docs/measures/dinh_sharpness.md):
  *
  *     max_{||theta' - theta||_2 <= eps} (L(theta') - L(theta)) / (1 + L(theta))
  *

@@ -1,5 +1,5 @@
 /* measure_fisher_rao.c — the Fisher-Rao norm of Liang, Poggio, Rakhlin &
- * Stokes 2019 (SPEC §6 "Fisher-Rao norm"), with empirical labels:
+ * Stokes 2019 (docs/measures/fisher_rao.md), with empirical labels:
  *
  *     ||w||_fr^2 = (1/N) sum_i <w, grad_w l_i>^2,    l_i the loss of example i
  *

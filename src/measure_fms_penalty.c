@@ -1,5 +1,5 @@
 /* measure_fms_penalty.c — the flat-minimum-search penalty of Hochreiter &
- * Schmidhuber 1997 (SPEC §6), averaged over examples x:
+ * Schmidhuber 1997 (docs/measures/fms_penalty.md), averaged over examples x:
  *
  *   B(w, x) = 1/2 ( -omega log eps + sum_ij log sum_k (do_k/dw_ij)^2
  *             + omega log sum_k ( sum_ij |do_k/dw_ij| / sqrt(sum_k' (do_k'/dw_ij)^2) )^2 )

@@ -1,5 +1,5 @@
 /* measure_hessian_count.c — the number of Hessian eigenvalues above a
- * level M, #{i : lambda_i > M} (SPEC §6 "eigenvalue counts"; Dinh et al.
+ * level M, #{i : lambda_i > M} (docs/measures/hessian_count.md; Dinh et al.
  * Thm 5 makes it as large as r - min_k n_k by rescaling).
  *
  * Small nets (P <= exact_max): the exact spectrum (dense Hessian, dsyevd).

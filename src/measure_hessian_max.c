@@ -1,5 +1,6 @@
 /* measure_hessian_max.c — the spectral norm of the Hessian, lambda_max(H),
- * by thick-restart Lanczos (SPEC §6 "spectral norm", §7). */
+ * by thick-restart Lanczos (docs/measures/hessian_max.md,
+ * docs/spectrum.md). */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* measure_hessian_trace.c — the trace of the Hessian (SPEC §6 "trace"):
+/* measure_hessian_trace.c — the trace of the Hessian (docs/measures/hessian_trace.md):
  * exact (P unit products) for small nets, Hutch++ or Hutchinson with its
  * standard error for larger ones. */
 #include <math.h>

@@ -1,5 +1,5 @@
 /* measure_keskar_full.c — eps-sharpness of Keskar et al. 2017, metric 2.1
- * (SPEC §6), and the L-BFGS-B engine it shares with keskar_subspace:
+ * (docs/measures/keskar_full.md), and the L-BFGS-B engine it shares with keskar_subspace:
  *
  *     phi = 100 (max_{y in C} L(theta + A y) - L(theta)) / (1 + L(theta))
  *     C   = { y : |y_i| <= eps (|(A^+ theta)_i| + 1) }

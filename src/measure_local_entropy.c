@@ -1,5 +1,5 @@
 /* measure_local_entropy.c — local entropy of Chaudhari et al. 2017
- * (Entropy-SGD; SPEC §6 "local entropy"):
+ * (Entropy-SGD; docs/measures/local_entropy.md):
  *
  *     F(w; gamma) = log  integral exp(-L(w') - (gamma/2) ||w - w'||^2) dw'.
  *
@@ -15,7 +15,7 @@
  * error over the draws. Extra quad_with_grad (exact spectrum only) keeps
  * the gradient term, + 1/2 g^T (H + gamma I)^{-1} g. With ggn=1 the
  * Gauss-Newton matrix (PSD, so always defined) replaces H: the usual
- * Laplace approximation away from an exact minimum, not the SPEC's value.
+ * Laplace approximation away from an exact minimum, not the exact-Hessian value.
  *
  * Langevin extras, as in Entropy-SGD's inner loop (Algorithm 1): w' = mu = w,
  * then `steps` times

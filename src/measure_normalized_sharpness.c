@@ -1,5 +1,5 @@
 /* measure_normalized_sharpness.c — normalized sharpness of Tsuzuku, Sato &
- * Sugiyama 2020 (SPEC §6 "normalized sharpness"):
+ * Sugiyama 2020 (docs/measures/normalized_sharpness.md):
  *
  *     sum over layers k of  min_{alpha > 0, beta > 0}
  *         sum_{ij} [ H_(ij),(ij) (alpha_i beta_j)^2 + W_ij^2 / (alpha_i beta_j)^2 ]
@@ -31,7 +31,7 @@
  *   0 (default) 1 for ReLU / leaky ReLU, else 2 when P <= exact_max, else 3.
  *
  * The constant factors of the original text could not be checked
- * (SPEC §6); this is the formula above. */
+ * (docs/measures/normalized_sharpness.md); this is the formula above. */
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* measure_pac_bayes.c — PAC-Bayes flatness of Jiang et al. 2020 (SPEC §6)
+/* measure_pac_bayes.c — PAC-Bayes flatness of Jiang et al. 2020 (docs/measures/pac_bayes.md)
  * and the engine it shares with pac_bayes_mag:
  *
  *     sigma' = the largest sigma with E_u[err(w + u)] - err(w) <= target
@@ -13,7 +13,7 @@
  * nearly monotone function of sigma and the bisection is well posed. As
  * in the widely used implementation, sigma' is the last midpoint
  * evaluated; with tol > 0 the search also stops as soon as
- * |deviation - target| < tol (that implementation uses 0.01; SPEC's pure
+ * |deviation - target| < tol (that implementation uses 0.01; the pure
  * bisection is tol = 0, the default).
  *
  * Reported: value = 1/sigma'^2, and the bounds (m training examples,

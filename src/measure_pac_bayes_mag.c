@@ -1,6 +1,6 @@
 /* measure_pac_bayes_mag.c — magnitude-aware PAC-Bayes flatness of Jiang et
  * al. 2020: the noise has standard deviation sqrt(sigma^2 w_i^2 + eps^2)
- * per parameter (SPEC §6 notes that a widely copied implementation passes
+ * per parameter (docs/measures/pac_bayes_mag.md notes that a widely copied implementation passes
  * this variance where a standard deviation is expected). The engine and
  * the exact bound formulas are in measure_pac_bayes.c. */
 #include "pac_bayes_impl.h"

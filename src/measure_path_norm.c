@@ -1,5 +1,5 @@
 /* measure_path_norm.c — the l_p path norm of Neyshabur et al. 2015
- * (SPEC §6 "path norm").
+ * (docs/measures/path_norm.md).
  *
  * (sum over input->output paths of prod_e |w_e|^p)^(1/p). A bias b_k[h] is
  * the edge from a constant unit of value 1 into unit h of layer k, so the

@@ -1,5 +1,5 @@
 /* measure_relative_flatness.c — relative flatness of Petzka, Kamp, Adilova,
- * Sminchisescu & Boley 2021 (SPEC §6 "relative flatness"), on the
+ * Sminchisescu & Boley 2021 (docs/measures/relative_flatness.md), on the
  * penultimate -> output layer W = W_K (d_K, d_{K-1}) with rows w_s:
  *
  *     kappa = sum_{s,s'} <w_s, w_s'> Tr(H_{s,s'}),

@@ -1,5 +1,5 @@
 /* measure_worst_sharpness.c — worst-case m-sharpness of Andriushchenko et
- * al. 2023 (SPEC §6), standard or adaptive:
+ * al. 2023 (docs/measures/worst_sharpness.md), standard or adaptive:
  *
  *     S_max^rho(w, c) = E_batch[ max_{||delta / c||_p <= rho} L_S(w + delta) - L_S(w) ]
  *
@@ -12,8 +12,9 @@
  * ||u||_p <= rho and its projection exact (rescaling for p = 2, clipping
  * for p = inf): the gradient in u is c * grad L, the step direction
  * grad_u / ||grad_u||_2 (p = 2) or sign(grad_u) (p = inf). This change of
- * variables replaces the Lagrange-multiplier bisection of SPEC §6 and of
- * the authors' code (which project in delta with the Euclidean metric);
+ * variables replaces the Lagrange-multiplier bisection of the usual
+ * description and of the authors' code (which project in delta with the
+ * Euclidean metric);
  * both are projected ascent on the same set, and the u-form makes the
  * adaptive value exactly invariant under rescaling (every iterate maps
  * to the rescaled one). APGD: start step 2 rho, momentum alpha = 0.75

@@ -1,6 +1,6 @@
 /* net.c — loss, gradient and exact curvature products over a data set.
  *
- * Notation of SPEC §2, for one batch of b examples (rows):
+ * Notation of docs/engine.md, for one batch of b examples (rows):
  *
  *   A_0 = X (b, d_0);  Z_k = A_{k-1} W_k^T + 1 b_k^T (b, d_k);  A_k = phi(Z_k)
  *   G_K = dL/dZ_K;  G_{k-1} = (G_k W_k) .* phi'(Z_{k-1})

@@ -7,7 +7,7 @@
  *     SFX(x) the instance's name of x      x##_f64 / x##_f32
  *     GEMM   the BLAS routine              cblas_dgemm / cblas_sgemm
  * and `struct minima_net` and SFX(rpass) (its precision-specific data and
- * workspaces) already defined. Layer indices run k = 1..K as in SPEC §2. */
+ * workspaces) already defined. Layer indices run k = 1..K as in docs/engine.md. */
 
 static const REAL *SFX(wview)(const minima_net *net, const REAL *theta, int k)
 {

@@ -1,6 +1,6 @@
 /* symmetry.c — function-preserving rescalings, the canonical (minimum-norm)
  * representative of an orbit, and the observational-equivalence check.
- * See minima/symmetry.h for the contract and SPEC §3 for the mathematics. */
+ * See minima/symmetry.h for the contract and docs/symmetry.md for the mathematics. */
 #include "minima/symmetry.h"
 
 #include <cblas.h>

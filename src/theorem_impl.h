@@ -7,7 +7,7 @@
 #include "minima/net.h"
 #include "minima/theorem.h"
 
-/* The checks, one per row of SPEC §4. */
+/* The checks, one per statement of docs/theorem.md. */
 minima_status minima_thm_check_thm1(minima_theorem_env *env, const minima_theorem_params *p,
                                     minima_theorem_result *out);
 minima_status minima_thm_check_thm2(minima_theorem_env *env, const minima_theorem_params *p,

@@ -1,6 +1,6 @@
 /* test_audit.c — the invariance audit: expected-invariant measures stay put
  * along the orbit, the others move, the Hessian trace moves exactly as
- * SPEC §3 predicts, canonical values agree, non-equivalent points (tanh)
+ * docs/symmetry.md predicts, canonical values agree, non-equivalent points (tanh)
  * are flagged, verdicts handle signs and zeros. */
 #include <math.h>
 #include <stdlib.h>

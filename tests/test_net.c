@@ -1,5 +1,5 @@
 /* test_net.c — the engine against finite differences, closed forms, a naive
- * reference implementation, and the exact symmetry identities of SPEC §3. */
+ * reference implementation, and the exact symmetry identities of docs/symmetry.md. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,7 +401,7 @@ static void test_jvp_and_ggn(void)
     minima_model_free(m);
 }
 
-/* SPEC §3: for a positive diagonal A from a layer-wise or per-neuron
+/* docs/symmetry.md: for a positive diagonal A from a layer-wise or per-neuron
  * rescaling, f(A theta) = f(theta), grad L(A theta) = A^-1 grad L(theta) and
  * H(A theta) v = A^-1 H(theta) A^-1 v — exactly, at any theta. */
 static void check_identities(minima_model *m, minima_dataset *x, const double *a, const char *what)

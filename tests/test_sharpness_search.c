@@ -91,7 +91,7 @@ static double run(const char *name, minima_net *net, const char *settings, uint6
     return r->value;
 }
 
-/* Per-neuron rescaling (SPEC §3): unit h of hidden layer k gets row h of
+/* Per-neuron rescaling (docs/symmetry.md): unit h of hidden layer k gets row h of
  * W_k and b_k[h] times c, column h of W_{k+1} times 1/c. Scales drawn
  * log-uniform in [1/spread, spread]. */
 static void rescale_neurons(minima_model *m, double spread, uint64_t seed)

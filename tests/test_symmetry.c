@@ -1,5 +1,5 @@
 /* test_symmetry.c — rescalings preserve the function, transform gradients
- * and Hessians exactly as SPEC §3 says, and the canonical representative is
+ * and Hessians exactly as docs/symmetry.md says, and the canonical representative is
  * the unique minimum-norm point of an orbit. */
 #include <float.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* minima/audit.h — the invariance audit: measures evaluated along a
- * model's rescaling orbit (SPEC §3, §6; the point of Dinh et al. 2017 made
- * measurable).
+ * model's rescaling orbit (docs/symmetry.md, docs/audit.md; the point of
+ * Dinh et al. 2017 made measurable).
  *
  * For a network at theta (the anchor of a minima_net) the audit builds
  * points of its orbit {A theta} — parameters that compute the same function:
@@ -8,7 +8,7 @@
  *   - layer-wise maps T_alpha over several decades: for s in
  *     {-decades, ..., decades} (step decade_step), alpha_1 = 10^s,
  *     alpha_K = 10^-s, every other alpha_k = 1; biases follow
- *     b_k -> (alpha_1...alpha_k) b_k (SPEC §3, appendix B). s = 0 is theta
+ *     b_k -> (alpha_1...alpha_k) b_k (docs/symmetry.md; paper appendix B). s = 0 is theta
  *     itself, the reference point (point 0);
  *   - neuron_draws random per-neuron maps: every hidden unit scaled by
  *     exp(spread z), z ~ N(0, 1), draw i seeded by seed + 1 + i.

@@ -1,5 +1,5 @@
 /* minima/density.h — the spectral density of a symmetric operator by
- * stochastic Lanczos quadrature (Ghorbani, Krishnan & Xiao 2019; SPEC §6),
+ * stochastic Lanczos quadrature (Ghorbani, Krishnan & Xiao 2019; docs/spectrum.md),
  * with PyHessian's defaults.
  *
  * For each of n_draws start vectors v (Rademacher, normalised to unit

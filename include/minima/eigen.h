@@ -1,11 +1,11 @@
 /* minima/eigen.h — eigenvalues of symmetric operators: Lanczos for the
  * extreme eigenpairs, PyHessian's power iteration as a baseline, and the
- * exact spectrum of a dense matrix (SPEC §7).
+ * exact spectrum of a dense matrix (docs/spectrum.md).
  *
  * Vectors. Every set of eigenvectors is returned row-major (k, n): row i,
  * the n contiguous values starting at vectors + i*n, is the unit
  * eigenvector of eigenvalue i. For a network's Hessian the entries are in
- * the SPEC §1 parameter order (model.h).
+ * PyTorch's parameters() order (model.h, docs/engine.md).
  *
  * Lanczos (minima_eigs, or the step API below). A thick-restart Lanczos
  * method (Wu & Simon 2000) on a Krylov basis of at most `max_basis`
@@ -204,7 +204,7 @@ minima_status minima_spectrum_dense(size_t n, const double *a /* (n, n) */,
 double minima_spectrum_rank_tol(const double *values, size_t n);
 /* Number of eigenvalues with |lambda| > tol; tol < 0 means the default. */
 size_t minima_spectrum_rank(const double *values, size_t n, double tol);
-/* counts[i] = #{ j : values[j] > levels[i] } (SPEC §6 eigenvalue counts). */
+/* counts[i] = #{ j : values[j] > levels[i] } (docs/measures/hessian_count.md). */
 void minima_spectrum_count_above(const double *values, size_t n, const double *levels,
                                  size_t n_levels, size_t *counts);
 

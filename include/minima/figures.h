@@ -1,4 +1,4 @@
-/* minima/figures.h — the paper's figures (SPEC §8), drawn from real
+/* minima/figures.h — the paper's figures (docs/figures.md), drawn from real
  * computations on real small networks.
  *
  * Every figure trains its own small network (full-batch, seeded), computes

@@ -8,7 +8,7 @@
  * set bound to the net, in its batches (minima_net_loss with an explicit
  * theta; the net's anchor is not moved), and the accuracy beside it.
  *
- * Directions (src/directions.c), all P-vectors in SPEC §1 order:
+ * Directions (src/directions.c), all P-vectors in PyTorch's parameters() order:
  *   - random: Gaussian from a seed, rescaled to a chosen Euclidean norm
  *     (by default ||theta||): "plain" random directions, one global scale;
  *   - filter-normalized (Li et al. 2018, "Visualizing the Loss Landscape of

@@ -77,12 +77,12 @@ minima_status minima_linop_subset(minima_linop **out, minima_linop *parent,
 
 /* D A D with D = diag(d), every d_i finite and > 0 (d is copied). With
  * d = the per-parameter factors of a rescaling T_alpha this is the
- * Hessian at T_alpha(theta) up to the change of variables (SPEC §3).
+ * Hessian at T_alpha(theta) up to the change of variables (docs/symmetry.md).
  * Borrows the parent. */
 minima_status minima_linop_scaled(minima_linop **out, minima_linop *parent,
                                   const double *d /* (parent->n) */);
 
-/* The parameter indices (into the model's theta, SPEC §1 order, strictly
+/* The parameter indices (into the model's theta, parameters() order, strictly
  * increasing) of the layers named in `spec`: a comma-separated list of
  * tokens, each
  *     NAME          every parameter of the layer with that PyTorch name

@@ -5,7 +5,7 @@
  * workspace the computations need, allocated once at creation: no product
  * allocates. The data is processed in batches of `batch_size` examples; the
  * loss is the mean over all N examples exactly as PyTorch's defaults
- * (SPEC §1), and so are its derivatives.
+ * (docs/engine.md), and so are its derivatives.
  *
  * Points. The net holds an *anchor* point theta_0 (a copy of the model's
  * parameters at creation; change it with minima_net_set_point). Curvature
@@ -15,8 +15,8 @@
  *
  * Cache. At the anchor, the activations A_k, backward signals G_k and the
  * softmax of the outputs do not depend on the direction of a product
- * (SPEC §2). The first product after the anchor is set computes them once
- * and keeps them if they fit in `cache_limit` bytes; every later product
+ * (docs/engine.md). The first product after the anchor is set computes them
+ * once and keeps them if they fit in `cache_limit` bytes; every later product
  * then costs no forward or backward pass of its own. If they do not fit,
  * each product recomputes them batch by batch (about one extra gradient).
  *

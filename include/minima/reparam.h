@@ -1,5 +1,5 @@
 /* minima/reparam.h — changes of parameters and of input representation
- * that leave the function alone and move its flatness (SPEC §5; paper §5,
+ * that leave the function alone and move its flatness (docs/reparam.md; paper §5,
  * appendices A and D).
  *
  * With theta = g(eta) and L_eta = L o g, at a critical point of L

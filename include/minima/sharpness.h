@@ -1,5 +1,5 @@
 /* minima/sharpness.h — the sharpness and flatness measures of the
- * literature behind one registry (SPEC §6).
+ * literature behind one registry (docs/sharpness.md).
  *
  * Each measure has a name ("keskar_full", "pac_bayes", ...), the source
  * it follows, its expected behaviour under function-preserving rescaling,
@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-/* What a function-preserving rescaling (layer-wise and per-neuron, SPEC §3)
+/* What a function-preserving rescaling (layer-wise and per-neuron, docs/symmetry.md)
  * is expected to do to a measure. */
 typedef enum {
     MINIMA_INVARIANCE_NONE = 0,   /* can be moved arbitrarily (e.g. Thm 4) */

@@ -1,5 +1,5 @@
 /* minima/symmetry.h — function-preserving rescalings of rectified networks
- * (SPEC §3; paper Def. 5, Thm 1, appendices B and E).
+ * (docs/symmetry.md; paper Def. 5, Thm 1, appendices B and E).
  *
  * phi(c z) = c phi(z) for c > 0 when phi is ReLU or leaky ReLU, so a hidden
  * unit's incoming weights and bias may be multiplied by c and its outgoing
@@ -124,7 +124,7 @@ typedef struct {
 } minima_sym_canonical_info;
 
 /* The scales taking theta (NULL: model->theta) to the point of minimum
- * Euclidean norm of its orbit under the group (SPEC §3); apply them with
+ * Euclidean norm of its orbit under the group (docs/symmetry.md); apply them with
  * minima_sym_apply. The minimum is unique when it exists (the squared norm
  * is a strictly convex function of the log scales), so every point of one
  * orbit gives the same representative, and applying the method to the

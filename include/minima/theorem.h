@@ -1,5 +1,5 @@
 /* minima/theorem.h — the theorems of Dinh et al. 2017, checked numerically
- * on real networks (SPEC §4).
+ * on real networks (docs/theorem.md).
  *
  * Each check computes both sides of one statement of the paper on a real
  * network and returns the numbers, the tolerance it used, the hypotheses
@@ -170,7 +170,7 @@ typedef struct {
                          minima_theorem_result *out);
 } minima_theorem_check;
 
-/* The checks in SPEC §4's order; *count gets their number. */
+/* The checks in the order of docs/theorem.md; *count gets their number. */
 const minima_theorem_check *minima_theorems(size_t *count);
 /* The check of that name, or NULL. */
 const minima_theorem_check *minima_theorem_find(const char *name);

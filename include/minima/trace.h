@@ -1,4 +1,4 @@
-/* minima/trace.h — the trace of a symmetric operator (SPEC §6–§7).
+/* minima/trace.h — the trace of a symmetric operator (docs/spectrum.md).
  *
  * Three estimators, all reporting an estimate with its standard error and
  * what it cost:
