@@ -12,21 +12,9 @@ export MINIMA_NO_PROGRESS=1
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3 || true)
 
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/checks.sh"
 
 # run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err, checks the exit code.
-run() {
-    local name=$1 want=$2; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else
-        bad "$name: exit code $rc, expected $want"; sed 's/^/    /' "$TMP/err" >&2; fi
-}
-has() {
-    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2:"; sed 's/^/    /' "$2" >&2; fi
-}
 # pycheck NAME EXPR: a Python expression over out (the --json result) that must be true;
 # m(name) is the measure of that name.
 pycheck() {

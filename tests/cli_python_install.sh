@@ -19,9 +19,7 @@ skip() { echo "skip: the Python package's install ($*)" >&2; exit 0; }
 if ldd "$BUILD/libminima.so" 2>/dev/null | grep -q 'lib[at]san'; then skip "sanitizer build"; fi
 TMP=$(mktemp -d /tmp/minima-cli-pyinstall-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/checks.sh"
 
 "$PY" -m venv --system-site-packages "$TMP/venv" >"$TMP/err" 2>&1 || skip "cannot make a virtual environment: $(tail -1 "$TMP/err")"
 # From a copy (pip builds in the source folder), taking this build's libminima.so along.

@@ -12,22 +12,7 @@ trap 'rm -rf "$TMP"' EXIT
 export MINIMA_NO_PROGRESS=1
 PY=$(command -v python3 || true)
 
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-run() {
-    local name=$1 want=$2; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else
-        bad "$name: exit code $rc, expected $want"; sed 's/^/    /' "$TMP/err" >&2; fi
-}
-has() {
-    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2:"; sed 's/^/    /' "$2" >&2; fi
-}
-hasnt() {
-    if grep -qF -- "$3" "$2"; then bad "$1: '$3' in $2:"; sed 's/^/    /' "$2" >&2; else ok; fi
-}
+. "$(dirname "$0")/checks.sh"
 pycheck() {
     if [ -z "$PY" ]; then echo "skip: $1 (no python3)" >&2; return; fi
     if "$PY" - "$TMP/out" "$2" <<'PYEOF'

@@ -10,18 +10,9 @@ trap 'rm -rf "$TMP"' EXIT
 export MINIMA_NO_PROGRESS=1
 PY=/usr/bin/python3
 
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/checks.sh"
 
 # run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err; checks the exit code.
-run() {
-    local name=$1 want=$2; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else
-        bad "$name: exit code $rc, expected $want"; sed 's/^/    /' "$TMP/err" >&2; fi
-}
 # pycheck NAME PYTHON-EXPRESSION over j = the JSON on $TMP/out
 pycheck() {
     if "$PY" -c "import json,sys; j=json.load(open('$TMP/out')); sys.exit(0 if ($2) else 1)" 2>/dev/null; then ok; else
