@@ -365,3 +365,46 @@ def _progress_end():
 
 _quiet = os.environ.get("MINIMA_NO_PROGRESS")
 set_progress(not (_quiet and _quiet != "0"))
+
+
+class Handle:
+    """A library object owned by Python: released by close(), at the end of
+    a with statement, or when garbage-collected. A subclass names its kind
+    and the fn.* that frees it; Model and Data keep the Problems that use
+    them in `_users` and refuse to close under them."""
+    _kind = "object"
+    _free = None
+    _h = None
+
+    def close(self):
+        """Releases the object now."""
+        if self._h:
+            users = getattr(self, "_users", ())
+            if len(users):
+                raise Error(STATUS_NAMES.index("EINVAL"),
+                            "%s.close: %d live Problem(s) use this %s; close them first"
+                            % (self._kind, len(users), self._kind.lower()), self._kind + ".close")
+            getattr(fn, self._free)(self._h)
+            self._h = None
+
+    def __del__(self):
+        h = self._h
+        if h:
+            try:
+                getattr(fn, self._free)(h)
+            except Exception:
+                pass
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def handle(self):
+        """The library's pointer (a ctypes.c_void_p)."""
+        if not self._h:
+            raise Error(STATUS_NAMES.index("EINVAL"), "this %s was closed" % self._kind, self._kind)
+        return self._h

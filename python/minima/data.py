@@ -26,13 +26,15 @@ def _as_labels(y):
     return np.ascontiguousarray(y, dtype=np.int64).reshape(-1)
 
 
-class Data:
+class Data(_lib.Handle):
     """A data set: inputs X (n, d) with class labels y (cross-entropy, or
     MSE against one-hot targets) or float targets (n, d_target) for MSE.
     X may have more dimensions (n, 1, 28, 28): each example is flattened.
     Arrays may be NumPy arrays or torch tensors; the library copies them.
     loss: the loss a Problem on this data uses by default ("ce", "mse";
     None: the model's)."""
+    _kind = "Data"
+    _free = "dataset_free"
 
     def __init__(self, X, y=None, targets=None, loss=None, n_classes=0):
         if (y is None) == (targets is None):
@@ -82,12 +84,6 @@ class Data:
         return self
 
     @property
-    def handle(self):
-        if not self._h:
-            raise Error(_EINVAL, "this Data was closed", "Data")
-        return self._h
-
-    @property
     def n(self):
         """The number of examples."""
         return int(fn.api_data_n(self.handle))
@@ -99,30 +95,6 @@ class Data:
 
     def __len__(self):
         return self.n
-
-    def close(self):
-        """Releases the data now. Refused while a live Problem uses it."""
-        if self._h:
-            if len(self._users):
-                raise Error(_EINVAL, "Data.close: %d live Problem(s) use this data; close them "
-                            "first" % len(self._users), "Data.close")
-            fn.dataset_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h:
-            try:
-                fn.dataset_free(h)
-            except Exception:
-                pass
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if not self._h:

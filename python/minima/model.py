@@ -74,11 +74,13 @@ def _mlp_order(arch, shapes):
     return ",".join(layers)
 
 
-class Model:
+class Model(_lib.Handle):
     """A network with its parameters (a multilayer perceptron: linear
     layers and one activation between them). Make one with minima.load,
     Model.from_state_dict or Model.create; release it with close() or a
     `with` block (or leave it to the garbage collector)."""
+    _kind = "Model"
+    _free = "model_free"
 
     def __init__(self, handle):
         """Takes ownership of a minima_model * (use the class methods)."""
@@ -146,39 +148,6 @@ class Model:
         be with this seed (bias: with biases; activation: None is relu)."""
         return cls._made("minima_api_model_create", lambda out: fn.api_model_create(
             text(arch), 1 if bias else 0, text(activation), int(seed), out))
-
-    # ---- releasing it ----------------------------------------------------
-
-    def close(self):
-        """Releases the model now. Refused while a live Problem uses it."""
-        if self._h:
-            if len(self._users):
-                raise Error(_EINVAL, "Model.close: %d live Problem(s) use this model; close them "
-                            "first" % len(self._users), "Model.close")
-            fn.model_free(self._h)
-            self._h = None
-
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h:
-            try:
-                fn.model_free(h)
-            except Exception:
-                pass
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    @property
-    def handle(self):
-        """The minima_model * (a ctypes.c_void_p)."""
-        if not self._h:
-            raise Error(_EINVAL, "this Model was closed", "Model")
-        return self._h
 
     # ---- what it holds -------------------------------------------------
 

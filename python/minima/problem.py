@@ -17,7 +17,7 @@ _EINVAL = _lib.STATUS_NAMES.index("EINVAL")
 _ESHAPE = _lib.STATUS_NAMES.index("ESHAPE")
 
 
-class Problem:
+class Problem(_lib.Handle):
     """The mean loss of `model` on `data`, as PyTorch computes it, with its
     gradient and exact Hessian-vector products in float64. Vectors are
     NumPy float64 arrays of P entries in PyTorch's parameters() order.
@@ -28,6 +28,8 @@ class Problem:
 
     loss: "ce" or "mse" (None: the data's loss, else the model's); batch:
     examples per internal batch (0: 1000, the command line's default)."""
+    _kind = "Problem"
+    _free = "net_free"
 
     def __init__(self, model, data, loss=None, batch=0):
         if not isinstance(model, Model):
@@ -49,33 +51,11 @@ class Problem:
     # ---- life ------------------------------------------------------------
 
     def close(self):
-        if getattr(self, "_h", None):
-            fn.net_free(self._h)
-            self._h = None
+        """Releases the problem now (its model and data can then close)."""
+        if self._h:
+            _lib.Handle.close(self)
             self.model._users.discard(self)
             self.data._users.discard(self)
-
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        if h:
-            try:
-                fn.net_free(h)
-            except Exception:
-                pass
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    @property
-    def handle(self):
-        """The minima_net * (a ctypes.c_void_p)."""
-        if not self._h:
-            raise Error(_EINVAL, "this Problem was closed", "Problem")
-        return self._h
 
     def __repr__(self):
         if not self._h:
