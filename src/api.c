@@ -14,6 +14,7 @@
 #include "minima/alloc.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
+#include "api_request_impl.h"
 #include "model_tensors_impl.h"
 
 #ifndef MINIMA_VERSION
@@ -194,99 +195,6 @@ minima_status minima_api_model_set_params(minima_model *model, const double *the
     return MINIMA_OK;
 }
 
-/* ---- requests: "key=value,key=value" ------------------------------------ */
-
-enum { REQ_MAX = 32 };
-
-typedef struct {
-    char *copy;                /* the request, split in place at ',' and '=' */
-    int n;
-    const char *key[REQ_MAX];  /* each one of the known keys */
-    const char *value[REQ_MAX];
-} request;
-
-static void request_free(request *r)
-{
-    minima_free(r->copy);
-    r->copy = NULL;
-}
-
-/* Splits the request into keys and values, each key one of `known`
- * (a NULL-terminated list) and given at most once. On success the caller
- * releases r with request_free. */
-static minima_status request_parse(const char *fn, const char *text, const char *const *known,
-                                   request *r)
-{
-    memset(r, 0, sizeof *r);
-    char list[256] = "";
-    for (int i = 0; known[i]; i++) {
-        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
-        strncat(list, known[i], sizeof list - strlen(list) - 1);
-    }
-    if (!text || !*text) return MINIMA_OK;
-    r->copy = minima_strdup(text);
-    if (!r->copy) MINIMA_FAIL(MINIMA_ENOMEM, "%s: out of memory for the request", fn);
-    minima_status st = MINIMA_OK;
-    char *p = r->copy;
-    for (;;) {
-        size_t len = strcspn(p, ",");
-        int last = p[len] == '\0';
-        p[len] = '\0';
-        char *eq = strchr(p, '=');
-        int k = -1;
-        if (eq) {
-            *eq = '\0';
-            for (int i = 0; known[i]; i++)
-                if (!strcmp(known[i], p)) k = i;
-        }
-        if (len == 0) {
-            st = minima_error(MINIMA_EINVAL, "%s: request \"%.200s\": an empty entry; expected "
-                              "key=value,key=value with keys %s", fn, text, list);
-        } else if (!eq) {
-            st = minima_error(MINIMA_EINVAL, "%s: request \"%.200s\": '%.60s' is not key=value; the "
-                              "keys are %s", fn, text, p, list);
-        } else if (k < 0) {
-            st = minima_error(MINIMA_EINVAL, "%s: request: unknown key '%.60s'; the keys are %s", fn,
-                              p, list);
-        } else if (r->n >= REQ_MAX) {
-            st = minima_error(MINIMA_EINVAL, "%s: request: more than %d entries", fn, REQ_MAX);
-        } else {
-            for (int i = 0; i < r->n && st == MINIMA_OK; i++)
-                if (r->key[i] == known[k])
-                    st = minima_error(MINIMA_EINVAL, "%s: request: key '%s' is given twice", fn,
-                                      known[k]);
-        }
-        if (st != MINIMA_OK) break;
-        r->key[r->n] = known[k];
-        r->value[r->n] = eq + 1;
-        r->n++;
-        if (last) break;
-        p += len + 1;
-    }
-    if (st != MINIMA_OK) request_free(r);
-    return st;
-}
-
-/* The value of key, or NULL if the request does not give it. */
-static const char *request_get(const request *r, const char *key)
-{
-    for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->key[i], key)) return r->value[i];
-    return NULL;
-}
-
-/* A 0/1 flag (absent: 0). */
-static minima_status request_flag(const char *fn, const request *r, const char *key, int *flag)
-{
-    const char *v = request_get(r, key);
-    *flag = 0;
-    if (!v) return MINIMA_OK;
-    if (strcmp(v, "0") && strcmp(v, "1"))
-        MINIMA_FAIL(MINIMA_EINVAL, "%s: request: %s must be 0 or 1, found '%.60s'", fn, key, v);
-    *flag = v[0] == '1';
-    return MINIMA_OK;
-}
-
 /* ---- rescaling --------------------------------------------------------- */
 
 /* "a1;a2;..." into alpha (at most max numbers, each finite and > 0). */
@@ -312,16 +220,16 @@ static minima_status parse_alpha(const char *fn, const char *s, double *alpha, i
 }
 
 /* minima_api_model_rescale with its request parsed. */
-static minima_status rescale(const char *fn, const minima_model *model, const request *req,
+typedef struct {
+    const char *alpha, *neurons, *group;
+    int canonical, derive_last, force;
+} rescale_request;
+
+static minima_status rescale(const char *fn, const minima_model *model, const rescale_request *q,
                              minima_model **out)
 {
-    const request *r = req;
-    const char *alpha_s = request_get(r, "alpha"), *neurons_s = request_get(r, "neurons");
-    const char *group_s = request_get(r, "group");
-    int canonical, derive_last, force;
-    MINIMA_TRY(request_flag(fn, r, "canonical", &canonical));
-    MINIMA_TRY(request_flag(fn, r, "derive_last", &derive_last));
-    MINIMA_TRY(request_flag(fn, r, "force", &force));
+    const char *alpha_s = q->alpha, *neurons_s = q->neurons, *group_s = q->group;
+    int canonical = q->canonical, derive_last = q->derive_last, force = q->force;
     if (!alpha_s && !neurons_s && !canonical)
         MINIMA_FAIL(MINIMA_EINVAL, "%s: one of alpha, neurons or canonical=1 is required", fn);
     if (canonical && (alpha_s || neurons_s))
@@ -396,15 +304,23 @@ minima_status minima_api_model_rescale(const minima_model *model, const char *re
                                        minima_model **out)
 {
     static const char fn[] = "minima_api_model_rescale";
-    static const char *const keys[] = {"alpha", "neurons", "canonical", "group", "derive_last",
-                                       "force", NULL};
     if (!out) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (out)", fn);
     *out = NULL;
     if (!model) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (model)", fn);
-    request r;
-    MINIMA_TRY(request_parse(fn, request_text, keys, &r));
-    minima_status st = rescale(fn, model, &r, out);
-    request_free(&r);
+    rescale_request q = {0};
+    const req_key keys[] = {
+        OTHER("alpha", RK_STRING, &q.alpha),
+        OTHER("neurons", RK_STRING, &q.neurons),
+        OTHER("canonical", RK_BOOL, &q.canonical),
+        OTHER("group", RK_STRING, &q.group),
+        OTHER("derive_last", RK_BOOL, &q.derive_last),
+        OTHER("force", RK_BOOL, &q.force),
+        {NULL, RK_INT, NULL, 0, 0, 0, 0},
+    };
+    char *buf = NULL;
+    minima_status st = minima_api_request_parse(fn, request_text, keys, &buf);
+    if (st == MINIMA_OK) st = rescale(fn, model, &q, out);
+    minima_free(buf);
     return st;
 }
 

@@ -143,6 +143,10 @@ static void test_request_parser(void)
     CHECK(strstr(minima_last_error(), "(0, 1)") != NULL);
     CHECK_STATUS(minima_api_spectrum(net, "top=2x", &json), MINIMA_EINVAL);
     CHECK_STATUS(minima_api_spectrum(net, "top", &json), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_spectrum(net, "top=1,top=2", &json), MINIMA_EINVAL);   /* one parser for */
+    CHECK(strstr(minima_last_error(), "given twice") != NULL);                     /* every request */
+    CHECK_STATUS(minima_api_spectrum(net, "top=1,,trace=1", &json), MINIMA_EINVAL);
+    CHECK(strstr(minima_last_error(), "empty entry") != NULL);
     CHECK_STATUS(minima_api_spectrum(net, "trace=2", &json), MINIMA_EINVAL);
     CHECK_STATUS(minima_api_spectrum(net, "trace_method=lucky", &json), MINIMA_EINVAL);
     CHECK_STATUS(minima_api_spectrum(net, "exact=1,levels=1;;2", &json), MINIMA_EINVAL);
