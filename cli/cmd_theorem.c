@@ -19,6 +19,7 @@ const char minima_cmd_theorem_summary[] =
 
 static const char usage[] =
     "usage: minima theorem [NAME|all] [--model MODEL --data SRC] [--seed S] [--grad-tol X]\n"
+    "                      [--max-products N]\n"
     "                      [--json] [--list] [--figures DIR]\n\n"
     "Runs the numerical check of each theorem of the paper (docs/theorem.md):\n"
     "both sides computed on a real network, with the tolerance, the hypotheses verified\n"
@@ -104,12 +105,16 @@ int minima_cmd_theorem(int argc, char **argv)
     uint64_t seed = 1;
     int json = 0, list = 0;
     double grad_tol = -1;
+    size_t max_products = 10000;
     const char *figures = NULL;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
         {"--seed", OPT_U64, &seed, "seed of the built-in networks and random probes", "S", CLI_ANY},
         {"--grad-tol", OPT_DOUBLE, &grad_tol,
          "||grad L|| below which a point counts as critical (-1: 1e-8)", "X", CLI_IN(-1, 1e100)},
+        {"--max-products", OPT_SIZE, &max_products,
+         "Lanczos gives up after this many Hessian-vector products (the check then fails)", "N",
+         CLI_IN(3, 1e9)},
         {"--json", OPT_FLAG, &json, "print the results as JSON on stdout", NULL},
         {"--list", OPT_FLAG, &list, "list the checks and exit", NULL},
         /* ---- figures: `--figures DIR` draws the paper's figures (figures.h) ---- */
@@ -142,6 +147,7 @@ int minima_cmd_theorem(int argc, char **argv)
     minima_theorem_params p = minima_theorem_default_params();
     p.seed = seed;
     if (grad_tol >= 0) p.grad_tol = grad_tol;
+    p.max_products = max_products;
     cli_install_handlers();
     cli_net cn = {0};
     minima_theorem_env *env = NULL;

@@ -18,6 +18,7 @@ minima_theorem_params minima_theorem_default_params(void)
     minima_theorem_params p;
     memset(&p, 0, sizeof p);
     p.seed = 1;
+    p.max_products = 10000;
     p.alpha_decades = 6;
     p.alpha_points = 13;
     p.alpha_product = 1;
@@ -60,6 +61,8 @@ minima_status minima_theorem_check_params(const minima_theorem_params *p)
     POSITIVE(volume_eps);
     POSITIVE(sharpness_eps);
     POSITIVE(newton_tol);
+    if (p->max_products < 3)
+        MINIMA_FAIL(MINIMA_EINVAL, "theorem params: max_products = %zu, expected at least 3", p->max_products);
     if (p->alpha_points < 2 || p->alpha_points > 1000)
         MINIMA_FAIL(MINIMA_EINVAL, "theorem params: alpha_points = %d, expected 2..1000",
                     p->alpha_points);
@@ -363,8 +366,8 @@ void minima_thm_layer_map(const minima_model *model, const double *alpha, const 
     }
 }
 
-minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, double *lmax,
-                                  double *lmin)
+minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, size_t max_products,
+                                  double *lmax, double *lmin)
 {
     minima_linop *op = NULL;
     minima_eigs_result res;
@@ -376,6 +379,7 @@ minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, do
     ep.k_bottom = lmin ? 1 : 0;
     ep.tol = tol;
     ep.seed = seed;
+    ep.max_products = max_products;
     ep.verify = 0;
     s = minima_eigs(op, &ep, &res);
     if (s == MINIMA_OK) {

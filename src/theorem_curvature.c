@@ -61,7 +61,7 @@ minima_status minima_thm_check_thm4(minima_theorem_env *env, const minima_theore
     if (!buf) { s = minima_error(MINIMA_ENOMEM, "thm4: out of memory"); goto fail; }
     double *e = buf, *he = e + P, *at = he + P;
     double lmax0, lmin0;
-    if ((s = minima_thm_extremes(net, 1e-8, p->seed, &lmax0, &lmin0))) goto fail;
+    if ((s = minima_thm_extremes(net, 1e-8, p->seed, p->max_products, &lmax0, &lmin0))) goto fail;
     r->lambda_min = lmin0;
     minima_thm_hypothesis(r, "lambda_min = %.3g, lambda_max = %.6g at theta. ", lmin0, lmax0);
 
@@ -107,7 +107,7 @@ minima_status minima_thm_check_thm4(minima_theorem_env *env, const minima_theore
         double loss_t;
         if ((s = minima_net_loss(net, at, &loss_t, NULL))) goto fail;
         double lmax;
-        if ((s = minima_thm_extremes(net, 1e-8, p->seed, &lmax, NULL))) goto fail;
+        if ((s = minima_thm_extremes(net, 1e-8, p->seed, p->max_products, &lmax, NULL))) goto fail;
         minima_trace_result tr;
         if ((s = minima_linop_hessian(&op, net))) goto fail;
         if (P <= p->max_dense) s = minima_trace_exact(op, &tr);

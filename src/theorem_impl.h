@@ -58,9 +58,10 @@ int minima_thm_homogeneous(const minima_model *model);
 void minima_thm_layer_map(const minima_model *model, const double *alpha, const double *theta_in,
                           double *theta_out, double *diag);
 /* Largest and smallest Hessian eigenvalues at the net's anchor (Lanczos,
- * relative residual tol). Either output may be NULL. */
-minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, double *lmax,
-                                  double *lmin);
+ * relative residual tol, at most max_products products: MINIMA_ENOCONV
+ * past them). Either output may be NULL. */
+minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, size_t max_products,
+                                  double *lmax, double *lmin);
 /* Appends "network: NAME d0-..-dK, P params, N examples, L = .., ||grad L|| = ..
  * (GD epochs, Newton steps)" to the hypotheses and sets r->loss, r->grad_norm. */
 void minima_thm_describe_net(minima_theorem_result *r, const minima_model *model,

@@ -16,11 +16,12 @@
 #include "theorem_impl.h"
 
 /* lambda_max of an operator (Lanczos). */
-static minima_status top_eig(minima_linop *op, uint64_t seed, double *lmax)
+static minima_status top_eig(minima_linop *op, uint64_t seed, size_t max_products, double *lmax)
 {
     minima_eigs_params ep = minima_eigs_default_params();
     ep.tol = 1e-8;
     ep.seed = seed;
+    ep.max_products = max_products;
     ep.verify = 0;
     minima_eigs_result res;
     memset(&res, 0, sizeof res);
@@ -33,13 +34,13 @@ static minima_status top_eig(minima_linop *op, uint64_t seed, double *lmax)
 /* lambda_max in eta coordinates at centre `c` of the map set: J H J with
  * the Hessian of a net anchored at c. */
 static minima_status eta_lmax(minima_net *net, const minima_radial_set *set, const double *c,
-                              uint64_t seed, double *lmax)
+                              uint64_t seed, size_t max_products, double *lmax)
 {
     minima_linop *h = NULL, *op = NULL;
     minima_status s = minima_net_set_point(net, c);
     if (s == MINIMA_OK) s = minima_linop_hessian(&h, net);
     if (s == MINIMA_OK) s = minima_radial_hessian(&op, h, set, c);
-    if (s == MINIMA_OK) s = top_eig(op, seed, lmax);
+    if (s == MINIMA_OK) s = top_eig(op, seed, max_products, lmax);
     minima_linop_free(op);
     minima_linop_free(h);
     return s;
@@ -89,7 +90,7 @@ minima_status minima_thm_check_sec51(minima_theorem_env *env, const minima_theor
     double lam[2], lam_eta[2];
     for (int i = 0; i < 2; i++) {
         if ((s = minima_net_set_point(net, centers[i]))) goto fail;
-        if ((s = minima_thm_extremes(net, 1e-8, p->seed, &lam[i], i == 0 ? &r->lambda_min : NULL)))
+        if ((s = minima_thm_extremes(net, 1e-8, p->seed, p->max_products, &lam[i], i == 0 ? &r->lambda_min : NULL)))
             goto fail;
     }
     int flat = lam[0] < lam[1] ? 0 : 1;   /* the flatter one becomes the sharpest */
@@ -103,7 +104,7 @@ minima_status minima_thm_check_sec51(minima_theorem_env *env, const minima_theor
     if ((s = minima_radial_plan(P, 2, centers, lam, order, &pp, maps, predicted))) goto fail;
     minima_radial_set set = {P, 2, maps};
     for (int i = 0; i < 2; i++)
-        if ((s = eta_lmax(net, &set, centers[i], p->seed, &lam_eta[i]))) goto fail;
+        if ((s = eta_lmax(net, &set, centers[i], p->seed, p->max_products, &lam_eta[i]))) goto fail;
     int flipped = (lam[flat] < lam[1 - flat]) && (lam_eta[flat] > lam_eta[1 - flat]);
 
     /* finite differences: an off-centre radial map with theta in its annulus,
@@ -167,8 +168,8 @@ fail:
 
 /* mean input-gradient norm and lambda_max of a model on a data set. */
 static minima_status measure_input(const minima_model *m, const minima_dataset *d, uint64_t seed,
-                                   double *norms /* (N) scratch */, double *mean_norm,
-                                   double *lmax)
+                                   size_t max_products, double *norms /* (N) scratch */,
+                                   double *mean_norm, double *lmax)
 {
     MINIMA_TRY(minima_input_gradient_norms(m, d->x, d->n, norms));
     double acc = 0;
@@ -176,7 +177,7 @@ static minima_status measure_input(const minima_model *m, const minima_dataset *
     *mean_norm = acc / (double)d->n;
     minima_net *net = NULL;
     MINIMA_TRY(minima_net_create(&net, m, d, NULL));
-    minima_status s = minima_thm_extremes(net, 1e-8, seed, lmax, NULL);
+    minima_status s = minima_thm_extremes(net, 1e-8, seed, max_products, lmax, NULL);
     minima_net_free(net);
     return s;
 }
@@ -200,7 +201,7 @@ minima_status minima_thm_check_sec52(minima_theorem_env *env, const minima_theor
     double *f0 = buf, *f1 = f0 + N * dK, *norms = f1 + N * dK;
     double gn0, lm0;
     if ((s = minima_sym_forward(model, NULL, data->x, N, f0))) goto fail;
-    if ((s = measure_input(model, data, p->seed, norms, &gn0, &lm0))) goto fail;
+    if ((s = measure_input(model, data, p->seed, p->max_products, norms, &gn0, &lm0))) goto fail;
     minima_thm_number(r, "input_grad_norm_x", gn0);
     minima_thm_number(r, "lambda_max_x", lm0);
     minima_thm_detail(r, "in x: mean ||df/dx||_F = %.4g, lambda_max = %.4g", gn0, lm0);
@@ -221,7 +222,7 @@ minima_status minima_thm_check_sec52(minima_theorem_env *env, const minima_theor
             fmaxabs = fmax(fmaxabs, fabs(f0[i]));
         }
         double rel = diff / fmax(fmaxabs, 1e-300), gn1, lm1;
-        if ((s = measure_input(folded, u, p->seed, norms, &gn1, &lm1))) goto fail;
+        if ((s = measure_input(folded, u, p->seed, p->max_products, norms, &gn1, &lm1))) goto fail;
         double dg = fabs(gn1 - gn0) / fmax(gn0, 1e-300), dl = fabs(lm1 - lm0) / fmax(lm0, 1e-300);
         int pass = rel <= p->equiv_tol && dg > p->change_tol && dl > p->change_tol;
         all = all && pass;

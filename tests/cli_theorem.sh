@@ -51,6 +51,10 @@ run "unknown option" 2 "$BIN" theorem --nope
 run "unknown theorem" 2 "$BIN" theorem thm9
 run "model without data" 2 "$BIN" theorem --model "$TMP/m.safetensors"
 run "missing model" 2 "$BIN" theorem --model "$TMP/none.safetensors" --data "$DATA"
+# Lanczos inside a check ends at --max-products: the check fails (exit 1), saying so
+run "thm4 --max-products 3" 1 "$BIN" theorem thm4 --max-products 3
+grep -q "max_products = 3" "$TMP/out" "$TMP/err" && ok || bad "thm4 --max-products 3 does not name the limit"
+run "--max-products 2" 2 "$BIN" theorem thm4 --max-products 2
 
 echo "cli_theorem.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -88,6 +88,9 @@ typedef struct {
                                  default 2000 */
     double newton_tol;        /* built-in networks: polish until ||grad L|| <= this;
                                  default 1e-11 */
+    size_t max_products;      /* thm4, thm5, sec5.1, sec5.2: Lanczos gives up (the check
+                                 fails with "no convergence") after this many
+                                 Hessian-vector products; default 10000 */
     int run_unmet_hypotheses; /* a user's network whose activation is not homogeneous
                                  (tanh): 0 (default) reports the rescaling checks as not
                                  applicable; 1 runs them anyway, to see them fail */
