@@ -387,41 +387,61 @@ static void draw_progress(const char *task, double done, double total, void *use
 
 static int plain_announced;
 static double plain_last_line = -1e300, plain_done;
-/* The announced task that has not finished yet: a long task (the audit)
- * hands over to its sub-tasks (Lanczos) and comes back, and coming back
- * is no new start. */
-static char plain_open[64];
-static double plain_open_start;
+/* The announced tasks that have not finished, outermost first. A long task
+ * (the audit) hands over to sub-tasks (Lanczos) and comes back: coming back,
+ * with its count where it was, is no new start. A task that ended without
+ * saying so is dropped when a task of its name starts again from a lower
+ * count. */
+#define PLAIN_DEPTH 4
+static struct { char name[64]; double start, done; } plain_open[PLAIN_DEPTH];
+static int plain_n_open;
+
+static int plain_find(const char *task)
+{
+    for (int i = plain_n_open - 1; i >= 0; i--)
+        if (!strncmp(task, plain_open[i].name, sizeof plain_open[i].name - 1)) return i;
+    return -1;
+}
 
 static void plain_progress(const char *task, double done, double total, void *user)
 {
     (void)user;
     double now = cli_now();
+    int at = plain_find(task);
     if (strncmp(task, progress_task, sizeof progress_task - 1) != 0) {
         snprintf(progress_task, sizeof progress_task, "%s", task);
         progress_start = now;
         plain_announced = 0;
         plain_done = 0;
-        if (plain_open[0] && !strncmp(task, plain_open, sizeof plain_open - 1)) {
-            progress_start = plain_open_start;      /* back from a sub-task */
+        if (at >= 0 && done >= plain_open[at].done) {
+            progress_start = plain_open[at].start;  /* back from a sub-task */
             plain_announced = 1;
-        } else if (now - plain_last_line >= 1.0) {
-            fprintf(stderr, "progress: %s: started\n", task);
-            plain_announced = 1;
-            plain_last_line = now;
-            if (!plain_open[0]) {                   /* the outermost one */
-                snprintf(plain_open, sizeof plain_open, "%s", task);
-                plain_open_start = now;
+            plain_n_open = at + 1;                  /* the sub-tasks above it are over */
+        } else {
+            if (at >= 0) plain_n_open = at;         /* it ended unannounced: a new run */
+            if (now - plain_last_line >= 1.0) {
+                fprintf(stderr, "progress: %s: started\n", task);
+                plain_announced = 1;
+                plain_last_line = now;
+                if (plain_n_open == PLAIN_DEPTH) {  /* forget the oldest */
+                    memmove(plain_open, plain_open + 1, (PLAIN_DEPTH - 1) * sizeof plain_open[0]);
+                    plain_n_open--;
+                }
+                snprintf(plain_open[plain_n_open].name, sizeof plain_open[0].name, "%s", task);
+                plain_open[plain_n_open].start = now;
+                plain_n_open++;
             }
         }
+        at = plain_find(task);
     }
+    if (at >= 0) plain_open[at].done = done;
     int finished = total > 0 && done >= total;
     double elapsed = now - progress_start;
     if (finished) {
         if (plain_announced)
             fprintf(stderr, "progress: %s: finished in %.1f s\n", task, elapsed);
         if (plain_announced) plain_last_line = now;
-        if (!strncmp(task, plain_open, sizeof plain_open - 1)) plain_open[0] = '\0';
+        if (at >= 0) plain_n_open = at;
         progress_task[0] = '\0';
     } else {
         plain_done = done;

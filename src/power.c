@@ -82,6 +82,7 @@ minima_status minima_power_iteration(minima_linop *op, const minima_power_params
             have = 1;
         } else if (fabs(lambda - rq) / (fabs(lambda) + 1e-6) < p.tol) {
             result->converged = 1;
+            minima_progress("power", 1, 1);       /* finished before the budget */
             break;
         } else {
             lambda = rq;

@@ -159,6 +159,7 @@ static minima_status hutchinson_loop(minima_linop *op, const minima_trace_params
         r->std_error = running_stderr(&s);
         if (s.k >= p->min_samples && r->std_error <= p->rtol * fabs(r->estimate)) {
             r->converged = 1;
+            minima_progress("trace", 1, 1);       /* finished before the budget */
             break;
         }
         minima_progress("trace", (double)(i + 1), (double)p->max_samples);
@@ -258,6 +259,7 @@ minima_status minima_trace_hutchpp(minima_linop *op, const minima_trace_params *
     if (k == n) {            /* Q spans everything: the trace is exact */
         r->std_error = 0;
         r->converged = 1;
+        minima_progress("trace", 1, 1);
         goto done;
     }
     st = hutchinson_loop(op, &p, q, k, range, s, y, tau, r);

@@ -264,10 +264,12 @@ class _Progress:
         self.announced = False
         self.last_line = -1e300
         self.open_bar = False
-        # the announced task that has not finished: a long task (the audit)
-        # hands over to sub-tasks (Lanczos) and comes back, which is no new start
-        self.open_task = None
-        self.open_start = 0.0
+        # the announced tasks that have not finished, outermost first, as
+        # [name, start, done]: a long task (the audit) hands over to sub-tasks
+        # (Lanczos) and comes back, with its count where it was, which is no
+        # new start; a task that ended without saying so is dropped when one
+        # of its name starts again from a lower count
+        self.open = []
 
     def __call__(self, task, done, total, user):
         try:
@@ -282,15 +284,22 @@ class _Progress:
         now = time.monotonic()
         tty = hasattr(err, "isatty") and err.isatty()
         finished = total > 0 and done >= total
+        at = self._find(task)
         if task != self.task:
             self.task, self.start, self.last_draw, self.announced = task, now, 0.0, False
-            if not tty and task == self.open_task:
-                self.start, self.announced = self.open_start, True
-            elif not tty and now - self.last_line >= 1.0:
-                err.write("progress: %s: started\n" % task)
-                self.announced, self.last_line = True, now
-                if self.open_task is None:      # the outermost one
-                    self.open_task, self.open_start = task, now
+            if not tty and at is not None and done >= self.open[at][2]:
+                self.start, self.announced = self.open[at][1], True   # back from a sub-task
+                del self.open[at + 1:]
+            elif not tty:
+                if at is not None:              # it ended unannounced: a new run
+                    del self.open[at:]
+                if now - self.last_line >= 1.0:
+                    err.write("progress: %s: started\n" % task)
+                    self.announced, self.last_line = True, now
+                    self.open = (self.open + [[task, now, done]])[-4:]
+            at = self._find(task)
+        if at is not None:
+            self.open[at][2] = done
         elapsed = now - self.start
         if tty:
             if not finished and now - self.last_draw < 0.1:
@@ -309,8 +318,8 @@ class _Progress:
             if self.announced:
                 err.write("progress: %s: finished in %.1f s\n" % (task, elapsed))
                 self.last_line = now
-            if task == self.open_task:
-                self.open_task = None
+            if at is not None:
+                del self.open[at:]
             self.task = None
         elif now - self.last_line >= self.PLAIN_EVERY:
             err.write("progress: %s: %.0f of %.0f (%.1f%%) after %.0f s, %.3g per s\n"
@@ -319,6 +328,12 @@ class _Progress:
             self.announced, self.last_line = True, now
         err.flush()
 
+    def _find(self, task):
+        for i in range(len(self.open) - 1, -1, -1):
+            if self.open[i][0] == task:
+                return i
+        return None
+
     def end(self):
         """Ends a bar left open by an interrupted task."""
         if self.open_bar and sys.stderr is not None:
@@ -326,7 +341,7 @@ class _Progress:
             sys.stderr.flush()
         self.open_bar = False
         self.task = None
-        self.open_task = None
+        self.open = []
 
 
 _progress_callback = None      # the CFUNCTYPE object, kept alive while installed

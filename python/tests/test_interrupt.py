@@ -87,6 +87,34 @@ class TestInterrupt(unittest.TestCase):
         self.assertEqual(lines.count("progress: audit: started"), 1, lines)
         self.assertEqual(sum(1 for x in lines if x == "progress: audit: finished in 39.5 s"), 1, lines)
 
+    def test_plain_progress_new_run_after_a_silent_end(self):
+        """A task that stopped early without saying so (a trace that met its
+        tolerance) does not make a later run of it look like a resumption."""
+        import io
+        from minima import _lib
+        clock = [0.0]
+        fake = io.StringIO()
+        saved_err, saved_time = sys.stderr, _lib.time.monotonic
+        sys.stderr, _lib.time.monotonic = fake, lambda: clock[0]
+        try:
+            pr = _lib._Progress()
+            clock[0] = 5.0
+            pr.report("trace", 30, 1000)         # announced, then ends silently
+            clock[0] = 7.0
+            pr.report("audit", 0, 3)
+            clock[0] = 50.0
+            pr.report("audit", 3, 3)
+            clock[0] = 60.0
+            pr.report("trace", 1, 1000)          # a new run
+            clock[0] = 62.0
+            pr.report("trace", 1000, 1000)
+        finally:
+            sys.stderr, _lib.time.monotonic = saved_err, saved_time
+        lines = fake.getvalue().splitlines()
+        self.assertEqual(lines.count("progress: trace: started"), 2, lines)
+        self.assertIn("progress: trace: finished in 2.0 s", lines)
+        self.assertIn("progress: audit: finished in 43.0 s", lines)
+
 
 if __name__ == "__main__":
     unittest.main()
