@@ -119,7 +119,7 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
     const char *base = name ? strrchr(name, '/') : NULL;
     base = base ? base + 1 : name ? name : "the model";
     char title[512];
-    snprintf(title, sizeof title, "%s on its rescaling orbit (dashed: canonical point; ≠: disagrees; ?: not measured)", base);
+    snprintf(title, sizeof title, "%s: its rescaling orbit (dashed: canonical; ≠: disagrees; ?: not measured)", base);
     minima_figure_set_title(fig, title);
     minima_figure_set_text_scale(fig, rows >= 5 ? 0.5 : rows >= 3 ? 0.65 : 0.9);
     size_t np = r->n_points;
