@@ -33,15 +33,23 @@ void cli_net_close(cli_net *n)
     memset(n, 0, sizeof *n);
 }
 
-/* The load options' log messages (an overridden activation, skipped
- * tensors) as warnings of the command. */
-static void print_log(minima_log_level level, const char *msg, void *user)
+/* The load's log messages (an overridden activation, skipped tensors),
+ * held until the load has succeeded and then printed as warnings of the
+ * command: a load that fails and is tried again says each thing once. */
+static char held_log[2048];
+
+static void hold_log(minima_log_level level, const char *msg, void *user)
 {
-    if (level >= MINIMA_LOG_WARN) fprintf(stderr, "minima %s: warning: %s\n", (const char *)user, msg);
+    size_t used = strlen(held_log);
+    if (level >= MINIMA_LOG_WARN && used < sizeof held_log)
+        snprintf(held_log + used, sizeof held_log - used, "minima %s: warning: %s\n",
+                 (const char *)user, msg);
 }
 
-int cli_load_model(const char *cmd, const char *path, const char *activation, const char *order,
-                   minima_load_options lo, minima_model **out)
+/* cli_load_model; with quiet_failure a failed load prints nothing and
+ * returns -2 (the library's message stays recorded). */
+static int load_model(const char *cmd, const char *path, const char *activation, const char *order,
+                      minima_load_options lo, int quiet_failure, minima_model **out)
 {
     *out = NULL;
     if (activation) {
@@ -68,10 +76,12 @@ int cli_load_model(const char *cmd, const char *path, const char *activation, co
         lo.activation_set = 1;
     }
     lo.order = order;
-    minima_set_log(print_log, (void *)cmd);
+    held_log[0] = '\0';
+    minima_set_log(hold_log, (void *)cmd);
     minima_status st = minima_model_load(path, &lo, out);
     minima_set_log(NULL, NULL);
-    if (st != MINIMA_OK) return cli_fail(cmd, st);
+    if (st != MINIMA_OK) return quiet_failure ? -2 : cli_fail(cmd, st);
+    fputs(held_log, stderr);
     const minima_model *m = *out;
     if (m->activation_source == MINIMA_FROM_ASSUMED)
         fprintf(stderr, "minima %s: warning: %s records no activation; assuming relu (pass "
@@ -87,6 +97,12 @@ int cli_load_model(const char *cmd, const char *path, const char *activation, co
         fprintf(stderr, " (not the order of the names), which is used\n");
     }
     return -1;
+}
+
+int cli_load_model(const char *cmd, const char *path, const char *activation, const char *order,
+                   minima_load_options lo, minima_model **out)
+{
+    return load_model(cmd, path, activation, order, lo, 0, out);
 }
 
 void cli_json_model_source(FILE *f, const minima_model *m)
@@ -115,20 +131,15 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
      * outputs of the network they will meet. Most files settle the order
      * of their layers alone; when one does not (or does not load), the
      * data's feature count may settle it, so the data are read once more,
-     * first, to learn it. */
-    minima_model *probe = NULL;
-    minima_set_log(NULL, NULL);
-    lo.order = a->order;
-    if (minima_model_load(a->model_path, &lo, &probe) == MINIMA_OK) {
-        minima_model_free(probe);
-    } else {
-        minima_clear_error();
+     * first, to learn it, and the model is loaded again with it. */
+    int rc = load_model(cmd, a->model_path, a->activation, a->order, lo, 1, &out->model);
+    if (rc == -2) {
         minima_dataset *features = NULL;
         if (minima_data_load(a->source, &dopt, &features) == MINIMA_OK) lo.expected_inputs = features->d;
         minima_dataset_free(features);
         minima_clear_error();
+        rc = load_model(cmd, a->model_path, a->activation, a->order, lo, 0, &out->model);
     }
-    int rc = cli_load_model(cmd, a->model_path, a->activation, a->order, lo, &out->model);
     if (rc >= 0) {
         cli_net_close(out);
         return rc;
