@@ -14,7 +14,6 @@ PY=/usr/bin/python3
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err, checks the exit code.
 # pycheck NAME EXPR: a Python expression over out (the --json result) that must be true;
 # m(name) is the measure of that name.
 pycheck() {

@@ -13,8 +13,6 @@ export MINIMA_NO_PROGRESS=1
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err; checks the exit code.
-# has NAME FILE TEXT: FILE contains TEXT (fixed string).
 # same NAME A B: the two --json results are equal but for their "seconds".
 same() {
     if cmp -s <(sed 's/, "seconds": [^,}]*//' "$2") <(sed 's/, "seconds": [^,}]*//' "$3"); then

@@ -14,8 +14,6 @@ PY=$(command -v python3 || true)
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err; checks the exit code.
-# has NAME FILE TEXT / hasnt NAME FILE TEXT: FILE contains (does not contain) TEXT.
 # same NAME A B: the two files are byte for byte equal.
 same() {
     if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi

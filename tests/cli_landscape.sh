@@ -13,7 +13,6 @@ PY=$(command -v python3 || true)
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err, checks the exit code.
 exists() {
     if [ -s "$2" ]; then ok; else bad "$1: $2 missing or empty"; fi
 }

@@ -11,9 +11,6 @@ PY=$(command -v python3 || true)
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: runs CMD, stdout to $TMP/out, stderr to $TMP/err,
-# and checks the exit code.
-# has NAME FILE TEXT: FILE contains TEXT (fixed string).
 # pycheck NAME EXPR: a Python expression over out (the --json result) and
 # exp (the fixture's expected values) that must be true.
 pycheck() {

@@ -12,7 +12,6 @@ export MINIMA_NO_PROGRESS=1
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err; checks the exit code.
 # jget FILE KEY: a top-level number of a one-line JSON object (no python needed).
 jget() { sed -n "s/.*\"$2\": \([-+0-9.eE]*\).*/\1/p" "$1" | head -1; }
 # close NAME A B TOL: |A - B| <= TOL * max(|A|, |B|)

@@ -12,7 +12,6 @@ PY=/usr/bin/python3
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err; checks the exit code.
 # pycheck NAME PYTHON-EXPRESSION over j = the JSON on $TMP/out
 pycheck() {
     if "$PY" -c "import json,sys; j=json.load(open('$TMP/out')); sys.exit(0 if ($2) else 1)" 2>/dev/null; then ok; else

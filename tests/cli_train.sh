@@ -11,8 +11,6 @@ PY=$(command -v python3 || true)
 
 . "$(dirname "$0")/checks.sh"
 
-# run NAME WANT_RC CMD...: stdout to $TMP/out, stderr to $TMP/err; checks the exit code.
-# has NAME FILE TEXT: FILE contains TEXT (fixed string).
 # same NAME A B: the two files are byte for byte equal.
 same() {
     if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi
