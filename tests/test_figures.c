@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "figures_impl.h"
+#include "paper/figures_impl.h"
 #include "harness.h"
 #include "minima/figures.h"
 

@@ -17,7 +17,7 @@
 #include "minima/rng.h"
 #include "minima/sharpness.h"
 #include "minima/train.h"
-#include "sharpness_batches_impl.h"
+#include "measures/sharpness_batches_impl.h"
 
 /* ---- fixtures --------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
  * set bound to the net, in its batches (minima_net_loss with an explicit
  * theta; the net's anchor is not moved), and the accuracy beside it.
  *
- * Directions (src/directions.c), all P-vectors in PyTorch's parameters() order:
+ * Directions (src/landscape/directions.c), all P-vectors in PyTorch's parameters() order:
  *   - random: Gaussian from a seed, rescaled to a chosen Euclidean norm
  *     (by default ||theta||): "plain" random directions, one global scale;
  *   - filter-normalized (Li et al. 2018, "Visualizing the Loss Landscape of
@@ -62,7 +62,7 @@
 extern "C" {
 #endif
 
-/* ---- directions (src/directions.c) ------------------------------------ */
+/* ---- directions (src/landscape/directions.c) ------------------------------------ */
 
 /* How filter normalization treats biases (models without biases: moot). */
 typedef enum {
@@ -137,7 +137,7 @@ minima_status minima_dir_make(minima_net *net, const double *theta /* (P) or NUL
                               const minima_dir_params *params, double *d /* (dims, P) */,
                               double *eigenvalues /* (dims) or NULL */);
 
-/* ---- slices (src/landscape.c) ---------------------------------------- */
+/* ---- slices (src/landscape/landscape.c) ---------------------------------------- */
 
 /* A computed slice. 1-D: ny = 1, y = NULL. Values are row-major (ny, nx):
  * loss[j * nx + i] is the loss at (x[i], y[j]), as plot.h's maps want.
@@ -215,7 +215,7 @@ minima_status minima_landscape_write_csv(const char *path, const minima_landscap
 minima_status minima_landscape_read_csv(const char *path, const char *name,
                                         minima_landscape *out);
 
-/* ---- figures (src/landscape_plot.c) ----------------------------------- */
+/* ---- figures (src/plot/landscape_plot.c) ----------------------------------- */
 
 typedef struct {
     const char *title;        /* over the figure; NULL: none */

@@ -1,0 +1,1301 @@
+/* safetensors.c — models in and out of safetensors files (safetensors.h). */
+#include "minima/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/layer_order_impl.h"
+#include "io/model_tensors_impl.h"
+#include "minima/alloc.h"
+#include "minima/tempfile.h"
+
+/* ---- dtypes ----------------------------------------------------------- */
+
+/* Every dtype name the format defines; those with size 0 are not read. */
+static const struct { const char *name; int size; int supported; } dtype_table[] = {
+    {"F64", 8, 1}, {"F32", 4, 1}, {"F16", 2, 1}, {"BF16", 2, 1},
+    {"I64", 8, 0}, {"I32", 4, 0}, {"I16", 2, 0}, {"I8", 1, 0},
+    {"U64", 8, 0}, {"U32", 4, 0}, {"U16", 2, 0}, {"U8", 1, 0}, {"BOOL", 1, 0},
+    {"F8_E4M3", 1, 0}, {"F8_E5M2", 1, 0},
+};
+enum { N_DTYPES = (int)(sizeof dtype_table / sizeof dtype_table[0]) };
+
+const char *minima_dtype_name(minima_dtype d)
+{
+    switch (d) {
+    case MINIMA_DTYPE_F64: return "F64";
+    case MINIMA_DTYPE_F32: return "F32";
+    case MINIMA_DTYPE_F16: return "F16";
+    case MINIMA_DTYPE_BF16: return "BF16";
+    }
+    return "unknown";
+}
+
+minima_status minima_dtype_parse(const char *s, minima_dtype *d)
+{
+    static const struct { const char *name; minima_dtype d; } names[] = {
+        {"F64", MINIMA_DTYPE_F64}, {"f64", MINIMA_DTYPE_F64}, {"float64", MINIMA_DTYPE_F64},
+        {"double", MINIMA_DTYPE_F64}, {"F32", MINIMA_DTYPE_F32}, {"f32", MINIMA_DTYPE_F32},
+        {"float32", MINIMA_DTYPE_F32}, {"float", MINIMA_DTYPE_F32},
+        {"F16", MINIMA_DTYPE_F16}, {"f16", MINIMA_DTYPE_F16}, {"float16", MINIMA_DTYPE_F16},
+        {"BF16", MINIMA_DTYPE_BF16}, {"bf16", MINIMA_DTYPE_BF16}, {"bfloat16", MINIMA_DTYPE_BF16},
+    };
+    if (!d) MINIMA_FAIL(MINIMA_EINVAL, "minima_dtype_parse: NULL argument");
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name)) { *d = names[i].d; return MINIMA_OK; }
+    MINIMA_FAIL(MINIMA_EINVAL, "dtype '%s': expected F64 or F32 (also F16, BF16 for reading)",
+                s ? s : "(null)");
+}
+
+/* Table index of a minima_dtype. */
+static int dtype_index(minima_dtype d)
+{
+    return d == MINIMA_DTYPE_F64 ? 0 : d == MINIMA_DTYPE_F32 ? 1 : d == MINIMA_DTYPE_F16 ? 2 : 3;
+}
+
+/* ---- little-endian bytes <-> numbers (independent of the host) --------- */
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++, v >>= 8) p[i] = (unsigned char)(v & 0xff);
+}
+
+/* IEEE binary16 bits to double, exactly (subnormals, Inf and NaN included). */
+static double half_to_double(uint16_t h)
+{
+    int sign = h >> 15, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+    double v;
+    if (exp == 0) v = ldexp((double)frac, -24);
+    else if (exp == 31) v = frac ? NAN : INFINITY;
+    else v = ldexp((double)(frac | 0x400), exp - 25);
+    return sign ? -v : v;
+}
+
+/* Element i of a buffer of the given table dtype, as a double. */
+static double decode(const unsigned char *p, int dtype)
+{
+    switch (dtype) {
+    case 0: { uint64_t u = get_le(p, 8); double d; memcpy(&d, &u, 8); return d; }
+    case 1: { uint32_t u = (uint32_t)get_le(p, 4); float f; memcpy(&f, &u, 4); return f; }
+    case 2: return half_to_double((uint16_t)get_le(p, 2));
+    default: { uint32_t u = (uint32_t)get_le(p, 2) << 16; float f; memcpy(&f, &u, 4); return f; }
+    }
+}
+
+/* ---- natural sort ------------------------------------------------------ */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+int minima_natural_compare(const char *a, const char *b)
+{
+    const char *p = a, *q = b;
+    while (*p && *q) {
+        if (is_digit(*p) && is_digit(*q)) {
+            while (*p == '0' && is_digit(p[1])) p++;      /* skip leading zeros */
+            while (*q == '0' && is_digit(q[1])) q++;
+            size_t np = 0, nq = 0;
+            while (is_digit(p[np])) np++;
+            while (is_digit(q[nq])) nq++;
+            if (np != nq) return np < nq ? -1 : 1;          /* fewer digits: smaller */
+            int c = memcmp(p, q, np);
+            if (c) return c < 0 ? -1 : 1;
+            p += np;
+            q += nq;
+            continue;
+        }
+        if (*p != *q) return (unsigned char)*p < (unsigned char)*q ? -1 : 1;
+        p++;
+        q++;
+    }
+    if (*p || *q) return *p ? 1 : -1;
+    int c = strcmp(a, b);
+    return c < 0 ? -1 : c > 0;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+minima_load_options minima_load_default_options(void)
+{
+    minima_load_options o;
+    o.allow_nonfinite = 0;
+    o.ignore_unknown = 0;
+    o.max_header_bytes = 100u * 1000u * 1000u;
+    o.activation_set = 0;
+    o.activation = MINIMA_ACT_RELU;
+    o.leaky_slope = 0.01;
+    o.order = NULL;
+    o.expected_inputs = 0;
+    return o;
+}
+
+enum { ROLE_OTHER, ROLE_WEIGHT, ROLE_BIAS };
+#define MAX_EXACT 9007199254740992.0     /* 2^53: JSON integers beyond are not exact */
+#define MAX_WIDTH 100000000ULL           /* model.h: widths between 1 and 1e8 */
+#define MAX_LAYERS 1000
+
+typedef struct {
+    const char *name;          /* owned by the cJSON tree */
+    int dtype;                 /* index in dtype_table */
+    const cJSON *shape;
+    int ndim;
+    uint64_t dim[2];           /* the first two dimensions (for layers) */
+    uint64_t numel;
+    uint64_t begin, end;       /* relative to the data section */
+    int role;
+    size_t prefix_len;         /* length of the layer name for weights and biases */
+    const int64_t *mem_shape;  /* (ndim) the shape of a tensor in memory (shape is NULL) */
+    const double *values;      /* (numel) the values of a tensor in memory, or NULL */
+} st_tensor;
+
+typedef struct {
+    char *name;                /* layer name (owned) */
+    int weight, bias;          /* tensor indices; bias -1 if none */
+} st_layer;
+
+typedef struct {
+    const char *path;
+    const minima_load_options *opts;
+    FILE *f;
+    uint64_t file_size, header_len, data_size;
+    char *header;              /* (header_len + 1) */
+    cJSON *root;
+    const cJSON *metadata;
+    st_tensor *t;
+    int n_t;
+    const st_tensor **order;   /* (n_t) pointers into t, scratch for sorting */
+    st_layer *layers;
+    int n_layers;
+    minima_provenance order_source;
+    const char *order_how;     /* how the caller gives an order, for messages */
+} loader;
+
+static void loader_free(loader *L)
+{
+    if (L->f) fclose(L->f);
+    for (int i = 0; L->layers && i < L->n_layers; i++) minima_free(L->layers[i].name);
+    minima_free(L->layers);
+    minima_free(L->order);
+    minima_free(L->t);
+    cJSON_Delete(L->root);
+    minima_free(L->header);
+}
+
+/* The shape of tensor t as "[a, b, c]" in buf. */
+static const char *shape_str(const st_tensor *t, char *buf, size_t size)
+{
+    size_t used = 0;
+    int n = snprintf(buf, size, "[");
+    used = n > 0 ? (size_t)n : 0;
+    int i = 0;
+    for (const cJSON *d = t->shape ? t->shape->child : NULL; d && used < size; d = d->next, i++) {
+        n = snprintf(buf + used, size - used, "%s%.17g", i ? ", " : "", d->valuedouble);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+    for (i = 0; !t->shape && t->mem_shape && i < t->ndim && used < size; i++) {
+        n = snprintf(buf + used, size - used, "%s%" PRId64, i ? ", " : "", t->mem_shape[i]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+    if (used < size) snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+/* Strict UTF-8 (no NUL, no overlong forms, no surrogates). Returns the
+ * offset of the first bad byte, or len if all is well. */
+static size_t utf8_check(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c == 0) return i;
+        if (c < 0x80) { i++; continue; }
+        int n = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || c == 0xc0 || c == 0xc1 || c > 0xf4 || i + (size_t)n >= len) return i;
+        uint32_t cp = c & (0x3f >> n);
+        for (int k = 1; k <= n; k++) {
+            if ((s[i + (size_t)k] & 0xc0) != 0x80) return i;
+            cp = (cp << 6) | (s[i + (size_t)k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += (size_t)n + 1;
+    }
+    return len;
+}
+
+/* Reads and parses the 8-byte length and the JSON header. */
+static minima_status read_header(loader *L)
+{
+    const char *path = L->path;
+    L->f = fopen(path, "rb");
+    if (!L->f) MINIMA_FAIL(MINIMA_EIO, "cannot open model file '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(L->f), &sb) != 0)
+        MINIMA_FAIL(MINIMA_EIO, "cannot stat model file '%s': %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        MINIMA_FAIL(MINIMA_EIO, "model file '%s' is not a regular file", path);
+    L->file_size = (uint64_t)sb.st_size;
+    /* A torch.save file starts with a zip signature (PyTorch >= 1.6) or a
+     * pickle PROTO opcode. Both prefixes are also possible header lengths,
+     * so a file is taken for one only if byte 8 is not the '{' a
+     * safetensors header starts with. */
+    unsigned char magic[9] = {0};
+    size_t got = fread(magic, 1, sizeof magic, L->f);
+    int json_at_8 = got == 9 && magic[8] == '{';
+    if (!json_at_8 && ((got >= 4 && !memcmp(magic, "PK\x03\x04", 4)) ||
+                       (got >= 2 && magic[0] == 0x80 && magic[1] >= 2 && magic[1] <= 5)))
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': this is a torch.save file (%s at offset 0), not "
+                    "safetensors; save with safetensors: safetensors.torch.save_file("
+                    "model.state_dict(), path)", path, magic[0] == 0x80 ? "a pickle" : "a zip archive");
+    if (fseeko(L->f, 0, SEEK_SET) != 0)
+        MINIMA_FAIL(MINIMA_EIO, "cannot read model file '%s': %s", path, strerror(errno));
+    if (L->file_size < 8)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the file is %" PRIu64 " bytes long; a safetensors file "
+                    "starts with an 8-byte header length (is the file truncated?)", path, L->file_size);
+    unsigned char len8[8];
+    if (fread(len8, 1, 8, L->f) != 8)
+        MINIMA_FAIL(MINIMA_EIO, "'%s': cannot read the header length at offset 0: %s", path,
+                    ferror(L->f) ? strerror(errno) : "unexpected end of file");
+    L->header_len = get_le(len8, 8);
+    if (L->header_len > L->file_size - 8)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the header length at offset 0 is %" PRIu64 " bytes but "
+                    "only %" PRIu64 " bytes follow it (truncated file, or not a safetensors file)",
+                    path, L->header_len, L->file_size - 8);
+    if (L->header_len > L->opts->max_header_bytes)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the header length at offset 0 is %" PRIu64 " bytes, more "
+                    "than the limit of %zu bytes", path, L->header_len, L->opts->max_header_bytes);
+    if (L->header_len < 2)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the header length at offset 0 is %" PRIu64 "; expected "
+                    "at least 2 bytes of JSON (\"{}\")", path, L->header_len);
+    L->data_size = L->file_size - 8 - L->header_len;
+    L->header = minima_alloc((size_t)L->header_len + 1, 1);
+    if (!L->header)
+        MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory for a header of %" PRIu64 " bytes", path,
+                    L->header_len);
+    if (fread(L->header, 1, (size_t)L->header_len, L->f) != (size_t)L->header_len)
+        MINIMA_FAIL(MINIMA_EIO, "'%s': cannot read the %" PRIu64 "-byte header at offset 8: %s", path,
+                    L->header_len, ferror(L->f) ? strerror(errno) : "unexpected end of file");
+    L->header[L->header_len] = '\0';
+    size_t bad = utf8_check((const unsigned char *)L->header, (size_t)L->header_len);
+    if (bad < L->header_len)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the header is not valid UTF-8 text: byte 0x%02x at file "
+                    "offset %" PRIu64, path, (unsigned char)L->header[bad], 8 + (uint64_t)bad);
+    if (L->header[0] != '{')
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the header at offset 8 must be a JSON object starting "
+                    "with '{', found '%c'", path, L->header[0]);
+    const char *end = NULL;
+    L->root = cJSON_ParseWithLengthOpts(L->header, (size_t)L->header_len, &end, 0);
+    if (!L->root) {
+        const char *at = end;             /* cJSON sets it to the error position */
+        uint64_t off = at && at >= L->header && at <= L->header + L->header_len
+                           ? (uint64_t)(at - L->header) : 0;
+        const char *rest = L->header + off;
+        while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r') rest++;
+        if (!*rest)
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the JSON header (file offsets 8..%" PRIu64 ") ends "
+                        "before its object is complete", path, 8 + L->header_len);
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the JSON header is malformed near file offset %" PRIu64
+                    " (found '%.20s')", path, 8 + off, L->header + off);
+    }
+    for (const char *p = end; p && p < L->header + L->header_len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': unexpected text after the JSON header at file offset "
+                        "%" PRIu64 " (found '%.20s'); expected padding spaces", path,
+                        8 + (uint64_t)(p - L->header), p);
+    if (!cJSON_IsObject(L->root))
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the header must be a JSON object", path);
+    return MINIMA_OK;
+}
+
+/* A non-negative JSON integer (exact in a double). */
+static int json_uint(const cJSON *v, uint64_t *out)
+{
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0) || d > MAX_EXACT || d != floor(d)) return 0;
+    *out = (uint64_t)d;
+    return 1;
+}
+
+static const char *json_kind(const cJSON *v)
+{
+    if (!v) return "nothing";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    return "something else";
+}
+
+/* Whether t is a layer's weight or bias, by its name. */
+static void set_role(st_tensor *t)
+{
+    const char *name = t->name;
+    size_t n = strlen(name);
+    if (n >= 7 && !strcmp(name + n - 7, ".weight")) { t->role = ROLE_WEIGHT; t->prefix_len = n - 7; }
+    else if (!strcmp(name, "weight")) { t->role = ROLE_WEIGHT; t->prefix_len = 0; }
+    else if (n >= 5 && !strcmp(name + n - 5, ".bias")) { t->role = ROLE_BIAS; t->prefix_len = n - 5; }
+    else if (!strcmp(name, "bias")) { t->role = ROLE_BIAS; t->prefix_len = 0; }
+    else t->role = ROLE_OTHER;
+}
+
+/* Validates one tensor entry of the header into t. */
+static minima_status parse_entry(loader *L, const cJSON *e, st_tensor *t)
+{
+    const char *path = L->path, *name = e->string;
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    if (!cJSON_IsObject(e))
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': expected an object with dtype, shape and "
+                    "data_offsets, found %s", path, name, json_kind(e));
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    if (!cJSON_IsString(dt))
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': \"dtype\" must be a string, found %s", path,
+                    name, json_kind(dt));
+    t->dtype = -1;
+    for (int i = 0; i < N_DTYPES; i++)
+        if (!strcmp(dt->valuestring, dtype_table[i].name)) t->dtype = i;
+    if (t->dtype < 0)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': unknown dtype \"%.40s\"; expected F64, F32, "
+                    "F16 or BF16", path, name, dt->valuestring);
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    if (!cJSON_IsArray(sh))
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': \"shape\" must be an array of integers, "
+                    "found %s", path, name, json_kind(sh));
+    t->shape = sh;
+    t->numel = 1;
+    for (const cJSON *d = sh->child; d; d = d->next, t->ndim++) {
+        uint64_t v;
+        if (!json_uint(d, &v))
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': shape entry %d must be a non-negative "
+                        "integer, found %s%s%.17g", path, name, t->ndim, json_kind(d),
+                        cJSON_IsNumber(d) ? " " : "", cJSON_IsNumber(d) ? d->valuedouble : 0.0);
+        if (t->ndim < 2) t->dim[t->ndim] = v;
+        if (v && t->numel > UINT64_MAX / v)
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': the product of its shape overflows 64 "
+                        "bits (the header lies about the tensor's size)", path, name);
+        t->numel *= v;
+    }
+    uint64_t esize = (uint64_t)dtype_table[t->dtype].size;
+    if (t->numel > UINT64_MAX / esize)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': its byte size (%" PRIu64 " elements of %"
+                    PRIu64 " bytes) overflows 64 bits", path, name, t->numel, esize);
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !json_uint(off->child, &t->begin) ||
+        !json_uint(off->child->next, &t->end))
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': \"data_offsets\" must be two non-negative "
+                    "integers [begin, end], found %s", path, name, json_kind(off));
+    for (const cJSON *k = e->child; k; k = k->next)
+        if (strcmp(k->string, "dtype") && strcmp(k->string, "shape") && strcmp(k->string, "data_offsets"))
+            minima_log(MINIMA_LOG_WARN, "'%s': tensor '%s': ignoring unknown key \"%.40s\" "
+                       "(expected dtype, shape and data_offsets)", path, name, k->string);
+    if (t->begin > t->end)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] "
+                    "end before begin", path, name, t->begin, t->end);
+    if (t->end > L->data_size)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] "
+                    "reach past the end of the data section (%" PRIu64 " bytes, file offsets %"
+                    PRIu64 "..%" PRIu64 "): truncated file or corrupt header", path, name, t->begin,
+                    t->end, L->data_size, 8 + L->header_len, L->file_size);
+    if (t->end - t->begin != t->numel * esize) {
+        char sbuf[128];
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] "
+                    "span %" PRIu64 " bytes; shape %s of %s needs %" PRIu64 " bytes", path, name,
+                    t->begin, t->end, t->end - t->begin, shape_str(t, sbuf, sizeof sbuf),
+                    dtype_table[t->dtype].name, t->numel * esize);
+    }
+    set_role(t);
+    return MINIMA_OK;
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
+}
+
+static int cmp_by_begin(const void *a, const void *b)
+{
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+/* No two tensors share a name (L->order: the tensors, sorted here). */
+static minima_status check_unique_names(loader *L, const char *where)
+{
+    qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_name);
+    for (int i = 1; i < L->n_t; i++)
+        if (!strcmp(L->order[i]->name, L->order[i - 1]->name))
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' appears twice %s", L->path,
+                        L->order[i]->name, where);
+    return MINIMA_OK;
+}
+
+/* Validates every entry, then names (no duplicates) and byte ranges (no overlap). */
+static minima_status parse_entries(loader *L)
+{
+    const char *path = L->path;
+    int count = 0;
+    for (const cJSON *e = L->root->child; e; e = e->next) {
+        if (!strcmp(e->string, "__metadata__")) {
+            if (L->metadata)
+                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': \"__metadata__\" appears twice in the header", path);
+            if (!cJSON_IsObject(e))
+                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': \"__metadata__\" must be an object of strings, "
+                            "found %s", path, json_kind(e));
+            for (const cJSON *k = e->child; k; k = k->next)
+                if (!cJSON_IsString(k))
+                    MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"%.60s\" must be a string, "
+                                "found %s", path, k->string, json_kind(k));
+            L->metadata = e;
+            continue;
+        }
+        if (count == INT_MAX)
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': too many tensors in the header", path);
+        count++;
+    }
+    if (count == 0)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': the file holds no tensors; expected at least one "
+                    "\"<layer>.weight\"", path);
+    L->t = minima_alloc((size_t)count, sizeof *L->t);
+    L->order = minima_alloc((size_t)count, sizeof *L->order);
+    if (!L->t || !L->order) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory for %d tensors", path, count);
+    for (const cJSON *e = L->root->child; e; e = e->next) {
+        if (e == L->metadata) continue;
+        MINIMA_TRY(parse_entry(L, e, &L->t[L->n_t]));
+        L->order[L->n_t] = &L->t[L->n_t];
+        L->n_t++;
+    }
+    MINIMA_TRY(check_unique_names(L, "in the header"));
+    qsort(L->order, (size_t)L->n_t, sizeof *L->order, cmp_by_begin);
+    uint64_t covered = 0;
+    for (int i = 0; i < L->n_t; i++) {
+        const st_tensor *t = L->order[i];
+        if (t->begin == t->end) continue;             /* empty tensors overlap nothing */
+        if (t->begin < covered) {
+            const st_tensor *prev = NULL;
+            for (int j = i - 1; j >= 0 && !prev; j--)
+                if (L->order[j]->end > t->begin) prev = L->order[j];
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensors '%s' [%" PRIu64 ", %" PRIu64 "] and '%s' [%"
+                        PRIu64 ", %" PRIu64 "] overlap in the data section; expected disjoint byte "
+                        "ranges", path, prev ? prev->name : "?", prev ? prev->begin : 0,
+                        prev ? prev->end : 0, t->name, t->begin, t->end);
+        }
+        if (t->begin > covered)
+            minima_log(MINIMA_LOG_DEBUG, "'%s': %" PRIu64 " unused bytes before tensor '%s' in the "
+                       "data section", path, t->begin - covered, t->name);
+        covered = t->end;
+    }
+    if (covered < L->data_size)
+        minima_log(MINIMA_LOG_DEBUG, "'%s': %" PRIu64 " unused bytes at the end of the data section",
+                   path, L->data_size - covered);
+    return MINIMA_OK;
+}
+
+static int cmp_layers_by_name(const void *a, const void *b)
+{
+    return strcmp(((const st_layer *)a)->name, ((const st_layer *)b)->name);
+}
+
+static int cmp_layers_natural(const void *a, const void *b)
+{
+    return minima_natural_compare(((const st_layer *)a)->name, ((const st_layer *)b)->name);
+}
+
+/* A layer's tensors must hold floating-point numbers. */
+static minima_status check_dtype(const loader *L, const st_tensor *t)
+{
+    if (!dtype_table[t->dtype].supported)
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' has dtype %s; minima reads only "
+                    "floating-point parameters (F64, F32, F16, BF16)", L->path, t->name,
+                    dtype_table[t->dtype].name);
+    return MINIMA_OK;
+}
+
+/* The layer (L->layers sorted by strcmp of names) named by the first len
+ * bytes of name, or NULL. */
+static st_layer *find_layer(loader *L, const char *name, size_t len)
+{
+    int lo = 0, hi = L->n_layers - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        const char *ln = L->layers[mid].name;
+        int c = strncmp(ln, name, len);
+        if (c == 0 && ln[len] != '\0') c = 1;        /* ln is longer: it sorts after */
+        if (c == 0) return &L->layers[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+/* True if name is `stat` or ends in "." stat. */
+static int has_suffix_part(const char *name, const char *stat)
+{
+    size_t n = strlen(name), k = strlen(stat);
+    return n >= k && !strcmp(name + n - k, stat) && (n == k || name[n - k - 1] == '.');
+}
+
+/* BatchNorm layers leave running statistics in a state dict; their weight
+ * and bias are 1-D and would otherwise be reported as malformed layers. */
+static minima_status check_batchnorm(const loader *L)
+{
+    static const char *const stats[] = {"running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < L->n_t; i++)
+        for (size_t s = 0; s < sizeof stats / sizeof stats[0]; s++)
+            if (has_suffix_part(L->t[i].name, stats[s]))
+                MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' holds BatchNorm statistics: "
+                            "BatchNorm is not supported in a safetensors MLP; fold it into the "
+                            "linear layer next to it, or export ONNX", L->path, L->t[i].name);
+    return MINIMA_OK;
+}
+
+/* The layer with exactly this name, or -1 (L->layers sorted by strcmp). */
+static int layer_index(loader *L, const char *name, size_t len)
+{
+    st_layer *l = find_layer(L, name, len);
+    return l ? (int)(l - L->layers) : -1;
+}
+
+/* Parses a comma-separated list of every layer name once into perm. `what`
+ * names where the list came from in messages. */
+static minima_status parse_order(loader *L, const char *list, const char *what, minima_status bad,
+                                 int *perm)
+{
+    const char *path = L->path, *p = list;
+    char *seen = minima_calloc((size_t)L->n_layers, 1);
+    if (!seen) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+    minima_status st = MINIMA_OK;
+    int n = 0;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int k = layer_index(L, p, len);
+        if (k < 0) {
+            st = minima_error(bad, "'%s': %s \"%.200s\" names '%.*s', which is not a layer of the "
+                              "file; expected each of its %d layer names once, comma-separated "
+                              "(e.g. '%s')", path, what, list, (int)(len > 80 ? 80 : len), p,
+                              L->n_layers, L->layers[0].name);
+            break;
+        }
+        if (seen[k]) {
+            st = minima_error(bad, "'%s': %s \"%.200s\" names layer '%s' twice; expected each "
+                              "layer once", path, what, list, L->layers[k].name);
+            break;
+        }
+        seen[k] = 1;
+        perm[n++] = k;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    for (int k = 0; st == MINIMA_OK && k < L->n_layers; k++)
+        if (!seen[k])
+            st = minima_error(bad, "'%s': %s \"%.200s\" leaves out layer '%s'; expected each of "
+                              "its %d layers once", path, what, list, L->layers[k].name, L->n_layers);
+    minima_free(seen);
+    return st;
+}
+
+/* "a,b,c" for the layers in perm order, appended to buf (truncated with "..."). */
+static void append_order(char *buf, size_t size, const loader *L, const int *perm)
+{
+    size_t used = strlen(buf);
+    for (int k = 0; k < L->n_layers && used + 1 < size; k++) {
+        int n = snprintf(buf + used, size - used, "%s%s", k ? "," : "", L->layers[perm[k]].name);
+        if (n < 0 || (size_t)n >= size - used) {
+            if (size > 4) memcpy(buf + size - 4, "...", 4);
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+/* Finds the order of the layers (see safetensors.h) and puts L->layers in it. */
+static minima_status decide_order(loader *L)
+{
+    const char *path = L->path;
+    int n = L->n_layers;
+    enum { MAX_LISTED = 5 };
+    const long budget = 20000000;     /* candidates looked at: well under a second */
+    minima_layer_shape *shapes = minima_alloc((size_t)n, sizeof *shapes);
+    int *orders = minima_alloc((size_t)(MAX_LISTED + 1) * (size_t)n, sizeof *orders);
+    st_layer *sorted = minima_alloc((size_t)n, sizeof *sorted);
+    minima_status st = MINIMA_OK;
+    if (!shapes || !orders || !sorted) { st = minima_error(MINIMA_ENOMEM, "'%s': out of memory", path); goto done; }
+    const cJSON *meta_order = L->metadata ? cJSON_GetObjectItemCaseSensitive(L->metadata, "layers") : NULL;
+    if (L->opts->order) {
+        st = parse_order(L, L->opts->order, "the layer order", MINIMA_EINVAL, orders);
+        L->order_source = MINIMA_FROM_OPTION;
+    } else if (meta_order) {
+        st = parse_order(L, meta_order->valuestring, "__metadata__ \"layers\"", MINIMA_EFORMAT, orders);
+        L->order_source = MINIMA_FROM_FILE;
+    } else {
+        for (int k = 0; k < n; k++) {
+            const st_tensor *w = &L->t[L->layers[k].weight];
+            shapes[k].name = L->layers[k].name;
+            shapes[k].in = w->dim[1];
+            shapes[k].out = w->dim[0];
+        }
+        minima_layer_order_result r;
+        uint64_t first_in = L->opts->expected_inputs > 0 ? (uint64_t)L->opts->expected_inputs : 0;
+        st = minima_layer_orders(shapes, n, first_in, MAX_LISTED + 1, budget, orders, &r);
+        /* no order takes the data's width: order without it, so that the
+         * caller can report the mismatch with the data */
+        if (st == MINIMA_OK && first_in && r.n_found == 0 && !r.truncated)
+            st = minima_layer_orders(shapes, n, 0, MAX_LISTED + 1, budget, orders, &r);
+        if (st != MINIMA_OK) goto done;
+        if (r.n_found == 1 && !r.truncated) {
+            L->order_source = r.index_only ? MINIMA_FROM_INDEX : MINIMA_FROM_SHAPES;
+        } else if (r.n_found > MAX_LISTED || (r.n_found >= 2 && !r.truncated)) {
+            char list[640] = "";
+            int shown = r.n_found < MAX_LISTED ? r.n_found : MAX_LISTED;
+            for (int i = 0; i < shown; i++) {
+                strncat(list, "\n    ", sizeof list - strlen(list) - 1);
+                append_order(list, sizeof list, L, orders + (size_t)i * (size_t)n);
+            }
+            st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
+                              "layers and the shapes chain in %s%d orders:%s%s\nminima will not "
+                              "guess; pass the order (%s, the layer names in the order "
+                              "they run)", path, n, r.n_found > MAX_LISTED || r.truncated ? "at least " : "",
+                              r.n_found > MAX_LISTED ? MAX_LISTED + 1 : r.n_found, list,
+                              r.n_found > MAX_LISTED || r.truncated ? "\n    ..." : "", L->order_how);
+            goto done;
+        } else if (r.truncated) {
+            st = minima_error(MINIMA_EINVAL, "'%s': the file does not record the order of its %d "
+                              "layers and searching the orders in which their shapes chain took too "
+                              "long (%d found so far); pass the order (%s)", path, n,
+                              r.n_found, L->order_how);
+            goto done;
+        } else {
+            /* report the first break in name order */
+            memcpy(sorted, L->layers, (size_t)n * sizeof *sorted);
+            qsort(sorted, (size_t)n, sizeof *sorted, cmp_layers_natural);
+            char s1[128], s2[128];
+            for (int k = 1; k < n; k++) {
+                const st_tensor *prev = &L->t[sorted[k - 1].weight], *cur = &L->t[sorted[k].weight];
+                if (cur->dim[1] != prev->dim[0]) {
+                    st = minima_error(MINIMA_ESHAPE, "'%s': shapes do not chain in any order of the "
+                                      "layers; in name order, '%s' is %s (out = %" PRIu64 ") but the "
+                                      "next layer's '%s' is %s (in = %" PRIu64 "); expected in = %"
+                                      PRIu64, path, prev->name, shape_str(prev, s1, sizeof s1),
+                                      prev->dim[0], cur->name, shape_str(cur, s2, sizeof s2),
+                                      cur->dim[1], prev->dim[0]);
+                    goto done;
+                }
+            }
+            st = minima_error(MINIMA_ESHAPE, "'%s': shapes do not chain in any order that keeps "
+                              "numbered layers (such as 'fc1', 'fc2') in the order of their numbers",
+                              path);
+            goto done;
+        }
+    }
+    if (st != MINIMA_OK) goto done;
+    for (int k = 0; k < n; k++) sorted[k] = L->layers[orders[k]];
+    memcpy(L->layers, sorted, (size_t)n * sizeof *sorted);
+done:
+    minima_free(shapes);
+    minima_free(orders);
+    minima_free(sorted);
+    return st;
+}
+
+/* Groups weights and biases into layers, puts them in order, and checks shapes. */
+static minima_status discover_layers(loader *L)
+{
+    const char *path = L->path;
+    char s1[128], s2[128];
+    int n_weights = 0;
+    for (int i = 0; i < L->n_t; i++) n_weights += L->t[i].role == ROLE_WEIGHT;
+    if (n_weights == 0)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': no tensor named \"<layer>.weight\" among its %d tensors "
+                    "(the first is '%s'); expected a PyTorch state dict of Linear layers", path,
+                    L->n_t, L->t[0].name);
+    if (n_weights > MAX_LAYERS)
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': %d layers; minima handles at most %d", path,
+                    n_weights, MAX_LAYERS);
+    MINIMA_TRY(check_batchnorm(L));
+    L->layers = minima_calloc((size_t)n_weights, sizeof *L->layers);
+    if (!L->layers) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+    for (int i = 0; i < L->n_t; i++) {
+        const st_tensor *t = &L->t[i];
+        if (t->role != ROLE_WEIGHT) continue;
+        MINIMA_TRY(check_dtype(L, t));
+        if (t->ndim != 2)
+            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': tensor '%s' has shape %s; a linear layer's weight must "
+                        "be 2-D [out, in]", path, t->name, shape_str(t, s1, sizeof s1));
+        if (t->dim[0] < 1 || t->dim[0] > MAX_WIDTH || t->dim[1] < 1 || t->dim[1] > MAX_WIDTH)
+            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': tensor '%s' has shape %s; expected widths between 1 "
+                        "and 1e8", path, t->name, shape_str(t, s1, sizeof s1));
+        st_layer *l = &L->layers[L->n_layers];
+        l->name = minima_alloc(t->prefix_len + 1, 1);
+        if (!l->name) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+        memcpy(l->name, t->name, t->prefix_len);
+        l->name[t->prefix_len] = '\0';
+        l->weight = i;
+        l->bias = -1;
+        L->n_layers++;
+    }
+    qsort(L->layers, (size_t)L->n_layers, sizeof *L->layers, cmp_layers_by_name);
+    for (int k = 1; k < L->n_layers; k++)
+        if (!strcmp(L->layers[k].name, L->layers[k - 1].name))
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensors '%s' and '%s' are both the weight of a layer "
+                        "named '%s'", path, L->t[L->layers[k - 1].weight].name,
+                        L->t[L->layers[k].weight].name, L->layers[k].name);
+    for (int i = 0; i < L->n_t; i++) {
+        const st_tensor *t = &L->t[i];
+        if (t->role == ROLE_WEIGHT) continue;
+        st_layer *l = NULL;
+        if (t->role == ROLE_BIAS) l = find_layer(L, t->name, t->prefix_len);
+        if (!l) {
+            if (L->opts->ignore_unknown) {
+                minima_log(MINIMA_LOG_WARN, "'%s': ignoring tensor '%s' %s: not the weight or bias of "
+                           "a linear layer", path, t->name, shape_str(t, s1, sizeof s1));
+                continue;
+            }
+            if (t->role == ROLE_BIAS)
+                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' is a bias without a weight: expected a "
+                            "tensor '%.*s%sweight' beside it", path, t->name, (int)t->prefix_len,
+                            t->name, t->prefix_len ? "." : "");
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' %s is not the weight or bias of a linear "
+                        "layer; expected only \"<layer>.weight\" [out, in] and \"<layer>.bias\" [out] "
+                        "(minima reads networks of Linear layers only; the load option ignore_unknown skips other tensors)",
+                        path, t->name, shape_str(t, s1, sizeof s1));
+        }
+        const st_tensor *w = &L->t[l->weight];
+        MINIMA_TRY(check_dtype(L, t));
+        if (t->ndim != 1 || t->dim[0] != w->dim[0])
+            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': bias '%s' has shape %s; expected [%" PRIu64 "] to match "
+                        "weight '%s' %s", path, t->name, shape_str(t, s1, sizeof s1), w->dim[0],
+                        w->name, shape_str(w, s2, sizeof s2));
+        l->bias = i;
+    }
+    MINIMA_TRY(decide_order(L));
+    int with_bias = 0;
+    for (int k = 0; k < L->n_layers; k++) with_bias += L->layers[k].bias >= 0;
+    if (with_bias && with_bias < L->n_layers) {
+        int a = 0, b = 0;
+        while (L->layers[a].bias < 0) a++;
+        while (L->layers[b].bias >= 0) b++;
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': layer '%s' has a bias but layer '%s' has none; minima "
+                    "expects biases on every layer or on none (tensor '%s.bias' is missing)", path,
+                    L->layers[a].name, L->layers[b].name, L->layers[b].name);
+    }
+    for (int k = 1; k < L->n_layers; k++) {
+        const st_tensor *prev = &L->t[L->layers[k - 1].weight], *cur = &L->t[L->layers[k].weight];
+        if (cur->dim[1] != prev->dim[0])
+            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': shapes do not chain: '%s' is %s (out = %" PRIu64 ") but "
+                        "the next layer's '%s' is %s (in = %" PRIu64 "); expected in = %" PRIu64
+                        " (in the order %s)", path, prev->name,
+                        shape_str(prev, s1, sizeof s1), prev->dim[0], cur->name,
+                        shape_str(cur, s2, sizeof s2), cur->dim[1], prev->dim[0],
+                        L->order_source == MINIMA_FROM_OPTION ? "given to minima" : "the file records");
+    }
+    return MINIMA_OK;
+}
+
+/* Applies __metadata__ to the model. */
+static minima_status apply_metadata(loader *L, minima_model *m)
+{
+    const char *path = L->path;
+    m->order_source = L->order_source;
+    m->activation_source = MINIMA_FROM_ASSUMED;
+    if (L->opts->activation_set) {
+        /* the caller's activation wins; the file's is not even parsed */
+        m->activation = L->opts->activation;
+        m->activation_source = MINIMA_FROM_OPTION;
+        if (m->activation == MINIMA_ACT_LEAKY_RELU) {
+            double a = L->opts->leaky_slope;
+            if (!(a > 0 && a < 1))
+                MINIMA_FAIL(MINIMA_EINVAL, "'%s': the leaky ReLU slope given is %.17g; expected a "
+                            "number between 0 and 1", path, a);
+            m->leaky_slope = a;
+        }
+    }
+    if (!L->metadata) return MINIMA_OK;
+    for (const cJSON *k = L->metadata->child; k; k = k->next) {
+        const char *key = k->string, *val = k->valuestring;
+        int overridden = L->opts->activation_set &&
+                         (!strcmp(key, "activation") || !strcmp(key, "leaky_slope"));
+        if (overridden && !strcmp(key, "activation")) {
+            minima_activation fa;
+            if (minima_activation_parse(val, &fa) != MINIMA_OK || fa != m->activation)
+                minima_log(MINIMA_LOG_WARN, "'%s': __metadata__ \"activation\" is \"%.40s\"; using "
+                           "%s as asked instead", path, val, minima_activation_name(m->activation));
+        } else if (overridden || !strcmp(key, "layers")) {
+            continue;                 /* used by decide_order, or replaced by the caller's */
+        } else if (!strcmp(key, "activation")) {
+            m->activation_source = MINIMA_FROM_FILE;
+            if (minima_activation_parse(val, &m->activation) != MINIMA_OK)
+                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"activation\" is \"%.40s\"; expected "
+                            "relu, leaky_relu or tanh", path, val);
+        } else if (!strcmp(key, "loss")) {
+            if (minima_loss_parse(val, &m->loss) != MINIMA_OK)
+                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"loss\" is \"%.40s\"; expected ce or "
+                            "mse", path, val);
+        } else if (!strcmp(key, "leaky_slope")) {
+            char *end;
+            errno = 0;
+            double a = strtod(val, &end);
+            if (end == val || *end || errno || !(a > 0 && a < 1))
+                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"leaky_slope\" is \"%.40s\"; expected "
+                            "a number between 0 and 1", path, val);
+            m->leaky_slope = a;
+        } else if (!strcmp(key, "arch")) {
+            char arch[64];
+            minima_model_arch_string(m, arch, sizeof arch);
+            if (strcmp(arch, val) && strlen(arch) < sizeof arch - 1)
+                minima_log(MINIMA_LOG_WARN, "'%s': __metadata__ \"arch\" says \"%.60s\" but the "
+                           "tensors give %s; using the tensors", path, val, arch);
+        } else if (strcmp(key, "format") != 0) {
+            MINIMA_TRY(minima_model_set_meta(m, key, val));
+        }
+    }
+    return MINIMA_OK;
+}
+
+/* Reads one tensor's data into dst (numel doubles), checking finiteness.
+ * cols > 0 names 2-D entries [i, j] in messages. */
+static minima_status read_tensor(loader *L, const st_tensor *t, double *dst, uint64_t cols,
+                                 unsigned char *buf, size_t buf_elems)
+{
+    const char *path = L->path;
+    if (t->values) {
+        for (uint64_t idx = 0; idx < t->numel; idx++) {
+            double v = t->values[idx];
+            if (!isfinite(v) && !L->opts->allow_nonfinite) {
+                if (cols)
+                    MINIMA_FAIL(MINIMA_ENONFINITE, "'%s': tensor '%s' entry [%" PRIu64 ", %" PRIu64
+                                "] is %g; expected finite weights", path, t->name, idx / cols,
+                                idx % cols, v);
+                MINIMA_FAIL(MINIMA_ENONFINITE, "'%s': tensor '%s' entry [%" PRIu64 "] is %g; "
+                            "expected finite weights", path, t->name, idx, v);
+            }
+            dst[idx] = v;
+        }
+        return MINIMA_OK;
+    }
+    int esize = dtype_table[t->dtype].size;
+    uint64_t start = 8 + L->header_len + t->begin;
+    if (start > (uint64_t)LLONG_MAX || fseeko(L->f, (off_t)start, SEEK_SET) != 0)
+        MINIMA_FAIL(MINIMA_EIO, "'%s': cannot seek to tensor '%s' at file offset %" PRIu64 ": %s",
+                    path, t->name, start, strerror(errno));
+    for (uint64_t done = 0; done < t->numel;) {
+        size_t n = (size_t)(t->numel - done < buf_elems ? t->numel - done : buf_elems);
+        if (fread(buf, (size_t)esize, n, L->f) != n)
+            MINIMA_FAIL(MINIMA_EIO, "'%s': cannot read tensor '%s' at file offset %" PRIu64 ": %s",
+                        path, t->name, start + done * (uint64_t)esize,
+                        ferror(L->f) ? strerror(errno) : "unexpected end of file (did it shrink?)");
+        for (size_t i = 0; i < n; i++) {
+            double v = decode(buf + i * (size_t)esize, t->dtype);
+            uint64_t idx = done + i;
+            if (!isfinite(v) && !L->opts->allow_nonfinite) {
+                if (cols)
+                    MINIMA_FAIL(MINIMA_ENONFINITE, "'%s': tensor '%s' entry [%" PRIu64 ", %" PRIu64
+                                "] (file offset %" PRIu64 ") is %g; expected finite weights",
+                                path, t->name, idx / cols, idx % cols,
+                                start + idx * (uint64_t)esize, v);
+                MINIMA_FAIL(MINIMA_ENONFINITE, "'%s': tensor '%s' entry [%" PRIu64 "] (file offset %"
+                            PRIu64 ") is %g; expected finite weights", path, t->name, idx,
+                            start + idx * (uint64_t)esize, v);
+            }
+            dst[idx] = v;
+        }
+        done += n;
+    }
+    return MINIMA_OK;
+}
+
+static minima_status build_model(loader *L, minima_model **out)
+{
+    const char *path = L->path;
+    minima_model *m = NULL;
+    unsigned char *buf = NULL;
+    int *widths = NULL;
+    const size_t buf_elems = 65536;
+    minima_status st;
+    widths = minima_alloc((size_t)L->n_layers + 1, sizeof *widths);
+    buf = minima_alloc(buf_elems, 8);
+    if (!widths || !buf) { st = minima_error(MINIMA_ENOMEM, "'%s': out of memory", path); goto fail; }
+    widths[0] = (int)L->t[L->layers[0].weight].dim[1];
+    for (int k = 0; k < L->n_layers; k++) widths[k + 1] = (int)L->t[L->layers[k].weight].dim[0];
+    st = minima_model_create(&m, L->n_layers, widths, L->layers[0].bias >= 0, MINIMA_ACT_RELU);
+    if (st != MINIMA_OK) goto fail;
+    for (int k = 0; k < L->n_layers; k++) {
+        char *name = minima_strdup(L->layers[k].name);
+        if (!name) { st = minima_error(MINIMA_ENOMEM, "'%s': out of memory", path); goto fail; }
+        minima_free(m->layer_names[k]);
+        m->layer_names[k] = name;
+    }
+    if ((st = apply_metadata(L, m)) != MINIMA_OK) goto fail;
+    for (int k = 0; k < L->n_layers; k++) {
+        const st_tensor *w = &L->t[L->layers[k].weight];
+        st = read_tensor(L, w, minima_model_weight(m, k), w->dim[1], buf, buf_elems);
+        if (st != MINIMA_OK) goto fail;
+        if (L->layers[k].bias >= 0) {
+            st = read_tensor(L, &L->t[L->layers[k].bias], minima_model_bias(m, k), 0, buf, buf_elems);
+            if (st != MINIMA_OK) goto fail;
+        }
+    }
+    minima_free(widths);
+    minima_free(buf);
+    *out = m;
+    return MINIMA_OK;
+fail:
+    minima_free(widths);
+    minima_free(buf);
+    minima_model_free(m);
+    return st;
+}
+
+minima_status minima_model_load(const char *path, const minima_load_options *opts, minima_model **out)
+{
+    if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_load: NULL argument");
+    *out = NULL;
+    minima_load_options defaults = minima_load_default_options();
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.path = path;
+    L.opts = opts ? opts : &defaults;
+    L.order_how = "--order a,b,c";
+    minima_status st = read_header(&L);
+    if (st == MINIMA_OK) st = parse_entries(&L);
+    if (st == MINIMA_OK) st = discover_layers(&L);
+    if (st == MINIMA_OK) st = build_model(&L, out);
+    loader_free(&L);
+    return st;
+}
+
+/* Named tensors in memory become the loader's tensors: the same checks of
+ * names, shapes and layers as the tensors of a file (model_tensors_impl.h). */
+static minima_status tensors_from_memory(loader *L, const minima_named_tensor *tensors, int n)
+{
+    const char *what = L->path;
+    L->t = minima_calloc((size_t)n, sizeof *L->t);
+    L->order = minima_alloc((size_t)n, sizeof *L->order);
+    if (!L->t || !L->order) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory for %d tensors", what, n);
+    for (int i = 0; i < n; i++) {
+        const minima_named_tensor *src = &tensors[i];
+        st_tensor *t = &L->t[i];
+        if (!src->name)
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor %d has no name; expected \"<layer>.weight\" or "
+                        "\"<layer>.bias\"", what, i);
+        if (src->ndim < 0 || src->ndim > 8 || (src->ndim > 0 && !src->shape))
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s' has %d dimensions; expected 1 (a bias) or 2 "
+                        "(a weight [out, in])", what, src->name, src->ndim);
+        t->name = src->name;
+        t->dtype = dtype_index(MINIMA_DTYPE_F64);
+        t->ndim = src->ndim;
+        t->mem_shape = src->shape;
+        t->numel = 1;
+        for (int d = 0; d < src->ndim; d++) {
+            if (src->shape[d] < 0)
+                MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s' dimension %d is %" PRId64 "; expected a "
+                            "size >= 0", what, src->name, d, src->shape[d]);
+            uint64_t v = (uint64_t)src->shape[d];
+            if (d < 2) t->dim[d] = v;
+            if (v && t->numel > UINT64_MAX / 8 / v)
+                MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s': the product of its shape overflows",
+                            what, src->name);
+            t->numel *= v;
+        }
+        if (!src->values && t->numel > 0)
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': tensor '%s' has no values (NULL)", what, src->name);
+        t->values = src->values;
+        set_role(t);
+        L->order[i] = t;
+        L->n_t++;
+    }
+    return check_unique_names(L, "among the tensors");
+}
+
+minima_status minima_model_from_named_tensors(const minima_named_tensor *tensors, int n,
+                                              const minima_load_options *opts, const char *what,
+                                              minima_model **out)
+{
+    if (!out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_from_named_tensors: NULL argument");
+    *out = NULL;
+    if (!what) what = "tensors";
+    if (n < 1 || !tensors)
+        MINIMA_FAIL(MINIMA_EINVAL, "'%s': no tensors given; expected at least one \"<layer>.weight\"",
+                    what);
+    minima_load_options defaults = minima_load_default_options();
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.path = what;
+    L.opts = opts ? opts : &defaults;
+    L.order_how = "the order \"a,b,c\"";
+    minima_status st = tensors_from_memory(&L, tensors, n);
+    if (st == MINIMA_OK) st = discover_layers(&L);
+    if (st == MINIMA_OK) st = build_model(&L, out);
+    loader_free(&L);
+    return st;
+}
+
+/* ---- saving ------------------------------------------------------------ */
+
+static minima_status add_tensor_entry(cJSON *root, const char *name, const char *dtype,
+                                      uint64_t rows, uint64_t cols, int ndim, uint64_t begin,
+                                      uint64_t end)
+{
+    char shape[64], offs[64];
+    if (ndim == 2) snprintf(shape, sizeof shape, "[%" PRIu64 ",%" PRIu64 "]", rows, cols);
+    else snprintf(shape, sizeof shape, "[%" PRIu64 "]", rows);
+    snprintf(offs, sizeof offs, "[%" PRIu64 ",%" PRIu64 "]", begin, end);
+    cJSON *e = cJSON_AddObjectToObject(root, name);
+    if (!e || !cJSON_AddStringToObject(e, "dtype", dtype) || !cJSON_AddRawToObject(e, "shape", shape) ||
+        !cJSON_AddRawToObject(e, "data_offsets", offs))
+        MINIMA_FAIL(MINIMA_ENOMEM, "out of memory building the safetensors header");
+    return MINIMA_OK;
+}
+
+static int is_reserved_meta(const char *key)
+{
+    return !strcmp(key, "format") || !strcmp(key, "activation") || !strcmp(key, "loss") ||
+           !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers");
+}
+
+/* The JSON header text (cJSON-allocated) for the model in the given dtype. */
+static minima_status build_header(const minima_model *m, int esize, const char *dtype, char **text)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+    char *arch = NULL, *tname = NULL, *names = NULL;
+    minima_status st = MINIMA_OK;
+    size_t arch_size = 12 * ((size_t)m->n_layers + 1) + 1, names_size = 1;
+    for (int k = 0; k < m->n_layers; k++) names_size += strlen(m->layer_names[k]) + 1;
+    arch = minima_alloc(arch_size, 1);
+    names = minima_alloc(names_size, 1);
+    if (!meta || !arch || !names) goto nomem;
+    minima_model_arch_string(m, arch, arch_size);
+    names[0] = '\0';
+    for (int k = 0; k < m->n_layers; k++) {
+        if (k) strcat(names, ",");
+        strcat(names, m->layer_names[k]);
+    }
+    char slope[32];
+    snprintf(slope, sizeof slope, "%.17g", m->leaky_slope);
+    /* an assumed activation is not written: the new file must not claim it */
+    int known = m->activation_source != MINIMA_FROM_ASSUMED;
+    if (!cJSON_AddStringToObject(meta, "format", "pt") ||
+        (known && !cJSON_AddStringToObject(meta, "activation", minima_activation_name(m->activation))) ||
+        !cJSON_AddStringToObject(meta, "loss", minima_loss_name(m->loss)) ||
+        !cJSON_AddStringToObject(meta, "arch", arch) ||
+        !cJSON_AddStringToObject(meta, "layers", names) ||
+        (known && m->activation == MINIMA_ACT_LEAKY_RELU &&
+         !cJSON_AddStringToObject(meta, "leaky_slope", slope)))
+        goto nomem;
+    for (int i = 0; i < m->n_meta; i++)
+        if (!is_reserved_meta(m->meta[i].key) &&
+            !cJSON_AddStringToObject(meta, m->meta[i].key, m->meta[i].value))
+            goto nomem;
+    uint64_t off = 0;
+    for (int k = 0; k < m->n_layers; k++) {
+        const char *ln = m->layer_names[k];
+        uint64_t rows = (uint64_t)m->widths[k + 1], cols = (uint64_t)m->widths[k];
+        size_t len = strlen(ln) + 8;
+        tname = minima_alloc(len, 1);
+        if (!tname) goto nomem;
+        snprintf(tname, len, "%s%sweight", ln, ln[0] ? "." : "");
+        if ((st = add_tensor_entry(root, tname, dtype, rows, cols, 2, off,
+                                   off + rows * cols * (uint64_t)esize)) != MINIMA_OK)
+            goto fail;
+        off += rows * cols * (uint64_t)esize;
+        if (m->has_bias) {
+            snprintf(tname, len, "%s%sbias", ln, ln[0] ? "." : "");
+            if ((st = add_tensor_entry(root, tname, dtype, rows, 0, 1, off,
+                                       off + rows * (uint64_t)esize)) != MINIMA_OK)
+                goto fail;
+            off += rows * (uint64_t)esize;
+        }
+        minima_free(tname);
+        tname = NULL;
+    }
+    *text = cJSON_PrintUnformatted(root);
+    if (!*text) goto nomem;
+    cJSON_Delete(root);
+    minima_free(arch);
+    minima_free(names);
+    return MINIMA_OK;
+nomem:
+    st = minima_error(MINIMA_ENOMEM, "out of memory building the safetensors header");
+fail:
+    minima_free(tname);
+    minima_free(arch);
+    minima_free(names);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* Checks what the file format and the loader need of the model. */
+static minima_status check_savable(const minima_model *m, const char *path)
+{
+    if (m->n_layers < 1 || !m->widths || !m->layer_names || !m->theta)
+        MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the model is incomplete", path);
+    for (int k = 0; k < m->n_layers; k++) {
+        const char *n = m->layer_names[k];
+        if (!n || (!n[0] && m->n_layers > 1))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layer %d has no name (only a one-layer "
+                        "model may use the empty name)", path, k);
+        if (!strcmp(n, "__metadata__"))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layer %d is named \"__metadata__\"", path, k);
+        if (strchr(n, ','))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of layer %d, '%.80s', contains a "
+                        "comma, which the recorded layer order (\"layers\": \"a,b,c\") cannot hold",
+                        path, k, n);
+        for (int j = 0; j < k; j++)
+            if (!strcmp(m->layer_names[j], n))
+                MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': layers %d and %d are both named '%.80s'",
+                            path, j, k, n);
+        if (utf8_check((const unsigned char *)n, strlen(n)) < strlen(n))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of layer %d is not valid UTF-8", path, k);
+    }
+    for (int i = 0; i < m->n_meta; i++) {
+        const char *k = m->meta[i].key, *v = m->meta[i].value;
+        if (utf8_check((const unsigned char *)k, strlen(k)) < strlen(k) ||
+            utf8_check((const unsigned char *)v, strlen(v)) < strlen(v))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': metadata entry %d (key '%.40s') is not "
+                        "valid UTF-8", path, i, k);
+    }
+    return MINIMA_OK;
+}
+
+/* Writes n values as dtype (table index 0 or 1) through buf. */
+static minima_status write_values(FILE *f, const double *x, size_t n, int dtype, unsigned char *buf,
+                                  size_t buf_elems, const minima_model *m, int layer,
+                                  const char *what, const char *path)
+{
+    int esize = dtype_table[dtype].size;
+    for (size_t done = 0; done < n;) {
+        size_t c = n - done < buf_elems ? n - done : buf_elems;
+        for (size_t i = 0; i < c; i++) {
+            double v = x[done + i];
+            if (dtype == 0) {
+                uint64_t u;
+                memcpy(&u, &v, 8);
+                put_le(buf + 8 * i, u, 8);
+            } else {
+                float fv = (float)v;
+                if (isfinite(v) && !isfinite(fv))
+                    MINIMA_FAIL(MINIMA_ERANGE, "cannot save '%s' as F32: layer '%s' %s entry %zu is "
+                                "%.17g, outside float32 range (save as F64)", path,
+                                m->layer_names[layer], what, done + i, v);
+                uint32_t u;
+                memcpy(&u, &fv, 4);
+                put_le(buf + 4 * i, u, 4);
+            }
+        }
+        if (fwrite(buf, (size_t)esize, c, f) != c)
+            MINIMA_FAIL(MINIMA_EIO, "cannot write '%s': %s", path, strerror(errno));
+        done += c;
+    }
+    return MINIMA_OK;
+}
+
+minima_status minima_model_save(const minima_model *m, const char *path, minima_dtype dtype)
+{
+    if (!m || !path) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_save: NULL argument");
+    if (dtype != MINIMA_DTYPE_F64 && dtype != MINIMA_DTYPE_F32)
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "cannot save '%s' as %s: minima writes F64 or F32", path,
+                    minima_dtype_name(dtype));
+    MINIMA_TRY(check_savable(m, path));
+    int di = dtype_index(dtype), esize = dtype_table[di].size;
+    char *text = NULL, *tmp = NULL;
+    unsigned char *buf = NULL;
+    FILE *f = NULL;
+    int fd = -1, tmp_created = 0, slot = -1;
+    const size_t buf_elems = 65536;
+    minima_status st = build_header(m, esize, dtype_table[di].name, &text);
+    if (st != MINIMA_OK) goto fail;
+    size_t len = strlen(text), padded = (len + 7) / 8 * 8;
+    size_t plen = strlen(path);
+    tmp = minima_alloc(plen + 16, 1);
+    buf = minima_alloc(buf_elems, 8);
+    if (!tmp || !buf) { st = minima_error(MINIMA_ENOMEM, "cannot save '%s': out of memory", path); goto fail; }
+    snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+    slot = minima_tempfile_register(tmp);     /* removed by a second Ctrl-C's handler */
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = minima_error(MINIMA_EIO, "cannot save '%s': cannot create a temporary file beside it: %s",
+                          path, strerror(errno));
+        goto fail;
+    }
+    tmp_created = 1;
+    struct stat sb;
+    fchmod(fd, stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644);
+    f = fdopen(fd, "wb");
+    if (!f) { st = minima_error(MINIMA_EIO, "cannot save '%s': %s", path, strerror(errno)); goto fail; }
+    fd = -1;
+    unsigned char len8[8];
+    put_le(len8, (uint64_t)padded, 8);
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(text, 1, len, f) != len) {
+        st = minima_error(MINIMA_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+        goto fail;
+    }
+    for (size_t i = len; i < padded; i++)
+        if (fputc(' ', f) == EOF) {
+            st = minima_error(MINIMA_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+            goto fail;
+        }
+    for (int k = 0; k < m->n_layers; k++) {
+        st = write_values(f, minima_model_weight(m, k), minima_model_layer_weights(m, k), di, buf,
+                          buf_elems, m, k, "weight", path);
+        if (st == MINIMA_OK && m->has_bias)
+            st = write_values(f, minima_model_bias(m, k), (size_t)m->widths[k + 1], di, buf,
+                              buf_elems, m, k, "bias", path);
+        if (st != MINIMA_OK) goto fail;
+    }
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        st = minima_error(MINIMA_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+        goto fail;
+    }
+    int rc = fclose(f);
+    f = NULL;
+    if (rc != 0) { st = minima_error(MINIMA_EIO, "cannot write '%s': %s", tmp, strerror(errno)); goto fail; }
+    if (rename(tmp, path) != 0) {
+        st = minima_error(MINIMA_EIO, "cannot save '%s': renaming the temporary file '%s' failed: %s",
+                          path, tmp, strerror(errno));
+        goto fail;
+    }
+    tmp_created = 0;
+    minima_tempfile_unregister(slot);
+    /* Make the rename itself durable; failure here loses nothing already written. */
+    char *slash = strrchr(tmp, '/');
+    if (slash) *slash = '\0';
+    int dfd = open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    cJSON_free(text);
+    minima_free(tmp);
+    minima_free(buf);
+    return MINIMA_OK;
+fail:
+    if (f) fclose(f);
+    if (fd >= 0) close(fd);
+    if (tmp_created) unlink(tmp);
+    minima_tempfile_unregister(slot);
+    if (text) cJSON_free(text);
+    minima_free(tmp);
+    minima_free(buf);
+    return st;
+}

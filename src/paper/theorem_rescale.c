@@ -1,0 +1,288 @@
+/* theorem_rescale.c — the exact consequences of rescaling symmetry:
+ * observational equivalence (main Thm 1, appendix B), the transformation
+ * of gradient and Hessian (main Thm 3, appendix E), and the unbounded
+ * gradient along the orbit (supplement Thm 1, appendix C). */
+#include <math.h>
+#include <string.h>
+
+#include "minima/alloc.h"
+#include "minima/rng.h"
+#include "minima/symmetry.h"
+#include "paper/theorem_impl.h"
+
+/* The layer factors for exponent t: alpha_1 = 10^t, the middle layers
+ * alternate 10^{-t}, 10^{t}, and the last makes the product `product`. */
+static void alphas_for(int K, double t, double product, double *alpha)
+{
+    double a = pow(10.0, t), prod = 1;
+    for (int k = 0; k < K - 1; k++) {
+        alpha[k] = (k % 2 == 0) ? a : 1 / a;
+        prod *= alpha[k];
+    }
+    alpha[K - 1] = product / prod;
+}
+
+static double t_of(const minima_theorem_params *p, int i)
+{
+    return -p->alpha_decades + 2 * p->alpha_decades * i / (p->alpha_points - 1);
+}
+
+/* A non-critical point near theta: theta + 0.1 rms(theta) z. */
+static void perturbed(const double *theta, size_t P, uint64_t seed, double *out)
+{
+    double rms = minima_thm_norm(theta, P) / sqrt((double)P);
+    minima_rng rng;
+    minima_rng_seed2(&rng, seed, 77);
+    for (size_t i = 0; i < P; i++) out[i] = theta[i] + 0.1 * rms * minima_rng_normal(&rng);
+}
+
+static void report_activation(minima_theorem_result *r, const minima_model *m)
+{
+    minima_thm_hypothesis(r, "activation %s (%s). ", minima_activation_name(m->activation),
+                          minima_thm_homogeneous(m) ? "non-negative homogeneous"
+                                                    : "NOT homogeneous: the theorem does not hold");
+}
+
+/* ---- main Thm 1 ---------------------------------------------------------- */
+
+minima_status minima_thm_check_thm1(minima_theorem_env *env, const minima_theorem_params *p,
+                                    minima_theorem_result *r)
+{
+    const minima_model *model;
+    const minima_dataset *data;
+    minima_theorem_net_info info;
+    MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
+    minima_thm_describe_net(r, model, data, &info);
+    r->tolerance = p->equiv_tol;
+    int K = model->n_layers;
+    if (K < 2) {
+        minima_thm_not_applicable(r, "no hidden layer: T_alpha is the identity");
+        return MINIMA_OK;
+    }
+    report_activation(r, model);
+    minima_thm_hypothesis(r, "prod_k alpha_k = %.17g (1 required). ", p->alpha_product);
+
+    minima_model *copy = NULL;
+    double *scales = NULL, alpha[64];
+    minima_status s = MINIMA_OK;
+    if (K > 64) MINIMA_FAIL(MINIMA_EUNSUPPORTED, "thm1: %d layers, at most 64 supported", K);
+    if ((s = minima_model_copy(model, &copy))) return s;
+    size_t nu = minima_sym_n_units(model);
+    scales = minima_alloc(nu ? nu : 1, sizeof *scales);
+    if (!scales) { s = minima_error(MINIMA_ENOMEM, "thm1: out of memory"); goto fail; }
+
+    double worst_layer = 0, worst_neuron = 0, worst_t = 0;
+    minima_sym_equivalence eq;
+    for (int i = 0; i < p->alpha_points; i++) {
+        double t = t_of(p, i);
+        alphas_for(K, t, p->alpha_product, alpha);
+        minima_thm_layer_map(model, alpha, model->theta, copy->theta, NULL);
+        if ((s = minima_sym_check_equivalence(model, copy, data, &eq))) goto fail;
+        if (!(eq.rel_diff <= worst_layer)) { worst_layer = eq.rel_diff; worst_t = t; }
+    }
+    /* per-neuron: log-normal unit scales spanning the same decades */
+    for (int i = 0; i < 4; i++) {
+        double spread = log(10.0) * p->alpha_decades / 3;
+        if ((s = minima_sym_random_scales(model, p->seed + (uint64_t)i, spread, NULL, scales))) goto fail;
+        minima_sym_apply(model, scales, model->theta, copy->theta);
+        if ((s = minima_sym_check_equivalence(model, copy, data, &eq))) goto fail;
+        if (!(eq.rel_diff <= worst_neuron)) worst_neuron = eq.rel_diff;
+    }
+    double worst = fmax(worst_layer, worst_neuron);
+    r->passed = worst <= p->equiv_tol;
+    minima_thm_number(r, "alpha_min", pow(10.0, -p->alpha_decades));
+    minima_thm_number(r, "alpha_max", pow(10.0, p->alpha_decades));
+    minima_thm_number(r, "n_alpha", p->alpha_points);
+    minima_thm_number(r, "n_examples", (double)data->n);
+    minima_thm_number(r, "max_rel_diff_layer", worst_layer);
+    minima_thm_number(r, "max_rel_diff_neuron", worst_neuron);
+    minima_thm_number(r, "max_rel_diff", worst);
+    minima_thm_detail(r, "%d layer-wise maps alpha_1 = 10^t, |t| <= %g (with biases: %s) and 4 random "
+                      "per-neuron maps on %zu examples: max |f - f'| / max |f| = %.3g (layer-wise, worst "
+                      "at t = %g), %.3g (per-neuron); tolerance %.3g.",
+                      p->alpha_points, p->alpha_decades, model->has_bias ? "yes" : "no", data->n,
+                      worst_layer, worst_t, worst_neuron, p->equiv_tol);
+fail:
+    minima_free(scales);
+    minima_model_free(copy);
+    return s;
+}
+
+/* ---- main Thm 3 ---------------------------------------------------------- */
+
+minima_status minima_thm_check_thm3(minima_theorem_env *env, const minima_theorem_params *p,
+                                    minima_theorem_result *r)
+{
+    const minima_model *model;
+    const minima_dataset *data;
+    minima_theorem_net_info info;
+    MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
+    minima_thm_describe_net(r, model, data, &info);
+    r->tolerance = p->identity_tol;
+    int K = model->n_layers;
+    if (K < 2) {
+        minima_thm_not_applicable(r, "no hidden layer: T_alpha is the identity");
+        return MINIMA_OK;
+    }
+    if (K > 64) MINIMA_FAIL(MINIMA_EUNSUPPORTED, "thm3: %d layers, at most 64 supported", K);
+    report_activation(r, model);
+    minima_thm_hypothesis(r, "prod_k alpha_k = %.17g (1 required). ", p->alpha_product);
+
+    size_t P = model->n_params, nu = minima_sym_n_units(model);
+    int nd = p->n_directions, n_maps = p->alpha_points + 2;
+    minima_net *net = NULL, *net2 = NULL;
+    double *buf = NULL, alpha[64];
+    minima_status s;
+    if ((s = minima_net_create(&net, model, data, NULL))) return s;
+    if ((s = minima_net_create(&net2, model, data, NULL))) goto fail;
+    buf = minima_alloc((size_t)(nd + 9) * P + nu + 1, sizeof *buf);
+    if (!buf) { s = minima_error(MINIMA_ENOMEM, "thm3: out of memory"); goto fail; }
+    double *points = buf, *dirs = points + 2 * P, *diag = dirs + (size_t)nd * P;
+    double *at = diag + P, *w = at + P, *hw = w + P, *lhs = hw + P, *g = lhs + P, *g2 = g + P;
+    double *scales = g2 + P;
+    memcpy(points, model->theta, P * sizeof *points);
+    perturbed(model->theta, P, p->seed, points + P);
+    minima_rng rng;
+    minima_rng_seed2(&rng, p->seed, 33);
+    for (int j = 0; j < nd; j++) {
+        double *v = dirs + (size_t)j * P;
+        minima_rng_fill_normal(&rng, v, P);
+        double nv = minima_thm_norm(v, P);
+        for (size_t i = 0; i < P; i++) v[i] /= nv;
+    }
+    double err_g = 0, err_h = 0, dmin = INFINITY, dmax = 0;
+    for (int pt = 0; pt < 2; pt++) {
+        const double *theta = points + (size_t)pt * P;
+        if ((s = minima_net_set_point(net, theta))) goto fail;
+        double loss;
+        if ((s = minima_net_gradient(net, theta, &loss, g))) goto fail;
+        for (int m = 0; m < n_maps; m++) {
+            if (m < p->alpha_points) {
+                alphas_for(K, t_of(p, m), p->alpha_product, alpha);
+                minima_thm_layer_map(model, alpha, NULL, NULL, diag);
+            } else {
+                double spread = log(10.0) * p->alpha_decades / 3;
+                if ((s = minima_sym_random_scales(model, p->seed + 100 + (uint64_t)m, spread, NULL,
+                                                  scales))) goto fail;
+                minima_sym_diag(model, scales, diag);
+            }
+            for (size_t i = 0; i < P; i++) {
+                at[i] = diag[i] * theta[i];
+                dmin = fmin(dmin, diag[i]);
+                dmax = fmax(dmax, diag[i]);
+            }
+            if ((s = minima_net_set_point(net2, at))) goto fail;
+            if (pt == 1) {  /* the gradient identity, at the non-critical point */
+                if ((s = minima_net_gradient(net2, at, &loss, g2))) goto fail;
+                for (size_t i = 0; i < P; i++) w[i] = g[i] / diag[i];
+                err_g = fmax(err_g, minima_thm_rel_err(g2, w, P));
+            }
+            for (int j = 0; j < nd; j++) {
+                const double *v = dirs + (size_t)j * P;
+                for (size_t i = 0; i < P; i++) w[i] = v[i] / diag[i];
+                if ((s = minima_net_hvp(net, w, hw))) goto fail;
+                for (size_t i = 0; i < P; i++) hw[i] /= diag[i];
+                if ((s = minima_net_hvp(net2, v, lhs))) goto fail;
+                double e = minima_thm_rel_err(lhs, hw, P);
+                if (!(e <= err_h)) err_h = e;
+            }
+            if (minima_interrupted()) { s = minima_error(MINIMA_EINTERRUPTED, "thm3: interrupted"); goto fail; }
+        }
+    }
+    r->passed = err_g <= p->identity_tol && err_h <= p->identity_tol;
+    minima_thm_number(r, "rel_err_gradient", err_g);
+    minima_thm_number(r, "rel_err_hessian", err_h);
+    minima_thm_number(r, "n_maps", n_maps);
+    minima_thm_number(r, "n_directions", nd);
+    minima_thm_number(r, "diag_min", dmin);
+    minima_thm_number(r, "diag_max", dmax);
+    minima_thm_detail(r, "%d maps A (layer-wise 10^t, |t| <= %g, and per-neuron; entries of A in "
+                      "[%.2g, %.2g]) at the network's point and at a non-critical point near it: "
+                      "max ||grad L(A theta) - A^-1 grad L(theta)|| / ||.|| = %.3g (non-critical point), "
+                      "max ||H(A theta) v - A^-1 H(theta) A^-1 v|| / ||.|| = %.3g over %d random "
+                      "directions; tolerance %.3g.", n_maps, p->alpha_decades, dmin, dmax, err_g,
+                      err_h, nd, p->identity_tol);
+fail:
+    minima_free(buf);
+    minima_net_free(net2);
+    minima_net_free(net);
+    return s;
+}
+
+/* ---- supplement Thm 1 (appendix C) --------------------------------------- */
+
+minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theorem_params *p,
+                                    minima_theorem_result *r)
+{
+    const minima_model *model;
+    const minima_dataset *data;
+    minima_theorem_net_info info;
+    MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_SHALLOW, &model, &data, &info));
+    r->tolerance = p->identity_tol;
+    minima_thm_describe_net(r, model, data, &info);
+    int K = model->n_layers;
+    if (K < 2) {
+        minima_thm_not_applicable(r, "no hidden layer: the orbit is a single point");
+        return MINIMA_OK;
+    }
+    if (K > 64) MINIMA_FAIL(MINIMA_EUNSUPPORTED, "appC: %d layers, at most 64 supported", K);
+    report_activation(r, model);
+    size_t P = model->n_params;
+    minima_net *net = NULL;
+    double *buf = NULL, alpha[64];
+    minima_status s;
+    if ((s = minima_net_create(&net, model, data, NULL))) return s;
+    buf = minima_alloc(4 * P, sizeof *buf);
+    if (!buf) { s = minima_error(MINIMA_ENOMEM, "appC: out of memory"); goto fail; }
+    double *theta = buf, *g = theta + P, *diag = g + P, *at = diag + P;
+    int moved = info.grad_norm <= 100 * p->grad_tol;
+    if (moved) perturbed(model->theta, P, p->seed, theta);
+    else memcpy(theta, model->theta, P * sizeof *theta);
+    double loss;
+    if ((s = minima_net_gradient(net, theta, &loss, g))) goto fail;
+    r->loss = loss;
+    r->grad_norm = minima_thm_norm(g, P);
+    size_t n1 = minima_model_layer_params(model, 0);
+    double g1 = minima_thm_norm(g, n1), g2 = minima_thm_norm(g + n1, P - n1);
+    minima_thm_hypothesis(r, "non-critical point%s: ||grad L|| = %.3g, ||grad_theta1 L|| = %.3g "
+                          "(> 0 required). ", moved ? " (the network's point moved by 10% of its "
+                          "rms: it was critical)" : "", r->grad_norm, g1);
+    double worst = 0, norm_min_alpha = NAN, norm_one = NAN;
+    for (int i = 0; i < p->alpha_points; i++) {
+        double t = t_of(p, i), a = pow(10.0, t);
+        for (int k = 0; k < K; k++) alpha[k] = 1;
+        alpha[0] = a;
+        alpha[K - 1] = 1 / a;
+        minima_thm_layer_map(model, alpha, theta, at, diag);
+        double pred = 0;
+        for (size_t j = 0; j < P; j++) pred += (g[j] / diag[j]) * (g[j] / diag[j]);
+        double l2;
+        if ((s = minima_net_gradient(net, at, &l2, diag))) goto fail;  /* diag reused */
+        double act = minima_thm_norm(diag, P);
+        act *= act;
+        worst = fmax(worst, fabs(act - pred) / fmax(pred, 1e-300));
+        if (i == 0) norm_min_alpha = sqrt(act);
+        if (fabs(t) < 1e-12) norm_one = sqrt(act);
+    }
+    if (isnan(norm_one)) norm_one = r->grad_norm;
+    int diverges = norm_min_alpha > norm_one;
+    r->passed = g1 > 0 && worst <= p->identity_tol && diverges;
+    minima_thm_number(r, "grad_norm_theta1", g1);
+    minima_thm_number(r, "grad_norm_rest", g2);
+    minima_thm_number(r, "alpha_min", pow(10.0, -p->alpha_decades));
+    minima_thm_number(r, "grad_norm_at_alpha_min", norm_min_alpha);
+    minima_thm_number(r, "grad_norm_at_alpha_1", norm_one);
+    minima_thm_number(r, "max_rel_err", worst);
+    minima_thm_detail(r, "theta_1 -> alpha theta_1, last layer / alpha, alpha = 10^t, |t| <= %g: "
+                      "||grad L||^2 matches sum_i g_i^2 / a_i^2 (= alpha^-2 ||g_1||^2 + alpha^2 "
+                      "||g_2||^2 for one hidden layer without bias) to %.3g relative (tolerance %.3g); "
+                      "||grad L|| = %.3g at alpha = 1 and %.3g at alpha = %.0e: %s.",
+                      p->alpha_decades, worst, p->identity_tol, norm_one, norm_min_alpha,
+                      pow(10.0, -p->alpha_decades),
+                      worst > p->identity_tol ? "THE IDENTITY FAILS (T_alpha is not a symmetry here)" :
+                      diverges ? "it grows without bound as alpha -> 0 (not Lipschitz)" : "NO growth");
+fail:
+    minima_free(buf);
+    minima_net_free(net);
+    return s;
+}
