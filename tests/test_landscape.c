@@ -134,7 +134,7 @@ static void eigen_quadratic(minima_activation act, const double *hs, const doubl
 {
     minima_dataset ds = make_data(64, 5, 3, 3);
     minima_model *m = make_model("5-8-6-3", 1, 4);
-    m->activation = act;
+    minima_model_set_activation(m, act, m->leaky_slope);
     minima_net *net = make_net(m, &ds);
     size_t P = m->n_params;
     double *v = malloc(2 * P * sizeof *v), lambda[2];

@@ -146,8 +146,7 @@ static void test_roundtrip_f64(void)
     int w[] = {4, 7, 5, 2};
     minima_model *m = make_model(3, w, 1, 42), *r = NULL;
     if (!m) return;
-    m->activation = MINIMA_ACT_LEAKY_RELU;
-    m->leaky_slope = 0.2;
+    minima_model_set_activation(m, MINIMA_ACT_LEAKY_RELU, 0.2);
     m->loss = MINIMA_LOSS_MSE;
     m->theta[3] = -0.0;
     m->theta[5] = 1e-310;                              /* subnormal */

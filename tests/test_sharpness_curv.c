@@ -57,7 +57,7 @@ static minima_model *make_model(const char *arch, int bias, minima_activation ac
     if (minima_parse_arch(arch, &w, &K) != MINIMA_OK) return NULL;
     if (minima_model_create(&m, K, w, bias, act) == MINIMA_OK) minima_model_init(m, seed);
     minima_free(w);
-    if (m && act == MINIMA_ACT_LEAKY_RELU) m->leaky_slope = 0.1;
+    if (m && act == MINIMA_ACT_LEAKY_RELU) minima_model_set_activation(m, act, 0.1);
     return m;
 }
 

@@ -48,7 +48,7 @@ static minima_theorem_env *user_env(const minima_model *m, const minima_dataset 
 {
     minima_theorem_env *env = NULL;
     CHECK_OK(minima_model_copy(m, copy));
-    (*copy)->activation = act;
+    minima_model_set_activation(*copy, act, (*copy)->leaky_slope);
     CHECK_OK(minima_theorem_env_user(&env, *copy, d));
     return env;
 }
@@ -164,7 +164,7 @@ static void test_thm5_tanh_breaks(void)
     minima_model *copy = NULL;
     minima_dataset *d2 = NULL;
     CHECK_OK(minima_model_copy(m, &copy));
-    copy->activation = MINIMA_ACT_TANH;
+    minima_model_set_activation(copy, MINIMA_ACT_TANH, 0);
     CHECK_OK(minima_dataset_slice(d, 0, d->n, &d2));
     minima_theorem_env *env = NULL;
     if (d2) {

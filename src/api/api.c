@@ -145,7 +145,11 @@ minima_status minima_api_model_create(const char *arch, int bias, const char *ac
     minima_status st = minima_model_create(out, n_layers, widths, bias != 0, act);
     minima_free(widths);
     if (st != MINIMA_OK) return st;
-    if (act == MINIMA_ACT_LEAKY_RELU) (*out)->leaky_slope = slope;
+    if (act == MINIMA_ACT_LEAKY_RELU && (st = minima_model_set_activation(*out, act, slope)) != MINIMA_OK) {
+        minima_model_free(*out);
+        *out = NULL;
+        return st;
+    }
     minima_model_init(*out, seed);
     return MINIMA_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "minima/alloc.h"
 #include "minima/rng.h"
+#include "engine/model_impl.h"
 
 void minima_model_free(minima_model *m)
 {
@@ -21,6 +22,7 @@ void minima_model_free(minima_model *m)
         minima_free(m->meta[i].key);
         minima_free(m->meta[i].value);
     }
+    minima_model_free_graph(m);
     minima_free(m->meta);
     minima_free(m->layer_names);
     minima_free(m->widths);
@@ -28,6 +30,13 @@ void minima_model_free(minima_model *m)
     minima_free(m->bias_offset);
     minima_free(m->theta);
     minima_free(m);
+}
+
+static minima_node_kind activation_node(minima_activation a)
+{
+    return a == MINIMA_ACT_LEAKY_RELU ? MINIMA_NODE_LEAKY_RELU
+           : a == MINIMA_ACT_TANH     ? MINIMA_NODE_TANH
+                                      : MINIMA_NODE_RELU;
 }
 
 minima_status minima_model_create(minima_model **out, int n_layers, const int *widths,
@@ -51,55 +60,104 @@ minima_status minima_model_create(minima_model **out, int n_layers, const int *w
         if (p > ((size_t)1 << 40))
             MINIMA_FAIL(MINIMA_ENOMEM, "network too large: more than 2^40 parameters");
     }
-    minima_model *m = minima_calloc(1, sizeof *m);
-    if (!m) goto nomem;
-    m->n_layers = n_layers;
-    m->has_bias = has_bias ? 1 : 0;
-    m->activation = activation;
-    m->leaky_slope = 0.01;
-    m->loss = MINIMA_LOSS_CE;
-    m->n_params = p;
-    m->widths = minima_alloc((size_t)n_layers + 1, sizeof *m->widths);
-    m->layer_names = minima_calloc((size_t)n_layers, sizeof *m->layer_names);
-    m->weight_offset = minima_alloc((size_t)n_layers, sizeof *m->weight_offset);
-    m->bias_offset = minima_alloc((size_t)n_layers, sizeof *m->bias_offset);
-    m->theta = minima_calloc(p, sizeof *m->theta);
-    if (!m->widths || !m->layer_names || !m->weight_offset || !m->bias_offset || !m->theta)
-        goto nomem;
-    memcpy(m->widths, widths, ((size_t)n_layers + 1) * sizeof *widths);
-    size_t off = 0;
-    for (int k = 0; k < n_layers; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "%d", 2 * k);
-        if (!(m->layer_names[k] = minima_strdup(name))) goto nomem;
-        m->weight_offset[k] = off;
-        off += (size_t)widths[k + 1] * (size_t)widths[k];
-        m->bias_offset[k] = off;
-        if (has_bias) off += (size_t)widths[k + 1];
+    /* nn.Sequential(Linear, act, Linear, ..., Linear): modules "0", "1", "2", ... */
+    int n_nodes = 2 * n_layers;
+    minima_node *spec = minima_calloc((size_t)n_nodes, sizeof *spec);
+    char (*names)[16] = minima_calloc((size_t)n_nodes, sizeof *names);
+    if (!spec || !names) {
+        minima_free(spec);
+        minima_free(names);
+        MINIMA_FAIL(MINIMA_ENOMEM, "out of memory creating a network of %d layers", n_layers);
+    }
+    spec[0] = minima_node_make(MINIMA_NODE_INPUT, -1);
+    spec[0].shape = (minima_shape){1, widths[0], 1, 1};
+    for (int i = 1; i < n_nodes; i++) {
+        int k = (i - 1) / 2;   /* layer */
+        spec[i] = minima_node_make(i % 2 ? MINIMA_NODE_LINEAR : activation_node(activation), i - 1);
+        snprintf(names[i], sizeof names[i], "%d", i - 1);
+        spec[i].name = names[i];
+        if (i % 2) {
+            spec[i].out = widths[k + 1];
+            spec[i].has_bias = has_bias ? 1 : 0;
+        }
+    }
+    minima_model *m = NULL;
+    minima_status st = minima_model_create_graph(&m, n_nodes, spec);
+    minima_free(spec);
+    minima_free(names);
+    if (st != MINIMA_OK) return st;
+    if (!m->is_mlp) {
+        minima_model_free(m);
+        MINIMA_FAIL(MINIMA_EINVAL, "internal error: a chain of linear layers is not seen as one");
     }
     *out = m;
     return MINIMA_OK;
-nomem:
-    minima_model_free(m);
-    MINIMA_FAIL(MINIMA_ENOMEM, "out of memory creating a network of %zu parameters", p);
+}
+
+minima_status minima_model_set_activation(minima_model *m, minima_activation a, double slope)
+{
+    if (!m) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_set_activation: NULL argument");
+    if (a != MINIMA_ACT_RELU && a != MINIMA_ACT_LEAKY_RELU && a != MINIMA_ACT_TANH)
+        MINIMA_FAIL(MINIMA_EINVAL, "unknown activation code %d", (int)a);
+    if (a == MINIMA_ACT_LEAKY_RELU && !(slope > 0 && slope < 1))
+        MINIMA_FAIL(MINIMA_EINVAL, "a leaky ReLU needs a slope between 0 and 1 (exclusive), "
+                    "got %g", slope);
+    for (int i = 1; i < m->n_nodes; i++) {
+        minima_node *nd = &m->nodes[i];
+        if (nd->kind == MINIMA_NODE_RELU || nd->kind == MINIMA_NODE_LEAKY_RELU ||
+            nd->kind == MINIMA_NODE_TANH) {
+            nd->kind = activation_node(a);
+            nd->slope = a == MINIMA_ACT_LEAKY_RELU ? slope : 0.01;
+        }
+    }
+    m->activation = a;
+    m->leaky_slope = a == MINIMA_ACT_LEAKY_RELU ? slope : 0.01;
+    return MINIMA_OK;
+}
+
+minima_status minima_model_check_activation(const minima_model *m)
+{
+    if (!m->is_mlp) return MINIMA_OK;
+    for (int i = 2; i < m->n_nodes; i += 2) {
+        const minima_node *nd = &m->nodes[i];
+        if (nd->kind != activation_node(m->activation) ||
+            (nd->kind == MINIMA_NODE_LEAKY_RELU && nd->slope != m->leaky_slope))
+            MINIMA_FAIL(MINIMA_EINVAL, "internal error: the model's activation (%s) and its "
+                        "graph's node %d (%s) disagree; change activations with "
+                        "minima_model_set_activation", minima_activation_name(m->activation), i,
+                        minima_node_kind_name(nd->kind));
+    }
+    return MINIMA_OK;
+}
+
+minima_status minima_model_set_layer_name(minima_model *m, int k, const char *name)
+{
+    if (!m || !name || !m->is_mlp || k < 0 || k >= m->n_layers)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_model_set_layer_name: bad argument");
+    char *a = minima_strdup(name), *b = minima_strdup(name);
+    if (!a || !b) {
+        minima_free(a);
+        minima_free(b);
+        MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
+    }
+    minima_free(m->layer_names[k]);
+    m->layer_names[k] = a;
+    minima_node *nd = &m->nodes[2 * k + 1];
+    if (nd->name && nd->name[0]) minima_free(nd->name);
+    nd->name = b;
+    return MINIMA_OK;
 }
 
 minima_status minima_model_copy(const minima_model *src, minima_model **out)
 {
     if (!src || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_copy: NULL argument");
+    MINIMA_TRY(minima_model_check_activation(src));
     minima_model *m;
-    MINIMA_TRY(minima_model_create(&m, src->n_layers, src->widths, src->has_bias, src->activation));
-    m->leaky_slope = src->leaky_slope;
+    MINIMA_TRY(minima_model_create_graph(&m, src->n_nodes, src->nodes));
     m->activation_source = src->activation_source;
     m->order_source = src->order_source;
     m->loss = src->loss;
     memcpy(m->theta, src->theta, src->n_params * sizeof *m->theta);
-    for (int k = 0; k < src->n_layers; k++) {
-        char *name = minima_strdup(src->layer_names[k]);
-        if (!name) goto nomem;
-        minima_free(m->layer_names[k]);
-        m->layer_names[k] = name;
-    }
     for (int i = 0; i < src->n_meta; i++)
         if (minima_model_set_meta(m, src->meta[i].key, src->meta[i].value) != MINIMA_OK) goto nomem;
     *out = m;
@@ -144,6 +202,10 @@ void minima_model_arch_string(const minima_model *m, char *buf, size_t size)
     size_t used = 0;
     if (size == 0) return;
     buf[0] = '\0';
+    if (!m->is_mlp) {
+        minima_arch_format(m, buf, size);
+        return;
+    }
     for (int k = 0; k <= m->n_layers && used < size; k++) {
         int n = snprintf(buf + used, size - used, k ? "-%d" : "%d", m->widths[k]);
         if (n < 0) break;
@@ -151,17 +213,20 @@ void minima_model_arch_string(const minima_model *m, char *buf, size_t size)
     }
 }
 
+/* PyTorch's default initialisation of nn.Linear and nn.Conv2d: weight and
+ * bias uniform in +-1/sqrt(fan_in), fan_in = in/groups * kh * kw. */
 void minima_model_init(minima_model *m, uint64_t seed)
 {
     minima_rng rng;
     minima_rng_seed(&rng, seed);
-    for (int k = 0; k < m->n_layers; k++) {
-        double bound = 1.0 / sqrt((double)m->widths[k]);
-        minima_rng_fill_uniform(&rng, minima_model_weight(m, k),
-                                minima_model_layer_weights(m, k), -bound, bound);
-        if (m->has_bias)
-            minima_rng_fill_uniform(&rng, minima_model_bias(m, k), (size_t)m->widths[k + 1],
-                                    -bound, bound);
+    for (int i = 1; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        if (nd->n_weight == 0) continue;
+        double fan_in = (double)nd->n_weight / (double)nd->out;
+        double bound = 1.0 / sqrt(fan_in);
+        minima_rng_fill_uniform(&rng, m->theta + nd->weight_offset, nd->n_weight, -bound, bound);
+        if (nd->n_bias)
+            minima_rng_fill_uniform(&rng, m->theta + nd->bias_offset, nd->n_bias, -bound, bound);
     }
 }
 
@@ -192,6 +257,23 @@ size_t minima_model_layer_offset(const minima_model *m, int k)
 
 minima_status minima_model_check_finite(const minima_model *m)
 {
+    if (!m->is_mlp) {
+        for (int i = 1; i < m->n_nodes; i++) {
+            const minima_node *nd = &m->nodes[i];
+            for (int part = 0; part < 2; part++) {
+                const double *v = m->theta + (part ? nd->bias_offset : nd->weight_offset);
+                size_t n = part ? nd->n_bias : nd->n_weight;
+                for (size_t j = 0; j < n; j++)
+                    if (!isfinite(v[j])) {
+                        char label[160];
+                        minima_model_node_label(m, i, label, sizeof label);
+                        MINIMA_FAIL(MINIMA_ENONFINITE, "%s %s entry %zu is %g; expected a finite "
+                                    "number", label, part ? "bias" : "weight", j, v[j]);
+                    }
+            }
+        }
+        return MINIMA_OK;
+    }
     for (int k = 0; k < m->n_layers; k++) {
         const double *w = minima_model_weight(m, k);
         size_t nw = minima_model_layer_weights(m, k);

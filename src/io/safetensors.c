@@ -942,13 +942,11 @@ static minima_status build_model(loader *L, minima_model **out)
     for (int k = 0; k < L->n_layers; k++) widths[k + 1] = (int)L->t[L->layers[k].weight].dim[0];
     st = minima_model_create(&m, L->n_layers, widths, L->layers[0].bias >= 0, MINIMA_ACT_RELU);
     if (st != MINIMA_OK) goto fail;
-    for (int k = 0; k < L->n_layers; k++) {
-        char *name = minima_strdup(L->layers[k].name);
-        if (!name) { st = minima_error(MINIMA_ENOMEM, "'%s': out of memory", path); goto fail; }
-        minima_free(m->layer_names[k]);
-        m->layer_names[k] = name;
-    }
+    for (int k = 0; k < L->n_layers; k++)
+        if ((st = minima_model_set_layer_name(m, k, L->layers[k].name)) != MINIMA_OK) goto fail;
     if ((st = apply_metadata(L, m)) != MINIMA_OK) goto fail;
+    /* apply_metadata decided the activation; the graph's nodes follow it. */
+    if ((st = minima_model_set_activation(m, m->activation, m->leaky_slope)) != MINIMA_OK) goto fail;
     for (int k = 0; k < L->n_layers; k++) {
         const st_tensor *w = &L->t[L->layers[k].weight];
         st = read_tensor(L, w, minima_model_weight(m, k), w->dim[1], buf, buf_elems);

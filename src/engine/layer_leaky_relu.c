@@ -1,0 +1,99 @@
+/* layer_leaky_relu.c — y = max(x, a x) with slope 0 < a < 1 (nn.LeakyReLU).
+ *
+ * Positively homogeneous like ReLU. The derivative is 1 where y > 0 and a
+ * elsewhere (a at x = 0, as PyTorch), recovered from the output; the second
+ * derivative is 0 almost everywhere. */
+#include <math.h>
+
+#include "engine/layer.h"
+#include "engine/layer_elementwise.h"
+
+static minima_status leaky_infer(minima_node *node, const minima_shape *in[2], const char *label)
+{
+    if (!(node->slope > 0 && node->slope < 1))
+        MINIMA_FAIL(MINIMA_EINVAL, "%s: a leaky ReLU needs a slope between 0 and 1 (exclusive), "
+                    "got %g", label, node->slope);
+    return layer_elementwise_infer(node, in, label);
+}
+
+static void leaky_forward(const layer_call_f64 *c, double *y)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    double a = c->node->slope;
+    const double *x = c->x[0];
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a * x[i];
+}
+
+/* out += phi'(x) * in, phi' read from y. */
+static void leaky_scale_f64(const layer_call_f64 *c, const double *in, double *out)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    double a = c->node->slope;
+    const double *y = c->y;
+    for (size_t i = 0; i < n; i++) out[i] += y[i] > 0 ? in[i] : a * in[i];
+}
+
+static void leaky_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
+                           double *gb)
+{
+    if (gx[0]) leaky_scale_f64(c, gy, gx[0]);
+}
+
+static void leaky_rforward(const layer_call_f64 *c, const double *rx[2], const double *vw,
+                           const double *vb, double *ry)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    double a = c->node->slope;
+    const double *y = c->y;
+    if (!rx[0]) {
+        for (size_t i = 0; i < n; i++) ry[i] = 0.0;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : a * rx[0][i];
+}
+
+static void leaky_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
+                            const double *rx[2], const double *vw, int full, double *rgx[2],
+                            double *hw, double *hb)
+{
+    if (rgx[0]) leaky_scale_f64(c, rgy, rgx[0]);
+}
+
+static void leaky_rforward_f32(const layer_call_f32 *c, const float *rx[2], const float *vw,
+                               const float *vb, float *ry)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    float a = (float)c->node->slope;
+    const float *y = c->y;
+    if (!rx[0]) {
+        for (size_t i = 0; i < n; i++) ry[i] = 0.0f;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : a * rx[0][i];
+}
+
+static void leaky_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
+                                const float *rx[2], const float *vw, int full, float *rgx[2],
+                                float *hw, float *hb)
+{
+    if (!rgx[0]) return;
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    float a = (float)c->node->slope;
+    const float *y = c->y;
+    for (size_t i = 0; i < n; i++) rgx[0][i] += y[i] > 0 ? rgy[i] : a * rgy[i];
+}
+
+const layer_kind layer_leaky_relu = {
+    .kind = MINIMA_NODE_LEAKY_RELU,
+    .name = "leaky_relu",
+    .n_inputs = 1,
+    .needs = LAYER_NEEDS_Y,
+    .infer = leaky_infer,
+    .flops = layer_elementwise_flops,
+    .forward = leaky_forward,
+    .backward = leaky_backward,
+    .rforward = leaky_rforward,
+    .rbackward = leaky_rbackward,
+    .rforward_f32 = leaky_rforward_f32,
+    .rbackward_f32 = leaky_rbackward_f32,
+};

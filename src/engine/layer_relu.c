@@ -1,0 +1,84 @@
+/* layer_relu.c — y = max(x, 0) (nn.ReLU), elementwise.
+ *
+ * The derivative is 1 where y > 0 and 0 elsewhere (0 at x = 0 exactly, as
+ * PyTorch takes it), so the R-passes need only the output. The second
+ * derivative is 0 almost everywhere: no second-order term. */
+#include "engine/layer.h"
+#include "engine/layer_elementwise.h"
+
+static void relu_forward(const layer_call_f64 *c, double *y)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const double *x = c->x[0];
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
+}
+
+/* out += (y > 0) * in */
+static void relu_mask_f64(const layer_call_f64 *c, const double *in, double *out)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const double *y = c->y;
+    for (size_t i = 0; i < n; i++) out[i] += y[i] > 0 ? in[i] : 0.0;
+}
+
+static void relu_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
+                          double *gb)
+{
+    if (gx[0]) relu_mask_f64(c, gy, gx[0]);
+}
+
+static void relu_rforward(const layer_call_f64 *c, const double *rx[2], const double *vw,
+                          const double *vb, double *ry)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const double *y = c->y;
+    if (!rx[0]) {
+        for (size_t i = 0; i < n; i++) ry[i] = 0.0;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : 0.0;
+}
+
+static void relu_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
+                           const double *rx[2], const double *vw, int full, double *rgx[2],
+                           double *hw, double *hb)
+{
+    if (rgx[0]) relu_mask_f64(c, rgy, rgx[0]);
+}
+
+static void relu_rforward_f32(const layer_call_f32 *c, const float *rx[2], const float *vw,
+                              const float *vb, float *ry)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const float *y = c->y;
+    if (!rx[0]) {
+        for (size_t i = 0; i < n; i++) ry[i] = 0.0f;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : 0.0f;
+}
+
+static void relu_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
+                               const float *rx[2], const float *vw, int full, float *rgx[2],
+                               float *hw, float *hb)
+{
+    if (!rgx[0]) return;
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const float *y = c->y;
+    for (size_t i = 0; i < n; i++) rgx[0][i] += y[i] > 0 ? rgy[i] : 0.0f;
+}
+
+const layer_kind layer_relu = {
+    .kind = MINIMA_NODE_RELU,
+    .name = "relu",
+    .n_inputs = 1,
+    .needs = LAYER_NEEDS_Y,
+    .infer = layer_elementwise_infer,
+    .flops = layer_elementwise_flops,
+    .forward = relu_forward,
+    .backward = relu_backward,
+    .rforward = relu_rforward,
+    .rbackward = relu_rbackward,
+    .rforward_f32 = relu_rforward_f32,
+    .rbackward_f32 = relu_rbackward_f32,
+};

@@ -1,0 +1,90 @@
+/* layer_tanh.c — y = tanh(x) (nn.Tanh), elementwise.
+ *
+ * Not positively homogeneous: it exists so that tests can break the
+ * paper's hypotheses on purpose. phi' = 1 - y^2 and phi'' = -2 y (1 - y^2)
+ * come from the output; the full R-backward adds phi''(x) R{x} gy, so it
+ * reads the output's signal gy. */
+#include <math.h>
+
+#include "engine/layer.h"
+#include "engine/layer_elementwise.h"
+
+static void tanh_forward(const layer_call_f64 *c, double *y)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const double *x = c->x[0];
+    for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
+}
+
+/* out += (1 - y^2) * in */
+static void tanh_scale_f64(const layer_call_f64 *c, const double *in, double *out)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const double *y = c->y;
+    for (size_t i = 0; i < n; i++) out[i] += in[i] * (1.0 - y[i] * y[i]);
+}
+
+static void tanh_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
+                          double *gb)
+{
+    if (gx[0]) tanh_scale_f64(c, gy, gx[0]);
+}
+
+static void tanh_rforward(const layer_call_f64 *c, const double *rx[2], const double *vw,
+                          const double *vb, double *ry)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    for (size_t i = 0; i < n; i++) ry[i] = 0.0;
+    if (rx[0]) tanh_scale_f64(c, rx[0], ry);
+}
+
+static void tanh_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
+                           const double *rx[2], const double *vw, int full, double *rgx[2],
+                           double *hw, double *hb)
+{
+    if (!rgx[0]) return;
+    tanh_scale_f64(c, rgy, rgx[0]);
+    if (full && rx[0]) {
+        size_t n = c->b * minima_shape_size(c->node->shape);
+        const double *y = c->y;
+        for (size_t i = 0; i < n; i++)
+            rgx[0][i] += gy[i] * (-2.0 * y[i] * (1.0 - y[i] * y[i])) * rx[0][i];
+    }
+}
+
+static void tanh_rforward_f32(const layer_call_f32 *c, const float *rx[2], const float *vw,
+                              const float *vb, float *ry)
+{
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const float *y = c->y;
+    for (size_t i = 0; i < n; i++) ry[i] = rx[0] ? rx[0][i] * (1.0f - y[i] * y[i]) : 0.0f;
+}
+
+static void tanh_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
+                               const float *rx[2], const float *vw, int full, float *rgx[2],
+                               float *hw, float *hb)
+{
+    if (!rgx[0]) return;
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    const float *y = c->y;
+    for (size_t i = 0; i < n; i++) {
+        float d = 1.0f - y[i] * y[i];
+        rgx[0][i] += rgy[i] * d;
+        if (full && rx[0]) rgx[0][i] += gy[i] * (-2.0f * y[i] * d) * rx[0][i];
+    }
+}
+
+const layer_kind layer_tanh = {
+    .kind = MINIMA_NODE_TANH,
+    .name = "tanh",
+    .n_inputs = 1,
+    .needs = LAYER_NEEDS_Y | LAYER_NEEDS_GY,
+    .infer = layer_elementwise_infer,
+    .flops = layer_elementwise_flops,
+    .forward = tanh_forward,
+    .backward = tanh_backward,
+    .rforward = tanh_rforward,
+    .rbackward = tanh_rbackward,
+    .rforward_f32 = tanh_rforward_f32,
+    .rbackward_f32 = tanh_rbackward_f32,
+};
