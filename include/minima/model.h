@@ -116,6 +116,9 @@ typedef struct {
     int kernel[2], stride[2], padding[2], dilation[2];
     int groups;
     int has_bias;              /* linear and conv2d */
+    int folded_batchnorm;      /* linear and conv2d: a BatchNorm (evaluation mode) followed this
+                                  node in the PyTorch module and was folded into its weight and
+                                  bias when the model was loaded (the bias exists because of it) */
     double slope;
     char *name;                /* the PyTorch module path ("features.0", "3.body.2"); "" when none */
     size_t weight_offset;      /* into theta; n_weight entries (0 for kinds without parameters) */
