@@ -108,6 +108,13 @@ minima_status minima_net_hessian(minima_net *net, double *hessian);
  * is (or, once computed, will be) kept. */
 size_t minima_net_cache_bytes(const minima_net *net);
 int minima_net_cache_enabled(const minima_net *net);
+/* Bytes of every node's values for all N examples at once: what one
+ * forward pass over the data would hold if nothing were freed (to compare
+ * the cache with). */
+size_t minima_net_activation_bytes(const minima_net *net);
+/* Rows per batch: params.batch_size, made smaller if the batch workspaces
+ * of all nodes would exceed 1 GiB. */
+size_t minima_net_batch_rows(const minima_net *net);
 /* Number of products (HVP, GGN, JVP) computed since creation. */
 size_t minima_net_n_products(const minima_net *net);
 

@@ -1,74 +1,88 @@
-/* net.c — loss, gradient and exact curvature products over a data set.
+/* net.c — the engine: loss, gradient and exact curvature products of a
+ * model's graph over a data set (minima/net.h, docs/engine.md).
  *
- * Notation of docs/engine.md, for one batch of b examples (rows):
+ * The engine walks the graph's nodes in order and calls each node's kind
+ * (engine/layer.h) for one batch of rows at a time:
  *
- *   A_0 = X (b, d_0);  Z_k = A_{k-1} W_k^T + 1 b_k^T (b, d_k);  A_k = phi(Z_k)
- *   G_K = dL/dZ_K;  G_{k-1} = (G_k W_k) .* phi'(Z_{k-1})
+ *   forward     V_i = f_i(V_inputs; w_i)          i = 1 .. n-1
+ *   loss        G_out = dL/dV_out (and the softmax)
+ *   backward    G_inputs += J^T G_i               i = n-1 .. 1
+ *   R-forward   R{V_i} = J_x R{V_inputs} + J_w v
+ *   R-backward  R{G_inputs} += ...,  Hv_i += ...  (engine/layer.h)
  *
- * Hidden activations are stored in place of Z_k: phi'(Z) can be recovered
- * from A = phi(Z) for every activation offered (ReLU/leaky: A > 0 iff Z > 0;
- * tanh: phi' = 1 - A^2, phi'' = -2 A (1 - A^2)). Layer indices in this file
- * run k = 1..K as in the mathematics; arrays indexed by k have K+1 slots.
- */
+ * V_0 is the data and never moves (R{V_0} = 0, no signal). At the anchor,
+ * the values, signals and per-node state the R-passes read do not depend on
+ * the product's direction: they are computed once and kept (the cache) when
+ * they fit in params.cache_limit. Only what the kinds declare is kept: a
+ * node's value when a reader needs its inputs (LAYER_NEEDS_X) or the node
+ * its output (LAYER_NEEDS_Y); a node's signal when it needs it
+ * (LAYER_NEEDS_GY); every kind's aux. */
 #include "minima/net.h"
 
-#include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "engine/layer.h"
 #include "minima/alloc.h"
 
-#define MAX_LAYERS 63
+/* The batch workspaces of all nodes together stay under this many bytes:
+ * the batch is made smaller when they would not (results do not depend on
+ * the batch size beyond rounding). */
+#define WORKSPACE_BUDGET ((size_t)1 << 30)
 
-/* What the R-passes of one precision read and write (net_rpass.h). */
-#define RPASS_STRUCT(REAL_T, NAME) typedef struct { \
-    const REAL_T *x;                /* (N, d_0) the data */ \
-    const REAL_T *theta0;           /* (P) the anchor */ \
-    REAL_T *rz[MAX_LAYERS + 1];     /* (B, d_k) R{Z_k} */ \
-    REAL_T *ra[MAX_LAYERS + 1];     /* (B, d_k) R{A_k} */ \
-    REAL_T *rg[MAX_LAYERS + 1];     /* (B, d_k) R{G_k} */ \
-    REAL_T *gw;                     /* (B, max d) scratch: G_k W_k for tanh */ \
-} NAME;
-RPASS_STRUCT(double, rpass_f64)
-RPASS_STRUCT(float, rpass_f32)
+/* Per-node facts fixed at creation. */
+typedef struct {
+    const layer_kind *kind;
+    const minima_node *node;
+    const minima_shape *in_shape[2];
+    size_t size;               /* values per example */
+    size_t aux;                /* aux bytes per example */
+    int keep_value;            /* the R-passes read this node's value */
+    int keep_signal;           /* the full R-backward reads this node's signal */
+} node_plan;
+
+/* One precision's view of a batch: a pointer per node. */
+typedef struct { double **v; double **g; double **rv; double **rg; } views_f64;
+typedef struct { float **v; float **g; float **rv; float **rg; } views_f32;
 
 struct minima_net {
     const minima_model *model;
     const minima_dataset *data;
     minima_net_params params;
-    int K;
-    const int *d;              /* (K+1) widths, the model's */
-    size_t P, N, B;            /* parameters, examples, batch rows */
+    int n;                     /* nodes, including the input */
+    node_plan *plan;           /* (n) */
+    size_t P, N, B;            /* parameters, examples, rows per batch */
+    size_t d_in, d_out;        /* values per example in and out */
     double *theta0;            /* (P) anchor */
-    double *theta_tmp;         /* (P) scratch for the dense Hessian's unit vectors */
-    double *col;               /* (P) scratch column */
+    double *theta_tmp;         /* (P) unit vectors of the dense Hessian */
+    double *col;               /* (P) a column of it */
+    const double *targets;     /* (N, d_out) MSE targets: the data's, or one-hot */
+    double *onehot;
 
-    /* Batch workspaces, (B, d_k) each, k = 1..K. */
-    double *act[MAX_LAYERS + 1];   /* A_k (k < K) or Z_K */
-    double *sig[MAX_LAYERS + 1];   /* G_k */
-    double *prob;              /* (B, d_K) softmax */
-    rpass_f64 r64;             /* R-pass workspaces; x and theta0 view data->x, theta0 */
-    const double *targets;     /* (N, d_K) MSE targets: the data's, or onehot */
-    double *onehot;            /* (N, d_K) one-hot labels for MSE on class labels, or NULL */
+    /* Batch workspaces: (B, size) per node, carved from one arena. */
+    void *arena;
+    double **val, **sig, **rval, **rsig;   /* (n) each; [0] unused */
+    unsigned char **aux;       /* (n) B * aux bytes, or NULL */
+    double *prob;              /* (B, d_out) softmax */
+    void *scratch;             /* the largest scratch a kind asks for */
+    /* Views of the current batch: into the cache or the workspaces. */
+    double **cur_v, **cur_g;
+    unsigned char **cur_aux;
 
-    /* Cache at the anchor: A_k (k < K), G_k (k <= K), softmax; (N, d_k). */
-    int cache_enabled;
-    int cache_valid;
+    /* The cache at the anchor: (N, size) per kept node, one block. */
+    int cache_enabled, cache_valid;
     double anchor_loss;
-    double *cache_act[MAX_LAYERS + 1];
-    double *cache_sig[MAX_LAYERS + 1];
-    double *cache_prob;
+    void *cache;
+    double **cval, **csig;     /* (n) */
+    unsigned char **caux;      /* (n) */
+    double *cprob;             /* (N, d_out) for cross-entropy */
 
-    /* float32 curvature products (params.float32): the data, the anchor,
-     * the cache and the batch workspaces in single precision. The cache is
-     * computed in float64 and rounded, so only the products' own
-     * arithmetic is single precision. */
-    rpass_f32 r32;
-    float *x32;                /* (N, d_0) */
-    float *theta32;            /* (P) the anchor, rounded */
-    float *v32, *hv32;         /* (P) a product's input and output */
-    float *act32[MAX_LAYERS + 1], *sig32[MAX_LAYERS + 1], *prob32;        /* (B, d_k) */
-    float *cache_act32[MAX_LAYERS + 1], *cache_sig32[MAX_LAYERS + 1], *cache_prob32; /* (N, d_k) */
+    /* float32 curvature products (params.float32). */
+    float *x32, *theta32, *v32, *hv32;
+    float **val32, **sig32, **rval32, **rsig32, *prob32;   /* batch */
+    float **cval32, **csig32, *cprob32;                    /* cache, rounded */
+    float **cur_v32, **cur_g32;
     int cache32_valid;
 
     size_t n_products;
@@ -84,62 +98,78 @@ minima_net_params minima_net_default_params(const minima_model *model)
     return p;
 }
 
-static size_t cache_bytes_for(const minima_model *m, size_t n, minima_loss loss, int float32)
+/* ---- the plan: what each node reads, keeps and needs ------------------ */
+
+static minima_status make_plan(minima_net *net)
 {
-    size_t per_example = 0;
-    for (int k = 1; k <= m->n_layers; k++) {
-        if (k < m->n_layers) per_example += (size_t)m->widths[k];   /* A_k */
-        per_example += (size_t)m->widths[k];                        /* G_k */
+    const minima_model *m = net->model;
+    net->n = m->n_nodes;
+    net->plan = minima_calloc((size_t)net->n, sizeof *net->plan);
+    if (!net->plan) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory planning the network");
+    for (int i = 0; i < net->n; i++) {
+        node_plan *p = &net->plan[i];
+        p->node = &m->nodes[i];
+        p->size = minima_shape_size(p->node->shape);
+        if (i == 0) continue;
+        p->kind = layer_kind_of(p->node->kind);
+        if (!p->kind)
+            MINIMA_FAIL(MINIMA_EUNSUPPORTED, "node %d: kind %s is not built into this engine", i,
+                        minima_node_kind_name(p->node->kind));
+        for (int k = 0; k < 2; k++) {
+            int src = p->node->inputs[k < p->node->n_inputs ? k : 0];
+            p->in_shape[k] = &m->nodes[src].shape;
+        }
+        p->aux = p->kind->aux_bytes ? p->kind->aux_bytes(p->node, p->in_shape) : 0;
+        p->keep_value |= (p->kind->needs & LAYER_NEEDS_Y) != 0;
+        /* A parametric node's signal is kept too: the gradient at the anchor
+         * is read from the cache. */
+        p->keep_signal = (p->kind->needs & LAYER_NEEDS_GY) || p->kind->has_params;
+        if ((p->kind->needs & LAYER_NEEDS_X) || p->kind->has_params)
+            for (int k = 0; k < p->node->n_inputs; k++) net->plan[p->node->inputs[k]].keep_value = 1;
     }
-    if (loss == MINIMA_LOSS_CE) per_example += (size_t)m->widths[m->n_layers];
-    return n * per_example * (sizeof(double) + (float32 ? sizeof(float) : 0));
+    net->plan[0].keep_value = 0;   /* the data is always there */
+    return MINIMA_OK;
 }
 
-void minima_net_free(minima_net *net)
+static size_t cache_bytes_of(const minima_net *net)
 {
-    if (!net) return;
-    for (int k = 0; k <= net->K && k <= MAX_LAYERS; k++) {
-        minima_free(net->act[k]);
-        minima_free(net->sig[k]);
-        minima_free(net->r64.rz[k]);
-        minima_free(net->r64.ra[k]);
-        minima_free(net->r64.rg[k]);
-        minima_free(net->cache_act[k]);
-        minima_free(net->cache_sig[k]);
-        minima_free(net->r32.rz[k]);
-        minima_free(net->r32.ra[k]);
-        minima_free(net->r32.rg[k]);
-        minima_free(net->act32[k]);
-        minima_free(net->sig32[k]);
-        minima_free(net->cache_act32[k]);
-        minima_free(net->cache_sig32[k]);
+    size_t per_example = 0, aux = 0;
+    for (int i = 1; i < net->n; i++) {
+        per_example += net->plan[i].keep_value ? net->plan[i].size : 0;
+        per_example += net->plan[i].keep_signal ? net->plan[i].size : 0;
+        aux += net->plan[i].aux;
     }
-    minima_free(net->cache_prob);
-    minima_free(net->cache_prob32);
-    minima_free(net->prob32);
-    minima_free(net->r64.gw);
-    minima_free(net->r32.gw);
-    minima_free(net->x32);
-    minima_free(net->theta32);
-    minima_free(net->v32);
-    minima_free(net->hv32);
-    minima_free(net->prob);
-    minima_free(net->onehot);
-    minima_free(net->theta0);
-    minima_free(net->theta_tmp);
-    minima_free(net->col);
-    minima_free(net);
+    if (net->params.loss == MINIMA_LOSS_CE) per_example += net->d_out;
+    size_t real = sizeof(double) + (net->params.float32 ? sizeof(float) : 0);
+    return net->N * (per_example * real + aux);
 }
 
-static minima_status check_data(const minima_model *m, const minima_dataset *x, minima_loss loss)
+/* Bytes of the batch workspaces for b rows (excluding scratch). */
+static size_t workspace_bytes_per_row(const minima_net *net)
+{
+    size_t per = 0;
+    size_t real = sizeof(double) + (net->params.float32 ? sizeof(float) : 0);
+    for (int i = 1; i < net->n; i++) per += 4 * net->plan[i].size * real + net->plan[i].aux;
+    return per + net->d_out * real;
+}
+
+/* ---- creation ---------------------------------------------------------- */
+
+static minima_status check_data(const minima_net *net, const minima_dataset *x, minima_loss loss)
 {
     const char *name = x->name ? x->name : "data";
-    int dK = m->widths[m->n_layers];
+    int dK = (int)net->d_out;
     if (x->n == 0) MINIMA_FAIL(MINIMA_EINVAL, "%s: the data set has no examples", name);
     if (!x->x) MINIMA_FAIL(MINIMA_EINVAL, "%s: the data set has no features", name);
-    if (x->d != m->widths[0])
-        MINIMA_FAIL(MINIMA_ESHAPE, "%s: examples have %d features but the network's input "
-                    "width d_0 is %d", name, x->d, m->widths[0]);
+    if ((size_t)x->d != net->d_in) {
+        char s[64];
+        minima_shape_string(net->model->nodes[0].shape, s, sizeof s);
+        if (net->model->nodes[0].shape.rank == 1)
+            MINIMA_FAIL(MINIMA_ESHAPE, "%s: examples have %d features but the network's input "
+                        "width d_0 is %zu", name, x->d, net->d_in);
+        MINIMA_FAIL(MINIMA_ESHAPE, "%s: examples have %d features but the network's input is %s "
+                    "(%zu values)", name, x->d, s, net->d_in);
+    }
     if (loss == MINIMA_LOSS_CE) {
         if (!x->labels)
             MINIMA_FAIL(MINIMA_EINVAL, "%s: cross-entropy needs integer class labels, and the "
@@ -174,6 +204,112 @@ static minima_status check_data(const minima_model *m, const minima_dataset *x, 
     return MINIMA_OK;
 }
 
+/* A bump allocator over one block: every piece 64-byte aligned. */
+typedef struct { unsigned char *base; size_t used; } carver;
+
+static void *carve(carver *c, size_t bytes)
+{
+    size_t at = (c->used + 63) & ~(size_t)63;
+    c->used = at + bytes;
+    return c->base ? c->base + at : NULL;
+}
+
+/* Lay out (base NULL: measure) the batch workspaces. */
+static size_t layout_workspaces(minima_net *net, unsigned char *base, size_t scratch)
+{
+    carver c = {base, 0};
+    size_t B = net->B;
+    int f32 = net->params.float32;
+    for (int i = 1; i < net->n; i++) {
+        size_t sz = B * net->plan[i].size;
+        net->val[i] = carve(&c, sz * sizeof(double));
+        net->sig[i] = carve(&c, sz * sizeof(double));
+        net->rval[i] = carve(&c, sz * sizeof(double));
+        net->rsig[i] = carve(&c, sz * sizeof(double));
+        net->aux[i] = net->plan[i].aux ? carve(&c, B * net->plan[i].aux) : NULL;
+        if (f32) {
+            net->val32[i] = carve(&c, sz * sizeof(float));
+            net->sig32[i] = carve(&c, sz * sizeof(float));
+            net->rval32[i] = carve(&c, sz * sizeof(float));
+            net->rsig32[i] = carve(&c, sz * sizeof(float));
+        }
+    }
+    net->prob = carve(&c, B * net->d_out * sizeof(double));
+    if (f32) net->prob32 = carve(&c, B * net->d_out * sizeof(float));
+    net->scratch = carve(&c, scratch ? scratch : 1);
+    return c.used + 64;
+}
+
+/* Lay out (base NULL: measure) the cache. */
+static size_t layout_cache(minima_net *net, unsigned char *base)
+{
+    carver c = {base, 0};
+    size_t N = net->N;
+    int f32 = net->params.float32;
+    for (int i = 1; i < net->n; i++) {
+        const node_plan *p = &net->plan[i];
+        net->cval[i] = p->keep_value ? carve(&c, N * p->size * sizeof(double)) : NULL;
+        net->csig[i] = p->keep_signal ? carve(&c, N * p->size * sizeof(double)) : NULL;
+        net->caux[i] = p->aux ? carve(&c, N * p->aux) : NULL;
+        if (f32) {
+            net->cval32[i] = p->keep_value ? carve(&c, N * p->size * sizeof(float)) : NULL;
+            net->csig32[i] = p->keep_signal ? carve(&c, N * p->size * sizeof(float)) : NULL;
+        }
+    }
+    int ce = net->params.loss == MINIMA_LOSS_CE;
+    net->cprob = ce ? carve(&c, N * net->d_out * sizeof(double)) : NULL;
+    if (f32) net->cprob32 = ce ? carve(&c, N * net->d_out * sizeof(float)) : NULL;
+    return c.used + 64;
+}
+
+void minima_net_free(minima_net *net)
+{
+    if (!net) return;
+    minima_free(net->arena);
+    minima_free(net->cache);
+    void *lists[] = {net->val, net->sig, net->rval, net->rsig, net->aux, net->cur_v, net->cur_g,
+                     net->cur_aux, net->cval, net->csig, net->caux, net->val32, net->sig32,
+                     net->rval32, net->rsig32, net->cval32, net->csig32, net->cur_v32,
+                     net->cur_g32};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) minima_free(lists[i]);
+    minima_free(net->plan);
+    minima_free(net->x32);
+    minima_free(net->theta32);
+    minima_free(net->v32);
+    minima_free(net->hv32);
+    minima_free(net->onehot);
+    minima_free(net->theta0);
+    minima_free(net->theta_tmp);
+    minima_free(net->col);
+    minima_free(net);
+}
+
+static int alloc_lists(minima_net *net)
+{
+    size_t n = (size_t)net->n;
+    int ok = (net->val = minima_calloc(n, sizeof(double *))) &&
+             (net->sig = minima_calloc(n, sizeof(double *))) &&
+             (net->rval = minima_calloc(n, sizeof(double *))) &&
+             (net->rsig = minima_calloc(n, sizeof(double *))) &&
+             (net->aux = minima_calloc(n, sizeof(unsigned char *))) &&
+             (net->cur_v = minima_calloc(n, sizeof(double *))) &&
+             (net->cur_g = minima_calloc(n, sizeof(double *))) &&
+             (net->cur_aux = minima_calloc(n, sizeof(unsigned char *))) &&
+             (net->cval = minima_calloc(n, sizeof(double *))) &&
+             (net->csig = minima_calloc(n, sizeof(double *))) &&
+             (net->caux = minima_calloc(n, sizeof(unsigned char *)));
+    if (ok && net->params.float32)
+        ok = (net->val32 = minima_calloc(n, sizeof(float *))) &&
+             (net->sig32 = minima_calloc(n, sizeof(float *))) &&
+             (net->rval32 = minima_calloc(n, sizeof(float *))) &&
+             (net->rsig32 = minima_calloc(n, sizeof(float *))) &&
+             (net->cval32 = minima_calloc(n, sizeof(float *))) &&
+             (net->csig32 = minima_calloc(n, sizeof(float *))) &&
+             (net->cur_v32 = minima_calloc(n, sizeof(float *))) &&
+             (net->cur_g32 = minima_calloc(n, sizeof(float *)));
+    return ok;
+}
+
 minima_status minima_net_create(minima_net **out, const minima_model *model,
                                 const minima_dataset *data, const minima_net_params *params)
 {
@@ -182,113 +318,90 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
     minima_net_params p = params ? *params : minima_net_default_params(model);
     if (p.loss != MINIMA_LOSS_CE && p.loss != MINIMA_LOSS_MSE)
         MINIMA_FAIL(MINIMA_EINVAL, "unknown loss code %d", (int)p.loss);
-    if (model->n_layers > MAX_LAYERS)
-        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "networks of more than %d layers are not supported "
-                    "(this one has %d)", MAX_LAYERS, model->n_layers);
-    MINIMA_TRY(check_data(model, data, p.loss));
-    MINIMA_TRY(minima_model_check_finite(model));
+    if (!model->nodes || model->n_nodes < 2)
+        MINIMA_FAIL(MINIMA_EINVAL, "minima_net_create: the model has no graph");
+    MINIMA_TRY(minima_model_check_activation(model));
+    const minima_node *last = &model->nodes[model->n_nodes - 1];
+    if (last->shape.rank != 1) {
+        char label[160];
+        minima_model_node_label(model, model->n_nodes - 1, label, sizeof label);
+        MINIMA_FAIL(MINIMA_ESHAPE, "%s: the network's output must be flat (end with flatten, gap "
+                    "or a linear layer)", label);
+    }
 
     minima_net *net = minima_calloc(1, sizeof *net);
     if (!net) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory creating the network workspace");
     net->model = model;
     net->data = data;
     net->params = p;
-    net->K = model->n_layers;
-    net->d = model->widths;
     net->P = model->n_params;
     net->N = data->n;
+    net->d_in = minima_model_n_inputs(model);
+    net->d_out = (size_t)minima_model_n_outputs(model);
+    minima_status st = make_plan(net);
+    if (st == MINIMA_OK) st = check_data(net, data, p.loss);
+    if (st == MINIMA_OK) st = minima_model_check_finite(model);
+    if (st != MINIMA_OK) {
+        minima_net_free(net);
+        return st;
+    }
+    if (!alloc_lists(net)) goto nomem;
+
+    /* Rows per batch: as asked, within the workspace budget. */
     net->B = (p.batch_size == 0 || p.batch_size > data->n) ? data->n : p.batch_size;
-    size_t maxd = 0;
-    for (int k = 0; k <= net->K; k++)
-        if ((size_t)net->d[k] > maxd) maxd = (size_t)net->d[k];
+    size_t per_row = workspace_bytes_per_row(net);
+    if (net->B * per_row > WORKSPACE_BUDGET) {
+        size_t fit = WORKSPACE_BUDGET / per_row;
+        net->B = fit ? fit : 1;
+        minima_log(MINIMA_LOG_DEBUG, "batches of %zu examples keep the workspaces under %zu MiB",
+                   net->B, WORKSPACE_BUDGET >> 20);
+    }
+    size_t scratch = 0;
+    for (int i = 1; i < net->n; i++) {
+        const node_plan *pl = &net->plan[i];
+        const minima_shape *in[2] = {pl->in_shape[0], pl->in_shape[1]};
+        size_t s = pl->kind->scratch_bytes ? pl->kind->scratch_bytes(pl->node, in, net->B) : 0;
+        if (s > scratch) scratch = s;
+    }
+    size_t ws = layout_workspaces(net, NULL, scratch);
+    if (!(net->arena = minima_alloc(ws, 1))) goto nomem;
+    unsigned char *base = (unsigned char *)(((uintptr_t)net->arena + 63) & ~(uintptr_t)63);
+    layout_workspaces(net, base, scratch);
 
     net->theta0 = minima_alloc(net->P, sizeof(double));
     net->theta_tmp = minima_calloc(net->P, sizeof(double));
     net->col = minima_alloc(net->P, sizeof(double));
-    net->r64.gw = minima_alloc(net->B * maxd, sizeof(double));
-    net->prob = minima_alloc(net->B * (size_t)net->d[net->K], sizeof(double));
-    if (!net->theta0 || !net->theta_tmp || !net->col || !net->r64.gw || !net->prob) goto nomem;
-    for (int k = 1; k <= net->K; k++) {
-        size_t sz = net->B * (size_t)net->d[k];
-        net->act[k] = minima_alloc(sz, sizeof(double));
-        net->sig[k] = minima_alloc(sz, sizeof(double));
-        net->r64.rz[k] = minima_alloc(sz, sizeof(double));
-        net->r64.ra[k] = minima_alloc(sz, sizeof(double));
-        net->r64.rg[k] = minima_alloc(sz, sizeof(double));
-        if (!net->act[k] || !net->sig[k] || !net->r64.rz[k] || !net->r64.ra[k] || !net->r64.rg[k])
-            goto nomem;
-    }
+    if (!net->theta0 || !net->theta_tmp || !net->col) goto nomem;
     memcpy(net->theta0, model->theta, net->P * sizeof(double));
-    net->r64.x = data->x;
-    net->r64.theta0 = net->theta0;
     if (p.float32) {
-        size_t nx = net->N * (size_t)net->d[0];
+        size_t nx = net->N * net->d_in;
         net->x32 = minima_alloc(nx, sizeof(float));
         net->theta32 = minima_alloc(net->P, sizeof(float));
         net->v32 = minima_alloc(net->P, sizeof(float));
         net->hv32 = minima_alloc(net->P, sizeof(float));
-        net->r32.gw = minima_alloc(net->B * maxd, sizeof(float));
-        net->prob32 = minima_alloc(net->B * (size_t)net->d[net->K], sizeof(float));
-        if (!net->x32 || !net->theta32 || !net->v32 || !net->hv32 || !net->r32.gw || !net->prob32)
-            goto nomem;
-        for (int k = 1; k <= net->K; k++) {
-            size_t sz = net->B * (size_t)net->d[k];
-            net->act32[k] = minima_alloc(sz, sizeof(float));
-            net->sig32[k] = minima_alloc(sz, sizeof(float));
-            net->r32.rz[k] = minima_alloc(sz, sizeof(float));
-            net->r32.ra[k] = minima_alloc(sz, sizeof(float));
-            net->r32.rg[k] = minima_alloc(sz, sizeof(float));
-            if (!net->act32[k] || !net->sig32[k] || !net->r32.rz[k] || !net->r32.ra[k] ||
-                !net->r32.rg[k])
-                goto nomem;
-        }
+        if (!net->x32 || !net->theta32 || !net->v32 || !net->hv32) goto nomem;
         for (size_t i = 0; i < nx; i++) net->x32[i] = (float)data->x[i];
         for (size_t i = 0; i < net->P; i++) net->theta32[i] = (float)net->theta0[i];
-        net->r32.x = net->x32;
-        net->r32.theta0 = net->theta32;
     }
     net->targets = data->targets;
     if (p.loss == MINIMA_LOSS_MSE && !data->targets) {
-        size_t dK = (size_t)net->d[net->K];
+        size_t dK = net->d_out;
         if (!(net->onehot = minima_calloc(net->N * dK, sizeof(double)))) goto nomem;
         for (size_t i = 0; i < net->N; i++) net->onehot[i * dK + (size_t)data->labels[i]] = 1.0;
         net->targets = net->onehot;
     }
 
-    size_t need = cache_bytes_for(model, net->N, p.loss, p.float32);
+    size_t need = cache_bytes_of(net);
     net->cache_enabled = need <= p.cache_limit;
     if (net->cache_enabled) {
-        int ok = 1;
-        int ce = p.loss == MINIMA_LOSS_CE;
-        for (int k = 1; k <= net->K; k++) {
-            size_t sz = net->N * (size_t)net->d[k];
-            if (k < net->K) ok = ok && (net->cache_act[k] = minima_alloc(sz, sizeof(double)));
-            ok = ok && (net->cache_sig[k] = minima_alloc(sz, sizeof(double)));
-            if (p.float32) {
-                if (k < net->K) ok = ok && (net->cache_act32[k] = minima_alloc(sz, sizeof(float)));
-                ok = ok && (net->cache_sig32[k] = minima_alloc(sz, sizeof(float)));
-            }
-        }
-        size_t np = net->N * (size_t)net->d[net->K];
-        if (ce) ok = ok && (net->cache_prob = minima_alloc(np, sizeof(double)));
-        if (ce && p.float32) ok = ok && (net->cache_prob32 = minima_alloc(np, sizeof(float)));
-        if (!ok) {
-            /* Not enough memory for the cache: fall back to recomputation. */
-            for (int k = 1; k <= net->K; k++) {
-                minima_free(net->cache_act[k]);
-                minima_free(net->cache_sig[k]);
-                minima_free(net->cache_act32[k]);
-                minima_free(net->cache_sig32[k]);
-                net->cache_act[k] = net->cache_sig[k] = NULL;
-                net->cache_act32[k] = net->cache_sig32[k] = NULL;
-            }
-            minima_free(net->cache_prob);
-            minima_free(net->cache_prob32);
-            net->cache_prob = NULL;
-            net->cache_prob32 = NULL;
+        size_t bytes = layout_cache(net, NULL);
+        net->cache = minima_alloc(bytes, 1);
+        if (!net->cache) {
             net->cache_enabled = 0;
             minima_log(MINIMA_LOG_WARN, "could not allocate the %zu-byte curvature cache; "
                        "products will recompute activations", need);
+        } else {
+            layout_cache(net, (unsigned char *)(((uintptr_t)net->cache + 63) & ~(uintptr_t)63));
         }
     } else {
         minima_log(MINIMA_LOG_INFO, "curvature cache of %zu bytes exceeds the limit of %zu; "
@@ -311,10 +424,14 @@ minima_net_params minima_net_get_params(const minima_net *net) { return net->par
 const double *minima_net_point(const minima_net *net) { return net->theta0; }
 size_t minima_net_n_products(const minima_net *net) { return net->n_products; }
 int minima_net_cache_enabled(const minima_net *net) { return net->cache_enabled; }
+size_t minima_net_cache_bytes(const minima_net *net) { return cache_bytes_of(net); }
+size_t minima_net_batch_rows(const minima_net *net) { return net->B; }
 
-size_t minima_net_cache_bytes(const minima_net *net)
+size_t minima_net_activation_bytes(const minima_net *net)
 {
-    return cache_bytes_for(net->model, net->N, net->params.loss, net->params.float32);
+    size_t per = 0;
+    for (int i = 1; i < net->n; i++) per += net->plan[i].size;
+    return net->N * per * sizeof(double);
 }
 
 static minima_status check_theta(const minima_net *net, const double *theta)
@@ -338,85 +455,72 @@ minima_status minima_net_set_point(minima_net *net, const double *theta)
     return MINIMA_OK;
 }
 
-/* ---- per-layer views of a parameter vector --------------------------- */
+/* ---- one batch: the calls ---------------------------------------------- */
 
-static const double *W(const minima_net *net, const double *theta, int k)
+/* The call on node i for rows [s, s+b) with values V, aux A, parameters theta. */
+static layer_call_f64 call_f64(const minima_net *net, int i, size_t s, size_t b, double **V,
+                               unsigned char **A, const double *theta)
 {
-    return theta + net->model->weight_offset[k - 1];
-}
-
-static const double *Bias(const minima_net *net, const double *theta, int k)
-{
-    return net->model->has_bias ? theta + net->model->bias_offset[k - 1] : NULL;
-}
-
-static double *Wm(const minima_net *net, double *theta, int k)
-{
-    return theta + net->model->weight_offset[k - 1];
-}
-
-static double *Biasm(const minima_net *net, double *theta, int k)
-{
-    return net->model->has_bias ? theta + net->model->bias_offset[k - 1] : NULL;
-}
-
-/* ---- elementwise pieces ---------------------------------------------- */
-
-static void activate(const minima_net *net, double *z, size_t n)
-{
-    switch (net->model->activation) {
-    case MINIMA_ACT_RELU:
-        for (size_t i = 0; i < n; i++) z[i] = z[i] > 0 ? z[i] : 0.0;
-        break;
-    case MINIMA_ACT_LEAKY_RELU: {
-        double a = net->model->leaky_slope;
-        for (size_t i = 0; i < n; i++) z[i] = z[i] > 0 ? z[i] : a * z[i];
-        break;
+    const node_plan *p = &net->plan[i];
+    const minima_node *nd = p->node;
+    layer_call_f64 c;
+    c.model = net->model;
+    c.node = nd;
+    c.in_shape[0] = p->in_shape[0];
+    c.in_shape[1] = p->in_shape[1];
+    c.b = b;
+    for (int k = 0; k < 2; k++) {
+        int src = k < nd->n_inputs ? nd->inputs[k] : -1;
+        c.x[k] = src < 0 ? NULL : src == 0 ? net->data->x + s * net->d_in : V[src];
     }
-    case MINIMA_ACT_TANH:
-        for (size_t i = 0; i < n; i++) z[i] = tanh(z[i]);
-        break;
-    }
+    c.y = V[i];
+    c.w = nd->n_weight ? theta + nd->weight_offset : NULL;
+    c.bias = nd->n_bias ? theta + nd->bias_offset : NULL;
+    c.aux = A[i];
+    c.scratch = net->scratch;
+    return c;
 }
 
-/* The per-batch kernels, in float64 and in float32. */
-#define REAL double
-#define SFX(x) x##_f64
-#define GEMM cblas_dgemm
-#include "engine/net_rpass.h"
-#undef REAL
-#undef SFX
-#undef GEMM
-#define REAL float
-#define SFX(x) x##_f32
-#define GEMM cblas_sgemm
-#include "engine/net_rpass.h"
-#undef REAL
-#undef SFX
-#undef GEMM
-
-/* ---- forward and backward over one batch ----------------------------- */
-
-/* Forward pass for rows [s, s+b): act[k] (b, d_k) gets A_k for k < K and
- * Z_K for k = K. */
-static void forward(const minima_net *net, const double *theta, size_t s, size_t b, double **act)
+static layer_call_f32 call_f32(const minima_net *net, int i, size_t s, size_t b, float **V,
+                               unsigned char **A, const float *theta)
 {
-    const double *x = net->data->x + s * (size_t)net->d[0];
-    for (int k = 1; k <= net->K; k++) {
-        const double *in = k == 1 ? x : act[k - 1];
-        linear_forward_f64(b, net->d[k], net->d[k - 1], in, W(net, theta, k), Bias(net, theta, k),
-                           0.0, act[k]);
-        if (k < net->K) activate(net, act[k], b * (size_t)net->d[k]);
+    const node_plan *p = &net->plan[i];
+    const minima_node *nd = p->node;
+    layer_call_f32 c;
+    c.model = net->model;
+    c.node = nd;
+    c.in_shape[0] = p->in_shape[0];
+    c.in_shape[1] = p->in_shape[1];
+    c.b = b;
+    for (int k = 0; k < 2; k++) {
+        int src = k < nd->n_inputs ? nd->inputs[k] : -1;
+        c.x[k] = src < 0 ? NULL : src == 0 ? net->x32 + s * net->d_in : V[src];
+    }
+    c.y = V[i];
+    c.w = nd->n_weight ? theta + nd->weight_offset : NULL;
+    c.bias = nd->n_bias ? theta + nd->bias_offset : NULL;
+    c.aux = A[i];
+    c.scratch = net->scratch;
+    return c;
+}
+
+/* Forward pass of rows [s, s+b) at theta into V (and aux into A). */
+static void forward(const minima_net *net, const double *theta, size_t s, size_t b, double **V,
+                    unsigned char **A)
+{
+    for (int i = 1; i < net->n; i++) {
+        layer_call_f64 c = call_f64(net, i, s, b, V, A, theta);
+        net->plan[i].kind->forward(&c, V[i]);
     }
 }
 
 /* Loss summed over rows [s, s+b) (not yet divided), correct count, and
- * G_K (b, d_K) = dL/dZ_K for the mean loss over all N, and the softmax
- * (b, d_K) for cross-entropy when prob is not NULL. */
+ * the output signal g (b, d_out) = dL/dZ for the mean loss over all N, and
+ * the softmax for cross-entropy when prob is not NULL. */
 static void loss_and_output_signal(const minima_net *net, size_t s, size_t b, const double *z,
                                    double *g, double *prob, double *loss_sum, size_t *correct)
 {
-    int dK = net->d[net->K];
+    int dK = (int)net->d_out;
     double N = (double)net->N;
     double lsum = 0;
     size_t ok = 0;
@@ -456,86 +560,88 @@ static void loss_and_output_signal(const minima_net *net, size_t s, size_t b, co
 static double finish_loss(const minima_net *net, double loss_sum)
 {
     double denom = (double)net->N;
-    if (net->params.loss == MINIMA_LOSS_MSE) denom *= net->d[net->K];
+    if (net->params.loss == MINIMA_LOSS_MSE) denom *= (double)net->d_out;
     return loss_sum / denom;
 }
 
-/* Backward signals G_k for k = K-1 .. 1, given G_K in sig[K]. */
-static void backward_signals(const minima_net *net, const double *theta, size_t b, double **act,
-                             double **sig)
+/* Backward pass of rows [s, s+b): G[out] holds dL/dZ; every other node's
+ * signal is accumulated (and zeroed first). Parameter gradients go to grad
+ * when it is not NULL. */
+static void backward(const minima_net *net, const double *theta, size_t s, size_t b, double **V,
+                     unsigned char **A, double **G, double *grad)
 {
-    for (int k = net->K; k >= 2; k--) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)b, net->d[k - 1], net->d[k],
-                    1.0, sig[k], net->d[k], W(net, theta, k), net->d[k - 1], 0.0, sig[k - 1],
-                    net->d[k - 1]);
-        times_dphi_f64(net, act[k - 1], sig[k - 1], b * (size_t)net->d[k - 1]);
+    for (int i = 1; i < net->n - 1; i++) memset(G[i], 0, b * net->plan[i].size * sizeof(double));
+    for (int i = net->n - 1; i >= 1; i--) {
+        const minima_node *nd = net->plan[i].node;
+        layer_call_f64 c = call_f64(net, i, s, b, V, A, theta);
+        double *gx[2] = {NULL, NULL};
+        for (int k = 0; k < nd->n_inputs; k++)
+            gx[k] = nd->inputs[k] == 0 ? NULL : G[nd->inputs[k]];
+        double *gw = grad && nd->n_weight ? grad + nd->weight_offset : NULL;
+        double *gb = grad && nd->n_bias ? grad + nd->bias_offset : NULL;
+        net->plan[i].kind->backward(&c, G[i], gx, gw, gb);
     }
 }
 
-static void param_gradient(const minima_net *net, size_t s, size_t b, double **act, double **sig,
-                           double *grad)
-{
-    const double *x = net->data->x + s * (size_t)net->d[0];
-    for (int k = 1; k <= net->K; k++)
-        linear_backward_params_f64(b, net->d[k], net->d[k - 1], sig[k], k == 1 ? x : act[k - 1],
-                               Wm(net, grad, k), Biasm(net, grad, k));
-}
+/* ---- the anchor and its cache ------------------------------------------ */
 
-/* ---- the cache ------------------------------------------------------- */
-
-/* Pointers to A_k, G_k and the softmax of rows [s, s+b) at the anchor:
- * views into the cache when it is valid, else computed into the batch
+/* Point cur_v, cur_g, cur_aux and *prob at the anchor's values of rows
+ * [s, s+b): into the cache when it is valid, else computed into the batch
  * workspaces. */
-static void anchor_batch(minima_net *net, size_t s, size_t b, double **act, double **sig,
-                         double **prob)
+static void anchor_batch(minima_net *net, size_t s, size_t b, double **prob)
 {
     if (net->cache_valid) {
-        for (int k = 1; k <= net->K; k++) {
-            act[k] = k < net->K ? net->cache_act[k] + s * (size_t)net->d[k] : NULL;
-            sig[k] = net->cache_sig[k] + s * (size_t)net->d[k];
+        for (int i = 1; i < net->n; i++) {
+            size_t sz = net->plan[i].size;
+            net->cur_v[i] = net->cval[i] ? net->cval[i] + s * sz : NULL;
+            net->cur_g[i] = net->csig[i] ? net->csig[i] + s * sz : NULL;
+            net->cur_aux[i] = net->caux[i] ? net->caux[i] + s * net->plan[i].aux : NULL;
         }
-        *prob = net->cache_prob ? net->cache_prob + s * (size_t)net->d[net->K] : NULL;
+        *prob = net->cprob ? net->cprob + s * net->d_out : NULL;
         return;
     }
-    for (int k = 1; k <= net->K; k++) {
-        act[k] = net->act[k];
-        sig[k] = net->sig[k];
+    for (int i = 1; i < net->n; i++) {
+        net->cur_v[i] = net->val[i];
+        net->cur_g[i] = net->sig[i];
+        net->cur_aux[i] = net->aux[i];
     }
     *prob = net->prob;
-    forward(net, net->theta0, s, b, act);
+    forward(net, net->theta0, s, b, net->cur_v, net->cur_aux);
     double lsum = 0;
     size_t ok = 0;
-    loss_and_output_signal(net, s, b, act[net->K], sig[net->K],
+    loss_and_output_signal(net, s, b, net->cur_v[net->n - 1], net->cur_g[net->n - 1],
                            net->params.loss == MINIMA_LOSS_CE ? *prob : NULL, &lsum, &ok);
-    backward_signals(net, net->theta0, b, act, sig);
+    backward(net, net->theta0, s, b, net->cur_v, net->cur_aux, net->cur_g, NULL);
 }
 
-/* Fill the cache at the anchor if it is enabled and not yet valid. */
+/* Fill the cache at the anchor if it is enabled and not yet valid: values,
+ * signals and aux of kept nodes go straight to the cache. */
 static minima_status ensure_cache(minima_net *net)
 {
     if (!net->cache_enabled || net->cache_valid) return MINIMA_OK;
     double lsum = 0;
     size_t ok = 0;
-    double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1];
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        for (int k = 1; k <= net->K; k++) {
-            /* Z_K need not be kept: the softmax and G_K carry what products use. */
-            act[k] = k < net->K ? net->cache_act[k] + s * (size_t)net->d[k] : net->act[k];
-            sig[k] = net->cache_sig[k] + s * (size_t)net->d[k];
+        for (int i = 1; i < net->n; i++) {
+            size_t sz = net->plan[i].size;
+            net->cur_v[i] = net->cval[i] ? net->cval[i] + s * sz : net->val[i];
+            net->cur_g[i] = net->csig[i] ? net->csig[i] + s * sz : net->sig[i];
+            net->cur_aux[i] = net->caux[i] ? net->caux[i] + s * net->plan[i].aux : net->aux[i];
         }
-        double *prob = net->cache_prob ? net->cache_prob + s * (size_t)net->d[net->K] : NULL;
-        forward(net, net->theta0, s, b, act);
-        loss_and_output_signal(net, s, b, act[net->K], sig[net->K], prob, &lsum, &ok);
-        backward_signals(net, net->theta0, b, act, sig);
+        double *prob = net->cprob ? net->cprob + s * net->d_out : NULL;
+        forward(net, net->theta0, s, b, net->cur_v, net->cur_aux);
+        loss_and_output_signal(net, s, b, net->cur_v[net->n - 1], net->cur_g[net->n - 1], prob,
+                               &lsum, &ok);
+        backward(net, net->theta0, s, b, net->cur_v, net->cur_aux, net->cur_g, NULL);
     }
     net->anchor_loss = finish_loss(net, lsum);
     net->cache_valid = 1;
     return MINIMA_OK;
 }
 
-/* ---- loss, outputs, gradient ------------------------------------------ */
+/* ---- loss, outputs, gradient ------------------------------------------- */
 
 minima_status minima_net_loss(minima_net *net, const double *theta, double *loss, double *accuracy)
 {
@@ -547,8 +653,8 @@ minima_status minima_net_loss(minima_net *net, const double *theta, double *loss
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        forward(net, theta, s, b, net->act);
-        loss_and_output_signal(net, s, b, net->act[net->K], NULL, NULL, &lsum, &ok);
+        forward(net, theta, s, b, net->val, net->aux);
+        loss_and_output_signal(net, s, b, net->val[net->n - 1], NULL, NULL, &lsum, &ok);
     }
     *loss = finish_loss(net, lsum);
     if (accuracy) *accuracy = net->data->labels ? (double)ok / (double)net->N : NAN;
@@ -560,12 +666,12 @@ minima_status minima_net_outputs(minima_net *net, const double *theta, double *o
     if (!net || !outputs) MINIMA_FAIL(MINIMA_EINVAL, "minima_net_outputs: NULL argument");
     if (theta) MINIMA_TRY(check_theta(net, theta));
     else theta = net->theta0;
-    size_t dK = (size_t)net->d[net->K];
+    size_t dK = net->d_out;
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        forward(net, theta, s, b, net->act);
-        memcpy(outputs + s * dK, net->act[net->K], b * dK * sizeof(double));
+        forward(net, theta, s, b, net->val, net->aux);
+        memcpy(outputs + s * dK, net->val[net->n - 1], b * dK * sizeof(double));
     }
     return MINIMA_OK;
 }
@@ -575,13 +681,21 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
     if (!net || !grad) MINIMA_FAIL(MINIMA_EINVAL, "minima_net_gradient: NULL argument");
     memset(grad, 0, net->P * sizeof(double));
     if (!theta && net->cache_enabled) {
-        /* At the anchor, the cached signals give the gradient directly. */
+        /* At the anchor, the cached values and signals give the gradient of
+         * every parameter directly: a backward call per parametric node. */
         MINIMA_TRY(ensure_cache(net));
-        double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
+        double *prob;
         for (size_t s = 0; s < net->N; s += net->B) {
             size_t b = net->N - s < net->B ? net->N - s : net->B;
-            anchor_batch(net, s, b, act, sig, &prob);
-            param_gradient(net, s, b, act, sig, grad);
+            anchor_batch(net, s, b, &prob);
+            for (int i = 1; i < net->n; i++) {
+                const minima_node *nd = net->plan[i].node;
+                if (!nd->n_weight) continue;
+                layer_call_f64 c = call_f64(net, i, s, b, net->cur_v, net->cur_aux, net->theta0);
+                double *gx[2] = {NULL, NULL};
+                net->plan[i].kind->backward(&c, net->cur_g[i], gx, grad + nd->weight_offset,
+                                            nd->n_bias ? grad + nd->bias_offset : NULL);
+            }
         }
         if (loss) *loss = net->anchor_loss;
         return MINIMA_OK;
@@ -593,16 +707,74 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        forward(net, theta, s, b, net->act);
-        loss_and_output_signal(net, s, b, net->act[net->K], net->sig[net->K], NULL, &lsum, &ok);
-        backward_signals(net, theta, b, net->act, net->sig);
-        param_gradient(net, s, b, net->act, net->sig, grad);
+        forward(net, theta, s, b, net->val, net->aux);
+        loss_and_output_signal(net, s, b, net->val[net->n - 1], net->sig[net->n - 1], NULL, &lsum,
+                               &ok);
+        backward(net, theta, s, b, net->val, net->aux, net->sig, grad);
     }
     if (loss) *loss = finish_loss(net, lsum);
     return MINIMA_OK;
 }
 
-/* ---- curvature products ----------------------------------------------- */
+/* ---- curvature products in float64 -------------------------------------- */
+
+/* R-forward of rows [s, s+b) along v: R{V_i} into rval. */
+static void r_forward_f64(minima_net *net, const double *v, size_t s, size_t b)
+{
+    for (int i = 1; i < net->n; i++) {
+        const minima_node *nd = net->plan[i].node;
+        layer_call_f64 c = call_f64(net, i, s, b, net->cur_v, net->cur_aux, net->theta0);
+        const double *rx[2] = {NULL, NULL};
+        for (int k = 0; k < nd->n_inputs; k++)
+            rx[k] = nd->inputs[k] == 0 ? NULL : net->rval[nd->inputs[k]];
+        net->plan[i].kind->rforward(&c, rx, nd->n_weight ? v + nd->weight_offset : NULL,
+                                    nd->n_bias ? v + nd->bias_offset : NULL, net->rval[i]);
+    }
+}
+
+/* R{G_out} from R{Z}: the output Hessian of the loss applied row by row. */
+static void r_output_signal_f64(const minima_net *net, size_t b, const double *rz,
+                                const double *prob, double *rg)
+{
+    int dK = (int)net->d_out;
+    double inv_n = 1.0 / (double)net->N;
+    if (net->params.loss == MINIMA_LOSS_CE) {
+        for (size_t i = 0; i < b; i++) {
+            const double *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
+            double pr = 0;
+            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
+            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) * inv_n;
+        }
+    } else {
+        double scale = 2.0 / ((double)net->N * dK);
+        for (size_t i = 0; i < b * (size_t)dK; i++) rg[i] = scale * rz[i];
+    }
+}
+
+/* R-backward of rows [s, s+b), accumulating H v (full) or G v into hv. */
+static void r_backward_f64(minima_net *net, const double *v, size_t s, size_t b, int full,
+                           double *hv)
+{
+    for (int i = 1; i < net->n - 1; i++)
+        memset(net->rsig[i], 0, b * net->plan[i].size * sizeof(double));
+    for (int i = net->n - 1; i >= 1; i--) {
+        const minima_node *nd = net->plan[i].node;
+        layer_call_f64 c = call_f64(net, i, s, b, net->cur_v, net->cur_aux, net->theta0);
+        const double *rx[2] = {NULL, NULL};
+        double *rgx[2] = {NULL, NULL};
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int src = nd->inputs[k];
+            rx[k] = src == 0 ? NULL : net->rval[src];
+            rgx[k] = src == 0 ? NULL : net->rsig[src];
+        }
+        net->plan[i].kind->rbackward(&c, net->cur_g[i], net->rsig[i], rx,
+                                     nd->n_weight ? v + nd->weight_offset : NULL, full, rgx,
+                                     nd->n_weight ? hv + nd->weight_offset : NULL,
+                                     nd->n_bias ? hv + nd->bias_offset : NULL);
+    }
+}
+
+/* ---- curvature products in float32 -------------------------------------- */
 
 static void to_float(float *dst, const double *src, size_t n)
 {
@@ -614,43 +786,96 @@ static minima_status ensure_cache32(minima_net *net)
 {
     if (!net->cache_enabled || net->cache32_valid) return MINIMA_OK;
     MINIMA_TRY(ensure_cache(net));
-    for (int k = 1; k <= net->K; k++) {
-        size_t sz = net->N * (size_t)net->d[k];
-        if (k < net->K) to_float(net->cache_act32[k], net->cache_act[k], sz);
-        to_float(net->cache_sig32[k], net->cache_sig[k], sz);
+    for (int i = 1; i < net->n; i++) {
+        size_t sz = net->N * net->plan[i].size;
+        if (net->cval[i]) to_float(net->cval32[i], net->cval[i], sz);
+        if (net->csig[i]) to_float(net->csig32[i], net->csig[i], sz);
     }
-    if (net->cache_prob)
-        to_float(net->cache_prob32, net->cache_prob, net->N * (size_t)net->d[net->K]);
+    if (net->cprob) to_float(net->cprob32, net->cprob, net->N * net->d_out);
     net->cache32_valid = 1;
     return MINIMA_OK;
 }
 
 /* anchor_batch in float32: views into the float32 cache, or the float64
- * batch rounded into the float32 workspaces. */
-static void anchor_batch_f32(minima_net *net, size_t s, size_t b, float **act, float **sig,
-                             float **prob)
+ * batch rounded into the float32 workspaces. The aux (indices) is shared. */
+static void anchor_batch_f32(minima_net *net, size_t s, size_t b, float **prob)
 {
     if (net->cache32_valid) {
-        for (int k = 1; k <= net->K; k++) {
-            act[k] = k < net->K ? net->cache_act32[k] + s * (size_t)net->d[k] : NULL;
-            sig[k] = net->cache_sig32[k] + s * (size_t)net->d[k];
+        for (int i = 1; i < net->n; i++) {
+            size_t sz = net->plan[i].size;
+            net->cur_v32[i] = net->cval32[i] ? net->cval32[i] + s * sz : NULL;
+            net->cur_g32[i] = net->csig32[i] ? net->csig32[i] + s * sz : NULL;
+            net->cur_aux[i] = net->caux[i] ? net->caux[i] + s * net->plan[i].aux : NULL;
         }
-        *prob = net->cache_prob32 ? net->cache_prob32 + s * (size_t)net->d[net->K] : NULL;
+        *prob = net->cprob32 ? net->cprob32 + s * net->d_out : NULL;
         return;
     }
-    double *a64[MAX_LAYERS + 1], *g64[MAX_LAYERS + 1], *p64;
-    anchor_batch(net, s, b, a64, g64, &p64);
-    for (int k = 1; k <= net->K; k++) {
-        size_t sz = b * (size_t)net->d[k];
-        if (k < net->K) to_float(net->act32[k], a64[k], sz);
-        to_float(net->sig32[k], g64[k], sz);
-        act[k] = net->act32[k];
-        sig[k] = net->sig32[k];
+    double *p64;
+    anchor_batch(net, s, b, &p64);
+    for (int i = 1; i < net->n; i++) {
+        size_t sz = b * net->plan[i].size;
+        to_float(net->val32[i], net->cur_v[i], sz);
+        to_float(net->sig32[i], net->cur_g[i], sz);
+        net->cur_v32[i] = net->val32[i];
+        net->cur_g32[i] = net->sig32[i];
     }
     *prob = NULL;
     if (net->params.loss == MINIMA_LOSS_CE) {
-        to_float(net->prob32, p64, b * (size_t)net->d[net->K]);
+        to_float(net->prob32, p64, b * net->d_out);
         *prob = net->prob32;
+    }
+}
+
+static void r_forward_f32(minima_net *net, const float *v, size_t s, size_t b)
+{
+    for (int i = 1; i < net->n; i++) {
+        const minima_node *nd = net->plan[i].node;
+        layer_call_f32 c = call_f32(net, i, s, b, net->cur_v32, net->cur_aux, net->theta32);
+        const float *rx[2] = {NULL, NULL};
+        for (int k = 0; k < nd->n_inputs; k++)
+            rx[k] = nd->inputs[k] == 0 ? NULL : net->rval32[nd->inputs[k]];
+        net->plan[i].kind->rforward_f32(&c, rx, nd->n_weight ? v + nd->weight_offset : NULL,
+                                        nd->n_bias ? v + nd->bias_offset : NULL, net->rval32[i]);
+    }
+}
+
+static void r_output_signal_f32(const minima_net *net, size_t b, const float *rz,
+                                const float *prob, float *rg)
+{
+    int dK = (int)net->d_out;
+    float inv_n = (float)(1.0 / (double)net->N);
+    if (net->params.loss == MINIMA_LOSS_CE) {
+        for (size_t i = 0; i < b; i++) {
+            const float *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
+            float pr = 0;
+            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
+            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) * inv_n;
+        }
+    } else {
+        float scale = (float)(2.0 / ((double)net->N * dK));
+        for (size_t i = 0; i < b * (size_t)dK; i++) rg[i] = scale * rz[i];
+    }
+}
+
+static void r_backward_f32(minima_net *net, const float *v, size_t s, size_t b, int full,
+                           float *hv)
+{
+    for (int i = 1; i < net->n - 1; i++)
+        memset(net->rsig32[i], 0, b * net->plan[i].size * sizeof(float));
+    for (int i = net->n - 1; i >= 1; i--) {
+        const minima_node *nd = net->plan[i].node;
+        layer_call_f32 c = call_f32(net, i, s, b, net->cur_v32, net->cur_aux, net->theta32);
+        const float *rx[2] = {NULL, NULL};
+        float *rgx[2] = {NULL, NULL};
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int src = nd->inputs[k];
+            rx[k] = src == 0 ? NULL : net->rval32[src];
+            rgx[k] = src == 0 ? NULL : net->rsig32[src];
+        }
+        net->plan[i].kind->rbackward_f32(&c, net->cur_g32[i], net->rsig32[i], rx,
+                                         nd->n_weight ? v + nd->weight_offset : NULL, full, rgx,
+                                         nd->n_weight ? hv + nd->weight_offset : NULL,
+                                         nd->n_bias ? hv + nd->bias_offset : NULL);
     }
 }
 
@@ -659,14 +884,15 @@ static minima_status curvature_product_f32(minima_net *net, const double *v, dou
     MINIMA_TRY(ensure_cache32(net));
     to_float(net->v32, v, net->P);
     memset(net->hv32, 0, net->P * sizeof(float));
-    float *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
+    float *prob;
+    int o = net->n - 1;
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        anchor_batch_f32(net, s, b, act, sig, &prob);
-        r_forward_f32(net, &net->r32, net->v32, s, b, act);
-        r_output_signal_f32(net, &net->r32, b, prob);
-        r_backward_f32(net, &net->r32, net->v32, s, b, act, sig, full, net->hv32);
+        anchor_batch_f32(net, s, b, &prob);
+        r_forward_f32(net, net->v32, s, b);
+        r_output_signal_f32(net, b, net->rval32[o], prob, net->rsig32[o]);
+        r_backward_f32(net, net->v32, s, b, full, net->hv32);
     }
     for (size_t i = 0; i < net->P; i++) out[i] = net->hv32[i];
     net->n_products++;
@@ -680,14 +906,15 @@ static minima_status curvature_product(minima_net *net, const double *v, double 
     if (net->params.float32) return curvature_product_f32(net, v, out, full);
     MINIMA_TRY(ensure_cache(net));
     memset(out, 0, net->P * sizeof(double));
-    double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
+    double *prob;
+    int o = net->n - 1;
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        anchor_batch(net, s, b, act, sig, &prob);
-        r_forward_f64(net, &net->r64, v, s, b, act);
-        r_output_signal_f64(net, &net->r64, b, prob);
-        r_backward_f64(net, &net->r64, v, s, b, act, sig, full, out);
+        anchor_batch(net, s, b, &prob);
+        r_forward_f64(net, v, s, b);
+        r_output_signal_f64(net, b, net->rval[o], prob, net->rsig[o]);
+        r_backward_f64(net, v, s, b, full, out);
     }
     net->n_products++;
     return MINIMA_OK;
@@ -707,14 +934,14 @@ minima_status minima_net_jvp(minima_net *net, const double *v, double *rz)
 {
     if (!net || !v || !rz) MINIMA_FAIL(MINIMA_EINVAL, "minima_net_jvp: NULL argument");
     MINIMA_TRY(ensure_cache(net));
-    size_t dK = (size_t)net->d[net->K];
-    double *act[MAX_LAYERS + 1], *sig[MAX_LAYERS + 1], *prob;
+    size_t dK = net->d_out;
+    double *prob;
     for (size_t s = 0; s < net->N; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
         size_t b = net->N - s < net->B ? net->N - s : net->B;
-        anchor_batch(net, s, b, act, sig, &prob);
-        r_forward_f64(net, &net->r64, v, s, b, act);
-        memcpy(rz + s * dK, net->r64.rz[net->K], b * dK * sizeof(double));
+        anchor_batch(net, s, b, &prob);
+        r_forward_f64(net, v, s, b);
+        memcpy(rz + s * dK, net->rval[net->n - 1], b * dK * sizeof(double));
     }
     net->n_products++;
     return MINIMA_OK;
