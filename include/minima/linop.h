@@ -24,8 +24,6 @@
 
 #include <stddef.h>
 
-#include "minima/model.h"
-#include "minima/net.h"
 #include "minima/status.h"
 
 #ifdef __cplusplus
@@ -60,13 +58,6 @@ minima_status minima_linop_apply(minima_linop *op, const double *x, double *y);
  * for small exact computations. */
 minima_status minima_linop_dense(minima_linop **out, size_t n, const double *a /* (n, n) */);
 
-/* The Hessian of the net's loss at its anchor (minima_net_hvp), n = P.
- * Borrows the net. */
-minima_status minima_linop_hessian(minima_linop **out, minima_net *net);
-/* The generalised Gauss-Newton matrix at the anchor (minima_net_ggnvp),
- * positive semi-definite, n = P. Borrows the net. */
-minima_status minima_linop_ggn(minima_linop **out, minima_net *net);
-
 /* The restriction P_S^T A P_S of `parent` to the coordinates
  * index[0..n_index) (strictly increasing, each < parent->n): an
  * n_index-by-n_index operator. Each product scatters x into a full-size
@@ -81,22 +72,6 @@ minima_status minima_linop_subset(minima_linop **out, minima_linop *parent,
  * Borrows the parent. */
 minima_status minima_linop_scaled(minima_linop **out, minima_linop *parent,
                                   const double *d /* (parent->n) */);
-
-/* The parameter indices (into the model's theta, parameters() order, strictly
- * increasing) of the layers named in `spec`: a comma-separated list of
- * tokens, each
- *     NAME          every parameter of the layer with that PyTorch name
- *                   ("0", "2", "fc1" — model->layer_names)
- *     NAME.weight   only its weight matrix
- *     NAME.bias     only its bias (an error if the model has none)
- *     #k            the k-th linear layer, 0-based (k < n_layers)
- * Names are matched first, so "2" is the layer named "2" and "#2" the
- * third layer. A token naming nothing, an empty token or a layer named
- * twice is MINIMA_EINVAL with the token quoted. On success *index
- * (allocated with minima_alloc, the caller frees it with minima_free) holds
- * *n_index indices. */
-minima_status minima_linop_select_layers(const minima_model *model, const char *spec,
-                                         size_t **index, size_t *n_index);
 
 #ifdef __cplusplus
 }

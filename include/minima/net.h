@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "minima/data.h"
+#include "minima/linop.h"
 #include "minima/model.h"
 #include "minima/status.h"
 
@@ -117,6 +118,32 @@ size_t minima_net_activation_bytes(const minima_net *net);
 size_t minima_net_batch_rows(const minima_net *net);
 /* Number of products (HVP, GGN, JVP) computed since creation. */
 size_t minima_net_n_products(const minima_net *net);
+
+/* ---- the curvature as operators (src/engine/net_operators.c) ---------- */
+
+/* The Hessian of the net's loss at its anchor (minima_net_hvp), n = P.
+ * Borrows the net. */
+minima_status minima_linop_hessian(minima_linop **out, minima_net *net);
+/* The generalised Gauss-Newton matrix at the anchor (minima_net_ggnvp),
+ * positive semi-definite, n = P. Borrows the net. */
+minima_status minima_linop_ggn(minima_linop **out, minima_net *net);
+
+/* The parameter indices (into the model's theta, parameters() order, strictly
+ * increasing) of the layers named in `spec`: a comma-separated list of
+ * tokens, each
+ *     NAME          every parameter of the layer with that PyTorch name
+ *                   ("0", "2", "fc1", "features.3": the names of the
+ *                   model's linear and conv2d nodes)
+ *     NAME.weight   only its weight matrix
+ *     NAME.bias     only its bias (an error if the model has none)
+ *     #k            the k-th linear or conv2d node, 0-based
+ * Names are matched first, so "2" is the layer named "2" and "#2" the
+ * third layer. A token naming nothing, an empty token or a layer named
+ * twice is MINIMA_EINVAL with the token quoted. On success *index
+ * (allocated with minima_alloc, the caller frees it with minima_free) holds
+ * *n_index indices. */
+minima_status minima_linop_select_layers(const minima_model *model, const char *spec,
+                                         size_t **index, size_t *n_index);
 
 #ifdef __cplusplus
 }
