@@ -20,16 +20,21 @@ const char minima_cmd_train_summary[] = "train a network (SGD or Adam), with che
 
 static const char usage[] =
     "usage: minima train --data SRC [--labels F] [--subset N] [--test SRC]\n"
-    "                    [--arch 784-128-128-10] [--no-bias] [--activation relu|leaky_relu]\n"
+    "                    [--arch 784-128-128-10 | SHAPE:LAYER,...] [--no-bias]\n"
+    "                    [--activation relu|leaky_relu]\n"
     "                    [--loss ce|mse] [--optimizer sgd|adam] [--lr X] [--momentum X]\n"
     "                    [--nesterov] [--weight-decay X] [--batch B | --full-batch]\n"
     "                    [--epochs E] [--grad-tol X] [--seed S] [--checkpoint-every N]\n"
     "                    --out MODEL [--resume] [--json]\n\n"
-    "Trains a fully connected network in float64 with PyTorch's SGD (momentum,\n"
+    "Trains a network in float64 with PyTorch's SGD (momentum,\n"
     "Nesterov, weight decay) or Adam, on shuffled mini-batches (the order of epoch e\n"
     "is drawn from the seed and e) or on the full batch (gradient descent), for\n"
     "--epochs epochs or until the full training-set gradient norm is <= --grad-tol.\n"
-    "The weights start from PyTorch's nn.Linear initialisation (scale) drawn from\n"
+    "--arch is a fully connected network's widths (784-128-10, --activation between\n"
+    "the layers) or any rectified network in the general form SHAPE:LAYER,...,\n"
+    "e.g. 1x28x28:conv32k3p1,relu,maxpool2,conv64k3p1,relu,maxpool2,flatten,128,relu,10\n"
+    "(docs/model-files.md lists the layers and their PyTorch modules).\n"
+    "The weights start from PyTorch's nn.Linear/nn.Conv2d initialisation (scale) drawn from\n"
     "--seed (through minima_train_init_seed: a teacher drawn from the same seed is\n"
     "not the starting point).\n"
     "SRC is fashion-mnist[:test], IMAGES.idx[.gz] or X.npy with --labels, FILE.csv\n"
@@ -141,7 +146,8 @@ int minima_cmd_train(int argc, char **argv)
         {"--test", OPT_STRING, &test_source,
          "evaluation data after each epoch (default: fashion-mnist:test for fashion-mnist)", "SRC"},
         {"--test-labels", OPT_STRING, &test_labels, "labels file for IDX or .npy test features", "FILE"},
-        {"--arch", OPT_STRING, &arch, "layer widths d_0-d_1-...-d_K", "WIDTHS"},
+        {"--arch", OPT_STRING, &arch, "layer widths d_0-d_1-...-d_K, or SHAPE:LAYER,... "
+         "(docs/model-files.md)", "ARCH"},
         {"--no-bias", OPT_FLAG, &no_bias, "linear layers without biases", NULL},
         {"--activation", OPT_STRING, &act_name, "relu or leaky_relu", "NAME"},
         {"--loss", OPT_STRING, &loss_name, "ce (cross-entropy, labels) or mse (targets)", "ce|mse"},
@@ -210,13 +216,13 @@ int minima_cmd_train(int argc, char **argv)
     tp.seed = seed;
     if (minima_train_check_params(&tp) != MINIMA_OK)
         return cli_usage_error("train", "%s", minima_last_error());
-    int *widths = NULL, n_layers = 0;
-    if (minima_parse_arch(arch, &widths, &n_layers) != MINIMA_OK)
+    minima_model *model = NULL;
+    if (minima_arch_parse(arch, !no_bias, act, 0.01, &model) != MINIMA_OK)
         return cli_usage_error("train", "option --arch: %s", minima_last_error());
+    size_t n_inputs = minima_model_n_inputs(model);
 
     size_t ckpt_len = strlen(out) + 6;
     char *ckpt = minima_alloc(ckpt_len, 1);
-    minima_model *model = NULL;
     minima_dataset *train = NULL, *test = NULL;
     minima_trainer *tr = NULL;
     minima_epoch_stats *hist = NULL, last;
@@ -252,7 +258,7 @@ int minima_cmd_train(int argc, char **argv)
     dopt.subset = subset;
     dopt.seed = data_seed;
     dopt.labels_use = loss == MINIMA_LOSS_CE ? MINIMA_LABELS_CLASSES : MINIMA_LABELS_TARGETS;
-    dopt.n_outputs = widths[n_layers];
+    dopt.n_outputs = minima_model_n_outputs(model);
     if ((rc = cli_data_limit("train", max_data_bytes, &dopt.max_bytes)) >= 0) goto done;
     if ((st = minima_data_load(source, &dopt, &train)) != MINIMA_OK) {
         rc = cli_fail("train", st);
@@ -272,13 +278,9 @@ int minima_cmd_train(int argc, char **argv)
             goto done;
         }
     }
-    if (train->d != widths[0]) {
-        rc = cli_usage_error("train", "--arch %s takes d_0 = %d inputs but data '%s' has %d "
-                             "features per example", arch, widths[0], source, train->d);
-        goto done;
-    }
-    if ((st = minima_model_create(&model, n_layers, widths, !no_bias, act)) != MINIMA_OK) {
-        rc = cli_fail("train", st);
+    if ((size_t)train->d != n_inputs) {
+        rc = cli_usage_error("train", "--arch %s takes %zu inputs but data '%s' has %d "
+                             "features per example", arch, n_inputs, source, train->d);
         goto done;
     }
     model->loss = loss;
@@ -426,7 +428,6 @@ done:
     minima_model_free(model);
     minima_dataset_free(train);
     minima_dataset_free(test);
-    minima_free(widths);
     minima_free(ckpt);
     return rc;
 }

@@ -5,7 +5,8 @@
  * uint64 and reals as the bits of their IEEE binary64 value:
  *
  *   identity (must match the resuming trainer):
- *     n_layers K, widths d_0..d_K, has_bias, activation, loss,
+ *     n_layers K, widths d_0..d_K (a graph that is not an MLP: 0, then the
+ *     CRC-32 of its architecture string), has_bias, activation, loss,
  *     n_params P, n_train N, CRC-32 of the training data (minima_train_data_crc),
  *     optimizer kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps,
  *     batch (examples per step), full_batch, drop_last, seed
@@ -112,6 +113,14 @@ static void w_f64s(writer *w, const double *x, size_t n)
     if (k) w_bytes(w, b, k);
 }
 
+/* CRC-32 of a graph model's architecture string (minima_arch_format). */
+static uint64_t graph_crc(const minima_model *m)
+{
+    char arch[4096];
+    minima_arch_format(m, arch, sizeof arch);
+    return (uint64_t)crc32(crc32(0L, Z_NULL, 0), (const unsigned char *)arch, (uInt)strlen(arch));
+}
+
 /* The identity fields, in file order, of the trainer (so that writing and
  * comparing use one list). */
 typedef struct { const char *name; uint64_t value; int real; } ident_field;
@@ -124,8 +133,15 @@ static size_t identity(const minima_trainer *tr, ident_field *f, size_t cap)
 #define ADD(nm, v) do { MINIMA_ASSERT(k < cap); f[k].name = (nm); f[k].value = (uint64_t)(v); \
                            f[k].real = 0; k++; } while (0)
 #define ADD_REAL(nm, x) do { ADD(nm, f64_bits(x)); f[k - 1].real = 1; } while (0)
-    ADD("number of layers", m->n_layers);
-    for (int i = 0; i <= m->n_layers; i++) ADD("layer width", m->widths[i]);
+    if (m->is_mlp) {
+        ADD("number of layers", m->n_layers);
+        for (int i = 0; i <= m->n_layers; i++) ADD("layer width", m->widths[i]);
+    } else {
+        /* A graph: no layer count (0 marks it), then the CRC-32 of its
+         * architecture string in the place of the widths. */
+        ADD("number of layers", 0);
+        ADD("architecture checksum", graph_crc(m));
+    }
     ADD("bias", m->has_bias);
     ADD("activation", m->activation);
     ADD("loss", m->loss);
@@ -151,7 +167,7 @@ static size_t identity(const minima_trainer *tr, ident_field *f, size_t cap)
 
 static size_t n_identity(const minima_trainer *tr)
 {
-    return (size_t)tr->model->n_layers + 1 + CKPT_N_IDENT_FIXED;
+    return (tr->model->is_mlp ? (size_t)tr->model->n_layers + 1 : 1) + CKPT_N_IDENT_FIXED;
 }
 
 uint64_t minima_train_data_crc(const minima_dataset *d)
