@@ -66,8 +66,11 @@ minima_status minima_api_model_from_tensors(int n_tensors, const char *const *na
                                             const char *order, const char *activation,
                                             const char *loss, minima_model **out);
 
-/* A new model of the MLP architecture "784-128-10" (bias: 0/1; activation
- * as above, NULL: relu), initialised as PyTorch's nn.Linear with `seed`. */
+/* A new model of the architecture `arch`: MLP widths "784-128-10"
+ * (activation as above between the layers, NULL: relu) or the general form
+ * "1x28x28:conv32k3p1,relu,maxpool2,flatten,10" (docs/model-files.md), bias
+ * 0/1 for every layer, initialised as PyTorch's nn.Linear/nn.Conv2d with
+ * `seed`. */
 minima_status minima_api_model_create(const char *arch, int bias, const char *activation,
                                       uint64_t seed, minima_model **out);
 

@@ -140,16 +140,8 @@ minima_status minima_api_model_create(const char *arch, int bias, const char *ac
     minima_activation act = MINIMA_ACT_RELU;
     double slope = 0.01;
     if (activation) MINIMA_TRY(parse_activation(fn, activation, &act, &slope));
-    int *widths = NULL, n_layers = 0;
-    MINIMA_TRY(minima_parse_arch(arch, &widths, &n_layers));
-    minima_status st = minima_model_create(out, n_layers, widths, bias != 0, act);
-    minima_free(widths);
-    if (st != MINIMA_OK) return st;
-    if (act == MINIMA_ACT_LEAKY_RELU && (st = minima_model_set_activation(*out, act, slope)) != MINIMA_OK) {
-        minima_model_free(*out);
-        *out = NULL;
-        return st;
-    }
+    /* "784-128-10" (activation between the layers) or "SHAPE:LAYER,..." */
+    MINIMA_TRY(minima_arch_parse(arch, bias != 0, act, slope, out));
     minima_model_init(*out, seed);
     return MINIMA_OK;
 }
