@@ -1,8 +1,9 @@
 /* layer_leaky_relu.c — y = max(x, a x) with slope 0 < a < 1 (nn.LeakyReLU).
  *
- * Positively homogeneous like ReLU. The derivative is 1 where y > 0 and a
- * elsewhere (a at x = 0, as PyTorch), recovered from the output; the second
- * derivative is 0 almost everywhere. */
+ * Positively homogeneous like ReLU. The derivative is 1 where x > 0 and a
+ * elsewhere (a at x = 0, as PyTorch); forward records which, one byte per
+ * value (aux), for the R-passes. The second derivative is 0 almost
+ * everywhere. */
 #include <math.h>
 
 #include "engine/layer.h"
@@ -16,21 +17,30 @@ static minima_status leaky_infer(minima_node *node, const minima_shape *in[2], c
     return layer_elementwise_infer(node, in, label);
 }
 
+static size_t leaky_aux_bytes(const minima_node *node, const minima_shape *in[2])
+{
+    return minima_shape_size(*in[0]);
+}
+
 static void leaky_forward(const layer_call_f64 *c, double *y)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
     double a = c->node->slope;
     const double *x = c->x[0];
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a * x[i];
+    unsigned char *on = c->aux;
+    for (size_t i = 0; i < n; i++) {
+        on[i] = x[i] > 0;
+        y[i] = on[i] ? x[i] : a * x[i];
+    }
 }
 
-/* out += phi'(x) * in, phi' read from y. */
+/* out += phi'(x) * in, phi' read from the recorded signs. */
 static void leaky_scale_f64(const layer_call_f64 *c, const double *in, double *out)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
     double a = c->node->slope;
-    const double *y = c->y;
-    for (size_t i = 0; i < n; i++) out[i] += y[i] > 0 ? in[i] : a * in[i];
+    const unsigned char *on = c->aux;
+    for (size_t i = 0; i < n; i++) out[i] += on[i] ? in[i] : a * in[i];
 }
 
 static void leaky_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
@@ -44,12 +54,12 @@ static void leaky_rforward(const layer_call_f64 *c, const double *rx[2], const d
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
     double a = c->node->slope;
-    const double *y = c->y;
+    const unsigned char *on = c->aux;
     if (!rx[0]) {
         for (size_t i = 0; i < n; i++) ry[i] = 0.0;
         return;
     }
-    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : a * rx[0][i];
+    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : a * rx[0][i];
 }
 
 static void leaky_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
@@ -64,12 +74,12 @@ static void leaky_rforward_f32(const layer_call_f32 *c, const float *rx[2], cons
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
     float a = (float)c->node->slope;
-    const float *y = c->y;
+    const unsigned char *on = c->aux;
     if (!rx[0]) {
         for (size_t i = 0; i < n; i++) ry[i] = 0.0f;
         return;
     }
-    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : a * rx[0][i];
+    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : a * rx[0][i];
 }
 
 static void leaky_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
@@ -79,16 +89,17 @@ static void leaky_rbackward_f32(const layer_call_f32 *c, const float *gy, const 
     if (!rgx[0]) return;
     size_t n = c->b * minima_shape_size(c->node->shape);
     float a = (float)c->node->slope;
-    const float *y = c->y;
-    for (size_t i = 0; i < n; i++) rgx[0][i] += y[i] > 0 ? rgy[i] : a * rgy[i];
+    const unsigned char *on = c->aux;
+    for (size_t i = 0; i < n; i++) rgx[0][i] += on[i] ? rgy[i] : a * rgy[i];
 }
 
 const layer_kind layer_leaky_relu = {
     .kind = MINIMA_NODE_LEAKY_RELU,
     .name = "leaky_relu",
     .n_inputs = 1,
-    .needs = LAYER_NEEDS_Y,
+    .needs = 0,
     .infer = leaky_infer,
+    .aux_bytes = leaky_aux_bytes,
     .flops = layer_elementwise_flops,
     .forward = leaky_forward,
     .backward = leaky_backward,

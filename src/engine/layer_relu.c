@@ -1,24 +1,35 @@
 /* layer_relu.c — y = max(x, 0) (nn.ReLU), elementwise.
  *
- * The derivative is 1 where y > 0 and 0 elsewhere (0 at x = 0 exactly, as
- * PyTorch takes it), so the R-passes need only the output. The second
+ * The derivative is 1 where x > 0 and 0 elsewhere (0 at x = 0 exactly, as
+ * PyTorch takes it). forward records it as one byte per value (aux), so
+ * the R-passes read a byte instead of the output's eight: the output need
+ * not be kept at the anchor unless a reader wants it. The second
  * derivative is 0 almost everywhere: no second-order term. */
 #include "engine/layer.h"
 #include "engine/layer_elementwise.h"
+
+static size_t relu_aux_bytes(const minima_node *node, const minima_shape *in[2])
+{
+    return minima_shape_size(*in[0]);
+}
 
 static void relu_forward(const layer_call_f64 *c, double *y)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
     const double *x = c->x[0];
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
+    unsigned char *on = c->aux;
+    for (size_t i = 0; i < n; i++) {
+        on[i] = x[i] > 0;
+        y[i] = on[i] ? x[i] : 0.0;
+    }
 }
 
-/* out += (y > 0) * in */
+/* out += on * in */
 static void relu_mask_f64(const layer_call_f64 *c, const double *in, double *out)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const double *y = c->y;
-    for (size_t i = 0; i < n; i++) out[i] += y[i] > 0 ? in[i] : 0.0;
+    const unsigned char *on = c->aux;
+    for (size_t i = 0; i < n; i++) out[i] += on[i] ? in[i] : 0.0;
 }
 
 static void relu_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
@@ -31,12 +42,12 @@ static void relu_rforward(const layer_call_f64 *c, const double *rx[2], const do
                           const double *vb, double *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const double *y = c->y;
+    const unsigned char *on = c->aux;
     if (!rx[0]) {
         for (size_t i = 0; i < n; i++) ry[i] = 0.0;
         return;
     }
-    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : 0.0;
+    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : 0.0;
 }
 
 static void relu_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
@@ -50,12 +61,12 @@ static void relu_rforward_f32(const layer_call_f32 *c, const float *rx[2], const
                               const float *vb, float *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const float *y = c->y;
+    const unsigned char *on = c->aux;
     if (!rx[0]) {
         for (size_t i = 0; i < n; i++) ry[i] = 0.0f;
         return;
     }
-    for (size_t i = 0; i < n; i++) ry[i] = y[i] > 0 ? rx[0][i] : 0.0f;
+    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : 0.0f;
 }
 
 static void relu_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
@@ -64,16 +75,17 @@ static void relu_rbackward_f32(const layer_call_f32 *c, const float *gy, const f
 {
     if (!rgx[0]) return;
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const float *y = c->y;
-    for (size_t i = 0; i < n; i++) rgx[0][i] += y[i] > 0 ? rgy[i] : 0.0f;
+    const unsigned char *on = c->aux;
+    for (size_t i = 0; i < n; i++) rgx[0][i] += on[i] ? rgy[i] : 0.0f;
 }
 
 const layer_kind layer_relu = {
     .kind = MINIMA_NODE_RELU,
     .name = "relu",
     .n_inputs = 1,
-    .needs = LAYER_NEEDS_Y,
+    .needs = 0,
     .infer = layer_elementwise_infer,
+    .aux_bytes = relu_aux_bytes,
     .flops = layer_elementwise_flops,
     .forward = relu_forward,
     .backward = relu_backward,
