@@ -7,9 +7,10 @@
  * For each of its three networks, built from its architecture string by
  * minima_arch_parse with the fixture's theta, and each loss (cross-entropy;
  * MSE with one-hot or float targets), this checks
- *   - outputs, loss, accuracy, gradient and three Hessian-vector products,
- *     batches of 7 examples, cache on: 1e-10 relative, norm-wise and entry
- *     by entry (|a_i - b_i| <= 1e-10 |b_i| + 1e-11 max_j |b_j|);
+ *   - outputs, loss, accuracy, gradient (at the anchor and at an explicit
+ *     theta) and three Hessian-vector products, batches of 7 examples, cache
+ *     on: 1e-10 relative, norm-wise and entry by entry
+ *     (|a_i - b_i| <= 1e-10 |b_i| + 1e-11 max_j |b_j|);
  *   - the same products with the whole data in one batch and no cache
  *     (cache_limit = 0: each product recomputes the forward pass);
  *   - the products with params.float32 (batches of 5): 1e-4 relative, norm-wise.
@@ -152,6 +153,11 @@ static void check_loss(const network *w, minima_loss loss)
         CHECK_OK(minima_net_gradient(net, NULL, &Lg, buf));
         CHECK_REL(Lg, item(ref, "loss")->valuedouble, TOL64);
         snprintf(what, sizeof what, "%s %s gradient", w->name, ln);
+        if (numbers(item(ref, "grad"), what, want, P)) compare(what, buf, want, P, TOL64, 1);
+        /* the same at an explicit theta (a fresh pass, not the anchor's) */
+        CHECK_OK(minima_net_gradient(net, w->model->theta, &Lg, buf));
+        CHECK_REL(Lg, item(ref, "loss")->valuedouble, TOL64);
+        snprintf(what, sizeof what, "%s %s gradient at an explicit theta", w->name, ln);
         if (numbers(item(ref, "grad"), what, want, P)) compare(what, buf, want, P, TOL64, 1);
         CHECK(minima_net_cache_enabled(net));
         for (int j = 0; j < 3; j++) {
