@@ -8,6 +8,7 @@
  * of linear, relu, add, flatten and identity nodes are built here always;
  * the checks that build conv2d and pooling graphs run only once those kinds
  * are in the registry (guarded by layer_kind_of), and run fully from then on. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,92 @@ static void test_conv_graphs(void)
     CHECK(m == NULL);
 }
 
+/* info --json: "nodes" for every model, "layers" the parametric nodes of a
+ * graph, "arch" the general form of a graph. */
+static void test_info_json(void)
+{
+    minima_model *m = NULL;
+    CHECK_OK(minima_arch_parse("16:8,relu,res(8nb,lrelu0.2,8),tanh,4", 1, MINIMA_ACT_RELU, 0.01,
+                               &m));
+    if (!m) return;
+    m->nodes[1].folded_batchnorm = 1;   /* as a loader that folded a BatchNorm1d would */
+    for (size_t i = 0; i < m->n_params; i++) m->theta[i] = 1.0;
+    char *json = NULL;
+    CHECK_OK(minima_model_info_json(m, NULL, &json));
+    cJSON *j = json ? cJSON_Parse(json) : NULL;
+    CHECK_MSG(j != NULL, "not JSON: %s", json ? json : "(null)");
+    if (j) {
+        const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
+        CHECK(cJSON_IsString(arch) && !strcmp(arch->valuestring, "16:8,relu,res(8nb,lrelu0.2,8),tanh,4"));
+        CHECK(cJSON_GetObjectItemCaseSensitive(j, "n_layers")->valueint == 0);
+        CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "is_mlp")));
+        CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "has_bias")));
+        CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(j, "activation")->valuestring, "mixed"));
+        const cJSON *layers = cJSON_GetObjectItemCaseSensitive(j, "layers");
+        CHECK(cJSON_GetArraySize(layers) == 4);   /* 0, 2.body.0, 2.body.2, 4 */
+        const cJSON *l1 = cJSON_GetArrayItem(layers, 1);
+        if (l1) {
+            CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(l1, "name")->valuestring, "2.body.0"));
+            CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(l1, "kind")->valuestring, "linear"));
+            CHECK(cJSON_GetObjectItemCaseSensitive(l1, "n_params")->valueint == 64);
+            CHECK(cJSON_GetObjectItemCaseSensitive(l1, "offset")->valueint == 136);
+            CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(l1, "bias")));
+            CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(l1, "bias_norm")));
+            CHECK(cJSON_GetObjectItemCaseSensitive(l1, "weight_norm")->valuedouble == 8.0);
+        }
+        const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(j, "nodes");
+        CHECK(cJSON_GetArraySize(nodes) == 9);
+        const cJSON *add = cJSON_GetArrayItem(nodes, 6);
+        if (add) {
+            const cJSON *in = cJSON_GetObjectItemCaseSensitive(add, "inputs");
+            CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(add, "kind")->valuestring, "add"));
+            CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(add, "name")->valuestring, "2"));
+            CHECK(cJSON_GetArraySize(in) == 2 && cJSON_GetArrayItem(in, 0)->valueint == 2 &&
+                  cJSON_GetArrayItem(in, 1)->valueint == 5);
+            CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(add, "shape")->valuestring, "8"));
+            CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(add, "offset")));
+            CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(add, "settings")) == 0);
+        }
+        const cJSON *lin = cJSON_GetArrayItem(nodes, 1);
+        if (lin) {
+            const cJSON *set = cJSON_GetObjectItemCaseSensitive(lin, "settings");
+            CHECK(cJSON_GetObjectItemCaseSensitive(set, "out")->valueint == 8);
+            CHECK(cJSON_GetArraySize(set) == 1);
+            CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lin, "folded_batchnorm")));
+            CHECK(cJSON_GetObjectItemCaseSensitive(lin, "n_params")->valueint == 136);
+        }
+        const cJSON *leaky = cJSON_GetArrayItem(nodes, 4);
+        if (leaky)
+            CHECK(cJSON_GetObjectItemCaseSensitive(
+                      cJSON_GetObjectItemCaseSensitive(leaky, "settings"), "slope")->valuedouble == 0.2);
+        CHECK(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(nodes, 2), "folded_batchnorm") == NULL);
+    }
+    cJSON_Delete(j);
+    minima_free(json);
+    minima_model_free(m);
+
+    /* an MLP keeps its layer view and gets the nodes too */
+    const int widths[] = {5, 8, 3};
+    CHECK_OK(minima_model_create(&m, 2, widths, 1, MINIMA_ACT_RELU));
+    if (!m) return;
+    CHECK_OK(minima_model_info_json(m, "m.safetensors", &json));
+    j = json ? cJSON_Parse(json) : NULL;
+    CHECK(j != NULL);
+    if (j) {
+        CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(j, "arch")->valuestring, "5-8-3"));
+        CHECK(cJSON_GetObjectItemCaseSensitive(j, "n_layers")->valueint == 2);
+        CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(j, "activation")->valuestring, "relu"));
+        const cJSON *l0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "layers"), 0);
+        CHECK(l0 && cJSON_GetObjectItemCaseSensitive(l0, "in")->valueint == 5 &&
+              cJSON_GetObjectItemCaseSensitive(l0, "out")->valueint == 8 &&
+              !strcmp(cJSON_GetObjectItemCaseSensitive(l0, "name")->valuestring, "0"));
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "nodes")) == 4);
+    }
+    cJSON_Delete(j);
+    minima_free(json);
+    minima_model_free(m);
+}
+
 /* One refused string: the status, and pieces of the message. */
 static void refuse(const char *arch, minima_status want, const char *piece1, const char *piece2)
 {
@@ -563,6 +650,7 @@ int main(void)
     RUN(test_flat_residual_graph);
     RUN(test_graph_beyond_the_grammar);
     RUN(test_conv_graphs);
+    RUN(test_info_json);
     RUN(test_errors);
     return harness_report();
 }

@@ -256,10 +256,17 @@ const char *minima_model_get_meta(const minima_model *model, const char *key);
 /* The JSON description of the model, as `minima info --json` prints it
  * (without the final newline): keys model (path, or null when NULL), arch,
  * n_layers, n_params, has_bias, activation, activation_source,
- * layer_order_source, leaky_slope (leaky ReLU only), loss, layers (name,
- * in, out, bias, n_params, offset, weight_norm, weight_max_abs, bias_norm),
- * theta_norm, metadata. *json is allocated through minima_alloc: release
- * it with minima_free. */
+ * layer_order_source, leaky_slope (leaky ReLU only), loss, is_mlp, layers
+ * (name, kind, node, in, out, bias, n_params, offset, weight_norm,
+ * weight_max_abs, bias_norm, folded_batchnorm when set: an MLP's layers, a
+ * graph's linear and conv2d nodes, in and out being channels for conv2d),
+ * nodes (the graph: index, kind, name, inputs, shape "32x28x28", settings
+ * {out, kernel, stride, padding, dilation, groups, slope: those that apply},
+ * bias, n_params, offset or null, folded_batchnorm when set), theta_norm,
+ * metadata. For a graph arch is its general form, n_layers 0, activation
+ * the one kind its activation nodes share ("none", "mixed" otherwise) and
+ * has_bias whether every linear/conv2d node has a bias. *json is allocated
+ * through minima_alloc: release it with minima_free. */
 minima_status minima_model_info_json(const minima_model *model, const char *path, char **json);
 const char *minima_activation_name(minima_activation a);   /* "relu", "leaky_relu", "tanh" */
 minima_status minima_activation_parse(const char *s, minima_activation *a);
