@@ -206,6 +206,18 @@ static void test_batchnorm(void)
     CHECK(a.nodes[3].folded_batchnorm && a.nodes[3].has_bias);
     CHECK(a.nodes[7].folded_batchnorm && a.nodes[7].has_bias);
     CHECK(!a.nodes[8].folded_batchnorm && !a.nodes[8].has_bias);   /* has_bias = 0 */
+    arch_nodes_free(&a);
+    /* docs/model-files.md's example with BatchNorm */
+    CHECK_OK(arch_parse_nodes("1x28x28:conv16k3p1nb,bn,relu,res(conv16k3p1nb,bn,relu,"
+                              "conv16k3p1nb,bn),gap,10", 1, &a));
+    static const char *const doc[] = {"", "0", "2", "3.body.0", "3.body.2", "3.body.3", "3",
+                                      "4", "5"};
+    CHECK(a.n_nodes == 9);
+    for (int i = 0; i < a.n_nodes && i < 9; i++) CHECK(!strcmp(a.nodes[i].name, doc[i]));
+    CHECK(a.nodes[5].folded_batchnorm && a.nodes[5].has_bias && !a.nodes[8].folded_batchnorm);
+    arch_nodes_free(&a);
+    CHECK_OK(arch_parse_nodes("1x8x8:conv4k3nb,bn,relu,res(conv4k3p1,bn,relu),flatten,10,bn,3",
+                              0, &a));
     /* format never writes bn: the biases stay, the module numbering is the plain one */
     minima_model m = view_of(&a);
     char text[256];
@@ -557,6 +569,11 @@ static void refuse(const char *arch, minima_status want, const char *piece1, con
 static void test_errors(void)
 {
     /* unknown tokens */
+    refuse("1x28x28:conv32k3,relux,10", MINIMA_EINVAL,   /* the one in docs/model-files.md */
+           "architecture '1x28x28:conv32k3,relux,10': token 'relux' at character 18 (module '1'): "
+           "unknown layer; expected a width N (linear), conv<C>k<K>[s<S>][p<P>][d<D>][g<G>], relu, "
+           "lrelu<a>, tanh, maxpool<K>[s<S>], avgpool<K>[s<S>], gap, flatten, identity, "
+           "res(LAYER,...) or bn", NULL);
     refuse("16:8,foo,4", MINIMA_EINVAL, "token 'foo' at character 6 (module '1'): unknown layer",
            "expected a width N (linear), conv<C>k<K>");
     refuse("16:8,res(relu,sigmoid)", MINIMA_EINVAL, "token 'sigmoid' at character 15",

@@ -221,14 +221,26 @@ void minima_model_arch_string(const minima_model *model, char *buf, size_t size)
  *
  * "SHAPE:LAYER,LAYER,..." (docs/model-files.md): SHAPE is CxHxW or a flat
  * size; LAYER is N (linear), conv<C>k<K>[s<S>][p<P>][d<D>][g<G>], relu,
- * lrelu<a>, tanh, maxpool<K>[s<S>], avgpool<K>[s<S>], gap, flatten, or
- * res(LAYER,...). The MLP form "784-128-10" is accepted too, with
- * `activation` (and slope) between the linear layers. Parameters are zero;
- * minima_model_init fills them. Errors name the token. */
+ * lrelu<a>, tanh, maxpool<K>[s<S>][p<P>], avgpool<K>[s<S>][p<P>], gap,
+ * flatten, identity, res(LAYER,...) (y = x + body(x)), or bn (BatchNorm
+ * folded into the conv/linear before it: folded_batchnorm and a bias on
+ * that node). N and conv tokens may end in nb (no bias); has_bias = 0
+ * makes every layer bias-free. Node names are the module paths of the
+ * nn.Sequential the string describes ("3", "2.body.0"). A string without
+ * ':' is the MLP form "784-128-10": minima_model_create with `activation`
+ * (and slope, for leaky ReLU) between the linear layers; the general form
+ * ignores activation and slope. Parameters are zero; minima_model_init
+ * fills them. Errors (MINIMA_EINVAL) name the token, its position and what
+ * was expected; shape errors are minima_model_create_graph's, after the
+ * string. */
 minima_status minima_arch_parse(const char *arch, int has_bias, minima_activation activation,
                                 double slope, minima_model **out);
 /* The general form of a model's graph, as minima_arch_parse reads it back
- * (for an MLP too). Truncated to size-1 characters. */
+ * (for an MLP too: "784:128,relu,10"), default settings left out, nb where
+ * a node has no bias, never bn. A graph that is not a chain of layers and
+ * res blocks (an add whose first input is not the block input) is written
+ * node by node with its inputs ("8:8@0,relu@1,add@2+0"), which
+ * minima_arch_parse refuses. Truncated to size-1 characters. */
 void minima_arch_format(const minima_model *model, char *buf, size_t size);
 
 /* PyTorch's default nn.Linear initialisation: W and b uniform in
