@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&view, 0, sizeof view);
         view.n_nodes = a.n_nodes;
         view.nodes = a.nodes;
-        size_t cap = 64 + 48 * (size_t)a.n_nodes;
+        size_t cap = 64 + 160 * (size_t)a.n_nodes;   /* the longest token is about 110 characters */
         char *text = malloc(cap), *again = malloc(cap);
         if (!text || !again) abort();
         minima_arch_format(&view, text, cap);
