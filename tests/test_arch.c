@@ -585,7 +585,11 @@ static void test_errors(void)
     /* bad numbers and sizes */
     refuse("16:0", MINIMA_EINVAL, "token '0' at character 4", "bad width");
     refuse("16:8x", MINIMA_EINVAL, "token '8x'", "found 'x' after the number");
-    refuse("16:-8", MINIMA_EINVAL, "token '-8'", "unknown layer");
+    refuse("16:-8", MINIMA_EINVAL, "token '-8'", "bad width");
+    refuse("16:8,+4", MINIMA_EINVAL, "token '+4'", "without a sign");
+    refuse("16:8.5", MINIMA_EINVAL, "token '8.5'", "found '.5' after the number");
+    refuse("1x8x8:conv-4k3", MINIMA_EINVAL, "bad channel count", NULL);
+    refuse("1x8x8:conv4k3p-1", MINIMA_EINVAL, "bad padding at 'p-1'", NULL);
     refuse("16:1000000000", MINIMA_EINVAL, "bad width", "between 1 and 1e8");
     refuse("1x8x8:conv0k3", MINIMA_EINVAL, "token 'conv0k3'", "bad channel count");
     refuse("1x8x8:conv8", MINIMA_EINVAL, "token 'conv8'", "bad kernel: expected k<K>");

@@ -113,6 +113,9 @@ static minima_status parse_token(const parser *ps, const char *tok, const char *
     if (!strcmp(t, "add"))
         return token_error(ps, tok, len, name, "an addition is written res(LAYER,...): "
                            "x + body(x)");
+    if ((*s == '-' || *s == '+') && (isdigit((unsigned char)s[1]) || s[1] == '.'))
+        return token_error(ps, tok, len, name, "bad width: expected a number of outputs between "
+                           "1 and 1e8, without a sign");
     if (isdigit((unsigned char)*s)) {
         *nd = minima_node_make(MINIMA_NODE_LINEAR, input);
         if (!read_int(&s, 1, &nd->out))
