@@ -18,9 +18,12 @@ static const char usage[] =
     "<layer>.bias [out]; see docs/model-files.md) and prints its layers in the order\n"
     "they run, parameter count, activation, loss, metadata and per-layer norms, and\n"
     "where the activation (file, option, assumed) and the layer order (file, option,\n"
-    "index, shapes) came from. --json prints the same to stdout with the keys layers\n"
-    "(list of {name, in, out, bias}), n_params, activation, activation_source and\n"
-    "layer_order_source.";
+    "index, shapes) came from. A network that is not a multilayer perceptron (conv,\n"
+    "pooling, residual blocks) is printed as its graph, one node per line: index,\n"
+    "kind, name, output shape, parameters. --json prints the same to stdout with the\n"
+    "keys arch, layers (list of {name, kind, in, out, bias, ...}), nodes (the graph:\n"
+    "{index, kind, name, inputs, shape, settings, bias, n_params, offset}), n_params,\n"
+    "activation, activation_source and layer_order_source.";
 
 static double norm2(const double *x, size_t n)
 {
@@ -36,11 +39,70 @@ static double norm_inf(const double *x, size_t n)
     return s;
 }
 
+/* The graph, one node per line: index, kind, name, output shape,
+ * parameters, and the inputs when they are not the node before. */
+static void print_nodes(FILE *f, const minima_model *m)
+{
+    fprintf(f, "  %5s %-15s %-20s %-14s %10s  %s\n", "node", "kind", "name", "output", "params",
+            "inputs");
+    for (int i = 0; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        char shape[64], inputs[48] = "";
+        minima_shape_string(nd->shape, shape, sizeof shape);
+        if (nd->n_inputs == 2)
+            snprintf(inputs, sizeof inputs, "%d + %d", nd->inputs[0], nd->inputs[1]);
+        else if (nd->n_inputs == 1 && nd->inputs[0] != i - 1)
+            snprintf(inputs, sizeof inputs, "%d", nd->inputs[0]);
+        fprintf(f, "  %5d %-15s %-20s %-14s %10zu  %s\n", i, minima_node_kind_name(nd->kind),
+                nd->name && nd->name[0] ? nd->name : "-", shape, nd->n_weight + nd->n_bias, inputs);
+    }
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].folded_batchnorm) {
+            char label[160];
+            minima_model_node_label(m, i, label, sizeof label);
+            fprintf(f, "batch norm folded into %s\n", label);
+        }
+}
+
+/* A graph that is not a multilayer perceptron: its nodes, then the norms of
+ * its parametric ones. */
+static void print_graph(FILE *f, const minima_model *m, const char *arch)
+{
+    int n_param = 0;
+    for (int i = 1; i < m->n_nodes; i++) n_param += m->nodes[i].n_weight > 0;
+    fprintf(f, "arch        %s\n", arch);
+    fprintf(f, "graph       %d nodes, %d with parameters\n", m->n_nodes, n_param);
+    fprintf(f, "parameters  %zu\n", m->n_params);
+    fprintf(f, "loss        %s\n\n", minima_loss_name(m->loss));
+    print_nodes(f, m);
+    fprintf(f, "\n  %-20s %-8s %10s %14s %14s %14s\n", "layer", "kind", "params", "||W||_F",
+            "max|W|", "||b||");
+    for (int i = 1; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        if (!nd->n_weight) continue;
+        const double *w = m->theta + nd->weight_offset;
+        char bn[32] = "-";
+        if (nd->n_bias) snprintf(bn, sizeof bn, "%.6g", norm2(m->theta + nd->bias_offset, nd->n_bias));
+        fprintf(f, "  %-20s %-8s %10zu %14.6g %14.6g %14s\n", nd->name[0] ? nd->name : "(unnamed)",
+                minima_node_kind_name(nd->kind), nd->n_weight + nd->n_bias,
+                norm2(w, nd->n_weight), norm_inf(w, nd->n_weight), bn);
+    }
+    fprintf(f, "\n||theta||_2 %.6g\n", norm2(m->theta, m->n_params));
+    if (m->n_meta) {
+        fprintf(f, "metadata\n");
+        for (int i = 0; i < m->n_meta; i++) fprintf(f, "  %s = %s\n", m->meta[i].key, m->meta[i].value);
+    }
+}
+
 static void print_text(FILE *f, const minima_model *m, const char *path)
 {
     char arch[4096];
     minima_model_arch_string(m, arch, sizeof arch);
     fprintf(f, "model       %s\n", path);
+    if (!m->is_mlp) {
+        print_graph(f, m, arch);
+        return;
+    }
     fprintf(f, "arch        %s (%d layer%s, %s)\n", arch, m->n_layers, m->n_layers == 1 ? "" : "s",
             m->has_bias ? "with biases" : "no biases");
     fprintf(f, "parameters  %zu\n", m->n_params);
@@ -71,6 +133,9 @@ static void print_text(FILE *f, const minima_model *m, const char *path)
                 m->layer_names[k][0] ? m->layer_names[k] : "(unnamed)", m->widths[k],
                 m->widths[k + 1], minima_model_layer_params(m, k), norm2(w, nw), norm_inf(w, nw), bn);
     }
+    for (int k = 0; k < m->n_layers; k++)
+        if (m->nodes[2 * k + 1].folded_batchnorm)
+            fprintf(f, "batch norm folded into layer '%s'\n", m->layer_names[k]);
     fprintf(f, "\n||theta||_2 %.6g\n", norm2(m->theta, m->n_params));
     if (m->n_meta) {
         fprintf(f, "metadata\n");

@@ -221,14 +221,26 @@ void minima_model_arch_string(const minima_model *model, char *buf, size_t size)
  *
  * "SHAPE:LAYER,LAYER,..." (docs/model-files.md): SHAPE is CxHxW or a flat
  * size; LAYER is N (linear), conv<C>k<K>[s<S>][p<P>][d<D>][g<G>], relu,
- * lrelu<a>, tanh, maxpool<K>[s<S>], avgpool<K>[s<S>], gap, flatten, or
- * res(LAYER,...). The MLP form "784-128-10" is accepted too, with
- * `activation` (and slope) between the linear layers. Parameters are zero;
- * minima_model_init fills them. Errors name the token. */
+ * lrelu<a>, tanh, maxpool<K>[s<S>][p<P>], avgpool<K>[s<S>][p<P>], gap,
+ * flatten, identity, res(LAYER,...) (y = x + body(x)), or bn (BatchNorm
+ * folded into the conv/linear before it: folded_batchnorm and a bias on
+ * that node). N and conv tokens may end in nb (no bias); has_bias = 0
+ * makes every layer bias-free. Node names are the module paths of the
+ * nn.Sequential the string describes ("3", "2.body.0"). A string without
+ * ':' is the MLP form "784-128-10": minima_model_create with `activation`
+ * (and slope, for leaky ReLU) between the linear layers; the general form
+ * ignores activation and slope. Parameters are zero; minima_model_init
+ * fills them. Errors (MINIMA_EINVAL) name the token, its position and what
+ * was expected; shape errors are minima_model_create_graph's, after the
+ * string. */
 minima_status minima_arch_parse(const char *arch, int has_bias, minima_activation activation,
                                 double slope, minima_model **out);
 /* The general form of a model's graph, as minima_arch_parse reads it back
- * (for an MLP too). Truncated to size-1 characters. */
+ * (for an MLP too: "784:128,relu,10"), default settings left out, nb where
+ * a node has no bias, never bn. A graph that is not a chain of layers and
+ * res blocks (an add whose first input is not the block input) is written
+ * node by node with its inputs ("8:8@0,relu@1,add@2+0"), which
+ * minima_arch_parse refuses. Truncated to size-1 characters. */
 void minima_arch_format(const minima_model *model, char *buf, size_t size);
 
 /* PyTorch's default nn.Linear initialisation: W and b uniform in
@@ -256,10 +268,17 @@ const char *minima_model_get_meta(const minima_model *model, const char *key);
 /* The JSON description of the model, as `minima info --json` prints it
  * (without the final newline): keys model (path, or null when NULL), arch,
  * n_layers, n_params, has_bias, activation, activation_source,
- * layer_order_source, leaky_slope (leaky ReLU only), loss, layers (name,
- * in, out, bias, n_params, offset, weight_norm, weight_max_abs, bias_norm),
- * theta_norm, metadata. *json is allocated through minima_alloc: release
- * it with minima_free. */
+ * layer_order_source, leaky_slope (leaky ReLU only), loss, is_mlp, layers
+ * (name, kind, node, in, out, bias, n_params, offset, weight_norm,
+ * weight_max_abs, bias_norm, folded_batchnorm when set: an MLP's layers, a
+ * graph's linear and conv2d nodes, in and out being channels for conv2d),
+ * nodes (the graph: index, kind, name, inputs, shape "32x28x28", settings
+ * {out, kernel, stride, padding, dilation, groups, slope: those that apply},
+ * bias, n_params, offset or null, folded_batchnorm when set), theta_norm,
+ * metadata. For a graph arch is its general form, n_layers 0, activation
+ * the one kind its activation nodes share ("none", "mixed" otherwise) and
+ * has_bias whether every linear/conv2d node has a bias. *json is allocated
+ * through minima_alloc: release it with minima_free. */
 minima_status minima_model_info_json(const minima_model *model, const char *path, char **json);
 const char *minima_activation_name(minima_activation a);   /* "relu", "leaky_relu", "tanh" */
 minima_status minima_activation_parse(const char *s, minima_activation *a);

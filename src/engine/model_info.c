@@ -77,6 +77,107 @@ static double norm_inf(const double *x, size_t n)
     return s;
 }
 
+/* [h, w] */
+static void put_pair(text *t, const char *key, const int v[2])
+{
+    put(t, ", \"%s\": [%d, %d]", key, v[0], v[1]);
+}
+
+static int is_activation(minima_node_kind k)
+{
+    return k == MINIMA_NODE_RELU || k == MINIMA_NODE_LEAKY_RELU || k == MINIMA_NODE_TANH;
+}
+
+/* The settings that apply to a node's kind. */
+static void put_settings(text *t, const minima_node *nd)
+{
+    put(t, "{");
+    switch (nd->kind) {
+    case MINIMA_NODE_LINEAR:
+        put(t, "\"out\": %d", nd->out);
+        break;
+    case MINIMA_NODE_CONV2D:
+        put(t, "\"out\": %d", nd->out);
+        put_pair(t, "kernel", nd->kernel);
+        put_pair(t, "stride", nd->stride);
+        put_pair(t, "padding", nd->padding);
+        put_pair(t, "dilation", nd->dilation);
+        put(t, ", \"groups\": %d", nd->groups);
+        break;
+    case MINIMA_NODE_MAXPOOL2D:
+    case MINIMA_NODE_AVGPOOL2D:
+        put(t, "\"kernel\": [%d, %d]", nd->kernel[0], nd->kernel[1]);
+        put_pair(t, "stride", nd->stride);
+        put_pair(t, "padding", nd->padding);
+        break;
+    case MINIMA_NODE_LEAKY_RELU:
+        put(t, "\"slope\": ");
+        put_number(t, nd->slope);
+        break;
+    default:
+        break;
+    }
+    put(t, "}");
+}
+
+/* "nodes": the graph, node by node. */
+static void put_nodes(text *t, const minima_model *m)
+{
+    put(t, ",\n \"nodes\": [");
+    for (int i = 0; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        char shape[64];
+        minima_shape_string(nd->shape, shape, sizeof shape);
+        put(t, "%s\n  {\"index\": %d, \"kind\": ", i ? "," : "", i);
+        put_string(t, minima_node_kind_name(nd->kind));
+        put(t, ", \"name\": ");
+        put_string(t, nd->name);
+        put(t, ", \"inputs\": [");
+        for (int j = 0; j < nd->n_inputs; j++) put(t, "%s%d", j ? ", " : "", nd->inputs[j]);
+        put(t, "], \"shape\": ");
+        put_string(t, shape);
+        put(t, ", \"settings\": ");
+        put_settings(t, nd);
+        size_t np = nd->n_weight + nd->n_bias;
+        put(t, ", \"bias\": %s, \"n_params\": %zu, \"offset\": ", nd->n_bias ? "true" : "false",
+            np);
+        if (np) put(t, "%zu", nd->weight_offset);
+        else put(t, "null");
+        if (nd->folded_batchnorm) put(t, ", \"folded_batchnorm\": true");
+        put(t, "}");
+    }
+    put(t, "]");
+}
+
+/* "layers" of a graph: its nodes with parameters (linear, conv2d); in and
+ * out are features for linear, channels for conv2d. */
+static void put_graph_layers(text *t, const minima_model *m)
+{
+    int first = 1;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        if (!nd->n_weight) continue;
+        const minima_node *src = &m->nodes[nd->inputs[0]];
+        const double *w = m->theta + nd->weight_offset;
+        put(t, "%s\n  {\"name\": ", first ? "" : ",");
+        first = 0;
+        put_string(t, nd->name);
+        put(t, ", \"kind\": ");
+        put_string(t, minima_node_kind_name(nd->kind));
+        put(t, ", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, "
+            "\"offset\": %zu, \"weight_norm\": ", i, src->shape.c, nd->out,
+            nd->n_bias ? "true" : "false", nd->n_weight + nd->n_bias, nd->weight_offset);
+        put_number(t, norm2(w, nd->n_weight));
+        put(t, ", \"weight_max_abs\": ");
+        put_number(t, norm_inf(w, nd->n_weight));
+        put(t, ", \"bias_norm\": ");
+        if (nd->n_bias) put_number(t, norm2(m->theta + nd->bias_offset, nd->n_bias));
+        else put(t, "null");
+        if (nd->folded_batchnorm) put(t, ", \"folded_batchnorm\": true");
+        put(t, "}");
+    }
+}
+
 minima_status minima_model_info_json(const minima_model *m, const char *path, char **json)
 {
     if (!json) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_info_json: NULL argument");
@@ -85,43 +186,74 @@ minima_status minima_model_info_json(const minima_model *m, const char *path, ch
     text t = {NULL, 0, 0, 0};
     char arch[4096];
     minima_model_arch_string(m, arch, sizeof arch);
+    /* A graph has no single activation or bias setting: say what its nodes
+     * hold (one activation kind, "none", or "mixed"; biases on every
+     * parametric node or not). */
+    int has_bias = m->has_bias;
+    const char *activation = minima_activation_name(m->activation);
+    int leaky = m->activation == MINIMA_ACT_LEAKY_RELU;
+    double slope = m->leaky_slope;
+    if (!m->is_mlp) {
+        int kinds = 0, mixed = 0;
+        minima_node_kind act = MINIMA_NODE_RELU;
+        has_bias = 1;
+        for (int i = 1; i < m->n_nodes; i++) {
+            const minima_node *nd = &m->nodes[i];
+            if (nd->n_weight && !nd->n_bias) has_bias = 0;
+            if (!is_activation(nd->kind)) continue;
+            if (!kinds++) {
+                act = nd->kind;
+                slope = nd->slope;
+            } else if (nd->kind != act || (act == MINIMA_NODE_LEAKY_RELU && nd->slope != slope)) {
+                mixed = 1;
+            }
+        }
+        leaky = kinds && !mixed && act == MINIMA_NODE_LEAKY_RELU;
+        activation = !kinds ? "none" : mixed ? "mixed" : minima_node_kind_name(act);
+    }
     put(&t, "{\"model\": ");
     if (path) put_string(&t, path);
     else put(&t, "null");
     put(&t, ", \"arch\": ");
     put_string(&t, arch);
     put(&t, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, ", m->n_layers, m->n_params,
-        m->has_bias ? "true" : "false");
+        has_bias ? "true" : "false");
     put(&t, "\"activation\": ");
-    put_string(&t, minima_activation_name(m->activation));
+    put_string(&t, activation);
     put(&t, ", \"activation_source\": ");
     put_string(&t, minima_provenance_name(m->activation_source));
     put(&t, ", \"layer_order_source\": ");
     put_string(&t, minima_provenance_name(m->order_source));
-    if (m->activation == MINIMA_ACT_LEAKY_RELU) {
+    if (leaky) {
         put(&t, ", \"leaky_slope\": ");
-        put_number(&t, m->leaky_slope);
+        put_number(&t, slope);
     }
     put(&t, ", \"loss\": ");
     put_string(&t, minima_loss_name(m->loss));
+    put(&t, ", \"is_mlp\": %s", m->is_mlp ? "true" : "false");
     put(&t, ",\n \"layers\": [");
-    for (int k = 0; k < m->n_layers; k++) {
+    if (!m->is_mlp) put_graph_layers(&t, m);
+    for (int k = 0; m->is_mlp && k < m->n_layers; k++) {
         const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
         size_t nw = minima_model_layer_weights(m, k);
         put(&t, "%s\n  {\"name\": ", k ? "," : "");
         put_string(&t, m->layer_names[k]);
-        put(&t, ", \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, \"offset\": %zu, "
-            "\"weight_norm\": ", m->widths[k], m->widths[k + 1], m->has_bias ? "true" : "false",
-            minima_model_layer_params(m, k), minima_model_layer_offset(m, k));
+        put(&t, ", \"kind\": \"linear\", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, "
+            "\"n_params\": %zu, \"offset\": %zu, \"weight_norm\": ", 2 * k + 1, m->widths[k],
+            m->widths[k + 1], m->has_bias ? "true" : "false", minima_model_layer_params(m, k),
+            minima_model_layer_offset(m, k));
         put_number(&t, norm2(w, nw));
         put(&t, ", \"weight_max_abs\": ");
         put_number(&t, norm_inf(w, nw));
         put(&t, ", \"bias_norm\": ");
         if (b) put_number(&t, norm2(b, (size_t)m->widths[k + 1]));
         else put(&t, "null");
+        if (m->nodes[2 * k + 1].folded_batchnorm) put(&t, ", \"folded_batchnorm\": true");
         put(&t, "}");
     }
-    put(&t, "],\n \"theta_norm\": ");
+    put(&t, "]");
+    put_nodes(&t, m);
+    put(&t, ",\n \"theta_norm\": ");
     put_number(&t, norm2(m->theta, m->n_params));
     put(&t, ",\n \"metadata\": {");
     for (int i = 0; i < m->n_meta; i++) {
