@@ -5,6 +5,7 @@
 
 static const layer_kind *const registry[MINIMA_NODE_KIND_COUNT] = {
     [MINIMA_NODE_LINEAR] = &layer_linear,
+    [MINIMA_NODE_CONV2D] = &layer_conv2d,
     [MINIMA_NODE_FLATTEN] = &layer_flatten,
     [MINIMA_NODE_ADD] = &layer_add,
     [MINIMA_NODE_RELU] = &layer_relu,
