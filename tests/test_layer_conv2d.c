@@ -37,6 +37,9 @@ static const cfg configs[] = {
     {"stride larger than kernel", 2, 10, 11, 2, 2, 2, 3, 3, 0, 1, 1, 1, 1, 1, 1},
     {"padding larger than kernel", 1, 4, 3, 2, 2, 2, 2, 1, 3, 2, 1, 2, 1, 1, 1},
     {"LeNet conv1 shape", 1, 28, 28, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"kernel 2x5, padding (0, 2): Wo = W, Ho < H", 2, 5, 6, 3, 2, 5, 1, 1, 0, 2, 1, 1, 1, 1, 2},
+    {"width 1, kernel 3x5, padding (1, 2)", 2, 4, 1, 2, 3, 5, 1, 1, 1, 2, 1, 1, 1, 1, 2},
+    {"dilation (1, 3), padding (1, 3): Wo = W", 3, 5, 7, 2, 3, 3, 1, 1, 1, 3, 1, 3, 1, 1, 2},
 };
 
 static const char *LABEL = "node 7 (conv2d 'features.3')";
