@@ -5,6 +5,7 @@
 
 static const layer_kind *const registry[MINIMA_NODE_KIND_COUNT] = {
     [MINIMA_NODE_LINEAR] = &layer_linear,
+    [MINIMA_NODE_CONV2D] = &layer_conv2d,
     [MINIMA_NODE_MAXPOOL2D] = &layer_maxpool2d,
     [MINIMA_NODE_AVGPOOL2D] = &layer_avgpool2d,
     [MINIMA_NODE_GLOBAL_AVGPOOL] = &layer_global_avgpool,
