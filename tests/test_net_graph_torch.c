@@ -267,18 +267,6 @@ int main(void)
         const char *arch = item(fx, "arch")->valuestring;
         minima_model *m = NULL;
         minima_status s = minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.0, &m);
-        /* TEMPORARY, until the architecture parser lands on this branch:
-         * minima_arch_parse is a placeholder that answers EUNSUPPORTED for
-         * every string, so there is nothing to test yet. This skip (and only
-         * for EUNSUPPORTED: any other failure fails) goes when the parser is
-         * merged; the test must then pass without it. */
-        if (s == MINIMA_EUNSUPPORTED) {
-            printf("SKIP: minima_arch_parse(\"%s\") is not implemented in this build (%s)\n", arch,
-                   minima_last_error());
-            cJSON_Delete(root);
-            free(text);
-            return 0;
-        }
         harness_current = item(fx, "name")->valuestring;
         CHECK_MSG(s == MINIMA_OK, "minima_arch_parse(\"%s\") returned %s: %s", arch,
                   minima_strerror(s), minima_last_error());
