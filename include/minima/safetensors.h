@@ -102,6 +102,9 @@ typedef struct {
     double leaky_slope;        /* for MINIMA_ACT_LEAKY_RELU with activation_set (0 < a < 1) */
     const char *order;         /* "a,b,c": the layer names in the order they run (NULL: decide) */
     int expected_inputs;       /* the data's feature count d_0, used to order layers (0: unknown) */
+    const char *arch;          /* the architecture of a state dict that carries no graph,
+                                  "SHAPE:LAYER,..." or "784-128-10" (minima_arch_parse; NULL:
+                                  none, the file is an MLP or records its graph); see above */
 } minima_load_options;
 
 minima_load_options minima_load_default_options(void);
