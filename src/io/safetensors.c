@@ -1248,6 +1248,14 @@ static void previous_param_label(const minima_model *g, int i, char *buf, size_t
         }
 }
 
+/* Whether the module of entry p holds BatchNorm statistics. */
+static int module_is_batchnorm(const gfill *F, int p)
+{
+    for (int q = p; q < F->n_e && !strcmp(F->e[q].module, F->e[p].module); q++)
+        if (F->e[q].rank == SUF_MEAN || F->e[q].rank == SUF_VAR) return 1;
+    return 0;
+}
+
 /* A state dict: its tensors, in the natural order of their module names and
  * PyTorch's order within a module, fill the nodes in node order. */
 static minima_status match_in_order(gfill *F)
@@ -1292,6 +1300,14 @@ static minima_status match_in_order(gfill *F)
                         prev[0] ? prev : "none");
         }
         const gt_entry *we = &F->e[p];
+        if (we->rank == SUF_WEIGHT && module_is_batchnorm(F, p)) {
+            previous_param_label(g, i, prev, sizeof prev);
+            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': module '%s' (running_mean, running_var) is a "
+                        "BatchNorm, and its tensor '%s' %s comes where the architecture expects the "
+                        "weight %s of %s: is a bn missing after %s?", path, we->module, we->t->name,
+                        shape_str(we->t, s1, sizeof s1), dims_str(dims, nw, s2, sizeof s2), label,
+                        prev[0] ? prev : "an earlier node");
+        }
         if (we->rank != SUF_WEIGHT) {
             previous_param_label(g, i, prev, sizeof prev);
             int stat = we->rank == SUF_MEAN || we->rank == SUF_VAR || we->rank == SUF_COUNT;
@@ -1718,7 +1734,12 @@ static minima_status add_tensor_entry(cJSON *root, const char *name, const char 
                                       const uint64_t *dims, int ndim, uint64_t begin, uint64_t end)
 {
     char shape[128], offs[64];
-    dims_str(dims, ndim, shape, sizeof shape);
+    size_t used = 0;
+    for (int k = 0; k < ndim && used < sizeof shape; k++) {
+        int w = snprintf(shape + used, sizeof shape - used, "%s%" PRIu64, k ? "," : "[", dims[k]);
+        if (w > 0) used += (size_t)w;
+    }
+    snprintf(shape + used, sizeof shape - used, "%s]", ndim ? "" : "[");
     snprintf(offs, sizeof offs, "[%" PRIu64 ",%" PRIu64 "]", begin, end);
     cJSON *e = cJSON_AddObjectToObject(root, name);
     if (!e || !cJSON_AddStringToObject(e, "dtype", dtype) || !cJSON_AddRawToObject(e, "shape", shape) ||
