@@ -366,6 +366,20 @@ static void test_state_dict_order(void)
               m->activation_source == MINIMA_FROM_OPTION);
     }
     minima_model_free(m);
+    /* torchvision's names: "classifier" sorts before "features.N" but runs
+     * after them; the next module of another family is taken when the
+     * shapes say so */
+    tensor_spec tv[6];
+    memcpy(tv, t, sizeof tv);
+    tv[0].name = "classifier.bias";
+    tv[1].name = "classifier.weight";
+    p = write_file("torchvision.safetensors", NULL, tv, 6);
+    CHECK_OK(minima_model_load_graph(p, NULL, g, 1, &m));
+    if (m) {
+        CHECK(!strcmp(m->nodes[1].name, "features.2") && !strcmp(m->nodes[5].name, "classifier"));
+        CHECK(m->theta[m->nodes[5].bias_offset + 2] == vals[202]);
+    }
+    minima_model_free(m);
     /* the tensors decide a node's bias: a state dict without one loads, the
      * node has none */
     const char *nb = write_file("nobias.safetensors", NULL, (tensor_spec[]){

@@ -1248,16 +1248,67 @@ static void previous_param_label(const minima_model *g, int i, char *buf, size_t
         }
 }
 
-/* Whether the module of entry p holds BatchNorm statistics. */
-static int module_is_batchnorm(const gfill *F, int p)
+/* The modules of a state dict (runs of F->e with one module name), in
+ * natural order. A family is the modules whose names differ only in a
+ * final integer ("features.0", "features.3"; "layer1.0.conv1",
+ * "layer1.0.conv2"): they run in the order of that integer. */
+typedef struct {
+    int begin, end;            /* entries [begin, end) of F->e */
+    size_t family_len;         /* the name without its final integer */
+    int is_bn;                 /* holds running_mean or running_var */
+    int taken;
+} gmodule;
+
+static int same_family(const gfill *F, const gmodule *a, const gmodule *b)
 {
-    for (int q = p; q < F->n_e && !strcmp(F->e[q].module, F->e[p].module); q++)
-        if (F->e[q].rank == SUF_MEAN || F->e[q].rank == SUF_VAR) return 1;
-    return 0;
+    const char *x = F->e[a->begin].module, *y = F->e[b->begin].module;
+    return a->family_len == b->family_len && !strncmp(x, y, a->family_len);
 }
 
-/* A state dict: its tensors, in the natural order of their module names and
- * PyTorch's order within a module, fill the nodes in node order. */
+/* Whether module k can be the next one of node i: a weight (and bias) of
+ * the expected shape (bn = 0), or a BatchNorm of its channels (bn = 1). */
+static int module_fits(const gfill *F, const gmodule *md, int i, int bn)
+{
+    const minima_node *nd = &F->g->nodes[i];
+    uint64_t dims[4], cd[1] = {(uint64_t)nd->out};
+    int nw = weight_shape(F->g, i, dims);
+    if (md->is_bn != bn) return 0;
+    for (int q = md->begin; q < md->end; q++) {
+        const gt_entry *e = &F->e[q];
+        if (!bn && ((q == md->begin && e->rank != SUF_WEIGHT) ||
+                    (e->rank == SUF_WEIGHT && !has_shape(e->t, dims, nw)) ||
+                    (e->rank == SUF_BIAS && !has_shape(e->t, cd, 1)) || e->rank > SUF_BIAS))
+            return 0;
+        if (bn && (e->rank == SUF_OTHER || (e->rank != SUF_COUNT && !has_shape(e->t, cd, 1))))
+            return 0;
+    }
+    return 1;
+}
+
+/* The module that comes next for node i: among the first untaken module of
+ * each family, the first (in natural order) that fits; if none fits, the
+ * first untaken module (whose checks then say what is wrong); -1 if every
+ * module is taken. */
+static int next_module(const gfill *F, gmodule *mods, int n_mods, int i, int bn)
+{
+    int first = -1;
+    for (int k = 0; k < n_mods; k++) {
+        if (mods[k].taken) continue;
+        if (first < 0) first = k;
+        int head = 1;
+        for (int j = 0; j < k && head; j++)
+            if (!mods[j].taken && same_family(F, &mods[j], &mods[k])) head = 0;
+        if (head && module_fits(F, &mods[k], i, bn)) return k;
+    }
+    return first;
+}
+
+/* A state dict: its tensors, module by module in the natural order of the
+ * module names (each module's in PyTorch's order: weight, bias,
+ * running_mean, running_var, num_batches_tracked), fill the nodes in node
+ * order; where the next module in that order does not fit, the first of
+ * another family that does is taken (so "features.N" and "classifier" run
+ * in the order the shapes allow). */
 static minima_status match_in_order(gfill *F)
 {
     loader *L = F->L;
@@ -1285,104 +1336,140 @@ static minima_status match_in_order(gfill *F)
         F->n_e++;
     }
     qsort(F->e, (size_t)F->n_e, sizeof *F->e, cmp_gt);
-    int p = 0, last = 0;
+    gmodule *mods = minima_calloc((size_t)F->n_e + 1, sizeof *mods);
+    if (!mods) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+    int n_mods = 0;
+    for (int q = 0; q < F->n_e; q++) {
+        if (q == 0 || strcmp(F->e[q].module, F->e[q - 1].module)) {
+            gmodule *md = &mods[n_mods++];
+            const char *name = F->e[q].module;
+            md->begin = q;
+            md->family_len = strlen(name) - minima_layer_index_digits(name);
+        }
+        mods[n_mods - 1].end = q + 1;
+        if (F->e[q].rank == SUF_MEAN || F->e[q].rank == SUF_VAR) mods[n_mods - 1].is_bn = 1;
+    }
+    minima_status st = MINIMA_OK;
+    int last = 0, used = 0;
     for (int i = 1; i < g->n_nodes; i++) {
         if (!is_param_node(g, i)) continue;
         const minima_node *nd = &g->nodes[i];
         uint64_t dims[4], cd[1] = {(uint64_t)nd->out};
         int nw = weight_shape(g, i, dims);
         minima_model_node_label(g, i, label, sizeof label);
-        if (p >= F->n_e) {
+        int k = next_module(F, mods, n_mods, i, 0);
+        if (k < 0) {
             previous_param_label(g, i, prev, sizeof prev);
-            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': the architecture has more parameters than the file: %s "
-                        "expects a weight %s, and no tensor is left (the file's %d tensors fill the "
-                        "nodes up to %s)", path, label, dims_str(dims, nw, s1, sizeof s1), F->n_e,
-                        prev[0] ? prev : "none");
+            st = minima_error(MINIMA_ESHAPE, "'%s': the architecture has more parameters than the "
+                              "file: %s expects a weight %s, and no tensor is left (the file's %d "
+                              "tensors fill the nodes up to %s)", path, label,
+                              dims_str(dims, nw, s1, sizeof s1), F->n_e, prev[0] ? prev : "none");
+            goto done;
         }
-        const gt_entry *we = &F->e[p];
-        if (we->rank == SUF_WEIGHT && module_is_batchnorm(F, p)) {
+        mods[k].taken = 1;
+        const gt_entry *we = &F->e[mods[k].begin];
+        if (we->rank == SUF_WEIGHT && mods[k].is_bn) {
             previous_param_label(g, i, prev, sizeof prev);
-            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': module '%s' (running_mean, running_var) is a "
-                        "BatchNorm, and its tensor '%s' %s comes where the architecture expects the "
-                        "weight %s of %s: is a bn missing after %s?", path, we->module, we->t->name,
-                        shape_str(we->t, s1, sizeof s1), dims_str(dims, nw, s2, sizeof s2), label,
-                        prev[0] ? prev : "an earlier node");
+            st = minima_error(MINIMA_ESHAPE, "'%s': module '%s' (running_mean, running_var) is a "
+                              "BatchNorm, and its tensor '%s' %s comes where the architecture "
+                              "expects the weight %s of %s: is a bn missing after %s?", path,
+                              we->module, we->t->name, shape_str(we->t, s1, sizeof s1),
+                              dims_str(dims, nw, s2, sizeof s2), label,
+                              prev[0] ? prev : "an earlier node");
+            goto done;
         }
         if (we->rank != SUF_WEIGHT) {
             previous_param_label(g, i, prev, sizeof prev);
             int stat = we->rank == SUF_MEAN || we->rank == SUF_VAR || we->rank == SUF_COUNT;
-            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': tensor '%s' %s comes where the architecture expects "
-                        "the weight %s of %s%s%s%s", path, we->t->name,
-                        shape_str(we->t, s1, sizeof s1), dims_str(dims, nw, s2, sizeof s2), label,
-                        stat ? " (it is a BatchNorm's: is a bn missing after " : "",
-                        stat ? (prev[0] ? prev : "an earlier node") : "", stat ? "?)" : "");
+            st = minima_error(MINIMA_ESHAPE, "'%s': tensor '%s' %s comes where the architecture "
+                              "expects the weight %s of %s%s%s%s", path, we->t->name,
+                              shape_str(we->t, s1, sizeof s1), dims_str(dims, nw, s2, sizeof s2),
+                              label, stat ? " (it is a BatchNorm's: is a bn missing after " : "",
+                              stat ? (prev[0] ? prev : "an earlier node") : "", stat ? "?)" : "");
+            goto done;
         }
-        MINIMA_TRY(expect_shape(F, we->t, dims, nw, "the weight", i));
+        if ((st = expect_shape(F, we->t, dims, nw, "the weight", i)) != MINIMA_OK) goto done;
         F->src[i].weight = we->t;
         if (we->module[0]) F->src[i].name = we->module;
-        p++;
-        if (p < F->n_e && F->e[p].rank == SUF_BIAS && !strcmp(F->e[p].module, we->module)) {
-            MINIMA_TRY(expect_shape(F, F->e[p].t, cd, 1, "the bias", i));
-            F->src[i].bias = F->e[p].t;
-            p++;
+        int q = mods[k].begin + 1;
+        if (q < mods[k].end && F->e[q].rank == SUF_BIAS) {
+            if ((st = expect_shape(F, F->e[q].t, cd, 1, "the bias", i)) != MINIMA_OK) goto done;
+            F->src[i].bias = F->e[q].t;
+            q++;
         }
-        if (p < F->n_e && !strcmp(F->e[p].module, we->module))
-            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' %s is neither the weight nor the bias of "
-                        "%s (module '%s'); expected only '%s' and '%s.bias'", path, F->e[p].t->name,
-                        shape_str(F->e[p].t, s1, sizeof s1), label, we->module, we->t->name,
-                        we->module);
+        if (q < mods[k].end) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' %s is neither the weight nor the "
+                              "bias of %s (module '%s'); expected only '%s' and '%s.bias'", path,
+                              F->e[q].t->name, shape_str(F->e[q].t, s1, sizeof s1), label,
+                              we->module, we->t->name, we->module);
+            goto done;
+        }
+        used += mods[k].end - mods[k].begin;
         last = i;
         if (!nd->folded_batchnorm) continue;
         /* the BatchNorm module after it: [weight, bias,] running_mean, running_var[, count] */
-        if (p >= F->n_e)
-            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': the architecture puts a BatchNorm (bn) after %s, and no "
-                        "tensor follows '%s' (expected running_mean and running_var [%d], with the "
-                        "BatchNorm's weight and bias)", path, label,
-                        F->src[i].bias ? F->src[i].bias->name : we->t->name, nd->out);
-        const char *bm = F->e[p].module;
+        k = next_module(F, mods, n_mods, i, 1);
+        if (k < 0) {
+            st = minima_error(MINIMA_ESHAPE, "'%s': the architecture puts a BatchNorm (bn) after %s, "
+                              "and no tensor is left after '%s' (expected running_mean and "
+                              "running_var [%d], with the BatchNorm's weight and bias)", path,
+                              label, F->src[i].bias ? F->src[i].bias->name : we->t->name, nd->out);
+            goto done;
+        }
+        mods[k].taken = 1;
+        const char *bm = F->e[mods[k].begin].module;
         const st_tensor *bt[SUF_OTHER] = {NULL};
-        int q = p;
-        for (; q < F->n_e && !strcmp(F->e[q].module, bm); q++) {
-            if (F->e[q].rank == SUF_OTHER)
-                MINIMA_FAIL(MINIMA_EFORMAT, "'%s': tensor '%s' %s comes where the architecture puts "
-                            "the BatchNorm after %s; expected '%s%sweight', 'bias', 'running_mean', "
-                            "'running_var' (and 'num_batches_tracked')", path, F->e[q].t->name,
-                            shape_str(F->e[q].t, s1, sizeof s1), label, bm, bm[0] ? "." : "");
+        for (q = mods[k].begin; q < mods[k].end; q++) {
+            if (F->e[q].rank == SUF_OTHER) {
+                st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' %s comes where the architecture "
+                                  "puts the BatchNorm after %s; expected '%s%sweight', 'bias', "
+                                  "'running_mean', 'running_var' (and 'num_batches_tracked')", path,
+                                  F->e[q].t->name, shape_str(F->e[q].t, s1, sizeof s1), label, bm,
+                                  bm[0] ? "." : "");
+                goto done;
+            }
             bt[F->e[q].rank] = F->e[q].t;
         }
         if (!bt[SUF_MEAN] || !bt[SUF_VAR]) {
-            const st_tensor *t = F->e[p].t;
-            MINIMA_FAIL(MINIMA_ESHAPE, "'%s': the architecture puts a BatchNorm (bn) after %s, but "
-                        "module '%s' after it has no %s: found '%s' %s; expected '%s%srunning_mean' "
-                        "and 'running_var' [%d] (is the bn in the wrong place?)", path, label, bm,
-                        bt[SUF_MEAN] ? "running_var" : "running_mean", t->name,
-                        shape_str(t, s1, sizeof s1), bm, bm[0] ? "." : "", nd->out);
+            const st_tensor *t = F->e[mods[k].begin].t;
+            st = minima_error(MINIMA_ESHAPE, "'%s': the architecture puts a BatchNorm (bn) after %s, "
+                              "but module '%s' after it has no %s: found '%s' %s; expected "
+                              "'%s%srunning_mean' and 'running_var' [%d] (is the bn in the wrong "
+                              "place?)", path, label, bm, bt[SUF_MEAN] ? "running_var" : "running_mean",
+                              t->name, shape_str(t, s1, sizeof s1), bm, bm[0] ? "." : "", nd->out);
+            goto done;
         }
-        if (!bt[SUF_WEIGHT] != !bt[SUF_BIAS])
-            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': BatchNorm '%s' after %s has a %s but no %s; expected "
-                        "both (affine) or neither", path, bm, label,
-                        bt[SUF_WEIGHT] ? "weight" : "bias", bt[SUF_WEIGHT] ? "bias" : "weight");
+        if (!bt[SUF_WEIGHT] != !bt[SUF_BIAS]) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': BatchNorm '%s' after %s has a %s but no %s; "
+                              "expected both (affine) or neither", path, bm, label,
+                              bt[SUF_WEIGHT] ? "weight" : "bias", bt[SUF_WEIGHT] ? "bias" : "weight");
+            goto done;
+        }
         static const char *const what[] = {"the BatchNorm weight", "the BatchNorm bias",
                                            "the BatchNorm running_mean", "the BatchNorm running_var"};
         for (int r = SUF_WEIGHT; r <= SUF_VAR; r++)
-            if (bt[r]) MINIMA_TRY(expect_shape(F, bt[r], cd, 1, what[r], i));
+            if (bt[r] && (st = expect_shape(F, bt[r], cd, 1, what[r], i)) != MINIMA_OK) goto done;
         F->src[i].gamma = bt[SUF_WEIGHT];
         F->src[i].beta = bt[SUF_BIAS];
         F->src[i].mean = bt[SUF_MEAN];
         F->src[i].var = bt[SUF_VAR];
         F->src[i].bn_module = bm;
-        p = q;
+        used += mods[k].end - mods[k].begin;
     }
-    if (p < F->n_e) {
-        const st_tensor *t = F->e[p].t;
+    for (int k = 0; k < n_mods; k++) {
+        if (mods[k].taken) continue;
+        const gt_entry *e = &F->e[mods[k].begin];
         minima_model_node_label(g, last, label, sizeof label);
-        int stat = F->e[p].rank == SUF_MEAN || F->e[p].rank == SUF_VAR || F->e[p].rank == SUF_COUNT;
-        MINIMA_FAIL(MINIMA_ESHAPE, "'%s': tensor '%s' %s is left over: the tensors before it fill "
-                    "every node of the architecture (the last, %s); expected %d tensors, the file "
-                    "has %d%s", path, t->name, shape_str(t, s1, sizeof s1), label, p, F->n_e,
-                    stat ? " (a BatchNorm's statistics: is a bn missing?)" : "");
+        int stat = mods[k].is_bn;
+        st = minima_error(MINIMA_ESHAPE, "'%s': tensor '%s' %s is left over: the other tensors fill "
+                          "every node of the architecture (the last, %s); expected %d tensors, the "
+                          "file has %d%s", path, e->t->name, shape_str(e->t, s1, sizeof s1), label,
+                          used, F->n_e, stat ? " (a BatchNorm's statistics: is a bn missing?)" : "");
+        break;
     }
-    return MINIMA_OK;
+done:
+    minima_free(mods);
+    return st;
 }
 
 /* eps of the BatchNorms: __metadata__ "bn_eps", else PyTorch's 1e-5. */
