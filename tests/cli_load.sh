@@ -174,6 +174,11 @@ else
     has "bn --arch too short" "$TMP/err" "left over"
     run "bn --arch bad" 2 "$BIN" info --model "$FIX/bn_mlp.safetensors" --arch 4:5,bn,sigmoid,3
     has "bn --arch bad" "$TMP/err" "sigmoid"
+    # torchvision's names (features.N, then classifier): PyTorch's loss
+    run "features --arch" 0 "$BIN" eval --model "$FIX/load_features.safetensors" "${D[@]}" \
+        --arch 4:8,relu,6,relu,3 --json
+    pycheck "features --arch loss" "rel(out['loss'], exp['features']['loss']) <= 1e-10"
+    pycheck "features --arch source" "out['layer_order_source'] == 'option'"
 fi
 
 # ---- a model as the positional argument --------------------------------------
