@@ -19,6 +19,7 @@
 #include "engine/layer.h"
 #include "harness.h"
 #include "io/graph_load_impl.h"
+#include "io/model_tensors_impl.h"
 #include "minima/alloc.h"
 #include "minima/model.h"
 #include "minima/net.h"
@@ -725,6 +726,41 @@ static void test_no_arch(void)
     CHECK(m == NULL);
 }
 
+/* ---- tensors in memory (the API's state dicts) -------------------------------- */
+
+static void test_named_tensors(void)
+{
+    double w[6] = {1, 2, 3, 4, 5, 6}, b[2] = {0.5, -0.5}, mean[2] = {1, -1}, var[2] = {3, 0};
+    double gamma[2] = {2, 1}, beta[2] = {0.25, 0}, w2[2] = {1, -1}, b2[1] = {0.125};
+    int64_t s23[] = {2, 3}, s2[] = {2}, s12[] = {1, 2}, s1[] = {1}, s4d[] = {2, 3, 1, 1};
+    minima_named_tensor t[] = {
+        {"0.weight", 2, s23, w}, {"0.bias", 1, s2, b}, {"1.weight", 1, s2, gamma},
+        {"1.bias", 1, s2, beta}, {"1.running_mean", 1, s2, mean}, {"1.running_var", 1, s2, var},
+        {"3.weight", 2, s12, w2}, {"3.bias", 1, s1, b2}};
+    minima_model *m = NULL;
+    /* no architecture: a 4-D weight names the load option */
+    minima_named_tensor c[] = {{"0.weight", 4, s4d, w}};
+    EXPECT_ERR(minima_model_from_named_tensors(c, 1, NULL, "state dict", &m), MINIMA_EUNSUPPORTED,
+               "'state dict': tensor '0.weight' is a 4-D convolution weight", "load option arch");
+    if (!have_arch()) {
+        fprintf(stderr, "skip: tensors in memory with an architecture (no architecture grammar yet)\n");
+        return;
+    }
+    minima_load_options o = minima_load_default_options();
+    o.arch = "3:2,bn,relu,1";
+    CHECK_OK(minima_model_from_named_tensors(t, 8, &o, "state dict", &m));
+    if (m) {
+        const minima_node *nd = &m->nodes[1];
+        double s0 = 2 / sqrt(3 + 1e-5), s1v = 1 / sqrt(0 + 1e-5);
+        CHECK(nd->folded_batchnorm);
+        CHECK_REL(m->theta[nd->weight_offset + 2], 3 * s0, 1e-15);
+        CHECK_REL(m->theta[nd->weight_offset + 5], 6 * s1v, 1e-15);
+        CHECK_REL(m->theta[nd->bias_offset], (0.5 - 1) * s0 + 0.25, 1e-15);
+        CHECK_REL(m->theta[nd->bias_offset + 1], (-0.5 + 1) * s1v, 1e-15);
+    }
+    minima_model_free(m);
+}
+
 /* ---- convolutions, once the kind is there ---------------------------------- */
 
 static void test_conv_round_trip(void)
@@ -793,6 +829,7 @@ int main(void)
     RUN(test_bn_fold);
     RUN(test_bn_fixtures);
     RUN(test_no_arch);
+    RUN(test_named_tensors);
     RUN(test_conv_round_trip);
     return harness_report();
 }
