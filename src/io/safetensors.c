@@ -987,7 +987,6 @@ static int is_reserved_meta(const char *key)
            !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers");
 }
 
-
 /* What the tensors of a graph model are, by the part of their name after
  * the last '.' (PyTorch's parameter and buffer names). */
 enum { SUF_WEIGHT, SUF_BIAS, SUF_MEAN, SUF_VAR, SUF_COUNT, SUF_OTHER };
