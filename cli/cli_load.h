@@ -2,10 +2,14 @@
  *
  * A subcommand declares a cli_net_args, splices CLI_NET_OPTIONS(args) into
  * its option table (--model --data --labels --subset --loss --batch
- * --data-seed --max-data-bytes --ignore-unknown --activation --order), and
- * calls cli_net_open
+ * --data-seed --max-data-bytes --ignore-unknown --activation --arch
+ * --order), and calls cli_net_open
  * after parsing. Commands that load a model without data splice
- * CLI_MODEL_OPTIONS (--activation --order) and call cli_load_model. */
+ * CLI_MODEL_OPTIONS (--activation --arch --order) and call cli_load_model.
+ *
+ * --arch is the same for every model a command loads, so the option sets
+ * one variable, cli_load_arch, that every load reads (load_model puts it
+ * in minima_load_options.arch): commands need not pass it along. */
 #ifndef MINIMA_CLI_LOAD_H
 #define MINIMA_CLI_LOAD_H
 
@@ -36,17 +40,23 @@ typedef struct {
 /* Defaults: batch 1000, everything else empty. */
 cli_net_args cli_net_default_args(void);
 
+/* --arch SPEC (NULL: not given): the architecture of a state dict that
+ * carries no graph, given to every minima_model_load of the command. */
+extern const char *cli_load_arch;
+#define CLI_ARCH_OPTION \
+    {"--arch", OPT_STRING, &cli_load_arch, "architecture of a state dict that carries no graph (SHAPE:LAYER,...), docs/model-files.md", "SPEC"}
+
 #define CLI_ACTIVATION_OPTION(activation) \
     {"--activation", OPT_STRING, &(activation), "the model's activation: relu, leaky_relu[:SLOPE] or tanh (overrides the file; default: the file's, else relu with a warning)", "ACT"}
 /* `name` is "--order", or "--layer-order" where a command's --order means something else. */
 #define CLI_ORDER_OPTION(name, order) \
     {name, OPT_STRING, &(order), "the model's layer names in the order they run (default: recorded in the file, else the only order the numbering and shapes allow)", "A,B,C"}
 #define CLI_MODEL_OPTIONS(activation, order) \
-    CLI_ACTIVATION_OPTION(activation), CLI_ORDER_OPTION("--order", order)
+    CLI_ACTIVATION_OPTION(activation), CLI_ARCH_OPTION, CLI_ORDER_OPTION("--order", order)
 
 /* Everything but the layer order (for a command that adds it under another name). */
 #define CLI_NET_OPTIONS_BUT_ORDER(a) \
-    CLI_ACTIVATION_OPTION((a).activation), \
+    CLI_ACTIVATION_OPTION((a).activation), CLI_ARCH_OPTION, \
     {"--model", OPT_STRING, &(a).model_path, "the model file (safetensors)", "MODEL"}, \
     {"--data", OPT_STRING, &(a).source, "data set: fashion-mnist[:test], X.npy, IMAGES.idx[.gz], FILE.csv, synthetic:NAME[:N]", "SRC"}, \
     {"--labels", OPT_STRING, &(a).labels, "labels file for IDX or .npy features", "FILE"}, \
@@ -79,7 +89,7 @@ typedef struct {
 int cli_net_open(const char *cmd, const cli_net_args *args, cli_net *out);
 
 /* Loads a model with the load options lo plus --activation and --order
- * (NULL: not given). lo.expected_inputs helps settle the layer order. On
+ * (NULL: not given) and --arch (cli_load_arch, unless lo.arch is set). lo.expected_inputs helps settle the layer order. On
  * stderr it warns when the activation is only assumed and notes a layer
  * order taken from the shapes that differs from the name order. Returns -1
  * on success, else the exit code after printing the error. */

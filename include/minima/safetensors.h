@@ -21,7 +21,10 @@
  * layer's weight or bias has one; a name the format does not define is
  * MINIMA_EFORMAT.
  *
- * How a file becomes a model (PyTorch's layout; docs/model-files.md):
+ * How a file becomes a model (PyTorch's layout; docs/model-files.md). A
+ * file becomes a multilayer perceptron by the rules of this list, unless
+ * it records a graph or the caller gives an architecture (see "Graph
+ * models" below):
  *
  *   - every tensor "<name>.weight" of shape [out, in] is a linear layer
  *     called <name>; "<name>.bias" of shape [out] is its bias. A file whose
@@ -39,8 +42,10 @@
  *     (the caller must give the order); none is MINIMA_ESHAPE. The model
  *     records which rule decided (order_source).
  *   - a file holding BatchNorm statistics (running_mean, running_var,
- *     num_batches_tracked) is MINIMA_EUNSUPPORTED, and so is a torch.save
- *     file (a zip archive or a pickle) given instead of safetensors.
+ *     num_batches_tracked) is MINIMA_EUNSUPPORTED (the message points to an
+ *     architecture with `bn`), and so is a torch.save file (a zip archive or
+ *     a pickle) given instead of safetensors, and a 4-D weight (a
+ *     convolution: "this file carries no graph: pass --arch SHAPE:LAYER,...").
  *   - shapes must chain: in of each layer = out of the layer before it.
  *   - biases are on every layer or on none.
  *   - any other tensor (a ".bias" without its ".weight", a "running_mean",
@@ -55,6 +60,56 @@
  *     say that it was assumed. "arch", "format" and "layers" are
  *     recomputed on save. Every other key is kept in the model's metadata
  *     (minima_model_set_meta) and written back by minima_model_save.
+ *
+ * Graph models (any model that is not a plain MLP):
+ *
+ *   - a file minima wrote records its graph: __metadata__ "arch" in the
+ *     general form (it contains ':'; minima_arch_format), read with
+ *     minima_arch_parse(arch, 1, relu, 0) (biases as the arch says), and
+ *     "layers", the names of the nodes with parameters in node order. Each
+ *     such node's tensors are "<name>.weight" and "<name>.bias", found by
+ *     name; every shape is checked (PyTorch's: linear [out, in], conv2d
+ *     [out, in/groups, kh, kw]). A tensor no node takes is an error
+ *     (skipped with a warning under ignore_unknown). Its order and
+ *     activation sources are FILE. If the caller also gives
+ *     minima_load_options.arch, it must describe the same graph
+ *     (MINIMA_EINVAL otherwise).
+ *   - a state dict that carries no graph loads only with
+ *     minima_load_options.arch ("SHAPE:LAYER,..." or the MLP form
+ *     "784-128-10", whose activation is the caller's, else the file's, else
+ *     relu assumed). Its tensors are grouped by module (the name up to the
+ *     last '.'), taken module by module in the natural order of the module
+ *     names (minima_natural_compare), and fill the nodes with parameters in
+ *     node order: the node's weight, then its bias if the module has one
+ *     (the tensors decide whether a node has a bias). Where the next module
+ *     in that order does not fit the node (shape, or a BatchNorm where a
+ *     weight is expected), the first remaining module of another numbered
+ *     family that fits is taken ("features.0", "features.3" are one family
+ *     and keep the order of their numbers; "classifier" is another), so
+ *     torchvision's features + classifier load. Each parametric node takes
+ *     its module's name. A shape that does not fit is MINIMA_ESHAPE naming
+ *     the tensor, both shapes and the node ("tensor 'features.3.weight' has
+ *     shape [64, 32, 3, 3]; the architecture expects [64, 16, 3, 3] for
+ *     node 4 (conv2d '3')"); missing tensors name the node that lacks them,
+ *     extra ones the first left over. Order and activation sources are
+ *     OPTION.
+ *   - BatchNorm: a `bn` after a linear or conv2d node (folded_batchnorm)
+ *     means the module after its own is an nn.BatchNorm1d/2d in evaluation
+ *     mode: running_mean, running_var [C], with weight and bias [C]
+ *     (absent when affine=False: 1 and 0), and num_batches_tracked (an
+ *     integer tensor, skipped: the only tensor whose dtype may be an
+ *     integer). It is folded into the node: y = gamma (z - mean) /
+ *     sqrt(var + eps) + beta becomes W' = W s per output channel and
+ *     b' = (b - mean) s + beta, s = gamma / sqrt(var + eps), b = 0 when the
+ *     PyTorch layer had no bias (bias=False before BatchNorm). eps is the
+ *     __metadata__ key "bn_eps" when present, else PyTorch's default 1e-5.
+ *     The node keeps folded_batchnorm = 1 and has a bias; each fold is
+ *     logged at INFO level ("folded BatchNorm '1' into node 1 (conv2d
+ *     '0')"). A file minima wrote holds the folded parameters and folds
+ *     nothing again.
+ *   - __metadata__ "loss" and every key minima does not write itself are
+ *     read as for an MLP; minima_load_options.activation_set changes every
+ *     activation node (minima_model_set_activation).
  *
  * Nothing in the file is trusted: the header length is checked against the
  * file size and max_header_bytes, the JSON against the format, every shape
@@ -102,6 +157,9 @@ typedef struct {
     double leaky_slope;        /* for MINIMA_ACT_LEAKY_RELU with activation_set (0 < a < 1) */
     const char *order;         /* "a,b,c": the layer names in the order they run (NULL: decide) */
     int expected_inputs;       /* the data's feature count d_0, used to order layers (0: unknown) */
+    const char *arch;          /* the architecture of a state dict that carries no graph,
+                                  "SHAPE:LAYER,..." or "784-128-10" (minima_arch_parse; NULL:
+                                  none, the file is an MLP or records its graph); see above */
 } minima_load_options;
 
 minima_load_options minima_load_default_options(void);
@@ -111,7 +169,8 @@ minima_load_options minima_load_default_options(void);
 minima_status minima_model_load(const char *path, const minima_load_options *opts,
                                 minima_model **out);
 
-/* Writes the model as a safetensors file: tensors "<layer name>.weight"
+/* Writes the model as a safetensors file. A multilayer perceptron with no
+ * folded BatchNorm is written in the MLP form: tensors "<layer name>.weight"
  * [out, in] and "<layer name>.bias" [out] (PyTorch's layout; "weight" and
  * "bias" for a single layer with the empty name) in dtype F64 or F32 (F32:
  * each value rounded to nearest; a finite value outside float range is
@@ -125,6 +184,19 @@ minima_status minima_model_load(const char *path, const minima_load_options *opt
  *
  * Layer names must be distinct and free of commas (MINIMA_EINVAL
  * otherwise); their order is kept by "layers".
+ *
+ * Every other model (a graph: convolutions, pooling, residual additions,
+ * mixed activations, a folded BatchNorm) is written in the general form:
+ * for every node with parameters, in node order, "<name>.weight" in
+ * PyTorch's shape (linear [out, in], conv2d [out, in/groups, kh, kw]) and
+ * "<name>.bias" [out] if it has one, the data in theta's order; and
+ * __metadata__ "format", "loss", "arch" (minima_arch_format, the general
+ * form, which records the activations, the biases and the bn of folded
+ * nodes), "layers" (the names of the nodes with parameters, in order) and
+ * every key of model->meta; no "activation". A node with parameters and
+ * the empty name is saved under its node index ("5"). The names of the
+ * nodes with parameters must be distinct, free of commas and not
+ * "__metadata__" (MINIMA_EINVAL naming both nodes otherwise).
  *
  * Atomic: the file is written to a temporary file in the same directory,
  * flushed, fsync'ed and renamed over `path`. A failed save leaves an

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/graph_load_impl.h"
 #include "io/layer_order_impl.h"
 #include "io/model_tensors_impl.h"
 #include "minima/alloc.h"
@@ -143,6 +144,7 @@ minima_load_options minima_load_default_options(void)
     o.leaky_slope = 0.01;
     o.order = NULL;
     o.expected_inputs = 0;
+    o.arch = NULL;
     return o;
 }
 
@@ -185,6 +187,7 @@ typedef struct {
     int n_layers;
     minima_provenance order_source;
     const char *order_how;     /* how the caller gives an order, for messages */
+    const char *arch_how;      /* how the caller gives an architecture, for messages */
 } loader;
 
 static void loader_free(loader *L)
@@ -569,7 +572,10 @@ static minima_status check_batchnorm(const loader *L)
             if (has_suffix_part(L->t[i].name, stats[s]))
                 MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' holds BatchNorm statistics: "
                             "BatchNorm is not supported in a safetensors MLP; fold it into the "
-                            "linear layer next to it, or export ONNX", L->path, L->t[i].name);
+                            "linear layer next to it, or export ONNX, or pass the architecture "
+                            "with a bn after that layer (%s, e.g. 784:128,bn,relu,10; "
+                            "docs/model-files.md) and minima folds it at load", L->path,
+                            L->t[i].name, L->arch_how);
     return MINIMA_OK;
 }
 
@@ -735,6 +741,11 @@ static minima_status discover_layers(loader *L)
     if (n_weights > MAX_LAYERS)
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': %d layers; minima handles at most %d", path,
                     n_weights, MAX_LAYERS);
+    for (int i = 0; i < L->n_t; i++)
+        if (L->t[i].role == ROLE_WEIGHT && L->t[i].ndim == 4)
+            MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' is a 4-D convolution weight; this "
+                        "file carries no graph: pass %s (docs/model-files.md)", L->path,
+                        L->t[i].name, L->arch_how);
     MINIMA_TRY(check_batchnorm(L));
     L->layers = minima_calloc((size_t)n_weights, sizeof *L->layers);
     if (!L->layers) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
@@ -967,6 +978,748 @@ fail:
     return st;
 }
 
+/* ---- graphs: a model from an architecture ------------------------------ */
+
+/* Metadata keys minima writes itself (recomputed on save). */
+static int is_reserved_meta(const char *key)
+{
+    return !strcmp(key, "format") || !strcmp(key, "activation") || !strcmp(key, "loss") ||
+           !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers");
+}
+
+/* What the tensors of a graph model are, by the part of their name after
+ * the last '.' (PyTorch's parameter and buffer names). */
+enum { SUF_WEIGHT, SUF_BIAS, SUF_MEAN, SUF_VAR, SUF_COUNT, SUF_OTHER };
+
+static int suffix_rank(const char *suffix)
+{
+    static const char *const names[] = {"weight", "bias", "running_mean", "running_var",
+                                        "num_batches_tracked"};
+    for (int i = 0; i < SUF_OTHER; i++)
+        if (!strcmp(suffix, names[i])) return i;
+    return SUF_OTHER;
+}
+
+/* One tensor of a state dict, split into its module ("features.0") and its
+ * suffix ("weight"). */
+typedef struct {
+    const st_tensor *t;
+    char *module;              /* owned; "" for a bare "weight" */
+    int rank;                  /* SUF_* */
+} gt_entry;
+
+static int cmp_gt(const void *a, const void *b)
+{
+    const gt_entry *x = a, *y = b;
+    int c = minima_natural_compare(x->module, y->module);
+    if (c) return c;
+    if (x->rank != y->rank) return x->rank < y->rank ? -1 : 1;
+    return minima_natural_compare(x->t->name, y->t->name);
+}
+
+/* Dimension k of tensor t (k < t->ndim). */
+static uint64_t tensor_dim(const st_tensor *t, int k)
+{
+    if (t->mem_shape) return (uint64_t)t->mem_shape[k];
+    const cJSON *d = t->shape ? t->shape->child : NULL;
+    for (int i = 0; d && i < k; i++) d = d->next;
+    uint64_t v = 0;
+    if (d) json_uint(d, &v);
+    return v;
+}
+
+/* The PyTorch shape of node i's weight (linear [out, in], conv2d [out,
+ * in/groups, kh, kw]); returns its rank. */
+static int weight_shape(const minima_model *g, int i, uint64_t dims[4])
+{
+    const minima_node *nd = &g->nodes[i];
+    minima_shape in = g->nodes[nd->inputs[0]].shape;
+    dims[0] = (uint64_t)nd->out;
+    if (nd->kind == MINIMA_NODE_CONV2D) {
+        dims[1] = (uint64_t)(in.c / (nd->groups > 0 ? nd->groups : 1));
+        dims[2] = (uint64_t)nd->kernel[0];
+        dims[3] = (uint64_t)nd->kernel[1];
+        return 4;
+    }
+    if (nd->kind == MINIMA_NODE_LINEAR) {
+        dims[1] = (uint64_t)minima_shape_size(in);
+        return 2;
+    }
+    dims[0] = (uint64_t)nd->n_weight;       /* a parametric kind without a PyTorch layout */
+    return 1;
+}
+
+static const char *dims_str(const uint64_t *dims, int n, char *buf, size_t size)
+{
+    size_t used = 0;
+    int w = snprintf(buf, size, "[");
+    used = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < n && used < size; i++) {
+        w = snprintf(buf + used, size - used, "%s%" PRIu64, i ? ", " : "", dims[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    if (used < size) snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+static int has_shape(const st_tensor *t, const uint64_t *dims, int n)
+{
+    if (t->ndim != n) return 0;
+    for (int i = 0; i < n; i++)
+        if (tensor_dim(t, i) != dims[i]) return 0;
+    return 1;
+}
+
+/* Where node i's parameters come from. */
+typedef struct {
+    const st_tensor *weight, *bias;
+    const st_tensor *gamma, *beta, *mean, *var;    /* the BatchNorm folded into it */
+    const char *bn_module;
+    const char *name;          /* the node's new name, or NULL to keep it */
+} gnode_src;
+
+typedef struct {
+    loader *L;
+    const minima_model *g;     /* the graph the architecture describes */
+    gnode_src *src;            /* (g->n_nodes) */
+    gt_entry *e;               /* (n_e) the state dict's tensors, in order */
+    int n_e;
+    char **names;              /* (n_names) names read from "layers", owned */
+    int n_names;
+} gfill;
+
+static void gfill_free(gfill *F)
+{
+    for (int i = 0; F->e && i < F->n_e; i++) minima_free(F->e[i].module);
+    minima_free(F->e);
+    for (int i = 0; F->names && i < F->n_names; i++) minima_free(F->names[i]);
+    minima_free(F->names);
+    minima_free(F->src);
+}
+
+static minima_status check_float(const loader *L, const st_tensor *t, const char *what)
+{
+    if (!dtype_table[t->dtype].supported)
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%s' has dtype %s; %s must be floating-point "
+                    "(F64, F32, F16, BF16)", L->path, t->name, dtype_table[t->dtype].name, what);
+    return MINIMA_OK;
+}
+
+/* Checks that t has the shape `dims` (what the architecture expects of `what`
+ * of node i). */
+static minima_status expect_shape(gfill *F, const st_tensor *t, const uint64_t *dims, int n,
+                                  const char *what, int i)
+{
+    char s1[128], s2[128], label[200];
+    MINIMA_TRY(check_float(F->L, t, what));
+    if (has_shape(t, dims, n)) return MINIMA_OK;
+    minima_model_node_label(F->g, i, label, sizeof label);
+    MINIMA_FAIL(MINIMA_ESHAPE, "'%s': tensor '%s' has shape %s; the architecture expects %s for "
+                "%s (%s)", F->L->path, t->name, shape_str(t, s1, sizeof s1),
+                dims_str(dims, n, s2, sizeof s2), label, what);
+}
+
+/* A minima file: node i's tensors are "<name>.weight" and "<name>.bias". */
+static const st_tensor *find_tensor(const loader *L, const char *module, const char *suffix)
+{
+    size_t ml = strlen(module);
+    for (int k = 0; k < L->n_t; k++) {
+        const char *n = L->t[k].name;
+        if (ml ? (!strncmp(n, module, ml) && n[ml] == '.' && !strcmp(n + ml + 1, suffix))
+               : !strcmp(n, suffix))
+            return &L->t[k];
+    }
+    return NULL;
+}
+
+static int is_param_node(const minima_model *g, int i)
+{
+    return i > 0 && g->nodes[i].n_weight > 0;
+}
+
+/* The names of the parametric nodes from __metadata__ "layers" (a minima
+ * file of a graph records them there, as it records an MLP's layers). */
+static minima_status names_from_layers(gfill *F)
+{
+    const loader *L = F->L;
+    const cJSON *v = L->metadata ? cJSON_GetObjectItemCaseSensitive(L->metadata, "layers") : NULL;
+    if (!v) return MINIMA_OK;
+    int n_param = 0;
+    for (int i = 1; i < F->g->n_nodes; i++) n_param += is_param_node(F->g, i);
+    const char *list = v->valuestring, *p = list;
+    int count = 1;
+    for (const char *c = list; *c; c++) count += *c == ',';
+    if (count != n_param)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"layers\" names %d layers (\"%.200s\") but "
+                    "the architecture has %d nodes with parameters", L->path, count, list, n_param);
+    F->names = minima_calloc((size_t)count, sizeof *F->names);
+    if (!F->names) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", L->path);
+    F->n_names = count;
+    int k = 0;
+    for (int i = 1; i < F->g->n_nodes; i++) {
+        if (!is_param_node(F->g, i)) continue;
+        size_t len = strcspn(p, ",");
+        if (!len)
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"layers\" (\"%.200s\") has an empty "
+                        "name at position %d", L->path, list, k + 1);
+        if (!(F->names[k] = minima_alloc(len + 1, 1)))
+            MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", L->path);
+        memcpy(F->names[k], p, len);
+        F->names[k][len] = '\0';
+        F->src[i].name = F->names[k];
+        k++;
+        p += len + (p[len] == ',');
+    }
+    return MINIMA_OK;
+}
+
+/* A file minima wrote: every parametric node's tensors by name. */
+static minima_status match_by_name(gfill *F)
+{
+    loader *L = F->L;
+    const minima_model *g = F->g;
+    char *used = minima_calloc((size_t)L->n_t, 1);
+    if (!used) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", L->path);
+    minima_status st = names_from_layers(F);
+    for (int i = 1; st == MINIMA_OK && i < g->n_nodes; i++) {
+        if (!is_param_node(g, i)) continue;
+        const minima_node *nd = &g->nodes[i];
+        const char *name = F->src[i].name ? F->src[i].name : nd->name;
+        char label[200], s[128];
+        uint64_t dims[4];
+        int nd_w = weight_shape(g, i, dims);
+        minima_model_node_label(g, i, label, sizeof label);
+        const st_tensor *w = find_tensor(L, name, "weight");
+        if (!w) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': no tensor '%s%sweight' for %s; the file's "
+                              "architecture expects its weight %s there", L->path, name,
+                              name[0] ? "." : "", label, dims_str(dims, nd_w, s, sizeof s));
+            break;
+        }
+        if ((st = expect_shape(F, w, dims, nd_w, "the weight", i)) != MINIMA_OK) break;
+        used[w - L->t] = 1;
+        F->src[i].weight = w;
+        const st_tensor *b = find_tensor(L, name, "bias");
+        uint64_t bd[1] = {(uint64_t)nd->out};
+        if (nd->has_bias && !b) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': no tensor '%s%sbias' for %s; the file's "
+                              "architecture gives it a bias [%d]", L->path, name,
+                              name[0] ? "." : "", label, nd->out);
+            break;
+        }
+        if (!nd->has_bias && b) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' is the bias of %s, which the file's "
+                              "architecture gives no bias", L->path, b->name, label);
+            break;
+        }
+        if (b) {
+            if ((st = expect_shape(F, b, bd, 1, "the bias", i)) != MINIMA_OK) break;
+            used[b - L->t] = 1;
+            F->src[i].bias = b;
+        }
+    }
+    for (int k = 0; st == MINIMA_OK && k < L->n_t; k++) {
+        if (used[k]) continue;
+        char s[128];
+        if (L->opts->ignore_unknown) {
+            minima_log(MINIMA_LOG_WARN, "'%s': ignoring tensor '%s' %s: not the weight or bias of a "
+                       "node of the file's architecture", L->path, L->t[k].name,
+                       shape_str(&L->t[k], s, sizeof s));
+            continue;
+        }
+        st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' %s is not the weight or bias of any "
+                          "node of the file's architecture (the load option ignore_unknown skips "
+                          "it)", L->path, L->t[k].name, shape_str(&L->t[k], s, sizeof s));
+    }
+    minima_free(used);
+    return st;
+}
+
+/* The label of the last parametric node before node i, for hints. */
+static void previous_param_label(const minima_model *g, int i, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int j = i - 1; j > 0; j--)
+        if (is_param_node(g, j)) {
+            minima_model_node_label(g, j, buf, size);
+            return;
+        }
+}
+
+/* The modules of a state dict (runs of F->e with one module name), in
+ * natural order. A family is the modules whose names differ only in a
+ * final integer ("features.0", "features.3"; "layer1.0.conv1",
+ * "layer1.0.conv2"): they run in the order of that integer. */
+typedef struct {
+    int begin, end;            /* entries [begin, end) of F->e */
+    size_t family_len;         /* the name without its final integer */
+    int is_bn;                 /* holds running_mean or running_var */
+    int taken;
+} gmodule;
+
+static int same_family(const gfill *F, const gmodule *a, const gmodule *b)
+{
+    const char *x = F->e[a->begin].module, *y = F->e[b->begin].module;
+    return a->family_len == b->family_len && !strncmp(x, y, a->family_len);
+}
+
+/* Whether module k can be the next one of node i: a weight (and bias) of
+ * the expected shape (bn = 0), or a BatchNorm of its channels (bn = 1). */
+static int module_fits(const gfill *F, const gmodule *md, int i, int bn)
+{
+    const minima_node *nd = &F->g->nodes[i];
+    uint64_t dims[4], cd[1] = {(uint64_t)nd->out};
+    int nw = weight_shape(F->g, i, dims);
+    if (md->is_bn != bn) return 0;
+    for (int q = md->begin; q < md->end; q++) {
+        const gt_entry *e = &F->e[q];
+        if (!bn && ((q == md->begin && e->rank != SUF_WEIGHT) ||
+                    (e->rank == SUF_WEIGHT && !has_shape(e->t, dims, nw)) ||
+                    (e->rank == SUF_BIAS && !has_shape(e->t, cd, 1)) || e->rank > SUF_BIAS))
+            return 0;
+        if (bn && (e->rank == SUF_OTHER || (e->rank != SUF_COUNT && !has_shape(e->t, cd, 1))))
+            return 0;
+    }
+    return 1;
+}
+
+/* The module that comes next for node i: among the first untaken module of
+ * each family, the first (in natural order) that fits; if none fits, the
+ * first untaken module (whose checks then say what is wrong); -1 if every
+ * module is taken. */
+static int next_module(const gfill *F, gmodule *mods, int n_mods, int i, int bn)
+{
+    int first = -1;
+    for (int k = 0; k < n_mods; k++) {
+        if (mods[k].taken) continue;
+        if (first < 0) first = k;
+        int head = 1;
+        for (int j = 0; j < k && head; j++)
+            if (!mods[j].taken && same_family(F, &mods[j], &mods[k])) head = 0;
+        if (head && module_fits(F, &mods[k], i, bn)) return k;
+    }
+    return first;
+}
+
+/* A state dict: its tensors, module by module in the natural order of the
+ * module names (each module's in PyTorch's order: weight, bias,
+ * running_mean, running_var, num_batches_tracked), fill the nodes in node
+ * order; where the next module in that order does not fit, the first of
+ * another family that does is taken (so "features.N" and "classifier" run
+ * in the order the shapes allow). */
+static minima_status match_in_order(gfill *F)
+{
+    loader *L = F->L;
+    const minima_model *g = F->g;
+    const char *path = L->path;
+    char s1[128], s2[128], label[200], prev[200];
+    F->e = minima_calloc((size_t)L->n_t, sizeof *F->e);
+    if (!F->e) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+    for (int k = 0; k < L->n_t; k++) {
+        const st_tensor *t = &L->t[k];
+        const char *dot = strrchr(t->name, '.');
+        size_t ml = dot ? (size_t)(dot - t->name) : 0;
+        int rank = suffix_rank(dot ? dot + 1 : t->name);
+        if (rank == SUF_OTHER && L->opts->ignore_unknown) {
+            minima_log(MINIMA_LOG_WARN, "'%s': ignoring tensor '%s' %s: not a weight, bias or "
+                       "BatchNorm statistic", path, t->name, shape_str(t, s1, sizeof s1));
+            continue;
+        }
+        gt_entry *e = &F->e[F->n_e];
+        if (!(e->module = minima_alloc(ml + 1, 1))) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+        memcpy(e->module, t->name, ml);
+        e->module[ml] = '\0';
+        e->t = t;
+        e->rank = rank;
+        F->n_e++;
+    }
+    qsort(F->e, (size_t)F->n_e, sizeof *F->e, cmp_gt);
+    gmodule *mods = minima_calloc((size_t)F->n_e + 1, sizeof *mods);
+    if (!mods) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", path);
+    int n_mods = 0;
+    for (int q = 0; q < F->n_e; q++) {
+        if (q == 0 || strcmp(F->e[q].module, F->e[q - 1].module)) {
+            gmodule *md = &mods[n_mods++];
+            const char *name = F->e[q].module;
+            md->begin = q;
+            md->family_len = strlen(name) - minima_layer_index_digits(name);
+        }
+        mods[n_mods - 1].end = q + 1;
+        if (F->e[q].rank == SUF_MEAN || F->e[q].rank == SUF_VAR) mods[n_mods - 1].is_bn = 1;
+    }
+    minima_status st = MINIMA_OK;
+    int last = 0, used = 0;
+    for (int i = 1; i < g->n_nodes; i++) {
+        if (!is_param_node(g, i)) continue;
+        const minima_node *nd = &g->nodes[i];
+        uint64_t dims[4], cd[1] = {(uint64_t)nd->out};
+        int nw = weight_shape(g, i, dims);
+        minima_model_node_label(g, i, label, sizeof label);
+        int k = next_module(F, mods, n_mods, i, 0);
+        if (k < 0) {
+            previous_param_label(g, i, prev, sizeof prev);
+            st = minima_error(MINIMA_ESHAPE, "'%s': the architecture has more parameters than the "
+                              "file: %s expects a weight %s, and no tensor is left (the file's %d "
+                              "tensors fill the nodes up to %s)", path, label,
+                              dims_str(dims, nw, s1, sizeof s1), F->n_e, prev[0] ? prev : "none");
+            goto done;
+        }
+        mods[k].taken = 1;
+        const gt_entry *we = &F->e[mods[k].begin];
+        if (we->rank == SUF_WEIGHT && mods[k].is_bn) {
+            previous_param_label(g, i, prev, sizeof prev);
+            st = minima_error(MINIMA_ESHAPE, "'%s': module '%s' (running_mean, running_var) is a "
+                              "BatchNorm, and its tensor '%s' %s comes where the architecture "
+                              "expects the weight %s of %s: is a bn missing after %s?", path,
+                              we->module, we->t->name, shape_str(we->t, s1, sizeof s1),
+                              dims_str(dims, nw, s2, sizeof s2), label,
+                              prev[0] ? prev : "an earlier node");
+            goto done;
+        }
+        if (we->rank != SUF_WEIGHT) {
+            previous_param_label(g, i, prev, sizeof prev);
+            int stat = we->rank == SUF_MEAN || we->rank == SUF_VAR || we->rank == SUF_COUNT;
+            st = minima_error(MINIMA_ESHAPE, "'%s': tensor '%s' %s comes where the architecture "
+                              "expects the weight %s of %s%s%s%s", path, we->t->name,
+                              shape_str(we->t, s1, sizeof s1), dims_str(dims, nw, s2, sizeof s2),
+                              label, stat ? " (it is a BatchNorm's: is a bn missing after " : "",
+                              stat ? (prev[0] ? prev : "an earlier node") : "", stat ? "?)" : "");
+            goto done;
+        }
+        if ((st = expect_shape(F, we->t, dims, nw, "the weight", i)) != MINIMA_OK) goto done;
+        F->src[i].weight = we->t;
+        if (we->module[0]) F->src[i].name = we->module;
+        int q = mods[k].begin + 1;
+        if (q < mods[k].end && F->e[q].rank == SUF_BIAS) {
+            if ((st = expect_shape(F, F->e[q].t, cd, 1, "the bias", i)) != MINIMA_OK) goto done;
+            F->src[i].bias = F->e[q].t;
+            q++;
+        }
+        if (q < mods[k].end) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' %s is neither the weight nor the "
+                              "bias of %s (module '%s'); expected only '%s' and '%s.bias'", path,
+                              F->e[q].t->name, shape_str(F->e[q].t, s1, sizeof s1), label,
+                              we->module, we->t->name, we->module);
+            goto done;
+        }
+        used += mods[k].end - mods[k].begin;
+        last = i;
+        if (!nd->folded_batchnorm) continue;
+        /* the BatchNorm module after it: [weight, bias,] running_mean, running_var[, count] */
+        k = next_module(F, mods, n_mods, i, 1);
+        if (k < 0) {
+            st = minima_error(MINIMA_ESHAPE, "'%s': the architecture puts a BatchNorm (bn) after %s, "
+                              "and no tensor is left after '%s' (expected running_mean and "
+                              "running_var [%d], with the BatchNorm's weight and bias)", path,
+                              label, F->src[i].bias ? F->src[i].bias->name : we->t->name, nd->out);
+            goto done;
+        }
+        mods[k].taken = 1;
+        const char *bm = F->e[mods[k].begin].module;
+        const st_tensor *bt[SUF_OTHER] = {NULL};
+        for (q = mods[k].begin; q < mods[k].end; q++) {
+            if (F->e[q].rank == SUF_OTHER) {
+                st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' %s comes where the architecture "
+                                  "puts the BatchNorm after %s; expected '%s%sweight', 'bias', "
+                                  "'running_mean', 'running_var' (and 'num_batches_tracked')", path,
+                                  F->e[q].t->name, shape_str(F->e[q].t, s1, sizeof s1), label, bm,
+                                  bm[0] ? "." : "");
+                goto done;
+            }
+            bt[F->e[q].rank] = F->e[q].t;
+        }
+        if (!bt[SUF_MEAN] || !bt[SUF_VAR]) {
+            const st_tensor *t = F->e[mods[k].begin].t;
+            st = minima_error(MINIMA_ESHAPE, "'%s': the architecture puts a BatchNorm (bn) after %s, "
+                              "but module '%s' after it has no %s: found '%s' %s; expected "
+                              "'%s%srunning_mean' and 'running_var' [%d] (is the bn in the wrong "
+                              "place?)", path, label, bm, bt[SUF_MEAN] ? "running_var" : "running_mean",
+                              t->name, shape_str(t, s1, sizeof s1), bm, bm[0] ? "." : "", nd->out);
+            goto done;
+        }
+        if (!bt[SUF_WEIGHT] != !bt[SUF_BIAS]) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': BatchNorm '%s' after %s has a %s but no %s; "
+                              "expected both (affine) or neither", path, bm, label,
+                              bt[SUF_WEIGHT] ? "weight" : "bias", bt[SUF_WEIGHT] ? "bias" : "weight");
+            goto done;
+        }
+        static const char *const what[] = {"the BatchNorm weight", "the BatchNorm bias",
+                                           "the BatchNorm running_mean", "the BatchNorm running_var"};
+        for (int r = SUF_WEIGHT; r <= SUF_VAR; r++)
+            if (bt[r] && (st = expect_shape(F, bt[r], cd, 1, what[r], i)) != MINIMA_OK) goto done;
+        F->src[i].gamma = bt[SUF_WEIGHT];
+        F->src[i].beta = bt[SUF_BIAS];
+        F->src[i].mean = bt[SUF_MEAN];
+        F->src[i].var = bt[SUF_VAR];
+        F->src[i].bn_module = bm;
+        used += mods[k].end - mods[k].begin;
+    }
+    for (int k = 0; k < n_mods; k++) {
+        if (mods[k].taken) continue;
+        const gt_entry *e = &F->e[mods[k].begin];
+        minima_model_node_label(g, last, label, sizeof label);
+        int stat = mods[k].is_bn;
+        st = minima_error(MINIMA_ESHAPE, "'%s': tensor '%s' %s is left over: the other tensors fill "
+                          "every node of the architecture (the last, %s); expected %d tensors, the "
+                          "file has %d%s", path, e->t->name, shape_str(e->t, s1, sizeof s1), label,
+                          used, F->n_e, stat ? " (a BatchNorm's statistics: is a bn missing?)" : "");
+        break;
+    }
+done:
+    minima_free(mods);
+    return st;
+}
+
+/* eps of the BatchNorms: __metadata__ "bn_eps", else PyTorch's 1e-5. */
+static minima_status bn_eps(const loader *L, double *eps)
+{
+    *eps = 1e-5;
+    const cJSON *v = L->metadata ? cJSON_GetObjectItemCaseSensitive(L->metadata, "bn_eps") : NULL;
+    if (!v) return MINIMA_OK;
+    char *end;
+    errno = 0;
+    double e = strtod(v->valuestring, &end);
+    if (end == v->valuestring || *end || errno || !(e >= 0) || !isfinite(e))
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"bn_eps\" is \"%.40s\"; expected a "
+                    "non-negative number (PyTorch's BatchNorm eps, default 1e-5)", L->path,
+                    v->valuestring);
+    *eps = e;
+    return MINIMA_OK;
+}
+
+/* Reads node i's parameters into m and folds its BatchNorm:
+ * s = gamma / sqrt(var + eps), W' = W s (per output channel),
+ * b' = (b - mean) s + beta. */
+static minima_status read_node(loader *L, minima_model *m, int i, const gnode_src *s, double eps,
+                               unsigned char *buf, size_t buf_elems)
+{
+    const minima_node *nd = &m->nodes[i];
+    double *w = m->theta + nd->weight_offset, *b = nd->n_bias ? m->theta + nd->bias_offset : NULL;
+    uint64_t cols = s->weight->ndim == 2 ? tensor_dim(s->weight, 1) : 0;
+    MINIMA_TRY(read_tensor(L, s->weight, w, cols, buf, buf_elems));
+    if (s->bias) MINIMA_TRY(read_tensor(L, s->bias, b, 0, buf, buf_elems));
+    else if (b) memset(b, 0, nd->n_bias * sizeof *b);
+    if (!s->mean) return MINIMA_OK;
+    size_t c = (size_t)nd->out, per = nd->n_weight / c;
+    double *stats = minima_alloc(4 * c, sizeof *stats);
+    if (!stats) MINIMA_FAIL(MINIMA_ENOMEM, "'%s': out of memory", L->path);
+    double *gamma = stats, *beta = stats + c, *mean = stats + 2 * c, *var = stats + 3 * c;
+    minima_status st = MINIMA_OK;
+    if (s->gamma) st = read_tensor(L, s->gamma, gamma, 0, buf, buf_elems);
+    else for (size_t j = 0; j < c; j++) gamma[j] = 1.0;
+    if (st == MINIMA_OK && s->beta) st = read_tensor(L, s->beta, beta, 0, buf, buf_elems);
+    else if (!s->beta) memset(beta, 0, c * sizeof *beta);
+    if (st == MINIMA_OK) st = read_tensor(L, s->mean, mean, 0, buf, buf_elems);
+    if (st == MINIMA_OK) st = read_tensor(L, s->var, var, 0, buf, buf_elems);
+    for (size_t j = 0; st == MINIMA_OK && j < c; j++) {
+        if (!(var[j] + eps > 0)) {
+            st = minima_error(MINIMA_EFORMAT, "'%s': tensor '%s' entry [%zu] is %g: with eps %g the "
+                              "BatchNorm divides by sqrt(%g); expected running_var + eps > 0",
+                              L->path, s->var->name, j, var[j], eps, var[j] + eps);
+            break;
+        }
+        double scale = gamma[j] / sqrt(var[j] + eps);
+        for (size_t k = 0; k < per; k++) w[j * per + k] *= scale;
+        b[j] = (b[j] - mean[j]) * scale + beta[j];
+    }
+    minima_free(stats);
+    if (st == MINIMA_OK) {
+        char label[200];
+        minima_model_node_label(m, i, label, sizeof label);
+        minima_log(MINIMA_LOG_INFO, "'%s': folded BatchNorm '%s' into %s", L->path, s->bn_module,
+                   label);
+    }
+    return st;
+}
+
+/* The activation an MLP-form architecture puts between its layers: the
+ * caller's, else the file's __metadata__, else relu (assumed). */
+static minima_status graph_activation(const loader *L, minima_activation *a, double *slope,
+                                      minima_provenance *source)
+{
+    *a = MINIMA_ACT_RELU;
+    *slope = 0.01;
+    *source = MINIMA_FROM_ASSUMED;
+    if (L->opts->activation_set) {
+        *a = L->opts->activation;
+        *slope = L->opts->leaky_slope;
+        *source = MINIMA_FROM_OPTION;
+        if (*a == MINIMA_ACT_LEAKY_RELU && !(*slope > 0 && *slope < 1))
+            MINIMA_FAIL(MINIMA_EINVAL, "'%s': the leaky ReLU slope given is %.17g; expected a "
+                        "number between 0 and 1", L->path, *slope);
+        return MINIMA_OK;
+    }
+    const cJSON *v = L->metadata ? cJSON_GetObjectItemCaseSensitive(L->metadata, "activation") : NULL;
+    if (!v) return MINIMA_OK;
+    if (minima_activation_parse(v->valuestring, a) != MINIMA_OK)
+        MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"activation\" is \"%.40s\"; expected relu, "
+                    "leaky_relu or tanh", L->path, v->valuestring);
+    *source = MINIMA_FROM_FILE;
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(L->metadata, "leaky_slope");
+    if (sv) {
+        char *end;
+        errno = 0;
+        double x = strtod(sv->valuestring, &end);
+        if (end == sv->valuestring || *end || errno || !(x > 0 && x < 1))
+            MINIMA_FAIL(MINIMA_EFORMAT, "'%s': __metadata__ \"leaky_slope\" is \"%.40s\"; expected "
+                        "a number between 0 and 1", L->path, sv->valuestring);
+        *slope = x;
+    }
+    return MINIMA_OK;
+}
+
+/* The model of graph g whose parameters are the loader's tensors: by name
+ * (a file minima wrote) or in order (a state dict). arch_source is where
+ * the graph came from (FILE or OPTION); act_source where its activations
+ * came from. */
+static minima_status fill_graph(loader *L, const minima_model *g, int by_name,
+                                minima_provenance arch_source, minima_provenance act_source,
+                                minima_model **out)
+{
+    const char *path = L->path;
+    gfill F;
+    memset(&F, 0, sizeof F);
+    F.L = L;
+    F.g = g;
+    minima_node *spec = NULL;
+    minima_model *m = NULL;
+    unsigned char *buf = NULL;
+    const size_t buf_elems = 65536;
+    double eps = 1e-5;
+    minima_status st = MINIMA_OK;
+    F.src = minima_calloc((size_t)g->n_nodes, sizeof *F.src);
+    spec = minima_alloc((size_t)g->n_nodes, sizeof *spec);
+    buf = minima_alloc(buf_elems, 8);
+    if (!F.src || !spec || !buf) { st = minima_error(MINIMA_ENOMEM, "'%s': out of memory", path); goto done; }
+    if ((st = by_name ? match_by_name(&F) : match_in_order(&F)) != MINIMA_OK) goto done;
+    if ((st = bn_eps(L, &eps)) != MINIMA_OK) goto done;
+    /* The tensors decide the names of the parametric nodes and whether a
+     * node folding a BatchNorm had its own bias; every node with a
+     * BatchNorm gets one (its shift). */
+    for (int i = 0; i < g->n_nodes; i++) {
+        spec[i] = g->nodes[i];
+        if (F.src[i].name) spec[i].name = (char *)F.src[i].name;
+        if (!by_name && is_param_node(g, i))
+            spec[i].has_bias = F.src[i].bias || F.src[i].mean ? 1 : 0;
+    }
+    if ((st = minima_model_create_graph(&m, g->n_nodes, spec)) != MINIMA_OK) goto done;
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (!F.src[i].weight) continue;
+        if (m->nodes[i].n_weight != F.src[i].weight->numel) {
+            st = minima_error(MINIMA_EINVAL, "'%s': internal error: node %d has %zu weights and "
+                              "tensor '%s' %" PRIu64, path, i, m->nodes[i].n_weight,
+                              F.src[i].weight->name, F.src[i].weight->numel);
+            goto done;
+        }
+        if ((st = read_node(L, m, i, &F.src[i], eps, buf, buf_elems)) != MINIMA_OK) goto done;
+    }
+    m->order_source = arch_source;
+    m->activation_source = act_source;
+    if (L->opts->activation_set) {
+        if ((st = minima_model_set_activation(m, L->opts->activation, L->opts->leaky_slope)) != MINIMA_OK)
+            goto done;
+        m->activation_source = MINIMA_FROM_OPTION;
+    }
+    for (const cJSON *k = L->metadata ? L->metadata->child : NULL; k; k = k->next) {
+        const char *key = k->string, *val = k->valuestring;
+        if (!strcmp(key, "loss")) {
+            if (minima_loss_parse(val, &m->loss) != MINIMA_OK) {
+                st = minima_error(MINIMA_EFORMAT, "'%s': __metadata__ \"loss\" is \"%.40s\"; expected "
+                                  "ce or mse", path, val);
+                goto done;
+            }
+        } else if (!is_reserved_meta(key)) {
+            if ((st = minima_model_set_meta(m, key, val)) != MINIMA_OK) goto done;
+        }
+    }
+    *out = m;
+    m = NULL;
+done:
+    minima_model_free(m);
+    minima_free(spec);
+    minima_free(buf);
+    gfill_free(&F);
+    return st;
+}
+
+/* The graph of an architecture string, its errors naming the file. The
+ * activations of a general architecture ("SHAPE:LAYER,...") are written
+ * out in it, so they come from where it came from (arch_source); those of
+ * the MLP form from graph_activation. */
+static minima_status parse_graph(const loader *L, const char *arch, minima_provenance arch_source,
+                                 minima_model **g, minima_provenance *act_source)
+{
+    minima_activation a;
+    double slope;
+    MINIMA_TRY(graph_activation(L, &a, &slope, act_source));
+    minima_status st = minima_arch_parse(arch, 1, a, slope, g);
+    if (st != MINIMA_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", minima_last_error());
+        MINIMA_FAIL(st, "'%s': %s", L->path, msg);
+    }
+    if (strchr(arch, ':') && *act_source != MINIMA_FROM_OPTION) *act_source = arch_source;
+    return MINIMA_OK;
+}
+
+/* The __metadata__ "arch" of a file that records a graph (the general form
+ * contains ':'), or NULL. */
+static const char *recorded_graph(const loader *L)
+{
+    const cJSON *v = L->metadata ? cJSON_GetObjectItemCaseSensitive(L->metadata, "arch") : NULL;
+    return v && strchr(v->valuestring, ':') ? v->valuestring : NULL;
+}
+
+/* A graph model: the file's recorded architecture (tensors by name) or the
+ * caller's (tensors in order). */
+static minima_status load_graph(loader *L, minima_model **out)
+{
+    const char *recorded = recorded_graph(L), *given = L->opts->arch;
+    minima_model *g = NULL, *g2 = NULL;
+    minima_provenance act_source, unused;
+    minima_status st;
+    if (recorded) {
+        st = parse_graph(L, recorded, MINIMA_FROM_FILE, &g, &act_source);
+        if (st == MINIMA_OK && given && (st = parse_graph(L, given, MINIMA_FROM_OPTION, &g2,
+                                                           &unused)) == MINIMA_OK) {
+            char a[2048], b[2048];
+            minima_arch_format(g, a, sizeof a);
+            minima_arch_format(g2, b, sizeof b);
+            if (strcmp(a, b))
+                st = minima_error(MINIMA_EINVAL, "'%s': the file records the architecture \"%.600s\" "
+                                  "and the one given is \"%.600s\"; give none (the file's is used) "
+                                  "or the same", L->path, a, b);
+        }
+        if (st == MINIMA_OK) st = fill_graph(L, g, 1, MINIMA_FROM_FILE, act_source, out);
+    } else {
+        st = parse_graph(L, given, MINIMA_FROM_OPTION, &g, &act_source);
+        if (st == MINIMA_OK) st = fill_graph(L, g, 0, MINIMA_FROM_OPTION, act_source, out);
+    }
+    minima_model_free(g);
+    minima_model_free(g2);
+    return st;
+}
+
+minima_status minima_model_load_graph(const char *path, const minima_load_options *opts,
+                                      const minima_model *graph, int state_dict, minima_model **out)
+{
+    if (!path || !graph || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_load_graph: NULL argument");
+    *out = NULL;
+    minima_load_options defaults = minima_load_default_options();
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.path = path;
+    L.opts = opts ? opts : &defaults;
+    minima_status st = read_header(&L);
+    if (st == MINIMA_OK) st = parse_entries(&L);
+    if (st == MINIMA_OK)
+        st = fill_graph(&L, graph, !state_dict, state_dict ? MINIMA_FROM_OPTION : MINIMA_FROM_FILE,
+                        state_dict ? MINIMA_FROM_OPTION : MINIMA_FROM_FILE, out);
+    loader_free(&L);
+    return st;
+}
+
 minima_status minima_model_load(const char *path, const minima_load_options *opts, minima_model **out)
 {
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_load: NULL argument");
@@ -977,10 +1730,15 @@ minima_status minima_model_load(const char *path, const minima_load_options *opt
     L.path = path;
     L.opts = opts ? opts : &defaults;
     L.order_how = "--order a,b,c";
+    L.arch_how = "--arch SHAPE:LAYER,...";
     minima_status st = read_header(&L);
     if (st == MINIMA_OK) st = parse_entries(&L);
-    if (st == MINIMA_OK) st = discover_layers(&L);
-    if (st == MINIMA_OK) st = build_model(&L, out);
+    if (st == MINIMA_OK && (L.opts->arch || recorded_graph(&L))) {
+        st = load_graph(&L, out);
+    } else {
+        if (st == MINIMA_OK) st = discover_layers(&L);
+        if (st == MINIMA_OK) st = build_model(&L, out);
+    }
     loader_free(&L);
     return st;
 }
@@ -1044,9 +1802,14 @@ minima_status minima_model_from_named_tensors(const minima_named_tensor *tensors
     L.path = what;
     L.opts = opts ? opts : &defaults;
     L.order_how = "the order \"a,b,c\"";
+    L.arch_how = "the architecture (load option arch, \"SHAPE:LAYER,...\")";
     minima_status st = tensors_from_memory(&L, tensors, n);
-    if (st == MINIMA_OK) st = discover_layers(&L);
-    if (st == MINIMA_OK) st = build_model(&L, out);
+    if (st == MINIMA_OK && L.opts->arch) {
+        st = load_graph(&L, out);
+    } else {
+        if (st == MINIMA_OK) st = discover_layers(&L);
+        if (st == MINIMA_OK) st = build_model(&L, out);
+    }
     loader_free(&L);
     return st;
 }
@@ -1054,24 +1817,21 @@ minima_status minima_model_from_named_tensors(const minima_named_tensor *tensors
 /* ---- saving ------------------------------------------------------------ */
 
 static minima_status add_tensor_entry(cJSON *root, const char *name, const char *dtype,
-                                      uint64_t rows, uint64_t cols, int ndim, uint64_t begin,
-                                      uint64_t end)
+                                      const uint64_t *dims, int ndim, uint64_t begin, uint64_t end)
 {
-    char shape[64], offs[64];
-    if (ndim == 2) snprintf(shape, sizeof shape, "[%" PRIu64 ",%" PRIu64 "]", rows, cols);
-    else snprintf(shape, sizeof shape, "[%" PRIu64 "]", rows);
+    char shape[128], offs[64];
+    size_t used = 0;
+    for (int k = 0; k < ndim && used < sizeof shape; k++) {
+        int w = snprintf(shape + used, sizeof shape - used, "%s%" PRIu64, k ? "," : "[", dims[k]);
+        if (w > 0) used += (size_t)w;
+    }
+    snprintf(shape + used, sizeof shape - used, "%s]", ndim ? "" : "[");
     snprintf(offs, sizeof offs, "[%" PRIu64 ",%" PRIu64 "]", begin, end);
     cJSON *e = cJSON_AddObjectToObject(root, name);
     if (!e || !cJSON_AddStringToObject(e, "dtype", dtype) || !cJSON_AddRawToObject(e, "shape", shape) ||
         !cJSON_AddRawToObject(e, "data_offsets", offs))
         MINIMA_FAIL(MINIMA_ENOMEM, "out of memory building the safetensors header");
     return MINIMA_OK;
-}
-
-static int is_reserved_meta(const char *key)
-{
-    return !strcmp(key, "format") || !strcmp(key, "activation") || !strcmp(key, "loss") ||
-           !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers");
 }
 
 /* The JSON header text (cJSON-allocated) for the model in the given dtype. */
@@ -1116,13 +1876,14 @@ static minima_status build_header(const minima_model *m, int esize, const char *
         tname = minima_alloc(len, 1);
         if (!tname) goto nomem;
         snprintf(tname, len, "%s%sweight", ln, ln[0] ? "." : "");
-        if ((st = add_tensor_entry(root, tname, dtype, rows, cols, 2, off,
+        uint64_t dims[2] = {rows, cols};
+        if ((st = add_tensor_entry(root, tname, dtype, dims, 2, off,
                                    off + rows * cols * (uint64_t)esize)) != MINIMA_OK)
             goto fail;
         off += rows * cols * (uint64_t)esize;
         if (m->has_bias) {
             snprintf(tname, len, "%s%sbias", ln, ln[0] ? "." : "");
-            if ((st = add_tensor_entry(root, tname, dtype, rows, 0, 1, off,
+            if ((st = add_tensor_entry(root, tname, dtype, dims, 1, off,
                                        off + rows * (uint64_t)esize)) != MINIMA_OK)
                 goto fail;
             off += rows * (uint64_t)esize;
@@ -1181,8 +1942,8 @@ static minima_status check_savable(const minima_model *m, const char *path)
 
 /* Writes n values as dtype (table index 0 or 1) through buf. */
 static minima_status write_values(FILE *f, const double *x, size_t n, int dtype, unsigned char *buf,
-                                  size_t buf_elems, const minima_model *m, int layer,
-                                  const char *what, const char *path)
+                                  size_t buf_elems, const char *owner, const char *what,
+                                  const char *path)
 {
     int esize = dtype_table[dtype].size;
     for (size_t done = 0; done < n;) {
@@ -1196,9 +1957,9 @@ static minima_status write_values(FILE *f, const double *x, size_t n, int dtype,
             } else {
                 float fv = (float)v;
                 if (isfinite(v) && !isfinite(fv))
-                    MINIMA_FAIL(MINIMA_ERANGE, "cannot save '%s' as F32: layer '%s' %s entry %zu is "
-                                "%.17g, outside float32 range (save as F64)", path,
-                                m->layer_names[layer], what, done + i, v);
+                    MINIMA_FAIL(MINIMA_ERANGE, "cannot save '%s' as F32: %s %s entry %zu is "
+                                "%.17g, outside float32 range (save as F64)", path, owner, what,
+                                done + i, v);
                 uint32_t u;
                 memcpy(&u, &fv, 4);
                 put_le(buf + 4 * i, u, 4);
@@ -1211,20 +1972,158 @@ static minima_status write_values(FILE *f, const double *x, size_t n, int dtype,
     return MINIMA_OK;
 }
 
+/* A model is saved in the MLP form ("784-128-10", "layers", "activation")
+ * when it is a multilayer perceptron with no BatchNorm folded into it;
+ * every other model in the general form. */
+static int saved_as_mlp(const minima_model *m)
+{
+    if (!m->is_mlp) return 0;
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].folded_batchnorm) return 0;
+    return 1;
+}
+
+/* The name node i's tensors are saved under: its name, or its index when
+ * it has none. */
+static const char *saved_name(const minima_model *m, int i, char *buf, size_t size)
+{
+    const char *n = m->nodes[i].name;
+    if (n && n[0]) return n;
+    snprintf(buf, size, "%d", i);
+    return buf;
+}
+
+static minima_status check_savable_graph(const minima_model *m, const char *path)
+{
+    if (m->n_nodes < 2 || !m->nodes || !m->theta)
+        MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the model is incomplete", path);
+    char b1[32], b2[32], label[200];
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (!is_param_node(m, i)) continue;
+        const char *n = saved_name(m, i, b1, sizeof b1);
+        minima_model_node_label(m, i, label, sizeof label);
+        uint64_t dims[4], prod = 1;
+        int nd = weight_shape(m, i, dims);
+        for (int k = 0; k < nd; k++) prod *= dims[k];
+        if (prod != m->nodes[i].n_weight)
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': %s has %zu weights, which is not its "
+                        "PyTorch shape's %" PRIu64, path, label, m->nodes[i].n_weight, prod);
+        if (!strcmp(n, "__metadata__"))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': %s is named \"__metadata__\"", path, label);
+        if (strchr(n, ','))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of %s contains a comma, which "
+                        "the recorded names (\"layers\": \"a,b,c\") cannot hold", path, label);
+        if (utf8_check((const unsigned char *)n, strlen(n)) < strlen(n))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the name of node %d is not valid UTF-8",
+                        path, i);
+        for (int j = 1; j < i; j++)
+            if (is_param_node(m, j) && !strcmp(saved_name(m, j, b2, sizeof b2), n)) {
+                char other[200];
+                minima_model_node_label(m, j, other, sizeof other);
+                MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': %s and %s would both save tensors "
+                            "named '%.80s.weight'; nodes with parameters need distinct names",
+                            path, other, label, n);
+            }
+    }
+    for (int i = 0; i < m->n_meta; i++) {
+        const char *k = m->meta[i].key, *v = m->meta[i].value;
+        if (utf8_check((const unsigned char *)k, strlen(k)) < strlen(k) ||
+            utf8_check((const unsigned char *)v, strlen(v)) < strlen(v))
+            MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': metadata entry %d (key '%.40s') is not "
+                        "valid UTF-8", path, i, k);
+    }
+    return MINIMA_OK;
+}
+
+/* The JSON header of a model saved in the general form: "<name>.weight" in
+ * PyTorch's shape and "<name>.bias" for every node with parameters, in
+ * node order; __metadata__ format, loss, arch (general form), layers (the
+ * names of the nodes with parameters, in order) and the model's own keys. */
+static minima_status build_header_graph(const minima_model *m, int esize, const char *dtype,
+                                        char **text)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+    size_t arch_size = 64 * (size_t)m->n_nodes + 256, names_size = 1;
+    char buf[32];
+    for (int i = 1; i < m->n_nodes; i++)
+        if (is_param_node(m, i)) names_size += strlen(saved_name(m, i, buf, sizeof buf)) + 1;
+    char *arch = minima_alloc(arch_size, 1), *names = minima_alloc(names_size, 1), *tname = NULL;
+    minima_status st = MINIMA_OK;
+    if (!meta || !arch || !names) goto nomem;
+    minima_arch_format(m, arch, arch_size);
+    names[0] = '\0';
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (!is_param_node(m, i)) continue;
+        if (names[0]) strcat(names, ",");
+        strcat(names, saved_name(m, i, buf, sizeof buf));
+    }
+    if (!cJSON_AddStringToObject(meta, "format", "pt") ||
+        !cJSON_AddStringToObject(meta, "loss", minima_loss_name(m->loss)) ||
+        !cJSON_AddStringToObject(meta, "arch", arch) ||
+        !cJSON_AddStringToObject(meta, "layers", names))
+        goto nomem;
+    for (int i = 0; i < m->n_meta; i++)
+        if (!is_reserved_meta(m->meta[i].key) &&
+            !cJSON_AddStringToObject(meta, m->meta[i].key, m->meta[i].value))
+            goto nomem;
+    uint64_t off = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (!is_param_node(m, i)) continue;
+        const minima_node *nd = &m->nodes[i];
+        const char *n = saved_name(m, i, buf, sizeof buf);
+        size_t len = strlen(n) + 8;
+        uint64_t dims[4];
+        int ndim = weight_shape(m, i, dims);
+        if (!(tname = minima_alloc(len, 1))) goto nomem;
+        snprintf(tname, len, "%s.weight", n);
+        uint64_t bytes = (uint64_t)nd->n_weight * (uint64_t)esize;
+        if ((st = add_tensor_entry(root, tname, dtype, dims, ndim, off, off + bytes)) != MINIMA_OK)
+            goto fail;
+        off += bytes;
+        if (nd->n_bias) {
+            uint64_t bd[1] = {(uint64_t)nd->n_bias};
+            bytes = (uint64_t)nd->n_bias * (uint64_t)esize;
+            snprintf(tname, len, "%s.bias", n);
+            if ((st = add_tensor_entry(root, tname, dtype, bd, 1, off, off + bytes)) != MINIMA_OK)
+                goto fail;
+            off += bytes;
+        }
+        minima_free(tname);
+        tname = NULL;
+    }
+    *text = cJSON_PrintUnformatted(root);
+    if (!*text) goto nomem;
+    cJSON_Delete(root);
+    minima_free(arch);
+    minima_free(names);
+    return MINIMA_OK;
+nomem:
+    st = minima_error(MINIMA_ENOMEM, "out of memory building the safetensors header");
+fail:
+    minima_free(tname);
+    minima_free(arch);
+    minima_free(names);
+    cJSON_Delete(root);
+    return st;
+}
+
 minima_status minima_model_save(const minima_model *m, const char *path, minima_dtype dtype)
 {
     if (!m || !path) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_save: NULL argument");
     if (dtype != MINIMA_DTYPE_F64 && dtype != MINIMA_DTYPE_F32)
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "cannot save '%s' as %s: minima writes F64 or F32", path,
                     minima_dtype_name(dtype));
-    MINIMA_TRY(check_savable(m, path));
+    int as_mlp = saved_as_mlp(m);
+    MINIMA_TRY(as_mlp ? check_savable(m, path) : check_savable_graph(m, path));
     int di = dtype_index(dtype), esize = dtype_table[di].size;
     char *text = NULL, *tmp = NULL;
     unsigned char *buf = NULL;
     FILE *f = NULL;
     int fd = -1, tmp_created = 0, slot = -1;
     const size_t buf_elems = 65536;
-    minima_status st = build_header(m, esize, dtype_table[di].name, &text);
+    minima_status st = as_mlp ? build_header(m, esize, dtype_table[di].name, &text)
+                              : build_header_graph(m, esize, dtype_table[di].name, &text);
     if (st != MINIMA_OK) goto fail;
     size_t len = strlen(text), padded = (len + 7) / 8 * 8;
     size_t plen = strlen(path);
@@ -1256,12 +2155,26 @@ minima_status minima_model_save(const minima_model *m, const char *path, minima_
             st = minima_error(MINIMA_EIO, "cannot write '%s': %s", tmp, strerror(errno));
             goto fail;
         }
-    for (int k = 0; k < m->n_layers; k++) {
+    for (int k = 0; as_mlp && k < m->n_layers; k++) {
+        char owner[300];
+        snprintf(owner, sizeof owner, "layer '%.200s'", m->layer_names[k]);
         st = write_values(f, minima_model_weight(m, k), minima_model_layer_weights(m, k), di, buf,
-                          buf_elems, m, k, "weight", path);
+                          buf_elems, owner, "weight", path);
         if (st == MINIMA_OK && m->has_bias)
             st = write_values(f, minima_model_bias(m, k), (size_t)m->widths[k + 1], di, buf,
-                              buf_elems, m, k, "bias", path);
+                              buf_elems, owner, "bias", path);
+        if (st != MINIMA_OK) goto fail;
+    }
+    for (int i = 1; !as_mlp && i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        if (!is_param_node(m, i)) continue;
+        char owner[300];
+        minima_model_node_label(m, i, owner, sizeof owner);
+        st = write_values(f, m->theta + nd->weight_offset, nd->n_weight, di, buf, buf_elems, owner,
+                          "weight", path);
+        if (st == MINIMA_OK && nd->n_bias)
+            st = write_values(f, m->theta + nd->bias_offset, nd->n_bias, di, buf, buf_elems, owner,
+                              "bias", path);
         if (st != MINIMA_OK) goto fail;
     }
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
