@@ -353,8 +353,9 @@ static void test_flat_residual_graph(void)
     minima_model_free(m);
 }
 
-/* An add that is not x + body(x): written with explicit inputs, refused
- * when read back. */
+/* body(x) + x is written as res(...) like x + body(x) (the same sums, bit
+ * for bit); an add of two branches is not a res block: written with
+ * explicit inputs, refused when read back. */
 static void test_graph_beyond_the_grammar(void)
 {
     minima_node spec[5];
@@ -372,8 +373,24 @@ static void test_graph_beyond_the_grammar(void)
     if (!m) return;
     char text[256];
     minima_arch_format(m, text, sizeof text);
-    CHECK_MSG(!strcmp(text, "8:8@0,relu@1,add@2+0,4@3"), "%s", text);
+    CHECK_MSG(!strcmp(text, "8:res(8,relu),4"), "%s", text);
     minima_model *back = NULL;
+    CHECK_OK(minima_arch_parse(text, 1, MINIMA_ACT_RELU, 0.01, &back));
+    CHECK(back && back->n_params == m->n_params && back->nodes[3].kind == MINIMA_NODE_ADD);
+    minima_model_free(back);
+    minima_model_free(m);
+
+    /* two branches from the input, added: beyond the grammar */
+    spec[2] = minima_node_make(MINIMA_NODE_LINEAR, 0);
+    spec[2].out = 8;
+    spec[3] = minima_node_make(MINIMA_NODE_ADD, 1);
+    spec[3].inputs[1] = 2;
+    m = NULL;
+    CHECK_OK(minima_model_create_graph(&m, 5, spec));
+    if (!m) return;
+    minima_arch_format(m, text, sizeof text);
+    CHECK_MSG(!strcmp(text, "8:8@0,8@0,add@1+2,4@3"), "%s", text);
+    back = NULL;
     CHECK_STATUS(minima_arch_parse(text, 1, MINIMA_ACT_RELU, 0.01, &back), MINIMA_EINVAL);
     CHECK(strstr(minima_last_error(), "token '8@0' at character 3") != NULL);
     CHECK(strstr(minima_last_error(), "explicit inputs") != NULL);
@@ -384,6 +401,7 @@ static void test_graph_beyond_the_grammar(void)
     minima_arch_format(m, small, 1);
     CHECK(small[0] == '\0');
     minima_model_free(m);
+    spec[2] = minima_node_make(MINIMA_NODE_RELU, 1);
 
     /* a second branch that reads an older node */
     spec[3] = minima_node_make(MINIMA_NODE_ADD, 1);

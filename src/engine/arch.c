@@ -522,8 +522,8 @@ typedef struct {
 } shape_index;
 
 /* Nodes lo..hi-1 as a list reading node `cur`: plain tokens, each reading
- * the one before, and res blocks, recognised by their add (first input the
- * block input, second the body's last node). 0 when the nodes are not
+ * the one before, and res blocks, recognised by their add (one input the
+ * block input, the other the body's last node, in either order). 0 when the nodes are not
  * such a list. */
 static int format_list(const shape_index *ix, out_text *o, int cur, int lo, int hi, int depth)
 {
@@ -535,7 +535,7 @@ static int format_list(const shape_index *ix, out_text *o, int cur, int lo, int 
             if (a >= i) j = a;
         if (i > lo) emit(o, ",");
         if (j >= 0) {
-            if (j == i || ix->nodes[j].inputs[1] != j - 1 || depth >= ARCH_MAX_DEPTH) return 0;
+            if (j == i || depth >= ARCH_MAX_DEPTH) return 0;
             emit(o, "res(");
             if (!format_list(ix, o, cur, i, j, depth + 1)) return 0;
             emit(o, ")");
@@ -572,8 +572,13 @@ void minima_arch_format(const minima_model *m, char *buf, size_t size)
         /* Adds are visited in increasing order, so each list is sorted. */
         for (int i = 1; i < n; i++) {
             const minima_node *nd = &m->nodes[i];
-            int c = nd->inputs[0];
-            if (nd->kind != MINIMA_NODE_ADD || nd->n_inputs != 2 || c < 0 || c >= i) continue;
+            if (nd->kind != MINIMA_NODE_ADD || nd->n_inputs != 2) continue;
+            /* The block input is the input that is not the node just before
+             * (the body's last): x + body(x) and body(x) + x alike, the same
+             * sums bit for bit. */
+            int c = nd->inputs[1] == i - 1 ? nd->inputs[0]
+                    : nd->inputs[0] == i - 1 ? nd->inputs[1] : -1;
+            if (c < 0 || c >= i - 1) continue;
             if (last_add[c] < 0) first_add[c] = i;
             else next_add[last_add[c]] = i;
             last_add[c] = i;

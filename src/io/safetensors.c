@@ -984,7 +984,23 @@ fail:
 static int is_reserved_meta(const char *key)
 {
     return !strcmp(key, "format") || !strcmp(key, "activation") || !strcmp(key, "loss") ||
-           !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers");
+           !strcmp(key, "arch") || !strcmp(key, "leaky_slope") || !strcmp(key, "layers") ||
+           !strcmp(key, "folded_batchnorm");
+}
+
+/* Marks the nodes named in __metadata__ "folded_batchnorm" (a comma list
+ * of node names that minima writes when it saves a model whose BatchNorms
+ * were folded at load), so that info still says so. */
+static void mark_folded(minima_model *m, const char *list)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        for (int i = 1; i < m->n_nodes; i++)
+            if (m->nodes[i].n_weight && strlen(m->nodes[i].name) == len &&
+                !strncmp(m->nodes[i].name, p, len))
+                m->nodes[i].folded_batchnorm = 1;
+        p += len + (p[len] == ',');
+    }
 }
 
 /* What the tensors of a graph model are, by the part of their name after
@@ -1629,6 +1645,8 @@ static minima_status fill_graph(loader *L, const minima_model *g, int by_name,
                                   "ce or mse", path, val);
                 goto done;
             }
+        } else if (!strcmp(key, "folded_batchnorm")) {
+            mark_folded(m, val);
         } else if (!is_reserved_meta(key)) {
             if ((st = minima_model_set_meta(m, key, val)) != MINIMA_OK) goto done;
         }
@@ -2052,6 +2070,14 @@ static minima_status build_header_graph(const minima_model *m, int esize, const 
     minima_status st = MINIMA_OK;
     if (!meta || !arch || !names) goto nomem;
     minima_arch_format(m, arch, arch_size);
+    if (strchr(arch, '@')) {
+        /* A graph the grammar cannot describe would be written and never
+         * read back: refuse now rather than at the next load. */
+        st = minima_error(MINIMA_EUNSUPPORTED, "cannot save this model in safetensors: its graph "
+                          "(%.200s) is not a chain of layers and x + body(x) blocks, which is "
+                          "all the architecture string that records it can describe", arch);
+        goto fail;
+    }
     names[0] = '\0';
     for (int i = 1; i < m->n_nodes; i++) {
         if (!is_param_node(m, i)) continue;
@@ -2063,6 +2089,15 @@ static minima_status build_header_graph(const minima_model *m, int esize, const 
         !cJSON_AddStringToObject(meta, "arch", arch) ||
         !cJSON_AddStringToObject(meta, "layers", names))
         goto nomem;
+    /* The nodes a BatchNorm was folded into, by name (their weights are the
+     * folded ones; the flag is for info). */
+    names[0] = '\0';
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (!is_param_node(m, i) || !m->nodes[i].folded_batchnorm) continue;
+        if (names[0]) strcat(names, ",");
+        strcat(names, saved_name(m, i, buf, sizeof buf));
+    }
+    if (names[0] && !cJSON_AddStringToObject(meta, "folded_batchnorm", names)) goto nomem;
     for (int i = 0; i < m->n_meta; i++)
         if (!is_reserved_meta(m->meta[i].key) &&
             !cJSON_AddStringToObject(meta, m->meta[i].key, m->meta[i].value))
