@@ -821,6 +821,33 @@ static void test_conv_round_trip(void)
     minima_model_free(m);
 }
 
+/* Two branches added: a graph the architecture string cannot record is
+ * refused at save, and no file is left. */
+static void test_save_beyond_grammar(void)
+{
+    minima_node spec[5];
+    spec[0] = minima_node_make(MINIMA_NODE_INPUT, -1);
+    spec[0].shape = (minima_shape){1, 4, 1, 1};
+    spec[1] = minima_node_make(MINIMA_NODE_LINEAR, 0);
+    spec[1].out = 3;
+    spec[2] = minima_node_make(MINIMA_NODE_LINEAR, 0);
+    spec[2].out = 3;
+    spec[3] = minima_node_make(MINIMA_NODE_ADD, 1);
+    spec[3].inputs[1] = 2;
+    spec[4] = minima_node_make(MINIMA_NODE_LINEAR, 3);
+    spec[4].out = 2;
+    minima_model *m = NULL;
+    CHECK_OK(minima_model_create_graph(&m, 5, spec));
+    if (!m) return;
+    const char *p = tmp_path("branches.safetensors");
+    CHECK_STATUS(minima_model_save(m, p, MINIMA_DTYPE_F64), MINIMA_EUNSUPPORTED);
+    CHECK(strstr(minima_last_error(), "x + body(x)") != NULL);
+    FILE *f = fopen(p, "rb");
+    CHECK(f == NULL);
+    if (f) fclose(f);
+    minima_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_save_graph);
@@ -831,5 +858,6 @@ int main(void)
     RUN(test_no_arch);
     RUN(test_named_tensors);
     RUN(test_conv_round_trip);
+    RUN(test_save_beyond_grammar);
     return harness_report();
 }
