@@ -40,6 +40,13 @@ static const cfg configs[] = {
     {"kernel 2x5, padding (0, 2): Wo = W, Ho < H", 2, 5, 6, 3, 2, 5, 1, 1, 0, 2, 1, 1, 1, 1, 2},
     {"width 1, kernel 3x5, padding (1, 2)", 2, 4, 1, 2, 3, 5, 1, 1, 1, 2, 1, 1, 1, 1, 2},
     {"dilation (1, 3), padding (1, 3): Wo = W", 3, 5, 7, 2, 3, 3, 1, 1, 1, 3, 1, 3, 1, 1, 2},
+    /* 32 or more channels per group: forward and rforward by shifted views */
+    {"32 channels, 3x3 pad 1 (shifted)", 32, 5, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    {"64 channels, groups 2, kernel 3x2, dilation (2, 1), padding (2, 1) (shifted)", 64, 6, 5, 4,
+     3, 2, 1, 1, 2, 1, 2, 1, 2, 1, 2},
+    {"32 channels, 2x3 unpadded, dilation (1, 2), no bias (shifted)", 32, 4, 7, 2, 2, 3, 1, 1, 0,
+     0, 1, 2, 1, 0, 1},
+    {"32 channels, stride 2 (im2col)", 32, 5, 5, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
 };
 
 static const char *LABEL = "node 7 (conv2d 'features.3')";
