@@ -79,7 +79,10 @@ typedef struct {
     double *rx, *vw, *vb;        /* a direction */
     double *gy, *rgy;            /* output signals */
     void *scratch;
+    size_t scratch_size;         /* scratch_bytes; GUARD bytes of a pattern follow */
 } problem;
+
+enum { GUARD = 256 };
 
 static double *randn(minima_rng *rng, size_t n)
 {
@@ -122,12 +125,20 @@ static void problem_make(problem *p, const cfg *k, uint64_t seed)
     p->gy = randn(&rng, p->ny);
     p->rgy = randn(&rng, p->ny);
     size_t sb = layer_conv2d.scratch_bytes(&p->node, in, k->b);
-    p->scratch = sb ? aligned_alloc(64, sb) : NULL;
-    if (sb && !p->scratch) abort();
+    CHECK_MSG(sb % 64 == 0, "%s: scratch_bytes %zu is not a multiple of 64", k->what, sb);
+    p->scratch_size = sb;
+    p->scratch = aligned_alloc(64, (sb + GUARD + 63) / 64 * 64);
+    if (!p->scratch) abort();
+    memset((char *)p->scratch + sb, 0xA5, GUARD);
 }
 
 static void problem_free(problem *p)
 {
+    /* the passes stayed inside the scratch they declared */
+    const unsigned char *g = (const unsigned char *)p->scratch + p->scratch_size;
+    int intact = 1;
+    for (int i = 0; i < GUARD; i++) intact &= g[i] == 0xA5;
+    CHECK_MSG(intact, "%s: a pass wrote past its %zu scratch bytes", p->k->what, p->scratch_size);
     free(p->x); free(p->w); free(p->bias); free(p->rx); free(p->vw); free(p->vb);
     free(p->gy); free(p->rgy); free(p->scratch);
 }
@@ -234,7 +245,8 @@ static void test_forward_pytorch(void)
         {0, -0.20000000000000001}, {1, 0.059049352895574003}, {17, -0.20000000000000001},
         {40, 0.1285681982320232}, {100, 0.37382761794906272}, {161, 0.29999999999999999},
         {200, -0.054942343080724029}, {323, 0.29999999999999999}};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) CHECK_ABS(y[want[i].i], want[i].v, 1e-14);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        CHECK_ABS(y[want[i].i], want[i].v, 1e-14);
     free(y);
     problem_free(&p);
 }
@@ -308,13 +320,16 @@ static void test_backward(void)
         layer_conv2d.backward(&c, p.gy, gxs, gw, p.bias ? gb : NULL);
         for (size_t i = 0; i < p.nw; i++) gw2[i] *= 2;
         for (size_t i = 0; i < p.nb; i++) gb2[i] *= 2;
-        CHECK_MSG(harness_vec_reldiff(gw, gw2, p.nw, 1e-300) < 1e-13, "%s: gw not accumulated", what);
-        CHECK_MSG(harness_vec_reldiff(gb, gb2, p.nb, 1e-300) < 1e-13, "%s: gb not accumulated", what);
+        CHECK_MSG(harness_vec_reldiff(gw, gw2, p.nw, 1e-300) < 1e-13, "%s: gw not accumulated",
+                  what);
+        CHECK_MSG(harness_vec_reldiff(gb, gb2, p.nb, 1e-300) < 1e-13, "%s: gb not accumulated",
+                  what);
         double *gx1 = zeros(p.nx);
         double *gx1s[2] = {gx1, NULL};
         layer_conv2d.backward(&c, p.gy, gx1s, NULL, NULL);
         for (size_t i = 0; i < p.nx; i++) gx1[i] *= 2;
-        CHECK_MSG(harness_vec_reldiff(gx, gx1, p.nx, 1e-300) < 1e-13, "%s: gx not accumulated", what);
+        CHECK_MSG(harness_vec_reldiff(gx, gx1, p.nx, 1e-300) < 1e-13, "%s: gx not accumulated",
+                  what);
 
         free(gx); free(gw); free(gb); free(jy); free(y1); free(y2); free(xp); free(wp); free(bp);
         free(gw2); free(gb2); free(gx1);
@@ -482,7 +497,8 @@ static void test_f32(void)
          * compute the same products */
         float *x = to_f32(p.x, p.nx), *w = to_f32(p.w, p.nw), *rx = to_f32(p.rx, p.nx);
         float *vw = to_f32(p.vw, p.nw), *gy = to_f32(p.gy, p.ny), *rgy = to_f32(p.rgy, p.ny);
-        float *bias = p.bias ? to_f32(p.bias, p.nb) : NULL, *vb = p.bias ? to_f32(p.vb, p.nb) : NULL;
+        float *bias = p.bias ? to_f32(p.bias, p.nb) : NULL;
+        float *vb = p.bias ? to_f32(p.vb, p.nb) : NULL;
         for (size_t i = 0; i < p.nx; i++) { p.x[i] = x[i]; p.rx[i] = rx[i]; }
         for (size_t i = 0; i < p.nw; i++) { p.w[i] = w[i]; p.vw[i] = vw[i]; }
         for (size_t i = 0; i < p.ny; i++) { p.gy[i] = gy[i]; p.rgy[i] = rgy[i]; }
@@ -559,6 +575,7 @@ static void test_infer_refuses(void)
         CHECK_OK(layer_conv2d.infer(&ok, ins, LABEL));
     }
     expect_refusal(n, (minima_shape){1, 256, 1, 1}, MINIMA_ESHAPE, "flat input", "CxHxW");
+    expect_refusal(n, (minima_shape){3, 4, 0, 8}, MINIMA_ESHAPE, "empty input", "4x0x8");
     minima_node m;
     m = n; m.stride[0] = 0; expect_refusal(m, img, MINIMA_EINVAL, "stride 0", "stride");
     m = n; m.stride[1] = -1; expect_refusal(m, img, MINIMA_EINVAL, "stride -1", "-1");

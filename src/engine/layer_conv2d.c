@@ -180,6 +180,9 @@ static minima_status conv2d_infer(minima_node *node, const minima_shape *in[2], 
     if (in[0]->rank != 3)
         MINIMA_FAIL(MINIMA_ESHAPE, "%s: conv2d needs a CxHxW input, and its input is %s (flat)",
                     label, s);
+    if (in[0]->c < 1 || in[0]->h < 1 || in[0]->w < 1)
+        MINIMA_FAIL(MINIMA_ESHAPE, "%s: conv2d needs a non-empty CxHxW input, and its input is %s",
+                    label, s);
     if (node->out < 1 || node->out > 100000000)
         MINIMA_FAIL(MINIMA_EINVAL, "%s: conv2d needs between 1 and 1e8 output channels, got %d",
                     label, node->out);
