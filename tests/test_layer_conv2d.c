@@ -590,6 +590,12 @@ static void test_infer_refuses(void)
     m = n; m.kernel[0] = 11; expect_refusal(m, img, MINIMA_ESHAPE, "kernel too tall", "height");
     m = n; m.kernel[1] = 4; m.dilation[1] = 3; m.padding[1] = 0;
     expect_refusal(m, img, MINIMA_ESHAPE, "dilated kernel too wide", "width");
+    m = n; m.out = 200000; m.groups = 1; m.padding[0] = m.padding[1] = 20;
+    expect_refusal(m, img, MINIMA_ESHAPE, "output too large", "more than 1e8");
+    m = n; m.padding[0] = m.padding[1] = 30000; m.stride[0] = m.stride[1] = 30000;
+    expect_refusal(m, img, MINIMA_ESHAPE, "padded plane too large", "padded input plane");
+    m = n; m.out = 100000; m.groups = 1; m.kernel[0] = m.kernel[1] = 9;
+    expect_refusal(m, (minima_shape){3, 4000, 9, 9}, MINIMA_EINVAL, "too many weights", "weights");
     /* exactly fits: kernel 10 over 8 + 2 padding gives 1 x 1 */
     m = n; m.kernel[0] = m.kernel[1] = 10;
     const minima_shape *ins[2] = {&img, &img};

@@ -226,11 +226,22 @@ static minima_status conv2d_infer(minima_node *node, const minima_shape *in[2], 
             MINIMA_FAIL(MINIMA_ESHAPE, "%s: conv2d output %s would be %lld, more than 1e8",
                         label, dim[a], o[a]);
     }
-    long long n_weight = (long long)node->out * (in[0]->c / node->groups) * node->kernel[0] *
-                         node->kernel[1];
-    if (n_weight > 1000000000LL)
-        MINIMA_FAIL(MINIMA_EINVAL, "%s: conv2d would have %lld weights, more than 1e9", label,
+    /* products in double: the factors are checked, their products not yet */
+    double n_weight = (double)node->out * (in[0]->c / node->groups) * node->kernel[0] *
+                      (double)node->kernel[1];
+    if (n_weight > 1e9)
+        MINIMA_FAIL(MINIMA_EINVAL, "%s: conv2d would have %.0f weights, more than 1e9", label,
                     n_weight);
+    double n_out = (double)node->out * (double)o[0] * (double)o[1];
+    if (n_out > 1e8)
+        MINIMA_FAIL(MINIMA_ESHAPE, "%s: conv2d output would be %d x %lld x %lld, %.0f values an "
+                    "example, more than 1e8", label, node->out, o[0], o[1], n_out);
+    double plane = (double)(len[0] + 2LL * node->padding[0]) *
+                   (double)(len[1] + 2LL * node->padding[1]);
+    if (plane > 1e9)
+        MINIMA_FAIL(MINIMA_ESHAPE, "%s: conv2d padded input plane would be %.0f values, more "
+                    "than 1e9 (input %s, padding %d x %d)", label, plane, s, node->padding[0],
+                    node->padding[1]);
     node->shape = (minima_shape){3, node->out, (int)o[0], (int)o[1]};
     node->n_weight = (size_t)n_weight;
     node->n_bias = node->has_bias ? (size_t)node->out : 0;
