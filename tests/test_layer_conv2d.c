@@ -603,6 +603,47 @@ static void test_infer_refuses(void)
     CHECK(m.shape.h == 1 && m.shape.w == 1);
 }
 
+/* A graph with conv2d nodes is checked through the kind: shapes chain and
+ * the parameters are counted and laid out as PyTorch's. */
+static void test_graph(void)
+{
+    minima_node nodes[5];
+    nodes[0] = minima_node_make(MINIMA_NODE_INPUT, -1);
+    nodes[0].shape = (minima_shape){3, 1, 28, 28};
+    nodes[1] = minima_node_make(MINIMA_NODE_CONV2D, 0);
+    nodes[1].out = 32;
+    nodes[1].kernel[0] = nodes[1].kernel[1] = 3;
+    nodes[1].padding[0] = nodes[1].padding[1] = 1;
+    nodes[2] = minima_node_make(MINIMA_NODE_CONV2D, 1);
+    nodes[2].out = 8;
+    nodes[2].kernel[0] = nodes[2].kernel[1] = 3;
+    nodes[2].stride[0] = nodes[2].stride[1] = 2;
+    nodes[2].groups = 8;
+    nodes[2].has_bias = 0;
+    nodes[3] = minima_node_make(MINIMA_NODE_FLATTEN, 2);
+    nodes[4] = minima_node_make(MINIMA_NODE_LINEAR, 3);
+    nodes[4].out = 10;
+    minima_model *m = NULL;
+    CHECK_OK(minima_model_create_graph(&m, 5, nodes));
+    if (!m) return;
+    const minima_node *c1 = &m->nodes[1], *c2 = &m->nodes[2];
+    CHECK(c1->shape.c == 32 && c1->shape.h == 28 && c1->shape.w == 28);
+    CHECK(c2->shape.c == 8 && c2->shape.h == 13 && c2->shape.w == 13);
+    CHECK(c1->n_weight == 32 * 9 && c1->n_bias == 32);
+    CHECK(c2->n_weight == 8 * 4 * 9 && c2->n_bias == 0);
+    CHECK(c1->weight_offset == 0 && c1->bias_offset == 288 && c2->weight_offset == 320);
+    CHECK(m->n_params == 288 + 32 + 288 + 8 * 13 * 13 * 10 + 10);
+    minima_model_free(m);
+
+    /* a bad conv node fails the graph with the node named */
+    nodes[2].groups = 3;
+    m = NULL;
+    CHECK_STATUS(minima_model_create_graph(&m, 5, nodes), MINIMA_ESHAPE);
+    CHECK_MSG(strstr(minima_last_error(), "node 2 (conv2d)") != NULL, "message: %s",
+              minima_last_error());
+    minima_model_free(m);
+}
+
 /* The registry knows the kind. */
 static void test_registry(void)
 {
@@ -621,5 +662,6 @@ int main(void)
     RUN(test_rbackward);
     RUN(test_f32);
     RUN(test_infer_refuses);
+    RUN(test_graph);
     return harness_report();
 }
