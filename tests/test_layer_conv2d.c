@@ -40,6 +40,13 @@ static const cfg configs[] = {
     {"kernel 2x5, padding (0, 2): Wo = W, Ho < H", 2, 5, 6, 3, 2, 5, 1, 1, 0, 2, 1, 1, 1, 1, 2},
     {"width 1, kernel 3x5, padding (1, 2)", 2, 4, 1, 2, 3, 5, 1, 1, 1, 2, 1, 1, 1, 1, 2},
     {"dilation (1, 3), padding (1, 3): Wo = W", 3, 5, 7, 2, 3, 3, 1, 1, 1, 3, 1, 3, 1, 1, 2},
+    /* 32 or more channels per group: forward and rforward by shifted views */
+    {"32 channels, 3x3 pad 1 (shifted)", 32, 5, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+    {"64 channels, groups 2, kernel 3x2, dilation (2, 1), padding (2, 1) (shifted)", 64, 6, 5, 4,
+     3, 2, 1, 1, 2, 1, 2, 1, 2, 1, 2},
+    {"32 channels, 2x3 unpadded, dilation (1, 2), no bias (shifted)", 32, 4, 7, 2, 2, 3, 1, 1, 0,
+     0, 1, 2, 1, 0, 1},
+    {"32 channels, stride 2 (im2col)", 32, 5, 5, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
 };
 
 static const char *LABEL = "node 7 (conv2d 'features.3')";
@@ -72,7 +79,10 @@ typedef struct {
     double *rx, *vw, *vb;        /* a direction */
     double *gy, *rgy;            /* output signals */
     void *scratch;
+    size_t scratch_size;         /* scratch_bytes; GUARD bytes of a pattern follow */
 } problem;
+
+enum { GUARD = 256 };
 
 static double *randn(minima_rng *rng, size_t n)
 {
@@ -115,12 +125,20 @@ static void problem_make(problem *p, const cfg *k, uint64_t seed)
     p->gy = randn(&rng, p->ny);
     p->rgy = randn(&rng, p->ny);
     size_t sb = layer_conv2d.scratch_bytes(&p->node, in, k->b);
-    p->scratch = sb ? aligned_alloc(64, sb) : NULL;
-    if (sb && !p->scratch) abort();
+    CHECK_MSG(sb % 64 == 0, "%s: scratch_bytes %zu is not a multiple of 64", k->what, sb);
+    p->scratch_size = sb;
+    p->scratch = aligned_alloc(64, (sb + GUARD + 63) / 64 * 64);
+    if (!p->scratch) abort();
+    memset((char *)p->scratch + sb, 0xA5, GUARD);
 }
 
 static void problem_free(problem *p)
 {
+    /* the passes stayed inside the scratch they declared */
+    const unsigned char *g = (const unsigned char *)p->scratch + p->scratch_size;
+    int intact = 1;
+    for (int i = 0; i < GUARD; i++) intact &= g[i] == 0xA5;
+    CHECK_MSG(intact, "%s: a pass wrote past its %zu scratch bytes", p->k->what, p->scratch_size);
     free(p->x); free(p->w); free(p->bias); free(p->rx); free(p->vw); free(p->vb);
     free(p->gy); free(p->rgy); free(p->scratch);
 }
@@ -227,7 +245,8 @@ static void test_forward_pytorch(void)
         {0, -0.20000000000000001}, {1, 0.059049352895574003}, {17, -0.20000000000000001},
         {40, 0.1285681982320232}, {100, 0.37382761794906272}, {161, 0.29999999999999999},
         {200, -0.054942343080724029}, {323, 0.29999999999999999}};
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) CHECK_ABS(y[want[i].i], want[i].v, 1e-14);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        CHECK_ABS(y[want[i].i], want[i].v, 1e-14);
     free(y);
     problem_free(&p);
 }
@@ -301,13 +320,16 @@ static void test_backward(void)
         layer_conv2d.backward(&c, p.gy, gxs, gw, p.bias ? gb : NULL);
         for (size_t i = 0; i < p.nw; i++) gw2[i] *= 2;
         for (size_t i = 0; i < p.nb; i++) gb2[i] *= 2;
-        CHECK_MSG(harness_vec_reldiff(gw, gw2, p.nw, 1e-300) < 1e-13, "%s: gw not accumulated", what);
-        CHECK_MSG(harness_vec_reldiff(gb, gb2, p.nb, 1e-300) < 1e-13, "%s: gb not accumulated", what);
+        CHECK_MSG(harness_vec_reldiff(gw, gw2, p.nw, 1e-300) < 1e-13, "%s: gw not accumulated",
+                  what);
+        CHECK_MSG(harness_vec_reldiff(gb, gb2, p.nb, 1e-300) < 1e-13, "%s: gb not accumulated",
+                  what);
         double *gx1 = zeros(p.nx);
         double *gx1s[2] = {gx1, NULL};
         layer_conv2d.backward(&c, p.gy, gx1s, NULL, NULL);
         for (size_t i = 0; i < p.nx; i++) gx1[i] *= 2;
-        CHECK_MSG(harness_vec_reldiff(gx, gx1, p.nx, 1e-300) < 1e-13, "%s: gx not accumulated", what);
+        CHECK_MSG(harness_vec_reldiff(gx, gx1, p.nx, 1e-300) < 1e-13, "%s: gx not accumulated",
+                  what);
 
         free(gx); free(gw); free(gb); free(jy); free(y1); free(y2); free(xp); free(wp); free(bp);
         free(gw2); free(gb2); free(gx1);
@@ -475,7 +497,8 @@ static void test_f32(void)
          * compute the same products */
         float *x = to_f32(p.x, p.nx), *w = to_f32(p.w, p.nw), *rx = to_f32(p.rx, p.nx);
         float *vw = to_f32(p.vw, p.nw), *gy = to_f32(p.gy, p.ny), *rgy = to_f32(p.rgy, p.ny);
-        float *bias = p.bias ? to_f32(p.bias, p.nb) : NULL, *vb = p.bias ? to_f32(p.vb, p.nb) : NULL;
+        float *bias = p.bias ? to_f32(p.bias, p.nb) : NULL;
+        float *vb = p.bias ? to_f32(p.vb, p.nb) : NULL;
         for (size_t i = 0; i < p.nx; i++) { p.x[i] = x[i]; p.rx[i] = rx[i]; }
         for (size_t i = 0; i < p.nw; i++) { p.w[i] = w[i]; p.vw[i] = vw[i]; }
         for (size_t i = 0; i < p.ny; i++) { p.gy[i] = gy[i]; p.rgy[i] = rgy[i]; }
@@ -552,6 +575,7 @@ static void test_infer_refuses(void)
         CHECK_OK(layer_conv2d.infer(&ok, ins, LABEL));
     }
     expect_refusal(n, (minima_shape){1, 256, 1, 1}, MINIMA_ESHAPE, "flat input", "CxHxW");
+    expect_refusal(n, (minima_shape){3, 4, 0, 8}, MINIMA_ESHAPE, "empty input", "4x0x8");
     minima_node m;
     m = n; m.stride[0] = 0; expect_refusal(m, img, MINIMA_EINVAL, "stride 0", "stride");
     m = n; m.stride[1] = -1; expect_refusal(m, img, MINIMA_EINVAL, "stride -1", "-1");
@@ -566,11 +590,58 @@ static void test_infer_refuses(void)
     m = n; m.kernel[0] = 11; expect_refusal(m, img, MINIMA_ESHAPE, "kernel too tall", "height");
     m = n; m.kernel[1] = 4; m.dilation[1] = 3; m.padding[1] = 0;
     expect_refusal(m, img, MINIMA_ESHAPE, "dilated kernel too wide", "width");
+    m = n; m.out = 200000; m.groups = 1; m.padding[0] = m.padding[1] = 20;
+    expect_refusal(m, img, MINIMA_ESHAPE, "output too large", "more than 1e8");
+    m = n; m.padding[0] = m.padding[1] = 30000; m.stride[0] = m.stride[1] = 30000;
+    expect_refusal(m, img, MINIMA_ESHAPE, "padded plane too large", "padded input plane");
+    m = n; m.out = 100000; m.groups = 1; m.kernel[0] = m.kernel[1] = 9;
+    expect_refusal(m, (minima_shape){3, 4000, 9, 9}, MINIMA_EINVAL, "too many weights", "weights");
     /* exactly fits: kernel 10 over 8 + 2 padding gives 1 x 1 */
     m = n; m.kernel[0] = m.kernel[1] = 10;
     const minima_shape *ins[2] = {&img, &img};
     CHECK_OK(layer_conv2d.infer(&m, ins, LABEL));
     CHECK(m.shape.h == 1 && m.shape.w == 1);
+}
+
+/* A graph with conv2d nodes is checked through the kind: shapes chain and
+ * the parameters are counted and laid out as PyTorch's. */
+static void test_graph(void)
+{
+    minima_node nodes[5];
+    nodes[0] = minima_node_make(MINIMA_NODE_INPUT, -1);
+    nodes[0].shape = (minima_shape){3, 1, 28, 28};
+    nodes[1] = minima_node_make(MINIMA_NODE_CONV2D, 0);
+    nodes[1].out = 32;
+    nodes[1].kernel[0] = nodes[1].kernel[1] = 3;
+    nodes[1].padding[0] = nodes[1].padding[1] = 1;
+    nodes[2] = minima_node_make(MINIMA_NODE_CONV2D, 1);
+    nodes[2].out = 8;
+    nodes[2].kernel[0] = nodes[2].kernel[1] = 3;
+    nodes[2].stride[0] = nodes[2].stride[1] = 2;
+    nodes[2].groups = 8;
+    nodes[2].has_bias = 0;
+    nodes[3] = minima_node_make(MINIMA_NODE_FLATTEN, 2);
+    nodes[4] = minima_node_make(MINIMA_NODE_LINEAR, 3);
+    nodes[4].out = 10;
+    minima_model *m = NULL;
+    CHECK_OK(minima_model_create_graph(&m, 5, nodes));
+    if (!m) return;
+    const minima_node *c1 = &m->nodes[1], *c2 = &m->nodes[2];
+    CHECK(c1->shape.c == 32 && c1->shape.h == 28 && c1->shape.w == 28);
+    CHECK(c2->shape.c == 8 && c2->shape.h == 13 && c2->shape.w == 13);
+    CHECK(c1->n_weight == 32 * 9 && c1->n_bias == 32);
+    CHECK(c2->n_weight == 8 * 4 * 9 && c2->n_bias == 0);
+    CHECK(c1->weight_offset == 0 && c1->bias_offset == 288 && c2->weight_offset == 320);
+    CHECK(m->n_params == 288 + 32 + 288 + 8 * 13 * 13 * 10 + 10);
+    minima_model_free(m);
+
+    /* a bad conv node fails the graph with the node named */
+    nodes[2].groups = 3;
+    m = NULL;
+    CHECK_STATUS(minima_model_create_graph(&m, 5, nodes), MINIMA_ESHAPE);
+    CHECK_MSG(strstr(minima_last_error(), "node 2 (conv2d)") != NULL, "message: %s",
+              minima_last_error());
+    minima_model_free(m);
 }
 
 /* The registry knows the kind. */
@@ -591,5 +662,6 @@ int main(void)
     RUN(test_rbackward);
     RUN(test_f32);
     RUN(test_infer_refuses);
+    RUN(test_graph);
     return harness_report();
 }
