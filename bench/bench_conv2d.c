@@ -18,7 +18,8 @@
  * multiply-adds of the convolutions only (2 per tap; biases not counted):
  * with F = 2 out (in/groups) kh kw Ho Wo per example, forward F, backward
  * F (weights) + F (input, conv2), rforward F (V) + F (R{x}, conv2), full
- * rbackward 2F (weights) + 2F (input, conv2). Prints figures, asserts
+ * rbackward 2F (weights) + 2F (input, conv2). The float32 R-passes are
+ * timed too, against SGEMM of the same shape. Prints figures, asserts
  * nothing. */
 #include <cblas.h>
 #include <stdio.h>
@@ -71,6 +72,17 @@ static double *randn(minima_rng *rng, size_t n)
     return v;
 }
 
+static float *to_f32(const double *v, size_t n)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    if (!f) {
+        fprintf(stderr, "bench_conv2d: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) f[i] = (float)v[i];
+    return f;
+}
+
 /* GFLOP/s of C (M x N) = A (M x K) B (K x N), row-major, best of reps:
  * by wall time and per CPU-second. */
 static times gemm_rate(int M, int N, int K, int reps)
@@ -79,7 +91,7 @@ static times gemm_rate(int M, int N, int K, int reps)
     minima_rng_seed(&rng, 1);
     double *a = randn(&rng, (size_t)M * K), *b = randn(&rng, (size_t)K * N),
            *c = randn(&rng, (size_t)M * N);
-    int inner = (int)(2e8 / (2.0 * M * N * K)) + 1;   /* about 0.2 GFLOP a timing */
+    int inner = (int)(1e9 / (2.0 * M * N * K)) + 1;   /* about 1 GFLOP a timing */
     double t[32], u[32];
     for (int r = -1; r < reps; r++) {
         double t0 = now(), u0 = cpu_now();
@@ -96,15 +108,42 @@ static times gemm_rate(int M, int N, int K, int reps)
     return (times){f / best(t, reps), f / best(u, reps)};
 }
 
+/* The same for SGEMM. */
+static times sgemm_rate(int M, int N, int K, int reps)
+{
+    minima_rng rng;
+    minima_rng_seed(&rng, 1);
+    double *a = randn(&rng, (size_t)M * K), *b = randn(&rng, (size_t)K * N);
+    float *a32 = to_f32(a, (size_t)M * K), *b32 = to_f32(b, (size_t)K * N);
+    float *c = calloc((size_t)M * N, sizeof(float));
+    int inner = (int)(1e9 / (2.0 * M * N * K)) + 1;
+    double t[32], u[32];
+    for (int r = -1; r < reps; r++) {
+        double t0 = now(), u0 = cpu_now();
+        for (int i = 0; i < inner; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a32, K, b32, N,
+                        0.0f, c, N);
+        if (r >= 0) {
+            t[r] = (now() - t0) / inner;
+            u[r] = (cpu_now() - u0) / inner;
+        }
+    }
+    free(a); free(b); free(a32); free(b32); free(c);
+    double f = 2.0 * M * N * K / 1e9;
+    return (times){f / best(t, reps), f / best(u, reps)};
+}
+
 typedef struct {
     const char *name;
     int C, H, W, O;
     int data_input;            /* 1: no input gradient, rx = NULL */
 } layer_spec;
 
-enum { FORWARD, BACKWARD, RFORWARD, RBACKWARD, N_PASSES };
+enum { FORWARD, BACKWARD, RFORWARD, RBACKWARD, RFORWARD32, RBACKWARD32, N_PASSES };
 static const char *const pass_name[N_PASSES] = {"forward", "backward", "rforward",
-                                                 "rbackward full"};
+                                                 "rbackward full", "rforward f32",
+                                                 "rbackward f32"};
+
 
 /* Seconds per call of each pass on b examples (best of reps), flops per example. */
 static void time_layer(const layer_spec *s, size_t b, int reps, times sec[N_PASSES],
@@ -142,12 +181,31 @@ static void time_layer(const layer_spec *s, size_t b, int reps, times sec[N_PASS
     c.scratch = scratch;
     double *gxs[2] = {s->data_input ? NULL : gx, NULL};
     const double *rxs[2] = {s->data_input ? NULL : rx, NULL};
+    /* the same in float32 for the float32 R-passes */
+    float *x32 = to_f32(x, nx), *rx32 = to_f32(rx, nx), *gx32 = to_f32(gx, nx);
+    float *w32 = to_f32(w, node.n_weight), *vw32 = to_f32(vw, node.n_weight);
+    float *gw32 = to_f32(gw, node.n_weight), *bias32 = to_f32(bias, node.n_bias);
+    float *vb32 = to_f32(vb, node.n_bias), *gb32 = to_f32(gb, node.n_bias);
+    float *y32 = to_f32(y, ny), *gy32 = to_f32(gy, ny), *rgy32 = to_f32(rgy, ny);
+    layer_call_f32 c32;
+    memset(&c32, 0, sizeof c32);
+    c32.node = &node;
+    c32.in_shape[0] = c32.in_shape[1] = &in;
+    c32.b = b;
+    c32.x[0] = x32;
+    c32.w = w32;
+    c32.bias = bias32;
+    c32.scratch = scratch;
+    float *gxs32[2] = {s->data_input ? NULL : gx32, NULL};
+    const float *rxs32[2] = {s->data_input ? NULL : rx32, NULL};
     double F = layer_conv2d.flops(&node, ins);
     int in_grad = !s->data_input;
     flops[FORWARD] = F;
     flops[BACKWARD] = F * (1 + in_grad);
     flops[RFORWARD] = F * (1 + in_grad);
     flops[RBACKWARD] = F * (1 + in_grad) + F * 2 * in_grad;
+    flops[RFORWARD32] = flops[RFORWARD];
+    flops[RBACKWARD32] = flops[RBACKWARD];
     for (int p = 0; p < N_PASSES; p++) {
         double t[32], u[32];
         for (int r = -1; r < reps; r++) {
@@ -156,7 +214,11 @@ static void time_layer(const layer_spec *s, size_t b, int reps, times sec[N_PASS
             case FORWARD: layer_conv2d.forward(&c, y); break;
             case BACKWARD: layer_conv2d.backward(&c, gy, gxs, gw, gb); break;
             case RFORWARD: layer_conv2d.rforward(&c, rxs, vw, vb, y); break;
-            default: layer_conv2d.rbackward(&c, gy, rgy, rxs, vw, 1, gxs, gw, gb); break;
+            case RBACKWARD: layer_conv2d.rbackward(&c, gy, rgy, rxs, vw, 1, gxs, gw, gb); break;
+            case RFORWARD32: layer_conv2d.rforward_f32(&c32, rxs32, vw32, vb32, y32); break;
+            default:
+                layer_conv2d.rbackward_f32(&c32, gy32, rgy32, rxs32, vw32, 1, gxs32, gw32, gb32);
+                break;
             }
             if (r >= 0) {
                 t[r] = now() - t0;
@@ -168,6 +230,8 @@ static void time_layer(const layer_spec *s, size_t b, int reps, times sec[N_PASS
     }
     free(x); free(rx); free(gx); free(w); free(vw); free(gw); free(bias); free(vb); free(gb);
     free(y); free(gy); free(rgy); free(scratch);
+    free(x32); free(rx32); free(gx32); free(w32); free(vw32); free(gw32); free(bias32);
+    free(vb32); free(gb32); free(y32); free(gy32); free(rgy32);
 }
 
 int main(int argc, char **argv)
@@ -195,8 +259,10 @@ int main(int argc, char **argv)
     for (int th = 1; th <= threads; th += (threads > 1 ? threads - 1 : 1)) {
         openblas_set_num_threads(th);
         times peak = gemm_rate(64, 784, 288, reps), big = gemm_rate(1024, 1024, 1024, reps);
+        times speak = sgemm_rate(64, 784, 288, reps);
         printf("\n%d thread%s: DGEMM 64x288x784 %.1f GF/s (%.1f per CPU-s), 1024^3 %.1f GF/s "
-               "(%.1f per CPU-s)\n", th, th > 1 ? "s" : "", peak.wall, peak.cpu, big.wall, big.cpu);
+               "(%.1f per CPU-s); SGEMM 64x288x784 %.1f GF/s (%.1f per CPU-s)\n", th,
+               th > 1 ? "s" : "", peak.wall, peak.cpu, big.wall, big.cpu, speak.wall, speak.cpu);
         printf("%-26s %-15s %9s %8s %9s %9s %9s\n", "layer", "pass", "s/call", "GF/s",
                "of DGEMM", "GF/CPU-s", "of DGEMM");
         double hvp10k = 0;
@@ -207,9 +273,10 @@ int main(int argc, char **argv)
             for (int p = 0; p < N_PASSES; p++) {
                 double rate = fl[p] * (double)b / sec[p].wall / 1e9;
                 double crate = fl[p] * (double)b / sec[p].cpu / 1e9;
+                times ref = p >= RFORWARD32 ? speak : peak;   /* float32 rows: of SGEMM */
                 printf("%-26s %-15s %9.5f %8.1f %8.0f%% %9.1f %8.0f%%\n", layers[l].name,
-                       pass_name[p], sec[p].wall, rate, 100.0 * rate / peak.wall, crate,
-                       100.0 * crate / peak.cpu);
+                       pass_name[p], sec[p].wall, rate, 100.0 * rate / ref.wall, crate,
+                       100.0 * crate / ref.cpu);
             }
             hvp10k += (sec[RFORWARD].wall + sec[RBACKWARD].wall) * 10000.0 / (double)b;
         }

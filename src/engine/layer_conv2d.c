@@ -280,12 +280,13 @@ static void im2col_f64(const conv_geom *g, const double *x, double *col)
                         memset(d, 0, sizeof(double) * (size_t)g->Wo);
                         continue;
                     }
-                    const double *src = xc + (size_t)(u * g->sh + offh) * g->W + offw;
+                    /* the image row; columns v sw + offw, >= 0 for v >= vlo */
+                    const double *src = xc + (size_t)(u * g->sh + offh) * g->W;
                     for (int v = 0; v < vlo; v++) d[v] = 0.0;
                     if (g->sw == 1)
-                        memcpy(d + vlo, src + vlo, sizeof(double) * (size_t)(vhi - vlo));
+                        memcpy(d + vlo, src + (vlo + offw), sizeof(double) * (size_t)(vhi - vlo));
                     else
-                        for (int v = vlo; v < vhi; v++) d[v] = src[(size_t)v * g->sw];
+                        for (int v = vlo; v < vhi; v++) d[v] = src[v * g->sw + offw];
                     for (int v = vhi; v < g->Wo; v++) d[v] = 0.0;
                 }
             }
@@ -304,11 +305,11 @@ static void col2im_f64(const conv_geom *g, const double *col, double *gx)
                 double *gc = gx + (size_t)c * g->H * g->W;
                 for (int u = ulo; u < uhi; u++) {
                     const double *s = row + (size_t)u * g->Wo;
-                    double *dst = gc + (size_t)(u * g->sh + offh) * g->W + offw;
+                    double *dst = gc + (size_t)(u * g->sh + offh) * g->W;
                     if (g->sw == 1)
-                        for (int v = vlo; v < vhi; v++) dst[v] += s[v];
+                        for (int v = vlo; v < vhi; v++) dst[v + offw] += s[v];
                     else
-                        for (int v = vlo; v < vhi; v++) dst[(size_t)v * g->sw] += s[v];
+                        for (int v = vlo; v < vhi; v++) dst[v * g->sw + offw] += s[v];
                 }
             }
 }
@@ -356,7 +357,10 @@ static void add_bias_f64(const conv_geom *g, const double *b, double *out)
 {
     for (int o = 0; o < g->O; o++) {
         double *row = out + (size_t)o * g->P, bo = b[o];
-        for (int p = 0; p < g->P; p++) row[p] += bo;
+        int p = 0;
+        for (; p + 8 <= g->P; p += 8)   /* fixed-length blocks, which -O2 vectorizes */
+            for (int q = 0; q < 8; q++) row[p + q] += bo;
+        for (; p < g->P; p++) row[p] += bo;
     }
 }
 
@@ -553,12 +557,13 @@ static void im2col_f32(const conv_geom *g, const float *x, float *col)
                         memset(d, 0, sizeof(float) * (size_t)g->Wo);
                         continue;
                     }
-                    const float *src = xc + (size_t)(u * g->sh + offh) * g->W + offw;
+                    /* the image row; columns v sw + offw, >= 0 for v >= vlo */
+                    const float *src = xc + (size_t)(u * g->sh + offh) * g->W;
                     for (int v = 0; v < vlo; v++) d[v] = 0.0f;
                     if (g->sw == 1)
-                        memcpy(d + vlo, src + vlo, sizeof(float) * (size_t)(vhi - vlo));
+                        memcpy(d + vlo, src + (vlo + offw), sizeof(float) * (size_t)(vhi - vlo));
                     else
-                        for (int v = vlo; v < vhi; v++) d[v] = src[(size_t)v * g->sw];
+                        for (int v = vlo; v < vhi; v++) d[v] = src[v * g->sw + offw];
                     for (int v = vhi; v < g->Wo; v++) d[v] = 0.0f;
                 }
             }
@@ -576,11 +581,11 @@ static void col2im_f32(const conv_geom *g, const float *col, float *gx)
                 float *gc = gx + (size_t)c * g->H * g->W;
                 for (int u = ulo; u < uhi; u++) {
                     const float *s = row + (size_t)u * g->Wo;
-                    float *dst = gc + (size_t)(u * g->sh + offh) * g->W + offw;
+                    float *dst = gc + (size_t)(u * g->sh + offh) * g->W;
                     if (g->sw == 1)
-                        for (int v = vlo; v < vhi; v++) dst[v] += s[v];
+                        for (int v = vlo; v < vhi; v++) dst[v + offw] += s[v];
                     else
-                        for (int v = vlo; v < vhi; v++) dst[(size_t)v * g->sw] += s[v];
+                        for (int v = vlo; v < vhi; v++) dst[v * g->sw + offw] += s[v];
                 }
             }
 }
@@ -622,7 +627,10 @@ static void add_bias_f32(const conv_geom *g, const float *b, float *out)
 {
     for (int o = 0; o < g->O; o++) {
         float *row = out + (size_t)o * g->P, bo = b[o];
-        for (int p = 0; p < g->P; p++) row[p] += bo;
+        int p = 0;
+        for (; p + 8 <= g->P; p += 8)   /* fixed-length blocks, which -O2 vectorizes */
+            for (int q = 0; q < 8; q++) row[p + q] += bo;
+        for (; p < g->P; p++) row[p] += bo;
     }
 }
 
