@@ -17,6 +17,7 @@
 #include "minima/model.h"
 #include "minima/net.h"
 #include "minima/npy.h"
+#include "minima/reference.h"
 #include "minima/reparam.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
@@ -593,8 +594,8 @@ static int cmd_input(int argc, char **argv)
     g2 = minima_alloc(N, sizeof *g2);
     ev = calloc(2 * (size_t)(top > 0 ? top : 1), sizeof *ev);
     if (!o1 || !o2 || !g1 || !g2 || !ev) { rc = cli_fail("reparam input", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-    if ((st = minima_sym_forward(cn.model, NULL, d->x, N, o1)) != MINIMA_OK ||
-        (st = minima_sym_forward(folded, NULL, du->x, N, o2)) != MINIMA_OK ||
+    if ((st = minima_reference_forward(cn.model, NULL, d->x, N, o1)) != MINIMA_OK ||
+        (st = minima_reference_forward(folded, NULL, du->x, N, o2)) != MINIMA_OK ||
         (st = minima_input_gradient_norms(cn.model, d->x, N, g1)) != MINIMA_OK ||
         (st = minima_input_gradient_norms(folded, du->x, N, g2)) != MINIMA_OK) {
         rc = cli_fail("reparam input", st);
