@@ -152,12 +152,22 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
     np.batch_size = a->batch;
     np.float32 = a->float32;
     dopt.labels_use = np.loss == MINIMA_LOSS_CE ? MINIMA_LABELS_CLASSES : MINIMA_LABELS_TARGETS;
-    dopt.n_outputs = out->model->widths[out->model->n_layers];
+    dopt.n_outputs = minima_model_n_outputs(out->model);
     if ((st = minima_data_load(a->source, &dopt, &out->data)) != MINIMA_OK) {
         cli_net_close(out);
         return cli_fail(cmd, st);
     }
-    if (out->data->d != out->model->widths[0]) {
+    if (!out->model->is_mlp && (size_t)out->data->d != minima_model_n_inputs(out->model)) {
+        char shape[64];
+        minima_shape_string(out->model->nodes[0].shape, shape, sizeof shape);
+        rc = cli_usage_error(cmd, "model '%s' takes %zu inputs (an input of shape %s) but data "
+                                 "'%s' has %d features per example", a->model_path,
+                                 minima_model_n_inputs(out->model), shape, a->source,
+                                 out->data->d);
+        cli_net_close(out);
+        return rc;
+    }
+    if (out->model->is_mlp && out->data->d != out->model->widths[0]) {
         rc = cli_usage_error(cmd, "model '%s' takes d_0 = %d inputs (layer '%s' weight is "
                                  "[%d, %d]) but data '%s' has %d features per example",
                                  a->model_path, out->model->widths[0], out->model->layer_names[0],

@@ -1149,6 +1149,11 @@ fail:
 /* Checks what the file format and the loader need of the model. */
 static minima_status check_savable(const minima_model *m, const char *path)
 {
+    {
+        char what[512];
+        snprintf(what, sizeof what, "saving '%s' (one weight and bias per layer)", path);
+        MINIMA_TRY(minima_model_require_mlp(m, what));
+    }
     if (m->n_layers < 1 || !m->widths || !m->layer_names || !m->theta)
         MINIMA_FAIL(MINIMA_EINVAL, "cannot save '%s': the model is incomplete", path);
     for (int k = 0; k < m->n_layers; k++) {

@@ -59,6 +59,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     double eps = fs.eps;
     int max_examples = fs.max_examples;
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure fms_penalty (per-layer Jacobian factors)"));
     const minima_dataset *data = minima_net_data(net);
     const double *theta = minima_net_point(net);
     size_t N = minima_net_n_examples(net);

@@ -292,6 +292,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     int diag_method = ns.diag, exact_max = ns.exact_max, samples = ns.samples, max_iter = ns.max_iter;
     double tol = ns.tol;
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure normalized_sharpness (a minimum per layer)"));
     int homogeneous = m->activation != MINIMA_ACT_TANH;
     if (diag_method == 1 && !homogeneous)
         MINIMA_FAIL(MINIMA_EINVAL, "measure normalized_sharpness: diag=1 (layer structure) needs a "

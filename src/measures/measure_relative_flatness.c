@@ -58,6 +58,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
                          out->params, sizeof out->params);
 
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure relative_flatness (on the penultimate layer)"));
     const minima_dataset *data = minima_net_data(net);
     const double *theta = minima_net_point(net);
     minima_loss loss = minima_net_loss_kind(net);

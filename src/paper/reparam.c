@@ -48,6 +48,7 @@ minima_status minima_wn_from_theta(const minima_model *m, const double *theta, d
                                    double *xi)
 {
     if (!m || !xi) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_from_theta: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "weight normalization"));
     if (!(v_scale > 0) || !isfinite(v_scale))
         MINIMA_FAIL(MINIMA_EINVAL, "weight normalization: v scale %g; expected a finite number > 0", v_scale);
     if (!theta) theta = m->theta;
@@ -72,6 +73,7 @@ minima_status minima_wn_from_theta(const minima_model *m, const double *theta, d
 minima_status minima_wn_to_theta(const minima_model *m, const double *xi, double *theta)
 {
     if (!m || !xi || !theta) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_to_theta: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "weight normalization"));
     for (int k = 0; k < m->n_layers; k++) {
         size_t dout = (size_t)m->widths[k + 1], din = (size_t)m->widths[k];
         const double *v = xi + wn_offset(m, k), *s = v + dout * din;
@@ -158,6 +160,7 @@ minima_status minima_wn_hessian(minima_linop **out, minima_linop *hessian, const
                                 const double *xi)
 {
     if (!out || !hessian || !m || !xi) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_hessian: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "the weight-normalized Hessian"));
     *out = NULL;
     if (hessian->n != m->n_params)
         MINIMA_FAIL(MINIMA_ESHAPE, "weight-normalized Hessian: operator of dimension %zu for a "
@@ -191,6 +194,7 @@ minima_status minima_wn_hessian(minima_linop **out, minima_linop *hessian, const
 minima_status minima_wn_v_index(const minima_model *m, size_t **index, size_t *n_index)
 {
     if (!m || !index || !n_index) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_v_index: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "weight normalization"));
     size_t nv = 0;
     for (int k = 0; k < m->n_layers; k++) nv += minima_model_layer_weights(m, k);
     size_t *idx = minima_alloc(nv, sizeof *idx);
@@ -382,6 +386,7 @@ minima_status minima_input_fold(const minima_input_transform *t, const minima_mo
                                 int add_bias, minima_model **out)
 {
     if (!t || !m || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_input_fold: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "folding an input transform into the first layer"));
     *out = NULL;
     if (m->widths[0] != t->d)
         MINIMA_FAIL(MINIMA_ESHAPE, "input fold: the transform has %d features, layer '%s' expects %d",

@@ -38,6 +38,7 @@ minima_status minima_sym_layer_scales(const minima_model *m, const double *alpha
                                       double *alpha_used)
 {
     if (!m || !alpha || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_layer_scales: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "layer-wise rescaling (Dinh et al. Def. 4)"));
     int K = m->n_layers;
     int want = derive_last ? K - 1 : K;
     if (n_alpha != want && !(derive_last && n_alpha == K))
@@ -75,6 +76,7 @@ minima_status minima_sym_neuron_scales(const minima_model *m, int layer, int uni
                                        double *scales)
 {
     if (!m || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_neuron_scales: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "per-neuron rescaling"));
     if (layer < 0 || layer > m->n_layers - 2)
         MINIMA_FAIL(MINIMA_EINVAL, "per-neuron scaling: layer %d has no hidden units; expected "
                     "0..%d", layer, m->n_layers - 2);
@@ -92,6 +94,7 @@ minima_status minima_sym_random_scales(const minima_model *m, uint64_t seed, dou
                                        const double *alpha, double *scales)
 {
     if (!m || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_random_scales: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "a random rescaling of the hidden units"));
     if (!isfinite(spread) || spread < 0)
         MINIMA_FAIL(MINIMA_EINVAL, "orbit spread %g: expected a finite number >= 0", spread);
     size_t n = minima_sym_n_units(m);
@@ -296,6 +299,7 @@ minima_status minima_sym_canonical(const minima_model *m, const double *theta,
                                    minima_sym_canonical_info *info)
 {
     if (!m || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_canonical: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "the canonical representative of a rescaling orbit"));
     minima_sym_canonical_params p = params ? *params : minima_sym_canonical_default_params();
     if (p.group != MINIMA_SYM_LAYER && p.group != MINIMA_SYM_NEURON)
         MINIMA_FAIL(MINIMA_EINVAL, "canonical representative: unknown group %d", (int)p.group);
