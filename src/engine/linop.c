@@ -232,29 +232,10 @@ nomem:
 
 /* ---- layer selection ------------------------------------------------- */
 
-/* The nodes with parameters (linear, conv2d), in node order: the "layers"
- * a list names. For an MLP they are its layers, named as layer_names. */
-static int param_nodes(const minima_model *m, int *out)
-{
-    int n = 0;
-    for (int i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].n_weight > 0 || m->nodes[i].n_bias > 0) {
-            if (out) out[n] = i;
-            n++;
-        }
-    return n;
-}
-
-static const char *layer_name(const minima_model *m, const int *pn, int k)
-{
-    const char *name = m->nodes[pn[k]].name;
-    return name ? name : "";
-}
-
 /* Marks the parts named by one token in sel[2k] (weight) / sel[2k+1]
- * (bias) of parametric node k. */
-static minima_status select_token(const minima_model *m, const int *pn, int K, const char *tok,
-                                  size_t len, unsigned char *sel)
+ * (bias). */
+static minima_status select_token(const minima_model *m, const char *tok, size_t len,
+                                  unsigned char *sel)
 {
     char buf[256];
     if (len == 0) MINIMA_FAIL(MINIMA_EINVAL, "layer list: empty layer name in the list");
@@ -265,45 +246,42 @@ static minima_status select_token(const minima_model *m, const int *pn, int K, c
 
     int want_w = 1, want_b = 1;
     int layer = -1;
-    for (int k = 0; k < K && layer < 0; k++)
-        if (strcmp(buf, layer_name(m, pn, k)) == 0) layer = k;
+    for (int k = 0; k < m->n_layers && layer < 0; k++)
+        if (strcmp(buf, m->layer_names[k]) == 0) layer = k;
     if (layer < 0) {
         /* NAME.weight / NAME.bias */
         char *dot = strrchr(buf, '.');
         if (dot && (strcmp(dot, ".weight") == 0 || strcmp(dot, ".bias") == 0)) {
             if (strcmp(dot, ".weight") == 0) want_b = 0; else want_w = 0;
             *dot = '\0';
-            for (int k = 0; k < K && layer < 0; k++)
-                if (strcmp(buf, layer_name(m, pn, k)) == 0) layer = k;
+            for (int k = 0; k < m->n_layers && layer < 0; k++)
+                if (strcmp(buf, m->layer_names[k]) == 0) layer = k;
             *dot = '.';
         }
     }
     if (layer < 0 && buf[0] == '#' && buf[1]) {
         char *end;
         long k = strtol(buf + 1, &end, 10);
-        if (*end == '\0' && k >= 0 && k < K) layer = (int)k;
+        if (*end == '\0' && k >= 0 && k < m->n_layers) layer = (int)k;
         else MINIMA_FAIL(MINIMA_EINVAL, "layer list: '%s': expected #k with 0 <= k < %d",
-                         buf, K);
+                         buf, m->n_layers);
     }
     if (layer < 0) {
         char names[512];
         size_t used = 0;
         names[0] = '\0';
-        for (int k = 0; k < K && used + 1 < sizeof names; k++) {
+        for (int k = 0; k < m->n_layers && used + 1 < sizeof names; k++) {
             int w = snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "",
-                             layer_name(m, pn, k));
+                             m->layer_names[k]);
             if (w < 0) break;
             used += (size_t)w;
         }
         MINIMA_FAIL(MINIMA_EINVAL, "layer list: no layer named '%s' (the model's layers are: %s; "
                     "or use #k)", buf, names);
     }
-    const minima_node *nd = &m->nodes[pn[layer]];
-    if (want_b && !want_w && nd->n_bias == 0)
-        MINIMA_FAIL(MINIMA_EINVAL, "layer list: '%s': the %s has no biases", buf,
-                    m->is_mlp ? "model" : "layer");
-    if (nd->n_bias == 0) want_b = 0;
-    if (nd->n_weight == 0) want_w = 0;
+    if (want_b && !want_w && !m->has_bias)
+        MINIMA_FAIL(MINIMA_EINVAL, "layer list: '%s': the model has no biases", buf);
+    if (!m->has_bias) want_b = 0;
     if ((want_w && sel[2 * layer]) || (want_b && sel[2 * layer + 1]))
         MINIMA_FAIL(MINIMA_EINVAL, "layer list: '%s' selects parameters already selected", buf);
     if (want_w) sel[2 * layer] = 1;
@@ -318,23 +296,17 @@ minima_status minima_linop_select_layers(const minima_model *model, const char *
     if (n_index) *n_index = 0;
     if (!model || !spec || !index || !n_index)
         MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_select_layers: NULL argument");
-    int K = param_nodes(model, NULL);
+    int K = model->n_layers;
     minima_status st = MINIMA_OK;
     size_t *idx = NULL;
-    int *pn = minima_alloc((size_t)(K ? K : 1), sizeof *pn);
-    unsigned char *sel = minima_calloc((size_t)(2 * K + 1), 1);
-    if (!sel || !pn) {
-        minima_free(sel);
-        minima_free(pn);
-        MINIMA_FAIL(MINIMA_ENOMEM, "minima_linop_select_layers: out of memory");
-    }
-    param_nodes(model, pn);
+    unsigned char *sel = minima_calloc((size_t)(2 * K), 1);
+    if (!sel) MINIMA_FAIL(MINIMA_ENOMEM, "minima_linop_select_layers: out of memory");
 
     const char *p = spec;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        st = select_token(model, pn, K, p, len, sel);
+        st = select_token(model, p, len, sel);
         if (st != MINIMA_OK) goto fail;
         if (!comma) break;
         p = comma + 1;
@@ -342,8 +314,8 @@ minima_status minima_linop_select_layers(const minima_model *model, const char *
 
     size_t count = 0;
     for (int k = 0; k < K; k++) {
-        if (sel[2 * k]) count += model->nodes[pn[k]].n_weight;
-        if (sel[2 * k + 1]) count += model->nodes[pn[k]].n_bias;
+        if (sel[2 * k]) count += minima_model_layer_weights(model, k);
+        if (sel[2 * k + 1]) count += (size_t)model->widths[k + 1];
     }
     idx = minima_alloc(count, sizeof *idx);
     if (!idx) {
@@ -353,21 +325,22 @@ minima_status minima_linop_select_layers(const minima_model *model, const char *
     }
     size_t at = 0;
     for (int k = 0; k < K; k++) {
-        const minima_node *nd = &model->nodes[pn[k]];
-        if (sel[2 * k])
-            for (size_t i = 0; i < nd->n_weight; i++) idx[at++] = nd->weight_offset + i;
-        if (sel[2 * k + 1])
-            for (size_t i = 0; i < nd->n_bias; i++) idx[at++] = nd->bias_offset + i;
+        if (sel[2 * k]) {
+            size_t off = model->weight_offset[k], nw = minima_model_layer_weights(model, k);
+            for (size_t i = 0; i < nw; i++) idx[at++] = off + i;
+        }
+        if (sel[2 * k + 1]) {
+            size_t off = model->bias_offset[k], nb = (size_t)model->widths[k + 1];
+            for (size_t i = 0; i < nb; i++) idx[at++] = off + i;
+        }
     }
     MINIMA_ASSERT(at == count);
     minima_free(sel);
-    minima_free(pn);
     *index = idx;
     *n_index = count;
     return MINIMA_OK;
 fail:
     minima_free(sel);
-    minima_free(pn);
     minima_free(idx);
     return st;
 }

@@ -5,9 +5,7 @@
  * uint64 and reals as the bits of their IEEE binary64 value:
  *
  *   identity (must match the resuming trainer):
- *     n_layers K, widths d_0..d_K (a graph that is not an MLP: K = 0 and one
- *     field, the CRC-32 of its architecture string, for the widths),
- *     has_bias, activation, loss,
+ *     n_layers K, widths d_0..d_K, has_bias, activation, loss,
  *     n_params P, n_train N, CRC-32 of the training data (minima_train_data_crc),
  *     optimizer kind, lr, momentum, nesterov, weight_decay, beta1, beta2, eps,
  *     batch (examples per step), full_batch, drop_last, seed
@@ -126,17 +124,8 @@ static size_t identity(const minima_trainer *tr, ident_field *f, size_t cap)
 #define ADD(nm, v) do { MINIMA_ASSERT(k < cap); f[k].name = (nm); f[k].value = (uint64_t)(v); \
                            f[k].real = 0; k++; } while (0)
 #define ADD_REAL(nm, x) do { ADD(nm, f64_bits(x)); f[k - 1].real = 1; } while (0)
-    ADD("number of layers", m->n_layers);   /* 0 for a graph that is not an MLP */
-    if (m->is_mlp) {
-        for (int i = 0; i <= m->n_layers; i++) ADD("layer width", m->widths[i]);
-    } else {
-        /* a graph has no widths: its architecture string (every node, its
-         * settings and shapes) stands for them, as one checksum */
-        char arch[4096];
-        minima_arch_format(m, arch, sizeof arch);
-        ADD("architecture checksum",
-            crc_update(crc32(0L, Z_NULL, 0), (const unsigned char *)arch, strlen(arch)));
-    }
+    ADD("number of layers", m->n_layers);
+    for (int i = 0; i <= m->n_layers; i++) ADD("layer width", m->widths[i]);
     ADD("bias", m->has_bias);
     ADD("activation", m->activation);
     ADD("loss", m->loss);
@@ -162,7 +151,7 @@ static size_t identity(const minima_trainer *tr, ident_field *f, size_t cap)
 
 static size_t n_identity(const minima_trainer *tr)
 {
-    return (size_t)(tr->model->is_mlp ? tr->model->n_layers : 0) + 1 + CKPT_N_IDENT_FIXED;
+    return (size_t)tr->model->n_layers + 1 + CKPT_N_IDENT_FIXED;
 }
 
 uint64_t minima_train_data_crc(const minima_dataset *d)
