@@ -1,7 +1,8 @@
 /* measure_curv_impl.h — internals shared by the curvature- and norm-based
- * measures (src/measure_hessian_*.c, measure_fisher_rao.c, ...): a plain
- * forward pass over model views, per-example output derivatives and the
- * exact Hessian spectrum of small nets. Not part of the public API. */
+ * measures (src/measure_hessian_*.c, measure_fisher_rao.c, ...): every
+ * layer's activations of a batch, computed by the engine
+ * (engine/net_eval_impl.h), per-example output derivatives and the exact
+ * Hessian spectrum of small nets. Not part of the public API. */
 #ifndef MINIMA_MEASURE_CURV_IMPL_H
 #define MINIMA_MEASURE_CURV_IMPL_H
 
