@@ -281,7 +281,11 @@ static void test_with_engine(void)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid < 0) return;
-    if (pid == 0) _exit(engine_checks());
+    if (pid == 0) {
+        int rc = engine_checks();
+        fflush(stdout);
+        _exit(rc);
+    }
     int ws = 0;
     CHECK(waitpid(pid, &ws, 0) == pid);
     CHECK_MSG(!WIFSIGNALED(ws), "the checks with a net over a graph crashed (signal %d): "
