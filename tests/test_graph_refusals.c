@@ -242,9 +242,13 @@ static int engine_checks(void)
     minima_sharpness_result sr;
     st = minima_sharpness_run(net, &q, &sr);
     if (st == MINIMA_OK) {
-        if (sr.n_measures != 2 || sr.measures[0].status != MINIMA_EUNSUPPORTED) {
-            printf("sharpness list: path_norm status %d, expected EUNSUPPORTED\n",
-                   sr.n_measures ? (int)sr.measures[0].status : -1);
+        if (sr.n_measures != 2 || sr.measures[0].status != MINIMA_EUNSUPPORTED ||
+            !strstr(sr.measures[0].result.note, "not applicable") || sr.n_failed != 0 ||
+            sr.measures[1].status != MINIMA_OK) {
+            printf("sharpness list: path_norm status %d (note '%s'), %zu failed; expected "
+                   "EUNSUPPORTED, not applicable, hessian_max computed\n",
+                   sr.n_measures ? (int)sr.measures[0].status : -1,
+                   sr.n_measures ? sr.measures[0].result.note : "", sr.n_failed);
             bad = 1;
         }
         minima_sharpness_result_free(&sr);

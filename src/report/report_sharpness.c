@@ -170,12 +170,18 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
         if (e->status == MINIMA_EINTERRUPTED) { st = e->status; goto fail; }
         if (e->status != MINIMA_OK) {
             /* A measure defined for layers refuses a graph (MINIMA_EUNSUPPORTED):
-             * in a list, that is this measure's failure, not the run's; asked
-             * for alone, it is the answer. */
+             * in a list, it is not applicable to this model (recorded, not a
+             * failure, the others go on); asked for alone, it is the answer. */
             int not_for_model = e->status == MINIMA_EUNSUPPORTED && !model->is_mlp && n_sel > 1;
             if (minima_status_is_usage(e->status) && !not_for_model) { st = e->status; goto fail; }
-            record_failure(e->status, &e->result, e->error, sizeof e->error);
-            r->n_failed++;
+            if (not_for_model) {
+                snprintf(e->error, sizeof e->error, "%s", minima_last_error());
+                snprintf(e->result.note, sizeof e->result.note, "not applicable: %s",
+                         minima_last_error());
+            } else {
+                record_failure(e->status, &e->result, e->error, sizeof e->error);
+                r->n_failed++;
+            }
         }
         if (q->on_measure) q->on_measure(r, i, 0, q->user);
         if (q->canonical) {
