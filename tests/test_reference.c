@@ -303,6 +303,14 @@ static void test_pooling(void)
     CHECK_ABS(y[0], -1, 0);      /* window {x(0,0)} */
     CHECK_ABS(y[4], -6, 0);      /* window rows 1..2, cols 1..2 */
 
+    /* a NaN in a window wins, as in PyTorch */
+    double xnan[16];
+    memcpy(xnan, x, sizeof xnan);
+    xnan[5] = NAN;               /* (1, 1): in windows (1,1) of the padded grid only */
+    CHECK_OK(minima_reference_forward(&m, NULL, xnan, 1, y));
+    CHECK(isnan(y[4]));
+    CHECK_ABS(y[5], 12, 0);      /* rows 1..2, col 3: max {8, 12} */
+
     /* avgpool 2x2 stride 2 padding 1, count_include_pad: divisor 4 */
     nd[1].kind = MINIMA_NODE_AVGPOOL2D;
     CHECK_OK(minima_reference_forward(&m, NULL, x, 1, y));

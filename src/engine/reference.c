@@ -60,7 +60,8 @@ static void ref_conv2d(const minima_node *nd, const double *theta, const double 
     }
 }
 
-/* nn.MaxPool2d (padding is -inf) or nn.AvgPool2d with count_include_pad:
+/* nn.MaxPool2d (padding is -inf, a NaN in the window wins) or nn.AvgPool2d
+ * with count_include_pad:
  * the window's sum over the input, divided by kh kw (padding counts as 0;
  * in floor mode a window never reaches past the padded input). */
 static void ref_pool(const minima_node *nd, int is_max, const double *x, minima_shape xs,
@@ -79,7 +80,7 @@ static void ref_pool(const minima_node *nd, int is_max, const double *x, minima_
                         if (r < 0 || r >= xs.h || q < 0 || q >= xs.w) continue;
                         double val = x[((size_t)c * (size_t)xs.h + (size_t)r) * (size_t)xs.w +
                                        (size_t)q];
-                        if (is_max) acc = val > acc ? val : acc;
+                        if (is_max) acc = (val > acc || isnan(val)) && !isnan(acc) ? val : acc;
                         else acc += val;
                     }
                 y[((size_t)c * (size_t)ys.h + (size_t)i) * (size_t)ys.w + (size_t)j] =
