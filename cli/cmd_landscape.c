@@ -142,6 +142,9 @@ static int parse_rescaling(const char *s, const minima_model *m, double *scales,
                            size_t desc_size)
 {
     minima_status st;
+    if ((st = minima_model_require_mlp(m, "option --compare-rescaled (rescaling the hidden units "
+                                       "of layers)")) != MINIMA_OK)
+        return cli_fail("landscape", st);
     if (!strncmp(s, "neurons:", 8)) {
         const char *p = s + 8;
         char *end;
@@ -327,7 +330,7 @@ int minima_cmd_landscape(int argc, char **argv)
     if (kind == DIR_INTERP) {
         minima_load_options lop = minima_load_default_options();
         lop.ignore_unknown = na.ignore_unknown;
-        lop.expected_inputs = m->widths[0];
+        lop.expected_inputs = (int)minima_model_n_inputs(m);
         /* the second model is the first one's kind: same activation option, same order */
         if ((rc = cli_load_model("landscape", dir_s, na.activation, na.order, lop, &model_b)) >= 0) goto done;
     }

@@ -17,6 +17,7 @@
 #include "minima/model.h"
 #include "minima/net.h"
 #include "minima/npy.h"
+#include "minima/reference.h"
 #include "minima/reparam.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
@@ -107,6 +108,9 @@ static int load_min(const char *cmd, const char *path, const cli_net_args *a,
     lo.expected_inputs = data->d;
     int rc = cli_load_model(cmd, path, a->activation, a->order, lo, &out->model);
     if (rc >= 0) return rc;
+    if ((st = minima_model_require_mlp(out->model, "the radial reparametrization (Dinh et al. "
+                                       "Sec. 5.1, on layers)")) != MINIMA_OK)
+        return cli_fail(cmd, st);
     if (out->model->widths[0] != data->d)
         return cli_usage_error(cmd, "model '%s' takes %d inputs, data has %d features", path,
                                out->model->widths[0], data->d);
@@ -446,10 +450,17 @@ static int cmd_weightnorm(int argc, char **argv)
         }
     cli_net cn;
     if ((rc = cli_net_open("reparam weightnorm", &a, &cn)) >= 0) { free(scales); return rc; }
+    minima_status st;
+    if ((st = minima_model_require_mlp(cn.model, "weight normalization (per row of a layer)"))
+        != MINIMA_OK) {
+        free(scales);
+        rc = cli_fail("reparam weightnorm", st);
+        cli_net_close(&cn);
+        return rc;
+    }
     minima_linop *H = NULL, *Hx = NULL, *Hv = NULL;
     double *xi = NULL, *res = calloc((size_t)ns * 2 + 1, sizeof *res);
     size_t *vidx = NULL, nv = 0, nprod = 0;
-    minima_status st;
     size_t nx = minima_wn_n_params(cn.model);
     double loss = NAN;
     if (!res || !(xi = minima_alloc(nx, sizeof *xi))) { rc = cli_fail("reparam weightnorm", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
@@ -572,6 +583,15 @@ static int cmd_input(int argc, char **argv)
     }
     cli_net cn;
     if ((rc = cli_net_open("reparam input", &a, &cn)) >= 0) return rc;
+    {
+        minima_status req = minima_model_require_mlp(cn.model, "folding an input transform "
+                                                     "into the first layer");
+        if (req != MINIMA_OK) {
+            rc = cli_fail("reparam input", req);
+            cli_net_close(&cn);
+            return rc;
+        }
+    }
     minima_input_transform *t = NULL;
     minima_model *folded = NULL;
     minima_dataset *du = NULL;
@@ -593,8 +613,8 @@ static int cmd_input(int argc, char **argv)
     g2 = minima_alloc(N, sizeof *g2);
     ev = calloc(2 * (size_t)(top > 0 ? top : 1), sizeof *ev);
     if (!o1 || !o2 || !g1 || !g2 || !ev) { rc = cli_fail("reparam input", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-    if ((st = minima_sym_forward(cn.model, NULL, d->x, N, o1)) != MINIMA_OK ||
-        (st = minima_sym_forward(folded, NULL, du->x, N, o2)) != MINIMA_OK ||
+    if ((st = minima_reference_forward(cn.model, NULL, d->x, N, o1)) != MINIMA_OK ||
+        (st = minima_reference_forward(folded, NULL, du->x, N, o2)) != MINIMA_OK ||
         (st = minima_input_gradient_norms(cn.model, d->x, N, g1)) != MINIMA_OK ||
         (st = minima_input_gradient_norms(folded, du->x, N, g2)) != MINIMA_OK) {
         rc = cli_fail("reparam input", st);

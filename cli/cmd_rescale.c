@@ -153,6 +153,10 @@ int minima_cmd_rescale(int argc, char **argv)
         lo.expected_inputs = data->d;
     }
     if ((rc = cli_load_model("rescale", model_path, activation, order, lo, &model)) >= 0) goto done;
+    if ((st = minima_model_require_mlp(model, "rescaling (the hidden units of layers)")) != MINIMA_OK) {
+        rc = cli_fail("rescale", st);
+        goto done;
+    }
     if (model->activation == MINIMA_ACT_TANH && !force) {
         rc = cli_usage_error("rescale", "'%s' uses tanh (%s), which is not non-negative homogeneous: "
                              "a rescaled model would compute a different function; pass --force to "

@@ -150,7 +150,9 @@ static void print_measure(const minima_sharpness_result *r, size_t i, int canoni
     }
     const minima_sharpness_entry *e = &r->measures[i];
     minima_status st = canonical_point ? e->canonical_status : e->status;
-    if (st != MINIMA_OK)
+    if (st == MINIMA_EUNSUPPORTED && !canonical_point)   /* not applicable to a graph */
+        fprintf(stderr, "minima sharpness: %s: not applicable: %s\n", e->measure->name, e->error);
+    else if (st != MINIMA_OK)
         fprintf(stderr, "minima sharpness: %s%s failed: %s: %s\n", e->measure->name,
                 canonical_point ? " at the canonical point" : "", minima_strerror(st),
                 canonical_point ? e->canonical_error : e->error);

@@ -13,7 +13,8 @@
  *     (by default ||theta||): "plain" random directions, one global scale;
  *   - filter-normalized (Li et al. 2018, "Visualizing the Loss Landscape of
  *     Neural Nets"): for a fully connected layer a "filter" is one output
- *     unit, i.e. one row of W_k; each row of the direction is rescaled to
+ *     unit, i.e. one row of W_k, for a conv2d node one output channel (its
+ *     [in/groups, kh, kw] block), on any graph; each is rescaled to
  *     the Euclidean norm of the same row of theta. Biases: zeroed (Li et
  *     al.'s default, ignore='biasbn'), copied from theta (their other
  *     option, d_b = b) or treated as one more entry of their unit's row;

@@ -23,6 +23,7 @@
 #include "minima/net.h"
 #include "minima/npy.h"
 #include "minima/plot.h"
+#include "minima/reference.h"
 #include "minima/reparam.h"
 #include "minima/report.h"
 #include "minima/rng.h"

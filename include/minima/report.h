@@ -169,7 +169,10 @@ typedef struct minima_sharpness_result_s {
 
 /* Evaluates the measures. A measure that fails is recorded (status, error,
  * note "failed: ...") and the others go on: MINIMA_OK is returned with
- * n_failed > 0. An unknown measure or setting, a usage error from a
+ * n_failed > 0. In a list of several, a measure defined for layers that
+ * refuses a model that is not an MLP is recorded as not applicable
+ * (status MINIMA_EUNSUPPORTED, error, note "not applicable: ...", value
+ * NaN) and not counted in n_failed; alone, its refusal is the answer. An unknown measure or setting, a usage error from a
  * measure's settings, an interruption or another failure of the run:
  * that status, and the result is empty. */
 minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_request *request,

@@ -162,20 +162,14 @@ typedef struct {
     size_t n_examples;
 } minima_sym_equivalence;
 
-/* Compares the outputs of two models of the same architecture (widths,
- * biases, activation; MINIMA_ESHAPE otherwise) on every example of `data`
- * (d_0 features). Uses its own plain forward pass (minima_sym_forward), not
+/* Compares the outputs of two models on every example of `data`. Two
+ * MLPs must have the same widths, biases and activation (MINIMA_ESHAPE
+ * otherwise); any two models the same numbers of inputs and outputs. Uses
+ * the independent reference forward pass (minima_reference_forward), not
  * the engine, so it also checks the engine's inputs independently. */
 minima_status minima_sym_check_equivalence(const minima_model *a, const minima_model *b,
                                            const minima_dataset *data,
                                            minima_sym_equivalence *result);
-
-/* Plain forward pass of n examples x (n, d_0) to the outputs (n, d_K), with
- * the model's activation, at theta (NULL: model->theta). A reference
- * implementation: allocates its own workspace, not meant for hot loops. */
-minima_status minima_sym_forward(const minima_model *model, const double *theta /* (P) or NULL */,
-                                 const double *x /* (n, d_0) */, size_t n,
-                                 double *out /* (n, d_K) */);
 
 #ifdef __cplusplus
 }

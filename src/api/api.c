@@ -252,6 +252,11 @@ static minima_status rescale(const char *fn, const minima_model *model, const re
                         "'%.60s'", fn, sp);
         nseed = (uint64_t)sv;
     }
+    {
+        char what[96];
+        snprintf(what, sizeof what, "%s (rescaling the hidden units of layers)", fn);
+        MINIMA_TRY(minima_model_require_mlp(model, what));
+    }
     if (model->activation == MINIMA_ACT_TANH && !force)
         MINIMA_FAIL(MINIMA_EINVAL, "%s: the model uses tanh (%s), which is not non-negative "
                     "homogeneous: a rescaled model would compute a different function; pass "

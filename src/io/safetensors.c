@@ -1925,7 +1925,7 @@ fail:
     return st;
 }
 
-/* Checks what the file format and the loader need of the model. */
+/* Checks what the MLP file format and the loader need of the model. */
 static minima_status check_savable(const minima_model *m, const char *path)
 {
     if (m->n_layers < 1 || !m->widths || !m->layer_names || !m->theta)

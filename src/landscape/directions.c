@@ -62,12 +62,18 @@ minima_status minima_dir_filter_normalize(const minima_model *m, const double *t
     if (!theta) theta = m->theta;
     MINIMA_TRY(check_finite(theta, m->n_params, "filter normalization: the model's parameters"));
     MINIMA_TRY(check_finite(d, m->n_params, "filter normalization: the direction"));
-    for (int k = 0; k < m->n_layers; k++) {
-        size_t rows = (size_t)m->widths[k + 1], cols = (size_t)m->widths[k];
-        const double *tw = theta + m->weight_offset[k];             /* (rows, cols) */
-        double *dw = d + m->weight_offset[k];                       /* (rows, cols) */
-        const double *tb = m->has_bias ? theta + m->bias_offset[k] : NULL;  /* (rows) */
-        double *db = m->has_bias ? d + m->bias_offset[k] : NULL;            /* (rows) */
+    /* Every node with a weight (linear [out, in], conv2d [out, in/groups,
+     * kh, kw]) in node order: a filter is one output unit or channel, the
+     * `out` rows of its weight, each contiguous, with that unit's bias.
+     * For an MLP these are its layers. */
+    for (int node = 1; node < m->n_nodes; node++) {
+        const minima_node *nd = &m->nodes[node];
+        if (nd->n_weight == 0 || nd->out < 1) continue;
+        size_t rows = (size_t)nd->out, cols = nd->n_weight / rows;
+        const double *tw = theta + nd->weight_offset;                    /* (rows, cols) */
+        double *dw = d + nd->weight_offset;                              /* (rows, cols) */
+        const double *tb = nd->n_bias ? theta + nd->bias_offset : NULL;  /* (rows) */
+        double *db = nd->n_bias ? d + nd->bias_offset : NULL;            /* (rows) */
         int in_row = db && bias == MINIMA_FILTER_BIAS_ROW;
         for (size_t i = 0; i < rows; i++) {
             /* Norms of the row (and its bias, when it belongs to the row),
@@ -131,10 +137,20 @@ fail:
 minima_status minima_dir_interpolation(const minima_model *a, const minima_model *b, double *d)
 {
     if (!a || !b || !d) MINIMA_FAIL(MINIMA_EINVAL, "minima_dir_interpolation: NULL argument");
-    if (a->n_layers != b->n_layers)
+    if (!a->is_mlp || !b->is_mlp) {
+        /* graphs: the same nodes, settings and shapes, i.e. the same
+         * architecture string, so that theta means the same in both */
+        char fa[1024], fb[1024];
+        minima_arch_format(a, fa, sizeof fa);
+        minima_arch_format(b, fb, sizeof fb);
+        if (strcmp(fa, fb) != 0 || a->n_params != b->n_params)
+            MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between models of different "
+                        "architectures: '%s' (%zu parameters) and '%s' (%zu parameters); "
+                        "expected the same", fa, a->n_params, fb, b->n_params);
+    } else if (a->n_layers != b->n_layers)
         MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between models of different depth: %d layers "
                     "and %d layers", a->n_layers, b->n_layers);
-    for (int k = 0; k <= a->n_layers; k++)
+    for (int k = 0; a->is_mlp && b->is_mlp && k <= a->n_layers; k++)
         if (a->widths[k] != b->widths[k])
             MINIMA_FAIL(MINIMA_ESHAPE, "interpolation between models of different shapes: width "
                         "d_%d is %d in the first model and %d in the second", k, a->widths[k],

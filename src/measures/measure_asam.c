@@ -63,9 +63,11 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         goto fail;
     }
     for (size_t i = 0; i < n; i++) t[i] = fabs(w[i]) + p.eta;
-    if (model->has_bias && !p.biases)
-        for (int k = 0; k < model->n_layers; k++)
-            for (int j = 0; j < model->widths[k + 1]; j++) t[model->bias_offset[k] + (size_t)j] = 1;
+    if (!p.biases)   /* every node's bias (linear, conv2d): any model, not only MLPs */
+        for (int i = 1; i < model->n_nodes; i++) {
+            const minima_node *nd = &model->nodes[i];
+            for (size_t j = 0; j < nd->n_bias; j++) t[nd->bias_offset + j] = 1;
+        }
     double L0, L1;
     if ((st = minima_net_gradient(net, NULL, &L0, g)) != MINIMA_OK) goto fail;
     double tg = 0, tg1 = 0;   /* ||T g||_2^2 and ||T g||_1 */

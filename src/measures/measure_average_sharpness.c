@@ -74,7 +74,7 @@ static minima_status batch_loss(minima_net *bnet, const double *x, double *zout,
     const minima_dataset *bd = minima_net_data(bnet);
     const minima_model *model = minima_net_model(bnet);
     MINIMA_TRY(minima_net_outputs(bnet, x, zout));
-    *f = minima_sharpness_normalized_ce(zout, bd->labels, bd->n, model->widths[model->n_layers], NULL);
+    *f = minima_sharpness_normalized_ce(zout, bd->labels, bd->n, minima_model_n_outputs(model), NULL);
     return MINIMA_OK;
 }
 
@@ -86,7 +86,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     size_t n = minima_net_n_params(net);
     const double *w = minima_net_point(net);    /* (P) anchor */
     const minima_model *model = minima_net_model(net);
-    int dk = model->widths[model->n_layers];
+    int dk = minima_model_n_outputs(model);
     if (p.normalize && (minima_net_loss_kind(net) != MINIMA_LOSS_CE || !minima_net_data(net)->labels))
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "measure " NAME ": normalize_logits=1 needs the "
                     "cross-entropy loss and class labels (the net's loss is %s)",

@@ -2,7 +2,6 @@
  * (measure_curv_impl.h). */
 #include "measures/measure_curv_impl.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,9 +10,11 @@
 #include "minima/alloc.h"
 #include "minima/eigen.h"
 
-minima_status minima_curv_acts_alloc(minima_curv_acts *a, const minima_model *m, size_t rows)
+minima_status minima_curv_acts_alloc(minima_curv_acts *a, const minima_model *m, size_t rows,
+                                     const char *what)
 {
     memset(a, 0, sizeof *a);
+    MINIMA_TRY(minima_eval_layers_init(&a->layers, m, rows, what));
     a->K = m->n_layers;
     a->rows = rows;
     a->act = minima_calloc((size_t)m->n_layers + 1, sizeof *a->act);
@@ -34,22 +35,8 @@ void minima_curv_acts_free(minima_curv_acts *a)
     if (a->act)
         for (int k = 1; k <= a->K; k++) minima_free(a->act[k]);
     minima_free(a->act);
+    minima_eval_layers_free(&a->layers);
     memset(a, 0, sizeof *a);
-}
-
-static void activate(const minima_model *m, double *z, size_t n)
-{
-    switch (m->activation) {
-    case MINIMA_ACT_RELU:
-        for (size_t i = 0; i < n; i++) z[i] = z[i] > 0 ? z[i] : 0.0;
-        break;
-    case MINIMA_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++) z[i] = z[i] > 0 ? z[i] : m->leaky_slope * z[i];
-        break;
-    case MINIMA_ACT_TANH:
-        for (size_t i = 0; i < n; i++) z[i] = tanh(z[i]);
-        break;
-    }
 }
 
 void minima_curv_times_dphi(const minima_model *m, const double *a, double *x, size_t n)
@@ -67,23 +54,11 @@ void minima_curv_times_dphi(const minima_model *m, const double *a, double *x, s
     }
 }
 
-void minima_curv_forward(const minima_model *m, const double *theta, const double *x, size_t n,
-                         minima_curv_acts *a)
+minima_status minima_curv_forward(const minima_model *m, const double *theta, const double *x,
+                                  size_t n, minima_curv_acts *a)
 {
-    MINIMA_ASSERT(n <= a->rows);
-    for (int k = 1; k <= m->n_layers; k++) {
-        int dout = m->widths[k], din = m->widths[k - 1];
-        const double *in = k == 1 ? x : a->act[k - 1];
-        double *out = a->act[k];   /* (n, d_k) */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, dout, din, 1.0, in, din,
-                    theta + m->weight_offset[k - 1], din, 0.0, out, dout);
-        if (m->has_bias) {
-            const double *b = theta + m->bias_offset[k - 1];   /* (d_k) */
-            for (size_t i = 0; i < n; i++)
-                for (int j = 0; j < dout; j++) out[i * (size_t)dout + (size_t)j] += b[j];
-        }
-        if (k < m->n_layers) activate(m, out, n * (size_t)dout);
-    }
+    MINIMA_ASSERT(n <= a->rows && m == a->layers.model);
+    return minima_eval_layers_run(&a->layers, theta, x, n, a->act);
 }
 
 void minima_curv_output_grad(minima_loss loss, const double *z, int dK, int label,

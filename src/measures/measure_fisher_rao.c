@@ -30,7 +30,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     const minima_dataset *data = minima_net_data(net);
     minima_loss loss = minima_net_loss_kind(net);
     size_t N = minima_net_n_examples(net);
-    int dK = m->widths[m->n_layers];
+    int dK = minima_model_n_outputs(m);
     minima_status st = MINIMA_OK;
     double *rz = minima_alloc(N * (size_t)dK, sizeof *rz);  /* (N, d_K) J w */
     double *z = minima_alloc(N * (size_t)dK, sizeof *z);    /* (N, d_K) outputs */
@@ -59,12 +59,15 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     }
     out->value = sum / (double)N;
     minima_measure_add_extra(out, "fr_norm", sqrt(out->value));
-    int homogeneous = !m->has_bias && m->activation != MINIMA_ACT_TANH;
+    /* the output form needs the degree of homogeneity: the depth of a
+     * bias-free rectified MLP */
+    int homogeneous = m->is_mlp && !m->has_bias && m->activation != MINIMA_ACT_TANH;
     double K = m->n_layers;
     minima_measure_add_extra(out, "fr_output_form", homogeneous ? K * K * sum_out / (double)N : NAN);
     if (!homogeneous)
         minima_curv_note(out, "fr_output_form is NaN: it needs a bias-free ReLU network "
-                         "(positively homogeneous of degree K)");
+                         "(positively homogeneous of degree K)%s",
+                         m->is_mlp ? "" : "; this model is a graph, not a multilayer perceptron");
 fail:
     minima_free(rz);
     minima_free(z);

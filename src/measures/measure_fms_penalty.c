@@ -59,6 +59,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     double eps = fs.eps;
     int max_examples = fs.max_examples;
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure fms_penalty (per-layer Jacobian factors)"));
     const minima_dataset *data = minima_net_data(net);
     const double *theta = minima_net_point(net);
     size_t N = minima_net_n_examples(net);
@@ -83,7 +84,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         st = minima_error(MINIMA_ENOMEM, "measure fms_penalty: out of memory");
         goto fail;
     }
-    if ((st = minima_curv_acts_alloc(&acts, m, rows)) != MINIMA_OK) goto fail;
+    if ((st = minima_curv_acts_alloc(&acts, m, rows, "measure fms_penalty")) != MINIMA_OK) goto fail;
     double sumB = 0, sum_omega = 0, sum_excl = 0;
     size_t n_flat = 0;   /* examples with every derivative zero */
     for (size_t s = 0; s < N; s += rows) {
@@ -93,7 +94,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         }
         size_t b = N - s < rows ? N - s : rows;
         const double *x = data->x + s * (size_t)d0;
-        minima_curv_forward(m, theta, x, b, &acts);
+        if ((st = minima_curv_forward(m, theta, x, b, &acts)) != MINIMA_OK) goto fail;
         for (size_t i = 0; i < b; i++) logsum[i] = omega[i] = excl[i] = 0;
         memset(Tall, 0, b * (size_t)dK * sizeof *Tall);
         /* G_K = identity for each example: rows i*d_K + c */

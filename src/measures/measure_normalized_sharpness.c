@@ -65,7 +65,7 @@ static minima_status diag_layers(minima_net *net, double *diag)
     if (!sq || !s1 || !s2 || !ssq || !g || !p || !prob) goto oom;
     for (int k = 0; k < K; k++)
         if (!(sq[k] = minima_alloc(rows * (size_t)m->widths[k], sizeof(double)))) goto oom;
-    if ((st = minima_curv_acts_alloc(&acts, m, rows)) != MINIMA_OK) goto fail;
+    if ((st = minima_curv_acts_alloc(&acts, m, rows, "measure normalized_sharpness")) != MINIMA_OK) goto fail;
     for (int k = 0; k < K; k++)
         memset(diag + m->weight_offset[k], 0, minima_model_layer_weights(m, k) * sizeof *diag);
 
@@ -76,7 +76,7 @@ static minima_status diag_layers(minima_net *net, double *diag)
         }
         size_t b = N - s < rows ? N - s : rows;
         const double *x = data->x + s * (size_t)d0;
-        minima_curv_forward(m, theta, x, b, &acts);
+        if ((st = minima_curv_forward(m, theta, x, b, &acts)) != MINIMA_OK) goto fail;
         for (int k = 0; k < K; k++) {
             const double *a = k == 0 ? x : acts.act[k];
             for (size_t t = 0; t < b * (size_t)m->widths[k]; t++) sq[k][t] = a[t] * a[t];
@@ -292,6 +292,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     int diag_method = ns.diag, exact_max = ns.exact_max, samples = ns.samples, max_iter = ns.max_iter;
     double tol = ns.tol;
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure normalized_sharpness (a minimum per layer)"));
     int homogeneous = m->activation != MINIMA_ACT_TANH;
     if (diag_method == 1 && !homogeneous)
         MINIMA_FAIL(MINIMA_EINVAL, "measure normalized_sharpness: diag=1 (layer structure) needs a "

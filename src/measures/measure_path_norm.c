@@ -40,6 +40,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     minima_settings_json(table, N_SETTINGS, &ps, NULL, out->params, sizeof out->params);
 
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure path_norm (a sum over the paths of layers)"));
     const double *theta = minima_net_point(net);
     int wmax = 0;
     for (int k = 0; k <= m->n_layers; k++) wmax = m->widths[k] > wmax ? m->widths[k] : wmax;

@@ -58,6 +58,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
                          out->params, sizeof out->params);
 
     const minima_model *m = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(m, "measure relative_flatness (on the penultimate layer)"));
     const minima_dataset *data = minima_net_data(net);
     const double *theta = minima_net_point(net);
     minima_loss loss = minima_net_loss_kind(net);
@@ -77,7 +78,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         goto fail;
     }
     size_t rows = N < MINIMA_CURV_BATCH ? N : MINIMA_CURV_BATCH;
-    if ((st = minima_curv_acts_alloc(&acts, m, rows)) != MINIMA_OK) goto fail;
+    if ((st = minima_curv_acts_alloc(&acts, m, rows, "measure relative_flatness")) != MINIMA_OK) goto fail;
 
     /* pass 1: mean and variance of the penultimate activations (two passes:
      * the means, then the squared deviations) */
@@ -87,7 +88,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         for (int pass = 0; pass < 2; pass++)
             for (size_t s = 0; s < N; s += rows) {
                 size_t b = N - s < rows ? N - s : rows;
-                minima_curv_forward(m, theta, data->x + s * (size_t)d0, b, &acts);
+                if ((st = minima_curv_forward(m, theta, data->x + s * (size_t)d0, b, &acts)) != MINIMA_OK) goto fail;
                 const double *a = acts.act[K - 1];   /* (b, d_{K-1}) */
                 for (size_t i = 0; i < b; i++)
                     for (int j = 0; j < dh; j++) {
@@ -121,7 +122,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
             goto fail;
         }
         size_t b = N - s < rows ? N - s : rows;
-        minima_curv_forward(m, theta, data->x + s * (size_t)d0, b, &acts);
+        if ((st = minima_curv_forward(m, theta, data->x + s * (size_t)d0, b, &acts)) != MINIMA_OK) goto fail;
         /* (b, d_{K-1}): the last layer's inputs; the data itself without hidden layer */
         const double *a = K >= 2 ? acts.act[K - 1] : data->x + s * (size_t)d0;
         const double *z = acts.act[K];   /* (b, d_K) */

@@ -226,7 +226,7 @@ static minima_status batch_loss(minima_net *bnet, apgd_ctx *c, const double *x, 
         return minima_net_loss(bnet, x, f, NULL);
     }
     const minima_dataset *bd = minima_net_data(bnet);
-    int dk = c->model->widths[c->model->n_layers];
+    int dk = minima_model_n_outputs(c->model);
     MINIMA_TRY(minima_net_outputs(bnet, x, c->zout));
     *f = minima_sharpness_normalized_ce(c->zout, bd->labels, bd->n, dk, g ? c->tds->targets : NULL);
     if (!g) return MINIMA_OK;
@@ -274,7 +274,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     size_t n = minima_net_n_params(net);
     const double *w = minima_net_point(net);    /* (P) anchor */
     const minima_model *model = minima_net_model(net);
-    int dk = model->widths[model->n_layers];
+    int dk = minima_model_n_outputs(model);
     if (p.normalize && (minima_net_loss_kind(net) != MINIMA_LOSS_CE || !minima_net_data(net)->labels))
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "measure " NAME ": normalize_logits=1 needs the "
                     "cross-entropy loss and class labels (the net's loss is %s)",

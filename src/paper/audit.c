@@ -328,6 +328,8 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
         }
 
     const minima_model *arch = minima_net_model(net);
+    MINIMA_TRY(minima_model_require_mlp(arch, "the audit (rescalings of hidden units along the "
+                                        "orbit of Dinh et al. Thm 1)"));
     const minima_dataset *data = minima_net_data(net);
     size_t P = minima_net_n_params(net);
     size_t nu = minima_sym_n_units(arch);

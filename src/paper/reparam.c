@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/net_eval_impl.h"
 #include "minima/alloc.h"
 
 /* ---- weight normalization ---------------------------------------------- */
@@ -47,6 +48,7 @@ minima_status minima_wn_from_theta(const minima_model *m, const double *theta, d
                                    double *xi)
 {
     if (!m || !xi) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_from_theta: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "weight normalization"));
     if (!(v_scale > 0) || !isfinite(v_scale))
         MINIMA_FAIL(MINIMA_EINVAL, "weight normalization: v scale %g; expected a finite number > 0", v_scale);
     if (!theta) theta = m->theta;
@@ -71,6 +73,7 @@ minima_status minima_wn_from_theta(const minima_model *m, const double *theta, d
 minima_status minima_wn_to_theta(const minima_model *m, const double *xi, double *theta)
 {
     if (!m || !xi || !theta) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_to_theta: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "weight normalization"));
     for (int k = 0; k < m->n_layers; k++) {
         size_t dout = (size_t)m->widths[k + 1], din = (size_t)m->widths[k];
         const double *v = xi + wn_offset(m, k), *s = v + dout * din;
@@ -157,6 +160,7 @@ minima_status minima_wn_hessian(minima_linop **out, minima_linop *hessian, const
                                 const double *xi)
 {
     if (!out || !hessian || !m || !xi) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_hessian: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "the weight-normalized Hessian"));
     *out = NULL;
     if (hessian->n != m->n_params)
         MINIMA_FAIL(MINIMA_ESHAPE, "weight-normalized Hessian: operator of dimension %zu for a "
@@ -190,6 +194,7 @@ minima_status minima_wn_hessian(minima_linop **out, minima_linop *hessian, const
 minima_status minima_wn_v_index(const minima_model *m, size_t **index, size_t *n_index)
 {
     if (!m || !index || !n_index) MINIMA_FAIL(MINIMA_EINVAL, "minima_wn_v_index: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "weight normalization"));
     size_t nv = 0;
     for (int k = 0; k < m->n_layers; k++) nv += minima_model_layer_weights(m, k);
     size_t *idx = minima_alloc(nv, sizeof *idx);
@@ -381,6 +386,7 @@ minima_status minima_input_fold(const minima_input_transform *t, const minima_mo
                                 int add_bias, minima_model **out)
 {
     if (!t || !m || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_input_fold: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "folding an input transform into the first layer"));
     *out = NULL;
     if (m->widths[0] != t->d)
         MINIMA_FAIL(MINIMA_ESHAPE, "input fold: the transform has %d features, layer '%s' expects %d",
@@ -437,75 +443,69 @@ done:
     return MINIMA_OK;
 }
 
-static double act_deriv(const minima_model *m, double z)
+/* phi'(Z) from A = phi(Z), as the engine recovers it: ReLU and leaky ReLU
+ * have A > 0 exactly where Z > 0 (ReLU'(0) = 0), tanh has phi' = 1 - A^2. */
+static double act_deriv_from_output(const minima_model *m, double a)
 {
     switch (m->activation) {
-    case MINIMA_ACT_RELU: return z > 0 ? 1.0 : 0.0;
-    case MINIMA_ACT_LEAKY_RELU: return z > 0 ? 1.0 : m->leaky_slope;
-    case MINIMA_ACT_TANH: { double t = tanh(z); return 1 - t * t; }
+    case MINIMA_ACT_RELU: return a > 0 ? 1.0 : 0.0;
+    case MINIMA_ACT_LEAKY_RELU: return a > 0 ? 1.0 : m->leaky_slope;
+    case MINIMA_ACT_TANH: return 1 - a * a;
     }
     return 0;
 }
 
-static double act(const minima_model *m, double z)
-{
-    switch (m->activation) {
-    case MINIMA_ACT_RELU: return z > 0 ? z : 0.0;
-    case MINIMA_ACT_LEAKY_RELU: return z > 0 ? z : m->leaky_slope * z;
-    case MINIMA_ACT_TANH: return tanh(z);
-    }
-    return 0;
-}
+#define GRAD_BATCH 256   /* examples whose activations the engine computes at once */
 
 minima_status minima_input_gradient_norms(const minima_model *m, const double *x, size_t n,
                                           double *norms)
 {
     if (!m || !x || !norms) MINIMA_FAIL(MINIMA_EINVAL, "minima_input_gradient_norms: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "the input-gradient norm"));
     int K = m->n_layers;
-    size_t maxw = 1, zsize = 0, dK = (size_t)m->widths[K];
+    size_t maxw = 1, dK = (size_t)m->widths[K], rows = n < GRAD_BATCH ? n : GRAD_BATCH;
     for (int k = 0; k <= K; k++) if ((size_t)m->widths[k] > maxw) maxw = (size_t)m->widths[k];
-    for (int k = 1; k < K; k++) zsize += (size_t)m->widths[k];
-    double *z = minima_alloc(zsize + 1, sizeof *z);         /* pre-activations of hidden layers */
-    double *a = minima_alloc(2 * maxw, sizeof *a);          /* two activation vectors */
-    double *jm = minima_alloc(2 * dK * maxw, sizeof *jm);   /* two (d_K, d_k) Jacobians */
-    if (!z || !a || !jm) {
-        minima_free(z); minima_free(a); minima_free(jm);
-        MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
-    }
-    for (size_t e = 0; e < n; e++) {
-        /* forward, keeping pre-activations */
-        const double *in = x + e * (size_t)m->widths[0];
-        size_t zo = 0;
-        for (int k = 0; k < K - 1; k++) {
-            size_t dout = (size_t)m->widths[k + 1], din = (size_t)m->widths[k];
-            const double *W = minima_model_weight(m, k), *b = minima_model_bias(m, k);
-            double *zk = z + zo, *ak = a + (size_t)(k % 2) * maxw;
-            for (size_t i = 0; i < dout; i++) {
-                double s = b ? b[i] : 0.0;
-                for (size_t j = 0; j < din; j++) s += W[i * din + j] * in[j];
-                zk[i] = s;
-                ak[i] = act(m, s);
+    minima_eval_layers ev;
+    MINIMA_TRY(minima_eval_layers_init(&ev, m, rows, "the input-gradient norm"));
+    double **act = minima_calloc((size_t)K + 1, sizeof *act);   /* act[k] (rows, d_k), k >= 1 */
+    double *jm = minima_alloc(2 * dK * maxw, sizeof *jm);       /* two (d_K, d_k) Jacobians */
+    minima_status st = MINIMA_OK;
+    if (!act || !jm) goto oom;
+    for (int k = 1; k <= K; k++)
+        if (!(act[k] = minima_alloc(rows * (size_t)m->widths[k], sizeof **act))) goto oom;
+    for (size_t s = 0; s < n; s += rows) {
+        size_t nb = n - s < rows ? n - s : rows;
+        /* forward by the engine: the hidden activations A_k of the batch */
+        if ((st = minima_eval_layers_run(&ev, m->theta, x + s * (size_t)m->widths[0], nb, act)))
+            goto done;
+        for (size_t e = 0; e < nb; e++) {
+            /* backward: J = W_K D_{K-1} W_{K-1} ... D_1 W_1, D_k = diag phi'(Z_k) */
+            double *cur = jm, *nxt = jm + dK * maxw;
+            size_t cols = (size_t)m->widths[K - 1];
+            memcpy(cur, minima_model_weight(m, K - 1), dK * cols * sizeof *cur);
+            for (int k = K - 2; k >= 0; k--) {
+                const double *ak = act[k + 1] + e * (size_t)m->widths[k + 1];
+                for (size_t r = 0; r < dK; r++)
+                    for (size_t c = 0; c < cols; c++)
+                        cur[r * cols + c] *= act_deriv_from_output(m, ak[c]);
+                size_t din = (size_t)m->widths[k];
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)dK, (int)din,
+                            (int)cols, 1.0, cur, (int)cols, minima_model_weight(m, k), (int)din,
+                            0.0, nxt, (int)din);
+                double *tmp = cur; cur = nxt; nxt = tmp;
+                cols = din;
             }
-            in = ak;
-            zo += dout;
+            norms[s + e] = norm(cur, dK * cols);
         }
-        /* backward: J = W_K D_{K-1} W_{K-1} ... D_1 W_1 */
-        double *cur = jm, *nxt = jm + dK * maxw;
-        size_t cols = (size_t)m->widths[K - 1];
-        memcpy(cur, minima_model_weight(m, K - 1), dK * cols * sizeof *cur);
-        for (int k = K - 2; k >= 0; k--) {
-            zo -= (size_t)m->widths[k + 1];
-            const double *zk = z + zo;
-            for (size_t r = 0; r < dK; r++)
-                for (size_t c = 0; c < cols; c++) cur[r * cols + c] *= act_deriv(m, zk[c]);
-            size_t din = (size_t)m->widths[k];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)dK, (int)din, (int)cols,
-                        1.0, cur, (int)cols, minima_model_weight(m, k), (int)din, 0.0, nxt, (int)din);
-            double *tmp = cur; cur = nxt; nxt = tmp;
-            cols = din;
-        }
-        norms[e] = norm(cur, dK * cols);
     }
-    minima_free(z); minima_free(a); minima_free(jm);
-    return MINIMA_OK;
+    goto done;
+oom:
+    st = minima_error(MINIMA_ENOMEM, "input-gradient norms: out of memory");
+done:
+    if (act)
+        for (int k = 1; k <= K; k++) minima_free(act[k]);
+    minima_free(act);
+    minima_free(jm);
+    minima_eval_layers_free(&ev);
+    return st;
 }

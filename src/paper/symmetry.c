@@ -3,14 +3,14 @@
  * See minima/symmetry.h for the contract and docs/symmetry.md for the mathematics. */
 #include "minima/symmetry.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "minima/alloc.h"
+#include "minima/reference.h"
 #include "minima/rng.h"
 
-#define FORWARD_BATCH 256
+#define EQUIV_BATCH 256   /* examples compared at a time */
 
 size_t minima_sym_n_units(const minima_model *m)
 {
@@ -38,6 +38,7 @@ minima_status minima_sym_layer_scales(const minima_model *m, const double *alpha
                                       double *alpha_used)
 {
     if (!m || !alpha || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_layer_scales: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "layer-wise rescaling (Dinh et al. Def. 4)"));
     int K = m->n_layers;
     int want = derive_last ? K - 1 : K;
     if (n_alpha != want && !(derive_last && n_alpha == K))
@@ -75,6 +76,7 @@ minima_status minima_sym_neuron_scales(const minima_model *m, int layer, int uni
                                        double *scales)
 {
     if (!m || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_neuron_scales: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "per-neuron rescaling"));
     if (layer < 0 || layer > m->n_layers - 2)
         MINIMA_FAIL(MINIMA_EINVAL, "per-neuron scaling: layer %d has no hidden units; expected "
                     "0..%d", layer, m->n_layers - 2);
@@ -92,6 +94,7 @@ minima_status minima_sym_random_scales(const minima_model *m, uint64_t seed, dou
                                        const double *alpha, double *scales)
 {
     if (!m || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_random_scales: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "a random rescaling of the hidden units"));
     if (!isfinite(spread) || spread < 0)
         MINIMA_FAIL(MINIMA_EINVAL, "orbit spread %g: expected a finite number >= 0", spread);
     size_t n = minima_sym_n_units(m);
@@ -296,6 +299,7 @@ minima_status minima_sym_canonical(const minima_model *m, const double *theta,
                                    minima_sym_canonical_info *info)
 {
     if (!m || !scales) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_canonical: NULL argument");
+    MINIMA_TRY(minima_model_require_mlp(m, "the canonical representative of a rescaling orbit"));
     minima_sym_canonical_params p = params ? *params : minima_sym_canonical_default_params();
     if (p.group != MINIMA_SYM_LAYER && p.group != MINIMA_SYM_NEURON)
         MINIMA_FAIL(MINIMA_EINVAL, "canonical representative: unknown group %d", (int)p.group);
@@ -385,68 +389,10 @@ done:
     return st;
 }
 
-/* ---- forward pass and equivalence ------------------------------------ */
-
-static void activate(const minima_model *m, double *z, size_t n)
-{
-    switch (m->activation) {
-    case MINIMA_ACT_RELU:
-        for (size_t i = 0; i < n; i++) z[i] = z[i] > 0 ? z[i] : 0.0;
-        break;
-    case MINIMA_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++) z[i] = z[i] > 0 ? z[i] : m->leaky_slope * z[i];
-        break;
-    case MINIMA_ACT_TANH:
-        for (size_t i = 0; i < n; i++) z[i] = tanh(z[i]);
-        break;
-    }
-}
-
-/* n <= FORWARD_BATCH examples; work: 2 * n * maxw doubles. */
-static void forward_batch(const minima_model *m, const double *theta, const double *x, size_t n,
-                          double *out, double *work, size_t maxw)
-{
-    const double *a = x;
-    double *bufs[2] = {work, work + n * maxw};
-    int K = m->n_layers;
-    for (int k = 0; k < K; k++) {
-        int dout = m->widths[k + 1], din = m->widths[k];
-        double *z = k == K - 1 ? out : bufs[k % 2];   /* (n, dout) */
-        const double *W = theta + m->weight_offset[k];
-        if (m->has_bias) {
-            const double *b = theta + m->bias_offset[k];
-            for (size_t i = 0; i < n; i++) memcpy(z + i * (size_t)dout, b, (size_t)dout * sizeof *z);
-        }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, dout, din, 1.0, a, din, W,
-                    din, m->has_bias ? 1.0 : 0.0, z, dout);
-        if (k < K - 1) activate(m, z, n * (size_t)dout);
-        a = z;
-    }
-}
-
-static size_t max_width(const minima_model *m)
-{
-    size_t w = 1;
-    for (int k = 0; k <= m->n_layers; k++) if ((size_t)m->widths[k] > w) w = (size_t)m->widths[k];
-    return w;
-}
-
-minima_status minima_sym_forward(const minima_model *m, const double *theta, const double *x,
-                                 size_t n, double *out)
-{
-    if (!m || !x || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_forward: NULL argument");
-    if (!theta) theta = m->theta;
-    size_t maxw = max_width(m);
-    double *work = minima_alloc(2 * FORWARD_BATCH * maxw, sizeof *work);
-    if (!work) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
-    size_t d0 = (size_t)m->widths[0], dK = (size_t)m->widths[m->n_layers];
-    for (size_t s = 0; s < n; s += FORWARD_BATCH) {
-        size_t nb = n - s < FORWARD_BATCH ? n - s : FORWARD_BATCH;
-        forward_batch(m, theta, x + s * d0, nb, out + s * dK, work, maxw);
-    }
-    minima_free(work);
-    return MINIMA_OK;
-}
+/* ---- equivalence ------------------------------------------------------
+ *
+ * Through the independent reference forward pass (minima/reference.h), not
+ * the engine: the check must not share code with what it checks. */
 
 minima_status minima_sym_check_equivalence(const minima_model *a, const minima_model *b,
                                            const minima_dataset *data,
@@ -454,32 +400,40 @@ minima_status minima_sym_check_equivalence(const minima_model *a, const minima_m
 {
     if (!a || !b || !data || !res)
         MINIMA_FAIL(MINIMA_EINVAL, "minima_sym_check_equivalence: NULL argument");
-    if (a->n_layers != b->n_layers || a->has_bias != b->has_bias || a->activation != b->activation)
-        MINIMA_FAIL(MINIMA_ESHAPE, "equivalence check: the models differ in depth (%d vs %d), "
-                    "biases (%d vs %d) or activation (%s vs %s)", a->n_layers, b->n_layers,
-                    a->has_bias, b->has_bias, minima_activation_name(a->activation),
-                    minima_activation_name(b->activation));
-    for (int k = 0; k <= a->n_layers; k++)
-        if (a->widths[k] != b->widths[k])
-            MINIMA_FAIL(MINIMA_ESHAPE, "equivalence check: width d_%d is %d in one model and %d "
-                        "in the other", k, a->widths[k], b->widths[k]);
-    if (data->d != a->widths[0])
+    if (a->is_mlp && b->is_mlp) {
+        if (a->n_layers != b->n_layers || a->has_bias != b->has_bias ||
+            a->activation != b->activation)
+            MINIMA_FAIL(MINIMA_ESHAPE, "equivalence check: the models differ in depth (%d vs %d), "
+                        "biases (%d vs %d) or activation (%s vs %s)", a->n_layers, b->n_layers,
+                        a->has_bias, b->has_bias, minima_activation_name(a->activation),
+                        minima_activation_name(b->activation));
+        for (int k = 0; k <= a->n_layers; k++)
+            if (a->widths[k] != b->widths[k])
+                MINIMA_FAIL(MINIMA_ESHAPE, "equivalence check: width d_%d is %d in one model and "
+                            "%d in the other", k, a->widths[k], b->widths[k]);
+    }
+    size_t d0 = minima_model_n_inputs(a), dK = (size_t)minima_model_n_outputs(a);
+    if (minima_model_n_inputs(b) != d0 || (size_t)minima_model_n_outputs(b) != dK)
+        MINIMA_FAIL(MINIMA_ESHAPE, "equivalence check: the models map %zu inputs to %zu outputs "
+                    "and %zu inputs to %d outputs; expected the same shapes", d0, dK,
+                    minima_model_n_inputs(b), minima_model_n_outputs(b));
+    if ((size_t)data->d != d0)
         MINIMA_FAIL(MINIMA_ESHAPE, "equivalence check: data '%s' has %d features, the model "
-                    "expects %d", data->name ? data->name : "", data->d, a->widths[0]);
-    size_t maxw = max_width(a), dK = (size_t)a->widths[a->n_layers], d0 = (size_t)data->d;
-    double *work = minima_alloc(2 * FORWARD_BATCH * maxw, sizeof *work);
-    double *oa = minima_alloc(FORWARD_BATCH * dK, sizeof *oa);   /* (batch, d_K) */
-    double *ob = minima_alloc(FORWARD_BATCH * dK, sizeof *ob);   /* (batch, d_K) */
-    if (!work || !oa || !ob) {
-        minima_free(work); minima_free(oa); minima_free(ob);
-        MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
+                    "expects %zu", data->name ? data->name : "", data->d, d0);
+    double *oa = minima_alloc(EQUIV_BATCH * dK, sizeof *oa);   /* (batch, d_K) */
+    double *ob = minima_alloc(EQUIV_BATCH * dK, sizeof *ob);   /* (batch, d_K) */
+    if (!oa || !ob) {
+        minima_free(oa); minima_free(ob);
+        MINIMA_FAIL(MINIMA_ENOMEM, "equivalence check: out of memory");
     }
     memset(res, 0, sizeof *res);
     res->n_examples = data->n;
-    for (size_t s = 0; s < data->n; s += FORWARD_BATCH) {
-        size_t nb = data->n - s < FORWARD_BATCH ? data->n - s : FORWARD_BATCH;
-        forward_batch(a, a->theta, data->x + s * d0, nb, oa, work, maxw);
-        forward_batch(b, b->theta, data->x + s * d0, nb, ob, work, maxw);
+    minima_status st = MINIMA_OK;
+    for (size_t s = 0; s < data->n; s += EQUIV_BATCH) {
+        size_t nb = data->n - s < EQUIV_BATCH ? data->n - s : EQUIV_BATCH;
+        if ((st = minima_reference_forward(a, a->theta, data->x + s * d0, nb, oa)) != MINIMA_OK ||
+            (st = minima_reference_forward(b, b->theta, data->x + s * d0, nb, ob)) != MINIMA_OK)
+            break;
         for (size_t i = 0; i < nb; i++)
             for (size_t o = 0; o < dK; o++) {
                 double va = oa[i * dK + o], diff = fabs(va - ob[i * dK + o]);
@@ -490,8 +444,9 @@ minima_status minima_sym_check_equivalence(const minima_model *a, const minima_m
                 if (fabs(va) > res->max_abs_output) res->max_abs_output = fabs(va);
             }
     }
+    minima_free(oa); minima_free(ob);
+    MINIMA_TRY(st);
     res->rel_diff = res->max_abs_output > 0 ? res->max_abs_diff / res->max_abs_output
                                             : (res->max_abs_diff > 0 ? INFINITY : 0.0);
-    minima_free(work); minima_free(oa); minima_free(ob);
     return MINIMA_OK;
 }

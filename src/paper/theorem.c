@@ -204,6 +204,8 @@ minima_status minima_theorem_env_user(minima_theorem_env **out, const minima_mod
 {
     if (!out || !model || !data) MINIMA_FAIL(MINIMA_EINVAL, "minima_theorem_env_user: NULL argument");
     *out = NULL;
+    MINIMA_TRY(minima_model_require_mlp(model, "checking the paper's theorems (rescalings and "
+                                        "reparametrizations of layers)"));
     minima_theorem_env *env = minima_calloc(1, sizeof *env);
     if (!env) MINIMA_FAIL(MINIMA_ENOMEM, "theorem env: out of memory");
     env->user = 1;

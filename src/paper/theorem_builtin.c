@@ -33,6 +33,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/net_eval_impl.h"
 #include "minima/alloc.h"
 #include "minima/eigen.h"
 #include "minima/rng.h"
@@ -226,7 +227,7 @@ minima_status minima_thm_build(minima_theorem_net which, const minima_theorem_pa
             double mean = 0.5 * (double)((j % 3) - 1);
             data->x[i * (size_t)d0 + (size_t)j] = mean + scale * minima_rng_normal(&rng);
         }
-    if ((s = minima_sym_forward(teacher, NULL, data->x, sp.n, data->targets))) goto fail;
+    if ((s = minima_eval_outputs(teacher, NULL, data->x, sp.n, data->targets))) goto fail;
     if (sp.noise > 0) {
         size_t M = sp.n * (size_t)dK;
         double *xi = minima_alloc(M, sizeof *xi);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/net_eval_impl.h"
 #include "minima/alloc.h"
 #include "minima/eigen.h"
 #include "minima/symmetry.h"
@@ -144,7 +145,7 @@ minima_status minima_thm_check_appd(minima_theorem_env *env, const minima_theore
     double *cov = work + 2 * N + dd, *vecs = cov + dd, *smat = vecs + dd, *ident = smat + dd;
     double *mu = ident + dd, *sd = mu + d, *vals = sd + d;
     (void)fb2;
-    if ((s = minima_sym_forward(model, NULL, data->x, N, f))) goto fail;
+    if ((s = minima_eval_outputs(model, NULL, data->x, N, f))) goto fail;
     const double *y = data->targets;
     for (int j = 0; j < d; j++) {
         double m = 0, v = 0;

@@ -10,6 +10,7 @@
 #include "minima/alloc.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
+#include "minima/reference.h"
 #include "minima/reparam.h"
 #include "minima/rng.h"
 #include "minima/symmetry.h"
@@ -200,7 +201,7 @@ minima_status minima_thm_check_sec52(minima_theorem_env *env, const minima_theor
     if (!buf) MINIMA_FAIL(MINIMA_ENOMEM, "sec5.2: out of memory");
     double *f0 = buf, *f1 = f0 + N * dK, *norms = f1 + N * dK;
     double gn0, lm0;
-    if ((s = minima_sym_forward(model, NULL, data->x, N, f0))) goto fail;
+    if ((s = minima_reference_forward(model, NULL, data->x, N, f0))) goto fail;
     if ((s = measure_input(model, data, p->seed, p->max_products, norms, &gn0, &lm0))) goto fail;
     minima_thm_number(r, "input_grad_norm_x", gn0);
     minima_thm_number(r, "lambda_max_x", lm0);
@@ -215,7 +216,7 @@ minima_status minima_thm_check_sec52(minima_theorem_env *env, const minima_theor
         if ((s = minima_input_fold(t, model, 1, &folded))) goto fail;
         if ((s = minima_dataset_slice(data, 0, N, &u))) goto fail;
         if ((s = minima_input_apply(t, data->x, N, u->x))) goto fail;
-        if ((s = minima_sym_forward(folded, NULL, u->x, N, f1))) goto fail;
+        if ((s = minima_reference_forward(folded, NULL, u->x, N, f1))) goto fail;
         double diff = 0, fmaxabs = 0;
         for (size_t i = 0; i < N * dK; i++) {
             diff = fmax(diff, fabs(f1[i] - f0[i]));

@@ -52,8 +52,13 @@ static size_t box_ws_size(int maxw, size_t P)
 }
 
 /* Upper bound of L over the box theta +- rad (per-parameter half-widths),
- * in midpoint-radius interval arithmetic, so that each layer is three
- * matrix products: for w = wc +- wr and a = ac +- ar,
+ * an interval forward pass: it propagates enclosures [lo, hi] of every
+ * pre-activation over a whole box of parameters, which neither the engine
+ * (a point theta) nor the reference forward pass computes, so it is its
+ * own code; it reads layers, and the theorems refuse graphs at their entry
+ * (minima_theorem_env_user). It is midpoint-radius interval arithmetic,
+ * so that each layer is three matrix products: for w = wc +- wr and
+ * a = ac +- ar,
  *     w a  in  wc ac +- (|wc| ar + wr |ac| + wr ar)
  * (|w a - wc ac| <= |wc||a - ac| + |w - wc||ac| + |w - wc||a - ac|); the
  * activation is monotone, so [phi(lo), phi(hi)] encloses it. */

@@ -147,6 +147,9 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
     if (!theta0) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto fail; }
     memcpy(theta0, minima_net_point(net), P * sizeof *theta0);
     if (q->canonical) {
+        if ((st = minima_model_require_mlp(model, "the canonical representative (rescaling the "
+                                           "hidden units of layers)")) != MINIMA_OK)
+            goto fail;
         size_t nu = minima_sym_n_units(model);
         scales = minima_alloc(nu ? nu : 1, sizeof *scales);
         theta_c = minima_alloc(P, sizeof *theta_c);
@@ -166,9 +169,19 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
         e->status = minima_measure_compute(m, net, e->settings, q->seed, &e->result);
         if (e->status == MINIMA_EINTERRUPTED) { st = e->status; goto fail; }
         if (e->status != MINIMA_OK) {
-            if (minima_status_is_usage(e->status)) { st = e->status; goto fail; }
-            record_failure(e->status, &e->result, e->error, sizeof e->error);
-            r->n_failed++;
+            /* A measure defined for layers refuses a graph (MINIMA_EUNSUPPORTED):
+             * in a list, it is not applicable to this model (recorded, not a
+             * failure, the others go on); asked for alone, it is the answer. */
+            int not_for_model = e->status == MINIMA_EUNSUPPORTED && !model->is_mlp && n_sel > 1;
+            if (minima_status_is_usage(e->status) && !not_for_model) { st = e->status; goto fail; }
+            if (not_for_model) {
+                snprintf(e->error, sizeof e->error, "%s", minima_last_error());
+                snprintf(e->result.note, sizeof e->result.note, "not applicable: %s",
+                         minima_last_error());
+            } else {
+                record_failure(e->status, &e->result, e->error, sizeof e->error);
+                r->n_failed++;
+            }
         }
         if (q->on_measure) q->on_measure(r, i, 0, q->user);
         if (q->canonical) {
