@@ -16,7 +16,7 @@
 static minima_model *load(const char *fixture, const char *activation)
 {
     minima_model *m = NULL;
-    CHECK_OK(minima_api_model_load(harness_fixture(fixture), activation, NULL, &m));
+    CHECK_OK(minima_api_model_load(harness_fixture(fixture), activation, NULL, NULL, &m));
     return m;
 }
 
@@ -66,14 +66,14 @@ static void test_model_load(void)
     CHECK(m && m->activation == MINIMA_ACT_LEAKY_RELU && m->leaky_slope == 0.25);
     minima_model_free(m);
     m = (minima_model *)1;
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "sigmoid", NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "sigmoid", NULL, NULL, &m), MINIMA_EINVAL);
     CHECK(m == NULL && contains("sigmoid"));
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "relu:0.5", NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "leaky_relu:2", NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), NULL, "0,2", &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "relu:0.5", NULL, NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "leaky_relu:2", NULL, NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), NULL, "0,2", NULL, &m), MINIMA_EINVAL);
     CHECK(contains("leaves out layer '4'"));
-    CHECK_STATUS(minima_api_model_load("/nonexistent/m.safetensors", NULL, NULL, &m), MINIMA_EIO);
-    CHECK_STATUS(minima_api_model_load(NULL, NULL, NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load("/nonexistent/m.safetensors", NULL, NULL, NULL, &m), MINIMA_EIO);
+    CHECK_STATUS(minima_api_model_load(NULL, NULL, NULL, NULL, &m), MINIMA_EINVAL);
 }
 
 /* The tensors of a model as a state dict, in the given tensor order. */
@@ -106,7 +106,7 @@ static void state_dict_of(const minima_model *m, state_dict *sd, int biases_firs
 
 static minima_status from_sd(const state_dict *sd, const char *order, minima_model **out)
 {
-    return minima_api_model_from_tensors(sd->n, sd->names, sd->ndims, sd->shapes, sd->values, order,
+    return minima_api_model_from_tensors(sd->n, sd->names, sd->ndims, sd->shapes, sd->values, order, NULL,
                                          NULL, NULL, out);
 }
 
@@ -178,7 +178,7 @@ static void test_from_tensors_options(void)
     minima_model *file = load(MLP, NULL), *m = NULL;
     state_dict sd;
     state_dict_of(file, &sd, 0);
-    CHECK_OK(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_OK(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                            "leaky_relu:0.3", "mse", &m));
     CHECK(m && m->activation == MINIMA_ACT_LEAKY_RELU && m->leaky_slope == 0.3 &&
           m->activation_source == MINIMA_FROM_OPTION && m->loss == MINIMA_LOSS_MSE);
@@ -191,14 +191,14 @@ static void test_from_tensors_options(void)
     CHECK(m == NULL && contains("shapes do not chain"));
     CHECK_STATUS(from_sd(&sd, "0,2,9", &m), MINIMA_EINVAL);
     CHECK(contains("'9'"));
-    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                NULL, "hinge", &m), MINIMA_EINVAL);
     CHECK(contains("hinge"));
-    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                "swish", NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_from_tensors(0, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(0, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                NULL, NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_from_tensors(sd.n, NULL, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(sd.n, NULL, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                NULL, NULL, &m), MINIMA_EINVAL);
     minima_model_free(file);
 }
@@ -212,7 +212,8 @@ static void expect_refused(const char *const *names, const int *ndims, const int
     const double *values[16];
     for (int i = 0; i < n; i++) values[i] = vals;
     minima_model *m = (minima_model *)1;
-    minima_status s = minima_api_model_from_tensors(n, names, ndims, shapes, values, NULL, NULL, NULL, &m);
+    minima_status s = minima_api_model_from_tensors(n, names, ndims, shapes, values, NULL, NULL, NULL, NULL,
+                                                    &m);
     CHECK_MSG(s == want && m == NULL && strstr(minima_last_error(), needle),
               "%s: got %s (%s), expected %s with '%s'", names[0], minima_strerror(s),
               minima_last_error(), minima_strerror(want), needle);
@@ -280,7 +281,7 @@ static void test_from_tensors_refused(void)
         static double v[9];
         const double *vals[] = {v, v};
         minima_model *m = NULL;
-        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, vals, "b,a", NULL, NULL, &m));
+        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, vals, "b,a", NULL, NULL, NULL, &m));
         CHECK(m && !strcmp(m->layer_names[0], "b") && m->order_source == MINIMA_FROM_OPTION);
         minima_model_free(m);
     }
@@ -314,15 +315,15 @@ static void test_from_tensors_refused(void)
         double w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0, 0, 0};
         const double *v[] = {w, b};
         minima_model *m = NULL;
-        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, &m));
+        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, NULL, &m));
         CHECK(m && m->theta[5] == 6 && m->n_params == 9);
         minima_model_free(m);
         w[4] = NAN;
-        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
+        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
         CHECK(contains("'0.weight' entry [2, 0]"));
         w[4] = 5;
         b[1] = INFINITY;
-        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
+        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
         CHECK(contains("'0.bias' entry [1]"));
     }
 }
@@ -340,11 +341,11 @@ static void test_model_create_save(void)
     char path[1024];
     snprintf(path, sizeof path, "%s/api_create.safetensors", harness_tmpdir());
     CHECK_OK(minima_api_model_save(m, path, NULL));
-    CHECK_OK(minima_api_model_load(path, NULL, NULL, &back));
+    CHECK_OK(minima_api_model_load(path, NULL, NULL, NULL, &back));
     CHECK(back && !memcmp(back->theta, m->theta, 32 * sizeof(double)));
     minima_model_free(back);
     CHECK_OK(minima_api_model_save(m, path, "F32"));
-    CHECK_OK(minima_api_model_load(path, NULL, NULL, &back));
+    CHECK_OK(minima_api_model_load(path, NULL, NULL, NULL, &back));
     CHECK(back && back->theta[3] == (double)(float)m->theta[3]);
     minima_model_free(back);
     CHECK_STATUS(minima_api_model_save(m, path, "I8"), MINIMA_EINVAL);
@@ -441,7 +442,7 @@ static void rescale_vs_cli(const char *request, const char *cli_args)
     cJSON *j = run_json(args);
     CHECK_MSG(j != NULL, "minima %s failed", args);
     cJSON_Delete(j);
-    if (j) CHECK_OK(minima_api_model_load(out, NULL, NULL, &c));
+    if (j) CHECK_OK(minima_api_model_load(out, NULL, NULL, NULL, &c));
     if (r && c) {
         CHECK(r->n_params == c->n_params);
         CHECK_MSG(harness_vec_reldiff(r->theta, c->theta, r->n_params, 1e-300) <= 1e-15,
