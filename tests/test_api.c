@@ -893,9 +893,10 @@ static void test_graph_refusals(void)
         }
         cJSON_Delete(j);
         minima_free(json);
+        /* alone, it is refused */
         json = (char *)1;
-        CHECK_STATUS(minima_api_sharpness(net, "path_norm", "path_norm:p=2", 1, &json), MINIMA_OK);
-        minima_free(json);
+        CHECK_STATUS(minima_api_sharpness(net, "path_norm", "path_norm:p=2", 1, &json), MINIMA_EUNSUPPORTED);
+        CHECK(json == NULL && contains("multilayer perceptrons"));
         CHECK_OK(minima_api_spectrum(net, "top=1,layers=0", &json));
         CHECK(json && strstr(json, "\"n_params\": 30"));
         minima_free(json);
