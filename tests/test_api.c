@@ -773,6 +773,8 @@ static void cnn_tensors_of(const minima_model *m, const double *bn, cnn_tensors 
     memset(t, 0, sizeof *t);
     const minima_node *conv = &m->nodes[1], *lin = &m->nodes[m->n_nodes - 1];
     int at = 0;
+    /* ADD(name, values, 0, dims...): the leading 0 is a placeholder, so a
+     * 0-D tensor (num_batches_tracked) has a dimension list too */
 #define ADD(NAME, VALUES, ...)                                                                     \
     do {                                                                                           \
         const int64_t dims_[] = {__VA_ARGS__};                                                     \
