@@ -16,7 +16,7 @@
 static minima_model *load(const char *fixture, const char *activation)
 {
     minima_model *m = NULL;
-    CHECK_OK(minima_api_model_load(harness_fixture(fixture), activation, NULL, &m));
+    CHECK_OK(minima_api_model_load(harness_fixture(fixture), activation, NULL, NULL, &m));
     return m;
 }
 
@@ -66,14 +66,14 @@ static void test_model_load(void)
     CHECK(m && m->activation == MINIMA_ACT_LEAKY_RELU && m->leaky_slope == 0.25);
     minima_model_free(m);
     m = (minima_model *)1;
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "sigmoid", NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "sigmoid", NULL, NULL, &m), MINIMA_EINVAL);
     CHECK(m == NULL && contains("sigmoid"));
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "relu:0.5", NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "leaky_relu:2", NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), NULL, "0,2", &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "relu:0.5", NULL, NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), "leaky_relu:2", NULL, NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load(harness_fixture(MLP), NULL, "0,2", NULL, &m), MINIMA_EINVAL);
     CHECK(contains("leaves out layer '4'"));
-    CHECK_STATUS(minima_api_model_load("/nonexistent/m.safetensors", NULL, NULL, &m), MINIMA_EIO);
-    CHECK_STATUS(minima_api_model_load(NULL, NULL, NULL, &m), MINIMA_EINVAL);
+    CHECK_STATUS(minima_api_model_load("/nonexistent/m.safetensors", NULL, NULL, NULL, &m), MINIMA_EIO);
+    CHECK_STATUS(minima_api_model_load(NULL, NULL, NULL, NULL, &m), MINIMA_EINVAL);
 }
 
 /* The tensors of a model as a state dict, in the given tensor order. */
@@ -106,7 +106,7 @@ static void state_dict_of(const minima_model *m, state_dict *sd, int biases_firs
 
 static minima_status from_sd(const state_dict *sd, const char *order, minima_model **out)
 {
-    return minima_api_model_from_tensors(sd->n, sd->names, sd->ndims, sd->shapes, sd->values, order,
+    return minima_api_model_from_tensors(sd->n, sd->names, sd->ndims, sd->shapes, sd->values, order, NULL,
                                          NULL, NULL, out);
 }
 
@@ -178,7 +178,7 @@ static void test_from_tensors_options(void)
     minima_model *file = load(MLP, NULL), *m = NULL;
     state_dict sd;
     state_dict_of(file, &sd, 0);
-    CHECK_OK(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_OK(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                            "leaky_relu:0.3", "mse", &m));
     CHECK(m && m->activation == MINIMA_ACT_LEAKY_RELU && m->leaky_slope == 0.3 &&
           m->activation_source == MINIMA_FROM_OPTION && m->loss == MINIMA_LOSS_MSE);
@@ -191,14 +191,14 @@ static void test_from_tensors_options(void)
     CHECK(m == NULL && contains("shapes do not chain"));
     CHECK_STATUS(from_sd(&sd, "0,2,9", &m), MINIMA_EINVAL);
     CHECK(contains("'9'"));
-    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                NULL, "hinge", &m), MINIMA_EINVAL);
     CHECK(contains("hinge"));
-    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(sd.n, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                "swish", NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_from_tensors(0, sd.names, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(0, sd.names, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                NULL, NULL, &m), MINIMA_EINVAL);
-    CHECK_STATUS(minima_api_model_from_tensors(sd.n, NULL, sd.ndims, sd.shapes, sd.values, NULL,
+    CHECK_STATUS(minima_api_model_from_tensors(sd.n, NULL, sd.ndims, sd.shapes, sd.values, NULL, NULL,
                                                NULL, NULL, &m), MINIMA_EINVAL);
     minima_model_free(file);
 }
@@ -212,7 +212,8 @@ static void expect_refused(const char *const *names, const int *ndims, const int
     const double *values[16];
     for (int i = 0; i < n; i++) values[i] = vals;
     minima_model *m = (minima_model *)1;
-    minima_status s = minima_api_model_from_tensors(n, names, ndims, shapes, values, NULL, NULL, NULL, &m);
+    minima_status s = minima_api_model_from_tensors(n, names, ndims, shapes, values, NULL, NULL, NULL, NULL,
+                                                    &m);
     CHECK_MSG(s == want && m == NULL && strstr(minima_last_error(), needle),
               "%s: got %s (%s), expected %s with '%s'", names[0], minima_strerror(s),
               minima_last_error(), minima_strerror(want), needle);
@@ -280,7 +281,7 @@ static void test_from_tensors_refused(void)
         static double v[9];
         const double *vals[] = {v, v};
         minima_model *m = NULL;
-        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, vals, "b,a", NULL, NULL, &m));
+        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, vals, "b,a", NULL, NULL, NULL, &m));
         CHECK(m && !strcmp(m->layer_names[0], "b") && m->order_source == MINIMA_FROM_OPTION);
         minima_model_free(m);
     }
@@ -314,15 +315,15 @@ static void test_from_tensors_refused(void)
         double w[6] = {1, 2, 3, 4, 5, 6}, b[3] = {0, 0, 0};
         const double *v[] = {w, b};
         minima_model *m = NULL;
-        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, &m));
+        CHECK_OK(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, NULL, &m));
         CHECK(m && m->theta[5] == 6 && m->n_params == 9);
         minima_model_free(m);
         w[4] = NAN;
-        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
+        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
         CHECK(contains("'0.weight' entry [2, 0]"));
         w[4] = 5;
         b[1] = INFINITY;
-        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
+        CHECK_STATUS(minima_api_model_from_tensors(2, n, d, s, v, NULL, NULL, NULL, NULL, &m), MINIMA_ENONFINITE);
         CHECK(contains("'0.bias' entry [1]"));
     }
 }
@@ -340,11 +341,11 @@ static void test_model_create_save(void)
     char path[1024];
     snprintf(path, sizeof path, "%s/api_create.safetensors", harness_tmpdir());
     CHECK_OK(minima_api_model_save(m, path, NULL));
-    CHECK_OK(minima_api_model_load(path, NULL, NULL, &back));
+    CHECK_OK(minima_api_model_load(path, NULL, NULL, NULL, &back));
     CHECK(back && !memcmp(back->theta, m->theta, 32 * sizeof(double)));
     minima_model_free(back);
     CHECK_OK(minima_api_model_save(m, path, "F32"));
-    CHECK_OK(minima_api_model_load(path, NULL, NULL, &back));
+    CHECK_OK(minima_api_model_load(path, NULL, NULL, NULL, &back));
     CHECK(back && back->theta[3] == (double)(float)m->theta[3]);
     minima_model_free(back);
     CHECK_STATUS(minima_api_model_save(m, path, "I8"), MINIMA_EINVAL);
@@ -441,7 +442,7 @@ static void rescale_vs_cli(const char *request, const char *cli_args)
     cJSON *j = run_json(args);
     CHECK_MSG(j != NULL, "minima %s failed", args);
     cJSON_Delete(j);
-    if (j) CHECK_OK(minima_api_model_load(out, NULL, NULL, &c));
+    if (j) CHECK_OK(minima_api_model_load(out, NULL, NULL, NULL, &c));
     if (r && c) {
         CHECK(r->n_params == c->n_params);
         CHECK_MSG(harness_vec_reldiff(r->theta, c->theta, r->n_params, 1e-300) <= 1e-15,
@@ -655,6 +656,258 @@ static void test_out_of_memory(void)
     minima_model_free(m);
 }
 
+/* ---- graph models (a CNN) ------------------------------------------------ */
+
+#define CNN_ARCH "1x4x4:conv2k3p1,bn,relu,flatten,3"   /* bn_cnn.safetensors (make_bn_fixtures.py) */
+
+/* The fixture's inputs (4 x 16) and PyTorch's outputs on them (4 x 3). */
+static int bn_expected(double *x, double *y)
+{
+    FILE *f = fopen(harness_fixture("bn_expected.json"), "rb");
+    CHECK(f != NULL);
+    if (!f) return -1;
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *j = cJSON_Parse(text);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "cnn");
+    const cJSON *xs = cJSON_GetObjectItemCaseSensitive(e, "x"), *ys = cJSON_GetObjectItemCaseSensitive(e, "outputs");
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(e, "arch");
+    int ok = cJSON_IsArray(xs) && cJSON_GetArraySize(xs) == 4 && cJSON_IsArray(ys) &&
+             cJSON_IsString(arch) && !strcmp(arch->valuestring, CNN_ARCH);
+    CHECK_MSG(ok, "bn_expected.json: expected the cnn entry with arch %s", CNN_ARCH);
+    for (int r = 0; ok && r < 4; r++) {
+        for (int c = 0; c < 16; c++) x[16 * r + c] = cJSON_GetArrayItem(cJSON_GetArrayItem(xs, r), c)->valuedouble;
+        for (int c = 0; c < 3; c++) y[3 * r + c] = cJSON_GetArrayItem(cJSON_GetArrayItem(ys, r), c)->valuedouble;
+    }
+    cJSON_Delete(j);
+    return ok ? 0 : -1;
+}
+
+static void test_graph_load(void)
+{
+    char path[1024];   /* (harness_fixture's buffer is reused) */
+    snprintf(path, sizeof path, "%s", harness_fixture("bn_cnn.safetensors"));
+    minima_model *m = (minima_model *)1, *ref = NULL;
+    /* a PyTorch CNN's state dict carries no graph: refused without an arch */
+    CHECK_STATUS(minima_api_model_load(path, NULL, NULL, NULL, &m), MINIMA_EUNSUPPORTED);
+    CHECK(m == NULL && contains("arch"));
+    CHECK_STATUS(minima_api_model_load(path, NULL, "0,4", CNN_ARCH, &m), MINIMA_EINVAL);
+    CHECK(m == NULL && contains("found both"));
+    CHECK_STATUS(minima_api_model_load(path, NULL, NULL, "1x4x4:conv3k3p1,bn,relu,flatten,3", &m),
+                 MINIMA_ESHAPE);
+    CHECK(m == NULL && contains("'0.weight'"));
+    CHECK_STATUS(minima_api_model_load(path, NULL, NULL, "1x4x4:conv2k3p1,bn,relux,flatten,3", &m),
+                 MINIMA_EINVAL);
+    CHECK(contains("relux"));
+    CHECK_OK(minima_api_model_load(path, NULL, NULL, CNN_ARCH, &m));
+    minima_load_options lo = minima_load_default_options();
+    lo.arch = CNN_ARCH;
+    CHECK_OK(minima_model_load(path, &lo, &ref));
+    if (m && ref) {
+        CHECK(!m->is_mlp && m->nodes[1].folded_batchnorm);
+        CHECK(m->n_params == ref->n_params && !memcmp(m->theta, ref->theta, m->n_params * sizeof(double)));
+        /* PyTorch's outputs, through a problem made by the API */
+        double x[64], want[12], got[12];
+        int64_t labels[4] = {0, 1, 2, 0};
+        minima_dataset *d = NULL;
+        minima_net *net = NULL;
+        if (bn_expected(x, want) == 0) {
+            CHECK_OK(minima_api_data_from_arrays(4, 16, x, labels, 3, NULL, 0, &d));
+            if (d) CHECK_OK(minima_api_problem(m, d, NULL, 0, &net));
+            if (net) {
+                CHECK_OK(minima_net_outputs(net, NULL, got));
+                CHECK_MSG(harness_vec_reldiff(got, want, 12, 1e-300) <= 1e-12,
+                          "outputs differ from PyTorch's by %g", harness_vec_reldiff(got, want, 12, 1e-300));
+            }
+        }
+        minima_net_free(net);
+        minima_dataset_free(d);
+        /* info: the command's JSON for the same file and arch */
+        char *json = NULL, args[2048];
+        CHECK_OK(minima_api_model_info(m, &json));
+        cJSON *mine = json ? cJSON_Parse(json) : NULL;
+        snprintf(args, sizeof args, "info --json '%s' --arch %s", path, CNN_ARCH);
+        cJSON *cli = run_json(args);
+        CHECK_MSG(mine && cli, "minima %s failed", args);
+        if (mine && cli) {
+            CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(mine, "is_mlp")));
+            cJSON_DeleteItemFromObjectCaseSensitive(mine, "model");
+            cJSON_DeleteItemFromObjectCaseSensitive(cli, "model");
+            CHECK_MSG(cJSON_Compare(mine, cli, 1), "info JSON differs from the command's:\n%s", json);
+        }
+        cJSON_Delete(mine);
+        cJSON_Delete(cli);
+        minima_free(json);
+        /* saved, it records its graph and loads back without an arch */
+        char p[1024];
+        snprintf(p, sizeof p, "%s/api_cnn.safetensors", harness_tmpdir());
+        minima_model *back = NULL;
+        CHECK_OK(minima_api_model_save(m, p, NULL));
+        CHECK_OK(minima_api_model_load(p, NULL, NULL, NULL, &back));
+        CHECK(back && back->n_params == m->n_params &&
+              !memcmp(back->theta, m->theta, m->n_params * sizeof(double)));
+        minima_model_free(back);
+        remove(p);
+    }
+    minima_model_free(ref);
+    minima_model_free(m);
+}
+
+/* A CNN's parameters as the tensors of its PyTorch state dict: conv '0'
+ * [2, 1, 3, 3] and [2], optionally BatchNorm '1' (weight, bias,
+ * running_mean, running_var [2], num_batches_tracked []), linear `lin`
+ * [3, 32] and [3]. */
+typedef struct {
+    int n;
+    const char *names[9];
+    int ndims[9];
+    int64_t shapes[16];
+    const double *values[9];
+} cnn_tensors;
+
+static void cnn_tensors_of(const minima_model *m, const double *bn, cnn_tensors *t)
+{
+    static const double count = 7;
+    memset(t, 0, sizeof *t);
+    const minima_node *conv = &m->nodes[1], *lin = &m->nodes[m->n_nodes - 1];
+    int at = 0;
+    /* ADD(name, values, 0, dims...): the leading 0 is a placeholder, so a
+     * 0-D tensor (num_batches_tracked) has a dimension list too */
+#define ADD(NAME, VALUES, ...)                                                                     \
+    do {                                                                                           \
+        const int64_t dims_[] = {__VA_ARGS__};                                                     \
+        t->names[t->n] = NAME;                                                                     \
+        t->values[t->n] = VALUES;                                                                  \
+        t->ndims[t->n] = (int)(sizeof dims_ / sizeof dims_[0]) - 1;                                \
+        for (int q_ = 1; q_ <= t->ndims[t->n]; q_++) t->shapes[at++] = dims_[q_];                  \
+        t->n++;                                                                                    \
+    } while (0)
+    ADD("0.weight", m->theta + conv->weight_offset, 0, 2, 1, 3, 3);
+    ADD("0.bias", m->theta + conv->bias_offset, 0, 2);
+    if (bn) {
+        ADD("1.weight", bn, 0, 2);
+        ADD("1.bias", bn + 2, 0, 2);
+        ADD("1.running_mean", bn + 4, 0, 2);
+        ADD("1.running_var", bn + 6, 0, 2);
+        ADD("1.num_batches_tracked", &count, 0);
+    }
+    ADD(bn ? "4.weight" : "3.weight", m->theta + lin->weight_offset, 0, 3, 32);
+    ADD(bn ? "4.bias" : "3.bias", m->theta + lin->bias_offset, 0, 3);
+#undef ADD
+}
+
+static void test_graph_from_tensors(void)
+{
+    minima_model *c = NULL, *m = NULL;
+    CHECK_OK(minima_api_model_create("1x4x4:conv2k3p1,relu,flatten,3", 1, NULL, 5, &c));
+    if (!c) return;
+    CHECK(!c->is_mlp && c->n_nodes == 5 && c->n_params == 2 * 9 + 2 + 3 * 32 + 3);
+    cnn_tensors t;
+    cnn_tensors_of(c, NULL, &t);
+    CHECK_OK(minima_api_model_from_tensors(t.n, t.names, t.ndims, t.shapes, t.values, NULL,
+                                           "1x4x4:conv2k3p1,relu,flatten,3", NULL, NULL, &m));
+    CHECK(m && m->n_params == c->n_params && !memcmp(m->theta, c->theta, c->n_params * sizeof(double)));
+    CHECK(m && m->activation_source == MINIMA_FROM_OPTION && !strcmp(m->nodes[4].name, "3"));
+    minima_model_free(m);
+    m = NULL;
+    /* the same with a BatchNorm after the convolution: folded as PyTorch's
+     * evaluation mode computes it */
+    const double bn[8] = {1.5, 0.5, 0.25, -0.5, 0.1, -0.2, 0.8, 2.0};   /* gamma, beta, mean, var */
+    cnn_tensors_of(c, bn, &t);
+    CHECK_OK(minima_api_model_from_tensors(t.n, t.names, t.ndims, t.shapes, t.values, NULL, CNN_ARCH, NULL,
+                                           "mse", &m));
+    if (m) {
+        CHECK(m->nodes[1].folded_batchnorm && m->loss == MINIMA_LOSS_MSE);
+        double worst = 0;
+        for (int ch = 0; ch < 2; ch++) {
+            double s = bn[ch] / sqrt(bn[6 + ch] + 1e-5);
+            for (int k = 0; k < 9; k++) {
+                double w = c->theta[c->nodes[1].weight_offset + 9 * (size_t)ch + (size_t)k] * s;
+                worst = fmax(worst, fabs(m->theta[m->nodes[1].weight_offset + 9 * (size_t)ch + (size_t)k] - w));
+            }
+            double b = (c->theta[c->nodes[1].bias_offset + (size_t)ch] - bn[4 + ch]) * s + bn[2 + ch];
+            worst = fmax(worst, fabs(m->theta[m->nodes[1].bias_offset + (size_t)ch] - b));
+        }
+        CHECK_MSG(worst <= 1e-15, "folded parameters differ from W s, (b - mean) s + beta by %g", worst);
+    }
+    minima_model_free(m);
+    m = (minima_model *)1;
+    /* a shape the architecture does not expect names the tensor */
+    cnn_tensors_of(c, NULL, &t);
+    t.shapes[6] = 16;                  /* 3.weight [3, 16]; the architecture expects [3, 32] */
+    CHECK_STATUS(minima_api_model_from_tensors(t.n, t.names, t.ndims, t.shapes, t.values, NULL,
+                                               "1x4x4:conv2k3p1,relu,flatten,3", NULL, NULL, &m),
+                 MINIMA_ESHAPE);
+    CHECK(m == NULL && contains("'3.weight'") && contains("[3, 32]"));
+    cnn_tensors_of(c, NULL, &t);
+    /* a 4-D weight without an arch: the message says to give one */
+    CHECK_STATUS(minima_api_model_from_tensors(t.n, t.names, t.ndims, t.shapes, t.values, NULL, NULL, NULL,
+                                               NULL, &m), MINIMA_EUNSUPPORTED);
+    CHECK(contains("arch"));
+    CHECK_STATUS(minima_api_model_from_tensors(t.n, t.names, t.ndims, t.shapes, t.values, "0,3",
+                                               "1x4x4:conv2k3p1,relu,flatten,3", NULL, NULL, &m),
+                 MINIMA_EINVAL);
+    CHECK(contains("found both"));
+    /* too few tensors: the node left without parameters is named */
+    CHECK_STATUS(minima_api_model_from_tensors(2, t.names, t.ndims, t.shapes, t.values, NULL,
+                                               "1x4x4:conv2k3p1,relu,flatten,3", NULL, NULL, &m),
+                 MINIMA_ESHAPE);
+    CHECK(m == NULL && contains("linear"));
+    minima_model_free(c);
+}
+
+/* What describes or transforms a model works on a graph, or refuses it. */
+static void test_graph_refusals(void)
+{
+    minima_model *c = NULL, *r = (minima_model *)1;
+    CHECK_OK(minima_api_model_create("1x6x6:conv3k3p1,relu,maxpool2,flatten,4", 1, NULL, 2, &c));
+    if (!c) return;
+    CHECK_STATUS(minima_api_model_rescale(c, "alpha=2;0.5", &r), MINIMA_EUNSUPPORTED);
+    CHECK(r == NULL && contains("multilayer perceptrons") && contains("conv2d"));
+    CHECK_STATUS(minima_api_model_rescale(c, "canonical=1", &r), MINIMA_EUNSUPPORTED);
+    CHECK_STATUS(minima_api_model_rescale(c, "neurons=1:0.5", &r), MINIMA_EUNSUPPORTED);
+    double x[5 * 36];
+    int64_t y[5];
+    for (int i = 0; i < 5 * 36; i++) x[i] = sin(0.37 * i);
+    for (int i = 0; i < 5; i++) y[i] = i % 4;
+    minima_dataset *d = NULL;
+    minima_net *net = NULL;
+    CHECK_OK(minima_api_data_from_arrays(5, 36, x, y, 4, NULL, 0, &d));
+    if (d) CHECK_OK(minima_api_problem(c, d, NULL, 0, &net));
+    if (net) {
+        char *json = (char *)1;
+        CHECK_STATUS(minima_api_audit(net, "hessian_max", NULL, "decades=1", &json), MINIMA_EUNSUPPORTED);
+        CHECK(json == NULL && contains("audit"));
+        /* sharpness: an MLP-only measure fails on its own, the others are measured */
+        CHECK_OK(minima_api_sharpness(net, "hessian_max,path_norm,average_sharpness", NULL, 1, &json));
+        cJSON *j = json ? cJSON_Parse(json) : NULL;
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "measures");
+        CHECK(cJSON_GetArraySize(ms) == 3);
+        for (const cJSON *e = ms ? ms->child : NULL; e; e = e->next) {
+            const char *name = cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring;
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "value");
+            if (!strcmp(name, "path_norm"))
+                CHECK(cJSON_IsNull(v) && cJSON_GetObjectItemCaseSensitive(e, "error"));
+            else
+                CHECK_MSG(cJSON_IsNumber(v) && isfinite(v->valuedouble), "%s: no value on a CNN", name);
+        }
+        cJSON_Delete(j);
+        minima_free(json);
+        /* alone, it is refused */
+        json = (char *)1;
+        CHECK_STATUS(minima_api_sharpness(net, "path_norm", "path_norm:p=2", 1, &json), MINIMA_EUNSUPPORTED);
+        CHECK(json == NULL && contains("multilayer perceptrons"));
+        CHECK_OK(minima_api_spectrum(net, "top=1,layers=0", &json));
+        CHECK(json && strstr(json, "\"n_params\": 30"));
+        minima_free(json);
+    }
+    minima_net_free(net);
+    minima_dataset_free(d);
+    minima_model_free(c);
+}
+
 int main(void)
 {
     RUN(test_version);
@@ -669,6 +922,9 @@ int main(void)
     RUN(test_rescale_refused);
     RUN(test_data);
     RUN(test_problem);
+    RUN(test_graph_load);
+    RUN(test_graph_from_tensors);
+    RUN(test_graph_refusals);
     RUN(test_out_of_memory);
     return harness_report();
 }

@@ -43,28 +43,42 @@ const char *minima_api_version(void);
 /* A model file (safetensors) as `minima info` reads it. activation: NULL
  * (the file's, else relu with a warning logged through minima_log) or
  * "relu", "tanh", "leaky_relu[:SLOPE]" (SLOPE in (0, 1), default 0.01);
- * order: NULL or "a,b,c" (layer names in the order they run). */
+ * order: NULL or "a,b,c" (layer names in the order they run); arch: NULL
+ * or the architecture of a state dict that carries no graph, in the
+ * general form "1x28x28:conv8k3p1,bn,relu,maxpool2,flatten,10" or the MLP
+ * form "784-128-10" (minima_load_options.arch; docs/model-files.md,
+ * "Loading a PyTorch CNN": the tensors fill the nodes with parameters,
+ * every shape checked, BatchNorm folded after `bn`). A file minima wrote
+ * records its graph; an arch given with it must describe the same graph.
+ * order and arch together are MINIMA_EINVAL. */
 minima_status minima_api_model_load(const char *path, const char *activation, const char *order,
-                                    minima_model **out);
+                                    const char *arch, minima_model **out);
 
 /* A model from named tensors, as in a PyTorch state_dict: tensor i is
- * names[i] with ndims[i] dimensions (0..8; a layer's weight has 2, its
- * bias 1), its shape the next ndims[i] entries of `shapes` (all tensors'
- * shapes concatenated), its values values[i] (float64, row-major; copied).
- * The same rules as a safetensors file with the same tensors, applied by
- * the same code: "<layer>.weight" [out, in] and "<layer>.bias" [out];
- * any other tensor refused (BatchNorm statistics with
- * MINIMA_EUNSUPPORTED), biases on every layer or none, finite values;
- * the layer order from `order` ("a,b,c") or, when NULL, from the names'
- * numbering and the shapes, refused when ambiguous (MINIMA_EINVAL listing
- * the orders). Messages name the tensors "'state dict': tensor '0.weight'
- * ...". activation and loss ("ce", "mse"; NULL: "ce") as for
- * minima_api_model_load; the activation's source is "option" when given,
- * else "assumed". */
+ * names[i] with ndims[i] dimensions (0..8; a linear weight has 2, a conv2d
+ * weight 4, a bias 1), its shape the next ndims[i] entries of `shapes` (all
+ * tensors' shapes concatenated), its values values[i] (float64, row-major;
+ * copied). The same rules as a safetensors file with the same tensors,
+ * applied by the same code. Without arch, an MLP: "<layer>.weight"
+ * [out, in] and "<layer>.bias" [out]; any other tensor refused (BatchNorm
+ * statistics and 4-D weights with MINIMA_EUNSUPPORTED, pointing to arch),
+ * biases on every layer or none, finite values; the layer order from
+ * `order` ("a,b,c") or, when NULL, from the names' numbering and the
+ * shapes, refused when ambiguous (MINIMA_EINVAL listing the orders). With
+ * arch (as for minima_api_model_load; `order` must then be NULL): the
+ * tensors fill the architecture's nodes module by module, every shape
+ * checked (MINIMA_ESHAPE naming the tensor, both shapes and the node),
+ * BatchNorm statistics folded after `bn` (num_batches_tracked, an integer
+ * in PyTorch, is skipped: pass it as float64 or leave it out). Messages
+ * name the tensors "'state dict': tensor '0.weight' ...". activation and
+ * loss ("ce", "mse"; NULL: "ce") as for minima_api_model_load; the
+ * activation's source is "option" when given or with arch, else
+ * "assumed". */
 minima_status minima_api_model_from_tensors(int n_tensors, const char *const *names, const int *ndims,
                                             const int64_t *shapes, const double *const *values,
-                                            const char *order, const char *activation,
-                                            const char *loss, minima_model **out);
+                                            const char *order, const char *arch,
+                                            const char *activation, const char *loss,
+                                            minima_model **out);
 
 /* A new model of the architecture `arch`: MLP widths "784-128-10"
  * (activation as above between the layers, NULL: relu) or the general form
@@ -96,7 +110,8 @@ minima_status minima_api_model_set_params(minima_model *model, const double *the
  * neurons), group (with canonical: "neuron", the default, or "layer"),
  * derive_last (0/1), force (0/1). One of alpha, neurons, canonical=1 is
  * required. Refuses a non-homogeneous (tanh) model unless force=1 (then a
- * warning is logged). The parameters equal those `minima rescale` writes
+ * warning is logged), and a model that is not an MLP (a graph with conv2d,
+ * pooling, ...: MINIMA_EUNSUPPORTED). The parameters equal those `minima rescale` writes
  * for the same options. */
 minima_status minima_api_model_rescale(const minima_model *model, const char *request,
                                        minima_model **out);

@@ -93,8 +93,8 @@ _SIGNATURES = {
     # api.h
     "minima_api_free_string": (None, [P]),
     "minima_api_version": (ctypes.c_char_p, []),
-    "minima_api_model_load": (I, [S, S, S, PP]),
-    "minima_api_model_from_tensors": (I, [I, P, P, P, P, S, S, S, PP]),
+    "minima_api_model_load": (I, [S, S, S, S, PP]),
+    "minima_api_model_from_tensors": (I, [I, P, P, P, P, S, S, S, S, PP]),
     "minima_api_model_create": (I, [S, I, S, ctypes.c_uint64, PP]),
     "minima_api_model_save": (I, [P, S, S]),
     "minima_api_model_info": (I, [P, PP]),

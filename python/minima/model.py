@@ -13,7 +13,6 @@ from ._lib import Error, check, fn, text
 from ._request import request
 
 _ESHAPE = _lib.STATUS_NAMES.index("ESHAPE")
-_EUNSUPPORTED = _lib.STATUS_NAMES.index("EUNSUPPORTED")
 _EINVAL = _lib.STATUS_NAMES.index("EINVAL")
 
 
@@ -53,8 +52,9 @@ def _mlp_order(arch, shapes):
     """The layer order an MLP arch "784-128-10" gives the "<layer>.weight"
     tensors (their names in natural order), after checking every width."""
     if not re.fullmatch(r"\s*\d+(\s*-\s*\d+)+\s*", arch):
-        raise Error(_EUNSUPPORTED, "arch '%s': this library builds multilayer perceptrons, given as "
-                    "widths such as 784-128-10" % arch, "Model.from_state_dict")
+        raise Error(_EINVAL, "arch '%s': expected the widths of a multilayer perceptron (784-128-10) "
+                    "or the general form SHAPE:LAYER,... (1x28x28:conv8k3p1,relu,maxpool2,flatten,10; "
+                    "docs/model-files.md)" % arch, "Model.from_state_dict")
     widths = [int(w) for w in arch.split("-")]
     layers = sorted((n[:-len(".weight")] for n, s in shapes.items()
                      if n.endswith(".weight") and len(s) == 2), key=_natural_key)
@@ -74,11 +74,20 @@ def _mlp_order(arch, shapes):
     return ",".join(layers)
 
 
+def _is_graph_arch(arch):
+    """Whether arch is the general form "SHAPE:LAYER,..." (it has a ':')."""
+    return arch is not None and ":" in arch
+
+
 class Model(_lib.Handle):
-    """A network with its parameters (a multilayer perceptron: linear
-    layers and one activation between them). Make one with minima.load,
-    Model.from_state_dict or Model.create; release it with close() or a
-    `with` block (or leave it to the garbage collector)."""
+    """A network with its parameters: a multilayer perceptron (linear
+    layers and one activation between them) or a graph of layers (Conv2d,
+    pooling, flatten, residual additions, folded BatchNorm), described by
+    an architecture string such as "1x28x28:conv8k3p1,relu,maxpool2,flatten,10"
+    (docs/model-files.md). Make one with minima.load, Model.from_state_dict
+    or Model.create; release it with close() or a `with` block (or leave it
+    to the garbage collector). Rescaling (rescale, canonical) is defined for
+    multilayer perceptrons only."""
     _kind = "Model"
     _free = "model_free"
 
@@ -96,30 +105,47 @@ class Model(_lib.Handle):
         return cls(out)
 
     @classmethod
-    def load(cls, path, activation=None, order=None):
+    def load(cls, path, activation=None, order=None, arch=None):
         """A model file (safetensors), as `minima info` reads it. activation:
         None (the file's, else relu) or "relu", "tanh", "leaky_relu[:SLOPE]";
         order: None or the layer names in the order they run ("a,b,c" or a
-        list)."""
+        list); arch: None or the architecture of a state dict that records
+        no graph (a PyTorch CNN: "1x28x28:conv8k3p1,bn,relu,maxpool2,flatten,10",
+        as the command line's --arch; BatchNorm after `bn` is folded), or
+        the MLP widths "784-128-10". A file minima wrote records its graph
+        and needs no arch. order and arch cannot both be given."""
         if order is not None and not isinstance(order, str):
             order = ",".join(order)
         return cls._made("minima_api_model_load", lambda out: fn.api_model_load(
-            text(os.fspath(path)), text(activation), text(order), out))
+            text(os.fspath(path)), text(activation), text(order), text(arch), out))
 
     @classmethod
     def from_state_dict(cls, sd, arch=None, activation=None, order=None, loss=None):
         """A model from named tensors: a PyTorch state dict, a dict of NumPy
         arrays, or a torch nn.Module itself (its state_dict(), and its
-        activation when activation is None and it has one kind). Tensors
-        are "<layer>.weight" [out, in] and "<layer>.bias" [out], as a
-        safetensors file would hold them. arch: None, or the MLP widths
-        ("784-128-10"), which are checked and order the layers by their
-        names in natural order; order: the layer names in the order they
-        run; activation: "relu", "tanh", "leaky_relu[:SLOPE]" (None: relu,
-        noted as assumed); loss: "ce" (default) or "mse". Nothing is
-        written to a file; the values are copied."""
+        activation when activation is None and it has one kind), the
+        tensors as a safetensors file would hold them.
+
+        arch: None, the MLP widths ("784-128-10"), or the general form
+        "SHAPE:LAYER,..." of any other network (docs/model-files.md):
+          - None or widths: an MLP of "<layer>.weight" [out, in] and
+            "<layer>.bias" [out]; widths are checked here and order the
+            layers by their names in natural order;
+          - "1x28x28:conv8k3p1,bn,relu,maxpool2,flatten,10": the tensors
+            fill the architecture's Linear and Conv2d nodes module by
+            module (PyTorch's names and shapes, every shape checked by the
+            library, an error naming the tensor); a `bn` after a layer
+            folds the BatchNorm module after it (weight, bias, running_mean,
+            running_var; num_batches_tracked is skipped), as evaluation
+            mode computes it. The activations are the architecture's.
+        order: the layer names of an MLP in the order they run (not with a
+        general arch); activation: "relu", "tanh", "leaky_relu[:SLOPE]"
+        (None: the module's, else relu, noted as assumed); loss: "ce"
+        (default) or "mse". Nothing is written to a file; the values are
+        copied (as float64: integer buffers such as num_batches_tracked
+        are converted too)."""
         if hasattr(sd, "state_dict") and callable(sd.state_dict):
-            if activation is None:
+            if activation is None and not _is_graph_arch(arch):    # a general arch names its own
                 activation = _module_activation(sd)
             sd = sd.state_dict()
         if not hasattr(sd, "items"):
@@ -131,7 +157,10 @@ class Model(_lib.Handle):
             arrays.append(as_float64(t, "state dict entry '%s'" % name))
         if order is not None and not isinstance(order, str):
             order = ",".join(order)
-        if arch is not None and order is None:
+        graph_arch = None
+        if _is_graph_arch(arch):
+            graph_arch = arch                 # the library fills and checks it
+        elif arch is not None and order is None:
             order = _mlp_order(arch, {n: a.shape for n, a in zip(names, arrays)})
         n = len(arrays)
         c_names = (ctypes.c_char_p * n)(*[text(s) for s in names])
@@ -140,12 +169,15 @@ class Model(_lib.Handle):
         values = (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays])
         return cls._made("minima_api_model_from_tensors", lambda out: fn.api_model_from_tensors(
             n, c_names, ndims, shapes.ctypes.data if shapes.size else None, values,
-            text(order), text(activation), text(loss), out))
+            text(order), text(graph_arch), text(activation), text(loss), out))
 
     @classmethod
     def create(cls, arch, bias=True, activation=None, seed=0):
-        """A new MLP "784-128-10", initialised as PyTorch's nn.Linear would
-        be with this seed (bias: with biases; activation: None is relu)."""
+        """A new model, initialised as PyTorch's nn.Linear and nn.Conv2d
+        would be with this seed: an MLP "784-128-10" (activation between
+        the layers: None is relu) or any network in the general form
+        "1x8x8:conv4k3p1,relu,maxpool2,flatten,3" (its activations are
+        the architecture's). bias: every layer with a bias, or none."""
         return cls._made("minima_api_model_create", lambda out: fn.api_model_create(
             text(arch), 1 if bias else 0, text(activation), int(seed), out))
 
@@ -212,6 +244,8 @@ class Model(_lib.Handle):
         return self.rescale(canonical=True, **kw)
 
 
-def load(path, activation=None, order=None):
-    """A model file: minima.load("m.safetensors") (see Model.load)."""
-    return Model.load(path, activation=activation, order=order)
+def load(path, activation=None, order=None, arch=None):
+    """A model file: minima.load("m.safetensors"), or a PyTorch CNN's state
+    dict with its architecture, minima.load("cnn.safetensors",
+    arch="1x28x28:conv8k3p1,relu,maxpool2,flatten,10") (see Model.load)."""
+    return Model.load(path, activation=activation, order=order, arch=arch)

@@ -113,6 +113,17 @@ class Problem(_lib.Handle):
               "minima_net_loss")
         return (value.value, acc.value) if accuracy else value.value
 
+    def outputs(self, theta=None):
+        """The network's outputs (logits for "ce") on every example at theta
+        (None: the point), (N, d_K) float64: what the PyTorch module
+        returns on the data (in evaluation mode: BatchNorm is folded)."""
+        t, tp = self._theta(theta)
+        shape = self.model.info()["nodes"][-1]["shape"]
+        d = int(np.prod([int(s) for s in shape.split("x")]))
+        out = np.empty((self.n_examples, d))
+        check(fn.net_outputs(self.handle, tp, out.ctypes.data), "minima_net_outputs")
+        return out
+
     def grad(self, theta=None, return_loss=False):
         """The gradient of the loss at theta (None: the point), and the loss
         too with return_loss=True."""

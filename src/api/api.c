@@ -56,29 +56,34 @@ static minima_status parse_activation(const char *fn, const char *s, minima_acti
     return MINIMA_OK;
 }
 
-/* Load options with the activation (NULL: the file's) and order set. */
+/* Load options with the activation (NULL: the file's), order and arch set. */
 static minima_status load_options(const char *fn, const char *activation, const char *order,
-                                  minima_load_options *lo)
+                                  const char *arch, minima_load_options *lo)
 {
     *lo = minima_load_default_options();
+    if (order && arch)
+        MINIMA_FAIL(MINIMA_EINVAL, "%s: expected an order or an arch, found both (order '%.60s', "
+                    "arch '%.60s'): with an arch the tensors fill its nodes module by module, in the "
+                    "natural order of their names", fn, order, arch);
     if (activation) {
         MINIMA_TRY(parse_activation(fn, activation, &lo->activation, &lo->leaky_slope));
         lo->activation_set = 1;
     }
     lo->order = order;
+    lo->arch = arch;
     return MINIMA_OK;
 }
 
 /* ---- models ------------------------------------------------------------ */
 
 minima_status minima_api_model_load(const char *path, const char *activation, const char *order,
-                                    minima_model **out)
+                                    const char *arch, minima_model **out)
 {
     if (!out) MINIMA_FAIL(MINIMA_EINVAL, "minima_api_model_load: NULL argument (out)");
     *out = NULL;
     if (!path) MINIMA_FAIL(MINIMA_EINVAL, "minima_api_model_load: NULL argument (path)");
     minima_load_options lo;
-    MINIMA_TRY(load_options("minima_api_model_load", activation, order, &lo));
+    MINIMA_TRY(load_options("minima_api_model_load", activation, order, arch, &lo));
     MINIMA_TRY(minima_model_load(path, &lo, out));
     if ((*out)->activation_source == MINIMA_FROM_ASSUMED)
         minima_log(MINIMA_LOG_WARN, "%s records no activation; assuming relu (pass the activation "
@@ -88,8 +93,9 @@ minima_status minima_api_model_load(const char *path, const char *activation, co
 
 minima_status minima_api_model_from_tensors(int n_tensors, const char *const *names, const int *ndims,
                                             const int64_t *shapes, const double *const *values,
-                                            const char *order, const char *activation,
-                                            const char *loss, minima_model **out)
+                                            const char *order, const char *arch,
+                                            const char *activation, const char *loss,
+                                            minima_model **out)
 {
     static const char fn[] = "minima_api_model_from_tensors";
     if (!out) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (out)", fn);
@@ -104,13 +110,13 @@ minima_status minima_api_model_from_tensors(int n_tensors, const char *const *na
     if (loss && minima_loss_parse(loss, &lv) != MINIMA_OK)
         MINIMA_FAIL(MINIMA_EINVAL, "%s: loss: expected ce or mse, found '%.60s'", fn, loss);
     minima_load_options lo;
-    MINIMA_TRY(load_options(fn, activation, order, &lo));
+    MINIMA_TRY(load_options(fn, activation, order, arch, &lo));
     size_t n_dims = 0;
     for (int i = 0; i < n_tensors; i++) {
         if (ndims[i] < 0 || ndims[i] > 8)
-            MINIMA_FAIL(MINIMA_EINVAL, "%s: tensor %d ('%.80s') has %d dimensions; expected 1 (a "
-                        "bias) or 2 (a weight [out, in])", fn, i, names[i] ? names[i] : "(null)",
-                        ndims[i]);
+            MINIMA_FAIL(MINIMA_EINVAL, "%s: tensor %d ('%.80s') has %d dimensions; expected 0 to 8 "
+                        "(a bias 1, a linear weight 2, a conv2d weight 4)", fn, i,
+                        names[i] ? names[i] : "(null)", ndims[i]);
         n_dims += (size_t)ndims[i];
     }
     if (n_dims && !shapes) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument (shapes)", fn);
