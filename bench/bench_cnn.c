@@ -37,8 +37,9 @@
  * another layer's output (R{Z} = V A + W R{A}; (Hv)_W = R{G}^T A + G^T R{A};
  * R{G_in} = W^T R{G} + V^T G: six products of that size) and 2 * 2m for a
  * node reading the input itself (R{Z} = V X, (Hv)_W = R{G}^T X). Without the
- * cache a product adds a gradient pass: 2m forward, 2m for the weights and
- * 2m for the input (the latter not for a node reading the input). Biases,
+ * cache a product adds the anchor's passes of its batch: 2m forward and 2m
+ * for the signal of the node's input (not for a node reading the input;
+ * no weight gradient is formed). Biases,
  * activations, pooling, adds and the loss are not counted: they are
  * elementwise, a small fraction.
  *
@@ -119,7 +120,7 @@ static void hvp_flops(const minima_model *m, double n, double *hvp, double *grad
         if (mac2 == 0) continue;
         int first = m->nodes[i].inputs[0] == 0;
         h += (first ? 2 : 6) * mac2;
-        g += (first ? 2 : 3) * mac2;
+        g += (first ? 1 : 2) * mac2;   /* forward, and the input's signal (no weight gradient) */
     }
     *hvp = h;
     *grad = g;
