@@ -1,20 +1,27 @@
-/* minima/model.h — a rectified feed-forward network and its parameters.
+/* minima/model.h — a rectified network and its parameters.
  *
- * A network has K linear layers:
+ * A network is a graph of nodes (below: linear, conv2d, pooling, flatten,
+ * residual add, activations) run in order from the input to the output.
+ * All parameters live in one flat float64 array `theta` of length P, node
+ * by node, each node's weight (PyTorch's layout) then its bias: PyTorch's
+ * `parameters()` order for the equivalent module, so eigenvectors and
+ * gradients compare entry by entry with PyTorch.
+ *
+ * A multilayer perceptron — the paper's setting — is the graph input,
+ * linear, activation, linear, ..., linear. The model then also describes it
+ * as K linear layers (is_mlp, n_layers, widths, ...):
  *
  *     A_0 = X                        (N, d_0)   one example per row
  *     Z_k = A_{k-1} W_k^T + 1 b_k^T  (N, d_k)   W_k is (d_k, d_{k-1})
  *     A_k = phi(Z_k)  for k < K;  Z_K are the outputs (logits)
  *
- * All parameters live in one flat float64 array `theta` of length P in
- * PyTorch's `parameters()` order for an nn.Sequential of Linear layers:
- * layer by layer, W_k row-major, then b_k. Layers are views into it:
- * minima_model_weight(m, k) and minima_model_bias(m, k) (k = 0..K-1 here,
- * layer k+1 of the mathematics). Eigenvectors and gradients therefore
- * compare entry by entry with PyTorch.
+ * with layers as views into theta: minima_model_weight(m, k) and
+ * minima_model_bias(m, k) (k = 0..K-1 here, layer k+1 of the mathematics).
  *
- * The struct is public and read-only outside model.c: create models with
- * minima_model_create(), change parameters through `theta`. */
+ * The struct is public and read-only outside the engine: create models
+ * with minima_model_create() (an MLP), minima_model_create_graph() or
+ * minima_arch_parse(); change parameters through `theta` and activations
+ * through minima_model_set_activation(). */
 #ifndef MINIMA_MODEL_H
 #define MINIMA_MODEL_H
 
