@@ -134,10 +134,11 @@ minima_status minima_model_set_layer_name(minima_model *m, int k, const char *na
 {
     if (!m || !name || !m->is_mlp || k < 0 || k >= m->n_layers)
         MINIMA_FAIL(MINIMA_EINVAL, "minima_model_set_layer_name: bad argument");
-    char *a = minima_strdup(name), *b = minima_strdup(name);
+    /* A node's empty name is the shared literal "" (never freed). */
+    char *a = minima_strdup(name), *b = name[0] ? minima_strdup(name) : (char *)"";
     if (!a || !b) {
         minima_free(a);
-        minima_free(b);
+        if (b && b[0]) minima_free(b);
         MINIMA_FAIL(MINIMA_ENOMEM, "out of memory");
     }
     minima_free(m->layer_names[k]);
