@@ -154,6 +154,15 @@ int cli_net_open(const char *cmd, const cli_net_args *a, cli_net *out)
     }
     np.batch_size = a->batch;
     np.float32 = a->float32;
+    if (a->cache_limit) {
+        uint64_t bytes = 0;   /* "0": no cache, every product recomputes */
+        if (strcmp(a->cache_limit, "0") != 0 &&
+            minima_data_parse_size(a->cache_limit, &bytes) != MINIMA_OK) {
+            cli_net_close(out);
+            return cli_usage_error(cmd, "option --cache-limit: %s", minima_last_error());
+        }
+        np.cache_limit = bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+    }
     dopt.labels_use = np.loss == MINIMA_LOSS_CE ? MINIMA_LABELS_CLASSES : MINIMA_LABELS_TARGETS;
     dopt.n_outputs = minima_model_n_outputs(out->model);
     if ((st = minima_data_load(a->source, &dopt, &out->data)) != MINIMA_OK) {

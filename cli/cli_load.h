@@ -2,7 +2,7 @@
  *
  * A subcommand declares a cli_net_args, splices CLI_NET_OPTIONS(args) into
  * its option table (--model --data --labels --subset --loss --batch
- * --data-seed --max-data-bytes --ignore-unknown --activation --arch
+ * --data-seed --max-data-bytes --cache-limit --ignore-unknown --activation --arch
  * --order), and calls cli_net_open
  * after parsing. Commands that load a model without data splice
  * CLI_MODEL_OPTIONS (--activation --arch --order) and call cli_load_model.
@@ -31,6 +31,7 @@ typedef struct {
     size_t batch;
     uint64_t data_seed;
     const char *max_data_bytes;   /* --max-data-bytes SIZE, or NULL: the default */
+    const char *cache_limit;      /* --cache-limit SIZE, or NULL: the engine's default (8G) */
     int ignore_unknown;
     const char *activation; /* --activation relu|leaky_relu[:SLOPE]|tanh (NULL: the file's) */
     const char *order;      /* --order a,b,c (NULL: the file's, or numbering and shapes) */
@@ -65,6 +66,7 @@ extern const char *cli_load_arch;
     {"--batch", OPT_SIZE, &(a).batch, "examples per internal batch (0: all at once)", "B", CLI_IN(0, 1e9)}, \
     {"--data-seed", OPT_U64, &(a).data_seed, "seed of synthetic data sources", "S", CLI_ANY}, \
     CLI_DATA_LIMIT_OPTION((a).max_data_bytes), \
+    {"--cache-limit", OPT_STRING, &(a).cache_limit, "memory the curvature cache may take, e.g. 16G (default 8G; 0: none); above it every product recomputes the passes (docs/engine.md)", "SIZE"}, \
     {"--ignore-unknown", OPT_FLAG, &(a).ignore_unknown, "skip model tensors that are not a Linear layer's weight or bias", NULL}
 
 #define CLI_NET_OPTIONS(a) CLI_NET_OPTIONS_BUT_ORDER(a), CLI_ORDER_OPTION("--order", (a).order)

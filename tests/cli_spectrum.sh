@@ -42,6 +42,15 @@ pycheck "--layers: n_params of the block, model_n_params of the model" "out['n_p
 run "whole model" 0 "$BIN" spectrum "${D[@]}" --json
 pycheck "whole model: n_params == model_n_params" "out['n_params'] == out['model_n_params'] == 123"
 
+# ---- --cache-limit: recomputing gives the same numbers; a bad size is exit 2 --------
+run "--cache-limit 0" 0 "$BIN" spectrum "${D[@]}" --top 2 --json --cache-limit 0
+cp "$TMP/out" "$TMP/recomputed.json"
+run "cached" 0 "$BIN" spectrum "${D[@]}" --top 2 --json
+if cmp -s <(grep -o '"top": \[[^]]*\]' "$TMP/out") <(grep -o '"top": \[[^]]*\]' "$TMP/recomputed.json"); then ok
+else bad "--cache-limit 0: the same eigenpairs as with the cache"; fi
+run "--cache-limit 12X" 2 "$BIN" spectrum "${D[@]}" --cache-limit 12X
+has "--cache-limit message" "$TMP/err" "option --cache-limit: expected a size"
+
 # ---- --max-products: exit 1, the partial result, a message that says so ------------
 run "--max-products 3" 1 "$BIN" spectrum "${D[@]}" --ggn --bottom 1 --max-products 3 --json
 pycheck "partial result" "out['converged'] is False and len(out['bottom']) == 1 and len(out['top']) == 1"
