@@ -11,9 +11,38 @@
 #include "minima/model.h"
 #include "minima/safetensors.h"
 
+/* A graph's nodes tile theta: each parametric node's weight then bias,
+ * in node order, and nothing else. */
+static void check_graph(const minima_model *m)
+{
+    FUZZ_CHECK(m->n_nodes >= 2 && m->nodes && m->nodes[0].kind == MINIMA_NODE_INPUT);
+    size_t p = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        FUZZ_CHECK(nd->n_inputs >= 1 && nd->n_inputs <= 2);
+        for (int k = 0; k < nd->n_inputs; k++) FUZZ_CHECK(nd->inputs[k] >= 0 && nd->inputs[k] < i);
+        FUZZ_CHECK(minima_shape_size(nd->shape) >= 1);
+        FUZZ_CHECK(nd->name != NULL);
+        if (nd->n_weight) {
+            FUZZ_CHECK(nd->weight_offset == p);
+            p += nd->n_weight;
+            if (nd->n_bias) FUZZ_CHECK(nd->bias_offset == p);
+            p += nd->n_bias;
+        }
+    }
+    FUZZ_CHECK(p == m->n_params);
+}
+
 static void check_model(const minima_model *m, int finite)
 {
     FUZZ_CHECK(m != NULL);
+    check_graph(m);
+    if (!m->is_mlp) {
+        FUZZ_CHECK(m->n_layers == 0 && !m->widths && !m->layer_names);
+        fuzz_touch(m->theta, m->n_params);
+        if (finite) FUZZ_CHECK(minima_model_check_finite(m) == MINIMA_OK);
+        return;
+    }
     FUZZ_CHECK(m->n_layers >= 1);
     size_t p = 0;
     for (int k = 0; k < m->n_layers; k++) {
@@ -51,12 +80,19 @@ static void load(const char *path, const minima_load_options *opts)
         minima_status rs = minima_model_load(copy, opts, &r);
         FUZZ_CHECK(rs == MINIMA_OK);
         check_model(r, !opts->allow_nonfinite);
-        FUZZ_CHECK(r->n_layers == m->n_layers && r->has_bias == m->has_bias);
-        FUZZ_CHECK(r->activation == m->activation && r->loss == m->loss);
-        FUZZ_CHECK(memcmp(r->widths, m->widths, (size_t)(m->n_layers + 1) * sizeof *m->widths) == 0);
+        FUZZ_CHECK(r->n_params == m->n_params && r->n_nodes == m->n_nodes && r->loss == m->loss);
         FUZZ_CHECK(memcmp(r->theta, m->theta, m->n_params * sizeof *m->theta) == 0);
-        for (int k = 0; k < m->n_layers; k++)
-            FUZZ_CHECK(strcmp(r->layer_names[k], m->layer_names[k]) == 0);
+        for (int i = 0; i < m->n_nodes; i++)
+            FUZZ_CHECK(r->nodes[i].kind == m->nodes[i].kind &&
+                       minima_shape_size(r->nodes[i].shape) == minima_shape_size(m->nodes[i].shape));
+        if (m->is_mlp) {
+            FUZZ_CHECK(r->is_mlp && r->n_layers == m->n_layers && r->has_bias == m->has_bias);
+            FUZZ_CHECK(r->activation == m->activation);
+            FUZZ_CHECK(memcmp(r->widths, m->widths,
+                              (size_t)(m->n_layers + 1) * sizeof *m->widths) == 0);
+            for (int k = 0; k < m->n_layers; k++)
+                FUZZ_CHECK(strcmp(r->layer_names[k], m->layer_names[k]) == 0);
+        }
         minima_model_free(r);
     }
     minima_model_free(m);
