@@ -41,11 +41,11 @@ typedef struct {
 /* Defaults: batch 1000, everything else empty. */
 cli_net_args cli_net_default_args(void);
 
-/* --arch SPEC (NULL: not given): the architecture of a state dict that
+/* --arch ARCH (NULL: not given): the architecture of a state dict that
  * carries no graph, given to every minima_model_load of the command. */
 extern const char *cli_load_arch;
 #define CLI_ARCH_OPTION \
-    {"--arch", OPT_STRING, &cli_load_arch, "architecture of a state dict that carries no graph (SHAPE:LAYER,...), docs/model-files.md", "SPEC"}
+    {"--arch", OPT_STRING, &cli_load_arch, "architecture of a state dict that carries no graph (SHAPE:LAYER,...), docs/model-files.md", "ARCH"}
 
 #define CLI_ACTIVATION_OPTION(activation) \
     {"--activation", OPT_STRING, &(activation), "the model's activation: relu, leaky_relu[:SLOPE] or tanh (overrides the file; default: the file's, else relu with a warning)", "ACT"}
