@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# cli_graph.sh — a convolutional network through the program, end to end:
+# trained from an architecture line, saved with its graph, read back by
+# every command without --arch; curvature runs on it, the cache can be
+# switched off with the same numbers, and what is defined for MLPs only
+# refuses it (exit 2) with the reason.
+# Usage: cli_graph.sh MINIMA_BINARY.
+set -u
+BIN=${1:?usage: cli_graph.sh MINIMA_BINARY}
+TMP=$(mktemp -d /tmp/minima-cli-graph-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export MINIMA_NO_PROGRESS=1
+. "$(dirname "$0")/checks.sh"
+
+ARCH="1x28x28:conv4k3p1,relu,maxpool2,conv6k3s2,relu,res(conv6k3p1,relu,conv6k3p1),relu,gap,10"
+M=$TMP/cnn.safetensors
+D=(--data fashion-mnist --subset 200)
+
+run "train a CNN" 0 "$BIN" train "${D[@]}" --arch "$ARCH" --optimizer adam --epochs 1 --out "$M"
+has "train: the architecture is announced" "$TMP/err" "training $ARCH"
+
+run "info, no --arch" 0 "$BIN" info --model "$M" --json
+has "info: the graph is recorded" "$TMP/out" "\"arch\": \"$ARCH\""
+has "info: nodes" "$TMP/out" "\"kind\": \"conv2d\""
+run "info text" 0 "$BIN" info --model "$M"
+has "info text: one line per node" "$TMP/err" "global_avgpool"
+
+run "eval" 0 "$BIN" eval --model "$M" "${D[@]}" --json
+has "eval: a loss" "$TMP/out" "\"loss\""
+
+run "spectrum" 0 "$BIN" spectrum --model "$M" "${D[@]}" --top 2 --json
+grep -o '"top": \[[^]]*\]' "$TMP/out" > "$TMP/cached"
+run "spectrum --cache-limit 0" 0 "$BIN" spectrum --model "$M" "${D[@]}" --top 2 --json --cache-limit 0
+grep -o '"top": \[[^]]*\]' "$TMP/out" > "$TMP/recomputed"
+if [ -s "$TMP/cached" ] && cmp -s "$TMP/cached" "$TMP/recomputed"; then ok
+else bad "spectrum: the cache changes the eigenpairs"; cat "$TMP/cached" "$TMP/recomputed" >&2; fi
+
+run "sharpness, a list with a layer-wise measure" 0 "$BIN" sharpness --model "$M" "${D[@]}" \
+    --measure hessian_max,path_norm --json
+has "sharpness: hessian_max computed" "$TMP/out" "\"hessian_max\""
+has "sharpness: path_norm not applicable" "$TMP/err" "path_norm: not applicable"
+
+run "rescale refuses a graph" 2 "$BIN" rescale --model "$M" --alpha 2,0.5 --out "$TMP/r.safetensors"
+has "rescale: the reason" "$TMP/err" "multilayer perceptrons"
+has "rescale: the graph's kinds" "$TMP/err" "conv2d"
+[ ! -e "$TMP/r.safetensors" ] && ok || bad "rescale: wrote a file it refused"
+
+run "a bad architecture" 2 "$BIN" train "${D[@]}" --arch "1x28x28:conv4k3,relu,res(conv5k3p1),10" --out "$TMP/x.safetensors"
+has "bad architecture: the node named" "$TMP/err" "add"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
