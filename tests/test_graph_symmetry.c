@@ -301,6 +301,18 @@ static void test_tanh_fixes_channels(void)
     minima_dataset_free(d);
     minima_gsym_free(g);
     minima_model_free(m);
+
+    /* Through a residual add: tanh reads the stream that the grouped conv
+     * and the block's 1x1 conv both write, so both convs are fixed; only the
+     * linear 8 is free: 8 classes, 2 fixed nodes, none across an add (the
+     * stream is fixed). */
+    m = make_model("4x6x6:conv4k3p1g2,lrelu0.1,maxpool2,res(conv4k1,relu),tanh,flatten,8,"
+                   "identity,relu,4", 6);
+    g = NULL;
+    CHECK_OK(minima_gsym_create(m, &g));
+    CHECK(g && g->n_classes == 8 && g->n_fixed_nodes == 2 && g->n_residual_classes == 0);
+    minima_gsym_free(g);
+    minima_model_free(m);
 }
 
 /* ---- the canonical representative ------------------------------------------- */

@@ -82,7 +82,7 @@ typedef struct {
     size_t *channel_offset;    /* (n_nodes) node i's channels start at class_of + channel_offset[i] */
     size_t n_pairs;            /* sum of n_channels */
     int *class_of;             /* (n_pairs) the free class of each (node, channel), -1 when fixed */
-    /* The description (minima_gsym_describe prints nothing; these are it): */
+    /* What describes the group (minima_gsym_describe writes them as a line): */
     int n_residual_classes;    /* free classes holding a channel of an add node */
     size_t n_residual_pairs;   /* (node, channel) pairs in those classes */
     int n_parametric;          /* linear and conv2d nodes */
