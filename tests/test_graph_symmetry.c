@@ -370,6 +370,41 @@ static void check_canonical(const char *arch, uint64_t seed)
     minima_model_free(m);
 }
 
+/* From far out on the orbit: log-factors off by up to 20 (factors up to
+ * e^20 ~ 5e8) still reach the same canonical point; off by up to 100 the
+ * method gives up cleanly, with a better point than it started from. */
+static void test_canonical_far(void)
+{
+    minima_model *m = make_model(ARCH_RESNET, 47);
+    minima_gsym *g = NULL;
+    CHECK_OK(minima_gsym_create(m, &g));
+    if (!m || !g) {
+        minima_gsym_free(g);
+        minima_model_free(m);
+        return;
+    }
+    size_t P = m->n_params;
+    int n = g->n_classes;
+    double *u = dalloc((size_t)n), *v = dalloc((size_t)n);
+    double *tc = dalloc(P), *tc2 = dalloc(P), *orbit = dalloc(P);
+    CHECK_OK(minima_gsym_canonical(g, m, NULL, u, tc, NULL));
+    minima_gsym_canonical_info info;
+    random_u(v, n, 99);
+    for (int k = 0; k < n; k++) v[k] *= 20 / log(10.0);
+    CHECK_OK(minima_gsym_apply(g, m, v, NULL, orbit));
+    CHECK_OK(minima_gsym_canonical(g, m, orbit, u, tc2, &info));
+    CHECK(info.iterations > 10 && info.iterations <= 100);
+    CHECK(harness_vec_reldiff(tc2, tc, P, 1e-300) <= 1e-10);
+    for (int k = 0; k < n; k++) v[k] *= 5;
+    CHECK_OK(minima_gsym_apply(g, m, v, NULL, orbit));
+    CHECK_STATUS(minima_gsym_canonical(g, m, orbit, u, tc2, &info), MINIMA_ENOCONV);
+    CHECK(info.iterations == 100 && info.norm_after < 1e-3 * info.norm_before);
+    CHECK_REL(info.norm_after, sqrt(norm2(tc2, P)), 1e-12);
+    free(u); free(v); free(tc); free(tc2); free(orbit);
+    minima_gsym_free(g);
+    minima_model_free(m);
+}
+
 static void test_canonical(void)
 {
     check_canonical(ARCH_LENET, 41);
@@ -523,6 +558,7 @@ int main(void)
     RUN(test_identities);
     RUN(test_tanh_fixes_channels);
     RUN(test_canonical);
+    RUN(test_canonical_far);
     RUN(test_canonical_matches_mlp);
     RUN(test_canonical_degenerate);
     RUN(test_errors);

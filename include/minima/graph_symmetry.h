@@ -139,10 +139,16 @@ typedef struct {
  *     dF/du_k = 2 sum_p theta_p^2 D_p^2 a_pk
  * and the exact dense Hessian 4 sum_p theta_p^2 D_p^2 a_p a_p^T (a_p holds
  * +1 at the class of the output channel, -1 at that of the input channel),
- * solved by Cholesky, with Armijo backtracking (the full step once the
- * Newton decrement is at rounding level), from u = 0. Converged when
- * ||grad F|| <= 1e-13 F; MINIMA_ENOCONV after 100 steps otherwise (u and
- * theta_out then hold the last, better, iterate).
+ * solved by Cholesky, with Armijo backtracking (the full step once every
+ * component of the step is <= 1e-3), from u = 0, for theta divided by its largest
+ * |entry| (the same minimiser; no square overflows). The Hessian is
+ * Jacobi-scaled before Cholesky; should it still not be numerically
+ * positive definite, the diagonal Newton step is taken instead. Converged
+ * when ||grad F|| <= 1e-13 F; MINIMA_ENOCONV after 100 steps otherwise (u
+ * and theta_out then hold the last, better, iterate). Measured: from orbit
+ * points whose log-factors are off by up to 5 it takes 5-21 steps, by up
+ * to 20 some 45-75; by 100 it stops with MINIMA_ENOCONV.
+ * MINIMA_ERANGE if F overflows nevertheless.
  *
  * Degenerate directions. Draw a directed graph on the free classes and
  * FIXED with an edge from c_in to c_out for every non-zero parameter (a

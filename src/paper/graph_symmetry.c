@@ -339,6 +339,7 @@ minima_status minima_gsym_apply(const minima_gsym *g, const minima_model *m, con
 
 typedef struct {
     const double *theta;
+    double inv_scale;          /* theta is read as theta * inv_scale */
     const double *u;           /* (n_classes) */
     const int *active;         /* (n_classes): index among the optimised classes, or -1 */
     int n_active;
@@ -350,7 +351,7 @@ typedef struct {
 static void norm_one(size_t p, int c_out, int c_in, void *vctx)
 {
     norm_ctx *c = vctx;
-    double th = c->theta[p];
+    double th = c->theta[p] * c->inv_scale;
     if (th == 0) return;
     double e = (c_out >= 0 ? c->u[c_out] : 0.0) - (c_in >= 0 ? c->u[c_in] : 0.0);
     double t = th * th * exp(2 * e);
@@ -404,7 +405,7 @@ minima_status minima_gsym_norm2(const minima_gsym *g, const minima_model *m, con
         MINIMA_FAIL(MINIMA_ENOMEM, "rescaling norm: out of memory");
     }
     for (int k = 0; k < g->n_classes; k++) active[k] = k;
-    norm_ctx c = {theta, u ? u : zero, active, g->n_classes, 0, grad, NULL};
+    norm_ctx c = {theta, 1.0, u ? u : zero, active, g->n_classes, 0, grad, NULL};
     eval_norm(g, m, &c);
     *f = c.f;
     minima_free(active);
@@ -486,7 +487,7 @@ typedef struct {
     int *active;
     int *queue;
     unsigned char *edge, *fwd, *bwd;
-    double *grad, *hess, *step, *trial;
+    double *grad, *hess, *step, *trial, *scale;
 } canon_work;
 
 static void canon_work_free(canon_work *w)
@@ -500,14 +501,16 @@ static void canon_work_free(canon_work *w)
     minima_free(w->hess);
     minima_free(w->step);
     minima_free(w->trial);
+    minima_free(w->scale);
 }
 
 static minima_status newton(const minima_gsym *g, const minima_model *m, const double *theta,
-                            canon_work *w, int n_act, double *u, minima_gsym_canonical_info *inf)
+                            double inv_scale, canon_work *w, int n_act, double *u,
+                            minima_gsym_canonical_info *inf)
 {
     size_t na = (size_t)n_act;
     int n = g->n_classes;
-    norm_ctx c = {theta, u, w->active, n_act, 0, w->grad, w->hess};
+    norm_ctx c = {theta, inv_scale, u, w->active, n_act, 0, w->grad, w->hess};
     for (int it = 0;; it++) {
         c.u = u;
         c.grad = w->grad;
@@ -516,16 +519,34 @@ static minima_status newton(const minima_gsym *g, const minima_model *m, const d
         double f = c.f, gn = vnorm(w->grad, na);
         inf->iterations = it;
         inf->grad_norm = gn;
+        if (!isfinite(f) || !isfinite(gn))
+            MINIMA_FAIL(MINIMA_ERANGE, "canonical representative: the squared norm or its "
+                        "gradient overflowed at step %d (F = %g, ||grad F|| = %g)", it, f, gn);
         if (gn <= CANON_GRAD_TOL * f) return MINIMA_OK;
         if (it >= CANON_MAX_ITER)
             MINIMA_FAIL(MINIMA_ENOCONV, "canonical representative: Newton's method stopped after "
-                        "%d steps with ||grad F|| = %.3g, expected <= %g F = %.3g",
-                        CANON_MAX_ITER, gn, CANON_GRAD_TOL, CANON_GRAD_TOL * f);
-        for (size_t i = 0; i < na; i++) w->trial[i] = -w->grad[i];
-        if (!cholesky_solve(w->hess, na, w->trial, w->step))
-            MINIMA_FAIL(MINIMA_ENOCONV, "canonical representative: the Hessian of the squared "
-                        "norm is not numerically positive definite at step %d (||grad F|| = "
-                        "%.3g, F = %.3g)", it, gn, f);
+                        "%d steps with ||grad F|| = %.3g, expected <= %g F = %.3g (F of theta "
+                        "divided by its largest entry); the point is too far from the minimum "
+                        "of its orbit", CANON_MAX_ITER, gn, CANON_GRAD_TOL, CANON_GRAD_TOL * f);
+        /* Jacobi scaling first: far from the minimum the diagonal spans
+         * many orders of magnitude (each class's share of F), which the
+         * scaled matrix (unit diagonal) does not. If it is still not
+         * numerically positive definite, the diagonal Newton step (a
+         * descent direction; the line search decides its length). */
+        for (size_t i = 0; i < na; i++) {
+            double h = w->hess[i * na + i];
+            w->scale[i] = h > 0 ? 1 / sqrt(h) : 1;
+        }
+        for (size_t i = 0; i < na; i++) {
+            for (size_t j = 0; j < na; j++) w->hess[i * na + j] *= w->scale[i] * w->scale[j];
+            w->trial[i] = -w->grad[i] * w->scale[i];
+        }
+        if (cholesky_solve(w->hess, na, w->trial, w->step)) {
+            for (size_t i = 0; i < na; i++) w->step[i] *= w->scale[i];
+        } else {
+            for (size_t i = 0; i < na; i++)
+                w->step[i] = -w->grad[i] * w->scale[i] * w->scale[i];
+        }
         double slope = 0, smax = 0;                /* grad . step = -(Newton decrement)^2 */
         for (size_t i = 0; i < na; i++) {
             slope += w->grad[i] * w->step[i];
@@ -550,7 +571,7 @@ static minima_status newton(const minima_gsym *g, const minima_model *m, const d
                 accepted = 1;
                 break;
             }
-            norm_ctx t = {theta, ut, w->active, n_act, 0, NULL, NULL};
+            norm_ctx t = {theta, inv_scale, ut, w->active, n_act, 0, NULL, NULL};
             eval_norm(g, m, &t);
             if (isfinite(t.f) && t.f <= f + CANON_ARMIJO * alpha * slope) {
                 accepted = 1;
@@ -584,9 +605,13 @@ minima_status minima_gsym_canonical(const minima_gsym *g, const minima_model *m,
                     MINIMA_GSYM_MAX_CANONICAL_CLASSES);
     minima_gsym_canonical_info inf = {0, 0, 0, 0, 0};
     for (int k = 0; k < n; k++) u[k] = 0;
-    double f0 = 0;
-    for (size_t p = 0; p < m->n_params; p++) f0 += theta[p] * theta[p];
-    inf.norm_before = sqrt(f0);
+    /* F is minimised for theta / max|theta| (the same minimiser), so that
+     * its squares neither overflow nor underflow for any finite theta. */
+    double max_abs = 0, f0 = 0;
+    for (size_t p = 0; p < m->n_params; p++) max_abs = fmax(max_abs, fabs(theta[p]));
+    double inv_scale = max_abs > 0 ? 1 / max_abs : 1;
+    for (size_t p = 0; p < m->n_params; p++) f0 += (theta[p] * inv_scale) * (theta[p] * inv_scale);
+    inf.norm_before = sqrt(f0) * max_abs;
 
     size_t n1 = (size_t)n + 1, nn = n ? (size_t)n : 1;
     canon_work w;
@@ -621,16 +646,18 @@ minima_status minima_gsym_canonical(const minima_gsym *g, const minima_model *m,
         w.hess = minima_alloc(na * na, sizeof *w.hess);
         w.step = minima_alloc(na, sizeof *w.step);
         w.trial = minima_alloc(na, sizeof *w.trial);
-        if (!w.grad || !w.hess || !w.step || !w.trial) {
+        w.scale = minima_alloc(na, sizeof *w.scale);
+        if (!w.grad || !w.hess || !w.step || !w.trial || !w.scale) {
             canon_work_free(&w);
             MINIMA_FAIL(MINIMA_ENOMEM, "canonical representative: out of memory");
         }
-        st = newton(g, m, theta, &w, n_act, u, &inf);
+        st = newton(g, m, theta, inv_scale, &w, n_act, u, &inf);
+        inf.grad_norm *= max_abs * max_abs;      /* back to F of theta itself */
     }
     canon_work_free(&w);
-    norm_ctx c = {theta, u, NULL, 0, 0, NULL, NULL};
+    norm_ctx c = {theta, inv_scale, u, NULL, 0, 0, NULL, NULL};
     eval_norm(g, m, &c);
-    inf.norm_after = sqrt(c.f);
+    inf.norm_after = sqrt(c.f) * max_abs;
     if (theta_out) {
         minima_status st2 = minima_gsym_apply(g, m, u, theta, theta_out);
         if (st == MINIMA_OK) st = st2;
