@@ -539,7 +539,7 @@ static void test_out_of_memory(void)
     minima_model *m = make_model(ARCH_RESNET, 61);
     if (!m) return;
     double u[9];
-    for (long k = 0; k < 40; k++) {
+    for (long k = 0; k < 120; k++) {
         minima_gsym *g = NULL;
         minima_alloc_fail_after(k);
         minima_status s = minima_gsym_create(m, &g);
