@@ -1,7 +1,8 @@
 /* cmd_rescale.c — `minima rescale`: apply a function-preserving rescaling
  * (layer-wise alpha, random per-neuron orbit point, or the canonical
  * minimum-norm representative) and write the new model; optionally check
- * observational equivalence on a data set. A thin client of symmetry.h. */
+ * observational equivalence on a data set. A thin client of symmetry.h for
+ * multilayer perceptrons and of graph_symmetry.h for any other graph. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
