@@ -1,7 +1,6 @@
 /* cmd_info.c — `minima info`: what a model file holds. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli_common.h"
 #include "cli_load.h"
@@ -30,10 +29,11 @@ static const char usage[] =
     "{n_classes, n_residual_classes, n_fixed_nodes, fixed_nodes: [names]}, or null\n"
     "with symmetry_error when the group cannot be formed.";
 
-/* The rescaling group is computed here, in the command, rather than in
- * minima_model_info_json (src/engine): the group lives in src/paper, above
- * the engine, so the command appends it to the engine's JSON. g is NULL when
- * minima_gsym_create failed; err then says why. */
+/* The rescaling group's line. The group lives in src/paper, above the
+ * engine's minima_model_info_json, so the JSON comes from
+ * minima_gsym_model_info_json (the engine's object plus "symmetry"), and
+ * the text line from here. g is NULL when minima_gsym_create failed; err
+ * then says why. */
 static void print_symmetry_text(FILE *f, const minima_gsym *g, const minima_model *m, const char *err)
 {
     char line[1024];
@@ -43,33 +43,6 @@ static void print_symmetry_text(FILE *f, const minima_gsym *g, const minima_mode
     }
     minima_gsym_describe(g, m, line, sizeof line);
     fprintf(f, "symmetry    %s\n", line);
-}
-
-/* The fixed linear/conv2d nodes other than the output node (those counted
- * in g->n_fixed_nodes), by name, or by label when a node has no name. */
-static void print_symmetry_json(FILE *f, const minima_gsym *g, const minima_model *m, const char *err)
-{
-    if (!g) {
-        fprintf(f, ",\n \"symmetry\": null, \"symmetry_error\": ");
-        json_string(f, err);
-        return;
-    }
-    fprintf(f, ",\n \"symmetry\": {\"n_classes\": %d, \"n_residual_classes\": %d, "
-            "\"n_fixed_nodes\": %d, \"fixed_nodes\": [", g->n_classes, g->n_residual_classes,
-            g->n_fixed_nodes);
-    int shown = 0;
-    for (int i = 0; i < g->n_nodes && i < m->n_nodes - 1; i++) {
-        if (!g->node_fixed[i]) continue;
-        char label[160];
-        const char *name = m->nodes[i].name;
-        if (!name || !name[0]) {
-            minima_model_node_label(m, i, label, sizeof label);
-            name = label;
-        }
-        fprintf(f, "%s", shown++ ? ", " : "");
-        json_string(f, name);
-    }
-    fprintf(f, "]}");
 }
 
 static double norm2(const double *x, size_t n)
@@ -219,39 +192,27 @@ int minima_cmd_info(int argc, char **argv)
     lo.ignore_unknown = ignore_unknown;
     minima_model *m = NULL;
     if ((rc = cli_load_model("info", model_path, activation, order, lo, &m)) >= 0) return rc;
-    /* A graph the group does not know (or memory running out) costs the
-     * symmetry report only, not the rest of the description. */
-    minima_gsym *g = NULL;
-    char gerr[512] = "";
-    if (minima_gsym_create(m, &g) != MINIMA_OK) {
-        snprintf(gerr, sizeof gerr, "%s", minima_last_error());
-        g = NULL;
-    }
     if (json) {
         char *text = NULL;
-        minima_status st = minima_model_info_json(m, model_path, &text);
+        minima_status st = minima_gsym_model_info_json(m, model_path, &text);
         if (st != MINIMA_OK) {
-            minima_gsym_free(g);
             minima_model_free(m);
             return cli_fail("info", st);
         }
-        /* the engine's object, its closing brace replaced by the symmetry key */
-        size_t len = strlen(text);
-        if (len == 0 || text[len - 1] != '}') {
-            minima_free(text);
-            minima_gsym_free(g);
-            minima_model_free(m);
-            return cli_fail("info", minima_error(MINIMA_EFAILED, "model info JSON: expected an "
-                                                 "object ending in '}', found %zu characters", len));
-        }
-        printf("%.*s", (int)(len - 1), text);
-        print_symmetry_json(stdout, g, m, gerr);
-        printf("}\n");
+        printf("%s\n", text);
         minima_free(text);
     } else {
+        /* A graph the group does not know (or memory running out) costs the
+         * symmetry line only, not the rest of the description. */
+        minima_gsym *g = NULL;
+        char gerr[512] = "";
+        if (minima_gsym_create(m, &g) != MINIMA_OK) {
+            snprintf(gerr, sizeof gerr, "%s", minima_last_error());
+            g = NULL;
+        }
         print_text(stderr, m, model_path, g, gerr);
+        minima_gsym_free(g);
     }
-    minima_gsym_free(g);
     minima_model_free(m);
     return EXIT_OK;
 }
