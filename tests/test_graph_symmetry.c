@@ -604,6 +604,23 @@ static void test_out_of_memory(void)
         CHECK(s == MINIMA_OK || s == MINIMA_ENOMEM);
         minima_gsym_free(g);
     }
+    /* the info JSON: ENOMEM with nothing returned, or the whole text */
+    int whole = 0;
+    for (long k = 0; k < 60; k++) {
+        char *json = NULL;
+        minima_alloc_fail_after(k);
+        minima_status s = minima_gsym_model_info_json(m, NULL, &json);
+        minima_alloc_fail_after(-1);
+        CHECK_MSG(s == MINIMA_OK || (s == MINIMA_ENOMEM && json == NULL), "fail after %ld: status %d", k, s);
+        if (s == MINIMA_OK) {
+            cJSON *j = json ? cJSON_Parse(json) : NULL;
+            CHECK(j && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "symmetry")));
+            whole += j != NULL;
+            cJSON_Delete(j);
+        }
+        minima_free(json);
+    }
+    CHECK(whole > 0);
     minima_model_free(m);
 }
 
