@@ -5,6 +5,7 @@
 #include "cli_common.h"
 #include "cli_load.h"
 #include "minima/alloc.h"
+#include "minima/graph_symmetry.h"
 #include "minima/model.h"
 #include "minima/safetensors.h"
 
@@ -23,7 +24,26 @@ static const char usage[] =
     "kind, name, output shape, parameters. --json prints the same to stdout with the\n"
     "keys arch, layers (list of {name, kind, in, out, bias, ...}), nodes (the graph:\n"
     "{index, kind, name, inputs, shape, settings, bias, n_params, offset}), n_params,\n"
-    "activation, activation_source and layer_order_source.";
+    "activation, activation_source and layer_order_source, and symmetry: the\n"
+    "function-preserving rescaling group of the graph (docs/symmetry.md),\n"
+    "{n_classes, n_residual_classes, n_fixed_nodes, fixed_nodes: [names]}, or null\n"
+    "with symmetry_error when the group cannot be formed.";
+
+/* The rescaling group's line. The group lives in src/paper, above the
+ * engine's minima_model_info_json, so the JSON comes from
+ * minima_gsym_model_info_json (the engine's object plus "symmetry"), and
+ * the text line from here. g is NULL when minima_gsym_create failed; err
+ * then says why. */
+static void print_symmetry_text(FILE *f, const minima_gsym *g, const minima_model *m, const char *err)
+{
+    char line[1024];
+    if (!g) {
+        fprintf(f, "symmetry    unavailable: %s\n", err);
+        return;
+    }
+    minima_gsym_describe(g, m, line, sizeof line);
+    fprintf(f, "symmetry    %s\n", line);
+}
 
 static double norm2(const double *x, size_t n)
 {
@@ -66,13 +86,15 @@ static void print_nodes(FILE *f, const minima_model *m)
 
 /* A graph that is not a multilayer perceptron: its nodes, then the norms of
  * its parametric ones. */
-static void print_graph(FILE *f, const minima_model *m, const char *arch)
+static void print_graph(FILE *f, const minima_model *m, const char *arch, const minima_gsym *g,
+                        const char *gerr)
 {
     int n_param = 0;
     for (int i = 1; i < m->n_nodes; i++) n_param += m->nodes[i].n_weight > 0;
     fprintf(f, "arch        %s\n", arch);
     fprintf(f, "graph       %d nodes, %d with parameters\n", m->n_nodes, n_param);
     fprintf(f, "parameters  %zu\n", m->n_params);
+    print_symmetry_text(f, g, m, gerr);
     fprintf(f, "loss        %s\n\n", minima_loss_name(m->loss));
     print_nodes(f, m);
     fprintf(f, "\n  %-20s %-8s %10s %14s %14s %14s\n", "layer", "kind", "params", "||W||_F",
@@ -94,18 +116,20 @@ static void print_graph(FILE *f, const minima_model *m, const char *arch)
     }
 }
 
-static void print_text(FILE *f, const minima_model *m, const char *path)
+static void print_text(FILE *f, const minima_model *m, const char *path, const minima_gsym *g,
+                       const char *gerr)
 {
     char arch[4096];
     minima_model_arch_string(m, arch, sizeof arch);
     fprintf(f, "model       %s\n", path);
     if (!m->is_mlp) {
-        print_graph(f, m, arch);
+        print_graph(f, m, arch, g, gerr);
         return;
     }
     fprintf(f, "arch        %s (%d layer%s, %s)\n", arch, m->n_layers, m->n_layers == 1 ? "" : "s",
             m->has_bias ? "with biases" : "no biases");
     fprintf(f, "parameters  %zu\n", m->n_params);
+    print_symmetry_text(f, g, m, gerr);
     static const char *const said[] = {"set by the program", "recorded in the file",
                                        "given by --activation", "ASSUMED: the file records none",
                                        "", ""};
@@ -170,7 +194,7 @@ int minima_cmd_info(int argc, char **argv)
     if ((rc = cli_load_model("info", model_path, activation, order, lo, &m)) >= 0) return rc;
     if (json) {
         char *text = NULL;
-        minima_status st = minima_model_info_json(m, model_path, &text);
+        minima_status st = minima_gsym_model_info_json(m, model_path, &text);
         if (st != MINIMA_OK) {
             minima_model_free(m);
             return cli_fail("info", st);
@@ -178,7 +202,16 @@ int minima_cmd_info(int argc, char **argv)
         printf("%s\n", text);
         minima_free(text);
     } else {
-        print_text(stderr, m, model_path);
+        /* A graph the group does not know (or memory running out) costs the
+         * symmetry line only, not the rest of the description. */
+        minima_gsym *g = NULL;
+        char gerr[512] = "";
+        if (minima_gsym_create(m, &g) != MINIMA_OK) {
+            snprintf(gerr, sizeof gerr, "%s", minima_last_error());
+            g = NULL;
+        }
+        print_text(stderr, m, model_path, g, gerr);
+        minima_gsym_free(g);
     }
     minima_model_free(m);
     return EXIT_OK;

@@ -1,7 +1,8 @@
 /* cmd_rescale.c — `minima rescale`: apply a function-preserving rescaling
  * (layer-wise alpha, random per-neuron orbit point, or the canonical
  * minimum-norm representative) and write the new model; optionally check
- * observational equivalence on a data set. A thin client of symmetry.h. */
+ * observational equivalence on a data set. A thin client of symmetry.h for
+ * multilayer perceptrons and of graph_symmetry.h for any other graph. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +13,9 @@
 #include "cli_load.h"
 #include "cli_output.h"
 #include "minima/data.h"
+#include "minima/graph_symmetry.h"
 #include "minima/model.h"
+#include "minima/rng.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
 
@@ -42,6 +45,12 @@ static const char usage[] =
     "With --data, the outputs of both models are compared on every example and the\n"
     "largest difference is reported (absolute and relative to max |output|); with\n"
     "--check the command fails (exit 1) if the relative difference exceeds --tol.\n"
+    "A graph model (conv, pooling, residual adds; docs/symmetry.md, \"The rescaling\n"
+    "group of a graph\") is rescaled by its channel classes: --neurons draws\n"
+    "exp(SPREAD z) per free class, --canonical takes the minimum-norm point (Newton;\n"
+    "--max-iter and --step-tol do not apply); --alpha and --group layer are refused\n"
+    "(exit 2). tanh channels are fixed by the graph group, so a graph with tanh\n"
+    "keeps its function and needs no --force.\n"
     "Exit codes: 0 ok, 1 check failed or computation failed, 2 bad usage or input.";
 
 static void json_equivalence(const minima_sym_equivalence *eq)
@@ -53,6 +62,43 @@ static void json_equivalence(const minima_sym_equivalence *eq)
     printf(", \"rel_diff\": ");
     json_number(stdout, eq->rel_diff);
     printf(", \"worst_example\": %zu, \"n_examples\": %zu}", eq->worst_example, eq->n_examples);
+}
+
+/* The rescaled parameters of a graph model: the log-factors u of the free
+ * classes (minima/graph_symmetry.h), either a random orbit point (u = SPREAD z,
+ * z ~ N(0,1) from minima_rng seeded by SEED, one draw per class in class
+ * order) or the canonical minimum-norm point, written into out->theta. A
+ * canonical search that stops after its step limit (MINIMA_ENOCONV) still
+ * leaves a better orbit point: it is used and *converged says so. */
+static minima_status graph_rescale(const minima_model *model, minima_model *out, int canonical,
+                                   uint64_t seed, double spread, int *n_classes,
+                                   minima_gsym_canonical_info *cinfo, int *converged)
+{
+    minima_gsym *g = NULL;
+    minima_status st = minima_gsym_create(model, &g);
+    if (st != MINIMA_OK) return st;
+    *n_classes = g->n_classes;
+    double *u = malloc((g->n_classes ? (size_t)g->n_classes : 1) * sizeof *u);
+    if (!u) {
+        minima_gsym_free(g);
+        return minima_error(MINIMA_ENOMEM, "out of memory for %d log-factors", g->n_classes);
+    }
+    *converged = 1;
+    if (canonical) {
+        st = minima_gsym_canonical(g, model, NULL, u, out->theta, cinfo);
+        if (st == MINIMA_ENOCONV) {
+            *converged = 0;
+            st = MINIMA_OK;
+        }
+    } else {
+        minima_rng rng;
+        minima_rng_seed(&rng, seed);
+        for (int k = 0; k < g->n_classes; k++) u[k] = spread * minima_rng_normal(&rng);
+        st = minima_gsym_apply(g, model, u, NULL, out->theta);
+    }
+    free(u);
+    minima_gsym_free(g);
+    return st;
 }
 
 int minima_cmd_rescale(int argc, char **argv)
@@ -153,44 +199,64 @@ int minima_cmd_rescale(int argc, char **argv)
         lo.expected_inputs = data->d;
     }
     if ((rc = cli_load_model("rescale", model_path, activation, order, lo, &model)) >= 0) goto done;
-    if ((st = minima_model_require_mlp(model, "rescaling (the hidden units of layers)")) != MINIMA_OK) {
-        rc = cli_fail("rescale", st);
+    const int graph = !model->is_mlp;
+    if (graph && (alpha_s || cp.group == MINIMA_SYM_LAYER)) {
+        rc = cli_usage_error("rescale", "'%s' is a graph (not a multilayer perceptron): the graph "
+                             "form supports --neurons and --canonical (per channel class), found %s; "
+                             "the layer-wise (stage-wise) form for graphs is future work", model_path,
+                             alpha_s ? "--alpha" : "--group layer");
         goto done;
     }
-    if (model->activation == MINIMA_ACT_TANH && !force) {
-        rc = cli_usage_error("rescale", "'%s' uses tanh (%s), which is not non-negative homogeneous: "
-                             "a rescaled model would compute a different function; pass --force to "
-                             "write it anyway", model_path,
-                             model->activation_source == MINIMA_FROM_OPTION ? "given by --activation"
-                                                                            : "recorded in the file");
-        goto done;
-    }
-    if (model->activation == MINIMA_ACT_TANH)
-        fprintf(stderr, "minima rescale: warning: '%s' uses tanh, which is not non-negative "
-                "homogeneous: the rescaled model computes a DIFFERENT function (--force)\n", model_path);
-    size_t nu = minima_sym_n_units(model);
-    int K = model->n_layers;
-    scales = malloc((nu ? nu : 1) * sizeof *scales);
-    used = malloc((size_t)K * sizeof *used);
-    if (!scales || !used) { rc = cli_fail("rescale", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-    minima_sym_identity(model, scales);
-    for (int k = 0; k < K; k++) used[k] = 1.0;
+    /* The MLP tanh rule below does not apply to a graph: the graph group ties
+     * the channels read or written by tanh to the factor 1, so every graph
+     * rescaling preserves the function, tanh or not. */
+    size_t nu = graph ? 0 : minima_sym_n_units(model);
+    int K = graph ? 0 : model->n_layers, n_classes = 0;
     minima_sym_canonical_info cinfo;
     memset(&cinfo, 0, sizeof cinfo);
-    if (alpha && (st = minima_sym_layer_scales(model, alpha, n_alpha, derive_last, 1e-12, scales, used)) != MINIMA_OK) {
-        rc = cli_fail("rescale", st);
-        goto done;
+    if (graph) {
+        minima_gsym_canonical_info ginfo;
+        memset(&ginfo, 0, sizeof ginfo);
+        if ((st = minima_model_copy(model, &out)) != MINIMA_OK ||
+            (st = graph_rescale(model, out, canonical, nseed, spread, &n_classes, &ginfo,
+                                &cinfo.converged)) != MINIMA_OK) {
+            rc = cli_fail("rescale", st);
+            goto done;
+        }
+        cinfo.iterations = ginfo.iterations;
+        cinfo.n_degenerate = (size_t)ginfo.n_degenerate;
+    } else {
+        if (model->activation == MINIMA_ACT_TANH && !force) {
+            rc = cli_usage_error("rescale", "'%s' uses tanh (%s), which is not non-negative homogeneous: "
+                                 "a rescaled model would compute a different function; pass --force to "
+                                 "write it anyway", model_path,
+                                 model->activation_source == MINIMA_FROM_OPTION ? "given by --activation"
+                                                                                : "recorded in the file");
+            goto done;
+        }
+        if (model->activation == MINIMA_ACT_TANH)
+            fprintf(stderr, "minima rescale: warning: '%s' uses tanh, which is not non-negative "
+                    "homogeneous: the rescaled model computes a DIFFERENT function (--force)\n", model_path);
+        scales = malloc((nu ? nu : 1) * sizeof *scales);
+        used = malloc((size_t)K * sizeof *used);
+        if (!scales || !used) { rc = cli_fail("rescale", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
+        minima_sym_identity(model, scales);
+        for (int k = 0; k < K; k++) used[k] = 1.0;
+        if (alpha && (st = minima_sym_layer_scales(model, alpha, n_alpha, derive_last, 1e-12, scales, used)) != MINIMA_OK) {
+            rc = cli_fail("rescale", st);
+            goto done;
+        }
+        if (neurons_s && (st = minima_sym_random_scales(model, nseed, spread, alpha ? used : NULL, scales)) != MINIMA_OK) {
+            rc = cli_fail("rescale", st);
+            goto done;
+        }
+        if (canonical && (st = minima_sym_canonical(model, NULL, &cp, scales, &cinfo)) != MINIMA_OK) {
+            rc = cli_fail("rescale", st);
+            goto done;
+        }
+        if ((st = minima_model_copy(model, &out)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
+        minima_sym_apply_model(out, scales);
     }
-    if (neurons_s && (st = minima_sym_random_scales(model, nseed, spread, alpha ? used : NULL, scales)) != MINIMA_OK) {
-        rc = cli_fail("rescale", st);
-        goto done;
-    }
-    if (canonical && (st = minima_sym_canonical(model, NULL, &cp, scales, &cinfo)) != MINIMA_OK) {
-        rc = cli_fail("rescale", st);
-        goto done;
-    }
-    if ((st = minima_model_copy(model, &out)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
-    minima_sym_apply_model(out, scales);
     if ((st = minima_model_check_finite(out)) != MINIMA_OK) { rc = cli_fail("rescale", st); goto done; }
     double n0 = 0, n1 = 0;
     for (size_t i = 0; i < model->n_params; i++) {
@@ -222,9 +288,13 @@ int minima_cmd_rescale(int argc, char **argv)
         json_string(stdout, mode);
         printf(", ");
         cli_json_model_source(stdout, model);
-        printf(", \"alpha\": [");
-        for (int k = 0; k < K; k++) { if (k) printf(", "); json_number(stdout, used[k]); }
-        printf("], \"n_units\": %zu, \"norm_before\": ", nu);
+        if (graph) {
+            printf(", \"n_classes\": %d, \"norm_before\": ", n_classes);
+        } else {
+            printf(", \"alpha\": [");
+            for (int k = 0; k < K; k++) { if (k) printf(", "); json_number(stdout, used[k]); }
+            printf("], \"n_units\": %zu, \"norm_before\": ", nu);
+        }
         json_number(stdout, sqrt(n0));
         printf(", \"norm_after\": ");
         json_number(stdout, sqrt(n1));
@@ -243,11 +313,16 @@ int minima_cmd_rescale(int argc, char **argv)
         }
         printf("}\n");
     } else {
-        fprintf(stderr, "rescaled    %s -> %s (%s, %zu hidden units)\n", model_path, out_path, mode, nu);
+        if (graph)
+            fprintf(stderr, "rescaled    %s -> %s (%s, %d channel classes)\n", model_path, out_path, mode,
+                    n_classes);
+        else
+            fprintf(stderr, "rescaled    %s -> %s (%s, %zu hidden units)\n", model_path, out_path, mode, nu);
         fprintf(stderr, "||theta||   %.10g -> %.10g\n", sqrt(n0), sqrt(n1));
         if (canonical)
-            fprintf(stderr, "canonical   group %s, %d iterations, %s, %zu degenerate units\n", group_s,
-                    cinfo.iterations, cinfo.converged ? "converged" : "NOT converged", cinfo.n_degenerate);
+            fprintf(stderr, "canonical   group %s, %d iterations, %s, %zu degenerate %s\n", group_s,
+                    cinfo.iterations, cinfo.converged ? "converged" : "NOT converged", cinfo.n_degenerate,
+                    graph ? "classes" : "units");
         if (source)
             fprintf(stderr, "outputs     max |f - f'| = %.3g, relative %.3g over %zu examples (%s at tol %g)\n",
                     eq.max_abs_diff, eq.rel_diff, eq.n_examples, passed ? "equivalent" : "DIFFERENT", tol);

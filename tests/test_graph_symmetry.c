@@ -4,6 +4,7 @@
  * exactly, it agrees with the MLP rescaling on an MLP, tanh fixes channels,
  * and the canonical representative is the unique minimum-norm point of an
  * orbit. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,61 @@ static void test_canonical_degenerate(void)
 
 /* ---- errors ------------------------------------------------------------------ */
 
+/* ---- info JSON ----------------------------------------------------------- */
+
+/* `minima info --json`: the engine's object plus "symmetry" (last), with
+ * the counts worked out in docs/symmetry.md; the other keys untouched. */
+static void test_info_json(void)
+{
+    static const struct { const char *arch; int classes, residual, fixed; } cases[] = {
+        {ARCH_RESNET, 9, 3, 0},            /* docs/symmetry.md: 3 + 3 + 3 */
+        {"4:5,tanh,6,relu,3", 6, 0, 1},    /* node 1 read by tanh: fixed */
+    };
+    for (int c = 0; c < 2; c++) {
+        minima_model *m = make_model(cases[c].arch, 3);
+        if (!m) continue;
+        char *mine = NULL, *base = NULL;
+        CHECK_OK(minima_gsym_model_info_json(m, "x.safetensors", &mine));
+        CHECK_OK(minima_model_info_json(m, "x.safetensors", &base));
+        cJSON *j = mine ? cJSON_Parse(mine) : NULL, *b = base ? cJSON_Parse(base) : NULL;
+        CHECK_MSG(j != NULL, "not JSON: %s", mine ? mine : "(null)");
+        if (j && b) {
+            cJSON *sym = cJSON_GetObjectItemCaseSensitive(j, "symmetry");
+            CHECK(cJSON_IsObject(sym));
+            CHECK(cJSON_GetArraySize(j) == cJSON_GetArraySize(b) + 1);
+            cJSON *n = cJSON_GetObjectItemCaseSensitive(sym, "n_classes");
+            cJSON *r = cJSON_GetObjectItemCaseSensitive(sym, "n_residual_classes");
+            cJSON *f = cJSON_GetObjectItemCaseSensitive(sym, "n_fixed_nodes");
+            cJSON *names = cJSON_GetObjectItemCaseSensitive(sym, "fixed_nodes");
+            CHECK_MSG(cJSON_IsNumber(n) && n->valueint == cases[c].classes, "%s: n_classes", cases[c].arch);
+            CHECK_MSG(cJSON_IsNumber(r) && r->valueint == cases[c].residual, "%s: residual", cases[c].arch);
+            CHECK_MSG(cJSON_IsNumber(f) && f->valueint == cases[c].fixed, "%s: fixed", cases[c].arch);
+            CHECK(cJSON_IsArray(names) && cJSON_GetArraySize(names) == cases[c].fixed);
+            if (cases[c].fixed == 1 && cJSON_GetArraySize(names) == 1) {
+                const char *want = m->nodes[1].name;
+                cJSON *name0 = cJSON_GetArrayItem(names, 0);
+                CHECK_MSG(cJSON_IsString(name0) && want && want[0] && !strcmp(name0->valuestring, want),
+                          "fixed node name '%s', expected '%s'",
+                          cJSON_IsString(name0) ? name0->valuestring : "?", want ? want : "?");
+            }
+            /* the last key, and the rest is the engine's object unchanged */
+            cJSON *last = j->child;
+            while (last && last->next) last = last->next;
+            CHECK(last == sym);
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "symmetry");
+            CHECK(cJSON_Compare(j, b, 1));
+        }
+        cJSON_Delete(j);
+        cJSON_Delete(b);
+        minima_free(mine);
+        minima_free(base);
+        minima_model_free(m);
+    }
+    char *t = (char *)"untouched";
+    CHECK(minima_gsym_model_info_json(NULL, NULL, &t) == MINIMA_EINVAL && t == NULL);
+    CHECK(minima_gsym_model_info_json(NULL, NULL, NULL) == MINIMA_EINVAL);
+}
+
 static void test_errors(void)
 {
     minima_model *m = make_model(ARCH_RESNET, 51), *mlp = make_model("6-5-3", 52);
@@ -548,6 +604,23 @@ static void test_out_of_memory(void)
         CHECK(s == MINIMA_OK || s == MINIMA_ENOMEM);
         minima_gsym_free(g);
     }
+    /* the info JSON: ENOMEM with nothing returned, or the whole text */
+    int whole = 0;
+    for (long k = 0; k < 60; k++) {
+        char *json = NULL;
+        minima_alloc_fail_after(k);
+        minima_status s = minima_gsym_model_info_json(m, NULL, &json);
+        minima_alloc_fail_after(-1);
+        CHECK_MSG(s == MINIMA_OK || (s == MINIMA_ENOMEM && json == NULL), "fail after %ld: status %d", k, s);
+        if (s == MINIMA_OK) {
+            cJSON *j = json ? cJSON_Parse(json) : NULL;
+            CHECK(j && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "symmetry")));
+            whole += j != NULL;
+            cJSON_Delete(j);
+        }
+        minima_free(json);
+    }
+    CHECK(whole > 0);
     minima_model_free(m);
 }
 
@@ -561,6 +634,7 @@ int main(void)
     RUN(test_canonical_far);
     RUN(test_canonical_matches_mlp);
     RUN(test_canonical_degenerate);
+    RUN(test_info_json);
     RUN(test_errors);
     RUN(test_out_of_memory);
     return harness_report();

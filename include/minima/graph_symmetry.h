@@ -188,6 +188,18 @@ minima_status minima_gsym_norm2(const minima_gsym *g, const minima_model *model,
 void minima_gsym_describe(const minima_gsym *g, const minima_model *model, char *buf,
                           size_t size);
 
+/* The JSON of `minima info --json`: minima_model_info_json's object (path
+ * NULL: "model": null) with one more key, last,
+ *     "symmetry": {"n_classes": N, "n_residual_classes": R,
+ *                  "n_fixed_nodes": F, "fixed_nodes": [names]}
+ * (the F fixed nodes counted above, by name, or by label when unnamed), or,
+ * when the group cannot be formed (a node kind it does not know),
+ *     "symmetry": null, "symmetry_error": "the reason".
+ * It lives here and not in the engine's model_info.c because the group is
+ * built above the engine. *json is allocated (minima_free it).
+ * MINIMA_EINVAL for NULL model/json, MINIMA_ENOMEM. */
+minima_status minima_gsym_model_info_json(const minima_model *model, const char *path, char **json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,6 +78,10 @@ class TestGraph(unittest.TestCase):
         self.assertEqual(info["arch"], ARCH)
         self.assertFalse(info["is_mlp"])
         self.assertEqual([l["kind"] for l in info["layers"]], ["conv2d", "linear"])
+        # the rescaling group: conv4 -> relu -> maxpool -> flatten (4 channel
+        # classes) -> the output linear (fixed); no residual add, no fixed node
+        self.assertEqual(info["symmetry"], {"n_classes": 4, "n_residual_classes": 0,
+                                            "n_fixed_nodes": 0, "fixed_nodes": []})
         np.testing.assert_array_equal(minima.Model.create(ARCH, seed=3).params, m.params)
 
     def test_loss_and_outputs_against_numpy(self):

@@ -12,6 +12,7 @@
 
 #include "io/data_impl.h"
 #include "minima/alloc.h"
+#include "minima/graph_symmetry.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
 #include "api/api_request_impl.h"
@@ -166,7 +167,7 @@ minima_status minima_api_model_info(const minima_model *model, char **json)
     if (!json) MINIMA_FAIL(MINIMA_EINVAL, "minima_api_model_info: NULL argument (json)");
     *json = NULL;
     if (!model) MINIMA_FAIL(MINIMA_EINVAL, "minima_api_model_info: NULL argument (model)");
-    return minima_model_info_json(model, NULL, json);
+    return minima_gsym_model_info_json(model, NULL, json);   /* `minima info --json`'s text */
 }
 
 size_t minima_api_model_n_params(const minima_model *model)
