@@ -1,66 +1,20 @@
 /* model_info.c — the JSON description of a model (`minima info --json`),
  * one writer for the command and the C API (model.h). */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text_impl.h"
 #include "minima/alloc.h"
 #include "minima/format.h"
 #include "minima/model.h"
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;                /* an allocation failed: the text is incomplete */
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
-{
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { t->failed = 1; return; }
-        if (t->s && (size_t)n < t->cap - t->len) { t->len += (size_t)n; return; }
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap <= t->len + (size_t)n) cap *= 2;
-        char *p = minima_realloc(t->s, cap, 1);
-        if (!p) { t->failed = 1; return; }
-        t->s = p;
-        t->cap = cap;
-    }
-}
-
-static void put_number(text *t, double x)
+static void put_number(minima_text *t, double x)
 {
     char buf[MINIMA_DOUBLE_CHARS];
-    if (!isfinite(x)) { put(t, "null"); return; }
+    if (!isfinite(x)) { minima_text_put(t, "null"); return; }
     minima_format_double(buf, sizeof buf, x);
-    put(t, "%s", buf);
-}
-
-/* A JSON string, escaped as the command line's json_string does. */
-static void put_string(text *t, const char *s)
-{
-    put(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"': put(t, "\\\""); break;
-        case '\\': put(t, "\\\\"); break;
-        case '\n': put(t, "\\n"); break;
-        case '\t': put(t, "\\t"); break;
-        case '\r': put(t, "\\r"); break;
-        default:
-            if (*p < 0x20) put(t, "\\u%04x", *p);
-            else put(t, "%c", *p);
-        }
-    }
-    put(t, "\"");
+    minima_text_put(t, "%s", buf);
 }
 
 static double norm2(const double *x, size_t n)
@@ -78,9 +32,9 @@ static double norm_inf(const double *x, size_t n)
 }
 
 /* [h, w] */
-static void put_pair(text *t, const char *key, const int v[2])
+static void put_pair(minima_text *t, const char *key, const int v[2])
 {
-    put(t, ", \"%s\": [%d, %d]", key, v[0], v[1]);
+    minima_text_put(t, ", \"%s\": [%d, %d]", key, v[0], v[1]);
 }
 
 static int is_activation(minima_node_kind k)
@@ -89,69 +43,69 @@ static int is_activation(minima_node_kind k)
 }
 
 /* The settings that apply to a node's kind. */
-static void put_settings(text *t, const minima_node *nd)
+static void put_settings(minima_text *t, const minima_node *nd)
 {
-    put(t, "{");
+    minima_text_put(t, "{");
     switch (nd->kind) {
     case MINIMA_NODE_LINEAR:
-        put(t, "\"out\": %d", nd->out);
+        minima_text_put(t, "\"out\": %d", nd->out);
         break;
     case MINIMA_NODE_CONV2D:
-        put(t, "\"out\": %d", nd->out);
+        minima_text_put(t, "\"out\": %d", nd->out);
         put_pair(t, "kernel", nd->kernel);
         put_pair(t, "stride", nd->stride);
         put_pair(t, "padding", nd->padding);
         put_pair(t, "dilation", nd->dilation);
-        put(t, ", \"groups\": %d", nd->groups);
+        minima_text_put(t, ", \"groups\": %d", nd->groups);
         break;
     case MINIMA_NODE_MAXPOOL2D:
     case MINIMA_NODE_AVGPOOL2D:
-        put(t, "\"kernel\": [%d, %d]", nd->kernel[0], nd->kernel[1]);
+        minima_text_put(t, "\"kernel\": [%d, %d]", nd->kernel[0], nd->kernel[1]);
         put_pair(t, "stride", nd->stride);
         put_pair(t, "padding", nd->padding);
         break;
     case MINIMA_NODE_LEAKY_RELU:
-        put(t, "\"slope\": ");
+        minima_text_put(t, "\"slope\": ");
         put_number(t, nd->slope);
         break;
     default:
         break;
     }
-    put(t, "}");
+    minima_text_put(t, "}");
 }
 
 /* "nodes": the graph, node by node. */
-static void put_nodes(text *t, const minima_model *m)
+static void put_nodes(minima_text *t, const minima_model *m)
 {
-    put(t, ",\n \"nodes\": [");
+    minima_text_put(t, ",\n \"nodes\": [");
     for (int i = 0; i < m->n_nodes; i++) {
         const minima_node *nd = &m->nodes[i];
         char shape[64];
         minima_shape_string(nd->shape, shape, sizeof shape);
-        put(t, "%s\n  {\"index\": %d, \"kind\": ", i ? "," : "", i);
-        put_string(t, minima_node_kind_name(nd->kind));
-        put(t, ", \"name\": ");
-        put_string(t, nd->name);
-        put(t, ", \"inputs\": [");
-        for (int j = 0; j < nd->n_inputs; j++) put(t, "%s%d", j ? ", " : "", nd->inputs[j]);
-        put(t, "], \"shape\": ");
-        put_string(t, shape);
-        put(t, ", \"settings\": ");
+        minima_text_put(t, "%s\n  {\"index\": %d, \"kind\": ", i ? "," : "", i);
+        minima_text_json_string(t, minima_node_kind_name(nd->kind));
+        minima_text_put(t, ", \"name\": ");
+        minima_text_json_string(t, nd->name);
+        minima_text_put(t, ", \"inputs\": [");
+        for (int j = 0; j < nd->n_inputs; j++) minima_text_put(t, "%s%d", j ? ", " : "", nd->inputs[j]);
+        minima_text_put(t, "], \"shape\": ");
+        minima_text_json_string(t, shape);
+        minima_text_put(t, ", \"settings\": ");
         put_settings(t, nd);
         size_t np = nd->n_weight + nd->n_bias;
-        put(t, ", \"bias\": %s, \"n_params\": %zu, \"offset\": ", nd->n_bias ? "true" : "false",
+        minima_text_put(t, ", \"bias\": %s, \"n_params\": %zu, \"offset\": ", nd->n_bias ? "true" : "false",
             np);
-        if (np) put(t, "%zu", nd->weight_offset);
-        else put(t, "null");
-        if (nd->folded_batchnorm) put(t, ", \"folded_batchnorm\": true");
-        put(t, "}");
+        if (np) minima_text_put(t, "%zu", nd->weight_offset);
+        else minima_text_put(t, "null");
+        if (nd->folded_batchnorm) minima_text_put(t, ", \"folded_batchnorm\": true");
+        minima_text_put(t, "}");
     }
-    put(t, "]");
+    minima_text_put(t, "]");
 }
 
 /* "layers" of a graph: its nodes with parameters (linear, conv2d); in and
  * out are features for linear, channels for conv2d. */
-static void put_graph_layers(text *t, const minima_model *m)
+static void put_graph_layers(minima_text *t, const minima_model *m)
 {
     int first = 1;
     for (int i = 1; i < m->n_nodes; i++) {
@@ -159,22 +113,22 @@ static void put_graph_layers(text *t, const minima_model *m)
         if (!nd->n_weight) continue;
         const minima_node *src = &m->nodes[nd->inputs[0]];
         const double *w = m->theta + nd->weight_offset;
-        put(t, "%s\n  {\"name\": ", first ? "" : ",");
+        minima_text_put(t, "%s\n  {\"name\": ", first ? "" : ",");
         first = 0;
-        put_string(t, nd->name);
-        put(t, ", \"kind\": ");
-        put_string(t, minima_node_kind_name(nd->kind));
-        put(t, ", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, "
+        minima_text_json_string(t, nd->name);
+        minima_text_put(t, ", \"kind\": ");
+        minima_text_json_string(t, minima_node_kind_name(nd->kind));
+        minima_text_put(t, ", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, "
             "\"offset\": %zu, \"weight_norm\": ", i, src->shape.c, nd->out,
             nd->n_bias ? "true" : "false", nd->n_weight + nd->n_bias, nd->weight_offset);
         put_number(t, norm2(w, nd->n_weight));
-        put(t, ", \"weight_max_abs\": ");
+        minima_text_put(t, ", \"weight_max_abs\": ");
         put_number(t, norm_inf(w, nd->n_weight));
-        put(t, ", \"bias_norm\": ");
+        minima_text_put(t, ", \"bias_norm\": ");
         if (nd->n_bias) put_number(t, norm2(m->theta + nd->bias_offset, nd->n_bias));
-        else put(t, "null");
-        if (nd->folded_batchnorm) put(t, ", \"folded_batchnorm\": true");
-        put(t, "}");
+        else minima_text_put(t, "null");
+        if (nd->folded_batchnorm) minima_text_put(t, ", \"folded_batchnorm\": true");
+        minima_text_put(t, "}");
     }
 }
 
@@ -183,7 +137,7 @@ minima_status minima_model_info_json(const minima_model *m, const char *path, ch
     if (!json) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_info_json: NULL argument");
     *json = NULL;
     if (!m) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_info_json: NULL model");
-    text t = {NULL, 0, 0, 0};
+    minima_text t = {NULL, 0, 0, 0};
     char arch[4096];
     minima_model_arch_string(m, arch, sizeof arch);
     /* A graph has no single activation or bias setting: say what its nodes
@@ -211,58 +165,58 @@ minima_status minima_model_info_json(const minima_model *m, const char *path, ch
         leaky = kinds && !mixed && act == MINIMA_NODE_LEAKY_RELU;
         activation = !kinds ? "none" : mixed ? "mixed" : minima_node_kind_name(act);
     }
-    put(&t, "{\"model\": ");
-    if (path) put_string(&t, path);
-    else put(&t, "null");
-    put(&t, ", \"arch\": ");
-    put_string(&t, arch);
-    put(&t, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, ", m->n_layers, m->n_params,
+    minima_text_put(&t, "{\"model\": ");
+    if (path) minima_text_json_string(&t, path);
+    else minima_text_put(&t, "null");
+    minima_text_put(&t, ", \"arch\": ");
+    minima_text_json_string(&t, arch);
+    minima_text_put(&t, ", \"n_layers\": %d, \"n_params\": %zu, \"has_bias\": %s, ", m->n_layers, m->n_params,
         has_bias ? "true" : "false");
-    put(&t, "\"activation\": ");
-    put_string(&t, activation);
-    put(&t, ", \"activation_source\": ");
-    put_string(&t, minima_provenance_name(m->activation_source));
-    put(&t, ", \"layer_order_source\": ");
-    put_string(&t, minima_provenance_name(m->order_source));
+    minima_text_put(&t, "\"activation\": ");
+    minima_text_json_string(&t, activation);
+    minima_text_put(&t, ", \"activation_source\": ");
+    minima_text_json_string(&t, minima_provenance_name(m->activation_source));
+    minima_text_put(&t, ", \"layer_order_source\": ");
+    minima_text_json_string(&t, minima_provenance_name(m->order_source));
     if (leaky) {
-        put(&t, ", \"leaky_slope\": ");
+        minima_text_put(&t, ", \"leaky_slope\": ");
         put_number(&t, slope);
     }
-    put(&t, ", \"loss\": ");
-    put_string(&t, minima_loss_name(m->loss));
-    put(&t, ", \"is_mlp\": %s", m->is_mlp ? "true" : "false");
-    put(&t, ",\n \"layers\": [");
+    minima_text_put(&t, ", \"loss\": ");
+    minima_text_json_string(&t, minima_loss_name(m->loss));
+    minima_text_put(&t, ", \"is_mlp\": %s", m->is_mlp ? "true" : "false");
+    minima_text_put(&t, ",\n \"layers\": [");
     if (!m->is_mlp) put_graph_layers(&t, m);
     for (int k = 0; m->is_mlp && k < m->n_layers; k++) {
         const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
         size_t nw = minima_model_layer_weights(m, k);
-        put(&t, "%s\n  {\"name\": ", k ? "," : "");
-        put_string(&t, m->layer_names[k]);
-        put(&t, ", \"kind\": \"linear\", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, "
+        minima_text_put(&t, "%s\n  {\"name\": ", k ? "," : "");
+        minima_text_json_string(&t, m->layer_names[k]);
+        minima_text_put(&t, ", \"kind\": \"linear\", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, "
             "\"n_params\": %zu, \"offset\": %zu, \"weight_norm\": ", 2 * k + 1, m->widths[k],
             m->widths[k + 1], m->has_bias ? "true" : "false", minima_model_layer_params(m, k),
             minima_model_layer_offset(m, k));
         put_number(&t, norm2(w, nw));
-        put(&t, ", \"weight_max_abs\": ");
+        minima_text_put(&t, ", \"weight_max_abs\": ");
         put_number(&t, norm_inf(w, nw));
-        put(&t, ", \"bias_norm\": ");
+        minima_text_put(&t, ", \"bias_norm\": ");
         if (b) put_number(&t, norm2(b, (size_t)m->widths[k + 1]));
-        else put(&t, "null");
-        if (m->nodes[2 * k + 1].folded_batchnorm) put(&t, ", \"folded_batchnorm\": true");
-        put(&t, "}");
+        else minima_text_put(&t, "null");
+        if (m->nodes[2 * k + 1].folded_batchnorm) minima_text_put(&t, ", \"folded_batchnorm\": true");
+        minima_text_put(&t, "}");
     }
-    put(&t, "]");
+    minima_text_put(&t, "]");
     put_nodes(&t, m);
-    put(&t, ",\n \"theta_norm\": ");
+    minima_text_put(&t, ",\n \"theta_norm\": ");
     put_number(&t, norm2(m->theta, m->n_params));
-    put(&t, ",\n \"metadata\": {");
+    minima_text_put(&t, ",\n \"metadata\": {");
     for (int i = 0; i < m->n_meta; i++) {
-        put(&t, "%s", i ? ", " : "");
-        put_string(&t, m->meta[i].key);
-        put(&t, ": ");
-        put_string(&t, m->meta[i].value);
+        minima_text_put(&t, "%s", i ? ", " : "");
+        minima_text_json_string(&t, m->meta[i].key);
+        minima_text_put(&t, ": ");
+        minima_text_json_string(&t, m->meta[i].value);
     }
-    put(&t, "}}");
+    minima_text_put(&t, "}}");
     if (t.failed) {
         minima_free(t.s);
         MINIMA_FAIL(MINIMA_ENOMEM, "model info: out of memory for the JSON text");

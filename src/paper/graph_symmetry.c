@@ -6,10 +6,10 @@
 #include "minima/graph_symmetry.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text_impl.h"
 #include "minima/alloc.h"
 
 #define CANON_MAX_ITER 100
@@ -701,51 +701,6 @@ void minima_gsym_describe(const minima_gsym *g, const minima_model *m, char *buf
 
 /* ---- info JSON --------------------------------------------------------- */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;                /* an allocation failed: the text is incomplete */
-} jtext;
-
-static void jput(jtext *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void jput(jtext *t, const char *fmt, ...)
-{
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { t->failed = 1; return; }
-        if (t->s && (size_t)n < t->cap - t->len) { t->len += (size_t)n; return; }
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap <= t->len + (size_t)n) cap *= 2;
-        char *q = minima_realloc(t->s, cap, 1);
-        if (!q) { t->failed = 1; return; }
-        t->s = q;
-        t->cap = cap;
-    }
-}
-
-/* A JSON string, escaped as model_info.c and the command line do. */
-static void jput_string(jtext *t, const char *s)
-{
-    jput(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"': jput(t, "\\\""); break;
-        case '\\': jput(t, "\\\\"); break;
-        case '\n': jput(t, "\\n"); break;
-        case '\t': jput(t, "\\t"); break;
-        case '\r': jput(t, "\\r"); break;
-        default:
-            if (*p < 0x20) jput(t, "\\u%04x", *p);
-            else jput(t, "%c", *p);
-        }
-    }
-    jput(t, "\"");
-}
 
 minima_status minima_gsym_model_info_json(const minima_model *model, const char *path, char **json)
 {
@@ -766,15 +721,15 @@ minima_status minima_gsym_model_info_json(const minima_model *model, const char 
         minima_free(base);
         return gst;
     }
-    jtext t = {NULL, 0, 0, 0};
-    jput(&t, "%.*s,\n \"symmetry\": ", (int)(len - 1), base);
+    minima_text t = {NULL, 0, 0, 0};
+    minima_text_put(&t, "%.*s,\n \"symmetry\": ", (int)(len - 1), base);
     minima_free(base);
     if (gst != MINIMA_OK) {
         /* the rest of the description stands without the group */
-        jput(&t, "null, \"symmetry_error\": ");
-        jput_string(&t, minima_last_error());
+        minima_text_put(&t, "null, \"symmetry_error\": ");
+        minima_text_json_string(&t, minima_last_error());
     } else {
-        jput(&t, "{\"n_classes\": %d, \"n_residual_classes\": %d, \"n_fixed_nodes\": %d, "
+        minima_text_put(&t, "{\"n_classes\": %d, \"n_residual_classes\": %d, \"n_fixed_nodes\": %d, "
              "\"fixed_nodes\": [", g->n_classes, g->n_residual_classes, g->n_fixed_nodes);
         int shown = 0;
         for (int i = 0; i < g->n_nodes && i < model->n_nodes - 1; i++) {
@@ -785,12 +740,12 @@ minima_status minima_gsym_model_info_json(const minima_model *model, const char 
                 minima_model_node_label(model, i, label, sizeof label);
                 name = label;
             }
-            jput(&t, "%s", shown++ ? ", " : "");
-            jput_string(&t, name);
+            minima_text_put(&t, "%s", shown++ ? ", " : "");
+            minima_text_json_string(&t, name);
         }
-        jput(&t, "]}");
+        minima_text_put(&t, "]}");
     }
-    jput(&t, "}");
+    minima_text_put(&t, "}");
     minima_gsym_free(g);
     if (t.failed) {
         minima_free(t.s);
