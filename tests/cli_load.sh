@@ -162,7 +162,7 @@ has "batchnorm without --arch" "$TMP/err" "BatchNorm is not supported in a safet
 has "batchnorm without --arch" "$TMP/err" ",bn,"
 # with the grammar (minima_arch_parse) in the build: loaded, folded, errors naming the tensor
 if "$BIN" info --model "$FIX/bn_mlp.safetensors" --arch 3:2 2>&1 | grep -q "general form is not read yet"; then
-    echo "skip: --arch loads (no architecture grammar in this build)" >&2
+    bad "--arch loads: the architecture grammar is not in this build"
 else
     run "bn --arch" 0 "$BIN" info --model "$FIX/bn_mlp.safetensors" --arch 4:5,bn,relu,3 --json
     pycheck "bn --arch" "out['n_params'] == 5 * 4 + 5 + 3 * 5 + 3"

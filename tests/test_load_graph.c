@@ -5,9 +5,10 @@
  * (against a reference computed here, and against PyTorch's outputs of
  * tests/fixtures/bn_*.safetensors, made by make_bn_fixtures.py).
  *
- * Two things land from elsewhere: the architecture grammar
- * (minima_arch_parse) and the convolution kind. Tests through them check
- * at run time whether they are there and say "skip" when not. */
+ * The tests through the architecture grammar (minima_arch_parse), the
+ * convolution kind and the engine on graphs first check that those are
+ * built in: a build without them fails (have_arch, have_conv,
+ * engine_runs_graphs). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -127,11 +128,15 @@ static const char *json_meta(const cJSON *root, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Whether the architecture grammar has landed (the placeholder refuses). */
+/* The architecture grammar and the conv2d kind are built in; a build
+ * without them fails here (the tests below then skip what they cannot run,
+ * saying so, rather than crash). */
 static int have_arch(void)
 {
     minima_model *m = NULL;
     minima_status st = minima_arch_parse("3:2", 1, MINIMA_ACT_RELU, 0, &m);
+    CHECK_MSG(st == MINIMA_OK, "the architecture grammar must be built in: %s",
+              minima_last_error());
     minima_model_free(m);
     minima_clear_error();
     return st == MINIMA_OK;
@@ -139,6 +144,7 @@ static int have_arch(void)
 
 static int have_conv(void)
 {
+    CHECK_MSG(layer_kind_of(MINIMA_NODE_CONV2D) != NULL, "the conv2d kind must be built in");
     return layer_kind_of(MINIMA_NODE_CONV2D) != NULL;
 }
 
@@ -173,9 +179,9 @@ static minima_model *residual_graph(void)
     return m;
 }
 
-/* Whether the engine runs graphs that are not MLPs (it is being rewritten
- * for them elsewhere; until then minima_net_create on one may crash): probed
- * once in a child process on the residual graph. */
+/* Whether the engine runs graphs that are not MLPs, probed once in a child
+ * process on the residual graph so that a crash fails this check by name
+ * instead of killing the test. */
 static int engine_runs_graphs(void)
 {
     static int known = -1;
@@ -195,6 +201,7 @@ static int engine_runs_graphs(void)
     int status = 0;
     known = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
             WEXITSTATUS(status) == 0;
+    CHECK_MSG(known, "the engine must run a residual graph (probed in a child process)");
     return known;
 }
 
