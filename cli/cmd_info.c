@@ -45,20 +45,6 @@ static void print_symmetry_text(FILE *f, const minima_gsym *g, const minima_mode
     fprintf(f, "symmetry    %s\n", line);
 }
 
-static double norm2(const double *x, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
-    return sqrt(s);
-}
-
-static double norm_inf(const double *x, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fabs(x[i]) > s ? fabs(x[i]) : s;
-    return s;
-}
-
 /* The graph, one node per line: index, kind, name, output shape,
  * parameters, and the inputs when they are not the node before. */
 static void print_nodes(FILE *f, const minima_model *m)
@@ -102,14 +88,14 @@ static void print_graph(FILE *f, const minima_model *m, const char *arch, const 
     for (int i = 1; i < m->n_nodes; i++) {
         const minima_node *nd = &m->nodes[i];
         if (!nd->n_weight) continue;
-        const double *w = m->theta + nd->weight_offset;
+        minima_node_norms nn = minima_model_node_norms(m, i);
         char bn[32] = "-";
-        if (nd->n_bias) snprintf(bn, sizeof bn, "%.6g", norm2(m->theta + nd->bias_offset, nd->n_bias));
+        if (nd->n_bias) snprintf(bn, sizeof bn, "%.6g", nn.bias_norm);
         fprintf(f, "  %-20s %-8s %10zu %14.6g %14.6g %14s\n", nd->name[0] ? nd->name : "(unnamed)",
-                minima_node_kind_name(nd->kind), nd->n_weight + nd->n_bias,
-                norm2(w, nd->n_weight), norm_inf(w, nd->n_weight), bn);
+                minima_node_kind_name(nd->kind), nd->n_weight + nd->n_bias, nn.weight_norm,
+                nn.weight_max_abs, bn);
     }
-    fprintf(f, "\n||theta||_2 %.6g\n", norm2(m->theta, m->n_params));
+    fprintf(f, "\n||theta||_2 %.6g\n", minima_model_theta_norm(m));
     if (m->n_meta) {
         fprintf(f, "metadata\n");
         for (int i = 0; i < m->n_meta; i++) fprintf(f, "  %s = %s\n", m->meta[i].key, m->meta[i].value);
@@ -149,18 +135,18 @@ static void print_text(FILE *f, const minima_model *m, const char *path, const m
     fprintf(f, "  %-20s %8s %8s %10s %14s %14s %14s\n", "layer", "in", "out", "params", "||W||_F",
             "max|W|", "||b||");
     for (int k = 0; k < m->n_layers; k++) {
-        const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
-        size_t nw = minima_model_layer_weights(m, k);
+        minima_node_norms nn = minima_model_node_norms(m, 2 * k + 1);
         char bn[32] = "-";
-        if (b) snprintf(bn, sizeof bn, "%.6g", norm2(b, (size_t)m->widths[k + 1]));
+        if (m->has_bias) snprintf(bn, sizeof bn, "%.6g", nn.bias_norm);
         fprintf(f, "  %-20s %8d %8d %10zu %14.6g %14.6g %14s\n",
                 m->layer_names[k][0] ? m->layer_names[k] : "(unnamed)", m->widths[k],
-                m->widths[k + 1], minima_model_layer_params(m, k), norm2(w, nw), norm_inf(w, nw), bn);
+                m->widths[k + 1], minima_model_layer_params(m, k), nn.weight_norm,
+                nn.weight_max_abs, bn);
     }
     for (int k = 0; k < m->n_layers; k++)
         if (m->nodes[2 * k + 1].folded_batchnorm)
             fprintf(f, "batch norm folded into layer '%s'\n", m->layer_names[k]);
-    fprintf(f, "\n||theta||_2 %.6g\n", norm2(m->theta, m->n_params));
+    fprintf(f, "\n||theta||_2 %.6g\n", minima_model_theta_norm(m));
     if (m->n_meta) {
         fprintf(f, "metadata\n");
         for (int i = 0; i < m->n_meta; i++) fprintf(f, "  %s = %s\n", m->meta[i].key, m->meta[i].value);

@@ -272,6 +272,12 @@ minima_status minima_model_check_finite(const minima_model *model);
 minima_status minima_model_set_meta(minima_model *model, const char *key, const char *value);
 const char *minima_model_get_meta(const minima_model *model, const char *key);
 
+/* The norms `minima info` reports for a node with parameters: ||W||_F,
+ * max |W_ij|, ||b||_2 (NaN without a bias); and ||theta||_2. */
+typedef struct { double weight_norm, weight_max_abs, bias_norm; } minima_node_norms;
+minima_node_norms minima_model_node_norms(const minima_model *model, int node);
+double minima_model_theta_norm(const minima_model *model);
+
 /* The JSON description of the model, as `minima info --json` prints it
  * (without the final newline): keys model (path, or null when NULL), arch,
  * n_layers, n_params, has_bias, activation, activation_source,

@@ -31,6 +31,22 @@ static double norm_inf(const double *x, size_t n)
     return s;
 }
 
+minima_node_norms minima_model_node_norms(const minima_model *m, int node)
+{
+    const minima_node *nd = &m->nodes[node];
+    const double *w = m->theta + nd->weight_offset;
+    minima_node_norms r;
+    r.weight_norm = norm2(w, nd->n_weight);
+    r.weight_max_abs = norm_inf(w, nd->n_weight);
+    r.bias_norm = nd->n_bias ? norm2(m->theta + nd->bias_offset, nd->n_bias) : NAN;
+    return r;
+}
+
+double minima_model_theta_norm(const minima_model *m)
+{
+    return norm2(m->theta, m->n_params);
+}
+
 /* [h, w] */
 static void put_pair(minima_text *t, const char *key, const int v[2])
 {
@@ -112,7 +128,7 @@ static void put_graph_layers(minima_text *t, const minima_model *m)
         const minima_node *nd = &m->nodes[i];
         if (!nd->n_weight) continue;
         const minima_node *src = &m->nodes[nd->inputs[0]];
-        const double *w = m->theta + nd->weight_offset;
+        minima_node_norms nn = minima_model_node_norms(m, i);
         minima_text_put(t, "%s\n  {\"name\": ", first ? "" : ",");
         first = 0;
         minima_text_json_string(t, nd->name);
@@ -121,12 +137,11 @@ static void put_graph_layers(minima_text *t, const minima_model *m)
         minima_text_put(t, ", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, \"n_params\": %zu, "
             "\"offset\": %zu, \"weight_norm\": ", i, src->shape.c, nd->out,
             nd->n_bias ? "true" : "false", nd->n_weight + nd->n_bias, nd->weight_offset);
-        put_number(t, norm2(w, nd->n_weight));
+        put_number(t, nn.weight_norm);
         minima_text_put(t, ", \"weight_max_abs\": ");
-        put_number(t, norm_inf(w, nd->n_weight));
+        put_number(t, nn.weight_max_abs);
         minima_text_put(t, ", \"bias_norm\": ");
-        if (nd->n_bias) put_number(t, norm2(m->theta + nd->bias_offset, nd->n_bias));
-        else minima_text_put(t, "null");
+        put_number(t, nn.bias_norm);   /* NaN without a bias: null */
         if (nd->folded_batchnorm) minima_text_put(t, ", \"folded_batchnorm\": true");
         minima_text_put(t, "}");
     }
@@ -188,27 +203,25 @@ minima_status minima_model_info_json(const minima_model *m, const char *path, ch
     minima_text_put(&t, ",\n \"layers\": [");
     if (!m->is_mlp) put_graph_layers(&t, m);
     for (int k = 0; m->is_mlp && k < m->n_layers; k++) {
-        const double *w = minima_model_weight(m, k), *b = minima_model_bias(m, k);
-        size_t nw = minima_model_layer_weights(m, k);
+        minima_node_norms nn = minima_model_node_norms(m, 2 * k + 1);
         minima_text_put(&t, "%s\n  {\"name\": ", k ? "," : "");
         minima_text_json_string(&t, m->layer_names[k]);
         minima_text_put(&t, ", \"kind\": \"linear\", \"node\": %d, \"in\": %d, \"out\": %d, \"bias\": %s, "
             "\"n_params\": %zu, \"offset\": %zu, \"weight_norm\": ", 2 * k + 1, m->widths[k],
             m->widths[k + 1], m->has_bias ? "true" : "false", minima_model_layer_params(m, k),
             minima_model_layer_offset(m, k));
-        put_number(&t, norm2(w, nw));
+        put_number(&t, nn.weight_norm);
         minima_text_put(&t, ", \"weight_max_abs\": ");
-        put_number(&t, norm_inf(w, nw));
+        put_number(&t, nn.weight_max_abs);
         minima_text_put(&t, ", \"bias_norm\": ");
-        if (b) put_number(&t, norm2(b, (size_t)m->widths[k + 1]));
-        else minima_text_put(&t, "null");
+        put_number(&t, nn.bias_norm);   /* NaN without a bias: null */
         if (m->nodes[2 * k + 1].folded_batchnorm) minima_text_put(&t, ", \"folded_batchnorm\": true");
         minima_text_put(&t, "}");
     }
     minima_text_put(&t, "]");
     put_nodes(&t, m);
     minima_text_put(&t, ",\n \"theta_norm\": ");
-    put_number(&t, norm2(m->theta, m->n_params));
+    put_number(&t, minima_model_theta_norm(m));
     minima_text_put(&t, ",\n \"metadata\": {");
     for (int i = 0; i < m->n_meta; i++) {
         minima_text_put(&t, "%s", i ? ", " : "");
