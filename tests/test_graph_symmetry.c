@@ -177,6 +177,97 @@ static void test_mlp_matches_unit_scales(void)
     minima_model_free(m);
 }
 
+/* ---- stages and the stage-wise map ---------------------------------------- */
+
+static void test_stages(void)
+{
+    /* MLP: stage k is hidden layer k+1, and T_alpha and the random points
+     * are those of minima/symmetry.h. */
+    minima_model *m = make_model("6-5-4-3", 4);
+    minima_gsym *g = NULL;
+    CHECK_OK(minima_gsym_create(m, &g));
+    if (m && g) {
+        CHECK(g->n_stages == 2);
+        CHECK(g->stage_of_class[4] == 0 && g->stage_of_class[5] == 1);
+        CHECK(g->node_stage[1] == 0 && g->node_stage[3] == 1 && g->node_stage[5] == -1);
+        double alpha[3] = {10.0, 0.25, 0.4}, used[3], used2[3];
+        double u[9], s[9], s2[9];
+        size_t P = m->n_params;
+        double *a = dalloc(P), *b = dalloc(P);
+        CHECK_OK(minima_gsym_stage_u(g, alpha, 3, 0, 1e-12, u, used));
+        CHECK_OK(minima_sym_layer_scales(m, alpha, 3, 0, 1e-12, s, used2));
+        for (int k = 0; k < 9; k++) CHECK(fabs(exp(u[k]) - s[k]) <= 1e-14 * s[k]);
+        for (int k = 0; k < 3; k++) CHECK(fabs(used[k] - used2[k]) <= 1e-15 * used2[k]);
+        CHECK_OK(minima_gsym_apply(g, m, u, NULL, a));
+        minima_sym_apply(m, s, m->theta, b);
+        CHECK(harness_vec_reldiff(a, b, P, 1e-300) <= 1e-14);
+        /* derive_last: two factors suffice, the third is 1/(10 * 0.25) */
+        CHECK_OK(minima_gsym_stage_u(g, alpha, 2, 1, 1e-12, u, used));
+        CHECK(fabs(used[2] - 0.4) <= 1e-15);
+        /* the product must be 1 */
+        alpha[2] = 0.41;
+        CHECK(minima_gsym_stage_u(g, alpha, 3, 0, 1e-12, u, used) == MINIMA_EINVAL);
+        CHECK(minima_gsym_stage_u(g, alpha, 2, 0, 1e-12, u, used) == MINIMA_EINVAL);
+        alpha[0] = -1;
+        CHECK(minima_gsym_stage_u(g, alpha, 3, 1, 1e-12, u, used) == MINIMA_EINVAL);
+        CHECK_OK(minima_gsym_random_u(g, 77, 0.7, NULL, u));
+        CHECK_OK(minima_sym_random_scales(m, 77, 0.7, NULL, s2));
+        for (int k = 0; k < 9; k++) CHECK(fabs(exp(u[k]) - s2[k]) <= 1e-14 * s2[k]);
+        CHECK(minima_gsym_random_u(g, 77, -1, NULL, u) == MINIMA_EINVAL);
+        free(a);
+        free(b);
+    }
+    minima_gsym_free(g);
+    minima_model_free(m);
+
+    /* The residual net: the stream (stem + both blocks' second convs) is
+     * stage 0, each block's first conv its own stage. */
+    m = make_model(ARCH_RESNET, 5);
+    g = NULL;
+    CHECK_OK(minima_gsym_create(m, &g));
+    if (m && g) {
+        CHECK(g->n_stages == 3);
+        int convs[5], nc = 0;
+        for (int i = 0; i < m->n_nodes; i++)
+            if (m->nodes[i].kind == MINIMA_NODE_CONV2D && nc < 5) convs[nc++] = i;
+        CHECK(nc == 5);
+        CHECK(g->node_stage[convs[0]] == 0 && g->node_stage[convs[2]] == 0 &&
+              g->node_stage[convs[4]] == 0);
+        CHECK(g->node_stage[convs[1]] == 1 && g->node_stage[convs[3]] == 2);
+        CHECK(g->node_stage[m->n_nodes - 1] == -1);
+        /* T_alpha keeps the function: outputs by the reference pass */
+        double alpha[4] = {1e3, 1e-2, 10.0, 1e-2};
+        double u[9];
+        CHECK_OK(minima_gsym_stage_u(g, alpha, 4, 0, 1e-12, u, NULL));
+        CHECK(fabs(u[g->class_of[g->channel_offset[convs[1]]]] - log(10.0)) <= 1e-13);
+        minima_model *moved = NULL;
+        CHECK_OK(minima_model_copy(m, &moved));
+        minima_dataset *d = make_data(m, 6, 3);
+        if (moved && d) {
+            CHECK_OK(minima_gsym_apply(g, m, u, NULL, moved->theta));
+            int dK = minima_model_n_outputs(m);
+            double *y0 = dalloc(6 * (size_t)dK), *y1 = dalloc(6 * (size_t)dK);
+            CHECK_OK(minima_reference_forward(m, NULL, d->x, 6, y0));
+            CHECK_OK(minima_reference_forward(moved, NULL, d->x, 6, y1));
+            CHECK(harness_vec_reldiff(y1, y0, 6 * (size_t)dK, 1e-300) <= 1e-12);
+            free(y0);
+            free(y1);
+        }
+        minima_dataset_free(d);
+        minima_model_free(moved);
+    }
+    minima_gsym_free(g);
+    minima_model_free(m);
+
+    /* LeNet: three stages (conv4, conv6 with the flatten, linear 10) */
+    m = make_model(ARCH_LENET, 6);
+    g = NULL;
+    CHECK_OK(minima_gsym_create(m, &g));
+    if (g) CHECK(g->n_stages == 3);
+    minima_gsym_free(g);
+    minima_model_free(m);
+}
+
 /* ---- the identities ------------------------------------------------------------ */
 
 static void check_identities(const char *arch, uint64_t seed)
@@ -628,6 +719,7 @@ int main(void)
 {
     RUN(test_class_counts);
     RUN(test_mlp_matches_unit_scales);
+    RUN(test_stages);
     RUN(test_identities);
     RUN(test_tanh_fixes_channels);
     RUN(test_canonical);

@@ -90,6 +90,11 @@ typedef struct {
                                   every output channel is fixed (e.g. read by tanh) */
     int *node_fixed;           /* (n_nodes) 1 for a linear/conv2d node whose every output
                                   channel is fixed (the output node included), else 0 */
+    /* Stages (minima_gsym_stage_u): */
+    int n_stages;              /* stages of free classes */
+    int *stage_of_class;       /* (n_classes) the stage of each free class, 0..n_stages-1 */
+    int *node_stage;           /* (n_nodes) the stage of a linear/conv2d node's free output
+                                  channels; -1 for other nodes and for fixed ones */
 } minima_gsym;
 
 /* The group of `model`'s graph. MINIMA_EINVAL for NULL arguments,
@@ -116,6 +121,44 @@ minima_status minima_gsym_diag(const minima_gsym *g, const minima_model *model, 
  * model->theta). Errors as minima_gsym_diag. */
 minima_status minima_gsym_apply(const minima_gsym *g, const minima_model *model, const double *u,
                                 const double *theta /* (P) or NULL */, double *out /* (P) */);
+
+/* ---- stage-wise maps and random points ---------------------------------- */
+
+/* STAGES. The free classes of one linear/conv2d node's output channels form
+ * one stage, and two stages sharing a class are one: a residual stream,
+ * written by the stem and by the last convolution of every block through
+ * the adds, is one stage with all the convolutions that write it; each
+ * block's inner convolution makes its own stage. Stages are numbered in
+ * graph order of the first node that writes them. For a multilayer
+ * perceptron stage k is hidden layer k+1 (n_stages = K-1).
+ *
+ * The STAGE-WISE MAP T_alpha gives every class of stage s (1-based) the
+ * factor alpha_1 ... alpha_s; the output node is the last factor,
+ * alpha_{S+1} = 1/(alpha_1 ... alpha_S). For an MLP this is the layer-wise
+ * map of minima/symmetry.h: W_k -> alpha_k W_k, b_k -> (alpha_1...alpha_k) b_k.
+ * On other graphs a weight reading stage s and writing stage t is
+ * multiplied by (alpha_1...alpha_t)/(alpha_1...alpha_s), a bias of stage t
+ * by alpha_1...alpha_t. */
+
+/* The log-factors u (n_classes) of T_alpha. alpha holds n_alpha finite
+ * factors > 0: without derive_last n_alpha = n_stages + 1 and their product
+ * must be 1 within prod_tol (relative); with derive_last n_alpha = n_stages
+ * (or n_stages + 1, the last ignored) and the last factor is derived. In
+ * both cases the map applies alpha_{S+1} = 1/(alpha_1...alpha_S), which
+ * alpha_used (n_stages + 1 values, or NULL) receives. MINIMA_EINVAL naming
+ * the count expected, the bad factor or the product found. */
+minima_status minima_gsym_stage_u(const minima_gsym *g, const double *alpha, int n_alpha,
+                                  int derive_last, double prod_tol, double *u /* (n_classes) */,
+                                  double *alpha_used /* (n_stages + 1) or NULL */);
+
+/* A random point of the group: u[c] = u0[c] + spread * z_c (u0 NULL: 0),
+ * z_c standard normal from minima's generator seeded with `seed`, drawn in
+ * class order. For an MLP, exp(u) are the unit scales of
+ * minima_sym_random_scales with the same seed (log-normal factors).
+ * MINIMA_EINVAL for a negative or non-finite spread. */
+minima_status minima_gsym_random_u(const minima_gsym *g, uint64_t seed, double spread,
+                                   const double *u0 /* (n_classes) or NULL */,
+                                   double *u /* (n_classes) */);
 
 /* ---- the canonical representative ----------------------------------- */
 

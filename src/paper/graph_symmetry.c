@@ -11,6 +11,7 @@
 
 #include "base/text_impl.h"
 #include "minima/alloc.h"
+#include "minima/rng.h"
 
 #define CANON_MAX_ITER 100
 #define CANON_GRAD_TOL 1e-13      /* ||grad F|| <= CANON_GRAD_TOL * F */
@@ -47,6 +48,8 @@ void minima_gsym_free(minima_gsym *g)
     minima_free(g->channel_offset);
     minima_free(g->class_of);
     minima_free(g->node_fixed);
+    minima_free(g->stage_of_class);
+    minima_free(g->node_stage);
     minima_free(g);
 }
 
@@ -131,6 +134,58 @@ static minima_status build_classes(const minima_model *m, minima_gsym *g, size_t
         }
     }
     tie_fixed(g, parent, m->n_nodes - 1, fixed);     /* the logits */
+    return MINIMA_OK;
+}
+
+/* Stages: the free classes of one parametric node's output channels belong
+ * to one stage, and stages that share a class merge (a residual stream's
+ * convolutions). Union-find over the classes; stages are numbered in the
+ * order of their smallest class, i.e. of the first node that creates them. */
+static minima_status build_stages(const minima_model *m, minima_gsym *g)
+{
+    int n = g->n_classes;
+    g->stage_of_class = minima_alloc(n ? (size_t)n : 1, sizeof *g->stage_of_class);
+    g->node_stage = minima_alloc((size_t)m->n_nodes, sizeof *g->node_stage);
+    size_t *parent = minima_alloc(n ? (size_t)n : 1, sizeof *parent);
+    if (!g->stage_of_class || !g->node_stage || !parent) {
+        minima_free(parent);
+        MINIMA_FAIL(MINIMA_ENOMEM, "rescaling group: out of memory");
+    }
+    for (int k = 0; k < n; k++) parent[k] = (size_t)k;
+    for (int i = 0; i < m->n_nodes; i++) {
+        g->node_stage[i] = -1;
+        if (!is_parametric(m->nodes[i].kind)) continue;
+        const int *cls = g->class_of + g->channel_offset[i];
+        int first = -1;
+        for (int c = 0; c < g->n_channels[i]; c++) {
+            if (cls[c] < 0) continue;
+            if (first < 0) first = cls[c];
+            else uf_union(parent, (size_t)first, (size_t)cls[c]);
+        }
+    }
+    /* label roots in class order; uf_union keeps the larger index as the root,
+     * so the label is attached to the root and given on first sight */
+    int *label = minima_alloc(n ? (size_t)n : 1, sizeof *label);
+    if (!label) {
+        minima_free(parent);
+        MINIMA_FAIL(MINIMA_ENOMEM, "rescaling group: out of memory");
+    }
+    for (int k = 0; k < n; k++) label[k] = -1;
+    int ns = 0;
+    for (int k = 0; k < n; k++) {
+        size_t r = uf_find(parent, (size_t)k);
+        if (label[r] < 0) label[r] = ns++;
+        g->stage_of_class[k] = label[r];
+    }
+    g->n_stages = ns;
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (!is_parametric(m->nodes[i].kind)) continue;
+        const int *cls = g->class_of + g->channel_offset[i];
+        for (int c = 0; c < g->n_channels[i] && g->node_stage[i] < 0; c++)
+            if (cls[c] >= 0) g->node_stage[i] = g->stage_of_class[cls[c]];
+    }
+    minima_free(label);
+    minima_free(parent);
     return MINIMA_OK;
 }
 
@@ -220,6 +275,14 @@ minima_status minima_gsym_create(const minima_model *m, minima_gsym **out)
         }
     }
     for (int k = 0; k < n; k++) g->n_residual_classes += residual[k];
+    if (st == MINIMA_OK) st = build_stages(m, g);
+    if (st != MINIMA_OK) {
+        minima_free(residual);
+        minima_free(parent);
+        minima_free(label_of_root);
+        minima_gsym_free(g);
+        return st;
+    }
     for (size_t a = 0; a < g->n_pairs; a++)
         if (g->class_of[a] >= 0 && residual[g->class_of[a]]) g->n_residual_pairs++;
     minima_free(residual);
@@ -334,6 +397,60 @@ minima_status minima_gsym_apply(const minima_gsym *g, const minima_model *m, con
         for (size_t p = 0; p < m->n_params; p++) out[p] = d[p] * theta[p];
     minima_free(d);
     return st;
+}
+
+/* ---- stage-wise maps and random points ------------------------------------ */
+
+minima_status minima_gsym_stage_u(const minima_gsym *g, const double *alpha, int n_alpha,
+                                  int derive_last, double prod_tol, double *u, double *alpha_used)
+{
+    if (!g || !alpha || !u) MINIMA_FAIL(MINIMA_EINVAL, "minima_gsym_stage_u: NULL argument");
+    int S = g->n_stages, want = S + 1;
+    if (derive_last ? (n_alpha != S && n_alpha != want) : n_alpha != want)
+        MINIMA_FAIL(MINIMA_EINVAL, "stage-wise rescaling: %d factor%s given; this network has %d "
+                    "stage%s of hidden channels, so expected %d (the last for the output node%s)",
+                    n_alpha, n_alpha == 1 ? "" : "s", S, S == 1 ? "" : "s", want,
+                    derive_last ? "; or one fewer, the last derived" : "");
+    if (!(prod_tol >= 0) || !isfinite(prod_tol))
+        MINIMA_FAIL(MINIMA_EINVAL, "stage-wise rescaling: product tolerance %g, expected a "
+                    "finite number >= 0", prod_tol);
+    double logsum = 0, prod = 1;
+    for (int k = 0; k < n_alpha; k++) {
+        if (!isfinite(alpha[k]) || !(alpha[k] > 0))
+            MINIMA_FAIL(MINIMA_EINVAL, "stage-wise rescaling: alpha_%d = %g, expected a finite "
+                        "number > 0", k + 1, alpha[k]);
+        if (k < S) logsum += log(alpha[k]);
+        prod *= alpha[k];
+    }
+    if (!derive_last && !(fabs(prod - 1.0) <= prod_tol))
+        MINIMA_FAIL(MINIMA_EINVAL, "stage-wise rescaling: the product of the %d factors is %.17g; "
+                    "expected 1 (within %g relative), else the function changes", n_alpha, prod,
+                    prod_tol);
+    /* t_s = log(alpha_1 ... alpha_s) for stage s (1-based) */
+    double *t = minima_alloc(S ? (size_t)S : 1, sizeof *t);
+    if (!t) MINIMA_FAIL(MINIMA_ENOMEM, "stage-wise rescaling: out of memory");
+    double acc = 0;
+    for (int k = 0; k < S; k++) t[k] = (acc += log(alpha[k]));
+    for (int c = 0; c < g->n_classes; c++) u[c] = t[g->stage_of_class[c]];
+    minima_free(t);
+    if (alpha_used) {
+        for (int k = 0; k < S; k++) alpha_used[k] = alpha[k];
+        alpha_used[S] = exp(-logsum);
+    }
+    return MINIMA_OK;
+}
+
+minima_status minima_gsym_random_u(const minima_gsym *g, uint64_t seed, double spread,
+                                   const double *u0, double *u)
+{
+    if (!g || !u) MINIMA_FAIL(MINIMA_EINVAL, "minima_gsym_random_u: NULL argument");
+    if (!isfinite(spread) || spread < 0)
+        MINIMA_FAIL(MINIMA_EINVAL, "orbit spread %g: expected a finite number >= 0", spread);
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    for (int c = 0; c < g->n_classes; c++)
+        u[c] = (u0 ? u0[c] : 0.0) + spread * minima_rng_normal(&rng);
+    return MINIMA_OK;
 }
 
 /* ---- F, its gradient and Hessian ------------------------------------------- */
