@@ -20,6 +20,7 @@
 #include "minima/density.h"
 #include "minima/eigen.h"
 #include "minima/figures.h"
+#include "minima/graph_symmetry.h"
 #include "minima/landscape.h"
 #include "minima/linop.h"
 #include "minima/net.h"
@@ -36,18 +37,23 @@ const char minima_cmd_demo_summary[] = "the main job: one network, its curvature
 
 static const char usage[] =
     "usage: minima demo [--out DIR] [--data SRC] [--subset N] [--arch A] [--epochs E]\n"
-    "                   [--measure NAMES|all] [--retrain] [--quick] [--strict]\n\n"
-    "The main job, in a few minutes on two cores:\n"
-    "  1. train a ReLU network on Fashion-MNIST (or reuse DIR/model.safetensors);\n"
-    "  2. measure it: test accuracy, top Hessian eigenvalues, trace, spectral density,\n"
-    "     sharpness measures of the literature;\n"
-    "  3. rescale it layer-wise over several decades and per neuron at random, confirm\n"
-    "     the predictions are unchanged, and measure again (the invariance audit);\n"
-    "  4. print one table: for each measure, the range it took over parameters that\n"
-    "     all compute the same function, and whether the paper says it should move;\n"
-    "  5. run the checks of the paper's theorems;\n"
-    "  6. write DIR/report.md with the tables, the verdicts and the figures (spectrum,\n"
-    "     audit, loss landscapes before/after rescaling, the paper's figures).\n"
+    "                   [--measure NAMES|all] [--cnn-arch A|none] [--cnn-subset N]\n"
+    "                   [--cnn-epochs E] [--cnn-measure NAMES|all] [--retrain] [--quick]\n"
+    "                   [--strict]\n\n"
+    "The main job, in about three minutes on two cores, for two networks: a ReLU\n"
+    "multilayer perceptron and a small convolutional network (--cnn-arch none: the\n"
+    "perceptron only):\n"
+    "  1. train them on Fashion-MNIST (or reuse DIR/model.safetensors, DIR/cnn.safetensors);\n"
+    "  2. measure them: test accuracy, top Hessian eigenvalues, trace, spectral density;\n"
+    "  3. rescale each over several decades (layer-wise, or stage-wise on the CNN's graph)\n"
+    "     and per neuron or channel at random, confirm the predictions are unchanged, and\n"
+    "     evaluate the sharpness measures of the literature at every point (the audit);\n"
+    "  4. print one table per network: for each measure, the range it took over\n"
+    "     parameters that all compute the same function, whether the literature says it\n"
+    "     should move, and its value at the canonical (minimum-norm) point;\n"
+    "  5. draw loss landscapes through each network and through rescaled copies;\n"
+    "  6. run the checks of the paper's theorems (and thm1, thm3 on the CNN);\n"
+    "  7. write DIR/report.md with the tables, the verdicts and the figures.\n"
     "A measure whose verdict disagrees with the literature's expectation is a finding,\n"
     "reported in the table and the report, not a failure. Exit codes: 0 the demo ran\n"
     "and every theorem check passed; 1 a theorem check or a computation failed, or,\n"
@@ -100,83 +106,129 @@ static int make_dir(const char *dir)
 
 /* ---- steps ----------------------------------------------------------------- */
 
+/* One network of the demo, and what was measured on it. */
 typedef struct {
-    const char *dir, *source, *arch, *measures;
-    size_t subset, audit_subset;
-    int epochs, retrain, quick;
+    const char *label;        /* "MLP", "CNN": headings and console lines */
+    const char *arch;         /* minima_arch_parse's form */
+    const char *file;         /* model file in DIR */
+    const char *prefix;       /* of its figures' names: "" or "cnn_" */
+    const char *measures;     /* "all" or registry names, comma-separated */
+    int epochs, adam;
+    double lr;
+    size_t subset, curv_subset, audit_subset;   /* training examples used (0: all) */
+    double trace_rtol;
+    size_t density_steps;
     minima_model *model;
-    minima_dataset *train, *test, *audit_data;
+    minima_dataset *train, *curv_data, *audit_data;   /* slices of the training set */
     double test_loss, test_accuracy, train_loss, train_accuracy;
     int trained_now;
     double train_seconds;
+    int agree;                /* the audit met every expectation */
+} demo_net;
+
+typedef struct {
+    const char *dir, *source;
+    int retrain, quick;
+    minima_dataset *train_all, *test;
+    demo_net nets[2];
+    int n_nets;
 } demo;
 
+static minima_status slice(const minima_dataset *all, size_t n, minima_dataset **out)
+{
+    return minima_dataset_slice(all, 0, n && n < all->n ? n : all->n, out);
+}
+
+/* A model in DIR that this run may reuse: the same graph (activations and
+ * biases included) and, for a perceptron, an activation the file records. */
+static int reusable(const minima_model *m, const minima_model *want)
+{
+    char a[1024], b[1024];
+    minima_arch_format(m, a, sizeof a);
+    minima_arch_format(want, b, sizeof b);
+    if (strcmp(a, b) != 0 || m->n_params != want->n_params) return 0;
+    return !m->is_mlp || (m->activation == MINIMA_ACT_RELU && m->activation_source == MINIMA_FROM_FILE);
+}
+
 /* Step 1: the model, trained now or reused. */
-static minima_status step_model(demo *d)
+static minima_status step_model(demo *d, demo_net *n)
 {
     char path[4096];
-    path_in(path, sizeof path, d->dir, "model.safetensors");
-    int *widths = NULL, K = 0;
-    MINIMA_TRY(minima_parse_arch(d->arch, &widths, &K));
-    minima_status st = MINIMA_OK;
+    path_in(path, sizeof path, d->dir, n->file);
+    minima_model *want = NULL;
+    minima_status st;
+    if ((st = minima_arch_parse(n->arch, 1, MINIMA_ACT_RELU, 0.01, &want)) != MINIMA_OK) return st;
+    if ((st = slice(d->train_all, n->subset, &n->train)) != MINIMA_OK) goto done;
+    if ((st = slice(n->train, n->curv_subset, &n->curv_data)) != MINIMA_OK) goto done;
+    if ((st = slice(n->train, n->audit_subset, &n->audit_data)) != MINIMA_OK) goto done;
     if (!d->retrain) {
         minima_model *m = NULL;
-        if (minima_model_load(path, NULL, &m) == MINIMA_OK) {
-            /* only a model that records the relu the demo trains with is the demo's */
-            int same = m->n_layers == K && m->has_bias && m->activation == MINIMA_ACT_RELU &&
-                       m->activation_source == MINIMA_FROM_FILE;
-            for (int k = 0; same && k <= K; k++) same = m->widths[k] == widths[k];
-            if (same) {
-                d->model = m;
-                say("[1/6] reusing %s (delete it or pass --retrain to train again)\n", path);
-            } else {
-                minima_model_free(m);
-            }
+        if (minima_model_load(path, NULL, &m) == MINIMA_OK && reusable(m, want)) {
+            n->model = m;
+            say("[1/7] %s: reusing %s (delete it or pass --retrain to train again)\n", n->label, path);
+        } else {
+            minima_model_free(m);
         }
     }
-    if (!d->model) {
-        if ((st = minima_model_create(&d->model, K, widths, 1, MINIMA_ACT_RELU)) != MINIMA_OK) goto done;
-        minima_model_init(d->model, minima_train_init_seed(1));
+    if (!n->model) {
+        n->model = want;
+        want = NULL;
+        minima_model_init(n->model, minima_train_init_seed(1));
         minima_train_params tp = minima_train_default_params();
-        tp.epochs = d->epochs;
+        tp.epochs = n->epochs;
+        if (n->adam) {
+            tp.opt.kind = MINIMA_OPT_ADAM;
+            tp.opt.lr = n->lr;
+            tp.eval_train = 0;   /* the training set is large: the batches' mean loss */
+        }
         minima_trainer *tr = NULL;
-        if ((st = minima_trainer_alloc(&tr, d->model, d->train, d->test, &tp)) != MINIMA_OK) goto done;
-        say("[1/6] training %s on %zu Fashion-MNIST images for %d epochs (SGD, lr %g, momentum %g, batch %zu)\n",
-            d->arch, d->train->n, d->epochs, minima_trainer_params(tr)->opt.lr,
-            minima_trainer_params(tr)->opt.momentum, minima_trainer_params(tr)->batch_size);
+        if ((st = minima_trainer_alloc(&tr, n->model, n->train, d->test, &tp)) != MINIMA_OK) goto done;
+        const minima_train_params *used = minima_trainer_params(tr);
+        if (n->adam)
+            say("[1/7] %s: training %s on %zu Fashion-MNIST images for %d epoch%s (Adam, lr %g, batch %zu)\n",
+                n->label, n->arch, n->train->n, n->epochs, n->epochs == 1 ? "" : "s", used->opt.lr,
+                used->batch_size);
+        else
+            say("[1/7] %s: training %s on %zu Fashion-MNIST images for %d epoch%s (SGD, lr %g, momentum %g, batch %zu)\n",
+                n->label, n->arch, n->train->n, n->epochs, n->epochs == 1 ? "" : "s", used->opt.lr,
+                used->opt.momentum, used->batch_size);
         double t0 = cli_now();
         while (!minima_trainer_done(tr)) {
             minima_epoch_stats es;
             if ((st = minima_trainer_epoch(tr, &es)) != MINIMA_OK) break;
-            say("      epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%\n", es.epoch,
-                es.train_loss, 100 * es.train_accuracy, es.test_loss, 100 * es.test_accuracy);
+            if (n->adam)
+                say("      epoch %d: mean batch loss %.4f, test loss %.4f acc %.2f%%, %.1f s\n", es.epoch,
+                    es.train_loss, es.test_loss, 100 * es.test_accuracy, es.seconds);
+            else
+                say("      epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%\n", es.epoch,
+                    es.train_loss, 100 * es.train_accuracy, es.test_loss, 100 * es.test_accuracy);
         }
         minima_trainer_free(tr);
         if (st != MINIMA_OK) goto done;
-        d->train_seconds = cli_now() - t0;
-        d->trained_now = 1;
-        minima_model_set_meta(d->model, "trained_by", "minima demo");
-        minima_model_set_meta(d->model, "seed", "1");   /* the initialisation, for PAC-Bayes' w_0 */
-        minima_model_set_meta(d->model, "data", d->source);
-        if ((st = minima_model_save(d->model, path, MINIMA_DTYPE_F64)) != MINIMA_OK) goto done;
+        n->train_seconds = cli_now() - t0;
+        n->trained_now = 1;
+        minima_model_set_meta(n->model, "trained_by", "minima demo");
+        minima_model_set_meta(n->model, "seed", "1");   /* the initialisation, for PAC-Bayes' w_0 */
+        minima_model_set_meta(n->model, "data", d->source);
+        if ((st = minima_model_save(n->model, path, MINIMA_DTYPE_F64)) != MINIMA_OK) goto done;
     }
     minima_net *net = NULL;
-    if ((st = minima_net_create(&net, d->model, d->test, NULL)) != MINIMA_OK) goto done;
-    st = minima_net_loss(net, NULL, &d->test_loss, &d->test_accuracy);
+    if ((st = minima_net_create(&net, n->model, d->test, NULL)) != MINIMA_OK) goto done;
+    st = minima_net_loss(net, NULL, &n->test_loss, &n->test_accuracy);
     minima_net_free(net);
     if (st != MINIMA_OK) goto done;
-    if ((st = minima_net_create(&net, d->model, d->train, NULL)) != MINIMA_OK) goto done;
-    st = minima_net_loss(net, NULL, &d->train_loss, &d->train_accuracy);
+    if ((st = minima_net_create(&net, n->model, n->train, NULL)) != MINIMA_OK) goto done;
+    st = minima_net_loss(net, NULL, &n->train_loss, &n->train_accuracy);
     minima_net_free(net);
     say("      test accuracy %.2f%% (loss %.4f), train accuracy %.2f%% (loss %.4f)\n",
-        100 * d->test_accuracy, d->test_loss, 100 * d->train_accuracy, d->train_loss);
+        100 * n->test_accuracy, n->test_loss, 100 * n->train_accuracy, n->train_loss);
 done:
-    minima_free(widths);
+    minima_model_free(want);
     return st;
 }
 
 /* Step 2: curvature at theta. */
-static minima_status step_spectrum(demo *d, report *r)
+static minima_status step_spectrum(demo *d, demo_net *n, report *r)
 {
     minima_net *net = NULL;
     minima_linop *H = NULL;
@@ -187,46 +239,52 @@ static minima_status step_spectrum(demo *d, report *r)
     memset(&dens, 0, sizeof dens);
     double *g = NULL;
     minima_status st;
-    if ((st = minima_net_create(&net, d->model, d->train, NULL)) != MINIMA_OK) return st;
+    if ((st = minima_net_create(&net, n->model, n->curv_data, NULL)) != MINIMA_OK) return st;
     if ((st = minima_linop_hessian(&H, net)) != MINIMA_OK) goto done;
-    size_t P = d->model->n_params;
+    size_t P = n->model->n_params;
     g = minima_alloc(P, sizeof *g);
     double loss = NAN, gn = 0;
     if (!g) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto done; }
     if ((st = minima_net_gradient(net, NULL, &loss, g)) != MINIMA_OK) goto done;
     for (size_t i = 0; i < P; i++) gn += g[i] * g[i];
     gn = sqrt(gn);
-    say("[2/6] curvature at theta: %zu parameters, %zu training examples\n", P, d->train->n);
+    say("[2/7] %s: curvature at theta: %zu parameters, %zu training examples\n", n->label, P, n->curv_data->n);
     double t0 = cli_now();
     minima_eigs_params ep = minima_eigs_default_params();
     ep.k_top = 5;
     ep.k_bottom = 1;
     if ((st = minima_eigs(H, &ep, &eig)) != MINIMA_OK) goto done;
     minima_trace_params tp = minima_trace_default_params();
+    tp.rtol = n->trace_rtol;
     if ((st = minima_trace_hutchpp(H, &tp, &tr)) != MINIMA_OK) goto done;
     minima_density_params dp = minima_density_default_params();
+    dp.n_steps = n->density_steps;
     if ((st = minima_density_slq(H, &dp, &dens)) != MINIMA_OK) goto done;
     double secs = cli_now() - t0;
     char path[4096];
-    path_in(path, sizeof path, d->dir, "spectrum.png");
+    char name[64];
+    snprintf(name, sizeof name, "%sspectrum.png", n->prefix);
+    path_in(path, sizeof path, d->dir, name);
     if ((st = cli_plot_density(path, &dens, eig.top, eig.n_top,
-                               "Hessian spectral density (SLQ) and top eigenvalues (Lanczos)")) != MINIMA_OK)
+                               n->prefix[0] ? "The CNN: Hessian spectral density (SLQ) and top eigenvalues (Lanczos)"
+                                            : "Hessian spectral density (SLQ) and top eigenvalues (Lanczos)")) != MINIMA_OK)
         goto done;
     say("      lambda_max %.6g (residual %.1e), lambda_min %.6g, trace %.6g +- %.2g; %zu products, %.1f s\n",
         eig.top[0], eig.top_true_residual[0], eig.bottom[0], tr.estimate, tr.std_error,
         minima_net_n_products(net), secs);
-    rp(r, "## 2. Curvature at the trained parameters\n\n");
-    rp(r, "Training loss %.6f, gradient norm %.3g (a trained network is near, not at, a critical point).\n\n",
-       loss, gn);
+    rp(r, "### %s\n\n", n->label);
+    rp(r, "On %zu training examples: loss %.6f, gradient norm %.3g (a trained network is near, not at, "
+       "a critical point).\n\n", n->curv_data->n, loss, gn);
     rp(r, "| quantity | value | how |\n|---|---|---|\n");
     for (int i = 0; i < eig.n_top; i++)
         rp(r, "| λ_%d | %.8g | Lanczos, residual ‖Hx − λx‖ = %.1e |\n", i + 1, eig.top[i],
            eig.top_true_residual[i]);
     rp(r, "| λ_min | %.6g | Lanczos, residual %.1e |\n", eig.bottom[0], eig.bottom_true_residual[0]);
-    rp(r, "| Tr H | %.6g ± %.2g | Hutch++, %zu products |\n", tr.estimate, tr.std_error, tr.n_products);
+    rp(r, "| Tr H | %.6g ± %.2g | Hutch++, %zu products (to %g relative standard error) |\n", tr.estimate,
+       tr.std_error, tr.n_products, n->trace_rtol);
     rp(r, "\n%zu Hessian-vector products in %.1f s, all exact (R-operator) in float64.\n\n",
        minima_net_n_products(net), secs);
-    rp(r, "![spectrum](spectrum.png)\n\n");
+    rp(r, "![%s spectrum](%s)\n\n", n->label, name);
 done:
     minima_density_result_free(&dens);
     minima_eigs_result_free(&eig);
@@ -244,13 +302,13 @@ static const char *fmt_value(char *buf, size_t n, double v)
 }
 
 /* Steps 3-4: the orbit and the table. */
-static minima_status step_audit(demo *d, report *r, int *agree)
+static minima_status step_audit(demo *d, demo_net *n, report *r)
 {
     minima_net *net = NULL;
     minima_audit_result ar;
     memset(&ar, 0, sizeof ar);
     minima_status st;
-    if ((st = minima_net_create(&net, d->model, d->audit_data, NULL)) != MINIMA_OK) return st;
+    if ((st = minima_net_create(&net, n->model, n->audit_data, NULL)) != MINIMA_OK) return st;
     minima_audit_params ap = minima_audit_default_params();
     if (d->quick) {
         ap.decades = 2;
@@ -259,26 +317,39 @@ static minima_status step_audit(demo *d, report *r, int *agree)
     const char *names[64];
     size_t n_names = 0;
     char buf[1024];
-    snprintf(buf, sizeof buf, "%s", d->measures);
-    if (strcmp(d->measures, "all") != 0)
+    snprintf(buf, sizeof buf, "%s", n->measures);
+    if (strcmp(n->measures, "all") != 0)
         for (char *tok = strtok(buf, ","); tok && n_names < 64; tok = strtok(NULL, ",")) names[n_names++] = tok;
-    say("[3/6] invariance audit on %zu training examples: layer-wise alpha over %g decades each way, "
-        "%d random per-neuron rescalings\n", d->audit_data->n, ap.decades * ap.decade_step, ap.neuron_draws);
+    int graph = !n->model->is_mlp;
+    say("[3/7] %s: invariance audit on %zu training examples: %s alpha over %g decades each way, "
+        "%d random per-%s rescalings\n", n->label, n->audit_data->n, graph ? "stage-wise" : "layer-wise",
+        ap.decades * ap.decade_step, ap.neuron_draws, graph ? "channel" : "neuron");
     st = minima_audit_run(net, n_names ? names : NULL, n_names, &ap, &ar);
     if (st != MINIMA_OK) goto done;
-    *agree = ar.all_agree;
-    say("\n[4/6] every parameter point below computes the same function (largest output change %s)\n\n",
-        ar.n_not_equivalent ? "TOO LARGE at some points" : "within 1e-9 relative");
+    n->agree = ar.all_agree;
+    say("\n[4/7] %s: every parameter point below computes the same function (largest output change %s)\n\n",
+        n->label, ar.n_not_equivalent ? "TOO LARGE at some points" : "within 1e-9 relative");
     say("  %-22s %-14s %12s %12s %12s  %s\n", "measure", "invariant?", "min", "max", "max/min", "measured");
-    rp(r, "## 3–4. One function, many parameters: which measures move?\n\n");
-    rp(r, "The network was rescaled layer-wise (α_1 = 10^s, α_K = 10^−s, s from −%g to %g) and "
-       "per neuron at random (%d draws, log-normal spread %g); each of the %zu parameter points "
-       "computes the same function (largest relative output change over the data: ",
-       ap.decades * ap.decade_step, ap.decades * ap.decade_step, ap.neuron_draws, ap.spread, ar.n_points);
+    rp(r, "### %s\n\n", n->label);
+    if (graph)
+        rp(r, "The network was rescaled stage-wise through the rescaling group of its graph (every "
+           "channel of the first stage by 10^s, the output layer's weights by 10^−s, s from −%g to %g; "
+           "docs/symmetry.md) and per channel at random (%d draw%s, log-normal spread %g); each of "
+           "the %zu parameter points computes the same function (largest relative output change over "
+           "%zu examples, by an independent forward pass: ", ap.decades * ap.decade_step,
+           ap.decades * ap.decade_step, ap.neuron_draws, ap.neuron_draws == 1 ? "" : "s", ap.spread,
+           ar.n_points, n->audit_data->n);
+    else
+        rp(r, "The network was rescaled layer-wise (α_1 = 10^s, α_K = 10^−s, s from −%g to %g) and "
+           "per neuron at random (%d draw%s, log-normal spread %g); each of the %zu parameter points "
+           "computes the same function (largest relative output change over %zu examples: ",
+           ap.decades * ap.decade_step, ap.decades * ap.decade_step, ap.neuron_draws,
+           ap.neuron_draws == 1 ? "" : "s", ap.spread,
+           ar.n_points, n->audit_data->n);
     double worst = 0;
     for (size_t i = 0; i < ar.n_points; i++)
         if (ar.points[i].equivalence.rel_diff > worst) worst = ar.points[i].equivalence.rel_diff;
-    rp(r, "%.1e). Each measure was evaluated at every point.\n\n", worst);
+    rp(r, "%.1e). Each measure was evaluated at every point; the audit took %.0f s.\n\n", worst, ar.seconds);
     rp(r, "| measure | paper/literature: invariant? | min | max | max/min | measured | at the canonical point |\n");
     rp(r, "|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < ar.n_measures; i++) {
@@ -321,8 +392,11 @@ static minima_status step_audit(demo *d, report *r, int *agree)
        "point (the canonical representative, docs/symmetry.md), which is the same for every parameter point "
        "of the function and so invariant by construction.\n\n");
     char path[4096];
-    path_in(path, sizeof path, d->dir, "audit.png");
-    if (minima_audit_plot(path, &ar, "the demo network") == MINIMA_OK) rp(r, "![audit](audit.png)\n\n");
+    char name[64];
+    snprintf(name, sizeof name, "%saudit.png", n->prefix);
+    path_in(path, sizeof path, d->dir, name);
+    if (minima_audit_plot(path, &ar, graph ? "the demo CNN" : "the demo MLP") == MINIMA_OK)
+        rp(r, "![%s audit](%s)\n\n", n->label, name);
     say("\n");
 done:
     minima_audit_result_free(&ar);
@@ -331,22 +405,31 @@ done:
 }
 
 /* One before/after comparison: random and filter-normalized 1-D slices
- * through theta and through A theta (scales: the rescaling's unit scales). */
-static minima_status compare_slices(minima_net *net, const double *scales, size_t npts,
+ * through theta and through theta_r, a rescaled copy (the same function). */
+static minima_status compare_slices(minima_net *net, const double *theta_r, size_t npts,
                                     const char *path, const char *title, double diff[2])
 {
     minima_landscape before[2], after[2];
     memset(before, 0, sizeof before);
     memset(after, 0, sizeof after);
-    minima_status st = MINIMA_OK;
+    size_t P = minima_net_n_params(net);
+    double *theta = minima_alloc(P, sizeof *theta), *d = minima_alloc(P, sizeof *d);
+    minima_status st = theta && d ? MINIMA_OK : minima_error(MINIMA_ENOMEM, "out of memory");
+    if (st == MINIMA_OK) memcpy(theta, minima_net_point(net), P * sizeof *theta);
     const minima_dir_kind kinds[2] = {MINIMA_DIR_RANDOM, MINIMA_DIR_FILTER};
     for (int i = 0; i < 2 && st == MINIMA_OK; i++) {
         minima_dir_params dp = minima_dir_default_params();
         dp.kind = kinds[i];
         dp.seed = 11;
-        st = minima_landscape_rescaled(net, scales, &dp, -1, 1, npts, &before[i], &after[i], NULL, NULL);
+        for (int side = 0; side < 2 && st == MINIMA_OK; side++) {
+            const double *pt = side ? theta_r : theta;
+            if ((st = minima_dir_make(net, pt, &dp, d, NULL)) == MINIMA_OK)
+                st = minima_landscape_1d(net, pt, d, -1, 1, npts, side ? &after[i] : &before[i]);
+        }
         if (st == MINIMA_OK) minima_landscape_diff(&before[i], &after[i], &diff[i], NULL);
     }
+    if (theta && minima_net_set_point(net, theta) != MINIMA_OK && st == MINIMA_OK)
+        st = minima_error(MINIMA_EFAILED, "cannot restore the anchor");
     if (st == MINIMA_OK) {
         const minima_landscape *b[2] = {&before[0], &before[1]}, *a[2] = {&after[0], &after[1]};
         const char *names[2] = {"random direction", "filter-normalized"};
@@ -359,65 +442,116 @@ static minima_status compare_slices(minima_net *net, const double *scales, size_
         minima_landscape_free(&before[i]);
         minima_landscape_free(&after[i]);
     }
+    minima_free(theta);
+    minima_free(d);
+    return st;
+}
+
+/* The two rescaled copies of the landscape step: the layer-wise (stage-wise
+ * on a graph) map alpha = (10, 1, ..., 1, 0.1) when which = 0, random
+ * per-neuron (per-channel) factors of log-normal spread 0.5 when which = 1. */
+static minima_status rescaled_copy(const minima_model *m, int which, double *theta_r)
+{
+    minima_status st = MINIMA_OK;
+    double alpha[256];
+    if (m->is_mlp) {
+        size_t nu = minima_sym_n_units(m);
+        double *scales = minima_alloc(nu ? nu : 1, sizeof *scales);
+        if (!scales) return minima_error(MINIMA_ENOMEM, "out of memory");
+        int K = m->n_layers;
+        if (K > 256) st = minima_error(MINIMA_EUNSUPPORTED, "more than 256 layers");
+        for (int k = 0; k < K && st == MINIMA_OK; k++) alpha[k] = k == 0 ? 10 : k == K - 1 ? 0.1 : 1;
+        if (st == MINIMA_OK)
+            st = which == 0 ? minima_sym_layer_scales(m, alpha, K, 0, 1e-12, scales, NULL)
+                            : minima_sym_random_scales(m, 5, 0.5, NULL, scales);
+        if (st == MINIMA_OK) minima_sym_apply(m, scales, m->theta, theta_r);
+        minima_free(scales);
+        return st;
+    }
+    minima_gsym *g = NULL;
+    MINIMA_TRY(minima_gsym_create(m, &g));
+    double *u = minima_alloc(g->n_classes ? (size_t)g->n_classes : 1, sizeof *u);
+    int S = g->n_stages;
+    if (!u) st = minima_error(MINIMA_ENOMEM, "out of memory");
+    else if (S + 1 > 256) st = minima_error(MINIMA_EUNSUPPORTED, "more than 255 stages");
+    for (int k = 0; k <= S && st == MINIMA_OK; k++) alpha[k] = k == 0 ? 10 : k == S ? 0.1 : 1;
+    if (st == MINIMA_OK)
+        st = which == 0 ? minima_gsym_stage_u(g, alpha, S + 1, 0, 1e-12, u, NULL)
+                        : minima_gsym_random_u(g, 5, 0.5, NULL, u);
+    if (st == MINIMA_OK) st = minima_gsym_apply(g, m, u, NULL, theta_r);
+    minima_free(u);
+    minima_gsym_free(g);
     return st;
 }
 
 /* Landscapes before and after function-preserving rescalings. */
-static minima_status step_landscape(demo *d, report *r)
+static minima_status step_landscape(demo *d, demo_net *n, report *r)
 {
     minima_status st;
     minima_net *net = NULL;
-    size_t nu = minima_sym_n_units(d->model);
-    double *scales = minima_alloc(nu ? nu : 1, sizeof *scales);
-    if (!scales) return minima_error(MINIMA_ENOMEM, "out of memory");
-    if ((st = minima_net_create(&net, d->model, d->audit_data, NULL)) != MINIMA_OK) goto done;
+    int graph = !n->model->is_mlp;
+    double *theta_r = minima_alloc(n->model->n_params, sizeof *theta_r);
+    if (!theta_r) return minima_error(MINIMA_ENOMEM, "out of memory");
+    if ((st = minima_net_create(&net, n->model, n->audit_data, NULL)) != MINIMA_OK) goto done;
     size_t npts = d->quick ? 21 : 41;
-    say("[5/6] loss landscapes through theta and through rescaled copies (same function), %zu points each\n", npts);
-    double alpha[64], dl[2], dn[2];
-    int K = d->model->n_layers;
-    for (int k = 0; k < K; k++) alpha[k] = 1;
-    alpha[0] = 10;
-    alpha[K - 1] = 0.1;
-    char path[4096];
-    if ((st = minima_sym_layer_scales(d->model, alpha, K, 0, 1e-12, scales, NULL)) != MINIMA_OK) goto done;
-    path_in(path, sizeof path, d->dir, "landscape_layerwise.png");
-    if ((st = compare_slices(net, scales, npts, path,
-                             "The same function: θ and A θ = T#dα#u θ, layer-wise α = (10, …, 0.1)", dl)) != MINIMA_OK)
+    say("[5/7] %s: loss landscapes through theta and through rescaled copies (same function), %zu points each\n",
+        n->label, npts);
+    double dl[2], dn[2];
+    char path[4096], name[64];
+    if ((st = rescaled_copy(n->model, 0, theta_r)) != MINIMA_OK) goto done;
+    snprintf(name, sizeof name, "%slandscape_layerwise.png", n->prefix);
+    path_in(path, sizeof path, d->dir, name);
+    if ((st = compare_slices(net, theta_r, npts, path,
+                             graph ? "The same function: θ and A θ, stage-wise α = (10, …, 0.1)"
+                                   : "The same function: θ and A θ = T#dα#u θ, layer-wise α = (10, …, 0.1)",
+                             dl)) != MINIMA_OK)
         goto done;
-    if ((st = minima_sym_random_scales(d->model, 5, 0.5, NULL, scales)) != MINIMA_OK) goto done;
-    path_in(path, sizeof path, d->dir, "landscape_neuron.png");
-    if ((st = compare_slices(net, scales, npts, path,
-                             "The same function: θ and A θ, random per-neuron scales (spread 0.5)", dn)) != MINIMA_OK)
+    if ((st = rescaled_copy(n->model, 1, theta_r)) != MINIMA_OK) goto done;
+    snprintf(name, sizeof name, "%slandscape_neuron.png", n->prefix);
+    path_in(path, sizeof path, d->dir, name);
+    if ((st = compare_slices(net, theta_r, npts, path,
+                             graph ? "The same function: θ and A θ, random per-channel scales (spread 0.5)"
+                                   : "The same function: θ and A θ, random per-neuron scales (spread 0.5)",
+                             dn)) != MINIMA_OK)
         goto done;
-    say("      largest loss change of the slice: layer-wise rescaling: random %.3g, filter-normalized %.3g; "
-        "per-neuron: random %.3g, filter-normalized %.3g\n", dl[0], dl[1], dn[0], dn[1]);
-    rp(r, "## 5. Loss landscapes: the picture depends on the parametrization\n\n");
+    say("      largest loss change of the slice: %s rescaling: random %.3g, filter-normalized %.3g; "
+        "per-%s: random %.3g, filter-normalized %.3g\n", graph ? "stage-wise" : "layer-wise", dl[0], dl[1],
+        graph ? "channel" : "neuron", dn[0], dn[1]);
+    rp(r, "### %s\n\n", n->label);
     rp(r, "1-D slices L(θ + t d) on %zu training examples, through θ and through a rescaled Aθ that "
        "computes exactly the same function, along a random Gaussian direction (scaled to ‖θ‖) and "
-       "along Li et al.'s filter-normalized direction from the same draw.\n\n", d->audit_data->n);
+       "along Li et al.'s filter-normalized direction from the same draw (one norm per %s).\n\n",
+       n->audit_data->n, graph ? "filter: a convolution's output channel, a linear layer's row" : "row");
     rp(r, "| rescaling | largest change of the slice, random direction | filter-normalized |\n|---|---|---|\n");
-    rp(r, "| layer-wise, α = (10, …, 0.1) | %.3g | %.3g |\n", dl[0], dl[1]);
-    rp(r, "| per-neuron, log-normal spread 0.5 | %.3g | %.3g |\n\n", dn[0], dn[1]);
-    rp(r, "Filter normalization undoes a layer-wise rescaling exactly (each row's own factor cancels), "
-       "but not a per-neuron one: the column factors 1/c of the next layer survive "
-       "(docs/landscape.md derives this). Slicing through the canonical minimum-norm point "
-       "(`minima landscape --canonical`) removes both.\n\n");
-    rp(r, "![layer-wise](landscape_layerwise.png)\n\n![per-neuron](landscape_neuron.png)\n\n");
+    rp(r, "| %s, α = (10, …, 0.1) | %.3g | %.3g |\n", graph ? "stage-wise" : "layer-wise", dl[0], dl[1]);
+    rp(r, "| per-%s, log-normal spread 0.5 | %.3g | %.3g |\n\n", graph ? "channel" : "neuron", dn[0], dn[1]);
+    if (!graph)
+        rp(r, "Filter normalization undoes a layer-wise rescaling exactly (each row's own factor cancels), "
+           "but not a per-neuron one: the column factors 1/c of the next layer survive "
+           "(docs/landscape.md derives this). Slicing through the canonical minimum-norm point "
+           "(`minima landscape --canonical`) removes both.\n\n");
+    else
+        rp(r, "As for the perceptron, filter normalization undoes a stage-wise map exactly: every "
+           "filter's weights share one factor, since the channels a filter reads all belong to one "
+           "stage. A per-channel map leaves the factors of the input channels inside each filter, "
+           "which the filter's norm does not undo.\n\n");
+    rp(r, "![%s stage-wise](%slandscape_layerwise.png)\n\n![%s per-unit](%slandscape_neuron.png)\n\n",
+       n->label, n->prefix, n->label, n->prefix);
 done:
-    minima_free(scales);
+    minima_free(theta_r);
     minima_net_free(net);
     return st;
 }
 
 /* Step 5: the theorems. */
-static minima_status step_theorems(report *r, int *all_passed)
+static minima_status step_theorems(demo *d, report *r, int *all_passed)
 {
     minima_theorem_params tp = minima_theorem_default_params();
     minima_theorem_env *env = NULL;
-    say("[6/6] the paper's theorems, checked numerically on built-in networks at exact critical points\n");
+    say("[6/7] the paper's theorems, checked numerically on built-in networks at exact critical points\n");
     MINIMA_TRY(minima_theorem_env_builtin(&env, &tp));
-    size_t n = 0;
-    const minima_theorem_check *checks = minima_theorems(&n);
+    size_t n_checks = 0;
+    const minima_theorem_check *checks = minima_theorems(&n_checks);
     *all_passed = 1;
     rp(r, "## 6. The paper's theorems, checked numerically\n\n");
     rp(r, "On built-in networks at exact critical points (a ReLU teacher whose target noise is "
@@ -426,7 +560,7 @@ static minima_status step_theorems(report *r, int *all_passed)
        "same with every hypothesis and number (docs/theorem.md).\n\n");
     rp(r, "| check | paper | verdict | result |\n|---|---|---|---|\n");
     minima_status st = MINIMA_OK;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n_checks; i++) {
         minima_theorem_result t;
         st = minima_theorem_run(&checks[i], env, &tp, &t);
         if (st != MINIMA_OK) break;
@@ -442,6 +576,37 @@ static minima_status step_theorems(report *r, int *all_passed)
         rp(r, " |\n");
     }
     rp(r, "\n");
+    minima_theorem_env_free(env);
+    env = NULL;
+    /* thm1 and thm3 on the trained graph networks, through their groups */
+    static const char *const on_graph[] = {"thm1", "thm3"};
+    for (int k = 0; k < d->n_nets && st == MINIMA_OK; k++) {
+        demo_net *n = &d->nets[k];
+        if (n->model->is_mlp) continue;
+        if ((st = minima_theorem_env_user(&env, n->model, n->audit_data)) != MINIMA_OK) break;
+        rp(r, "On the trained %s and %zu of its training images (stage-wise maps and random "
+           "per-channel factors of its rescaling group; `minima theorem thm1 --model %s --data "
+           "...`):\n\n| check | verdict | result |\n|---|---|---|\n", n->label, n->audit_data->n, n->file);
+        for (size_t i = 0; i < 2 && st == MINIMA_OK; i++) {
+            minima_theorem_result t;
+            const minima_theorem_check *c = minima_theorem_find(on_graph[i]);
+            if (!c) break;
+            if ((st = minima_theorem_run(c, env, &tp, &t)) != MINIMA_OK) break;
+            const char *verdict = !t.applicable ? "not applicable" : t.passed ? "passed" : "**FAILED**";
+            if (t.applicable && !t.passed) *all_passed = 0;
+            say("  %-8s %-15s %s (on the %s)\n", t.name, t.applicable ? (t.passed ? "passed" : "FAILED") : "n/a",
+                t.title, n->label);
+            rp(r, "| %s: %s | %s | ", t.name, t.title, verdict);
+            for (const char *ch = t.applicable ? t.details : t.reason; *ch; ch++) {
+                if (*ch == '|') fputs("\\|", r->f);
+                else fputc(*ch == '\n' ? ' ' : *ch, r->f);
+            }
+            rp(r, " |\n");
+        }
+        rp(r, "\n");
+        minima_theorem_env_free(env);
+        env = NULL;
+    }
     minima_theorem_env_free(env);
     return st;
 }
@@ -465,6 +630,36 @@ static minima_status step_figures(demo *d, report *r)
     return MINIMA_OK;
 }
 
+static void net_free(demo_net *n)
+{
+    minima_model_free(n->model);
+    minima_dataset_free(n->train);
+    minima_dataset_free(n->curv_data);
+    minima_dataset_free(n->audit_data);
+}
+
+/* The summary table of section 1: one row a network. */
+static void report_networks(const demo *d, report *r)
+{
+    rp(r, "## 1. The networks\n\n");
+    rp(r, "| network | architecture | parameters | trained | test accuracy | training accuracy |\n");
+    rp(r, "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < d->n_nets; k++) {
+        const demo_net *n = &d->nets[k];
+        char how[160];
+        if (n->trained_now)
+            snprintf(how, sizeof how, "%d epoch%s of %s on %zu images, %.0f s", n->epochs, n->epochs == 1 ? "" : "s",
+                     n->adam ? "Adam" : "SGD", n->train->n, n->train_seconds);
+        else
+            snprintf(how, sizeof how, "reused (`%s`, trained by an earlier run)", n->file);
+        rp(r, "| %s | `%s` | %zu | %s | **%.2f%%** (loss %.4f, %zu images) | %.2f%% (loss %.4f) |\n", n->label,
+           n->arch, n->model->n_params, how, 100 * n->test_accuracy, n->test_loss, d->test->n,
+           100 * n->train_accuracy, n->train_loss);
+    }
+    rp(r, "\nBoth are rectified (ReLU) networks with biases, in float64, on Fashion-MNIST; the models are "
+       "in `model.safetensors`%s.\n\n", d->n_nets > 1 ? " and `cnn.safetensors`" : "");
+}
+
 int minima_cmd_demo(int argc, char **argv)
 {
     demo d;
@@ -473,28 +668,44 @@ int minima_cmd_demo(int argc, char **argv)
     memset(&d, 0, sizeof d);
     d.dir = "minima-demo";
     d.source = "fashion-mnist";
-    d.arch = "784-64-64-10";
-    d.measures = "all";
-    d.subset = 5000;
-    d.audit_subset = 1000;
-    d.epochs = 8;
+    demo_net *mlp = &d.nets[0], *cnn = &d.nets[1];
+    *mlp = (demo_net){.label = "MLP", .arch = "784-64-64-10", .file = "model.safetensors", .prefix = "",
+                      .measures = "all", .epochs = 8, .lr = 0, .subset = 5000, .curv_subset = 0,
+                      .audit_subset = 1000, .trace_rtol = 0.01, .density_steps = 100};
+    *cnn = (demo_net){.label = "CNN", .arch = "1x28x28:conv8k5p2,relu,maxpool2,conv16k5p2,relu,maxpool2,flatten,10",
+                      .file = "cnn.safetensors", .prefix = "cnn_", .measures = "all", .epochs = 2,
+                      .adam = 1, .lr = 0.003, .subset = 0, .curv_subset = 1000, .audit_subset = 500,
+                      .trace_rtol = 0.05, .density_steps = 40};
     const cli_option opts[] = {
-        {"--out", OPT_STRING, &d.dir, "directory for the model, the figures and report.md", "DIR"},
+        {"--out", OPT_STRING, &d.dir, "directory for the models, the figures and report.md", "DIR"},
         {"--data", OPT_STRING, &d.source, "training data (its test split is SRC:test)", "SRC"},
-        {"--subset", OPT_SIZE, &d.subset, "training examples", "N", CLI_IN(1, 1e9)},
+        {"--subset", OPT_SIZE, &mlp->subset, "the MLP's training examples (0: all)", "N", CLI_IN(0, 1e9)},
         CLI_DATA_LIMIT_OPTION(max_data_bytes),
-        {"--audit-subset", OPT_SIZE, &d.audit_subset, "training examples the audit and landscapes use", "N", CLI_IN(0, 1e9)},
-        {"--arch", OPT_STRING, &d.arch, "network widths", "A"},
-        {"--epochs", OPT_INT, &d.epochs, "training epochs", "E", CLI_IN(1, 1000000)},
-        {"--measure", OPT_STRING, &d.measures, "measures to audit (registry names, comma-separated)", "NAMES"},
-        {"--retrain", OPT_FLAG, &d.retrain, "train even if DIR/model.safetensors exists", NULL},
+        {"--audit-subset", OPT_SIZE, &mlp->audit_subset, "training examples the MLP's audit and landscapes use (0: all it trained on)", "N", CLI_IN(0, 1e9)},
+        {"--arch", OPT_STRING, &mlp->arch, "the MLP's widths", "A"},
+        {"--epochs", OPT_INT, &mlp->epochs, "the MLP's training epochs", "E", CLI_IN(1, 1000000)},
+        {"--measure", OPT_STRING, &mlp->measures, "measures to audit on the MLP (registry names, comma-separated)", "NAMES"},
+        {"--cnn-arch", OPT_STRING, &cnn->arch, "the CNN (SHAPE:LAYER,..., docs/model-files.md), or none", "A"},
+        {"--cnn-subset", OPT_SIZE, &cnn->subset, "the CNN's training examples (0: all)", "N", CLI_IN(0, 1e9)},
+        {"--cnn-epochs", OPT_INT, &cnn->epochs, "the CNN's training epochs (Adam, lr 0.003)", "E", CLI_IN(1, 1000000)},
+        {"--cnn-curvature-subset", OPT_SIZE, &cnn->curv_subset, "training examples of the CNN's curvature (0: all it trained on)", "N", CLI_IN(0, 1e9)},
+        {"--cnn-audit-subset", OPT_SIZE, &cnn->audit_subset, "training examples of the CNN's audit, landscapes and theorem checks (0: all)", "N", CLI_IN(0, 1e9)},
+        {"--cnn-measure", OPT_STRING, &cnn->measures, "measures to audit on the CNN", "NAMES"},
+        {"--retrain", OPT_FLAG, &d.retrain, "train even if the models exist in DIR", NULL},
         {"--quick", OPT_FLAG, &d.quick, "fewer orbit points and coarser figures (for tests)", NULL},
-        {"--strict", OPT_FLAG, &strict, "exit 1 when the audit has a disagreement or a measure not measured", NULL},
+        {"--strict", OPT_FLAG, &strict, "exit 1 when an audit has a disagreement or a measure not measured", NULL},
         {NULL, OPT_FLAG, NULL, NULL, NULL},
     };
     int rc = cli_parse("demo", usage, opts, argc, argv, NULL, 0, NULL);
     if (rc >= 0) return rc;
-    if (d.epochs < 1) return cli_usage_error("demo", "--epochs must be >= 1");
+    if (mlp->epochs < 1 || cnn->epochs < 1) return cli_usage_error("demo", "--epochs and --cnn-epochs must be >= 1");
+    d.n_nets = strcmp(cnn->arch, "none") == 0 ? 1 : 2;
+    for (int k = 0; k < d.n_nets; k++) {   /* a bad architecture costs nothing */
+        minima_model *m = NULL;
+        if (minima_arch_parse(d.nets[k].arch, 1, MINIMA_ACT_RELU, 0.01, &m) != MINIMA_OK)
+            return cli_usage_error("demo", "%s: %s", k ? "--cnn-arch" : "--arch", minima_last_error());
+        minima_model_free(m);
+    }
     if (make_dir(d.dir) != 0)
         return cli_usage_error("demo", "cannot create the output directory '%s': %s", d.dir, strerror(errno));
     {   /* before the training: a directory that cannot be written costs nothing */
@@ -508,9 +719,13 @@ int minima_cmd_demo(int argc, char **argv)
     char path[4096], tmp[4200];
     int report_slot = -1;
     minima_data_options o = minima_data_default_options();
-    o.subset = d.subset;
+    o.subset = 0;   /* all the training examples any network needs */
+    for (int k = 0; k < d.n_nets; k++) {
+        if (d.nets[k].subset == 0) { o.subset = 0; break; }
+        if (d.nets[k].subset > o.subset) o.subset = d.nets[k].subset;
+    }
     if ((rc = cli_data_limit("demo", max_data_bytes, &o.max_bytes)) >= 0) goto done;
-    if ((st = minima_data_load(d.source, &o, &d.train)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+    if ((st = minima_data_load(d.source, &o, &d.train_all)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     char test_src[512];
     snprintf(test_src, sizeof test_src, "%s:test", d.source);
     o.subset = 0;
@@ -518,10 +733,8 @@ int minima_cmd_demo(int argc, char **argv)
         rc = cli_fail("demo", st);
         goto done;
     }
-    size_t na = d.audit_subset && d.audit_subset < d.train->n ? d.audit_subset : d.train->n;
-    if ((st = minima_dataset_slice(d.train, 0, na, &d.audit_data)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
-
-    if ((st = step_model(&d)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+    for (int k = 0; k < d.n_nets; k++)
+        if ((st = step_model(&d, &d.nets[k])) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     path_in(path, sizeof path, d.dir, "report.md");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     /* The report grows in report.md.tmp for the whole run: a failure removes
@@ -534,18 +747,22 @@ int minima_cmd_demo(int argc, char **argv)
     rp(&r, "# minima demo report\n\n");
     rp(&r, "*Sharp minima can generalize* (Dinh et al. 2017): for a rectified network, the usual "
        "notions of a flat minimum can be changed at will by reparametrizations that leave the "
-       "function unchanged. This report measures that on a real network.\n\n");
-    rp(&r, "## 1. The network\n\n");
-    rp(&r, "A %s ReLU network with biases (%zu parameters), %s on %zu Fashion-MNIST training images "
-       "(model: `model.safetensors`). Test accuracy **%.2f%%** (loss %.4f) on %zu test images; "
-       "training accuracy %.2f%% (loss %.4f).\n\n", d.arch, d.model->n_params,
-       d.trained_now ? "trained by this run" : "trained by an earlier run and reused", d.train->n,
-       100 * d.test_accuracy, d.test_loss, d.test->n, 100 * d.train_accuracy, d.train_loss);
-    if ((st = step_spectrum(&d, &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
-    int agree = 0, passed = 0;
-    if ((st = step_audit(&d, &r, &agree)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
-    if ((st = step_landscape(&d, &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
-    if ((st = step_theorems(&r, &passed)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+       "function unchanged. This report measures that on real networks.\n\n");
+    report_networks(&d, &r);
+    rp(&r, "## 2. Curvature at the trained parameters\n\n");
+    for (int k = 0; k < d.n_nets; k++)
+        if ((st = step_spectrum(&d, &d.nets[k], &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+    int agree = 1, passed = 0;
+    rp(&r, "## 3–4. One function, many parameters: which measures move?\n\n");
+    for (int k = 0; k < d.n_nets; k++) {
+        if ((st = step_audit(&d, &d.nets[k], &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+        agree &= d.nets[k].agree;
+    }
+    rp(&r, "## 5. Loss landscapes: the picture depends on the parametrization\n\n");
+    for (int k = 0; k < d.n_nets; k++)
+        if ((st = step_landscape(&d, &d.nets[k], &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+    if ((st = step_theorems(&d, &r, &passed)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
+    say("[7/7] the paper's figures\n");
     if ((st = step_figures(&d, &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     rp(&r, "---\nWritten by `minima demo` in %.0f s.\n", cli_now() - t0);
     if (fclose(r.f) != 0 || rename(tmp, path) != 0) {
@@ -560,12 +777,12 @@ int minima_cmd_demo(int argc, char **argv)
     say("\nreport: %s (figures beside it), %.0f s in all\n", path, cli_now() - t0);
     if (!agree)
         say("note: some measured verdicts disagree with the literature's expectations; that is a "
-            "finding, not a failure (see the table)\n");
+            "finding, not a failure (see the tables)\n");
     if (!passed) say("error: some theorem checks failed (see the report)\n");
     rc = passed ? EXIT_OK : EXIT_COMPUTE;
     if (strict && !agree) {
         say("error: --strict: the audit has findings (disagreements, measures not measured or points "
-            "flagged; see the table)\n");
+            "flagged; see the tables)\n");
         rc = EXIT_COMPUTE;
     }
 done:
@@ -574,9 +791,8 @@ done:
         unlink(tmp);
     }
     minima_tempfile_unregister(report_slot);
-    minima_model_free(d.model);
-    minima_dataset_free(d.train);
+    for (int k = 0; k < 2; k++) net_free(&d.nets[k]);
+    minima_dataset_free(d.train_all);
     minima_dataset_free(d.test);
-    minima_dataset_free(d.audit_data);
     return rc;
 }
