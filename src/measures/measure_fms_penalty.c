@@ -7,13 +7,22 @@
  * o = z the d_K outputs (logits), w_ij every parameter (biases are weights
  * from a constant unit, as in the paper's formalism), omega their number.
  *
- * Per example the Jacobian of a linear layer factorises: do_k/dW[u, j] =
+ * MLP. Per example the Jacobian of a linear layer factorises: do_k/dW[u, j] =
  * G[k, u] a_j with G (d_K, d_out) the backward signals of the example (d_K
  * backward passes from the identity, done for a whole batch at once by
  * BLAS 3) and a its input to the layer. So sum_k (do_k/dW_uj)^2 = r_u a_j^2,
  * r_u = sum_k G[k, u]^2, and the ratio |G[k,u] a_j| / sqrt(r_u a_j^2) does
  * not depend on j: each layer costs O(d_K (d_out + d_in)) per example once
  * G is known, never the full d_K x P Jacobian.
+ *
+ * Any other graph (convolutions, pooling, residual adds). A conv weight is
+ * used at every output position, so its derivative is a sum over them and
+ * does not factorise: the full Jacobian J_x (d_K, P) of each example is
+ * taken from the engine (minima_net_output_jacobian: d_K backward passes of
+ * one example each) and the sums are made entry by entry, O(d_K P) per
+ * example on top of the passes. The definition is the paper's, unchanged:
+ * it is written for any weights w_ij and any outputs. On an MLP both ways
+ * give the same value (tested to 1e-12).
  *
  * Zero derivatives. A weight whose derivative is zero for every output on
  * example x (into a ReLU unit that is off, or from an input or hidden unit
@@ -25,9 +34,11 @@
  * no B at all and is left out of the mean (counted as flat_examples).
  *
  * Under theta -> A theta (any positive diagonal map that keeps the
- * function) the Jacobian becomes J A^{-1}: the last term does not change
- * and B changes by -sum log a_ij over the kept weights — for one unit
- * scaled by c, (fan-out - fan-in) log c (fan-in counting its bias). */
+ * function, e.g. a point D(u) of the graph's rescaling group,
+ * minima/graph_symmetry.h) the Jacobian becomes J A^{-1}: the last term
+ * does not change and B changes by -sum log a_ij over the kept weights —
+ * for one unit (channel) scaled by c, (fan-out - fan-in) log c, fan-in
+ * counting its bias, a conv channel's fans counting every tap. */
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>

@@ -1,34 +1,52 @@
 /* measure_normalized_sharpness.c — normalized sharpness of Tsuzuku, Sato &
  * Sugiyama 2020 (docs/measures/normalized_sharpness.md):
  *
- *     sum over layers k of  min_{alpha > 0, beta > 0}
+ *     sum over parametric nodes k of  min_{alpha > 0, beta > 0}
  *         sum_{ij} [ H_(ij),(ij) (alpha_i beta_j)^2 + W_ij^2 / (alpha_i beta_j)^2 ]
  *
- * over the weights W_k (d_k, d_{k-1}) of each layer (biases take no part),
- * H_(ij),(ij) the diagonal of the loss Hessian at those weights. The minimum
- * is found by alternating the exact minimisers of each block,
+ * over the weights W_k of each linear or conv2d node (biases take no
+ * part), H_(ij),(ij) the diagonal of the loss Hessian at those weights.
+ * For linear, W_k is (d_out, d_in): a row i per output feature, a column j
+ * per input feature (for an MLP: the paper's layers). For conv2d
+ * [Cout, Cin/G, kh, kw] (natural extension, see the doc page): output
+ * channel o is a row (alpha_o), global input channel j a column (beta_j),
+ * and every tap of W[o, jj, :, :] is scaled by alpha_o beta_j with
+ * j = in(o, jj) = (o / (Cout/G)) (Cin/G) + jj; a cell (o, j) then holds the
+ * sums over its taps of H and of W^2, cells across groups are empty. These
+ * are the rows and columns the graph's rescaling group scales
+ * (minima/graph_symmetry.h): an output channel's factor is absorbed by
+ * alpha, an input channel's by beta, so the value is exactly invariant.
+ * The minimum is found by alternating the exact minimisers of each block,
  *
- *     alpha_i^4 = sum_j W_ij^2 / beta_j^2  /  sum_j H_ij beta_j^2,
- *     beta_j^4  = sum_i W_ij^2 / alpha_i^2 /  sum_i H_ij alpha_i^2,
+ *     alpha_i^4 = sum_j W2_ij / beta_j^2  /  sum_j H_ij beta_j^2,
+ *     beta_j^4  = sum_i W2_ij / alpha_i^2 /  sum_i H_ij alpha_i^2,
  *
- * a block coordinate descent on a function that is convex in (log alpha,
- * log beta), so it converges to the minimum. Rows or columns whose
- * curvature or weights are all zero (a dead unit, a zero input pixel) have
- * infimum 0 at alpha or beta -> infinity or 0: they are taken out first
- * (repeatedly, as removing one can empty another), contributing 0.
- * Negative diagonal entries (possible for tanh nets or a Hutchinson
- * estimate) are set to 0 and counted.
+ * (W2, H the cells' sums) a block coordinate descent on a function that
+ * is convex in (log alpha, log beta), so it converges to the minimum. Rows
+ * or columns whose curvature or weights are all zero (a dead unit, a zero
+ * input pixel) have infimum 0 at alpha or beta -> infinity or 0: they are
+ * taken out first (repeatedly, as removing one can empty another),
+ * contributing 0. Negative diagonal entries (possible for tanh nets or a
+ * Hutchinson estimate) are set to 0 and counted.
  *
  * The Hessian diagonal (setting diag):
- *   1 layer structure, exact: for ReLU / leaky ReLU nets the outputs are
- *     affine in each layer's weights (phi'' = 0), so the diagonal of H equals
- *     that of the Gauss-Newton matrix, sum_i sum_c (J_i^T l_ic)^2 with
- *     h_i = sum_c l_ic l_ic^T (l_ic = sqrt(p_ic)(e_c - p_i) for cross-entropy):
- *     d_K backward passes of the data, at any size;
+ *   1 layer structure, exact: when every node is piecewise linear (ReLU,
+ *     leaky ReLU, identity, max / average pooling, flatten, residual adds,
+ *     linear, conv2d: no tanh), each output is piecewise affine in every
+ *     single weight (a weight of node k moves only node k's output, affinely,
+ *     and what follows is piecewise linear), so the second derivative of the
+ *     outputs along one weight is 0 and the diagonal of H equals that of
+ *     the Gauss-Newton matrix, sum_i sum_c (J_i^T l_ic)^2 with
+ *     h_i = sum_c l_ic l_ic^T (l_ic = sqrt(p_ic)(e_c - p_i) for cross-entropy).
+ *     An MLP: d_K backward passes of the whole data by BLAS 3, the squares
+ *     factorising per layer. Any other graph: the per-example Jacobians J_i
+ *     (minima_net_output_jacobian, d_K backward passes of one example each),
+ *     then L_i J_i per example (a conv weight's derivative sums over the
+ *     output positions and does not factorise);
  *   2 one product H e_i per weight (exact, any activation; for small nets);
  *   3 Hutchinson's diagonal estimator mean_v (v .* Hv) over `samples`
  *     Rademacher v (Bekas et al. 2007);
- *   0 (default) 1 for ReLU / leaky ReLU, else 2 when P <= exact_max, else 3.
+ *   0 (default) 1 without tanh nodes, else 2 when P <= exact_max, else 3.
  *
  * The constant factors of the original text could not be checked
  * (docs/measures/normalized_sharpness.md); this is the formula above. */
@@ -42,8 +60,9 @@
 #include "minima/alloc.h"
 #include "minima/rng.h"
 
-/* Hessian diagonal at the weights from the layer structure (ReLU nets):
- * diag (P) gets the weight entries; biases are left as they are. */
+/* Hessian diagonal at the weights from the layer structure of an MLP
+ * (ReLU nets): diag (P) gets the weight entries; biases are left as they
+ * are. */
 static minima_status diag_layers(minima_net *net, double *diag)
 {
     const minima_model *m = minima_net_model(net);
