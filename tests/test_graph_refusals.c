@@ -212,8 +212,7 @@ static int engine_checks(void)
     }
     int bad = 0;
     /* per-layer measures refuse; engine-only ones compute (or fail without crashing) */
-    static const char *const layered[] = {"path_norm", "normalized_sharpness", "relative_flatness",
-                                          "fms_penalty"};
+    static const char *const layered[] = {"path_norm", "relative_flatness"};
     for (size_t i = 0; i < sizeof layered / sizeof *layered; i++) {
         minima_measure_result r;
         st = minima_measure_compute(minima_measure_find(layered[i]), net, NULL, 1, &r);
@@ -222,7 +221,8 @@ static int engine_checks(void)
             bad = 1;
         }
     }
-    static const char *const engine_only[] = {"hessian_max", "hessian_trace", "fisher_rao", "asam"};
+    static const char *const engine_only[] = {"hessian_max", "hessian_trace", "fisher_rao", "asam",
+                                              "normalized_sharpness", "fms_penalty"};
     for (size_t i = 0; i < sizeof engine_only / sizeof *engine_only; i++) {
         const minima_measure *me = minima_measure_find(engine_only[i]);
         if (!me) { printf("no measure %s\n", engine_only[i]); bad = 1; continue; }

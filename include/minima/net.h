@@ -100,6 +100,21 @@ minima_status minima_net_ggnvp(minima_net *net, const double *v, double *gv);
  * R{Z_K} = d/dt Z_K(theta_0 + t v) at t = 0, as (N, d_K). */
 minima_status minima_net_jvp(minima_net *net, const double *v, double *rz);
 
+/* The per-example Jacobian of the outputs at the anchor (src/engine/net_jacobian.c):
+ *     jac[(i d_K + k) P + p] = d z_k(x_{first+i}) / d theta_p,
+ * i < n, k < d_K, p < P (weights and biases, theta's order), z the d_K
+ * outputs (logits) of example first+i of the net's data; every entry of
+ * jac (n d_K P doubles) is written. Row (i, k) times v is entry (first+i, k)
+ * of minima_net_jvp(v). Computed exactly by the node kinds' backward
+ * functions: one forward pass of the examples, then d_K backward passes of
+ * ONE example each per example (a sum over a batch would mix examples).
+ * At a kink (a ReLU input exactly 0, a max-pooling tie) the derivative is
+ * the one the gradient uses. Independent of the loss. Allocates its own
+ * workspace for the call (the values of up to 32 examples); leaves the
+ * net's cache, workspaces and product count alone. MINIMA_ERANGE when
+ * [first, first+n) is not inside the data; n = 0 does nothing. */
+minima_status minima_net_output_jacobian(minima_net *net, size_t first, size_t n, double *jac);
+
 /* The exact dense Hessian (P, P) at the anchor, assembled column by column
  * from products and symmetrised ((H + H^T)/2). Needs P*P doubles from the
  * caller; meant for P up to a few thousand. Reports progress. */

@@ -1,34 +1,52 @@
 /* measure_normalized_sharpness.c — normalized sharpness of Tsuzuku, Sato &
  * Sugiyama 2020 (docs/measures/normalized_sharpness.md):
  *
- *     sum over layers k of  min_{alpha > 0, beta > 0}
+ *     sum over parametric nodes k of  min_{alpha > 0, beta > 0}
  *         sum_{ij} [ H_(ij),(ij) (alpha_i beta_j)^2 + W_ij^2 / (alpha_i beta_j)^2 ]
  *
- * over the weights W_k (d_k, d_{k-1}) of each layer (biases take no part),
- * H_(ij),(ij) the diagonal of the loss Hessian at those weights. The minimum
- * is found by alternating the exact minimisers of each block,
+ * over the weights W_k of each linear or conv2d node (biases take no
+ * part), H_(ij),(ij) the diagonal of the loss Hessian at those weights.
+ * For linear, W_k is (d_out, d_in): a row i per output feature, a column j
+ * per input feature (for an MLP: the paper's layers). For conv2d
+ * [Cout, Cin/G, kh, kw] (natural extension, see the doc page): output
+ * channel o is a row (alpha_o), global input channel j a column (beta_j),
+ * and every tap of W[o, jj, :, :] is scaled by alpha_o beta_j with
+ * j = in(o, jj) = (o / (Cout/G)) (Cin/G) + jj; a cell (o, j) then holds the
+ * sums over its taps of H and of W^2, cells across groups are empty. These
+ * are the rows and columns the graph's rescaling group scales
+ * (minima/graph_symmetry.h): an output channel's factor is absorbed by
+ * alpha, an input channel's by beta, so the value is exactly invariant.
+ * The minimum is found by alternating the exact minimisers of each block,
  *
- *     alpha_i^4 = sum_j W_ij^2 / beta_j^2  /  sum_j H_ij beta_j^2,
- *     beta_j^4  = sum_i W_ij^2 / alpha_i^2 /  sum_i H_ij alpha_i^2,
+ *     alpha_i^4 = sum_j W2_ij / beta_j^2  /  sum_j H_ij beta_j^2,
+ *     beta_j^4  = sum_i W2_ij / alpha_i^2 /  sum_i H_ij alpha_i^2,
  *
- * a block coordinate descent on a function that is convex in (log alpha,
- * log beta), so it converges to the minimum. Rows or columns whose
- * curvature or weights are all zero (a dead unit, a zero input pixel) have
- * infimum 0 at alpha or beta -> infinity or 0: they are taken out first
- * (repeatedly, as removing one can empty another), contributing 0.
- * Negative diagonal entries (possible for tanh nets or a Hutchinson
- * estimate) are set to 0 and counted.
+ * (W2, H the cells' sums) a block coordinate descent on a function that
+ * is convex in (log alpha, log beta), so it converges to the minimum. Rows
+ * or columns whose curvature or weights are all zero (a dead unit, a zero
+ * input pixel) have infimum 0 at alpha or beta -> infinity or 0: they are
+ * taken out first (repeatedly, as removing one can empty another),
+ * contributing 0. Negative diagonal entries (possible for tanh nets or a
+ * Hutchinson estimate) are set to 0 and counted.
  *
  * The Hessian diagonal (setting diag):
- *   1 layer structure, exact: for ReLU / leaky ReLU nets the outputs are
- *     affine in each layer's weights (phi'' = 0), so the diagonal of H equals
- *     that of the Gauss-Newton matrix, sum_i sum_c (J_i^T l_ic)^2 with
- *     h_i = sum_c l_ic l_ic^T (l_ic = sqrt(p_ic)(e_c - p_i) for cross-entropy):
- *     d_K backward passes of the data, at any size;
+ *   1 layer structure, exact: when every node is piecewise linear (ReLU,
+ *     leaky ReLU, identity, max / average pooling, flatten, residual adds,
+ *     linear, conv2d: no tanh), each output is piecewise affine in every
+ *     single weight (a weight of node k moves only node k's output, affinely,
+ *     and what follows is piecewise linear), so the second derivative of the
+ *     outputs along one weight is 0 and the diagonal of H equals that of
+ *     the Gauss-Newton matrix, sum_i sum_c (J_i^T l_ic)^2 with
+ *     h_i = sum_c l_ic l_ic^T (l_ic = sqrt(p_ic)(e_c - p_i) for cross-entropy).
+ *     An MLP: d_K backward passes of the whole data by BLAS 3, the squares
+ *     factorising per layer. Any other graph: the per-example Jacobians J_i
+ *     (minima_net_output_jacobian, d_K backward passes of one example each),
+ *     then L_i J_i per example (a conv weight's derivative sums over the
+ *     output positions and does not factorise);
  *   2 one product H e_i per weight (exact, any activation; for small nets);
  *   3 Hutchinson's diagonal estimator mean_v (v .* Hv) over `samples`
  *     Rademacher v (Bekas et al. 2007);
- *   0 (default) 1 for ReLU / leaky ReLU, else 2 when P <= exact_max, else 3.
+ *   0 (default) 1 without tanh nodes, else 2 when P <= exact_max, else 3.
  *
  * The constant factors of the original text could not be checked
  * (docs/measures/normalized_sharpness.md); this is the formula above. */
@@ -42,8 +60,9 @@
 #include "minima/alloc.h"
 #include "minima/rng.h"
 
-/* Hessian diagonal at the weights from the layer structure (ReLU nets):
- * diag (P) gets the weight entries; biases are left as they are. */
+/* Hessian diagonal at the weights from the layer structure of an MLP
+ * (ReLU nets): diag (P) gets the weight entries; biases are left as they
+ * are. */
 static minima_status diag_layers(minima_net *net, double *diag)
 {
     const minima_model *m = minima_net_model(net);
@@ -132,15 +151,87 @@ fail:
     return st;
 }
 
+/* Examples whose Jacobians (d_K x P each) are held at once: at most
+ * JAC_BYTES of them, at least one. */
+#define JAC_BYTES ((size_t)32 << 20)
+#define JAC_MAX_EXAMPLES 64
+
+/* The same diagonal on any graph of piecewise-linear nodes, from the
+ * per-example output Jacobians J_i (d_K, P) of the engine
+ * (minima_net_output_jacobian): diag += sum_c (J_i^T l_ic)^2, the d_K
+ * vectors J_i^T l_ic as one product L_i J_i, L_i (d_K, d_K) holding the
+ * l_ic as rows. Every entry of diag (P) is written (biases too). */
+static minima_status diag_graph(minima_net *net, double *diag)
+{
+    const minima_model *m = minima_net_model(net);
+    const minima_dataset *data = minima_net_data(net);
+    minima_loss loss = minima_net_loss_kind(net);
+    size_t N = minima_net_n_examples(net), P = minima_net_n_params(net);
+    int dK = minima_model_n_outputs(m);
+    size_t per = (size_t)dK * P * sizeof(double), rows = JAC_BYTES / (per ? per : 1);
+    rows = rows < 1 ? 1 : rows > JAC_MAX_EXAMPLES ? JAC_MAX_EXAMPLES : rows;
+    rows = rows > N ? N : rows;
+    minima_status st = MINIMA_OK;
+    double *z = minima_alloc(N * (size_t)dK, sizeof *z);            /* (N, d_K) outputs */
+    double *jac = minima_alloc(rows * (size_t)dK * P, sizeof *jac);  /* (b, d_K, P) */
+    double *u = minima_alloc((size_t)dK * P, sizeof *u);             /* (d_K, P) L_i J_i */
+    double *L = minima_alloc((size_t)dK * (size_t)dK, sizeof *L);    /* (d_K, d_K) */
+    double *g = minima_alloc((size_t)dK, sizeof *g), *prob = minima_alloc((size_t)dK, sizeof *prob);
+    if (!z || !jac || !u || !L || !g || !prob) {
+        st = minima_error(MINIMA_ENOMEM, "measure normalized_sharpness: out of memory for the "
+                          "Jacobians of %zu examples", rows);
+        goto fail;
+    }
+    if ((st = minima_net_outputs(net, NULL, z)) != MINIMA_OK) goto fail;
+    memset(diag, 0, P * sizeof *diag);
+    for (size_t s = 0; s < N; s += rows) {
+        size_t b = N - s < rows ? N - s : rows;
+        if ((st = minima_net_output_jacobian(net, s, b, jac)) != MINIMA_OK) goto fail;
+        for (size_t i = 0; i < b; i++) {
+            const double *Ji = jac + i * (size_t)dK * P;
+            if (loss == MINIMA_LOSS_CE) {
+                minima_curv_output_grad(loss, z + (s + i) * (size_t)dK, dK, data->labels[s + i],
+                                        NULL, g, prob);
+                for (int c = 0; c < dK; c++) {
+                    double f = sqrt(prob[c] / (double)N);
+                    for (int q = 0; q < dK; q++)
+                        L[(size_t)c * (size_t)dK + (size_t)q] = f * ((q == c) - prob[q]);
+                }
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dK, (int)P, dK, 1.0, L, dK,
+                            Ji, (int)P, 0.0, u, (int)P);
+                for (int c = 0; c < dK; c++) {
+                    const double *uc = u + (size_t)c * P;
+                    for (size_t p = 0; p < P; p++) diag[p] += uc[p] * uc[p];
+                }
+            } else {
+                double f2 = 2.0 / ((double)N * dK);
+                for (int c = 0; c < dK; c++) {
+                    const double *jc = Ji + (size_t)c * P;
+                    for (size_t p = 0; p < P; p++) diag[p] += f2 * jc[p] * jc[p];
+                }
+            }
+        }
+        minima_progress("Hessian diagonal", (double)(s + b), (double)N);
+    }
+fail:
+    minima_free(z);
+    minima_free(jac);
+    minima_free(u);
+    minima_free(L);
+    minima_free(g);
+    minima_free(prob);
+    return st;
+}
+
 /* One product H e_i per weight entry. */
 static minima_status diag_units(minima_net *net, double *diag, double *v, double *hv)
 {
     const minima_model *m = minima_net_model(net);
     size_t P = minima_net_n_params(net), done = 0, total = 0;
-    for (int k = 0; k < m->n_layers; k++) total += minima_model_layer_weights(m, k);
+    for (int k = 1; k < m->n_nodes; k++) total += m->nodes[k].n_weight;
     memset(v, 0, P * sizeof *v);
-    for (int k = 0; k < m->n_layers; k++) {
-        size_t o = m->weight_offset[k], n = minima_model_layer_weights(m, k);
+    for (int k = 1; k < m->n_nodes; k++) {
+        size_t o = m->nodes[k].weight_offset, n = m->nodes[k].n_weight;
         for (size_t i = o; i < o + n; i++) {
             v[i] = 1.0;
             minima_status st = minima_net_hvp(net, v, hv);
@@ -172,10 +263,10 @@ static minima_status diag_hutchinson(minima_net *net, double *diag, double *v, d
     return MINIMA_OK;
 }
 
-/* min over alpha (r), beta (c) > 0 of sum_ij h_ij (a_i b_j)^2 + w_ij^2 / (a_i b_j)^2
- * for one layer (h, w both (r, c); h >= 0). act_r (r), act_c (c), al (r), be
+/* min over alpha (r), beta (c) > 0 of sum_ij h_ij (a_i b_j)^2 + w2_ij / (a_i b_j)^2
+ * for one layer (h, w2 = the squared weights, both (r, c); h >= 0). act_r (r), act_c (c), al (r), be
  * (c) are workspaces. *iters gets the sweeps made, *conv whether converged. */
-static double minimise_layer(const double *h, const double *w, int r, int c, int max_iter,
+static double minimise_layer(const double *h, const double *w2, int r, int c, int max_iter,
                              double tol, char *act_r, char *act_c, double *al, double *be,
                              int *iters, int *conv)
 {
@@ -190,7 +281,7 @@ static double minimise_layer(const double *h, const double *w, int r, int c, int
             for (int j = 0; j < c; j++)
                 if (act_c[j]) {
                     hh |= h[(size_t)i * (size_t)c + (size_t)j] > 0;
-                    ww |= w[(size_t)i * (size_t)c + (size_t)j] != 0;
+                    ww |= w2[(size_t)i * (size_t)c + (size_t)j] != 0;
                 }
             if (!hh || !ww) act_r[i] = 0, changed = 1;
         }
@@ -200,7 +291,7 @@ static double minimise_layer(const double *h, const double *w, int r, int c, int
             for (int i = 0; i < r; i++)
                 if (act_r[i]) {
                     hh |= h[(size_t)i * (size_t)c + (size_t)j] > 0;
-                    ww |= w[(size_t)i * (size_t)c + (size_t)j] != 0;
+                    ww |= w2[(size_t)i * (size_t)c + (size_t)j] != 0;
                 }
             if (!hh || !ww) act_c[j] = 0, changed = 1;
         }
@@ -216,8 +307,7 @@ static double minimise_layer(const double *h, const double *w, int r, int c, int
             double num = 0, den = 0;
             for (int j = 0; j < c; j++)
                 if (act_c[j]) {
-                    double wij = w[(size_t)i * (size_t)c + (size_t)j];
-                    num += wij * wij / (be[j] * be[j]);
+                    num += w2[(size_t)i * (size_t)c + (size_t)j] / (be[j] * be[j]);
                     den += h[(size_t)i * (size_t)c + (size_t)j] * be[j] * be[j];
                 }
             double a = pow(num / den, 0.25);
@@ -229,8 +319,7 @@ static double minimise_layer(const double *h, const double *w, int r, int c, int
             double num = 0, den = 0;
             for (int i = 0; i < r; i++)
                 if (act_r[i]) {
-                    double wij = w[(size_t)i * (size_t)c + (size_t)j];
-                    num += wij * wij / (al[i] * al[i]);
+                    num += w2[(size_t)i * (size_t)c + (size_t)j] / (al[i] * al[i]);
                     den += h[(size_t)i * (size_t)c + (size_t)j] * al[i] * al[i];
                 }
             double bj = pow(num / den, 0.25);
@@ -260,8 +349,9 @@ static double minimise_layer(const double *h, const double *w, int r, int c, int
     for (int i = 0; i < r; i++)
         for (int j = 0; j < c; j++)
             if (act_r[i] && act_c[j]) {
-                double u = al[i] * be[j], wij = w[(size_t)i * (size_t)c + (size_t)j];
-                f += h[(size_t)i * (size_t)c + (size_t)j] * u * u + wij * wij / (u * u);
+                double u = al[i] * be[j];
+                f += h[(size_t)i * (size_t)c + (size_t)j] * u * u +
+                     w2[(size_t)i * (size_t)c + (size_t)j] / (u * u);
             }
     return f;
 }
@@ -284,6 +374,51 @@ static const minima_setting table[] = {
 };
 #define N_SETTINGS (sizeof table / sizeof *table)
 
+/* Nonzero when every node is piecewise linear (no tanh): then each output
+ * is piecewise affine in every single weight and the layer-structure
+ * diagonal is exact. For an MLP: activation relu or leaky_relu. */
+static int piecewise_linear(const minima_model *m)
+{
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].kind == MINIMA_NODE_TANH) return 0;
+    return 1;
+}
+
+/* The (rows, cols) problem of parametric node k: rows its output channels
+ * (features), cols its input channels (features). For linear, hs = h and
+ * w2 = W .^ 2 entry by entry. For conv2d [Cout, Cin/G, kh, kw], entry
+ * (o, j) with j = in(o, jj) = (o / (Cout/G)) (Cin/G) + jj, the global input
+ * channel the weights W[o, jj, :, :] read, sums the kh kw taps (they share
+ * alpha_o beta_j); entries of other groups are 0 (they take no part). */
+static void node_problem(const minima_model *m, int k, const double *h, const double *w,
+                         double *hs, double *w2, int *rows, int *cols)
+{
+    const minima_node *nd = &m->nodes[k];
+    int r = nd->out;
+    if (nd->kind == MINIMA_NODE_LINEAR) {
+        int c = (int)(nd->n_weight / (size_t)r);
+        for (size_t t = 0; t < nd->n_weight; t++) hs[t] = h[t], w2[t] = w[t] * w[t];
+        *rows = r;
+        *cols = c;
+        return;
+    }
+    int cin = m->nodes[nd->inputs[0]].shape.c, G = nd->groups, og = r / G, cg = cin / G;
+    size_t T = (size_t)nd->kernel[0] * (size_t)nd->kernel[1];
+    memset(hs, 0, (size_t)r * (size_t)cin * sizeof *hs);
+    memset(w2, 0, (size_t)r * (size_t)cin * sizeof *w2);
+    for (int o = 0; o < r; o++)
+        for (int jj = 0; jj < cg; jj++) {
+            size_t at = ((size_t)o * (size_t)cg + (size_t)jj) * T;
+            size_t j = (size_t)(o / og) * (size_t)cg + (size_t)jj;
+            double sh = 0, sw = 0;
+            for (size_t t = 0; t < T; t++) sh += h[at + t], sw += w[at + t] * w[at + t];
+            hs[(size_t)o * (size_t)cin + j] = sh;
+            w2[(size_t)o * (size_t)cin + j] = sw;
+        }
+    *rows = r;
+    *cols = cin;
+}
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
@@ -292,11 +427,11 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     int diag_method = ns.diag, exact_max = ns.exact_max, samples = ns.samples, max_iter = ns.max_iter;
     double tol = ns.tol;
     const minima_model *m = minima_net_model(net);
-    MINIMA_TRY(minima_model_require_mlp(m, "measure normalized_sharpness (a minimum per layer)"));
-    int homogeneous = m->activation != MINIMA_ACT_TANH;
+    int homogeneous = piecewise_linear(m);
     if (diag_method == 1 && !homogeneous)
         MINIMA_FAIL(MINIMA_EINVAL, "measure normalized_sharpness: diag=1 (layer structure) needs a "
-                    "ReLU or leaky ReLU net; this one is %s", minima_activation_name(m->activation));
+                    "net of piecewise-linear nodes (ReLU, leaky ReLU, pooling, adds); this one has "
+                    "tanh");
     size_t P = minima_net_n_params(net);
     int method = diag_method ? diag_method : homogeneous ? 1 : P <= (size_t)exact_max ? 2 : 3;
     static const char *names[4] = {"", "layer_exact", "unit_products", "hutchinson"};
@@ -304,18 +439,29 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     snprintf(dm, sizeof dm, "\"diag_method\": \"%s\"", names[method]);
     minima_settings_json(table, N_SETTINGS, &ns, dm, out->params, sizeof out->params);
 
-    int wmax = 0;
-    for (int k = 0; k <= m->n_layers; k++) wmax = m->widths[k] > wmax ? m->widths[k] : wmax;
+    /* Workspace sizes: the largest (rows, cols) problem of a node. */
+    size_t rc_max = 1;
+    int rmax = 1, cmax = 1;
+    for (int k = 1; k < m->n_nodes; k++) {
+        const minima_node *nd = &m->nodes[k];
+        if (!nd->n_weight) continue;
+        int r = nd->out, c = nd->kind == MINIMA_NODE_LINEAR ? (int)(nd->n_weight / (size_t)r)
+                                                             : m->nodes[nd->inputs[0]].shape.c;
+        rmax = r > rmax ? r : rmax;
+        cmax = c > cmax ? c : cmax;
+        rc_max = (size_t)r * (size_t)c > rc_max ? (size_t)r * (size_t)c : rc_max;
+    }
     minima_status st = MINIMA_OK;
     double *diag = minima_alloc(P, sizeof *diag);   /* (P) H_ii at the weights */
     double *v = minima_alloc(P, sizeof *v), *hv = minima_alloc(P, sizeof *hv);   /* (P) */
-    char *act_r = minima_alloc((size_t)wmax, 1), *act_c = minima_alloc((size_t)wmax, 1);
-    double *al = minima_alloc((size_t)wmax, sizeof *al), *be = minima_alloc((size_t)wmax, sizeof *be);
-    if (!diag || !v || !hv || !act_r || !act_c || !al || !be) {
+    double *hs = minima_alloc(rc_max, sizeof *hs), *w2 = minima_alloc(rc_max, sizeof *w2);
+    char *act_r = minima_alloc((size_t)rmax, 1), *act_c = minima_alloc((size_t)cmax, 1);
+    double *al = minima_alloc((size_t)rmax, sizeof *al), *be = minima_alloc((size_t)cmax, sizeof *be);
+    if (!diag || !v || !hv || !hs || !w2 || !act_r || !act_c || !al || !be) {
         st = minima_error(MINIMA_ENOMEM, "measure normalized_sharpness: out of memory");
         goto fail;
     }
-    st = method == 1 ? diag_layers(net, diag)
+    st = method == 1 ? (m->is_mlp ? diag_layers(net, diag) : diag_graph(net, diag))
          : method == 2 ? diag_units(net, diag, v, hv)
                        : diag_hutchinson(net, diag, v, hv, samples, seed);
     if (st != MINIMA_OK) goto fail;
@@ -323,17 +469,18 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
     size_t n_negative = 0;
     double total = 0, bound = 0;
     int worst_iters = 0, all_conv = 1;
-    for (int k = 0; k < m->n_layers; k++) {
-        double *h = diag + m->weight_offset[k];   /* (d_out, d_in) */
-        const double *w = theta + m->weight_offset[k];
-        size_t n = minima_model_layer_weights(m, k);
-        for (size_t i = 0; i < n; i++) {
+    for (int k = 1; k < m->n_nodes; k++) {
+        const minima_node *nd = &m->nodes[k];
+        if (!nd->n_weight) continue;
+        double *h = diag + nd->weight_offset;
+        const double *w = theta + nd->weight_offset;
+        for (size_t i = 0; i < nd->n_weight; i++) {
             if (h[i] < 0) h[i] = 0, n_negative++;
             bound += 2.0 * sqrt(h[i]) * fabs(w[i]);
         }
-        int iters, conv;
-        total += minimise_layer(h, w, m->widths[k + 1], m->widths[k], max_iter, tol, act_r, act_c,
-                                al, be, &iters, &conv);
+        int r, c, iters, conv;
+        node_problem(m, k, h, w, hs, w2, &r, &c);
+        total += minimise_layer(hs, w2, r, c, max_iter, tol, act_r, act_c, al, be, &iters, &conv);
         worst_iters = iters > worst_iters ? iters : worst_iters;
         all_conv &= conv;
     }
@@ -354,6 +501,8 @@ fail:
     minima_free(diag);
     minima_free(v);
     minima_free(hv);
+    minima_free(hs);
+    minima_free(w2);
     minima_free(act_r);
     minima_free(act_c);
     minima_free(al);
