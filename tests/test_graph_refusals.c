@@ -212,8 +212,7 @@ static int engine_checks(void)
     }
     int bad = 0;
     /* per-layer measures refuse; engine-only ones compute (or fail without crashing) */
-    static const char *const layered[] = {"path_norm", "normalized_sharpness", "relative_flatness",
-                                          "fms_penalty"};
+    static const char *const layered[] = {"normalized_sharpness", "fms_penalty"};
     for (size_t i = 0; i < sizeof layered / sizeof *layered; i++) {
         minima_measure_result r;
         st = minima_measure_compute(minima_measure_find(layered[i]), net, NULL, 1, &r);
@@ -222,7 +221,8 @@ static int engine_checks(void)
             bad = 1;
         }
     }
-    static const char *const engine_only[] = {"hessian_max", "hessian_trace", "fisher_rao", "asam"};
+    static const char *const engine_only[] = {"hessian_max", "hessian_trace", "fisher_rao", "asam",
+                                              "path_norm", "relative_flatness"};
     for (size_t i = 0; i < sizeof engine_only / sizeof *engine_only; i++) {
         const minima_measure *me = minima_measure_find(engine_only[i]);
         if (!me) { printf("no measure %s\n", engine_only[i]); bad = 1; continue; }
@@ -242,14 +242,14 @@ static int engine_checks(void)
     }
     if (st == MINIMA_OK) minima_audit_result_free(&ar);
     minima_sharpness_request q = minima_sharpness_default_request();
-    q.measures = "path_norm,hessian_max";
+    q.measures = "normalized_sharpness,hessian_max";
     minima_sharpness_result sr;
     st = minima_sharpness_run(net, &q, &sr);
     if (st == MINIMA_OK) {
         if (sr.n_measures != 2 || sr.measures[0].status != MINIMA_EUNSUPPORTED ||
             !strstr(sr.measures[0].result.note, "not applicable") || sr.n_failed != 0 ||
             sr.measures[1].status != MINIMA_OK) {
-            printf("sharpness list: path_norm status %d (note '%s'), %zu failed; expected "
+            printf("sharpness list: normalized_sharpness status %d (note '%s'), %zu failed; expected "
                    "EUNSUPPORTED, not applicable, hessian_max computed\n",
                    sr.n_measures ? (int)sr.measures[0].status : -1,
                    sr.n_measures ? sr.measures[0].result.note : "", sr.n_failed);
@@ -260,10 +260,10 @@ static int engine_checks(void)
         printf("sharpness list on a graph: status %d\n", (int)st);
         bad = 1;
     }
-    q.measures = "path_norm";
+    q.measures = "normalized_sharpness";
     st = minima_sharpness_run(net, &q, &sr);
     if (st != MINIMA_EUNSUPPORTED) {
-        printf("sharpness path_norm alone on a graph: status %d, expected EUNSUPPORTED\n", (int)st);
+        printf("sharpness normalized_sharpness alone on a graph: status %d, expected EUNSUPPORTED\n", (int)st);
         bad = 1;
         if (st == MINIMA_OK) minima_sharpness_result_free(&sr);
     }
