@@ -564,6 +564,48 @@ static void test_fisher_rao_output_form(void)
     minima_model_free(m);
 }
 
+/* The value against its definition (1/N) sum_i <w, grad l_i>^2, each
+ * gradient from a net over example i alone; MSE on class labels uses one-hot
+ * targets, as the engine does. */
+static void test_fisher_rao_per_example(void)
+{
+    const char *arch = "1x5x5:conv2k3p1,relu,avgpool2,flatten,3";
+    harness_current = arch;
+    minima_model *m = make_model(arch, 1, 51);
+    minima_dataset *d = m ? make_data(m, 7, 52) : NULL;
+    if (!d) goto done;
+    size_t P = m->n_params, d_in = minima_model_n_inputs(m);
+    double *grad = dalloc(P);
+    for (int l = 0; l < 2; l++) {
+        minima_loss loss = l ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
+        minima_net *net = make_net(m, d, loss);
+        double v = net ? measure(net, "fisher_rao", NULL, NULL) : NAN;
+        minima_net_free(net);
+        double want = 0;
+        for (size_t i = 0; i < d->n; i++) {
+            minima_dataset *one = NULL;
+            CHECK_OK(minima_dataset_create(&one, 1, (int)d_in, d->n_classes, 0));
+            if (!one) continue;
+            memcpy(one->x, d->x + i * d_in, d_in * sizeof *one->x);
+            one->labels[0] = d->labels[i];
+            minima_net *n1 = make_net(m, one, loss);
+            double li;
+            if (n1) CHECK_OK(minima_net_gradient(n1, NULL, &li, grad));
+            double dot = 0;
+            for (size_t p = 0; p < P; p++) dot += m->theta[p] * grad[p];
+            want += dot * dot;
+            minima_net_free(n1);
+            minima_dataset_free(one);
+        }
+        want /= (double)d->n;
+        CHECK_REL(v, want, 1e-11);
+    }
+    free(grad);
+done:
+    minima_dataset_free(d);
+    minima_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_invariance);
@@ -572,5 +614,6 @@ int main(void)
     RUN(test_relative_flatness_hessian);
     RUN(test_relative_flatness_refusals);
     RUN(test_fisher_rao_output_form);
+    RUN(test_fisher_rao_per_example);
     return harness_report();
 }
