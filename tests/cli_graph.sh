@@ -2,8 +2,8 @@
 # cli_graph.sh — a convolutional network through the program, end to end:
 # trained from an architecture line, saved with its graph, read back by
 # every command without --arch; curvature runs on it, the cache can be
-# switched off with the same numbers, and what is defined for MLPs only
-# refuses it (exit 2) with the reason.
+# switched off with the same numbers, path_norm is measured on it, and what
+# is defined for MLPs only refuses it (exit 2) with the reason.
 # Usage: cli_graph.sh MINIMA_BINARY.
 set -u
 BIN=${1:?usage: cli_graph.sh MINIMA_BINARY}
@@ -36,9 +36,11 @@ if [ -s "$TMP/cached" ] && cmp -s "$TMP/cached" "$TMP/recomputed"; then ok
 else bad "spectrum: the cache changes the eigenpairs"; cat "$TMP/cached" "$TMP/recomputed" >&2; fi
 
 run "sharpness, a list with a layer-wise measure" 0 "$BIN" sharpness --model "$M" "${D[@]}" \
-    --measure hessian_max,path_norm --json
+    --measure hessian_max,normalized_sharpness,path_norm --json
 has "sharpness: hessian_max computed" "$TMP/out" "\"hessian_max\""
-has "sharpness: path_norm not applicable" "$TMP/err" "path_norm: not applicable"
+has "sharpness: normalized_sharpness not applicable" "$TMP/err" "normalized_sharpness: not applicable"
+python3 -c "import json, sys; o = json.load(open(sys.argv[1])); v = [m for m in o['measures'] if m['name'] == 'path_norm'][0]['value']; sys.exit(0 if v and v > 0 else 1)" "$TMP/out" \
+    && ok || bad "sharpness: path_norm has no value on the graph"
 
 # a graph is rescaled by its channel classes (tests/cli_graph_rescale.sh);
 # the layer-wise --alpha is refused

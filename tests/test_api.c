@@ -881,14 +881,14 @@ static void test_graph_refusals(void)
         CHECK_STATUS(minima_api_audit(net, "hessian_max", NULL, "decades=1", &json), MINIMA_EUNSUPPORTED);
         CHECK(json == NULL && contains("audit"));
         /* sharpness: an MLP-only measure fails on its own, the others are measured */
-        CHECK_OK(minima_api_sharpness(net, "hessian_max,path_norm,average_sharpness", NULL, 1, &json));
+        CHECK_OK(minima_api_sharpness(net, "hessian_max,normalized_sharpness,average_sharpness", NULL, 1, &json));
         cJSON *j = json ? cJSON_Parse(json) : NULL;
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "measures");
         CHECK(cJSON_GetArraySize(ms) == 3);
         for (const cJSON *e = ms ? ms->child : NULL; e; e = e->next) {
             const char *name = cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring;
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "value");
-            if (!strcmp(name, "path_norm"))
+            if (!strcmp(name, "normalized_sharpness"))
                 CHECK(cJSON_IsNull(v) && cJSON_GetObjectItemCaseSensitive(e, "error"));
             else
                 CHECK_MSG(cJSON_IsNumber(v) && isfinite(v->valuedouble), "%s: no value on a CNN", name);
@@ -897,7 +897,7 @@ static void test_graph_refusals(void)
         minima_free(json);
         /* alone, it is refused */
         json = (char *)1;
-        CHECK_STATUS(minima_api_sharpness(net, "path_norm", "path_norm:p=2", 1, &json), MINIMA_EUNSUPPORTED);
+        CHECK_STATUS(minima_api_sharpness(net, "normalized_sharpness", NULL, 1, &json), MINIMA_EUNSUPPORTED);
         CHECK(json == NULL && contains("multilayer perceptrons"));
         CHECK_OK(minima_api_spectrum(net, "top=1,layers=0", &json));
         CHECK(json && strstr(json, "\"n_params\": 30"));

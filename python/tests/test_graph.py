@@ -221,12 +221,14 @@ class TestGraph(unittest.TestCase):
         self.assertEqual(c.exception.status, "EUNSUPPORTED")
 
     def test_sharpness(self):
-        r = self.prob.sharpness(["hessian_max", "path_norm", "worst_sharpness"], seed=1)
+        r = self.prob.sharpness(["hessian_max", "normalized_sharpness", "path_norm", "worst_sharpness"],
+                                seed=1)
         by = {e["name"]: e for e in r["measures"]}
         self.assertAlmostEqual(by["hessian_max"]["value"],
                                self.prob.spectrum(top=1, tol=1e-10)["top"][0]["eigenvalue"], delta=1e-6)
-        self.assertIsNone(by["path_norm"]["value"])        # an MLP's measure: recorded as failed
-        self.assertIn("multilayer perceptrons", by["path_norm"]["note"])
+        self.assertIsNone(by["normalized_sharpness"]["value"])   # an MLP's measure: recorded as failed
+        self.assertIn("multilayer perceptrons", by["normalized_sharpness"]["note"])
+        self.assertGreater(by["path_norm"]["value"], 0)           # defined on graphs
         self.assertTrue(np.isfinite(by["worst_sharpness"]["value"]))
 
 

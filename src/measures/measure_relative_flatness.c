@@ -27,7 +27,23 @@
  * (constant over the data, e.g. a dead unit) carries no information: its
  * standardised column of W is 0 and it is left out of ||a'||^2 (counted in
  * the result). Leaving its column unscaled instead would let a rescaling of
- * that unit move kappa, breaking the invariance the measure is built for. */
+ * that unit move kappa, breaking the invariance the measure is built for.
+ *
+ * A graph (convolutions, pooling, residual adds): Petzka et al.'s feature
+ * layer is the input of the last layer, so the output node (the last) must
+ * be `linear` (refused, naming the node, otherwise) and the features are
+ * the flat vector it reads — after flatten, global_avgpool or a linear
+ * layer. Everything above carries over with W that node's weight and
+ * A_{K-1} its input, computed by the engine on the graph cut at that node
+ * (measure_graph_impl.h); the outputs are W a + b. Every rescaling of the
+ * graph's group (minima/graph_symmetry.h) multiplies feature j by its
+ * channel's factor c_j and column j of W by 1/c_j, so standardised the
+ * value is exactly invariant. The features are standardised unless no
+ * linear/conv2d node lies between the data and them (the MLP without a
+ * hidden layer: features that are the data, reshaped or pooled). For an
+ * MLP the layer code below is kept (the value bit for bit as before);
+ * tests/test_measures_graph.c checks that the graph code gives the same on
+ * an MLP written as a graph, and the Hessian-block definition on a CNN. */
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
@@ -35,6 +51,7 @@
 #include <string.h>
 
 #include "measures/measure_curv_impl.h"
+#include "measures/measure_graph_impl.h"
 #include "minima/alloc.h"
 
 typedef struct {
@@ -47,6 +64,48 @@ static const minima_setting table[] = {
 };
 #define N_SETTINGS (sizeof table / sizeof *table)
 
+/* Where the features a (b, d_{K-1}) and the outputs z (b, d_K) of a batch
+ * come from: the MLP's layers, or the graph cut at the last node's input. */
+typedef struct {
+    const minima_model *m;
+    int graph;
+    minima_curv_acts acts;      /* MLP */
+    minima_mgraph_values vals;  /* graph */
+    double *a, *z;              /* graph: (rows, dh), (rows, dK) */
+    const double *W, *bias;     /* graph: the last node's (dK, dh), (dK) or NULL */
+    int dh, dK;
+} rf_source;
+
+static void rf_source_free(rf_source *r)
+{
+    minima_curv_acts_free(&r->acts);
+    minima_mgraph_values_free(&r->vals);
+    minima_free(r->a);
+    minima_free(r->z);
+}
+
+static minima_status rf_batch(rf_source *r, const double *theta, const double *x, size_t b,
+                              const double **a, const double **z)
+{
+    const minima_model *m = r->m;
+    if (!r->graph) {
+        int K = m->n_layers;
+        MINIMA_TRY(minima_curv_forward(m, theta, x, b, &r->acts));
+        /* (b, d_{K-1}): the last layer's inputs; the data itself without hidden layer */
+        *a = K >= 2 ? r->acts.act[K - 1] : x;
+        *z = r->acts.act[K];   /* (b, d_K) */
+        return MINIMA_OK;
+    }
+    MINIMA_TRY(minima_mgraph_values_run(&r->vals, theta, x, b, r->a));
+    for (size_t i = 0; i < b; i++)
+        for (int s = 0; s < r->dK; s++) r->z[i * (size_t)r->dK + (size_t)s] = r->bias ? r->bias[s] : 0.0;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, r->dK, r->dh, 1.0, r->a, r->dh,
+                r->W, r->dh, 1.0, r->z, r->dK);
+    *a = r->a;
+    *z = r->z;
+    return MINIMA_OK;
+}
+
 static minima_status compute(minima_net *net, const char *settings, uint64_t seed,
                              minima_measure_result *out)
 {
@@ -58,15 +117,44 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
                          out->params, sizeof out->params);
 
     const minima_model *m = minima_net_model(net);
-    MINIMA_TRY(minima_model_require_mlp(m, "measure relative_flatness (on the penultimate layer)"));
     const minima_dataset *data = minima_net_data(net);
     const double *theta = minima_net_point(net);
     minima_loss loss = minima_net_loss_kind(net);
     size_t N = minima_net_n_examples(net);
-    int K = m->n_layers, dK = m->widths[K], dh = m->widths[K - 1], d0 = m->widths[0];
-    const double *W = theta + m->weight_offset[K - 1];   /* (d_K, d_{K-1}) */
+    size_t d0 = minima_model_n_inputs(m);
+    int last = m->n_nodes - 1, dK = minima_model_n_outputs(m), dh;
+    const double *W;   /* (d_K, d_{K-1}) */
+    int hidden;        /* features computed with parameters: standardised */
+    if (m->is_mlp) {
+        int K = m->n_layers;
+        dh = m->widths[K - 1];
+        W = theta + m->weight_offset[K - 1];
+        hidden = K >= 2;
+    } else {
+        const minima_node *out_node = &m->nodes[last];
+        if (out_node->kind != MINIMA_NODE_LINEAR) {
+            char label[160];
+            minima_model_node_label(m, last, label, sizeof label);
+            MINIMA_FAIL(MINIMA_EUNSUPPORTED, "measure relative_flatness reads the input of the last "
+                        "layer, which must be linear; the output node is %s", label);
+        }
+        int feat = out_node->inputs[0];
+        dh = (int)minima_shape_size(m->nodes[feat].shape);
+        W = theta + out_node->weight_offset;
+        int *dmin = minima_alloc((size_t)m->n_nodes, sizeof *dmin);
+        int *dmax = minima_alloc((size_t)m->n_nodes, sizeof *dmax);
+        if (!dmin || !dmax) {
+            minima_free(dmin);
+            minima_free(dmax);
+            MINIMA_FAIL(MINIMA_ENOMEM, "measure relative_flatness: out of memory");
+        }
+        minima_mgraph_depths(m, dmin, dmax);
+        hidden = dmax[feat] >= 1;
+        minima_free(dmin);
+        minima_free(dmax);
+    }
     minima_status st = MINIMA_OK;
-    minima_curv_acts acts = {0};
+    rf_source src = {.m = m, .graph = !m->is_mlp, .dh = dh, .dK = dK, .W = W};
     double *mean = minima_calloc((size_t)dh, sizeof *mean);    /* (d_{K-1}) */
     double *var = minima_calloc((size_t)dh, sizeof *var);      /* (d_{K-1}) */
     double *sigma = minima_alloc((size_t)dh, sizeof *sigma);   /* (d_{K-1}) */
@@ -78,18 +166,34 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         goto fail;
     }
     size_t rows = N < MINIMA_CURV_BATCH ? N : MINIMA_CURV_BATCH;
-    if ((st = minima_curv_acts_alloc(&acts, m, rows, "measure relative_flatness")) != MINIMA_OK) goto fail;
+    if (!src.graph) {
+        if ((st = minima_curv_acts_alloc(&src.acts, m, rows, "measure relative_flatness")) != MINIMA_OK)
+            goto fail;
+    } else {
+        const minima_node *out_node = &m->nodes[last];
+        src.bias = out_node->has_bias ? theta + out_node->bias_offset : NULL;
+        if ((st = minima_mgraph_values_init(&src.vals, m, out_node->inputs[0],
+                                            "measure relative_flatness")) != MINIMA_OK)
+            goto fail;
+        src.a = minima_alloc(rows * (size_t)dh, sizeof *src.a);
+        src.z = minima_alloc(rows * (size_t)dK, sizeof *src.z);
+        if (!src.a || !src.z) {
+            st = minima_error(MINIMA_ENOMEM, "measure relative_flatness: out of memory for %zu "
+                              "rows of %d features", rows, dh);
+            goto fail;
+        }
+    }
 
     /* pass 1: mean and variance of the penultimate activations (two passes:
      * the means, then the squared deviations) */
     size_t n_constant = 0;
     for (int j = 0; j < dh; j++) sigma[j] = 1.0;
-    if (K >= 2 && standardize) {
+    if (hidden && standardize) {
         for (int pass = 0; pass < 2; pass++)
             for (size_t s = 0; s < N; s += rows) {
                 size_t b = N - s < rows ? N - s : rows;
-                if ((st = minima_curv_forward(m, theta, data->x + s * (size_t)d0, b, &acts)) != MINIMA_OK) goto fail;
-                const double *a = acts.act[K - 1];   /* (b, d_{K-1}) */
+                const double *a, *z;   /* (b, d_{K-1}), (b, d_K) */
+                if ((st = rf_batch(&src, theta, data->x + s * d0, b, &a, &z)) != MINIMA_OK) goto fail;
                 for (size_t i = 0; i < b; i++)
                     for (int j = 0; j < dh; j++) {
                         double v = a[i * (size_t)dh + (size_t)j];
@@ -104,8 +208,11 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
             if (sd > 0 && isfinite(sd)) sigma[j] = sd;
             else { sigma[j] = 0; n_constant++; }   /* constant: left out (see above) */
         }
-    } else if (K == 1 && standardize) {
-        minima_curv_note(out, "no hidden layer: the inputs are not standardised (that would "
+    } else if (standardize) {
+        minima_curv_note(out, src.graph ? "no linear or conv2d node before the last layer: its "
+                         "inputs, computed from the data alone, are not standardised (that would "
+                         "change the function)"
+                         : "no hidden layer: the inputs are not standardised (that would "
                          "change the function)");
     }
     for (int s = 0; s < dK; s++)
@@ -122,10 +229,8 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
             goto fail;
         }
         size_t b = N - s < rows ? N - s : rows;
-        if ((st = minima_curv_forward(m, theta, data->x + s * (size_t)d0, b, &acts)) != MINIMA_OK) goto fail;
-        /* (b, d_{K-1}): the last layer's inputs; the data itself without hidden layer */
-        const double *a = K >= 2 ? acts.act[K - 1] : data->x + s * (size_t)d0;
-        const double *z = acts.act[K];   /* (b, d_K) */
+        const double *a, *z;   /* (b, d_{K-1}) the last layer's inputs, (b, d_K) */
+        if ((st = rf_batch(&src, theta, data->x + s * d0, b, &a, &z)) != MINIMA_OK) goto fail;
         for (size_t i = 0; i < b; i++) {
             double na = 0;
             for (int j = 0; j < dh; j++) {
@@ -157,7 +262,7 @@ static minima_status compute(minima_net *net, const char *settings, uint64_t see
         minima_curv_note(out, "%zu features of the last layer's input are constant over the data "
                          "and were left out (their standardised columns are 0)", n_constant);
 fail:
-    minima_curv_acts_free(&acts);
+    rf_source_free(&src);
     minima_free(mean);
     minima_free(var);
     minima_free(sigma);
