@@ -38,7 +38,11 @@ run "train a CNN" 0 "$BIN" train "${D[@]}" --arch "$ARCH" --epochs 1 --out "$M"
 
 # ---- audit ---------------------------------------------------------------------
 run "audit on a graph" 0 "$BIN" audit --model "$M" "${D[@]}" --measure hessian_max,pac_bayes_mag \
-    --set pac_bayes_mag:mag_eps=0,depth=10,draws=2 --decades 2 --neuron-draws 2 --json
+    --set pac_bayes_mag:mag_eps=0,depth=10,draws=2 --decades 2 --neuron-draws 2 --json --plot "$TMP/audit.svg"
+# the figure's legend names the graph's maps (the SVG writes text as character references)
+enc() { printf '%s' "$1" | od -An -tx1 -v | tr -s ' \n' ' ' | sed 's/^ //; s/ $//; s/\([0-9a-f][0-9a-f]\)/\&#x\1;/g; s/ //g; s/&#x0\([0-9a-f]\);/\&#x\1;/g'; }
+has "audit --plot: stage-wise legend" "$TMP/audit.svg" "$(enc stage-wise)"
+has "audit --plot: per-channel legend" "$TMP/audit.svg" "$(enc per-channel)"
 has "audit: the table names the group" "$TMP/err" "stage-wise maps over"
 has "audit: per-channel points" "$TMP/err" "channels seed 1 spread 1"
 # conv4 (stream, tied through the add to the block's second conv) and the
