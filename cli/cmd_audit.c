@@ -165,9 +165,9 @@ int minima_cmd_audit(int argc, char **argv)
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
         {"--measure", OPT_STRING, &names_s, "comma-separated measure names, or all", "NAMES"},
-        {"--decades", OPT_INT, &p.decades, "layer-wise alpha_1 = 10^s for s = -N..N", "N", CLI_IN(0, 30)},
+        {"--decades", OPT_INT, &p.decades, "layer- (graph: stage-)wise alpha_1 = 10^s for s = -N..N", "N", CLI_IN(0, 30)},
         {"--step", OPT_DOUBLE, &p.decade_step, "step of s in decades", "X", CLI_IN(0.01, 30)},
-        {"--neuron-draws", OPT_INT, &p.neuron_draws, "random per-neuron orbit points", "N", CLI_IN(0, 1000)},
+        {"--neuron-draws", OPT_INT, &p.neuron_draws, "random per-neuron (graph: per-channel) orbit points", "N", CLI_IN(0, 1000)},
         {"--spread", OPT_DOUBLE, &p.spread, "their log-normal spread: unit scales exp(X z)", "X", CLI_IN(0, 20)},
         {"--seed", OPT_U64, &p.seed, "seed of the neuron draws and of every measure", "S", CLI_ANY},
         {"--set", OPT_STRING, &set_dummy, "settings of one measure (repeatable), over the audit's", "NAME:k=v,..."},
