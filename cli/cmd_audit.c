@@ -29,7 +29,9 @@ static const char usage[] =
     "can move most flatness measures arbitrarily. The audit evaluates each measure\n"
     "at the model and along its orbit — layer-wise maps alpha_1 = 10^s, alpha_K =\n"
     "10^-s for s = -N..N (biases rescaled to match), and random per-neuron scalings\n"
-    "exp(spread z) — after checking that every point computes the same outputs on\n"
+    "exp(spread z); on a CNN or residual net, stage-wise maps alpha_1 = 10^s,\n"
+    "alpha_{S+1} = 10^-s and random per-channel-class scalings of its graph's group\n"
+    "— after checking that every point computes the same outputs on\n"
     "the data. For each measure: min, max, ratio max/min, the relative spread\n"
     "max|v - v0|/|v0|, a verdict, whether it agrees with the registry's\n"
     "expectation, and for measures not expected invariant the value at the\n"
@@ -92,12 +94,19 @@ static int split_names(const char *s, char *buf, size_t size, const char **names
     return -1;
 }
 
-static const char *point_label(const minima_audit_point *pt, char *buf, size_t size)
+/* On a graph the maps are stage-wise (alpha_{S+1} the output node's
+ * factor) and the draws per channel class. */
+static const char *point_label(const minima_audit_result *r, const minima_audit_point *pt, char *buf,
+                               size_t size)
 {
     if (pt->kind == MINIMA_AUDIT_POINT_NEURON)
-        snprintf(buf, size, "neurons seed %llu spread %g", (unsigned long long)pt->seed, pt->spread);
+        snprintf(buf, size, "%s seed %llu spread %g", r->graph ? "channels" : "neurons",
+                 (unsigned long long)pt->seed, pt->spread);
     else if (pt->log10_alpha == 0)
         snprintf(buf, size, "theta (alpha = 1)");
+    else if (r->graph)
+        snprintf(buf, size, "alpha_1 = 1e%+g, alpha_%zu = 1e%+g", pt->log10_alpha, r->n_stages + 1,
+                 -pt->log10_alpha);
     else
         snprintf(buf, size, "alpha_1 = 1e%+g, alpha_K = 1e%+g", pt->log10_alpha, -pt->log10_alpha);
     return buf;
@@ -108,12 +117,15 @@ static void print_table(const minima_audit_result *r)
     char lab[96];
     if (r->canonical_error[0])
         fprintf(stderr, "no canonical values: %s\n", r->canonical_error);
+    if (r->graph)
+        fprintf(stderr, "\norbit of the graph's group: stage-wise maps over %zu stages, per-channel draws "
+                "over %zu classes\n", r->n_stages, r->n_classes);
     fprintf(stderr, "\norbit points (outputs compared with theta's on every example):\n");
     fprintf(stderr, "  %-36s %12s %11s %12s %10s\n", "point", "||theta||", "rel diff", "equivalent",
             "canon dist");
     for (size_t i = 0; i < r->n_points; i++) {
         const minima_audit_point *pt = &r->points[i];
-        fprintf(stderr, "  %-36s %12.6g %11.2g %12s %10.2g\n", point_label(pt, lab, sizeof lab), pt->norm,
+        fprintf(stderr, "  %-36s %12.6g %11.2g %12s %10.2g\n", point_label(r, pt, lab, sizeof lab), pt->norm,
                 pt->equivalence.rel_diff, pt->equivalent ? "yes" : "NO (skipped)", pt->canonical_distance);
     }
     fprintf(stderr, "\n  %-21s %-9s %12s %12s %10s  %-50s %s\n", "measure", "invariant", "min", "max", "ratio",
@@ -153,9 +165,9 @@ int minima_cmd_audit(int argc, char **argv)
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
         {"--measure", OPT_STRING, &names_s, "comma-separated measure names, or all", "NAMES"},
-        {"--decades", OPT_INT, &p.decades, "layer-wise alpha_1 = 10^s for s = -N..N", "N", CLI_IN(0, 30)},
+        {"--decades", OPT_INT, &p.decades, "layer- (graph: stage-)wise alpha_1 = 10^s for s = -N..N", "N", CLI_IN(0, 30)},
         {"--step", OPT_DOUBLE, &p.decade_step, "step of s in decades", "X", CLI_IN(0.01, 30)},
-        {"--neuron-draws", OPT_INT, &p.neuron_draws, "random per-neuron orbit points", "N", CLI_IN(0, 1000)},
+        {"--neuron-draws", OPT_INT, &p.neuron_draws, "random per-neuron (graph: per-channel) orbit points", "N", CLI_IN(0, 1000)},
         {"--spread", OPT_DOUBLE, &p.spread, "their log-normal spread: unit scales exp(X z)", "X", CLI_IN(0, 20)},
         {"--seed", OPT_U64, &p.seed, "seed of the neuron draws and of every measure", "S", CLI_ANY},
         {"--set", OPT_STRING, &set_dummy, "settings of one measure (repeatable), over the audit's", "NAME:k=v,..."},

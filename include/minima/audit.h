@@ -13,6 +13,22 @@
  *   - neuron_draws random per-neuron maps: every hidden unit scaled by
  *     exp(spread z), z ~ N(0, 1), draw i seeded by seed + 1 + i.
  *
+ * That is for a multilayer perceptron (model->is_mlp; minima/symmetry.h).
+ * Any other graph (CNNs, residual nets) uses the group of its graph
+ * (minima/graph_symmetry.h), whose free channel classes play the hidden
+ * units and whose stages play the hidden layers:
+ *
+ *   - stage-wise maps T_alpha (minima_gsym_stage_u) with alpha_1 = 10^s,
+ *     alpha_{S+1} = 10^-s, every other alpha 1, for the same s;
+ *   - neuron_draws random per-channel-class points
+ *     u = minima_gsym_random_u(g, seed + 1 + i, spread, NULL): every class
+ *     scaled by exp(spread z).
+ *
+ * On an MLP both groups give the same points; the MLP keeps minima/symmetry.h
+ * so that its numbers do not depend on the graph code. A graph with no free
+ * class (every linear/conv2d channel fixed) has a one-point orbit: refused
+ * like a perceptron without hidden layer (MINIMA_EINVAL).
+ *
  * Each point is first checked to be observationally equivalent to theta
  * (minima_sym_check_equivalence on the net's data: relative output
  * difference <= equivalence_tol); a point that is not is flagged with its
@@ -43,7 +59,8 @@
  * Canonical values. For every measure not expected to be exactly
  * invariant, the audit also computes, from each equivalent orbit point i,
  * its canonical representative (minima_sym_canonical: the minimum-norm
- * point of the per-neuron orbit) and evaluates the measure there (from
+ * point of the per-neuron orbit; on a graph minima_gsym_canonical, the
+ * minimum-norm point of the per-class orbit by Newton's method) and evaluates the measure there (from
  * every point by default; canonical_points limits it to the first ones:
  * theta, the two extreme alphas, the neuron draws, ...). All these
  * points are one point up to rounding, so the values must agree: their
@@ -102,7 +119,9 @@ typedef struct {
                                    the rest); <= 0: all (default); 4 saves about a third
                                    of an audit's time (the canonical points themselves are
                                    always computed from every point, distances reported) */
-    minima_sym_canonical_params canon;   /* default: minima_sym_canonical_default_params() */
+    minima_sym_canonical_params canon;   /* default: minima_sym_canonical_default_params();
+                                            MLPs only (a graph's Newton method has fixed
+                                            settings, graph_symmetry.h) */
     /* Settings overrides, looked up by measure name; the last entry for a
      * name wins. Default: minima_audit_fast_settings(). */
     const minima_audit_setting *settings;
@@ -116,8 +135,9 @@ typedef struct {
 minima_audit_params minima_audit_default_params(void);
 
 typedef enum {
-    MINIMA_AUDIT_POINT_LAYER = 0,   /* T_alpha with alpha_1 = 10^s, alpha_K = 10^-s (s = 0: theta) */
-    MINIMA_AUDIT_POINT_NEURON       /* random per-neuron scales */
+    MINIMA_AUDIT_POINT_LAYER = 0,   /* T_alpha with alpha_1 = 10^s, alpha_K = 10^-s (s = 0: theta);
+                                       on a graph the stage-wise map, alpha_{S+1} = 10^-s */
+    MINIMA_AUDIT_POINT_NEURON       /* random per-neuron scales; on a graph per channel class */
 } minima_audit_point_kind;
 
 typedef struct {
@@ -162,10 +182,15 @@ typedef struct {
     minima_audit_point *points;       /* (n_points) point 0 is theta */
     size_t n_measures;
     minima_audit_measure *measures;   /* (n_measures) */
+    int graph;                        /* the orbit is the group of a graph (graph_symmetry.h):
+                                         stage-wise maps and per-class draws; 0 for an MLP */
+    size_t n_stages;                  /* stages (an MLP: K - 1 hidden layers) */
+    size_t n_classes;                 /* free classes (an MLP: its hidden units) */
     size_t n_not_equivalent;          /* points flagged and left out */
     char canonical_error[256];        /* why no canonical values were computed (the canonical
                                          representative does not exist, e.g. a layer of zero
-                                         weights), or "" */
+                                         weights; on a graph also: Newton's method did not
+                                         converge, or too many classes), or "" */
     int all_agree;                    /* every measure measured and agrees, and no point was flagged */
     size_t n_disagree;                /* measures measured whose verdict contradicts the expectation */
     size_t n_not_measured;            /* measures not measured (failed or NaN somewhere) */

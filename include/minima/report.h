@@ -160,7 +160,10 @@ typedef struct minima_sharpness_result_s {
     double loss;
     uint64_t seed;
     int canonical;                    /* canonical_info is filled */
-    minima_sym_canonical_info canonical_info;
+    minima_sym_canonical_info canonical_info;   /* on a graph model from minima_gsym_canonical
+                                                   (graph_symmetry.h): n_degenerate counts classes,
+                                                   converged is 0 when Newton's method stopped at
+                                                   its step limit (its better point is used) */
     size_t n_measures;
     minima_sharpness_entry *measures;
     size_t n_failed;                  /* entries with a failed status (either point) */

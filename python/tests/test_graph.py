@@ -216,9 +216,14 @@ class TestGraph(unittest.TestCase):
                 call()
             self.assertEqual(c.exception.status, "EUNSUPPORTED")
             self.assertIn("conv2d", str(c.exception))
-        with self.assertRaises(minima.Error) as c:
-            self.prob.audit(["hessian_max"], decades=1)
-        self.assertEqual(c.exception.status, "EUNSUPPORTED")
+
+    def test_audit(self):
+        # the audit runs on the graph's group: stage-wise maps, per-channel draws
+        r = self.prob.audit(["hessian_max"], decades=1)
+        self.assertEqual(r["orbit"]["group"], "graph")
+        self.assertEqual(r["n_not_equivalent"], 0)
+        self.assertEqual(len(r["points"]), 1 + 2 + 2)
+        self.assertGreater(r["measures"][0]["ratio"], 1.5)
 
     def test_sharpness(self):
         r = self.prob.sharpness(["hessian_max", "normalized_sharpness", "path_norm", "worst_sharpness"],

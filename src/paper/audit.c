@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "minima/alloc.h"
+#include "minima/graph_symmetry.h"
 
 /* Cheaper settings for the searches that dominate an audit's time. They
  * change the numbers a measure reports (fewer steps, draws or batches),
@@ -271,6 +272,20 @@ static minima_status point_scales(const minima_model *model, const minima_audit_
     return minima_sym_layer_scales(model, alpha, K, 1, 1e-12, scales, NULL);
 }
 
+/* The log-factors of orbit point pt in the group of a graph: the
+ * stage-wise map with alpha_1 = 10^s, alpha_{S+1} = 10^-s (every other
+ * alpha 1), or a random point u = spread z (graph_symmetry.h). */
+static minima_status point_u(const minima_gsym *g, const minima_audit_point *pt,
+                             double *alpha /* (n_stages + 1) */, double *u /* (n_classes) */)
+{
+    if (pt->kind == MINIMA_AUDIT_POINT_NEURON) return minima_gsym_random_u(g, pt->seed, pt->spread, NULL, u);
+    int S = g->n_stages;
+    for (int k = 0; k <= S; k++) alpha[k] = 1;
+    alpha[0] = pow(10, pt->log10_alpha);
+    alpha[S] = pow(10, -pt->log10_alpha);   /* S >= 1: the graph has a free class */
+    return minima_gsym_stage_u(g, alpha, S + 1, 1, 1e-12, u, NULL);
+}
+
 static double dist_rel(const double *a, const double *b, size_t n)
 {
     double d = 0, nb = 0;
@@ -328,15 +343,37 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
         }
 
     const minima_model *arch = minima_net_model(net);
-    MINIMA_TRY(minima_model_require_mlp(arch, "the audit (rescalings of hidden units along the "
-                                        "orbit of Dinh et al. Thm 1)"));
     const minima_dataset *data = minima_net_data(net);
     size_t P = minima_net_n_params(net);
-    size_t nu = minima_sym_n_units(arch);
-    int K = arch->n_layers;
-    if (K < 2)
-        MINIMA_FAIL(MINIMA_EINVAL, "audit: the network has %d layer%s and no hidden unit: its rescaling orbit "
-                    "is the single point theta, there is nothing to audit", K, K == 1 ? "" : "s");
+    /* A multilayer perceptron keeps its own group (minima/symmetry.h: layers
+     * and hidden units, the audit's original numbers); any other graph uses
+     * the group of its graph (minima/graph_symmetry.h: stages and channel
+     * classes). For an MLP the two are the same group. */
+    minima_gsym *g = NULL;
+    size_t nu = 0;
+    int K = 0;
+    if (arch->is_mlp) {
+        nu = minima_sym_n_units(arch);
+        K = arch->n_layers;
+        if (K < 2)
+            MINIMA_FAIL(MINIMA_EINVAL, "audit: the network has %d layer%s and no hidden unit: its rescaling "
+                        "orbit is the single point theta, there is nothing to audit", K, K == 1 ? "" : "s");
+        out->n_stages = K - 1;
+        out->n_classes = nu;
+    } else {
+        MINIMA_TRY(minima_gsym_create(arch, &g));
+        if (g->n_classes == 0) {
+            minima_gsym_free(g);
+            MINIMA_FAIL(MINIMA_EINVAL, "audit: the graph has no free channel class (every channel of "
+                        "its linear/conv2d nodes is fixed: the output node, or read by tanh): its "
+                        "rescaling orbit is the single point theta, there is nothing to audit");
+        }
+        out->graph = 1;
+        out->n_stages = (size_t)g->n_stages;
+        out->n_classes = (size_t)g->n_classes;
+        nu = (size_t)g->n_classes;          /* the log-factors u */
+        K = g->n_stages + 1;                /* the stage factors alpha */
+    }
     minima_status st = MINIMA_OK;
     minima_model *ref = NULL, *moved = NULL;
     double *theta0 = NULL, *scales = NULL, *alpha = NULL, *cscales = NULL;
@@ -391,8 +428,14 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
     for (size_t i = 0; i < np; i++) {
         minima_audit_point *pt = &out->points[i];
         double *x = points + i * P;
-        if ((st = point_scales(arch, pt, alpha, scales)) != MINIMA_OK) goto fail;
-        minima_sym_apply(arch, scales, theta0, x);
+        if (g) {
+            /* scales holds the log-factors u */
+            if ((st = point_u(g, pt, alpha, scales)) != MINIMA_OK) goto fail;
+            if ((st = minima_gsym_apply(g, arch, scales, theta0, x)) != MINIMA_OK) goto fail;
+        } else {
+            if ((st = point_scales(arch, pt, alpha, scales)) != MINIMA_OK) goto fail;
+            minima_sym_apply(arch, scales, theta0, x);
+        }
         double nrm = 0;
         for (size_t q = 0; q < P; q++) nrm += x[q] * x[q];
         pt->norm = sqrt(nrm);
@@ -402,7 +445,8 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
         if (!pt->equivalent) out->n_not_equivalent++;
         if (cpoints) {
             double *c = cpoints + i * P;
-            st = minima_sym_canonical(arch, x, &p.canon, cscales, NULL);
+            if (g) st = minima_gsym_canonical(g, arch, x, cscales, c, NULL);
+            else st = minima_sym_canonical(arch, x, &p.canon, cscales, NULL);
             if (st == MINIMA_EINTERRUPTED || st == MINIMA_ENOMEM) goto fail;
             if (st != MINIMA_OK) {
                 /* no canonical representative: audit without canonical values */
@@ -417,7 +461,7 @@ minima_status minima_audit_run(minima_net *net, const char *const *names, size_t
                 st = MINIMA_OK;
                 continue;
             }
-            minima_sym_apply(arch, cscales, x, c);
+            if (!g) minima_sym_apply(arch, cscales, x, c);
             pt->canonical_distance = dist_rel(c, cpoints, P);
         }
     }
@@ -483,5 +527,6 @@ fail:
     minima_free(alpha);
     minima_free(points);
     minima_free(cpoints);
+    minima_gsym_free(g);
     return st;
 }

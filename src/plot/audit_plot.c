@@ -185,14 +185,14 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
         minima_style line = minima_style_default();
         line.color = MINIMA_COLOR_BLUE;
         line.marker = MINIMA_MARKER_CIRCLE;
-        line.label = "layer-wise T#dα#u";
+        line.label = r->graph ? "stage-wise T#dα#u" : "layer-wise T#dα#u";
         if (m > 0) minima_panel_line(p, x, y, m, &line);
         if (nn > 0) {
             minima_style sc = minima_style_default();
             sc.color = MINIMA_COLOR_VERMILLION;
             sc.marker = MINIMA_MARKER_TRIANGLE;
             sc.marker_size = 1.3;
-            sc.label = "per-neuron draws (at α = 1)";
+            sc.label = r->graph ? "per-channel draws (at α = 1)" : "per-neuron draws (at α = 1)";
             minima_panel_scatter(p, ones, yn, nn, &sc);
         }
         if (canon) {

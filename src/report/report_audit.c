@@ -116,6 +116,10 @@ minima_status minima_audit_report_json(const minima_audit_report *rep, char **js
     rj_number(&b, p->approx_tol);
     rj_printf(&b, ", \"canonical_tol\": ");
     rj_number(&b, p->canonical_tol);
+    /* the group the points come from: "mlp" (layer-wise maps and per-neuron
+     * draws) or "graph" (stage-wise maps and per-channel-class draws) */
+    rj_printf(&b, ", \"group\": \"%s\", \"n_stages\": %zu, \"n_classes\": %zu", r->graph ? "graph" : "mlp",
+              r->n_stages, r->n_classes);
     rj_printf(&b, "}, \"points\": [");
     for (size_t i = 0; i < r->n_points; i++) {
         const minima_audit_point *pt = &r->points[i];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "minima/alloc.h"
+#include "minima/graph_symmetry.h"
 #include "minima/report.h"
 #include "report/report_json_impl.h"
 
@@ -113,6 +114,37 @@ static void record_failure(minima_status st, minima_measure_result *res, char *e
     (void)st;
 }
 
+/* The canonical representative of a graph model (graph_symmetry.h): the
+ * minimum-norm point of its per-channel-class orbit, by Newton's method,
+ * into theta_c, with its numbers in the MLP's info. Newton's method
+ * stopping at its step limit (MINIMA_ENOCONV) leaves a better orbit point:
+ * used, with converged = 0, as the MLP's method does at max_iter. */
+static minima_status graph_canonical(const minima_model *model, const double *theta0, double *theta_c,
+                                     minima_sym_canonical_info *info)
+{
+    minima_gsym *g = NULL;
+    minima_status st = minima_gsym_create(model, &g);
+    if (st != MINIMA_OK) return st;
+    double *u = minima_alloc(g->n_classes ? (size_t)g->n_classes : 1, sizeof *u);
+    if (!u) {
+        minima_gsym_free(g);
+        return minima_error(MINIMA_ENOMEM, "out of memory for %d log-factors", g->n_classes);
+    }
+    minima_gsym_canonical_info gi;
+    memset(&gi, 0, sizeof gi);
+    st = minima_gsym_canonical(g, model, theta0, u, theta_c, &gi);
+    memset(info, 0, sizeof *info);
+    info->converged = st == MINIMA_OK;
+    if (st == MINIMA_ENOCONV) st = MINIMA_OK;
+    info->norm_before = gi.norm_before;
+    info->norm_after = gi.norm_after;
+    info->iterations = gi.iterations;
+    info->n_degenerate = (size_t)gi.n_degenerate;
+    minima_free(u);
+    minima_gsym_free(g);
+    return st;
+}
+
 minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_request *q,
                                    minima_sharpness_result *r)
 {
@@ -147,16 +179,19 @@ minima_status minima_sharpness_run(minima_net *net, const minima_sharpness_reque
     if (!theta0) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto fail; }
     memcpy(theta0, minima_net_point(net), P * sizeof *theta0);
     if (q->canonical) {
-        if ((st = minima_model_require_mlp(model, "the canonical representative (rescaling the "
-                                           "hidden units of layers)")) != MINIMA_OK)
-            goto fail;
-        size_t nu = minima_sym_n_units(model);
-        scales = minima_alloc(nu ? nu : 1, sizeof *scales);
         theta_c = minima_alloc(P, sizeof *theta_c);
-        if (!scales || !theta_c) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto fail; }
-        minima_sym_canonical_params cp = minima_sym_canonical_default_params();
-        if ((st = minima_sym_canonical(model, theta0, &cp, scales, &r->canonical_info)) != MINIMA_OK) goto fail;
-        minima_sym_apply(model, scales, theta0, theta_c);
+        if (!theta_c) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto fail; }
+        if (model->is_mlp) {
+            size_t nu = minima_sym_n_units(model);
+            scales = minima_alloc(nu ? nu : 1, sizeof *scales);
+            if (!scales) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto fail; }
+            minima_sym_canonical_params cp = minima_sym_canonical_default_params();
+            if ((st = minima_sym_canonical(model, theta0, &cp, scales, &r->canonical_info)) != MINIMA_OK)
+                goto fail;
+            minima_sym_apply(model, scales, theta0, theta_c);
+        } else if ((st = graph_canonical(model, theta0, theta_c, &r->canonical_info)) != MINIMA_OK) {
+            goto fail;
+        }
         r->canonical = 1;
     }
     if (q->on_measure) q->on_measure(r, (size_t)-1, 0, q->user);
