@@ -43,10 +43,10 @@ EOF
     then ok; else bad "$1: $3"; fi
 }
 
-D=(--data fashion-mnist --subset 200)
+D=(--data fashion-mnist --subset 100)
 ARCH="1x28x28:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,12,relu,10"
 M=$TMP/cnn.safetensors
-run "train a CNN" 0 "$BIN" train "${D[@]}" --arch "$ARCH" --epochs 2 --out "$M"
+run "train a CNN" 0 "$BIN" train "${D[@]}" --arch "$ARCH" --epochs 1 --out "$M"
 L=(landscape --model "$M" "${D[@]}" --points 11)
 
 # ---- stage-wise: conv4, conv6 and the hidden linear layer are 3 stages --------
@@ -62,7 +62,7 @@ csvcheck "stage-wise csv: filter curves the same" "$TMP/s.csv" \
     "max(abs(a - b) for a, b in zip(curve('filter_before'), curve('filter_after'))) <= 1e-12 * max(curve('filter_before'))"
 run "stage-wise, last derived" 0 "$BIN" "${L[@]}" --compare-rescaled 10,0.2,2 --json
 pycheck "derived: the last factor" "out['rescaling'] == 'stage-wise α = (10, 0.2, 2, 0.25)'"
-run "stage-wise 2-D" 0 "$BIN" "${L[@]}" --compare-rescaled 10,0.2,2 --2d --points 5 --plot "$TMP/s2.png" --json
+run "stage-wise 2-D" 0 "$BIN" "${L[@]}" --compare-rescaled 10,0.2,2 --2d --points 4 --plot "$TMP/s2.png" --json
 pycheck "stage-wise 2-D: filter unchanged" "out['dims'] == 2 and out['compare'][1]['max_rel_diff'] <= 1e-12"
 [ -s "$TMP/s2.png" ] && ok || bad "stage-wise 2-D: no figure"
 
