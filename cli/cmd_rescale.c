@@ -353,7 +353,7 @@ int minima_cmd_rescale(int argc, char **argv)
         if (canonical)
             fprintf(stderr, "canonical   group %s, %d iterations, %s, %zu degenerate %s\n", group_s,
                     cinfo.iterations, cinfo.converged ? "converged" : "NOT converged", cinfo.n_degenerate,
-                    graph ? "classes" : "units");
+                    !graph ? "units" : cp.group == MINIMA_SYM_LAYER ? "stages" : "classes");
         if (source)
             fprintf(stderr, "outputs     max |f - f'| = %.3g, relative %.3g over %zu examples (%s at tol %g)\n",
                     eq.max_abs_diff, eq.rel_diff, eq.n_examples, passed ? "equivalent" : "DIFFERENT", tol);
