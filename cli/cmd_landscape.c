@@ -13,6 +13,7 @@
 #include "cli_output.h"
 #include "cli_load.h"
 #include "minima/alloc.h"
+#include "minima/graph_symmetry.h"
 #include "minima/landscape.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
@@ -46,12 +47,16 @@ static const char usage[] =
     "filter-normalized directions (and eigen with --dir eigen), and draws them side\n"
     "by side. ALPHAS is a1,...,aK (layer-wise, product 1; or K-1 factors and the last\n"
     "is derived) or neurons:SEED:SPREAD (every hidden unit scaled by exp(SPREAD z)).\n"
-    "Filter-normalized slices are exactly the same under layer-wise rescaling\n"
-    "(biases zero or copy), not under per-neuron rescaling; random ones change in\n"
-    "both cases (docs/landscape.md).\n"
+    "On a graph (conv, pooling, residual adds) ALPHAS is one factor per stage and\n"
+    "one for the output node (S+1, product 1; or S, the last derived: minima\n"
+    "rescale --alpha) or neurons:SEED:SPREAD (every free channel class).\n"
+    "Filter-normalized slices are exactly the same under layer-wise (stage-wise)\n"
+    "rescaling (biases zero or copy), not under per-neuron (per-channel)\n"
+    "rescaling; random ones change in both cases (docs/landscape.md).\n"
     "--canonical slices through the minimum-norm point of theta's per-neuron orbit\n"
-    "(minima rescale --canonical): every rescaling of the network gives the same\n"
-    "point, hence exactly the same picture, whatever the directions.\n"
+    "(per channel class on a graph; minima rescale --canonical): every rescaling\n"
+    "of the network gives the same point, hence the same picture, whatever the\n"
+    "directions.\n"
     "Outputs: --plot (PNG/SVG/PDF: loss and accuracy lines, or maps with contours),\n"
     "--csv (t,loss,accuracy / s,t,loss,accuracy; a series column with the comparison),\n"
     "--json on stdout. At least one is required. Ctrl-C stops (exit 130), writing\n"
@@ -137,51 +142,196 @@ static int parse_range(const char *s, double *lo, double *hi)
     return 1;
 }
 
-/* Parses ALPHAS into unit scales (n_units) and a description. */
-static int parse_rescaling(const char *s, const minima_model *m, double *scales, char *desc,
-                           size_t desc_size)
+/* Parses neurons:SEED:SPREAD; -1 when s has that form and is valid, -2 when
+ * s does not start with "neurons:", else the exit code. */
+static int parse_neurons(const char *s, uint64_t *seed, double *spread)
 {
-    minima_status st;
-    if ((st = minima_model_require_mlp(m, "option --compare-rescaled (rescaling the hidden units "
-                                       "of layers)")) != MINIMA_OK)
-        return cli_fail("landscape", st);
-    if (!strncmp(s, "neurons:", 8)) {
-        const char *p = s + 8;
-        char *end;
-        errno = 0;
-        unsigned long long seed = strtoull(p, &end, 10);
-        if (end == p || *end != ':' || errno || *p == '-')
-            return cli_usage_error("landscape", "option --compare-rescaled: expected "
-                                   "neurons:SEED:SPREAD (e.g. neurons:1:1.0), found '%s'", s);
-        const char *q = end + 1;
-        double spread = strtod(q, &end);
-        if (end == q || *end || !isfinite(spread) || !(spread >= 0))
-            return cli_usage_error("landscape", "option --compare-rescaled: SPREAD must be a "
-                                   "number >= 0, found '%s'", q);
-        if ((st = minima_sym_random_scales(m, (uint64_t)seed, spread, NULL, scales)) != MINIMA_OK)
-            return cli_fail("landscape", st);
-        snprintf(desc, desc_size, "per-neuron rescaling, spread %g", spread);
-        return -1;
-    }
-    int K = m->n_layers, n = 1;
-    for (const char *c = s; *c; c++) n += *c == ',';
-    if (n != K && n != K - 1)
-        return cli_usage_error("landscape", "option --compare-rescaled: the model has %d layers: "
-                               "expected %d factors (product 1) or %d (the last derived), found "
-                               "%d in '%s'", K, K, K - 1, n, s);
-    double alpha[64], used[64];
-    if (K > 64) return cli_usage_error("landscape", "option --compare-rescaled: at most 64 layers");
-    double *av = NULL;
-    cli_range positive = CLI_LO_OPEN(0, 1e100);
-    if (cli_parse_list("landscape", "--compare-rescaled", s, positive, &av) < 0) return EXIT_USAGE;
-    memcpy(alpha, av, (size_t)n * sizeof *alpha);
-    free(av);
-    if ((st = minima_sym_layer_scales(m, alpha, n, n == K - 1, 1e-12, scales, used)) != MINIMA_OK)
-        return cli_fail("landscape", st);
-    int off = snprintf(desc, desc_size, "layer-wise α = (");
-    for (int k = 0; k < K && off > 0 && (size_t)off < desc_size; k++)
+    if (strncmp(s, "neurons:", 8)) return -2;
+    const char *p = s + 8;
+    char *end;
+    errno = 0;
+    unsigned long long sv = strtoull(p, &end, 10);
+    if (end == p || *end != ':' || errno || *p == '-')
+        return cli_usage_error("landscape", "option --compare-rescaled: expected "
+                               "neurons:SEED:SPREAD (e.g. neurons:1:1.0), found '%s'", s);
+    const char *q = end + 1;
+    double sp = strtod(q, &end);
+    if (end == q || *end || !isfinite(sp) || !(sp >= 0))
+        return cli_usage_error("landscape", "option --compare-rescaled: SPREAD must be a "
+                               "number >= 0, found '%s'", q);
+    *seed = (uint64_t)sv;
+    *spread = sp;
+    return -1;
+}
+
+static void describe_alpha(char *desc, size_t desc_size, const char *what, const double *used, int n)
+{
+    int off = snprintf(desc, desc_size, "%s α = (", what);
+    for (int k = 0; k < n && off > 0 && (size_t)off < desc_size; k++)
         off += snprintf(desc + off, desc_size - (size_t)off, "%s%g", k ? ", " : "", used[k]);
     if (off > 0 && (size_t)off < desc_size) snprintf(desc + off, desc_size - (size_t)off, ")");
+}
+
+/* The rescaled point of a graph (minima/graph_symmetry.h) for ALPHAS:
+ * stage-wise factors (S+1, product 1, or S and the last derived) or
+ * neurons:SEED:SPREAD (a random point of the group, per class). */
+static int parse_rescaling_graph(const char *s, const minima_model *m, double *theta_r, char *desc,
+                                 size_t desc_size)
+{
+    minima_gsym *g = NULL;
+    minima_status st = minima_gsym_create(m, &g);
+    if (st != MINIMA_OK) return cli_fail("landscape", st);
+    int rc = -1;
+    double *u = malloc((g->n_classes ? (size_t)g->n_classes : 1) * sizeof *u);
+    double *used = malloc(((size_t)g->n_stages + 1) * sizeof *used);
+    double *av = NULL;
+    uint64_t seed = 0;
+    double spread = 0;
+    if (!u || !used) {
+        rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory"));
+        goto done;
+    }
+    if (g->n_classes == 0) {
+        rc = cli_usage_error("landscape", "--compare-rescaled: the graph has no free channel class "
+                             "to rescale (every channel is fixed)");
+        goto done;
+    }
+    if ((rc = parse_neurons(s, &seed, &spread)) >= 0) goto done;
+    if (rc == -1) {
+        if ((st = minima_gsym_random_u(g, seed, spread, NULL, u)) != MINIMA_OK) {
+            rc = cli_fail("landscape", st);
+            goto done;
+        }
+        snprintf(desc, desc_size, "per-channel rescaling, spread %g", spread);
+    } else {
+        int S = g->n_stages, n = 1;
+        for (const char *c = s; *c; c++) n += *c == ',';
+        if (n != S + 1 && n != S) {
+            rc = cli_usage_error("landscape", "option --compare-rescaled: the graph has %d stage%s: "
+                                 "expected %d factors (product 1) or %d (the last derived), found "
+                                 "%d in '%s'", S, S == 1 ? "" : "s", S + 1, S, n, s);
+            goto done;
+        }
+        cli_range positive = CLI_LO_OPEN(0, 1e100);
+        if (cli_parse_list("landscape", "--compare-rescaled", s, positive, &av) < 0) {
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        if ((st = minima_gsym_stage_u(g, av, n, n == S, 1e-12, u, used)) != MINIMA_OK) {
+            rc = cli_fail("landscape", st);
+            goto done;
+        }
+        describe_alpha(desc, desc_size, "stage-wise", used, S + 1);
+    }
+    rc = -1;
+    if ((st = minima_gsym_apply(g, m, u, NULL, theta_r)) != MINIMA_OK) rc = cli_fail("landscape", st);
+done:
+    free(av);
+    free(u);
+    free(used);
+    minima_gsym_free(g);
+    return rc;
+}
+
+/* Parses ALPHAS into the rescaled point theta_r (P) and a description. */
+static int parse_rescaling(const char *s, const minima_model *m, double *theta_r, char *desc,
+                           size_t desc_size)
+{
+    if (!m->is_mlp) return parse_rescaling_graph(s, m, theta_r, desc, desc_size);
+    minima_status st;
+    size_t nu = minima_sym_n_units(m);
+    if (nu == 0) return cli_usage_error("landscape", "--compare-rescaled: the model has no hidden layer to rescale");
+    double *scales = malloc(nu * sizeof *scales);
+    if (!scales) return cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory"));
+    uint64_t seed = 0;
+    double spread = 0;
+    int rc = parse_neurons(s, &seed, &spread);
+    if (rc >= 0) goto done;
+    if (rc == -1) {
+        if ((st = minima_sym_random_scales(m, seed, spread, NULL, scales)) != MINIMA_OK) {
+            rc = cli_fail("landscape", st);
+            goto done;
+        }
+        snprintf(desc, desc_size, "per-neuron rescaling, spread %g", spread);
+    } else {
+        int K = m->n_layers, n = 1;
+        for (const char *c = s; *c; c++) n += *c == ',';
+        if (n != K && n != K - 1) {
+            rc = cli_usage_error("landscape", "option --compare-rescaled: the model has %d layers: "
+                                 "expected %d factors (product 1) or %d (the last derived), found "
+                                 "%d in '%s'", K, K, K - 1, n, s);
+            goto done;
+        }
+        double alpha[64], used[64];
+        if (K > 64) {
+            rc = cli_usage_error("landscape", "option --compare-rescaled: at most 64 layers");
+            goto done;
+        }
+        double *av = NULL;
+        cli_range positive = CLI_LO_OPEN(0, 1e100);
+        if (cli_parse_list("landscape", "--compare-rescaled", s, positive, &av) < 0) {
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        memcpy(alpha, av, (size_t)n * sizeof *alpha);
+        free(av);
+        if ((st = minima_sym_layer_scales(m, alpha, n, n == K - 1, 1e-12, scales, used)) != MINIMA_OK) {
+            rc = cli_fail("landscape", st);
+            goto done;
+        }
+        describe_alpha(desc, desc_size, "layer-wise", used, K);
+    }
+    rc = -1;
+    minima_sym_apply(m, scales, m->theta, theta_r);
+done:
+    free(scales);
+    return rc;
+}
+
+/* theta_out = the minimum-norm point of src's orbit: per neuron for a
+ * perceptron (minima_sym_canonical), per channel class for a graph
+ * (minima_gsym_canonical). */
+static int canonical_point(const minima_model *m, const double *src, double *theta_out,
+                           const char *which, int quiet)
+{
+    minima_status st;
+    double nb, na;
+    int iters, converged;
+    if (m->is_mlp) {
+        size_t nu = minima_sym_n_units(m);
+        double *cs = malloc((nu ? nu : 1) * sizeof *cs);
+        if (!cs) return cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory"));
+        minima_sym_canonical_info ci;
+        st = minima_sym_canonical(m, src, NULL, cs, &ci);
+        if (st == MINIMA_OK) minima_sym_apply(m, cs, src, theta_out);
+        free(cs);
+        if (st != MINIMA_OK) return cli_fail("landscape", st);
+        nb = ci.norm_before;
+        na = ci.norm_after;
+        iters = ci.iterations;
+        converged = ci.converged;
+    } else {
+        minima_gsym *g = NULL;
+        if ((st = minima_gsym_create(m, &g)) != MINIMA_OK) return cli_fail("landscape", st);
+        double *u = malloc((g->n_classes ? (size_t)g->n_classes : 1) * sizeof *u);
+        if (!u) {
+            minima_gsym_free(g);
+            return cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory"));
+        }
+        minima_gsym_canonical_info ci;
+        memset(&ci, 0, sizeof ci);
+        st = minima_gsym_canonical(g, m, src, u, theta_out, &ci);
+        free(u);
+        minima_gsym_free(g);
+        converged = st == MINIMA_OK;
+        if (st != MINIMA_OK && st != MINIMA_ENOCONV) return cli_fail("landscape", st);
+        nb = ci.norm_before;
+        na = ci.norm_after;
+        iters = ci.iterations;
+    }
+    if (!quiet)
+        fprintf(stderr, "  canonical representative%s: ||theta|| %.6g -> %.6g (%d %s%s)\n", which, nb,
+                na, iters, m->is_mlp ? "sweeps" : "Newton steps", converged ? "" : ", NOT converged");
     return -1;
 }
 
@@ -244,7 +394,7 @@ int minima_cmd_landscape(int argc, char **argv)
         {"--eig-tol", OPT_DOUBLE, &eig_tol, "eigen: Lanczos relative residual tolerance", "X", CLI_OPEN(0, 1)},
         {"--max-products", OPT_SIZE, &eig_max_products, "eigen: Lanczos fails (exit 1) after N products", "N", CLI_IN(1, 1e9)},
         {"--compare-rescaled", OPT_STRING, &compare_s, "also slice through a rescaled model: a1,...,aK or neurons:SEED:SPREAD", "ALPHAS"},
-        {"--canonical", OPT_FLAG, &canonical, "slice through the minimum-norm point of the per-neuron orbit instead (the same picture for every rescaling)", NULL},
+        {"--canonical", OPT_FLAG, &canonical, "slice through the minimum-norm point of the orbit (per neuron, or per channel class on a graph) instead (the same picture for every rescaling)", NULL},
         {"--log", OPT_FLAG, &log_loss, "log scale for the loss (axis or colours)", NULL},
         {"--clip", OPT_DOUBLE, &clip, "2-D: colour range up to this quantile of the loss (1: max)", "Q", CLI_LO_OPEN(0, 1)},
         {"--title", OPT_STRING, &title, "figure title (default: model, data and direction)", "TEXT"},
@@ -313,7 +463,7 @@ int minima_cmd_landscape(int argc, char **argv)
     }
     double t_start = cli_now();
     minima_model *model_b = NULL;
-    double *dirs = NULL, *theta_r = NULL, *scales = NULL, *theta_c = NULL, *cscales = NULL;
+    double *dirs = NULL, *theta_r = NULL, *theta_c = NULL;
     minima_landscape before[MAX_KINDS], after[MAX_KINDS];
     memset(before, 0, sizeof before);
     memset(after, 0, sizeof after);
@@ -337,17 +487,13 @@ int minima_cmd_landscape(int argc, char **argv)
     dirs = minima_alloc((size_t)dims * P, sizeof *dirs);
     if (!dirs) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
     if (compare_s) {
-        if (m->activation == MINIMA_ACT_TANH)
+        if (m->is_mlp && m->activation == MINIMA_ACT_TANH)
             fprintf(stderr, "minima landscape: warning: '%s' uses tanh: a rescaling changes its "
                     "function, the comparison compares two different networks\n", na.model_path);
-        size_t nu = minima_sym_n_units(m);
-        if (nu == 0) { rc = cli_usage_error("landscape", "--compare-rescaled: the model has no hidden layer to rescale"); goto done; }
-        scales = minima_alloc(nu, sizeof *scales);
         theta_r = minima_alloc(P, sizeof *theta_r);
-        if (!scales || !theta_r) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-        rc = parse_rescaling(compare_s, m, scales, rescale_desc, sizeof rescale_desc);
+        if (!theta_r) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
+        rc = parse_rescaling(compare_s, m, theta_r, rescale_desc, sizeof rescale_desc);
         if (rc >= 0) goto done;
-        minima_sym_apply(m, scales, m->theta, theta_r);
         for (size_t i = 0; i < P; i++)
             if (!isfinite(theta_r[i])) {
                 rc = cli_usage_error("landscape", "--compare-rescaled '%s' overflows parameter %zu", compare_s, i);
@@ -364,20 +510,10 @@ int minima_cmd_landscape(int argc, char **argv)
     if (canonical) {
         /* Both points to the minimum-norm representative of their orbit:
          * one point for the whole orbit, hence one picture. */
-        size_t nu = minima_sym_n_units(m);
         theta_c = minima_alloc(P, sizeof *theta_c);
-        cscales = minima_alloc(nu ? nu : 1, sizeof *cscales);
-        if (!theta_c || !cscales) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
-        minima_sym_canonical_info ci;
-        for (int side = 0; side < (compare_s ? 2 : 1); side++) {
-            double *src = side == 0 ? m->theta : theta_r, *dst = side == 0 ? theta_c : theta_r;
-            if ((st = minima_sym_canonical(m, src, NULL, cscales, &ci)) != MINIMA_OK) { rc = cli_fail("landscape", st); goto done; }
-            minima_sym_apply(m, cscales, src, dst);
-            if (!json)
-                fprintf(stderr, "  canonical representative%s: ||theta|| %.6g -> %.6g (%d sweeps%s)\n",
-                        side ? " of A theta" : "", ci.norm_before, ci.norm_after, ci.iterations,
-                        ci.converged ? "" : ", NOT converged");
-        }
+        if (!theta_c) { rc = cli_fail("landscape", minima_error(MINIMA_ENOMEM, "out of memory")); goto done; }
+        if ((rc = canonical_point(m, m->theta, theta_c, "", json)) >= 0) goto done;
+        if (compare_s && (rc = canonical_point(m, theta_r, theta_r, " of A theta", json)) >= 0) goto done;
         theta0 = theta_c;
     }
     if (!json)
@@ -603,9 +739,7 @@ done:
     }
     minima_free(dirs);
     minima_free(theta_r);
-    minima_free(scales);
     minima_free(theta_c);
-    minima_free(cscales);
     minima_model_free(model_b);
     cli_net_close(&cn);
     free(csv_partial);

@@ -13,9 +13,9 @@
 #include "cli_load.h"
 #include "cli_output.h"
 #include "minima/data.h"
+#include "minima/graph_stage.h"
 #include "minima/graph_symmetry.h"
 #include "minima/model.h"
-#include "minima/rng.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
 
@@ -46,11 +46,14 @@ static const char usage[] =
     "largest difference is reported (absolute and relative to max |output|); with\n"
     "--check the command fails (exit 1) if the relative difference exceeds --tol.\n"
     "A graph model (conv, pooling, residual adds; docs/symmetry.md, \"The rescaling\n"
-    "group of a graph\") is rescaled by its channel classes: --neurons draws\n"
-    "exp(SPREAD z) per free class, --canonical takes the minimum-norm point (Newton;\n"
-    "--max-iter and --step-tol do not apply); --alpha and --group layer are refused\n"
-    "(exit 2). tanh channels are fixed by the graph group, so a graph with tanh\n"
-    "keeps its function and needs no --force.\n"
+    "group of a graph\") is rescaled by its channel classes: --alpha takes one factor\n"
+    "per stage plus one for the output node (S+1, product 1; S with --derive-last)\n"
+    "and gives every class of stage s the factor a1...as; --neurons draws\n"
+    "exp(SPREAD z) per free class (after --alpha if both are given); --canonical\n"
+    "takes the minimum-norm point over every class (--group neuron) or over the\n"
+    "stage-wise maps (--group layer), by Newton (--max-iter and --step-tol do not\n"
+    "apply). tanh channels are fixed by the graph group, so a graph with tanh keeps\n"
+    "its function and needs no --force.\n"
     "Exit codes: 0 ok, 1 check failed or computation failed, 2 bad usage or input.";
 
 static void json_equivalence(const minima_sym_equivalence *eq)
@@ -64,37 +67,57 @@ static void json_equivalence(const minima_sym_equivalence *eq)
     printf(", \"worst_example\": %zu, \"n_examples\": %zu}", eq->worst_example, eq->n_examples);
 }
 
-/* The rescaled parameters of a graph model: the log-factors u of the free
- * classes (minima/graph_symmetry.h), either a random orbit point (u = SPREAD z,
- * z ~ N(0,1) from minima_rng seeded by SEED, one draw per class in class
- * order) or the canonical minimum-norm point, written into out->theta. A
- * canonical search that stops after its step limit (MINIMA_ENOCONV) still
- * leaves a better orbit point: it is used and *converged says so. */
-static minima_status graph_rescale(const minima_model *model, minima_model *out, int canonical,
-                                   uint64_t seed, double spread, int *n_classes,
-                                   minima_gsym_canonical_info *cinfo, int *converged)
+/* What graph_rescale did. */
+typedef struct {
+    int n_classes, n_stages;
+    double *alpha;                 /* (n_stages + 1) the stage-wise factors applied (1s if none) */
+    minima_gsym_canonical_info cinfo;
+    int converged;
+} graph_result;
+
+/* The rescaled parameters of a graph model (minima/graph_symmetry.h),
+ * written into out->theta: the log-factors u of the free classes are
+ *   --alpha             the stage-wise map T_alpha (minima_gsym_stage_u),
+ *   --neurons           a random point u0 + SPREAD z (minima_gsym_random_u,
+ *                       u0 the stage-wise map's when --alpha is given, else 0),
+ *   --canonical         the minimum-norm point over the whole group
+ *                       (minima_gsym_canonical), or with --group layer over
+ *                       the stage-wise maps (minima_gsym_stage_canonical).
+ * A canonical search that stops after its step limit (MINIMA_ENOCONV) still
+ * leaves a better orbit point: it is used and res->converged says so. */
+static minima_status graph_rescale(const minima_model *model, minima_model *out,
+                                   const double *alpha, int n_alpha, int derive_last,
+                                   int neurons, uint64_t seed, double spread, int canonical,
+                                   int layer_group, graph_result *res)
 {
     minima_gsym *g = NULL;
     minima_status st = minima_gsym_create(model, &g);
     if (st != MINIMA_OK) return st;
-    *n_classes = g->n_classes;
+    res->n_classes = g->n_classes;
+    res->n_stages = g->n_stages;
+    res->converged = 1;
     double *u = malloc((g->n_classes ? (size_t)g->n_classes : 1) * sizeof *u);
-    if (!u) {
+    res->alpha = malloc(((size_t)g->n_stages + 1) * sizeof *res->alpha);
+    if (!u || !res->alpha) {
+        free(u);
         minima_gsym_free(g);
         return minima_error(MINIMA_ENOMEM, "out of memory for %d log-factors", g->n_classes);
     }
-    *converged = 1;
+    for (int k = 0; k <= g->n_stages; k++) res->alpha[k] = 1.0;
+    for (int k = 0; k < g->n_classes; k++) u[k] = 0.0;
     if (canonical) {
-        st = minima_gsym_canonical(g, model, NULL, u, out->theta, cinfo);
+        st = layer_group ? minima_gsym_stage_canonical(g, model, NULL, res->alpha, u, out->theta,
+                                                       &res->cinfo)
+                         : minima_gsym_canonical(g, model, NULL, u, out->theta, &res->cinfo);
         if (st == MINIMA_ENOCONV) {
-            *converged = 0;
+            res->converged = 0;
             st = MINIMA_OK;
         }
     } else {
-        minima_rng rng;
-        minima_rng_seed(&rng, seed);
-        for (int k = 0; k < g->n_classes; k++) u[k] = spread * minima_rng_normal(&rng);
-        st = minima_gsym_apply(g, model, u, NULL, out->theta);
+        if (alpha)
+            st = minima_gsym_stage_u(g, alpha, n_alpha, derive_last, 1e-12, u, res->alpha);
+        if (st == MINIMA_OK && neurons) st = minima_gsym_random_u(g, seed, spread, u, u);
+        if (st == MINIMA_OK) st = minima_gsym_apply(g, model, u, NULL, out->theta);
     }
     free(u);
     minima_gsym_free(g);
@@ -185,6 +208,8 @@ int minima_cmd_rescale(int argc, char **argv)
 
     minima_model *model = NULL, *out = NULL;
     minima_dataset *data = NULL;
+    graph_result gres;
+    memset(&gres, 0, sizeof gres);
     double *scales = NULL, *used = NULL;
     minima_status st;
     minima_load_options lo = minima_load_default_options();
@@ -200,13 +225,6 @@ int minima_cmd_rescale(int argc, char **argv)
     }
     if ((rc = cli_load_model("rescale", model_path, activation, order, lo, &model)) >= 0) goto done;
     const int graph = !model->is_mlp;
-    if (graph && (alpha_s || cp.group == MINIMA_SYM_LAYER)) {
-        rc = cli_usage_error("rescale", "'%s' is a graph (not a multilayer perceptron): the graph "
-                             "form supports --neurons and --canonical (per channel class), found %s; "
-                             "the layer-wise (stage-wise) form for graphs is future work", model_path,
-                             alpha_s ? "--alpha" : "--group layer");
-        goto done;
-    }
     /* The MLP tanh rule below does not apply to a graph: the graph group ties
      * the channels read or written by tanh to the factor 1, so every graph
      * rescaling preserves the function, tanh or not. */
@@ -215,16 +233,16 @@ int minima_cmd_rescale(int argc, char **argv)
     minima_sym_canonical_info cinfo;
     memset(&cinfo, 0, sizeof cinfo);
     if (graph) {
-        minima_gsym_canonical_info ginfo;
-        memset(&ginfo, 0, sizeof ginfo);
         if ((st = minima_model_copy(model, &out)) != MINIMA_OK ||
-            (st = graph_rescale(model, out, canonical, nseed, spread, &n_classes, &ginfo,
-                                &cinfo.converged)) != MINIMA_OK) {
+            (st = graph_rescale(model, out, alpha, n_alpha, derive_last, neurons_s != NULL, nseed,
+                                spread, canonical, cp.group == MINIMA_SYM_LAYER, &gres)) != MINIMA_OK) {
             rc = cli_fail("rescale", st);
             goto done;
         }
-        cinfo.iterations = ginfo.iterations;
-        cinfo.n_degenerate = (size_t)ginfo.n_degenerate;
+        n_classes = gres.n_classes;
+        cinfo.converged = gres.converged;
+        cinfo.iterations = gres.cinfo.iterations;
+        cinfo.n_degenerate = (size_t)gres.cinfo.n_degenerate;
     } else {
         if (model->activation == MINIMA_ACT_TANH && !force) {
             rc = cli_usage_error("rescale", "'%s' uses tanh (%s), which is not non-negative homogeneous: "
@@ -289,7 +307,13 @@ int minima_cmd_rescale(int argc, char **argv)
         printf(", ");
         cli_json_model_source(stdout, model);
         if (graph) {
-            printf(", \"n_classes\": %d, \"norm_before\": ", n_classes);
+            printf(", \"alpha\": [");
+            for (int k = 0; k <= gres.n_stages; k++) {
+                if (k) printf(", ");
+                json_number(stdout, gres.alpha[k]);
+            }
+            printf("], \"n_stages\": %d, \"n_classes\": %d, \"norm_before\": ", gres.n_stages,
+                   n_classes);
         } else {
             printf(", \"alpha\": [");
             for (int k = 0; k < K; k++) { if (k) printf(", "); json_number(stdout, used[k]); }
@@ -313,16 +337,23 @@ int minima_cmd_rescale(int argc, char **argv)
         }
         printf("}\n");
     } else {
-        if (graph)
-            fprintf(stderr, "rescaled    %s -> %s (%s, %d channel classes)\n", model_path, out_path, mode,
-                    n_classes);
+        if (graph) {
+            fprintf(stderr, "rescaled    %s -> %s (%s, %d channel classes in %d stages)\n", model_path,
+                    out_path, mode, n_classes, gres.n_stages);
+            if (alpha || (canonical && cp.group == MINIMA_SYM_LAYER)) {
+                fprintf(stderr, "alpha       ");
+                for (int k = 0; k <= gres.n_stages; k++)
+                    fprintf(stderr, "%s%.10g", k ? ", " : "", gres.alpha[k]);
+                fprintf(stderr, "  (stage-wise; the last for the output node)\n");
+            }
+        }
         else
             fprintf(stderr, "rescaled    %s -> %s (%s, %zu hidden units)\n", model_path, out_path, mode, nu);
         fprintf(stderr, "||theta||   %.10g -> %.10g\n", sqrt(n0), sqrt(n1));
         if (canonical)
             fprintf(stderr, "canonical   group %s, %d iterations, %s, %zu degenerate %s\n", group_s,
                     cinfo.iterations, cinfo.converged ? "converged" : "NOT converged", cinfo.n_degenerate,
-                    graph ? "classes" : "units");
+                    !graph ? "units" : cp.group == MINIMA_SYM_LAYER ? "stages" : "classes");
         if (source)
             fprintf(stderr, "outputs     max |f - f'| = %.3g, relative %.3g over %zu examples (%s at tol %g)\n",
                     eq.max_abs_diff, eq.rel_diff, eq.n_examples, passed ? "equivalent" : "DIFFERENT", tol);
@@ -331,6 +362,7 @@ int minima_cmd_rescale(int argc, char **argv)
     if (check && !passed)
         fprintf(stderr, "minima rescale: the outputs differ by %.3g relative (> %g)\n", eq.rel_diff, tol);
 done:
+    free(gres.alpha);
     free(alpha);
     free(scales);
     free(used);

@@ -42,10 +42,11 @@ has "sharpness: normalized_sharpness not applicable" "$TMP/err" "normalized_shar
 python3 -c "import json, sys; o = json.load(open(sys.argv[1])); v = [m for m in o['measures'] if m['name'] == 'path_norm'][0]['value']; sys.exit(0 if v and v > 0 else 1)" "$TMP/out" \
     && ok || bad "sharpness: path_norm has no value on the graph"
 
-# a graph is rescaled by its channel classes (tests/cli_graph_rescale.sh);
-# the layer-wise --alpha is refused
-run "rescale refuses --alpha on a graph" 2 "$BIN" rescale --model "$M" --alpha 2,0.5 --out "$TMP/r.safetensors"
-has "rescale: the reason" "$TMP/err" "supports --neurons and --canonical"
+# a graph is rescaled by its channel classes and stages
+# (tests/cli_graph_rescale.sh); --alpha takes one factor per stage and one
+# for the output, and a wrong count names the stages
+run "rescale --alpha: a wrong count on a graph" 2 "$BIN" rescale --model "$M" --alpha 2,0.5,3,4,5,6 --out "$TMP/r.safetensors"
+has "rescale: the reason" "$TMP/err" "stages of hidden channels, so expected"
 [ ! -e "$TMP/r.safetensors" ] && ok || bad "rescale: wrote a file it refused"
 
 run "a bad architecture" 2 "$BIN" train "${D[@]}" --arch "1x28x28:conv4k3,relu,res(conv5k3p1),10" --out "$TMP/x.safetensors"

@@ -2,10 +2,13 @@
 # cli_graph_rescale.sh — `minima rescale` and `minima info` on a graph (a
 # CNN with a residual block): a random orbit point computes the same
 # function (rel_diff <= 1e-12) with other parameters, the canonical point is
-# the same from two points of one orbit, the layer-wise form is refused
-# (exit 2), a graph with tanh keeps its function (the group fixes tanh
-# channels), and `info` reports the group with the class count worked out
-# by hand. Usage: cli_graph_rescale.sh MINIMA_BINARY.
+# the same from two points of one orbit, the stage-wise form (--alpha, one
+# factor per stage and one for the output) keeps the function on a residual
+# net and on a plain CNN and refuses a wrong count (naming the stages) or a
+# product other than 1 (exit 2), --canonical --group layer is one point per
+# stage-wise orbit, a graph with tanh keeps its function (the group fixes
+# tanh channels), and `info` reports the group with the class count worked
+# out by hand. Usage: cli_graph_rescale.sh MINIMA_BINARY.
 set -u
 BIN=${1:?usage: cli_graph_rescale.sh MINIMA_BINARY}
 TMP=$(mktemp -d /tmp/minima-cli-graph-rescale-XXXXXX)
@@ -47,7 +50,7 @@ run "neurons --check" 0 "$BIN" rescale --model "$M" --neurons 1:1 "${D[@]}" --ch
 has "neurons: passed" "$TMP/out" '"passed": true'
 has "neurons: n_classes" "$TMP/out" '"n_classes": 16'
 has "neurons: mode" "$TMP/out" '"mode": "neurons"'
-hasnt "neurons: no MLP alpha for a graph" "$TMP/out" '"alpha"'
+has "neurons: no stage-wise factors" "$TMP/out" '"alpha": [1, 1, 1, 1], "n_stages": 3'
 awk -v r="$(jget "$TMP/out" rel_diff)" 'BEGIN { exit !(r != "" && r <= 1e-12) }' && ok \
     || bad "neurons: rel_diff '$(jget "$TMP/out" rel_diff)' > 1e-12"
 TR=$(theta_norm "$R")
@@ -78,12 +81,63 @@ C2=$(jget "$TMP/out" norm_after)
 close "canonical: same norm from two orbit points" "$C2" "$C1" 1e-10
 close "canonical: the file's theta_norm" "$(theta_norm "$TMP/c2.safetensors")" "$C1" 1e-10
 
-# ---- refused: the layer-wise form, and --canonical with --neurons as for MLPs -------
-run "alpha on a graph" 2 "$BIN" rescale --model "$M" --alpha 2,0.5 --out "$TMP/x.safetensors"
-has "alpha: the message" "$TMP/err" "the graph form supports --neurons and --canonical"
+# ---- the stage-wise map ----------------------------------------------------------
+# Stages: conv4 (4 classes); the residual stream (conv6k3s2 and the block's
+# second conv, 6 classes); the block's first conv (6): 3 stages, 4 factors.
+A=$TMP/a.safetensors
+run "alpha --check" 0 "$BIN" rescale --model "$M" --alpha 2,0.5,4,0.25 "${D[@]}" --check --json --out "$A"
+has "alpha: passed" "$TMP/out" '"passed": true'
+has "alpha: factors and stages" "$TMP/out" '"alpha": [2, 0.5, 4, 0.25], "n_stages": 3, "n_classes": 16'
+awk -v r="$(jget "$TMP/out" rel_diff)" 'BEGIN { exit !(r != "" && r <= 1e-12) }' && ok \
+    || bad "alpha: rel_diff '$(jget "$TMP/out" rel_diff)' > 1e-12"
+TA_=$(theta_norm "$A")
+awk -v a="$TA_" -v b="$T0" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d > 1e-3 * b) }' \
+    && ok || bad "alpha: ||theta|| did not change ($T0 -> $TA_)"
+run "alpha text" 0 "$BIN" rescale --model "$M" --alpha 2,0.5,4 --derive-last --out "$TMP/a2.safetensors"
+has "alpha text: stages" "$TMP/err" "(alpha, 16 channel classes in 3 stages)"
+has "alpha text: derived factor" "$TMP/err" "alpha       2, 0.5, 4, 0.25"
+close "derive-last: the same point" "$(theta_norm "$TMP/a2.safetensors")" "$TA_" 1e-15
+run "alpha and neurons" 0 "$BIN" rescale --model "$M" --alpha 2,0.5,4 --derive-last --neurons 3:0.5 \
+    "${D[@]}" --check --json --out "$TMP/an.safetensors"
+has "alpha and neurons: passed" "$TMP/out" '"passed": true'
+has "alpha and neurons: mode" "$TMP/out" '"mode": "neurons"'
+run "alpha: 3 factors" 2 "$BIN" rescale --model "$M" --alpha 2,0.5,1 --out "$TMP/x.safetensors"
+has "alpha count: the stages named" "$TMP/err" "this network has 3 stages of hidden channels, so expected 4"
 [ ! -e "$TMP/x.safetensors" ] && ok || bad "alpha: a refused rescaling wrote its output"
-run "group layer on a graph" 2 "$BIN" rescale --model "$M" --canonical --group layer --out "$TMP/x.safetensors"
-has "group layer: the message" "$TMP/err" "found --group layer"
+run "alpha: 5 factors with --derive-last" 2 "$BIN" rescale --model "$M" --alpha 2,0.5,1,1,1 --derive-last \
+    --out "$TMP/x.safetensors"
+has "alpha count (derive-last): the message" "$TMP/err" "or one fewer, the last derived"
+run "alpha: product 2" 2 "$BIN" rescale --model "$M" --alpha 2,0.5,4,0.5 --out "$TMP/x.safetensors"
+has "alpha product: the message" "$TMP/err" "the product of the 4 factors is 2"
+run "alpha: a factor <= 0" 2 "$BIN" rescale --model "$M" --alpha 2,0,4,0.25 --out "$TMP/x.safetensors"
+[ ! -e "$TMP/x.safetensors" ] && ok || bad "alpha: a refused rescaling wrote its output"
+
+# A plain CNN, no residual add: conv5 and conv7 are two stages, 3 factors.
+AP="1x28x28:conv5k3p1,relu,maxpool2,conv7k3,relu,gap,10"
+MP=$TMP/plain.safetensors
+run "train a plain CNN" 0 "$BIN" train "${D[@]}" --arch "$AP" --epochs 1 --out "$MP"
+run "plain CNN: alpha --check" 0 "$BIN" rescale --model "$MP" --alpha 0.1,20,0.5 "${D[@]}" --check --json \
+    --out "$TMP/p.safetensors"
+has "plain CNN: passed" "$TMP/out" '"passed": true'
+has "plain CNN: 2 stages" "$TMP/out" '"n_stages": 2, "n_classes": 12'
+run "plain CNN: 4 factors" 2 "$BIN" rescale --model "$MP" --alpha 2,0.5,4,0.25 --out "$TMP/x.safetensors"
+has "plain CNN: the stages named" "$TMP/err" "this network has 2 stages of hidden channels, so expected 3"
+
+# ---- canonical over the stage-wise maps: one point per stage-wise orbit ------------
+run "group layer from the original" 0 "$BIN" rescale --model "$M" --canonical --group layer "${D[@]}" \
+    --check --json --out "$TMP/l1.safetensors"
+has "group layer: converged" "$TMP/out" '"group": "layer", "iterations": '
+has "group layer: converged" "$TMP/out" '"converged": true, "n_degenerate": 0'
+has "group layer: passed" "$TMP/out" '"passed": true'
+L1=$(jget "$TMP/out" norm_after)
+awk -v a="$L1" -v b="$T0" -v c="$C1" 'BEGIN { exit !(a != "" && a <= b && a >= c) }' && ok \
+    || bad "group layer: ||theta|| $L1 not between the class-wise minimum $C1 and $T0"
+run "group layer from the stage-wise point" 0 "$BIN" rescale --model "$A" --canonical --group layer --json \
+    --out "$TMP/l2.safetensors"
+close "group layer: same norm from two stage-wise points" "$(jget "$TMP/out" norm_after)" "$L1" 1e-10
+run "canonical with alpha" 2 "$BIN" rescale --model "$M" --canonical --alpha 2,0.5,4,0.25 --out "$TMP/x.safetensors"
+
+# ---- refused as for MLPs: --canonical with --neurons --------------------------------
 run "canonical with neurons" 2 "$BIN" rescale --model "$M" --canonical --neurons 1:1 --out "$TMP/x.safetensors"
 [ ! -e "$TMP/x.safetensors" ] && ok || bad "a refused rescaling wrote its output"
 

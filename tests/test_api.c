@@ -864,10 +864,28 @@ static void test_graph_refusals(void)
     minima_model *c = NULL, *r = (minima_model *)1;
     CHECK_OK(minima_api_model_create("1x6x6:conv3k3p1,relu,maxpool2,flatten,4", 1, NULL, 2, &c));
     if (!c) return;
-    CHECK_STATUS(minima_api_model_rescale(c, "alpha=2;0.5", &r), MINIMA_EUNSUPPORTED);
-    CHECK(r == NULL && contains("multilayer perceptrons") && contains("conv2d"));
-    CHECK_STATUS(minima_api_model_rescale(c, "canonical=1", &r), MINIMA_EUNSUPPORTED);
-    CHECK_STATUS(minima_api_model_rescale(c, "neurons=1:0.5", &r), MINIMA_EUNSUPPORTED);
+    /* rescaling goes through the graph's group: one stage (the conv's 3
+     * channels), so alpha = (a1, a2) multiplies the conv by a1 and the
+     * linear weights by a2, the output bias by 1 */
+    CHECK_OK(minima_api_model_rescale(c, "alpha=2;0.5", &r));
+    if (r && r != (minima_model *)1) {
+        const minima_node *cv = &c->nodes[1], *ln = &c->nodes[c->n_nodes - 1];
+        CHECK(cv->kind == MINIMA_NODE_CONV2D && ln->kind == MINIMA_NODE_LINEAR);
+        CHECK(r->theta[cv->weight_offset] == 2 * c->theta[cv->weight_offset]);
+        CHECK(r->theta[cv->bias_offset] == 2 * c->theta[cv->bias_offset]);
+        CHECK(r->theta[ln->weight_offset] == 0.5 * c->theta[ln->weight_offset]);
+        CHECK(r->theta[ln->bias_offset] == c->theta[ln->bias_offset]);
+        minima_model_free(r);
+    }
+    r = (minima_model *)1;
+    CHECK_STATUS(minima_api_model_rescale(c, "alpha=2;0.5;1", &r), MINIMA_EINVAL);
+    CHECK(r == NULL && contains("1 stage of hidden channels"));
+    CHECK_OK(minima_api_model_rescale(c, "canonical=1", &r));
+    minima_model_free(r);
+    CHECK_OK(minima_api_model_rescale(c, "canonical=1,group=layer", &r));
+    minima_model_free(r);
+    CHECK_OK(minima_api_model_rescale(c, "neurons=1:0.5", &r));
+    minima_model_free(r);
     double x[5 * 36];
     int64_t y[5];
     for (int i = 0; i < 5 * 36; i++) x[i] = sin(0.37 * i);

@@ -127,7 +127,10 @@ static void test_refusals(void)
     minima_theorem_env *env = NULL;
     CHECK_REFUSED(minima_theorem_env_user(&env, m, &ds));
     minima_model *rescaled = NULL;
-    CHECK_REFUSED(minima_api_model_rescale(m, "alpha=2;0.5", &rescaled));
+    /* rescaling goes through the graph's group (tests/test_landscape_graph.c) */
+    CHECK_OK(minima_api_model_rescale(m, "neurons=1:0.5", &rescaled));
+    CHECK(rescaled && rescaled->n_params == m->n_params);
+    minima_model_free(rescaled);
     /* a graph saves and loads (in the general form) */
     char path[512];
     snprintf(path, sizeof path, "%s/graph.safetensors", harness_tmpdir());

@@ -109,10 +109,17 @@ minima_status minima_api_model_set_params(minima_model *model, const double *the
  * canonical (1: the minimum-norm point of the orbit; not with alpha or
  * neurons), group (with canonical: "neuron", the default, or "layer"),
  * derive_last (0/1), force (0/1). One of alpha, neurons, canonical=1 is
- * required. Refuses a non-homogeneous (tanh) model unless force=1 (then a
- * warning is logged), and a model that is not an MLP (a graph with conv2d,
- * pooling, ...: MINIMA_EUNSUPPORTED). The parameters equal those `minima rescale` writes
- * for the same options. */
+ * required. Refuses a non-homogeneous (tanh) perceptron unless force=1
+ * (then a warning is logged). A model that is not an MLP (a graph with
+ * conv2d, pooling, residual adds) is rescaled through its group
+ * (minima/graph_symmetry.h): alpha gives one factor per stage plus one for
+ * the output node (n_stages + 1, product 1, or n_stages with
+ * derive_last=1; MINIMA_EINVAL naming the stage count otherwise), neurons
+ * one random factor per free channel class (after alpha), canonical the
+ * minimum norm over every class (group "neuron") or over the stage-wise
+ * maps (group "layer", minima/graph_stage.h); tanh channels are fixed by
+ * the group, so no force is needed. The parameters equal those `minima
+ * rescale` writes for the same options. */
 minima_status minima_api_model_rescale(const minima_model *model, const char *request,
                                        minima_model **out);
 

@@ -24,7 +24,8 @@
  *     d = theta_b - theta_a, so t = 0 is model a and t = 1 is model b.
  *
  * What is invariant under the function-preserving rescalings theta -> A theta
- * of symmetry.h (docs/landscape.md has the derivation; tests check it):
+ * of symmetry.h and graph_symmetry.h (docs/landscape.md has the derivation;
+ * tests check it):
  *   L(A theta + t d') = L(theta + t A^{-1} d'), so the slice through A theta
  *   along d' is the slice through theta along A^{-1} d'. It is the SAME
  *   curve, point for point, exactly when d' = A d.
@@ -38,6 +39,11 @@
  *     every row are equal, i.e. s_{k-1} is constant on each hidden layer:
  *     EXACTLY INVARIANT under the layer-wise T_alpha, NOT under a general
  *     per-neuron rescaling (which scales the columns of W_{k+1}).
+ *     On a graph a filter is one output channel of a linear or conv2d node
+ *     and the same holds: every node reads the channels of one stage (or
+ *     the input), so the stage-wise map scales each filter by one factor
+ *     (exact invariance), a per-class point scales its input channels by
+ *     different factors (no invariance).
  *   - Filter-normalized with the bias inside the row: the bias is a weight
  *     from a constant input of scale 1 while the other inputs have scale
  *     s_{k-1}, so even T_alpha breaks it (for every layer after the first).
@@ -189,6 +195,20 @@ minima_status minima_landscape_rescaled(minima_net *net, const double *scales /*
                                         const minima_dir_params *params, double lo, double hi,
                                         size_t n, minima_landscape *before, minima_landscape *after,
                                         double *eig_before, double *eig_after);
+
+/* The same comparison for any rescaled point theta_r (P values, finite):
+ * the slice through the net's anchor theta and through theta_r. For a graph
+ * (minima/graph_symmetry.h) theta_r = D(u) .* theta of a group point u
+ * (minima_gsym_apply), e.g. the stage-wise map of minima_gsym_stage_u;
+ * minima_landscape_rescaled is this entry with theta_r = A theta from unit
+ * scales. Nothing checks that theta_r is on theta's orbit: the slices are
+ * what they are. MINIMA_EINVAL for a NULL or non-finite theta_r; otherwise
+ * as minima_landscape_rescaled. */
+minima_status minima_landscape_rescaled_point(minima_net *net, const double *theta_r /* (P) */,
+                                              const minima_dir_params *params, double lo, double hi,
+                                              size_t n, minima_landscape *before,
+                                              minima_landscape *after, double *eig_before,
+                                              double *eig_after);
 
 /* max |a.loss - b.loss| over the grid (same dims and grid, else NaN), and
  * the same relative to max |a.loss|. Either pointer may be NULL. */

@@ -16,6 +16,7 @@
 #include "minima/eigen.h"
 #include "minima/figures.h"
 #include "minima/format.h"
+#include "minima/graph_stage.h"
 #include "minima/graph_symmetry.h"
 #include "minima/idx.h"
 #include "minima/landscape.h"

@@ -86,8 +86,8 @@ class Model(_lib.Handle):
     an architecture string such as "1x28x28:conv8k3p1,relu,maxpool2,flatten,10"
     (docs/model-files.md). Make one with minima.load, Model.from_state_dict
     or Model.create; release it with close() or a `with` block (or leave it
-    to the garbage collector). Rescaling (rescale, canonical) is defined for
-    multilayer perceptrons only."""
+    to the garbage collector). Rescaling (rescale, canonical) works on both:
+    on a graph through its group of channel classes and stages."""
     _kind = "Model"
     _free = "model_free"
 
@@ -229,8 +229,11 @@ class Model(_lib.Handle):
         """A copy computing the same function (`minima rescale`): alpha, the
         per-layer factors (their product 1, or one fewer with derive_last);
         neurons, random per-neuron factors as (seed, spread) or "SEED:SPREAD";
-        canonical=True for the minimum-norm point of the orbit; force=True
-        to rescale a non-homogeneous (tanh) model anyway."""
+        canonical=True for the minimum-norm point of the orbit (group="layer":
+        over the layer-wise maps only); force=True to rescale a
+        non-homogeneous (tanh) perceptron anyway. On a graph alpha holds one
+        factor per stage and one for the output node, neurons one random
+        factor per free channel class (docs/symmetry.md)."""
         if isinstance(neurons, (tuple, list)):
             seed, spread = neurons
             neurons = "%d:%r" % (int(seed), float(spread))

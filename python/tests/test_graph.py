@@ -210,13 +210,6 @@ class TestGraph(unittest.TestCase):
         prob = minima.Problem(m, minima.Data(x, np.zeros(len(x), dtype=np.int64), n_classes=3))
         np.testing.assert_allclose(prob.outputs(), np.array(e["outputs"]), rtol=1e-12, atol=1e-14)
 
-    def test_rescaling_refused(self):
-        for call in (lambda: self.model.rescale(alpha=[2, 0.5]), self.model.canonical):
-            with self.assertRaises(minima.Error) as c:
-                call()
-            self.assertEqual(c.exception.status, "EUNSUPPORTED")
-            self.assertIn("conv2d", str(c.exception))
-
     def test_audit(self):
         # the audit runs on the graph's group: stage-wise maps, per-channel draws
         r = self.prob.audit(["hessian_max"], decades=1)
@@ -224,6 +217,69 @@ class TestGraph(unittest.TestCase):
         self.assertEqual(r["n_not_equivalent"], 0)
         self.assertEqual(len(r["points"]), 1 + 2 + 2)
         self.assertGreater(r["measures"][0]["ratio"], 1.5)
+
+    def outputs_of(self, model, X=None):
+        X = self.X if X is None else X
+        return minima.Problem(model, minima.Data(X, np.zeros(len(X), dtype=np.int64),
+                                                 n_classes=3)).outputs()
+
+    def assert_same_function(self, a, b, X=None):
+        fa, fb = self.outputs_of(a, X), self.outputs_of(b, X)
+        self.assertLessEqual(np.abs(fa - fb).max(), 1e-12 * np.abs(fa).max())
+        self.assertGreater(np.abs(a.params - b.params).max(), 1e-3 * np.abs(a.params).max())
+
+    def test_rescale_stage_wise(self):
+        # ARCH has one stage (the conv's 4 channels): alpha = (a1, a2), a1 a2 = 1,
+        # multiplies the conv's weights and bias by a1, the linear weights by
+        # a2 = 1/a1, and leaves the output bias alone.
+        m = self.model
+        r = m.rescale(alpha=[4, 0.25])
+        sd, sr = cnn_state_dict(m.params), cnn_state_dict(r.params)
+        np.testing.assert_allclose(sr["0.weight"], 4 * sd["0.weight"], rtol=1e-15)
+        np.testing.assert_allclose(sr["0.bias"], 4 * sd["0.bias"], rtol=1e-15)
+        np.testing.assert_allclose(sr["4.weight"], 0.25 * sd["4.weight"], rtol=1e-15)
+        np.testing.assert_array_equal(sr["4.bias"], sd["4.bias"])
+        self.assert_same_function(m, r)
+        np.testing.assert_array_equal(m.rescale(alpha=[4], derive_last=True).params, r.params)
+        for bad in ([2, 2], [2, 0.5, 1], [2]):          # product != 1; count; count without derive_last
+            with self.assertRaises(minima.Error) as c:
+                m.rescale(alpha=bad)
+            self.assertEqual(c.exception.status, "EINVAL")
+        self.assertIn("1 stage", str(c.exception))
+
+    def test_rescale_residual_graph(self):
+        arch = "2x6x6:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
+        m = minima.Model.create(arch, seed=5)
+        X = np.random.default_rng(2).standard_normal((10, 2, 6, 6))
+        # two stages: the residual stream (stem and the block's last conv),
+        # the block's inner conv
+        r = m.rescale(alpha=[3, 0.5, 1 / 1.5])
+        self.assert_same_function(m, r, X)
+        n = m.rescale(alpha=[3, 0.5], derive_last=True, neurons=(7, 0.8))
+        self.assert_same_function(m, n, X)
+        self.assert_same_function(m, m.rescale(neurons="2:1.0"), X)
+        with self.assertRaises(minima.Error) as c:
+            m.rescale(alpha=[2, 0.5])
+        self.assertIn("2 stages", str(c.exception))
+        # canonical points: one per orbit, the same from m and from n
+        for group in ("neuron", "layer"):
+            c1, c2 = m.canonical(group=group), n.canonical(group=group)
+            self.assertLessEqual(np.linalg.norm(c1.params), np.linalg.norm(m.params) * (1 + 1e-12))
+            f1 = self.outputs_of(c1, X)
+            self.assertLessEqual(np.abs(f1 - self.outputs_of(m, X)).max(), 1e-12 * np.abs(f1).max())
+            if group == "neuron":
+                np.testing.assert_allclose(c2.params, c1.params, rtol=1e-8, atol=1e-12)
+        # over the stage-wise maps: the same point from two stage-wise points
+        ca, cb = m.canonical(group="layer"), r.canonical(group="layer")
+        np.testing.assert_allclose(cb.params, ca.params, rtol=1e-9, atol=1e-12)
+        # the stage-wise minimum is above the per-class one
+        self.assertGreaterEqual(np.linalg.norm(ca.params),
+                                np.linalg.norm(m.canonical().params) * (1 - 1e-12))
+
+    def test_rescale_tanh_graph_needs_no_force(self):
+        m = minima.Model.create("1x8x8:conv4k3p1,tanh,conv3k3p1,relu,gap,3", seed=1)
+        r = m.rescale(neurons=(1, 1.0))
+        self.assert_same_function(m, r)
 
     def test_sharpness(self):
         r = self.prob.sharpness(["hessian_max", "normalized_sharpness", "path_norm", "worst_sharpness"],

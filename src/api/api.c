@@ -12,6 +12,7 @@
 
 #include "io/data_impl.h"
 #include "minima/alloc.h"
+#include "minima/graph_stage.h"
 #include "minima/graph_symmetry.h"
 #include "minima/safetensors.h"
 #include "minima/symmetry.h"
@@ -228,6 +229,59 @@ typedef struct {
     int canonical, derive_last, force;
 } rescale_request;
 
+/* A graph (not a perceptron) through its group (minima/graph_symmetry.h):
+ * alpha is the stage-wise map (n_stages + 1 factors, or n_stages with
+ * derive_last), neurons a random point per class after it, canonical the
+ * minimum-norm point over every class or (layer) over the stage-wise maps.
+ * tanh needs no force: the group fixes the channels tanh reads and writes. */
+static minima_status rescale_graph(const char *fn, const minima_model *model, const char *alpha_s,
+                                   int derive_last, int neurons, uint64_t seed, double spread,
+                                   int canonical, int layer, minima_model **out)
+{
+    minima_gsym *g = NULL;
+    MINIMA_TRY(minima_gsym_create(model, &g));
+    int n_alpha = 0, max_alpha = 1;
+    /* as many as given: minima_gsym_stage_u names the count it expects */
+    for (const char *c = alpha_s ? alpha_s : ""; *c; c++) max_alpha += *c == ';';
+    double *alpha = minima_alloc((size_t)max_alpha, sizeof *alpha);
+    double *u = minima_alloc(g->n_classes ? (size_t)g->n_classes : 1, sizeof *u);
+    minima_model *m = NULL;
+    minima_status st = MINIMA_OK;
+    if (!alpha || !u) {
+        st = minima_error(MINIMA_ENOMEM, "%s: out of memory", fn);
+        goto done;
+    }
+    for (int c = 0; c < g->n_classes; c++) u[c] = 0;
+    if ((st = minima_model_copy(model, &m)) != MINIMA_OK) goto done;
+    if (canonical) {
+        st = layer ? minima_gsym_stage_canonical(g, model, NULL, NULL, u, m->theta, NULL)
+                   : minima_gsym_canonical(g, model, NULL, u, m->theta, NULL);
+        if (st == MINIMA_ENOCONV) {
+            minima_log(MINIMA_LOG_WARN, "%s: %s; the last (shorter) point is used", fn,
+                       minima_last_error());
+            st = MINIMA_OK;
+        }
+        if (st != MINIMA_OK) goto done;
+    } else {
+        if (alpha_s) {
+            if ((st = parse_alpha(fn, alpha_s, alpha, max_alpha, &n_alpha)) != MINIMA_OK) goto done;
+            if ((st = minima_gsym_stage_u(g, alpha, n_alpha, derive_last, 1e-12, u, NULL)) != MINIMA_OK)
+                goto done;
+        }
+        if (neurons && (st = minima_gsym_random_u(g, seed, spread, u, u)) != MINIMA_OK) goto done;
+        if ((st = minima_gsym_apply(g, model, u, NULL, m->theta)) != MINIMA_OK) goto done;
+    }
+    if ((st = minima_model_check_finite(m)) != MINIMA_OK) goto done;
+    *out = m;
+    m = NULL;
+done:
+    minima_model_free(m);
+    minima_free(alpha);
+    minima_free(u);
+    minima_gsym_free(g);
+    return st;
+}
+
 static minima_status rescale(const char *fn, const minima_model *model, const rescale_request *q,
                              minima_model **out)
 {
@@ -259,11 +313,9 @@ static minima_status rescale(const char *fn, const minima_model *model, const re
                         "'%.60s'", fn, sp);
         nseed = (uint64_t)sv;
     }
-    {
-        char what[96];
-        snprintf(what, sizeof what, "%s (rescaling the hidden units of layers)", fn);
-        MINIMA_TRY(minima_model_require_mlp(model, what));
-    }
+    if (!model->is_mlp)
+        return rescale_graph(fn, model, alpha_s, derive_last, neurons_s != NULL, nseed, spread,
+                             canonical, cp.group == MINIMA_SYM_LAYER, out);
     if (model->activation == MINIMA_ACT_TANH && !force)
         MINIMA_FAIL(MINIMA_EINVAL, "%s: the model uses tanh (%s), which is not non-negative "
                     "homogeneous: a rescaled model would compute a different function; pass "

@@ -170,6 +170,65 @@ minima_status minima_landscape_2d(minima_net *net, const double *theta, const do
     return slice(net, theta, d1, d2, xlo, xhi, nx, ylo, yhi, ny, out);
 }
 
+/* Both slices, through the anchor and through theta_r (checked finite). */
+static minima_status rescaled_slices(minima_net *net, const double *theta_r,
+                                     const minima_dir_params *p, double lo, double hi, size_t n,
+                                     minima_landscape *before, minima_landscape *after,
+                                     double *eig_before, double *eig_after)
+{
+    const minima_model *m = minima_net_model(net);
+    size_t P = m->n_params;
+    double *theta = minima_alloc(P, sizeof *theta);                    /* (P) the anchor */
+    double *d = minima_alloc((size_t)p->dims * P, sizeof *d);          /* (dims, P) */
+    minima_status s = MINIMA_OK;
+    if (!theta || !d) {
+        s = minima_error(MINIMA_ENOMEM, "landscape rescaled: out of memory for %zu parameters", P);
+        goto fail;
+    }
+    memcpy(theta, minima_net_point(net), P * sizeof *theta);
+    for (int side = 0; side < 2; side++) {
+        const double *pt = side == 0 ? theta : theta_r;
+        minima_landscape *out = side == 0 ? before : after;
+        if ((s = minima_dir_make(net, pt, p, d, side == 0 ? eig_before : eig_after)) != MINIMA_OK)
+            goto fail;
+        s = p->dims == 1 ? minima_landscape_1d(net, pt, d, lo, hi, n, out)
+                         : minima_landscape_2d(net, pt, d, d + P, lo, hi, n, lo, hi, n, out);
+        if (s != MINIMA_OK) goto fail;
+    }
+    minima_free(theta);
+    minima_free(d);
+    return MINIMA_OK;
+fail:
+    minima_free(theta);
+    minima_free(d);
+    if (s != MINIMA_EINTERRUPTED) {
+        minima_landscape_free(before);
+        minima_landscape_free(after);
+    }
+    return s;
+}
+
+minima_status minima_landscape_rescaled_point(minima_net *net, const double *theta_r,
+                                              const minima_dir_params *params, double lo, double hi,
+                                              size_t n, minima_landscape *before,
+                                              minima_landscape *after, double *eig_before,
+                                              double *eig_after)
+{
+    if (!before || !after) MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: NULL result");
+    memset(before, 0, sizeof *before);
+    memset(after, 0, sizeof *after);
+    if (!net || !theta_r) MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: NULL argument");
+    minima_dir_params p = params ? *params : minima_dir_default_params();
+    if (p.dims != 1 && p.dims != 2)
+        MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: %d directions, expected 1 or 2", p.dims);
+    size_t P = minima_net_model(net)->n_params;
+    for (size_t i = 0; i < P; i++)
+        if (!isfinite(theta_r[i]))
+            MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: parameter %zu of the rescaled point is "
+                        "%g, expected finite values", i, theta_r[i]);
+    return rescaled_slices(net, theta_r, &p, lo, hi, n, before, after, eig_before, eig_after);
+}
+
 minima_status minima_landscape_rescaled(minima_net *net, const double *scales,
                                         const minima_dir_params *params, double lo, double hi,
                                         size_t n, minima_landscape *before, minima_landscape *after,
@@ -188,43 +247,18 @@ minima_status minima_landscape_rescaled(minima_net *net, const double *scales,
         if (!isfinite(scales[i]) || !(scales[i] > 0))
             MINIMA_FAIL(MINIMA_EINVAL, "landscape rescaled: unit scale %zu is %g, expected a finite "
                         "number > 0", i, scales[i]);
-    double *theta = minima_alloc(P, sizeof *theta);                    /* (P) the anchor */
     double *theta_r = minima_alloc(P, sizeof *theta_r);                /* (P) A theta */
-    double *d = minima_alloc((size_t)p.dims * P, sizeof *d);           /* (dims, P) */
+    if (!theta_r)
+        MINIMA_FAIL(MINIMA_ENOMEM, "landscape rescaled: out of memory for %zu parameters", P);
+    minima_sym_apply(m, scales, minima_net_point(net), theta_r);
     minima_status s = MINIMA_OK;
-    if (!theta || !theta_r || !d) {
-        s = minima_error(MINIMA_ENOMEM, "landscape rescaled: out of memory for %zu parameters", P);
-        goto fail;
-    }
-    memcpy(theta, minima_net_point(net), P * sizeof *theta);
-    minima_sym_apply(m, scales, theta, theta_r);
-    for (size_t i = 0; i < P; i++)
-        if (!isfinite(theta_r[i])) {
+    for (size_t i = 0; i < P && s == MINIMA_OK; i++)
+        if (!isfinite(theta_r[i]))
             s = minima_error(MINIMA_EINVAL, "landscape rescaled: the rescaling overflows parameter "
                              "%zu", i);
-            goto fail;
-        }
-    for (int side = 0; side < 2; side++) {
-        const double *pt = side == 0 ? theta : theta_r;
-        minima_landscape *out = side == 0 ? before : after;
-        if ((s = minima_dir_make(net, pt, &p, d, side == 0 ? eig_before : eig_after)) != MINIMA_OK)
-            goto fail;
-        s = p.dims == 1 ? minima_landscape_1d(net, pt, d, lo, hi, n, out)
-                        : minima_landscape_2d(net, pt, d, d + P, lo, hi, n, lo, hi, n, out);
-        if (s != MINIMA_OK) goto fail;
-    }
-    minima_free(theta);
+    if (s == MINIMA_OK)
+        s = rescaled_slices(net, theta_r, &p, lo, hi, n, before, after, eig_before, eig_after);
     minima_free(theta_r);
-    minima_free(d);
-    return MINIMA_OK;
-fail:
-    minima_free(theta);
-    minima_free(theta_r);
-    minima_free(d);
-    if (s != MINIMA_EINTERRUPTED) {
-        minima_landscape_free(before);
-        minima_landscape_free(after);
-    }
     return s;
 }
 
