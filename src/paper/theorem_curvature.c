@@ -43,6 +43,9 @@ minima_status minima_thm_check_thm4(minima_theorem_env *env, const minima_theore
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!minima_thm_require_mlp(r, model, "Thm 4's construction (alpha on the layer of the largest "
+                                "Hessian diagonal entry, its inverse on the last or first layer)"))
+        return MINIMA_OK;
     int K = model->n_layers, ok = 1;
     if (K < 2) {
         minima_thm_not_applicable(r, "no hidden layer: T_alpha is the identity");
@@ -164,6 +167,9 @@ minima_status minima_thm_check_thm5(minima_theorem_env *env, const minima_theore
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_EXACT, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!minima_thm_require_mlp(r, model, "Thm 5's construction (alpha_k = 1/beta on every layer "
+                                "but the narrowest, bound r - min_k n_k over layer sizes)"))
+        return MINIMA_OK;
     int K = model->n_layers, ok = 1;
     size_t P = model->n_params;
     if (K < 2) {
