@@ -389,6 +389,24 @@ fail:
 
 /* ---- supplement Thm 1 (appendix C) --------------------------------------- */
 
+/* The map of appendix C for factor a: a perceptron's theta_1 -> a theta_1,
+ * last layer -> / a (the layer map with alpha = (a, 1, ..., 1, 1/a)); on a
+ * graph the stage-wise map with the same factors (alpha_1 = a, the middle
+ * ones 1, the last 1/a): every free class gets the factor a, so the
+ * parameters reading the input get a, those writing the output 1/a. */
+static minima_status maps_first_last(rescale_maps *mp, double a, double *diag)
+{
+    for (int k = 0; k < mp->n_alpha; k++) mp->alpha[k] = 1;
+    mp->alpha[0] = a;
+    mp->alpha[mp->n_alpha - 1] = 1 / a;
+    if (!mp->g) {
+        minima_thm_layer_map(mp->model, mp->alpha, NULL, NULL, diag);
+        return MINIMA_OK;
+    }
+    MINIMA_TRY(minima_gsym_stage_u(mp->g, mp->alpha, mp->g->n_stages, 1, 1e-12, mp->u, NULL));
+    return minima_gsym_diag(mp->g, mp->model, mp->u, diag);
+}
+
 minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theorem_params *p,
                                     minima_theorem_result *r)
 {
@@ -398,20 +416,36 @@ minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theore
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_SHALLOW, &model, &data, &info));
     r->tolerance = p->identity_tol;
     minima_thm_describe_net(r, model, data, &info);
-    if (!minima_thm_require_mlp(r, model, "appendix C's map (theta_1 scaled by alpha, the last "
-                                "layer by 1/alpha)")) return MINIMA_OK;
-    int K = model->n_layers;
-    if (K < 2) {
-        minima_thm_not_applicable(r, "no hidden layer: the orbit is a single point");
-        return MINIMA_OK;
+    if (model->is_mlp && model->n_layers > 64)
+        MINIMA_FAIL(MINIMA_EUNSUPPORTED, "appC: %d layers, at most 64 supported", model->n_layers);
+    rescale_maps mp;
+    int n_free = 0;
+    MINIMA_TRY(maps_init(&mp, model, p, &n_free));
+    if (model->is_mlp) {
+        if (model->n_layers < 2) {
+            minima_thm_not_applicable(r, "no hidden layer: the orbit is a single point");
+            maps_free(&mp);
+            return MINIMA_OK;
+        }
+        report_activation(r, model);
+    } else {
+        if (n_free == 0) {
+            minima_thm_not_applicable(r, "the graph's rescaling group is trivial (no free class): "
+                                      "the orbit is a single point");
+            maps_free(&mp);
+            return MINIMA_OK;
+        }
+        char line[200];
+        minima_gsym_describe(mp.g, model, line, sizeof line);
+        minima_thm_hypothesis(r, "rescaling group of the graph: %s; %d stages; the map: stage-wise "
+                              "alpha = (a, 1, ..., 1, 1/a), every free class times a. ", line,
+                              mp.g->n_stages);
     }
-    if (K > 64) MINIMA_FAIL(MINIMA_EUNSUPPORTED, "appC: %d layers, at most 64 supported", K);
-    report_activation(r, model);
     size_t P = model->n_params;
     minima_net *net = NULL;
-    double *buf = NULL, alpha[64];
+    double *buf = NULL;
     minima_status s;
-    if ((s = minima_net_create(&net, model, data, NULL))) return s;
+    if ((s = minima_net_create(&net, model, data, NULL))) goto fail;
     buf = minima_alloc(4 * P, sizeof *buf);
     if (!buf) { s = minima_error(MINIMA_ENOMEM, "appC: out of memory"); goto fail; }
     double *theta = buf, *g = theta + P, *diag = g + P, *at = diag + P;
@@ -422,25 +456,40 @@ minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theore
     if ((s = minima_net_gradient(net, theta, &loss, g))) goto fail;
     r->loss = loss;
     r->grad_norm = minima_thm_norm(g, P);
-    size_t n1 = minima_model_layer_params(model, 0);
-    double g1 = minima_thm_norm(g, n1), g2 = minima_thm_norm(g + n1, P - n1);
+    /* g1: the gradient over the parameters the map multiplies by a (a
+     * perceptron's first layer; on a graph every parameter with factor a,
+     * found from the map at a = 10), g2 over the rest */
+    double g1 = 0, g2 = 0;
+    if (model->is_mlp) {
+        size_t n1 = minima_model_layer_params(model, 0);
+        g1 = minima_thm_norm(g, n1);
+        g2 = minima_thm_norm(g + n1, P - n1);
+    } else {
+        if ((s = maps_first_last(&mp, 10.0, diag))) goto fail;
+        for (size_t j = 0; j < P; j++) {
+            if (fabs(diag[j] - 10.0) <= 1e-12 * 10.0) g1 += g[j] * g[j];
+            else g2 += g[j] * g[j];
+        }
+        g1 = sqrt(g1);
+        g2 = sqrt(g2);
+    }
     minima_thm_hypothesis(r, "non-critical point%s: ||grad L|| = %.3g, ||grad_theta1 L|| = %.3g "
-                          "(> 0 required). ", moved ? " (the network's point moved by 10% of its "
-                          "rms: it was critical)" : "", r->grad_norm, g1);
+                          "(> 0 required%s). ", moved ? " (the network's point moved by 10% of its "
+                          "rms: it was critical)" : "", r->grad_norm, g1,
+                          model->is_mlp ? "" : "; theta_1: the parameters the map multiplies by a");
     double worst = 0, norm_min_alpha = NAN, norm_one = NAN;
     for (int i = 0; i < p->alpha_points; i++) {
         double t = t_of(p, i), a = pow(10.0, t);
-        for (int k = 0; k < K; k++) alpha[k] = 1;
-        alpha[0] = a;
-        alpha[K - 1] = 1 / a;
-        minima_thm_layer_map(model, alpha, theta, at, diag);
+        if ((s = maps_first_last(&mp, a, diag))) goto fail;
+        for (size_t j = 0; j < P; j++) at[j] = diag[j] * theta[j];
         double pred = 0;
         for (size_t j = 0; j < P; j++) pred += (g[j] / diag[j]) * (g[j] / diag[j]);
         double l2;
         if ((s = minima_net_gradient(net, at, &l2, diag))) goto fail;  /* diag reused */
         double act = minima_thm_norm(diag, P);
         act *= act;
-        worst = fmax(worst, fabs(act - pred) / fmax(pred, 1e-300));
+        double e = fabs(act - pred) / fmax(pred, 1e-300);
+        if (!(e <= worst)) worst = e;
         if (i == 0) norm_min_alpha = sqrt(act);
         if (fabs(t) < 1e-12) norm_one = sqrt(act);
     }
@@ -453,10 +502,16 @@ minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theore
     minima_thm_number(r, "grad_norm_at_alpha_min", norm_min_alpha);
     minima_thm_number(r, "grad_norm_at_alpha_1", norm_one);
     minima_thm_number(r, "max_rel_err", worst);
-    minima_thm_detail(r, "theta_1 -> alpha theta_1, last layer / alpha, alpha = 10^t, |t| <= %g: "
+    if (mp.g) {
+        minima_thm_number(r, "n_classes", mp.g->n_classes);
+        minima_thm_number(r, "n_stages", mp.g->n_stages);
+    }
+    minima_thm_detail(r, "%s, alpha = 10^t, |t| <= %g: "
                       "||grad L||^2 matches sum_i g_i^2 / a_i^2 (= alpha^-2 ||g_1||^2 + alpha^2 "
                       "||g_2||^2 for one hidden layer without bias) to %.3g relative (tolerance %.3g); "
                       "||grad L|| = %.3g at alpha = 1 and %.3g at alpha = %.0e: %s.",
+                      mp.g ? "every free class of the graph times alpha (stage-wise alpha_1 = alpha, "
+                      "the last 1/alpha)" : "theta_1 -> alpha theta_1, last layer / alpha",
                       p->alpha_decades, worst, p->identity_tol, norm_one, norm_min_alpha,
                       pow(10.0, -p->alpha_decades),
                       worst > p->identity_tol ? "THE IDENTITY FAILS (T_alpha is not a symmetry here)" :
@@ -464,5 +519,6 @@ minima_status minima_thm_check_appc(minima_theorem_env *env, const minima_theore
 fail:
     minima_free(buf);
     minima_net_free(net);
+    maps_free(&mp);
     return s;
 }
