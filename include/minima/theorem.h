@@ -41,9 +41,11 @@
  * Graphs. The user's model may be any graph (minima/model.h: CNNs,
  * residual nets). thm1, thm3 and appC then use the rescaling group of the
  * graph (minima/graph_symmetry.h): its stage-wise T_alpha in place of the
- * layer-wise one and its random points in place of per-neuron maps; sec5.1
- * draws its second minimum from the group; appD needs only the outputs.
- * thm2, thm4, thm5, sec4.3 and sec5.2 build their maps from layers: on a
+ * layer-wise one and its random points in place of per-neuron maps; thm4
+ * moves one class of the group (the one that rescales the weight with the
+ * largest Hessian diagonal entry); sec5.1 draws its second minimum from
+ * the group; appD needs only the outputs.
+ * thm2, thm5, sec4.3 and sec5.2 build their maps from layers: on a
  * graph they are not applicable ("... is written for multilayer
  * perceptrons; this model is a graph (N nodes)"). A graph whose group has
  * no free class makes the group's checks not applicable. The tanh gate
