@@ -428,6 +428,7 @@ void minima_thm_describe_net(minima_theorem_result *r, const minima_model *model
 {
     char arch[160];
     minima_model_arch_string(model, arch, sizeof arch);
+    if (strlen(arch) > 120) strcpy(arch + 117, "...");   /* the hypotheses have 512 characters */
     r->loss = info->loss;
     r->grad_norm = info->grad_norm;
     if (model->is_mlp) {

@@ -186,9 +186,8 @@ static int maps_hypotheses(minima_theorem_result *r, const rescale_maps *mp, int
     }
     char line[200];
     minima_gsym_describe(mp->g, model, line, sizeof line);
-    minima_thm_hypothesis(r, "rescaling group of the graph: %s; %d stages (the stage-wise T_alpha "
-                          "has %d factors). Channels of non-homogeneous (tanh) nodes are fixed, so "
-                          "every map preserves the function. ", line, mp->g->n_stages, mp->n_alpha);
+    minima_thm_hypothesis(r, "rescaling group: %s; %d stages; tanh channels fixed: every map "
+                          "preserves the function. ", line, mp->g->n_stages);
     minima_thm_hypothesis(r, "prod_k alpha_k = %.17g (1 required). ", mp->p->alpha_product);
     return 1;
 }
