@@ -14,6 +14,7 @@
 #include "minima/reference.h"
 #include "minima/reparam.h"
 #include "minima/rng.h"
+#include "minima/symmetry.h"
 #include "paper/theorem_impl.h"
 
 /* lambda_max of an operator (Lanczos). */
@@ -69,12 +70,20 @@ minima_status minima_thm_check_sec51(minima_theorem_env *env, const minima_theor
     int ok = 1;
     if (!minima_thm_require_critical(env, p, r, info.grad_norm, &ok)) return MINIMA_OK;
     size_t P = model->n_params;
-    /* B is a random point of the rescaling group: minima/graph_symmetry.h
-     * for any graph; on a perceptron its free classes are the hidden units
-     * and the point is minima_sym_random_scales's with the same seed. */
+    /* B is a random rescaling of theta: per-neuron scales on a perceptron
+     * (minima/symmetry.h, which rescales every hidden unit, tanh or not:
+     * with run_unmet_hypotheses a tanh network is run and B is then another
+     * function), a random point of the graph's rescaling group on a graph
+     * (minima/graph_symmetry.h; its free classes are a perceptron's hidden
+     * units, tanh channels excepted). */
     minima_gsym *grp = NULL;
-    MINIMA_TRY(minima_gsym_create(model, &grp));
-    size_t nu = (size_t)grp->n_classes;
+    size_t nu;
+    if (model->is_mlp) {
+        nu = minima_sym_n_units(model);
+    } else {
+        MINIMA_TRY(minima_gsym_create(model, &grp));
+        nu = (size_t)grp->n_classes;
+    }
     if (nu == 0) {
         minima_gsym_free(grp);
         minima_thm_not_applicable(r, model->is_mlp ? "no hidden unit: the second minimum is made "
@@ -94,8 +103,13 @@ minima_status minima_thm_check_sec51(minima_theorem_env *env, const minima_theor
     double *u = g + P;
 
     /* two minima: theta (A) and a random rescaling of it (B) */
-    if ((s = minima_gsym_random_u(grp, p->seed + 5, 1.0, NULL, u))) goto fail;
-    if ((s = minima_gsym_apply(grp, model, u, model->theta, b))) goto fail;
+    if (!grp) {
+        if ((s = minima_sym_random_scales(model, p->seed + 5, 1.0, NULL, u))) goto fail;
+        minima_sym_apply(model, u, model->theta, b);
+    } else {
+        if ((s = minima_gsym_random_u(grp, p->seed + 5, 1.0, NULL, u))) goto fail;
+        if ((s = minima_gsym_apply(grp, model, u, model->theta, b))) goto fail;
+    }
     const double *centers[2] = {model->theta, b};
     double lam[2], lam_eta[2];
     for (int i = 0; i < 2; i++) {
