@@ -38,6 +38,20 @@
  * or the user's model and data (minima_theorem_env_user), on which a
  * check that does not apply says why (applicable = 0, `reason`).
  *
+ * Graphs. The user's model may be any graph (minima/model.h: CNNs,
+ * residual nets). thm1, thm3 and appC then use the rescaling group of the
+ * graph (minima/graph_symmetry.h): its stage-wise T_alpha in place of the
+ * layer-wise one and its random points in place of per-neuron maps; thm4
+ * moves one class of the group (the one that rescales the weight with the
+ * largest Hessian diagonal entry); sec5.1 draws its second minimum from
+ * the group; appD needs only the outputs.
+ * thm2, thm5, sec4.3 and sec5.2 build their maps from layers: on a
+ * graph they are not applicable ("... is written for multilayer
+ * perceptrons; this model is a graph (N nodes)"). A graph whose group has
+ * no free class makes the group's checks not applicable. The tanh gate
+ * below (run_unmet_hypotheses) is for perceptrons: a graph's group fixes
+ * the channels of its tanh nodes, so its maps preserve the function.
+ *
  * Verdicts. A check fails when its statement is violated beyond the
  * tolerance — and, on purpose, when a hypothesis of the theorem is broken
  * (a tanh network is not homogeneous; a product of alphas other than 1; a
@@ -66,7 +80,8 @@ typedef struct {
     int alpha_points;         /* values of t, evenly spaced; default 13 */
     double alpha_product;     /* prod_k alpha_k used by thm1 and thm3: 1 is the theorem's
                                  hypothesis; any other value breaks it on purpose
-                                 (tests); default 1 */
+                                 (tests; on a graph the parameters of the nodes writing
+                                 the output get the extra factor); default 1 */
     double m_min, m_max;      /* thm4, thm5: M = m_min .. m_max, one value a decade;
                                  default 1e2, 1e8 */
     double equiv_tol;         /* thm1, sec5.2: max |f - f'| / max |f|; default 1e-11 */
@@ -91,9 +106,11 @@ typedef struct {
     size_t max_products;      /* thm4, thm5, sec5.1, sec5.2: Lanczos gives up (the check
                                  fails with "no convergence") after this many
                                  Hessian-vector products; default 10000 */
-    int run_unmet_hypotheses; /* a user's network whose activation is not homogeneous
+    int run_unmet_hypotheses; /* a user's perceptron whose activation is not homogeneous
                                  (tanh): 0 (default) reports the rescaling checks as not
-                                 applicable; 1 runs them anyway, to see them fail */
+                                 applicable; 1 runs them anyway, to see them fail. (A
+                                 graph's checks use its rescaling group, which fixes
+                                 tanh channels: no gate.) */
 } minima_theorem_params;
 
 minima_theorem_params minima_theorem_default_params(void);
@@ -144,7 +161,8 @@ typedef enum {
  * params' seed and newton_tol. p NULL: defaults (copied). */
 minima_status minima_theorem_env_builtin(minima_theorem_env **out, const minima_theorem_params *p);
 /* The user's model and data for every check (borrowed: keep them alive
- * and unchanged while the env exists). */
+ * and unchanged while the env exists). A perceptron or any graph (see
+ * "Graphs" above). */
 minima_status minima_theorem_env_user(minima_theorem_env **out, const minima_model *model,
                                       const minima_dataset *data);
 void minima_theorem_env_free(minima_theorem_env *env);

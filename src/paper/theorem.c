@@ -149,7 +149,13 @@ minima_status minima_theorem_run(const minima_theorem_check *check, minima_theor
     out->applicable = 1;
     out->loss = out->grad_norm = out->lambda_min = NAN;
     const minima_model *um = user_model(env);
-    if (um && needs_homogeneity(check->name) && !minima_thm_homogeneous(um) &&
+    /* A graph's rescaling group (graph_symmetry.h) already fixes the
+     * channels of its non-homogeneous (tanh) nodes, so its maps preserve
+     * the function whatever the activations: the checks that run on
+     * graphs use that group, and the others say they are written for
+     * multilayer perceptrons. The gate is for perceptrons only, whose
+     * layer maps rescale every hidden unit. */
+    if (um && um->is_mlp && needs_homogeneity(check->name) && !minima_thm_homogeneous(um) &&
         !p->run_unmet_hypotheses) {
         minima_thm_not_applicable(out, "the network's activation %s (source: %s) is not non-negative "
                                   "homogeneous (phi(a z) != a phi(z) for a > 0), so rescaling the "
@@ -204,8 +210,6 @@ minima_status minima_theorem_env_user(minima_theorem_env **out, const minima_mod
 {
     if (!out || !model || !data) MINIMA_FAIL(MINIMA_EINVAL, "minima_theorem_env_user: NULL argument");
     *out = NULL;
-    MINIMA_TRY(minima_model_require_mlp(model, "checking the paper's theorems (rescalings and "
-                                        "reparametrizations of layers)"));
     minima_theorem_env *env = minima_calloc(1, sizeof *env);
     if (!env) MINIMA_FAIL(MINIMA_ENOMEM, "theorem env: out of memory");
     env->user = 1;
@@ -340,6 +344,14 @@ void minima_thm_not_applicable(minima_theorem_result *r, const char *fmt, ...)
     r->passed = 0;
 }
 
+int minima_thm_require_mlp(minima_theorem_result *r, const minima_model *model, const char *what)
+{
+    if (model->is_mlp) return 1;
+    minima_thm_not_applicable(r, "%s is written for multilayer perceptrons; this model is a graph "
+                              "(%d nodes)", what, model->n_nodes);
+    return 0;
+}
+
 /* ---- numerical helpers ------------------------------------------------- */
 
 int minima_thm_homogeneous(const minima_model *model)
@@ -393,17 +405,45 @@ minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, si
     return s;
 }
 
+/* The activation node kinds of a graph, e.g. "relu, tanh" ("none"). */
+static void graph_activations(const minima_model *model, char *buf, size_t size)
+{
+    static const minima_node_kind kinds[] = {MINIMA_NODE_RELU, MINIMA_NODE_LEAKY_RELU,
+                                             MINIMA_NODE_TANH};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        int present = 0;
+        for (int i = 1; i < model->n_nodes; i++) present |= model->nodes[i].kind == kinds[k];
+        if (!present || used + 1 >= size) continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                         minima_node_kind_name(kinds[k]));
+        if (n > 0) used += (size_t)n;
+    }
+    if (!used) snprintf(buf, size, "none");
+}
+
 void minima_thm_describe_net(minima_theorem_result *r, const minima_model *model,
                              const minima_dataset *data, const minima_theorem_net_info *info)
 {
-    char arch[128];
+    char arch[160];
     minima_model_arch_string(model, arch, sizeof arch);
+    if (strlen(arch) > 120) strcpy(arch + 117, "...");   /* the hypotheses have 512 characters */
     r->loss = info->loss;
     r->grad_norm = info->grad_norm;
-    minima_thm_hypothesis(r, "network %s %s (%s, %s), P = %zu, N = %zu, L = %.6g, ||grad L|| = %.3g",
-                          data->name ? data->name : "", arch, model->has_bias ? "biases" : "no bias",
-                          minima_activation_name(model->activation), model->n_params, data->n,
-                          info->loss, info->grad_norm);
+    if (model->is_mlp) {
+        minima_thm_hypothesis(r, "network %s %s (%s, %s), P = %zu, N = %zu, L = %.6g, ||grad L|| = %.3g",
+                              data->name ? data->name : "", arch, model->has_bias ? "biases" : "no bias",
+                              minima_activation_name(model->activation), model->n_params, data->n,
+                              info->loss, info->grad_norm);
+    } else {
+        char acts[64];
+        graph_activations(model, acts, sizeof acts);
+        minima_thm_hypothesis(r, "network %s, a graph of %d nodes %s (activations: %s), P = %zu, "
+                              "N = %zu, L = %.6g, ||grad L|| = %.3g", data->name ? data->name : "",
+                              model->n_nodes, arch, acts, model->n_params, data->n, info->loss,
+                              info->grad_norm);
+    }
     if (info->gd_epochs || info->newton_steps)
         minima_thm_hypothesis(r, " (%d GD epochs, %d Newton steps)", info->gd_epochs,
                               info->newton_steps);

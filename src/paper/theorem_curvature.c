@@ -9,6 +9,7 @@
 
 #include "minima/alloc.h"
 #include "minima/eigen.h"
+#include "minima/graph_symmetry.h"
 #include "minima/linop.h"
 #include "minima/trace.h"
 #include "paper/theorem_impl.h"
@@ -35,6 +36,159 @@ static int loss_equal(double a, double b)
 
 /* ---- main Thm 4 ------------------------------------------------------------ */
 
+/* The trace of the Hessian of net at its anchor: exact for P <= max_dense,
+ * else Hutch++ minus 3 standard errors (*lo); *method is static. */
+static minima_status hessian_trace(minima_net *net, size_t P, size_t max_dense, double *estimate,
+                                   double *lo, const char **method)
+{
+    minima_linop *op = NULL;
+    minima_trace_result tr;
+    MINIMA_TRY(minima_linop_hessian(&op, net));
+    minima_status s = P <= max_dense ? minima_trace_exact(op, &tr) : minima_trace_hutchpp(op, NULL, &tr);
+    minima_linop_free(op);
+    if (s != MINIMA_OK) return s;
+    *estimate = tr.estimate;
+    *lo = tr.estimate - 3 * tr.std_error;
+    *method = tr.method;
+    return MINIMA_OK;
+}
+
+/* Thm 4 on a graph. The map is a point of the graph's rescaling group
+ * (minima/graph_symmetry.h), built for the weight i* with the largest
+ * Hessian diagonal entry gamma among the weights the group can rescale
+ * (log D_i not identically 0; all of them for P <= max_dense, else the
+ * first 256): u = log(beta) on the class of i*'s output channel (or
+ * -log(beta) on its input channel's class when the output's is fixed or
+ * the same), beta = sqrt(gamma / M) / 2, so D_i* = beta and the entry
+ * becomes gamma / beta^2 = 4M (Thm 3). The perceptron's construction puts
+ * alpha on a whole layer and 1/alpha on another; this one moves one class,
+ * which the statement allows as well: any point of the group preserves L,
+ * and lambda_max and the trace (at a minimum, PSD) are at least one
+ * diagonal entry. */
+static minima_status thm4_graph(minima_theorem_env *env, const minima_theorem_params *p,
+                                minima_theorem_result *r, const minima_model *model,
+                                const minima_dataset *data, const minima_theorem_net_info *info)
+{
+    int ok = 1;
+    minima_gsym *g = NULL;
+    MINIMA_TRY(minima_gsym_create(model, &g));
+    if (g->n_classes == 0) {
+        minima_gsym_free(g);
+        minima_thm_not_applicable(r, "the graph's rescaling group is trivial (no free class): no "
+                                  "map to make the curvature large");
+        return MINIMA_OK;
+    }
+    if (!minima_thm_require_critical(env, p, r, info->grad_norm, &ok)) {
+        minima_gsym_free(g);
+        return MINIMA_OK;
+    }
+    size_t P = model->n_params, nc = (size_t)g->n_classes;
+    minima_net *net = NULL;
+    double *buf = NULL, ms[MAX_M];
+    minima_status s;
+    if ((s = minima_net_create(&net, model, data, NULL))) goto fail;
+    buf = minima_alloc(5 * P + nc, sizeof *buf);
+    if (!buf) { s = minima_error(MINIMA_ENOMEM, "thm4: out of memory"); goto fail; }
+    double *e = buf, *he = e + P, *at = he + P, *probe = at + P, *diag = probe + P, *u = diag + P;
+    double lmax0, lmin0;
+    if ((s = minima_thm_extremes(net, 1e-8, p->seed, p->max_products, &lmax0, &lmin0))) goto fail;
+    r->lambda_min = lmin0;
+    minima_thm_hypothesis(r, "lambda_min = %.3g, lambda_max = %.6g at theta. ", lmin0, lmax0);
+    /* the weights the group rescales: log D_i(u) != 0 at a random u */
+    if ((s = minima_gsym_random_u(g, p->seed + 404, 1.0, NULL, u))) goto fail;
+    if ((s = minima_gsym_diag(g, model, u, probe))) goto fail;
+    double gamma = 0;
+    size_t istar = 0, seen = 0;
+    int nstar = -1;
+    memset(e, 0, P * sizeof *e);
+    for (int n = 1; n < model->n_nodes; n++) {
+        const minima_node *nd = &model->nodes[n];
+        for (size_t i = nd->weight_offset; i < nd->weight_offset + nd->n_weight; i++) {
+            if (!(fabs(log(probe[i])) > 1e-9)) continue;
+            if (P > p->max_dense && seen >= 256) break;
+            seen++;
+            e[i] = 1;
+            if ((s = minima_net_hvp(net, e, he))) goto fail;
+            e[i] = 0;
+            if (he[i] > gamma) { gamma = he[i]; istar = i; nstar = n; }
+        }
+    }
+    char label[96] = "none";
+    if (nstar > 0) minima_model_node_label(model, nstar, label, sizeof label);
+    minima_thm_hypothesis(r, "Hessian != 0: largest diagonal entry gamma = %.6g over %zu weights the "
+                          "group rescales (parameter %zu, %s). ", gamma, seen, istar, label);
+    minima_thm_number(r, "gamma", gamma);
+    minima_thm_number(r, "lambda_max_at_theta", lmax0);
+    minima_thm_number(r, "n_classes", g->n_classes);
+    if (!(gamma > 0)) {
+        minima_thm_detail(r, "HYPOTHESIS BROKEN: no positive diagonal entry of the Hessian over the "
+                          "weights the group rescales. ");
+        r->passed = 0;
+        goto fail;
+    }
+    /* the class to move: i*'s output channel's, else its input channel's
+     * (found as the class whose unit log-factor moves D_i*) */
+    int cstar = -1;
+    double sign = 1;
+    const minima_node *nd = &model->nodes[nstar];
+    int o = (int)((istar - nd->weight_offset) / (nd->n_weight / (size_t)nd->out));
+    int cout = minima_gsym_class(g, nstar, o);
+    for (int pass = 0; pass < 2 && cstar < 0; pass++)
+        for (int c = 0; c < g->n_classes && cstar < 0; c++) {
+            if (pass == 0 && c != cout) continue;
+            memset(u, 0, nc * sizeof *u);
+            u[c] = 1;
+            if ((s = minima_gsym_diag(g, model, u, diag))) goto fail;
+            double l = log(diag[istar]);
+            if (fabs(l) > 0.5) { cstar = c; sign = l > 0 ? 1 : -1; }
+        }
+    if (cstar < 0) {
+        s = minima_error(MINIMA_EINVAL, "thm4: internal error: no class moves parameter %zu", istar);
+        goto fail;
+    }
+    int nm = m_values(p, INFINITY, ms);
+    minima_thm_detail(r, "graph: class %d of the rescaling group times beta^%+.0f, beta = sqrt(gamma / "
+                      "M) / 2 (so parameter %zu's entry gamma / beta^2 = 4M): ", cstar, sign, istar);
+    int all = ok;
+    double worst_ratio = INFINITY, worst_loss = 0;
+    for (int j = 0; j < nm; j++) {
+        double M = ms[j], beta = 0.5 * sqrt(gamma / M);
+        memset(u, 0, nc * sizeof *u);
+        u[cstar] = sign * log(beta);
+        if ((s = minima_gsym_apply(g, model, u, model->theta, at))) goto fail;
+        if ((s = minima_net_set_point(net, at))) goto fail;
+        double loss_t, lmax, tr, tr_lo;
+        const char *method;
+        if ((s = minima_net_loss(net, at, &loss_t, NULL))) goto fail;
+        if ((s = minima_thm_extremes(net, 1e-8, p->seed, p->max_products, &lmax, NULL))) goto fail;
+        if ((s = hessian_trace(net, P, p->max_dense, &tr, &tr_lo, &method))) goto fail;
+        int same = loss_equal(loss_t, info->loss);
+        int pass = same && lmax >= M && tr_lo >= M;
+        all = all && pass;
+        worst_ratio = fmin(worst_ratio, fmin(lmax, tr_lo) / M);
+        worst_loss = fmax(worst_loss, fabs(loss_t - info->loss));
+        char key[40];
+        snprintf(key, sizeof key, "lambda_max_M%.0e", M);
+        minima_thm_number(r, key, lmax);
+        snprintf(key, sizeof key, "trace_M%.0e", M);
+        minima_thm_number(r, key, tr);
+        minima_thm_detail(r, "%sM = %.0e: lambda_max = %.4g, trace = %.4g (%s)%s", j ? "; " : "", M,
+                          lmax, tr, method, pass ? "" : same ? " BELOW M" :
+                          " LOSS CHANGED: the map did not preserve the function");
+    }
+    r->passed = all;
+    r->tolerance = 0;
+    minima_thm_number(r, "min_ratio_to_M", worst_ratio);
+    minima_thm_number(r, "max_loss_change", worst_loss);
+    minima_thm_detail(r, ". Every value >= M: %s (min ratio %.3g); |L(A theta) - L(theta)| <= %.2g.",
+                      all ? "yes" : "NO", worst_ratio, worst_loss);
+fail:
+    minima_free(buf);
+    minima_net_free(net);
+    minima_gsym_free(g);
+    return s;
+}
+
 minima_status minima_thm_check_thm4(minima_theorem_env *env, const minima_theorem_params *p,
                                     minima_theorem_result *r)
 {
@@ -43,6 +197,7 @@ minima_status minima_thm_check_thm4(minima_theorem_env *env, const minima_theore
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!model->is_mlp) return thm4_graph(env, p, r, model, data, &info);
     int K = model->n_layers, ok = 1;
     if (K < 2) {
         minima_thm_not_applicable(r, "no hidden layer: T_alpha is the identity");
@@ -164,6 +319,9 @@ minima_status minima_thm_check_thm5(minima_theorem_env *env, const minima_theore
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_EXACT, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!minima_thm_require_mlp(r, model, "Thm 5's construction (alpha_k = 1/beta on every layer "
+                                "but the narrowest, bound r - min_k n_k over layer sizes)"))
+        return MINIMA_OK;
     int K = model->n_layers, ok = 1;
     size_t P = model->n_params;
     if (K < 2) {

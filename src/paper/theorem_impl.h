@@ -47,6 +47,13 @@ void minima_thm_hypothesis(minima_theorem_result *r, const char *fmt, ...)
 void minima_thm_not_applicable(minima_theorem_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Graphs. The checks written for the layers of a multilayer perceptron
+ * (n_layers, widths, weight_offset, bias_offset, minima/symmetry.h) call
+ * this first: on a graph (model->is_mlp = 0) it makes the check not
+ * applicable with "<what> is written for multilayer perceptrons; this model
+ * is a graph (N nodes)" and returns 0; on a perceptron it returns 1. */
+int minima_thm_require_mlp(minima_theorem_result *r, const minima_model *model, const char *what);
+
 /* ---- numerical helpers ----------------------------------------------- */
 
 /* ReLU or leaky ReLU: non-negative homogeneous. */
@@ -63,7 +70,8 @@ void minima_thm_layer_map(const minima_model *model, const double *alpha, const 
 minima_status minima_thm_extremes(minima_net *net, double tol, uint64_t seed, size_t max_products,
                                   double *lmax, double *lmin);
 /* Appends "network: NAME d0-..-dK, P params, N examples, L = .., ||grad L|| = ..
- * (GD epochs, Newton steps)" to the hypotheses and sets r->loss, r->grad_norm. */
+ * (GD epochs, Newton steps)" to the hypotheses and sets r->loss, r->grad_norm;
+ * for a graph its node count, arch string and activation node kinds. */
 void minima_thm_describe_net(minima_theorem_result *r, const minima_model *model,
                              const minima_dataset *data, const minima_theorem_net_info *info);
 /* Euclidean norm. */

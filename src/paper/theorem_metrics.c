@@ -32,7 +32,6 @@
 #include "engine/net_eval_impl.h"
 #include "minima/alloc.h"
 #include "minima/eigen.h"
-#include "minima/symmetry.h"
 #include "paper/theorem_impl.h"
 
 #define NLL_RTOL 1e-9
@@ -124,7 +123,7 @@ minima_status minima_thm_check_appd(minima_theorem_env *env, const minima_theore
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
-    int d = model->widths[model->n_layers];
+    int d = minima_model_n_outputs(model);   /* a perceptron's d_K, any graph's outputs */
     if (!data->targets || data->d_target != d) {
         minima_thm_not_applicable(r, "needs regression targets of the output width (MSE data); "
                                   "this data set has %s", data->targets ? "targets of another width" :

@@ -9,6 +9,7 @@
 
 #include "minima/alloc.h"
 #include "minima/eigen.h"
+#include "minima/graph_symmetry.h"
 #include "minima/linop.h"
 #include "minima/reference.h"
 #include "minima/reparam.h"
@@ -68,25 +69,47 @@ minima_status minima_thm_check_sec51(minima_theorem_env *env, const minima_theor
     minima_thm_describe_net(r, model, data, &info);
     int ok = 1;
     if (!minima_thm_require_critical(env, p, r, info.grad_norm, &ok)) return MINIMA_OK;
-    size_t P = model->n_params, nu = minima_sym_n_units(model);
+    size_t P = model->n_params;
+    /* B is a random rescaling of theta: per-neuron scales on a perceptron
+     * (minima/symmetry.h, which rescales every hidden unit, tanh or not:
+     * with run_unmet_hypotheses a tanh network is run and B is then another
+     * function), a random point of the graph's rescaling group on a graph
+     * (minima/graph_symmetry.h; its free classes are a perceptron's hidden
+     * units, tanh channels excepted). */
+    minima_gsym *grp = NULL;
+    size_t nu;
+    if (model->is_mlp) {
+        nu = minima_sym_n_units(model);
+    } else {
+        MINIMA_TRY(minima_gsym_create(model, &grp));
+        nu = (size_t)grp->n_classes;
+    }
     if (nu == 0) {
-        minima_thm_not_applicable(r, "no hidden unit: the second minimum is made by rescaling");
+        minima_gsym_free(grp);
+        minima_thm_not_applicable(r, model->is_mlp ? "no hidden unit: the second minimum is made "
+                                  "by rescaling" : "the graph's rescaling group is trivial (no free "
+                                  "class): the second minimum is made by rescaling");
         return MINIMA_OK;
     }
     minima_net *net = NULL;
     minima_linop *h = NULL, *op = NULL;
     double *buf = NULL;
     minima_status s;
-    if ((s = minima_net_create(&net, model, data, NULL))) return s;
+    if ((s = minima_net_create(&net, model, data, NULL))) goto fail;
     buf = minima_alloc(11 * P + nu, sizeof *buf);
     if (!buf) { s = minima_error(MINIMA_ENOMEM, "sec5.1: out of memory"); goto fail; }
     double *b = buf, *center = b + P, *eta0 = center + P, *v = eta0 + P, *hv = v + P;
     double *ep = hv + P, *em = ep + P, *gp = em + P, *gm = gp + P, *th = gm + P, *g = th + P;
-    double *scales = g + P;
+    double *u = g + P;
 
-    /* two minima: theta (A) and a per-neuron rescaling of it (B) */
-    if ((s = minima_sym_random_scales(model, p->seed + 5, 1.0, NULL, scales))) goto fail;
-    minima_sym_apply(model, scales, model->theta, b);
+    /* two minima: theta (A) and a random rescaling of it (B) */
+    if (!grp) {
+        if ((s = minima_sym_random_scales(model, p->seed + 5, 1.0, NULL, u))) goto fail;
+        minima_sym_apply(model, u, model->theta, b);
+    } else {
+        if ((s = minima_gsym_random_u(grp, p->seed + 5, 1.0, NULL, u))) goto fail;
+        if ((s = minima_gsym_apply(grp, model, u, model->theta, b))) goto fail;
+    }
     const double *centers[2] = {model->theta, b};
     double lam[2], lam_eta[2];
     for (int i = 0; i < 2; i++) {
@@ -147,7 +170,7 @@ minima_status minima_thm_check_sec51(minima_theorem_env *env, const minima_theor
     minima_thm_number(r, "predicted_eta_B", predicted[1]);
     minima_thm_number(r, "fd_rel_err", worst);
     minima_thm_number(r, "fd_step", hstep);
-    minima_thm_detail(r, "minima A = theta and B = a per-neuron rescaling of it (the same function): "
+    minima_thm_detail(r, "minima A = theta and B = a random rescaling of it (the same function): "
                       "lambda_max %.4g (A), %.4g (B); after radial maps of appendix A centred at each "
                       "(delta %.3g, %.3g; rhat/rho %.3g, %.3g): %.4g (A), %.4g (B) in eta (predicted "
                       "%.4g, %.4g): the ranking %s. J^T H J v at a point in the annulus of an "
@@ -162,6 +185,7 @@ fail:
     minima_linop_free(h);
     minima_free(buf);
     minima_net_free(net);
+    minima_gsym_free(grp);
     return s;
 }
 
@@ -191,6 +215,9 @@ minima_status minima_thm_check_sec52(minima_theorem_env *env, const minima_theor
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!minima_thm_require_mlp(r, model, "§5.2 (the input transform folded into the first "
+                                "linear layer, input-gradient norms layer by layer)"))
+        return MINIMA_OK;
     size_t N = data->n, dK = (size_t)model->widths[model->n_layers];
     minima_input_transform *t = NULL;
     minima_model *folded = NULL;

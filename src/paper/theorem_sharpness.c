@@ -35,6 +35,8 @@ minima_status minima_thm_check_sec43(minima_theorem_env *env, const minima_theor
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_DEEP, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!minima_thm_require_mlp(r, model, "§4.3's construction (the first layer theta_1 scaled "
+                                "to norm eps, the second by 1/alpha)")) return MINIMA_OK;
     int K = model->n_layers, ok = 1;
     if (K < 2) {
         minima_thm_not_applicable(r, "no hidden layer: T_alpha is the identity");

@@ -161,6 +161,8 @@ minima_status minima_thm_check_thm2(minima_theorem_env *env, const minima_theore
     minima_theorem_net_info info;
     MINIMA_TRY(minima_theorem_env_net(env, MINIMA_THEOREM_NET_SHALLOW, &model, &data, &info));
     minima_thm_describe_net(r, model, data, &info);
+    if (!minima_thm_require_mlp(r, model, "Thm 2's certified box (interval bounds layer by layer) "
+                                "and its images under the layer-wise T_alpha")) return MINIMA_OK;
     if (model->n_layers != 2) {
         minima_thm_not_applicable(r, "Thm 2 is stated for one hidden layer (theta_1, theta_2); this "
                                   "network has %d hidden layers", model->n_layers - 1);
