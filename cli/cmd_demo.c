@@ -672,9 +672,9 @@ int minima_cmd_demo(int argc, char **argv)
     *mlp = (demo_net){.label = "MLP", .arch = "784-64-64-10", .file = "model.safetensors", .prefix = "",
                       .measures = "all", .epochs = 8, .lr = 0, .subset = 5000, .curv_subset = 0,
                       .audit_subset = 1000, .trace_rtol = 0.01, .density_steps = 100};
-    *cnn = (demo_net){.label = "CNN", .arch = "1x28x28:conv8k5p2,relu,maxpool2,conv16k5p2,relu,maxpool2,flatten,10",
-                      .file = "cnn.safetensors", .prefix = "cnn_", .measures = "all", .epochs = 2,
-                      .adam = 1, .lr = 0.003, .subset = 0, .curv_subset = 1000, .audit_subset = 500,
+    *cnn = (demo_net){.label = "CNN", .arch = "1x28x28:conv8k5,relu,maxpool2,conv16k5,relu,maxpool2,flatten,64,relu,10",
+                      .file = "cnn.safetensors", .prefix = "cnn_", .measures = "all", .epochs = 3,
+                      .adam = 1, .lr = 0.003, .subset = 0, .curv_subset = 500, .audit_subset = 100,
                       .trace_rtol = 0.05, .density_steps = 40};
     const cli_option opts[] = {
         {"--out", OPT_STRING, &d.dir, "directory for the models, the figures and report.md", "DIR"},
@@ -732,6 +732,23 @@ int minima_cmd_demo(int argc, char **argv)
     if ((st = minima_data_load(strchr(d.source, ':') ? d.source : test_src, &o, &d.test)) != MINIMA_OK) {
         rc = cli_fail("demo", st);
         goto done;
+    }
+    for (int k = 0; k < d.n_nets; k++) {   /* every network fits the data before any trains */
+        minima_model *m = NULL;
+        if ((st = minima_arch_parse(d.nets[k].arch, 1, MINIMA_ACT_RELU, 0.01, &m)) != MINIMA_OK) {
+            rc = cli_fail("demo", st);
+            goto done;
+        }
+        size_t in = minima_model_n_inputs(m);
+        int out = minima_model_n_outputs(m);
+        minima_model_free(m);
+        if (in != (size_t)d.train_all->d || (d.train_all->n_classes > 0 && out != d.train_all->n_classes)) {
+            rc = cli_usage_error("demo", "%s '%s' maps %zu inputs to %d outputs, but '%s' has %d features "
+                                 "and %d classes; pass %s for this data", k ? "--cnn-arch" : "--arch",
+                                 d.nets[k].arch, in, out, d.source, d.train_all->d, d.train_all->n_classes,
+                                 k ? "a matching --cnn-arch, or --cnn-arch none," : "a matching --arch");
+            goto done;
+        }
     }
     for (int k = 0; k < d.n_nets; k++)
         if ((st = step_model(&d, &d.nets[k])) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }

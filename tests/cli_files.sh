@@ -215,7 +215,7 @@ EOF
             --out "$TMP/ck4/model.safetensors"
         rm -f "$TMP/ck4/model.safetensors.ckpt"
         LD_PRELOAD="$TMP/shim.so" ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
-            "$BIN" demo --out "$TMP/ck4" --data synthetic:blobs:600 --arch 2-16-4 --subset 600 \
+            "$BIN" demo --out "$TMP/ck4" --data synthetic:blobs:600 --arch 2-16-4 --cnn-arch none --subset 600 \
             --audit-subset 200 --epochs 1 --quick --measure path_norm >"$TMP/out" 2>"$TMP/err"
         rc=$?
         [ $rc -eq 130 ] && ok || bad "double Ctrl-C in the demo: exit code $rc, expected 130"
