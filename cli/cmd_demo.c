@@ -673,7 +673,7 @@ int minima_cmd_demo(int argc, char **argv)
                       .measures = "all", .epochs = 8, .lr = 0, .subset = 5000, .curv_subset = 0,
                       .audit_subset = 1000, .trace_rtol = 0.01, .density_steps = 100};
     *cnn = (demo_net){.label = "CNN", .arch = "1x28x28:conv8k5,relu,maxpool2,conv16k5,relu,maxpool2,flatten,64,relu,10",
-                      .file = "cnn.safetensors", .prefix = "cnn_", .measures = "all", .epochs = 3,
+                      .file = "cnn.safetensors", .prefix = "cnn_", .measures = "all", .epochs = 4,
                       .adam = 1, .lr = 0.003, .subset = 0, .curv_subset = 500, .audit_subset = 100,
                       .trace_rtol = 0.05, .density_steps = 40};
     const cli_option opts[] = {
