@@ -8,6 +8,7 @@
 
 #include "minima/alloc.h"
 #include "minima/graph_stage.h"
+#include "paper/graph_symmetry_impl.h"
 
 #define STAGE_MAX_ITER 100
 #define STAGE_GRAD_TOL 1e-13
@@ -50,35 +51,6 @@ static double stage_f(const double *W, int S, const double *t, const int *act, i
             }
         }
     return f;
-}
-
-/* In-place Cholesky of the n x n matrix a, then a x = b; 0 when a is not
- * numerically positive definite. */
-static int chol_solve(double *a, size_t n, const double *b, double *x)
-{
-    for (size_t j = 0; j < n; j++) {
-        double d = a[j * n + j];
-        for (size_t k = 0; k < j; k++) d -= a[j * n + k] * a[j * n + k];
-        if (!(d > 0)) return 0;
-        d = sqrt(d);
-        a[j * n + j] = d;
-        for (size_t i = j + 1; i < n; i++) {
-            double s = a[i * n + j];
-            for (size_t k = 0; k < j; k++) s -= a[i * n + k] * a[j * n + k];
-            a[i * n + j] = s / d;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        double s = b[i];
-        for (size_t k = 0; k < i; k++) s -= a[i * n + k] * x[k];
-        x[i] = s / a[i * n + i];
-    }
-    for (size_t i = n; i-- > 0;) {
-        double s = x[i];
-        for (size_t k = i + 1; k < n; k++) s -= a[k * n + i] * x[k];
-        x[i] = s / a[i * n + i];
-    }
-    return 1;
 }
 
 /* Marks in seen (S+1) the nodes reachable from FIXED (index S) along the
@@ -152,7 +124,7 @@ static minima_status newton(stage_work *w, int S, int na, minima_gsym_canonical_
             for (size_t j = 0; j < n; j++) w->hess[i * n + j] *= w->scale[i] * w->scale[j];
             w->rhs[i] = -w->grad[i] * w->scale[i];
         }
-        if (chol_solve(w->hess, n, w->rhs, w->step))
+        if (gsym_cholesky_solve(w->hess, n, w->rhs, w->step))
             for (size_t i = 0; i < n; i++) w->step[i] *= w->scale[i];
         else
             for (size_t i = 0; i < n; i++) w->step[i] = -w->grad[i] * w->scale[i] * w->scale[i];

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/text_impl.h"
+#include "paper/graph_symmetry_impl.h"
 #include "minima/alloc.h"
 #include "minima/rng.h"
 
@@ -572,9 +573,8 @@ static void reach(const unsigned char *edge, int n, int forward, unsigned char *
 
 /* ---- Newton ------------------------------------------------------------------- */
 
-/* In-place Cholesky of the n x n matrix a (lower triangle used), then solve
- * a x = b. Returns 0 when a is not numerically positive definite. */
-static int cholesky_solve(double *a, size_t n, const double *b, double *x)
+/* (graph_symmetry_impl.h) */
+int gsym_cholesky_solve(double *a, size_t n, const double *b, double *x)
 {
     for (size_t j = 0; j < n; j++) {
         double d = a[j * n + j];
@@ -659,7 +659,7 @@ static minima_status newton(const minima_gsym *g, const minima_model *m, const d
             for (size_t j = 0; j < na; j++) w->hess[i * na + j] *= w->scale[i] * w->scale[j];
             w->trial[i] = -w->grad[i] * w->scale[i];
         }
-        if (cholesky_solve(w->hess, na, w->trial, w->step)) {
+        if (gsym_cholesky_solve(w->hess, na, w->trial, w->step)) {
             for (size_t i = 0; i < na; i++) w->step[i] *= w->scale[i];
         } else {
             for (size_t i = 0; i < na; i++)
