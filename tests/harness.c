@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "minima/rng.h"
+
 int harness_checks, harness_failures;
 const char *harness_current = "";
 
@@ -61,4 +63,49 @@ const char *harness_tmpdir(void)
         if (!mkdtemp(dir)) { perror("mkdtemp"); exit(1); }
     }
     return dir;
+}
+
+minima_model *harness_graph_model_bias(const char *arch, int bias, uint64_t seed)
+{
+    minima_model *m = NULL;
+    CHECK_OK(minima_arch_parse(arch, bias, MINIMA_ACT_RELU, 0.01, &m));
+    if (!m) return NULL;
+    minima_model_init(m, seed);
+    /* Biases away from zero so that few pre-activations sit near a kink. */
+    for (int i = 1; i < m->n_nodes; i++)
+        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
+            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
+    m->loss = MINIMA_LOSS_CE;
+    return m;
+}
+
+minima_model *harness_graph_model(const char *arch, uint64_t seed)
+{
+    return harness_graph_model_bias(arch, 1, seed);
+}
+
+minima_dataset *harness_graph_data(const minima_model *m, size_t n, uint64_t seed)
+{
+    minima_dataset *d = NULL;
+    size_t d_in = minima_model_n_inputs(m);
+    int classes = minima_model_n_outputs(m);
+    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
+    if (!d) return NULL;
+    minima_rng r;
+    minima_rng_seed(&r, seed);
+    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
+    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
+    return d;
+}
+
+void harness_graph_log_factors(double *u, int n, uint64_t seed)
+{
+    minima_rng r;
+    minima_rng_seed(&r, seed);
+    for (int k = 0; k < n; k++) u[k] = log(10.0) * (2 * minima_rng_uniform(&r) - 1);
+}
+
+double *harness_dalloc(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(double));
 }

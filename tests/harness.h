@@ -4,7 +4,11 @@
  *   int main(void) { RUN(test_something); return harness_report(); }
  *
  * A failed check prints file, line and the values, and the program exits
- * nonzero; ctest then reports the test as failed. */
+ * nonzero; ctest then reports the test as failed.
+ *
+ * The graph tests (tests/test_*graph*.c) share their architectures, random
+ * models, data and rescaling factors through the harness_graph_* helpers
+ * below, so that every one of them builds exactly the same numbers. */
 #ifndef MINIMA_TEST_HARNESS_H
 #define MINIMA_TEST_HARNESS_H
 
@@ -12,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "minima/data.h"
+#include "minima/model.h"
 #include "minima/status.h"
 
 extern int harness_checks, harness_failures;
@@ -27,6 +33,45 @@ double harness_vec_reldiff(const double *a, const double *b, size_t n, double fl
 const char *harness_fixture(const char *name);
 /* A fresh temporary directory for this test (static buffer), removed never. */
 const char *harness_tmpdir(void);
+
+/* ---- graph models for the tests ------------------------------------------
+ *
+ * The three architectures of tests/fixtures/graph_reference.json, as
+ * minima_arch_parse strings:
+ *   LENET:   1x12x12 input, conv 4 3x3 pad 1, relu, maxpool 2, conv 6 3x3,
+ *            relu, maxpool 2, flatten, linear 10, relu, linear 5;
+ *   STRIDED: 2x11x9 input, conv 6 3x3 stride 2 pad 1, relu, conv 6 3x3 pad 2
+ *            dilation 2 groups 3, relu, avgpool 2, flatten, linear 7;
+ *   RESNET:  2x8x8 input, conv 3 3x3 pad 1, relu, two residual blocks
+ *            (conv 3 3x3 pad 1, relu, conv 3 3x3 pad 1) each followed by a
+ *            relu, global average pooling, linear 3. */
+#define HARNESS_ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
+#define HARNESS_ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
+#define HARNESS_ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
+                            "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
+
+/* The model of minima_arch_parse(arch, bias, MINIMA_ACT_RELU, 0.01),
+ * initialised by minima_model_init(m, seed); then bias entry j of every node
+ * is raised by 0.05 * (j % 3 + 1), so that few pre-activations sit near a
+ * ReLU kink (nothing to do when bias is 0), and the loss is
+ * MINIMA_LOSS_CE. Counts one check (the parse); NULL when arch does not
+ * parse. Free with minima_model_free. */
+minima_model *harness_graph_model_bias(const char *arch, int bias, uint64_t seed);
+/* harness_graph_model_bias(arch, 1, seed): the model with biases. */
+minima_model *harness_graph_model(const char *arch, uint64_t seed);
+/* A classification set of n examples sized for m: features (n x inputs of
+ * m, row-major) filled in one minima_rng_fill_uniform call in [-1, 1] from
+ * a minima_rng seeded with seed, label of example i = i % (outputs of m),
+ * no regression targets. Counts one check; NULL on error. Free with
+ * minima_dataset_free. */
+minima_dataset *harness_graph_data(const minima_model *m, size_t n, uint64_t seed);
+/* n log-factors u[k] = log(10) * (2 U_k - 1), U_k the k-th
+ * minima_rng_uniform draw of a minima_rng seeded with seed: factors exp(u)
+ * spread over two decades, [0.1, 10]. */
+void harness_graph_log_factors(double *u, int n, uint64_t seed);
+/* calloc of n doubles, zeroed; one double when n is 0 (never NULL for lack
+ * of size). Free with free. */
+double *harness_dalloc(size_t n);
 
 #define RUN(fn) do { harness_current = #fn; fn(); } while (0)
 
