@@ -27,41 +27,7 @@
 #include "minima/rng.h"
 #include "minima/sharpness.h"
 
-/* The three architectures of tests/test_graph_symmetry.c. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
-
 static const char *const MEASURES[] = {"path_norm", "relative_flatness", "fisher_rao"};
-
-static minima_model *make_model(const char *arch, int bias, uint64_t seed)
-{
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, bias, MINIMA_ACT_RELU, 0.01, &m));
-    if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
-    return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
-}
 
 static minima_net *make_net(const minima_model *m, const minima_dataset *d, minima_loss loss)
 {
@@ -94,25 +60,20 @@ static double extra(const minima_measure_result *r, const char *name)
     return NAN;
 }
 
-static double *dalloc(size_t n)
-{
-    return calloc(n ? n : 1, sizeof(double));
-}
-
 /* ---- invariance on the three architectures ------------------------------ */
 
 static void check_invariance(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, seed);
-    minima_dataset *d = m ? make_data(m, 16, seed + 100) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 16, seed + 100) : NULL;
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
     minima_net *net = m && d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (!m || !d || !g || !net) goto done;
     CHECK(!m->is_mlp);
     size_t P = m->n_params;
-    double *u = dalloc((size_t)g->n_classes), *at = dalloc(P);
+    double *u = harness_dalloc((size_t)g->n_classes), *at = harness_dalloc(P);
     double base[3];
     minima_measure_result r;
     for (int k = 0; k < 3; k++) {
@@ -152,9 +113,9 @@ done:
 
 static void test_invariance(void)
 {
-    check_invariance(ARCH_LENET, 1);
-    check_invariance(ARCH_STRIDED, 2);
-    check_invariance(ARCH_RESNET, 3);
+    check_invariance(HARNESS_ARCH_LENET, 1);
+    check_invariance(HARNESS_ARCH_STRIDED, 2);
+    check_invariance(HARNESS_ARCH_RESNET, 3);
 }
 
 /* ---- the MLP, written as a graph ---------------------------------------- */
@@ -165,11 +126,12 @@ static void check_mlp_as_graph(const char *mlp_arch, const char *graph_arch, int
                                minima_loss loss, double tol)
 {
     harness_current = graph_arch;
-    minima_model *a = make_model(mlp_arch, bias, 7), *b = make_model(graph_arch, bias, 7);
+    minima_model *a = harness_graph_model_bias(mlp_arch, bias, 7),
+                 *b = harness_graph_model_bias(graph_arch, bias, 7);
     if (!a || !b) goto done0;
     CHECK(a->is_mlp && !b->is_mlp && a->n_params == b->n_params);
     memcpy(b->theta, a->theta, a->n_params * sizeof *b->theta);
-    minima_dataset *d = make_data(a, 20, 8);
+    minima_dataset *d = harness_graph_data(a, 20, 8);
     minima_net *na = d ? make_net(a, d, loss) : NULL, *nb = d ? make_net(b, d, loss) : NULL;
     if (na && nb) {
         static const char *const cases[][2] = {
@@ -212,7 +174,7 @@ static void test_mlp_as_graph(void)
 
 static double path_norm_of(const minima_model *m, const char *settings, minima_measure_result *r)
 {
-    minima_dataset *d = make_data(m, 4, 1);
+    minima_dataset *d = harness_graph_data(m, 4, 1);
     minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
     double v = net ? measure(net, "path_norm", settings, r) : NAN;
     minima_net_free(net);
@@ -235,7 +197,7 @@ static void check_conv_paths(int pad, int use_max, double p)
     snprintf(arch, sizeof arch, "1x3x3:conv2k2p%d,relu,%s2,flatten,2", pad,
              use_max ? "maxpool" : "avgpool");
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 11);
+    minima_model *m = harness_graph_model(arch, 11);
     if (!m) return;
     const minima_node *cv = &m->nodes[1], *lin = &m->nodes[m->n_nodes - 1];
     const double *w = m->theta + cv->weight_offset, *b = m->theta + cv->bias_offset;
@@ -285,7 +247,7 @@ static void check_residual_paths(double p)
 {
     const char *arch = "3:res(3,relu,3),relu,2";
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 12);
+    minima_model *m = harness_graph_model(arch, 12);
     if (!m) return;
     const double *A = NULL, *a = NULL, *B = NULL, *b = NULL, *C = NULL, *c = NULL;
     int nl = 0;
@@ -338,8 +300,8 @@ static void test_path_norm_enumeration(void)
     check_residual_paths(2);
     check_residual_paths(1.5);
     /* tanh: counted as the identity, with a note */
-    minima_model *m = make_model("1x4x4:conv2k3,tanh,flatten,3", 1, 13);
-    minima_model *r = make_model("1x4x4:conv2k3,relu,flatten,3", 1, 13);
+    minima_model *m = harness_graph_model("1x4x4:conv2k3,tanh,flatten,3", 13);
+    minima_model *r = harness_graph_model("1x4x4:conv2k3,relu,flatten,3", 13);
     if (m && r) {
         minima_measure_result rm, rr;
         double vm = path_norm_of(m, NULL, &rm), vr = path_norm_of(r, NULL, &rr);
@@ -363,15 +325,17 @@ static void check_rf_hessian(minima_loss loss)
 {
     const char *arch = "1x4x4:conv3k3,relu,gap,2";
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 21), *cut = make_model("1x4x4:conv3k3,relu,gap", 1, 21);
-    minima_dataset *d = m ? make_data(m, 24, 22) : NULL;
+    minima_model *m = harness_graph_model(arch, 21),
+                 *cut = harness_graph_model("1x4x4:conv3k3,relu,gap", 21);
+    minima_dataset *d = m ? harness_graph_data(m, 24, 22) : NULL;
     minima_net *net = d ? make_net(m, d, loss) : NULL;
     if (!m || !cut || !net) goto done;
     const int C = 3, dK = 2;
     size_t N = d->n, P = m->n_params;
     const minima_node *lin = &m->nodes[m->n_nodes - 1];
     const minima_node *cv = &m->nodes[1];
-    double *feat = dalloc(N * (size_t)C), *th = dalloc(P), *e = dalloc(P), *hv = dalloc(P);
+    double *feat = harness_dalloc(N * (size_t)C), *th = harness_dalloc(P), *e = harness_dalloc(P),
+           *hv = harness_dalloc(P);
     CHECK(cut->n_params == cv->n_weight + cv->n_bias);
     CHECK_OK(minima_reference_forward(cut, m->theta, d->x, N, feat));
     double sigma[3];
@@ -442,8 +406,8 @@ static void test_relative_flatness_refusals(void)
     const char *kinds[] = {"relu", "flatten"};
     for (int k = 0; k < 2; k++) {
         harness_current = bad[k];
-        minima_model *m = make_model(bad[k], 1, 31);
-        minima_dataset *d = m ? make_data(m, 6, 32) : NULL;
+        minima_model *m = harness_graph_model(bad[k], 31);
+        minima_dataset *d = m ? harness_graph_data(m, 6, 32) : NULL;
         minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
         if (net) {
             minima_measure_result r;
@@ -461,8 +425,8 @@ static void test_relative_flatness_refusals(void)
     }
     /* pooled inputs: the value does not depend on a per-feature scale of
      * the data being undone; a note says they are not standardised */
-    minima_model *m = make_model("1x4x4:avgpool2,flatten,3", 1, 33);
-    minima_dataset *d = m ? make_data(m, 10, 34) : NULL;
+    minima_model *m = harness_graph_model("1x4x4:avgpool2,flatten,3", 33);
+    minima_dataset *d = m ? harness_graph_data(m, 10, 34) : NULL;
     minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (net) {
         minima_measure_result r;
@@ -480,7 +444,7 @@ static void test_relative_flatness_refusals(void)
 
 static void check_output_form(minima_model *m, minima_loss loss, int expect_equal, const char *why)
 {
-    minima_dataset *d = m ? make_data(m, 12, 41) : NULL;
+    minima_dataset *d = m ? harness_graph_data(m, 12, 41) : NULL;
     minima_net *net = d ? make_net(m, d, loss) : NULL;
     if (net) {
         minima_measure_result r;
@@ -504,24 +468,24 @@ static void test_fisher_rao_output_form(void)
     /* bias-free CNNs, homogeneous of degree 3 */
     const char *cnn = "1x6x6:conv3k3p1,relu,maxpool2,conv4k2,lrelu0.1,flatten,5";
     harness_current = cnn;
-    minima_model *m = make_model(cnn, 0, 42);
+    minima_model *m = harness_graph_model_bias(cnn, 0, 42);
     check_output_form(m, MINIMA_LOSS_CE, 1, NULL);
     check_output_form(m, MINIMA_LOSS_MSE, 1, NULL);
     minima_model_free(m);
-    m = make_model(ARCH_STRIDED, 0, 43);
+    m = harness_graph_model_bias(HARNESS_ARCH_STRIDED, 0, 43);
     check_output_form(m, MINIMA_LOSS_CE, 1, NULL);
     minima_model_free(m);
     /* with biases: NaN */
-    m = make_model(cnn, 1, 44);
+    m = harness_graph_model(cnn, 44);
     check_output_form(m, MINIMA_LOSS_CE, 0, "has a bias");
     minima_model_free(m);
     /* residual blocks: the skip crosses no layer, the body two */
-    harness_current = ARCH_RESNET;
-    m = make_model(ARCH_RESNET, 0, 45);
+    harness_current = HARNESS_ARCH_RESNET;
+    m = harness_graph_model_bias(HARNESS_ARCH_RESNET, 0, 45);
     check_output_form(m, MINIMA_LOSS_CE, 0, "joins branches that cross 1..1 and 3..3");
     minima_model_free(m);
     /* tanh */
-    m = make_model("1x6x6:conv3k3p1,tanh,flatten,4", 0, 46);
+    m = harness_graph_model_bias("1x6x6:conv3k3p1,tanh,flatten,4", 0, 46);
     check_output_form(m, MINIMA_LOSS_CE, 0, "not homogeneous");
     minima_model_free(m);
     /* two branches of equal depth joined by an add: homogeneous of degree 2 */
@@ -571,11 +535,11 @@ static void test_fisher_rao_per_example(void)
 {
     const char *arch = "1x5x5:conv2k3p1,relu,avgpool2,flatten,3";
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 51);
-    minima_dataset *d = m ? make_data(m, 7, 52) : NULL;
+    minima_model *m = harness_graph_model(arch, 51);
+    minima_dataset *d = m ? harness_graph_data(m, 7, 52) : NULL;
     if (!d) goto done;
     size_t P = m->n_params, d_in = minima_model_n_inputs(m);
-    double *grad = dalloc(P);
+    double *grad = harness_dalloc(P);
     for (int l = 0; l < 2; l++) {
         minima_loss loss = l ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
         minima_net *net = make_net(m, d, loss);
