@@ -18,42 +18,17 @@
 #include "minima/rng.h"
 #include "minima/theorem.h"
 
-/* The three architectures of tests/test_graph_symmetry.c. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
 /* tanh after a residual block: its channels (and the stream's) are fixed. */
 #define ARCH_TANH "4x6x6:conv4k3p1g2,lrelu0.1,maxpool2,res(conv4k1,relu),tanh,flatten,8," \
                   "identity,relu,4"
 
+/* harness_graph_model, and a check that the model is not an MLP. */
 static minima_model *make_model(const char *arch, uint64_t seed)
 {
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.01, &m));
+    minima_model *m = harness_graph_model(arch, seed);
     if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
     CHECK(!m->is_mlp);
     return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
 }
 
 /* Regression targets of the output width, output j scaled by 2^j (so
@@ -104,7 +79,7 @@ static void check_identities(const char *label, const char *arch, uint64_t seed,
                              int stages)
 {
     minima_model *m = make_model(arch, seed);
-    minima_dataset *d = m ? make_data(m, 24, seed + 1) : NULL;
+    minima_dataset *d = m ? harness_graph_data(m, 24, seed + 1) : NULL;
     minima_theorem_env *env = NULL;
     if (!m || !d) goto done;
     CHECK_OK(minima_theorem_env_user(&env, m, d));
@@ -151,9 +126,9 @@ static void test_identities(void)
 {
     /* classes and stages as counted in tests/test_graph_symmetry.c and
      * docs/symmetry.md */
-    check_identities("lenet", ARCH_LENET, 11, 20, 3);
-    check_identities("strided", ARCH_STRIDED, 12, 12, 2);
-    check_identities("resnet", ARCH_RESNET, 13, 9, 3);
+    check_identities("lenet", HARNESS_ARCH_LENET, 11, 20, 3);
+    check_identities("strided", HARNESS_ARCH_STRIDED, 12, 12, 2);
+    check_identities("resnet", HARNESS_ARCH_RESNET, 13, 9, 3);
 }
 
 /* tanh: its channels are fixed by the group, so the other classes still
@@ -164,7 +139,7 @@ static void test_tanh(void)
     const char *archs[] = {ARCH_TANH, "4:5,tanh,6,relu,3"};
     for (int i = 0; i < 2; i++) {
         minima_model *m = make_model(archs[i], 30 + (uint64_t)i);
-        minima_dataset *d = m ? make_data(m, 20, 40) : NULL;
+        minima_dataset *d = m ? harness_graph_data(m, 20, 40) : NULL;
         minima_theorem_env *env = NULL;
         if (m && d) CHECK_OK(minima_theorem_env_user(&env, m, d));
         if (env) {
@@ -184,7 +159,7 @@ static void test_tanh(void)
     }
     /* every channel fixed: the conv is read by tanh, the linear is the output */
     minima_model *m = make_model("1x5x5:conv2k3,tanh,flatten,3", 50);
-    minima_dataset *d = m ? make_data(m, 10, 51) : NULL;
+    minima_dataset *d = m ? harness_graph_data(m, 10, 51) : NULL;
     minima_theorem_env *env = NULL;
     if (m && d) CHECK_OK(minima_theorem_env_user(&env, m, d));
     if (env) {
@@ -209,7 +184,7 @@ static void test_every_check(void)
     static const char *const mlp_only[] = {"thm2", "thm5", "sec4.3", "sec5.2"};
     size_t count;
     const minima_theorem_check *checks = minima_theorems(&count);
-    minima_model *m = make_model(ARCH_RESNET, 60);
+    minima_model *m = make_model(HARNESS_ARCH_RESNET, 60);
     if (!m) return;
     m->loss = MINIMA_LOSS_MSE;
     minima_dataset *d = make_regression(m, 32, 61);
@@ -272,7 +247,7 @@ static void test_every_check(void)
  * thm4's map moves one class of it. */
 static void test_at_minimum(void)
 {
-    const char *archs[] = {ARCH_LENET, ARCH_RESNET};
+    const char *archs[] = {HARNESS_ARCH_LENET, HARNESS_ARCH_RESNET};
     for (int a = 0; a < 2; a++) {
         minima_model *m = make_model(archs[a], 80 + (uint64_t)a);
         if (!m) return;
