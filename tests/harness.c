@@ -109,3 +109,33 @@ double *harness_dalloc(size_t n)
 {
     return calloc(n ? n : 1, sizeof(double));
 }
+
+minima_net *harness_net(const minima_model *m, const minima_dataset *d, minima_loss loss)
+{
+    minima_net_params p = minima_net_default_params(m);
+    p.loss = loss;
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, d, &p));
+    return net;
+}
+
+double harness_measure(minima_net *net, const char *name, const char *settings, uint64_t seed,
+                       minima_measure_result *res)
+{
+    minima_measure_result tmp;
+    if (!res) res = &tmp;
+    const minima_measure *m = minima_measure_find(name);
+    CHECK_MSG(m != NULL, "measure %s is not registered", name);
+    if (!m) return NAN;
+    minima_status st = minima_measure_compute(m, net, settings, seed, res);
+    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
+    return st == MINIMA_OK ? res->value : NAN;
+}
+
+double harness_extra(const minima_measure_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_extras; i++)
+        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
+    CHECK_MSG(0, "extra %s missing", name);
+    return NAN;
+}

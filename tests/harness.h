@@ -8,7 +8,8 @@
  *
  * The graph tests (tests/test_*graph*.c) share their architectures, random
  * models, data and rescaling factors through the harness_graph_* helpers
- * below, so that every one of them builds exactly the same numbers. */
+ * below, so that every one of them builds exactly the same numbers; the
+ * measure tests share harness_net, harness_measure and harness_extra. */
 #ifndef MINIMA_TEST_HARNESS_H
 #define MINIMA_TEST_HARNESS_H
 
@@ -18,6 +19,8 @@
 
 #include "minima/data.h"
 #include "minima/model.h"
+#include "minima/net.h"
+#include "minima/sharpness.h"
 #include "minima/status.h"
 
 extern int harness_checks, harness_failures;
@@ -72,6 +75,22 @@ void harness_graph_log_factors(double *u, int n, uint64_t seed);
 /* calloc of n doubles, zeroed; one double when n is 0 (never NULL for lack
  * of size). Free with free. */
 double *harness_dalloc(size_t n);
+
+/* ---- nets and measures ---------------------------------------------------- */
+
+/* minima_net_create(m, d) with minima_net_default_params(m) but the loss
+ * `loss`. Counts one check; NULL on error. Free with minima_net_free. */
+minima_net *harness_net(const minima_model *m, const minima_dataset *d, minima_loss loss);
+/* The registered measure `name` computed on net by minima_measure_compute
+ * with settings and seed, its result in *res (res may be NULL): its value,
+ * or NaN with a failed check when the measure is not registered or the
+ * computation fails. Counts two checks when the measure is registered, one
+ * when it is not. */
+double harness_measure(minima_net *net, const char *name, const char *settings, uint64_t seed,
+                       minima_measure_result *res);
+/* The value of the extra named `name` in a measure's result r; NaN and a failed check when r
+ * has none of that name. Counts one check only when it is missing. */
+double harness_extra(const minima_measure_result *r, const char *name);
 
 #define RUN(fn) do { harness_current = #fn; fn(); } while (0)
 
