@@ -29,37 +29,6 @@
 
 static const char *const MEASURES[] = {"path_norm", "relative_flatness", "fisher_rao"};
 
-static minima_net *make_net(const minima_model *m, const minima_dataset *d, minima_loss loss)
-{
-    minima_net_params p = minima_net_default_params(m);
-    p.loss = loss;
-    minima_net *net = NULL;
-    CHECK_OK(minima_net_create(&net, m, d, &p));
-    return net;
-}
-
-/* The measure at the net's anchor; NaN (and a failed check) on error. */
-static double measure(minima_net *net, const char *name, const char *settings,
-                      minima_measure_result *res)
-{
-    minima_measure_result tmp;
-    if (!res) res = &tmp;
-    const minima_measure *m = minima_measure_find(name);
-    CHECK_MSG(m != NULL, "measure %s is not registered", name);
-    if (!m) return NAN;
-    minima_status st = minima_measure_compute(m, net, settings, 1, res);
-    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
-    return st == MINIMA_OK ? res->value : NAN;
-}
-
-static double extra(const minima_measure_result *r, const char *name)
-{
-    for (int i = 0; i < r->n_extras; i++)
-        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
-    CHECK_MSG(0, "extra %s missing", name);
-    return NAN;
-}
-
 /* ---- invariance on the three architectures ------------------------------ */
 
 static void check_invariance(const char *arch, uint64_t seed)
@@ -69,7 +38,7 @@ static void check_invariance(const char *arch, uint64_t seed)
     minima_dataset *d = m ? harness_graph_data(m, 16, seed + 100) : NULL;
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
-    minima_net *net = m && d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_net *net = m && d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (!m || !d || !g || !net) goto done;
     CHECK(!m->is_mlp);
     size_t P = m->n_params;
@@ -77,13 +46,13 @@ static void check_invariance(const char *arch, uint64_t seed)
     double base[3];
     minima_measure_result r;
     for (int k = 0; k < 3; k++) {
-        base[k] = measure(net, MEASURES[k], NULL, &r);
+        base[k] = harness_measure(net, MEASURES[k], NULL, 1, &r);
         CHECK_MSG(isfinite(base[k]) && base[k] > 0, "%s on %s: %g", MEASURES[k], arch, base[k]);
         if (!strcmp(MEASURES[k], "fisher_rao")) {
-            CHECK(isnan(extra(&r, "fr_output_form")) && strstr(r.note, "has a bias"));
+            CHECK(isnan(harness_extra(&r, "fr_output_form")) && strstr(r.note, "has a bias"));
         }
     }
-    double raw0 = measure(net, "relative_flatness", "standardize=0", NULL);
+    double raw0 = harness_measure(net, "relative_flatness", "standardize=0", 1, NULL);
     for (int trial = 0; trial < 2; trial++) {
         /* log-factors uniform in [-1.5, 1.5]: factors between 0.22 and 4.5 */
         minima_rng rng;
@@ -93,10 +62,10 @@ static void check_invariance(const char *arch, uint64_t seed)
         CHECK(harness_vec_reldiff(at, m->theta, P, 1e-300) > 1e-2);   /* it moved */
         CHECK_OK(minima_net_set_point(net, at));
         /* the raw layer (standardize=0) is not invariant: the group acts */
-        double raw = measure(net, "relative_flatness", "standardize=0", NULL);
+        double raw = harness_measure(net, "relative_flatness", "standardize=0", 1, NULL);
         CHECK_MSG(harness_reldiff(raw, raw0, 1e-300) > 1e-3, "raw kappa %g vs %g", raw, raw0);
         for (int k = 0; k < 3; k++) {
-            double v = measure(net, MEASURES[k], NULL, NULL);
+            double v = harness_measure(net, MEASURES[k], NULL, 1, NULL);
             double rd = harness_reldiff(v, base[k], 1e-300);
             CHECK_MSG(rd <= 1e-10, "%s on %s, orbit point %d: %.17g vs %.17g (%.3g relative)",
                       MEASURES[k], arch, trial, v, base[k], rd);
@@ -132,7 +101,7 @@ static void check_mlp_as_graph(const char *mlp_arch, const char *graph_arch, int
     CHECK(a->is_mlp && !b->is_mlp && a->n_params == b->n_params);
     memcpy(b->theta, a->theta, a->n_params * sizeof *b->theta);
     minima_dataset *d = harness_graph_data(a, 20, 8);
-    minima_net *na = d ? make_net(a, d, loss) : NULL, *nb = d ? make_net(b, d, loss) : NULL;
+    minima_net *na = d ? harness_net(a, d, loss) : NULL, *nb = d ? harness_net(b, d, loss) : NULL;
     if (na && nb) {
         static const char *const cases[][2] = {
             {"path_norm", "p=1"}, {"path_norm", "p=2"}, {"path_norm", "p=3"},
@@ -140,13 +109,13 @@ static void check_mlp_as_graph(const char *mlp_arch, const char *graph_arch, int
             {"fisher_rao", NULL}};
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             minima_measure_result ra, rb;
-            double va = measure(na, cases[c][0], cases[c][1], &ra);
-            double vb = measure(nb, cases[c][0], cases[c][1], &rb);
+            double va = harness_measure(na, cases[c][0], cases[c][1], 1, &ra);
+            double vb = harness_measure(nb, cases[c][0], cases[c][1], 1, &rb);
             double rd = harness_reldiff(va, vb, 1e-300);
             CHECK_MSG(rd <= tol && isfinite(va), "%s (%s) on %s: MLP %.17g, graph %.17g (%.3g)",
                       cases[c][0], cases[c][1] ? cases[c][1] : "", graph_arch, va, vb, rd);
             if (!strcmp(cases[c][0], "fisher_rao")) {
-                double oa = extra(&ra, "fr_output_form"), ob = extra(&rb, "fr_output_form");
+                double oa = harness_extra(&ra, "fr_output_form"), ob = harness_extra(&rb, "fr_output_form");
                 CHECK_MSG(bias ? isnan(oa) && isnan(ob) : harness_reldiff(oa, ob, 1e-300) <= tol,
                           "fr_output_form: MLP %.17g, graph %.17g", oa, ob);
                 if (!bias) CHECK_REL(ob, vb, 1e-10);
@@ -175,8 +144,8 @@ static void test_mlp_as_graph(void)
 static double path_norm_of(const minima_model *m, const char *settings, minima_measure_result *r)
 {
     minima_dataset *d = harness_graph_data(m, 4, 1);
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
-    double v = net ? measure(net, "path_norm", settings, r) : NAN;
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
+    double v = net ? harness_measure(net, "path_norm", settings, 1, r) : NAN;
     minima_net_free(net);
     minima_dataset_free(d);
     return v;
@@ -235,7 +204,7 @@ static void check_conv_paths(int pad, int use_max, double p)
     snprintf(set, sizeof set, "p=%g", p);
     minima_measure_result r;
     double v = path_norm_of(m, set, &r);
-    CHECK_REL(extra(&r, "sum_of_paths"), total, 1e-13);
+    CHECK_REL(harness_extra(&r, "sum_of_paths"), total, 1e-13);
     CHECK_REL(v, pow(total, 1.0 / p), 1e-13);
     minima_model_free(m);
 }
@@ -284,7 +253,7 @@ static void check_residual_paths(double p)
     snprintf(set, sizeof set, "p=%g", p);
     minima_measure_result r;
     double v = path_norm_of(m, set, &r);
-    CHECK_REL(extra(&r, "sum_of_paths"), total, 1e-13);
+    CHECK_REL(harness_extra(&r, "sum_of_paths"), total, 1e-13);
     CHECK_REL(v, pow(total, 1.0 / p), 1e-13);
     minima_model_free(m);
 }
@@ -328,7 +297,7 @@ static void check_rf_hessian(minima_loss loss)
     minima_model *m = harness_graph_model(arch, 21),
                  *cut = harness_graph_model("1x4x4:conv3k3,relu,gap", 21);
     minima_dataset *d = m ? harness_graph_data(m, 24, 22) : NULL;
-    minima_net *net = d ? make_net(m, d, loss) : NULL;
+    minima_net *net = d ? harness_net(m, d, loss) : NULL;
     if (!m || !cut || !net) goto done;
     const int C = 3, dK = 2;
     size_t N = d->n, P = m->n_params;
@@ -357,9 +326,9 @@ static void check_rf_hessian(minima_loss loss)
         for (int s = 0; s < dK; s++) th[lin->weight_offset + (size_t)s * (size_t)C + (size_t)ch] *= sigma[ch];
     }
     /* the measure, at theta and at the standardised point */
-    double v0 = measure(net, "relative_flatness", NULL, NULL);
+    double v0 = harness_measure(net, "relative_flatness", NULL, 1, NULL);
     CHECK_OK(minima_net_set_point(net, th));
-    double v1 = measure(net, "relative_flatness", NULL, NULL);
+    double v1 = harness_measure(net, "relative_flatness", NULL, 1, NULL);
     CHECK_REL(v1, v0, 1e-10);
     /* Tr(H'_{s,s'}) = sum_j H'[(s,j), (s',j)] */
     double tr[2][2] = {{0, 0}, {0, 0}};
@@ -408,7 +377,7 @@ static void test_relative_flatness_refusals(void)
         harness_current = bad[k];
         minima_model *m = harness_graph_model(bad[k], 31);
         minima_dataset *d = m ? harness_graph_data(m, 6, 32) : NULL;
-        minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+        minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
         if (net) {
             minima_measure_result r;
             CHECK_STATUS(minima_measure_compute(minima_measure_find("relative_flatness"), net, NULL,
@@ -416,8 +385,8 @@ static void test_relative_flatness_refusals(void)
             CHECK_MSG(strstr(minima_last_error(), kinds[k]) && strstr(minima_last_error(), "linear"),
                       "message: %s", minima_last_error());
             /* the two others compute */
-            CHECK(isfinite(measure(net, "path_norm", NULL, NULL)));
-            CHECK(isfinite(measure(net, "fisher_rao", NULL, NULL)));
+            CHECK(isfinite(harness_measure(net, "path_norm", NULL, 1, NULL)));
+            CHECK(isfinite(harness_measure(net, "fisher_rao", NULL, 1, NULL)));
         }
         minima_net_free(net);
         minima_dataset_free(d);
@@ -427,11 +396,11 @@ static void test_relative_flatness_refusals(void)
      * the data being undone; a note says they are not standardised */
     minima_model *m = harness_graph_model("1x4x4:avgpool2,flatten,3", 33);
     minima_dataset *d = m ? harness_graph_data(m, 10, 34) : NULL;
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (net) {
         minima_measure_result r;
-        double v = measure(net, "relative_flatness", NULL, &r);
-        double raw = measure(net, "relative_flatness", "standardize=0", NULL);
+        double v = harness_measure(net, "relative_flatness", NULL, 1, &r);
+        double raw = harness_measure(net, "relative_flatness", "standardize=0", 1, NULL);
         CHECK(isfinite(v) && v > 0 && strstr(r.note, "not standardised"));
         CHECK_REL(v, raw, 1e-15);
     }
@@ -445,11 +414,11 @@ static void test_relative_flatness_refusals(void)
 static void check_output_form(minima_model *m, minima_loss loss, int expect_equal, const char *why)
 {
     minima_dataset *d = m ? harness_graph_data(m, 12, 41) : NULL;
-    minima_net *net = d ? make_net(m, d, loss) : NULL;
+    minima_net *net = d ? harness_net(m, d, loss) : NULL;
     if (net) {
         minima_measure_result r;
-        double v = measure(net, "fisher_rao", NULL, &r);
-        double of = extra(&r, "fr_output_form");
+        double v = harness_measure(net, "fisher_rao", NULL, 1, &r);
+        double of = harness_extra(&r, "fr_output_form");
         CHECK(isfinite(v) && v > 0);
         if (expect_equal) {
             CHECK_REL(of, v, 1e-10);
@@ -542,8 +511,8 @@ static void test_fisher_rao_per_example(void)
     double *grad = harness_dalloc(P);
     for (int l = 0; l < 2; l++) {
         minima_loss loss = l ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
-        minima_net *net = make_net(m, d, loss);
-        double v = net ? measure(net, "fisher_rao", NULL, NULL) : NAN;
+        minima_net *net = harness_net(m, d, loss);
+        double v = net ? harness_measure(net, "fisher_rao", NULL, 1, NULL) : NAN;
         minima_net_free(net);
         double want = 0;
         for (size_t i = 0; i < d->n; i++) {
@@ -552,7 +521,7 @@ static void test_fisher_rao_per_example(void)
             if (!one) continue;
             memcpy(one->x, d->x + i * d_in, d_in * sizeof *one->x);
             one->labels[0] = d->labels[i];
-            minima_net *n1 = make_net(m, one, loss);
+            minima_net *n1 = harness_net(m, one, loss);
             double li;
             if (n1) CHECK_OK(minima_net_gradient(n1, NULL, &li, grad));
             double dot = 0;
