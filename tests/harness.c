@@ -139,3 +139,15 @@ double harness_extra(const minima_measure_result *r, const char *name)
     CHECK_MSG(0, "extra %s missing", name);
     return NAN;
 }
+
+minima_theorem_result harness_theorem_run(const char *name, minima_theorem_env *env,
+                                          const minima_theorem_params *p)
+{
+    minima_theorem_result r;
+    memset(&r, 0, sizeof r);
+    const minima_theorem_check *c = minima_theorem_find(name);
+    CHECK_MSG(c != NULL, "no check named %s", name);
+    if (!c) return r;
+    CHECK_OK(minima_theorem_run(c, env, p, &r));
+    return r;
+}

@@ -9,7 +9,8 @@
  * The graph tests (tests/test_*graph*.c) share their architectures, random
  * models, data and rescaling factors through the harness_graph_* helpers
  * below, so that every one of them builds exactly the same numbers; the
- * measure tests share harness_net, harness_measure and harness_extra. */
+ * measure tests share harness_net, harness_measure and harness_extra, the
+ * theorem tests harness_theorem_run and CHECK_THEOREM. */
 #ifndef MINIMA_TEST_HARNESS_H
 #define MINIMA_TEST_HARNESS_H
 
@@ -22,6 +23,7 @@
 #include "minima/net.h"
 #include "minima/sharpness.h"
 #include "minima/status.h"
+#include "minima/theorem.h"
 
 extern int harness_checks, harness_failures;
 extern const char *harness_current;
@@ -92,6 +94,15 @@ double harness_measure(minima_net *net, const char *name, const char *settings, 
  * has none of that name. Counts one check only when it is missing. */
 double harness_extra(const minima_measure_result *r, const char *name);
 
+/* ---- theorem checks ------------------------------------------------------- */
+
+/* The result of the theorem check `name` run by minima_theorem_run(env, p);
+ * a zeroed result with a failed check when no check has that name. Counts
+ * one check when there is none of that name, two otherwise (the lookup and
+ * the status). */
+minima_theorem_result harness_theorem_run(const char *name, minima_theorem_env *env,
+                                          const minima_theorem_params *p);
+
 #define RUN(fn) do { harness_current = #fn; fn(); } while (0)
 
 #define CHECK(cond) do { harness_checks++; if (!(cond)) \
@@ -113,5 +124,14 @@ double harness_extra(const minima_measure_result *r, const char *name);
 #define CHECK_ABS(a, b, tol) do { harness_checks++; double a_ = (a), b_ = (b); \
     if (!(fabs(a_ - b_) <= (tol))) harness_fail(__FILE__, __LINE__, \
     "%s = %.17g vs %s = %.17g: difference %.3g > %.3g", #a, a_, #b, b_, fabs(a_ - b_), (double)(tol)); } while (0)
+
+/* A theorem result r is applicable as want_applicable and, when applicable,
+ * passed as want_passed; on failure prints its reason, hypotheses and
+ * details. */
+#define CHECK_THEOREM(r, want_applicable, want_passed) CHECK_MSG( \
+    (r).applicable == (want_applicable) && (!(want_applicable) || (r).passed == (want_passed)), \
+    "%s: applicable %d passed %d, expected %d %d\n  reason: %s\n  hypotheses: %s\n  details: %s", \
+    (r).name, (r).applicable, (r).passed, want_applicable, want_passed, (r).reason, \
+    (r).hypotheses, (r).details)
 
 #endif
