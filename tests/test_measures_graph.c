@@ -2,8 +2,8 @@
  * graph models (convolutions, pooling, residual adds):
  *
  *   - finite, and exactly invariant (1e-10 relative) at random points of the
- *     graph's rescaling group on the three architectures of
- *     tests/test_graph_symmetry.c;
+ *     graph's rescaling group on the three architectures HARNESS_ARCH_*
+ *     (tests/harness.h);
  *   - the graph code gives the MLP code's value on an MLP written as a graph
  *     (an identity node makes it one that is not an MLP);
  *   - path_norm against an explicit enumeration of the paths of tiny graphs
