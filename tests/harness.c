@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "minima/rng.h"
+
 int harness_checks, harness_failures;
 const char *harness_current = "";
 
@@ -61,4 +63,91 @@ const char *harness_tmpdir(void)
         if (!mkdtemp(dir)) { perror("mkdtemp"); exit(1); }
     }
     return dir;
+}
+
+minima_model *harness_graph_model_bias(const char *arch, int bias, uint64_t seed)
+{
+    minima_model *m = NULL;
+    CHECK_OK(minima_arch_parse(arch, bias, MINIMA_ACT_RELU, 0.01, &m));
+    if (!m) return NULL;
+    minima_model_init(m, seed);
+    /* Biases away from zero so that few pre-activations sit near a kink. */
+    for (int i = 1; i < m->n_nodes; i++)
+        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
+            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
+    m->loss = MINIMA_LOSS_CE;
+    return m;
+}
+
+minima_model *harness_graph_model(const char *arch, uint64_t seed)
+{
+    return harness_graph_model_bias(arch, 1, seed);
+}
+
+minima_dataset *harness_graph_data(const minima_model *m, size_t n, uint64_t seed)
+{
+    minima_dataset *d = NULL;
+    size_t d_in = minima_model_n_inputs(m);
+    int classes = minima_model_n_outputs(m);
+    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
+    if (!d) return NULL;
+    minima_rng r;
+    minima_rng_seed(&r, seed);
+    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
+    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
+    return d;
+}
+
+void harness_graph_log_factors(double *u, int n, uint64_t seed)
+{
+    minima_rng r;
+    minima_rng_seed(&r, seed);
+    for (int k = 0; k < n; k++) u[k] = log(10.0) * (2 * minima_rng_uniform(&r) - 1);
+}
+
+double *harness_dalloc(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(double));
+}
+
+minima_net *harness_net(const minima_model *m, const minima_dataset *d, minima_loss loss)
+{
+    minima_net_params p = minima_net_default_params(m);
+    p.loss = loss;
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, d, &p));
+    return net;
+}
+
+double harness_measure(minima_net *net, const char *name, const char *settings, uint64_t seed,
+                       minima_measure_result *res)
+{
+    minima_measure_result tmp;
+    if (!res) res = &tmp;
+    const minima_measure *m = minima_measure_find(name);
+    CHECK_MSG(m != NULL, "measure %s is not registered", name);
+    if (!m) return NAN;
+    minima_status st = minima_measure_compute(m, net, settings, seed, res);
+    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
+    return st == MINIMA_OK ? res->value : NAN;
+}
+
+double harness_extra(const minima_measure_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_extras; i++)
+        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
+    CHECK_MSG(0, "extra %s missing", name);
+    return NAN;
+}
+
+minima_theorem_result harness_theorem_run(const char *name, minima_theorem_env *env,
+                                          const minima_theorem_params *p)
+{
+    minima_theorem_result r;
+    memset(&r, 0, sizeof r);
+    const minima_theorem_check *c = minima_theorem_find(name);
+    CHECK_MSG(c != NULL, "no check named %s", name);
+    if (!c) return r;
+    CHECK_OK(minima_theorem_run(c, env, p, &r));
+    return r;
 }

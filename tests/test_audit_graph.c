@@ -17,42 +17,8 @@
 #include "minima/model.h"
 #include "minima/net.h"
 #include "minima/report.h"
-#include "minima/rng.h"
 #include "minima/sharpness.h"
 #include "minima/symmetry.h"
-
-/* Two of the architectures of tests/test_graph_symmetry.c. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
-
-static minima_model *make_model(const char *arch, uint64_t seed)
-{
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.01, &m));
-    if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
-    return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
-}
 
 static const minima_audit_measure *find(const minima_audit_result *r, const char *name)
 {
@@ -77,8 +43,8 @@ static const minima_audit_setting extra[] = {
 
 static void audit_graph(const char *arch, uint64_t seed, int n_classes_want)
 {
-    minima_model *m = make_model(arch, seed);
-    minima_dataset *ds = m ? make_data(m, 64, seed + 100) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *ds = m ? harness_graph_data(m, 64, seed + 100) : NULL;
     if (!m || !ds) return;
     minima_net *net = NULL;
     CHECK_OK(minima_net_create(&net, m, ds, NULL));
@@ -146,8 +112,8 @@ static void audit_graph(const char *arch, uint64_t seed, int n_classes_want)
     minima_model_free(m);
 }
 
-static void test_audit_lenet(void) { audit_graph(ARCH_LENET, 21, 20); }
-static void test_audit_resnet(void) { audit_graph(ARCH_RESNET, 22, 9); }
+static void test_audit_lenet(void) { audit_graph(HARNESS_ARCH_LENET, 21, 20); }
+static void test_audit_resnet(void) { audit_graph(HARNESS_ARCH_RESNET, 22, 9); }
 
 /* A perceptron written as a graph that is not one (a trailing identity):
  * its group is the MLP's, its points must be the MLP path's points, and
@@ -163,7 +129,7 @@ static void test_mlp_as_graph(void)
     minima_model_init(mlp, 5);
     memcpy(gm->theta, mlp->theta, mlp->n_params * sizeof *mlp->theta);
     mlp->loss = gm->loss = MINIMA_LOSS_CE;
-    minima_dataset *ds = make_data(mlp, 40, 6);
+    minima_dataset *ds = harness_graph_data(mlp, 40, 6);
     minima_net *na = NULL, *nb = NULL;
     CHECK_OK(minima_net_create(&na, mlp, ds, NULL));
     CHECK_OK(minima_net_create(&nb, gm, ds, NULL));
@@ -209,7 +175,7 @@ static void test_no_free_class(void)
         if (!m) continue;
         CHECK(!m->is_mlp);
         minima_model_init(m, 1);
-        minima_dataset *ds = make_data(m, 10, 2);
+        minima_dataset *ds = harness_graph_data(m, 10, 2);
         minima_net *net = NULL;
         CHECK_OK(minima_net_create(&net, m, ds, NULL));
         const char *const one[] = {"hessian_max"};
@@ -229,7 +195,7 @@ static void test_no_free_class(void)
  * differ at the two models themselves. */
 static void test_sharpness_canonical(void)
 {
-    minima_model *m = make_model(ARCH_RESNET, 31), *moved = NULL;
+    minima_model *m = harness_graph_model(HARNESS_ARCH_RESNET, 31), *moved = NULL;
     if (!m) return;
     CHECK_OK(minima_model_copy(m, &moved));
     minima_gsym *g = NULL;
@@ -238,7 +204,7 @@ static void test_sharpness_canonical(void)
     double *u = calloc((size_t)g->n_classes, sizeof *u);
     CHECK_OK(minima_gsym_random_u(g, 7, 1.5, NULL, u));
     CHECK_OK(minima_gsym_apply(g, m, u, NULL, moved->theta));
-    minima_dataset *ds = make_data(m, 48, 8);
+    minima_dataset *ds = harness_graph_data(m, 48, 8);
     minima_sharpness_result r[2];
     const minima_model *models[2] = {m, moved};
     for (int k = 0; k < 2; k++) {

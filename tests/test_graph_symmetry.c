@@ -19,53 +19,6 @@
 #include "minima/rng.h"
 #include "minima/symmetry.h"
 
-/* The three architectures of tests/fixtures/graph_reference.json. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
-
-static minima_model *make_model(const char *arch, uint64_t seed)
-{
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.01, &m));
-    if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
-    return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
-}
-
-/* Log-factors spread over two decades: factors in [0.1, 10]. */
-static void random_u(double *u, int n, uint64_t seed)
-{
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    for (int k = 0; k < n; k++) u[k] = log(10.0) * (2 * minima_rng_uniform(&r) - 1);
-}
-
-static double *dalloc(size_t n)
-{
-    return calloc(n ? n : 1, sizeof(double));
-}
-
 /* ---- class counts -------------------------------------------------------- */
 
 static void test_class_counts(void)
@@ -74,7 +27,7 @@ static void test_class_counts(void)
 
     /* LeNet: conv4 (4 free), conv6 (6), linear 10 (10), the linear 5 is the
      * output: 4 + 6 + 10 = 20 classes, no add. */
-    minima_model *m = make_model(ARCH_LENET, 1);
+    minima_model *m = harness_graph_model(HARNESS_ARCH_LENET, 1);
     CHECK_OK(minima_gsym_create(m, &g));
     CHECK(g && g->n_classes == 20);
     CHECK(g && g->n_residual_classes == 0 && g->n_fixed_nodes == 0 && g->n_parametric == 4);
@@ -102,7 +55,7 @@ static void test_class_counts(void)
     minima_model_free(m);
 
     /* Strided / dilated / grouped with avgpool: conv6 + conv6 = 12. */
-    m = make_model(ARCH_STRIDED, 2);
+    m = harness_graph_model(HARNESS_ARCH_STRIDED, 2);
     CHECK_OK(minima_gsym_create(m, &g));
     CHECK(g && g->n_classes == 12 && g->n_residual_classes == 0 && g->n_parametric == 3);
     minima_gsym_free(g);
@@ -113,7 +66,7 @@ static void test_class_counts(void)
      * stem, both second convs and both adds share 3 classes. Each block's
      * first conv adds 3 of its own: 3 + 3 + 3 = 9 classes, 3 of them
      * across adds; 6 parametric nodes (stem, 4 body convs, the output). */
-    m = make_model(ARCH_RESNET, 3);
+    m = harness_graph_model(HARNESS_ARCH_RESNET, 3);
     CHECK_OK(minima_gsym_create(m, &g));
     CHECK(g && g->n_classes == 9 && g->n_residual_classes == 3 && g->n_parametric == 6);
     if (g) {
@@ -147,7 +100,7 @@ static void test_class_counts(void)
 
 static void test_mlp_matches_unit_scales(void)
 {
-    minima_model *m = make_model("6-5-4-3", 4);
+    minima_model *m = harness_graph_model("6-5-4-3", 4);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!m || !g) {
@@ -159,11 +112,11 @@ static void test_mlp_matches_unit_scales(void)
     CHECK(nu == 9 && (size_t)g->n_classes == nu);
     /* Unit h of hidden layer k is class (d_1 + ... + d_k) + h. */
     CHECK(minima_gsym_class(g, 1, 4) == 4 && minima_gsym_class(g, 3, 0) == 5);
-    double *u = dalloc(nu), *s = dalloc(nu);
-    random_u(u, (int)nu, 11);
+    double *u = harness_dalloc(nu), *s = harness_dalloc(nu);
+    harness_graph_log_factors(u, (int)nu, 11);
     for (size_t k = 0; k < nu; k++) s[k] = exp(u[k]);
     size_t P = m->n_params;
-    double *a = dalloc(P), *b = dalloc(P);
+    double *a = harness_dalloc(P), *b = harness_dalloc(P);
     CHECK_OK(minima_gsym_apply(g, m, u, NULL, a));
     minima_sym_apply(m, s, m->theta, b);
     CHECK(harness_vec_reldiff(a, b, P, 1e-300) <= 1e-15);
@@ -183,7 +136,7 @@ static void test_stages(void)
 {
     /* MLP: stage k is hidden layer k+1, and T_alpha and the random points
      * are those of minima/symmetry.h. */
-    minima_model *m = make_model("6-5-4-3", 4);
+    minima_model *m = harness_graph_model("6-5-4-3", 4);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (m && g) {
@@ -193,7 +146,7 @@ static void test_stages(void)
         double alpha[3] = {10.0, 0.25, 0.4}, used[3], used2[3];
         double u[9], s[9], s2[9];
         size_t P = m->n_params;
-        double *a = dalloc(P), *b = dalloc(P);
+        double *a = harness_dalloc(P), *b = harness_dalloc(P);
         CHECK_OK(minima_gsym_stage_u(g, alpha, 3, 0, 1e-12, u, used));
         CHECK_OK(minima_sym_layer_scales(m, alpha, 3, 0, 1e-12, s, used2));
         for (int k = 0; k < 9; k++) CHECK(fabs(exp(u[k]) - s[k]) <= 1e-14 * s[k]);
@@ -222,7 +175,7 @@ static void test_stages(void)
 
     /* The residual net: the stream (stem + both blocks' second convs) is
      * stage 0, each block's first conv its own stage. */
-    m = make_model(ARCH_RESNET, 5);
+    m = harness_graph_model(HARNESS_ARCH_RESNET, 5);
     g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (m && g) {
@@ -242,11 +195,11 @@ static void test_stages(void)
         CHECK(fabs(u[g->class_of[g->channel_offset[convs[1]]]] - log(10.0)) <= 1e-13);
         minima_model *moved = NULL;
         CHECK_OK(minima_model_copy(m, &moved));
-        minima_dataset *d = make_data(m, 6, 3);
+        minima_dataset *d = harness_graph_data(m, 6, 3);
         if (moved && d) {
             CHECK_OK(minima_gsym_apply(g, m, u, NULL, moved->theta));
             int dK = minima_model_n_outputs(m);
-            double *y0 = dalloc(6 * (size_t)dK), *y1 = dalloc(6 * (size_t)dK);
+            double *y0 = harness_dalloc(6 * (size_t)dK), *y1 = harness_dalloc(6 * (size_t)dK);
             CHECK_OK(minima_reference_forward(m, NULL, d->x, 6, y0));
             CHECK_OK(minima_reference_forward(moved, NULL, d->x, 6, y1));
             CHECK(harness_vec_reldiff(y1, y0, 6 * (size_t)dK, 1e-300) <= 1e-12);
@@ -260,7 +213,7 @@ static void test_stages(void)
     minima_model_free(m);
 
     /* LeNet: three stages (conv4, conv6 with the flatten, linear 10) */
-    m = make_model(ARCH_LENET, 6);
+    m = harness_graph_model(HARNESS_ARCH_LENET, 6);
     g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (g) CHECK(g->n_stages == 3);
@@ -273,8 +226,8 @@ static void test_stages(void)
 static void check_identities(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, seed);
-    minima_dataset *d = m ? make_data(m, 12, seed + 100) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 12, seed + 100) : NULL;
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
     minima_net *net = NULL;
@@ -283,12 +236,12 @@ static void check_identities(const char *arch, uint64_t seed)
 
     size_t P = m->n_params, N = d->n, K = (size_t)minima_model_n_outputs(m);
     int n = g->n_classes;
-    double *u = dalloc((size_t)n), *D = dalloc(P), *at = dalloc(P);
-    double *o1 = dalloc(N * K), *o2 = dalloc(N * K);
-    double *g1 = dalloc(P), *g2 = dalloc(P), *v = dalloc(P), *w = dalloc(P);
-    double *h1 = dalloc(P), *h2 = dalloc(P);
+    double *u = harness_dalloc((size_t)n), *D = harness_dalloc(P), *at = harness_dalloc(P);
+    double *o1 = harness_dalloc(N * K), *o2 = harness_dalloc(N * K);
+    double *g1 = harness_dalloc(P), *g2 = harness_dalloc(P), *v = harness_dalloc(P), *w = harness_dalloc(P);
+    double *h1 = harness_dalloc(P), *h2 = harness_dalloc(P);
     for (int trial = 0; trial < 3; trial++) {
-        random_u(u, n, seed * 10 + (uint64_t)trial);
+        harness_graph_log_factors(u, n, seed * 10 + (uint64_t)trial);
         CHECK_OK(minima_gsym_diag(g, m, u, D));
         for (size_t p = 0; p < P; p++) at[p] = D[p] * m->theta[p];
         CHECK(harness_vec_reldiff(at, m->theta, P, 1e-300) > 1e-2);   /* it moved */
@@ -337,9 +290,9 @@ done:
 
 static void test_identities(void)
 {
-    check_identities(ARCH_LENET, 21);
-    check_identities(ARCH_STRIDED, 22);
-    check_identities(ARCH_RESNET, 23);
+    check_identities(HARNESS_ARCH_LENET, 21);
+    check_identities(HARNESS_ARCH_STRIDED, 22);
+    check_identities(HARNESS_ARCH_RESNET, 23);
     check_identities("6-5-4-3", 24);
     check_identities("4x6x6:conv4k3p1g2,lrelu0.1,maxpool2,res(conv4k1,relu),tanh,flatten,8,"
                      "identity,relu,4", 25);
@@ -352,7 +305,7 @@ static void test_tanh_fixes_channels(void)
     /* Nodes: 0 input, 1 linear 5, 2 tanh, 3 linear 6, 4 relu, 5 linear 3.
      * tanh ties node 1's outputs (and its own) to FIXED: only node 3's 6
      * channels are free. */
-    minima_model *m = make_model("4:5,tanh,6,relu,3", 5);
+    minima_model *m = harness_graph_model("4:5,tanh,6,relu,3", 5);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!m || !g) {
@@ -371,15 +324,15 @@ static void test_tanh_fixes_channels(void)
     /* The group leaves node 1's rows and node 3's columns alone... */
     double u[6] = {0.7, -1.2, 2.0, 0.3, -0.5, 1.1};
     size_t P = m->n_params;
-    double *D = dalloc(P);
+    double *D = harness_dalloc(P);
     CHECK_OK(minima_gsym_diag(g, m, u, D));
     for (size_t p = 0; p < m->nodes[1].n_weight + m->nodes[1].n_bias; p++)
         CHECK(D[m->nodes[1].weight_offset + p] == 1.0);
     /* ...and it must: scaling node 1's unit 0 as if tanh were homogeneous
      * (row 0 and bias 0 of node 1 times 3, column 0 of node 3 times 1/3)
      * changes the outputs. */
-    minima_dataset *d = make_data(m, 8, 9);
-    double *x = dalloc(P), *o1 = dalloc(8 * 3), *o2 = dalloc(8 * 3);
+    minima_dataset *d = harness_graph_data(m, 8, 9);
+    double *x = harness_dalloc(P), *o1 = harness_dalloc(8 * 3), *o2 = harness_dalloc(8 * 3);
     memcpy(x, m->theta, P * sizeof *x);
     for (int j = 0; j < 4; j++) x[m->nodes[1].weight_offset + (size_t)j] *= 3;
     x[m->nodes[1].bias_offset] *= 3;
@@ -398,7 +351,7 @@ static void test_tanh_fixes_channels(void)
      * and the block's 1x1 conv both write, so both convs are fixed; only the
      * linear 8 is free: 8 classes, 2 fixed nodes, none across an add (the
      * stream is fixed). */
-    m = make_model("4x6x6:conv4k3p1g2,lrelu0.1,maxpool2,res(conv4k1,relu),tanh,flatten,8,"
+    m = harness_graph_model("4x6x6:conv4k3p1g2,lrelu0.1,maxpool2,res(conv4k1,relu),tanh,flatten,8,"
                    "identity,relu,4", 6);
     g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
@@ -419,7 +372,7 @@ static double norm2(const double *x, size_t n)
 static void check_canonical(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, seed);
+    minima_model *m = harness_graph_model(arch, seed);
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
     if (!m || !g) {
@@ -429,8 +382,9 @@ static void check_canonical(const char *arch, uint64_t seed)
     }
     size_t P = m->n_params;
     int n = g->n_classes;
-    double *u = dalloc((size_t)n), *u2 = dalloc((size_t)n), *v = dalloc((size_t)n);
-    double *tc = dalloc(P), *tc2 = dalloc(P), *orbit = dalloc(P), *grad = dalloc((size_t)n);
+    double *u = harness_dalloc((size_t)n), *u2 = harness_dalloc((size_t)n), *v = harness_dalloc((size_t)n);
+    double *tc = harness_dalloc(P), *tc2 = harness_dalloc(P), *orbit = harness_dalloc(P),
+           *grad = harness_dalloc((size_t)n);
     minima_gsym_canonical_info info;
     CHECK_OK(minima_gsym_canonical(g, m, NULL, u, tc, &info));
     CHECK(info.n_degenerate == 0);
@@ -448,7 +402,7 @@ static void check_canonical(const char *arch, uint64_t seed)
     for (int k = 0; k < n; k++) CHECK(fabs(u2[k]) <= 1e-10);
     /* The same canonical point from several orbit points, each no shorter. */
     for (int trial = 0; trial < 4; trial++) {
-        random_u(v, n, seed * 31 + (uint64_t)trial);
+        harness_graph_log_factors(v, n, seed * 31 + (uint64_t)trial);
         CHECK_OK(minima_gsym_apply(g, m, v, NULL, orbit));
         CHECK(norm2(tc, P) <= norm2(orbit, P));
         CHECK_OK(minima_gsym_canonical(g, m, orbit, u2, tc2, &info));
@@ -467,7 +421,7 @@ static void check_canonical(const char *arch, uint64_t seed)
  * method gives up cleanly, with a better point than it started from. */
 static void test_canonical_far(void)
 {
-    minima_model *m = make_model(ARCH_RESNET, 47);
+    minima_model *m = harness_graph_model(HARNESS_ARCH_RESNET, 47);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!m || !g) {
@@ -477,11 +431,11 @@ static void test_canonical_far(void)
     }
     size_t P = m->n_params;
     int n = g->n_classes;
-    double *u = dalloc((size_t)n), *v = dalloc((size_t)n);
-    double *tc = dalloc(P), *tc2 = dalloc(P), *orbit = dalloc(P);
+    double *u = harness_dalloc((size_t)n), *v = harness_dalloc((size_t)n);
+    double *tc = harness_dalloc(P), *tc2 = harness_dalloc(P), *orbit = harness_dalloc(P);
     CHECK_OK(minima_gsym_canonical(g, m, NULL, u, tc, NULL));
     minima_gsym_canonical_info info;
-    random_u(v, n, 99);
+    harness_graph_log_factors(v, n, 99);
     for (int k = 0; k < n; k++) v[k] *= 20 / log(10.0);
     CHECK_OK(minima_gsym_apply(g, m, v, NULL, orbit));
     CHECK_OK(minima_gsym_canonical(g, m, orbit, u, tc2, &info));
@@ -499,9 +453,9 @@ static void test_canonical_far(void)
 
 static void test_canonical(void)
 {
-    check_canonical(ARCH_LENET, 41);
-    check_canonical(ARCH_STRIDED, 42);
-    check_canonical(ARCH_RESNET, 43);
+    check_canonical(HARNESS_ARCH_LENET, 41);
+    check_canonical(HARNESS_ARCH_STRIDED, 42);
+    check_canonical(HARNESS_ARCH_RESNET, 43);
     check_canonical("6-5-4-3", 44);
 }
 
@@ -509,7 +463,7 @@ static void test_canonical(void)
  * group (the same group, another algorithm). */
 static void test_canonical_matches_mlp(void)
 {
-    minima_model *m = make_model("6-5-4-3", 45);
+    minima_model *m = harness_graph_model("6-5-4-3", 45);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!m || !g) {
@@ -518,7 +472,7 @@ static void test_canonical_matches_mlp(void)
         return;
     }
     size_t P = m->n_params, nu = minima_sym_n_units(m);
-    double *u = dalloc(nu), *s = dalloc(nu), *a = dalloc(P), *b = dalloc(P);
+    double *u = harness_dalloc(nu), *s = harness_dalloc(nu), *a = harness_dalloc(P), *b = harness_dalloc(P);
     CHECK_OK(minima_gsym_canonical(g, m, NULL, u, a, NULL));
     CHECK_OK(minima_sym_canonical(m, NULL, NULL, s, NULL));
     minima_sym_apply(m, s, m->theta, b);
@@ -532,7 +486,7 @@ static void test_canonical_matches_mlp(void)
 /* Degenerate classes are held at u = 0 and the rest still converges. */
 static void test_canonical_degenerate(void)
 {
-    minima_model *m = make_model("6-5-4-3", 46);
+    minima_model *m = harness_graph_model("6-5-4-3", 46);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!m || !g) {
@@ -549,7 +503,7 @@ static void test_canonical_degenerate(void)
     m->theta[l1->bias_offset] = 0;
     for (int o = 0; o < 4; o++) m->theta[l2->weight_offset + (size_t)o * 5] = 0;
     for (int o = 0; o < 3; o++) m->theta[l3->weight_offset + (size_t)o * 4 + 1] = 0;
-    double *u = dalloc((size_t)n), *tc = dalloc(P), *grad = dalloc((size_t)n);
+    double *u = harness_dalloc((size_t)n), *tc = harness_dalloc(P), *grad = harness_dalloc((size_t)n);
     minima_gsym_canonical_info info;
     CHECK_OK(minima_gsym_canonical(g, m, NULL, u, tc, &info));
     CHECK(info.n_degenerate == 2);
@@ -578,11 +532,11 @@ static void test_canonical_degenerate(void)
 static void test_info_json(void)
 {
     static const struct { const char *arch; int classes, residual, fixed; } cases[] = {
-        {ARCH_RESNET, 9, 3, 0},            /* docs/symmetry.md: 3 + 3 + 3 */
+        {HARNESS_ARCH_RESNET, 9, 3, 0},            /* docs/symmetry.md: 3 + 3 + 3 */
         {"4:5,tanh,6,relu,3", 6, 0, 1},    /* node 1 read by tanh: fixed */
     };
     for (int c = 0; c < 2; c++) {
-        minima_model *m = make_model(cases[c].arch, 3);
+        minima_model *m = harness_graph_model(cases[c].arch, 3);
         if (!m) continue;
         char *mine = NULL, *base = NULL;
         CHECK_OK(minima_gsym_model_info_json(m, "x.safetensors", &mine));
@@ -628,7 +582,7 @@ static void test_info_json(void)
 
 static void test_errors(void)
 {
-    minima_model *m = make_model(ARCH_RESNET, 51), *mlp = make_model("6-5-3", 52);
+    minima_model *m = harness_graph_model(HARNESS_ARCH_RESNET, 51), *mlp = harness_graph_model("6-5-3", 52);
     minima_gsym *g = NULL;
     if (!m || !mlp) goto done;
     double u[16] = {0}, buf[4096];
@@ -683,7 +637,7 @@ done:
 
 static void test_out_of_memory(void)
 {
-    minima_model *m = make_model(ARCH_RESNET, 61);
+    minima_model *m = harness_graph_model(HARNESS_ARCH_RESNET, 61);
     if (!m) return;
     double u[9];
     for (long k = 0; k < 120; k++) {

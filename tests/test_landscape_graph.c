@@ -24,39 +24,7 @@
 #include "minima/landscape.h"
 #include "minima/model.h"
 #include "minima/net.h"
-#include "minima/rng.h"
 #include "minima/symmetry.h"
-
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
-
-static minima_model *make_model(const char *arch, uint64_t seed)
-{
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.01, &m));
-    if (!m) return NULL;
-    minima_model_init(m, seed);
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
-    return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
-}
 
 static minima_net *make_net(const minima_model *m, const minima_dataset *ds)
 {
@@ -74,11 +42,6 @@ static double max_rel_diff(const minima_landscape *a, const minima_landscape *b)
     return mr;
 }
 
-static double *dalloc(size_t n)
-{
-    return calloc(n ? n : 1, sizeof(double));
-}
-
 /* ---- the new entry equals the old one on a perceptron ------------------- */
 
 static void test_point_entry_matches_scales_entry(void)
@@ -87,10 +50,10 @@ static void test_point_entry_matches_scales_entry(void)
     int widths[4] = {5, 8, 6, 3};
     CHECK_OK(minima_model_create(&m, 3, widths, 1, MINIMA_ACT_RELU));
     minima_model_init(m, 3);
-    minima_dataset *ds = make_data(m, 48, 4);
+    minima_dataset *ds = harness_graph_data(m, 48, 4);
     minima_net *net = make_net(m, ds);
     size_t P = m->n_params, nu = minima_sym_n_units(m);
-    double *scales = dalloc(nu), *theta_r = dalloc(P);
+    double *scales = harness_dalloc(nu), *theta_r = harness_dalloc(P);
     CHECK_OK(minima_sym_random_scales(m, 9, 0.7, NULL, scales));
     minima_sym_apply(m, scales, m->theta, theta_r);
     const minima_dir_kind kinds[2] = {MINIMA_DIR_FILTER, MINIMA_DIR_RANDOM};
@@ -157,16 +120,16 @@ static double slice_diff(minima_net *net, const double *theta_r, minima_dir_kind
 
 static void graph_invariance(const char *arch, int n_stages)
 {
-    minima_model *m = make_model(arch, 11);
-    minima_dataset *ds = make_data(m, 40, 12);
+    minima_model *m = harness_graph_model(arch, 11);
+    minima_dataset *ds = harness_graph_data(m, 40, 12);
     minima_net *net = make_net(m, ds);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!g || !net) goto done;
     CHECK(g->n_stages == n_stages);
     size_t P = m->n_params;
-    double *u = dalloc((size_t)g->n_classes), *theta_r = dalloc(P), *theta_c = dalloc(P),
-           *theta_rc = dalloc(P);
+    double *u = harness_dalloc((size_t)g->n_classes), *theta_r = harness_dalloc(P),
+           *theta_c = harness_dalloc(P), *theta_rc = harness_dalloc(P);
     double alpha[8] = {3.0, 0.25, 2.0, 0.5, 1.5, 4.0, 0.2, 1.0};
     CHECK(n_stages < 8);
 
@@ -210,8 +173,8 @@ done:
 
 static void test_graph_slices(void)
 {
-    graph_invariance(ARCH_LENET, 3);
-    graph_invariance(ARCH_RESNET, 3);
+    graph_invariance(HARNESS_ARCH_LENET, 3);
+    graph_invariance(HARNESS_ARCH_RESNET, 3);
 }
 
 /* ---- the stage-wise canonical point ------------------------------------ */
@@ -221,7 +184,7 @@ static double stage_grad_rel(const minima_gsym *g, const minima_model *m, const 
                              const double *u)
 {
     double f = 0, worst = 0;
-    double *gc = dalloc((size_t)g->n_classes), *gs = dalloc((size_t)g->n_stages);
+    double *gc = harness_dalloc((size_t)g->n_classes), *gs = harness_dalloc((size_t)g->n_stages);
     CHECK_OK(minima_gsym_norm2(g, m, theta, u, &f, gc));
     for (int c = 0; c < g->n_classes; c++) gs[g->stage_of_class[c]] += gc[c];
     for (int s = 0; s < g->n_stages; s++) worst = fmax(worst, fabs(gs[s]));
@@ -232,9 +195,9 @@ static double stage_grad_rel(const minima_gsym *g, const minima_model *m, const 
 
 static void test_stage_canonical_on_graphs(void)
 {
-    const char *archs[2] = {ARCH_LENET, ARCH_RESNET};
+    const char *archs[2] = {HARNESS_ARCH_LENET, HARNESS_ARCH_RESNET};
     for (int a = 0; a < 2; a++) {
-        minima_model *m = make_model(archs[a], 30 + (uint64_t)a);
+        minima_model *m = harness_graph_model(archs[a], 30 + (uint64_t)a);
         minima_gsym *g = NULL;
         CHECK_OK(minima_gsym_create(m, &g));
         if (!g) {
@@ -243,9 +206,9 @@ static void test_stage_canonical_on_graphs(void)
         }
         size_t P = m->n_params;
         int S = g->n_stages, C = g->n_classes;
-        double *u = dalloc((size_t)C), *u2 = dalloc((size_t)C), *theta_r = dalloc(P),
-               *c1 = dalloc(P), *c2 = dalloc(P), *alpha = dalloc((size_t)S + 1),
-               *alpha2 = dalloc((size_t)S + 1), *ug = dalloc((size_t)C);
+        double *u = harness_dalloc((size_t)C), *u2 = harness_dalloc((size_t)C), *theta_r = harness_dalloc(P),
+               *c1 = harness_dalloc(P), *c2 = harness_dalloc(P), *alpha = harness_dalloc((size_t)S + 1),
+               *alpha2 = harness_dalloc((size_t)S + 1), *ug = harness_dalloc((size_t)C);
         /* a far stage-wise point first: factors 1e-2 .. 1e2 */
         double far[4] = {100.0, 0.01, 30.0, 1.0};
         CHECK_OK(minima_gsym_stage_u(g, far, S, 1, 1e-12, u, NULL));
@@ -301,14 +264,14 @@ static void test_stage_canonical_matches_perceptron(void)
     minima_model_init(m, 17);
     size_t P = m->n_params, nu = minima_sym_n_units(m);
     /* move it along the layers first so that there is something to undo */
-    double lay[4] = {5.0, 0.1, 3.0, 1.0 / 1.5}, used[4], *scales = dalloc(nu);
+    double lay[4] = {5.0, 0.1, 3.0, 1.0 / 1.5}, used[4], *scales = harness_dalloc(nu);
     CHECK_OK(minima_sym_layer_scales(m, lay, 4, 0, 1e-12, scales, used));
     minima_sym_apply_model(m, scales);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (g) {
         CHECK(g->n_stages == 3);
-        double *u = dalloc((size_t)g->n_classes), *c1 = dalloc(P), *c2 = dalloc(P);
+        double *u = harness_dalloc((size_t)g->n_classes), *c1 = harness_dalloc(P), *c2 = harness_dalloc(P);
         double alpha[4];
         CHECK_OK(minima_gsym_stage_canonical(g, m, NULL, alpha, u, c1, NULL));
         minima_sym_canonical_params cp = minima_sym_canonical_default_params();
@@ -331,7 +294,7 @@ static void test_stage_canonical_matches_perceptron(void)
 /* A stage with every parameter zero on its incoming side: held at 0. */
 static void test_stage_canonical_degenerate_and_errors(void)
 {
-    minima_model *m = make_model(ARCH_RESNET, 40);
+    minima_model *m = harness_graph_model(HARNESS_ARCH_RESNET, 40);
     minima_gsym *g = NULL;
     CHECK_OK(minima_gsym_create(m, &g));
     if (!g) {
@@ -350,7 +313,7 @@ static void test_stage_canonical_degenerate_and_errors(void)
         for (size_t j = 0; j < nd->n_weight; j++) m->theta[nd->weight_offset + j] = 0;
         for (size_t j = 0; j < nd->n_bias; j++) m->theta[nd->bias_offset + j] = 0;
     }
-    double *u = dalloc((size_t)g->n_classes), alpha[4];
+    double *u = harness_dalloc((size_t)g->n_classes), alpha[4];
     minima_gsym_canonical_info inf;
     CHECK_OK(minima_gsym_stage_canonical(g, m, NULL, alpha, u, NULL, &inf));
     CHECK(inf.n_degenerate == 1);
@@ -358,7 +321,7 @@ static void test_stage_canonical_degenerate_and_errors(void)
         if (g->stage_of_class[c] == stage) CHECK(u[c] == 0);
     {   /* the other stages are at their minimum */
         double f = 0, worst = 0;
-        double *gc = dalloc((size_t)g->n_classes), *gs = dalloc((size_t)g->n_stages);
+        double *gc = harness_dalloc((size_t)g->n_classes), *gs = harness_dalloc((size_t)g->n_stages);
         CHECK_OK(minima_gsym_norm2(g, m, NULL, u, &f, gc));
         for (int c = 0; c < g->n_classes; c++) gs[g->stage_of_class[c]] += gc[c];
         for (int s = 0; s < g->n_stages; s++)
@@ -370,7 +333,7 @@ static void test_stage_canonical_degenerate_and_errors(void)
     /* errors */
     CHECK_STATUS(minima_gsym_stage_canonical(NULL, m, NULL, NULL, u, NULL, NULL), MINIMA_EINVAL);
     CHECK_STATUS(minima_gsym_stage_canonical(g, m, NULL, NULL, NULL, NULL, NULL), MINIMA_EINVAL);
-    minima_model *other = make_model(ARCH_LENET, 1);
+    minima_model *other = harness_graph_model(HARNESS_ARCH_LENET, 1);
     CHECK_STATUS(minima_gsym_stage_canonical(g, other, NULL, NULL, u, NULL, NULL), MINIMA_EINVAL);
     minima_model_free(other);
     m->theta[0] = INFINITY;

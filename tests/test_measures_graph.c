@@ -2,8 +2,8 @@
  * graph models (convolutions, pooling, residual adds):
  *
  *   - finite, and exactly invariant (1e-10 relative) at random points of the
- *     graph's rescaling group on the three architectures of
- *     tests/test_graph_symmetry.c;
+ *     graph's rescaling group on the three architectures HARNESS_ARCH_*
+ *     (tests/harness.h);
  *   - the graph code gives the MLP code's value on an MLP written as a graph
  *     (an identity node makes it one that is not an MLP);
  *   - path_norm against an explicit enumeration of the paths of tiny graphs
@@ -27,102 +27,32 @@
 #include "minima/rng.h"
 #include "minima/sharpness.h"
 
-/* The three architectures of tests/test_graph_symmetry.c. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
-
 static const char *const MEASURES[] = {"path_norm", "relative_flatness", "fisher_rao"};
-
-static minima_model *make_model(const char *arch, int bias, uint64_t seed)
-{
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, bias, MINIMA_ACT_RELU, 0.01, &m));
-    if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
-    return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
-}
-
-static minima_net *make_net(const minima_model *m, const minima_dataset *d, minima_loss loss)
-{
-    minima_net_params p = minima_net_default_params(m);
-    p.loss = loss;
-    minima_net *net = NULL;
-    CHECK_OK(minima_net_create(&net, m, d, &p));
-    return net;
-}
-
-/* The measure at the net's anchor; NaN (and a failed check) on error. */
-static double measure(minima_net *net, const char *name, const char *settings,
-                      minima_measure_result *res)
-{
-    minima_measure_result tmp;
-    if (!res) res = &tmp;
-    const minima_measure *m = minima_measure_find(name);
-    CHECK_MSG(m != NULL, "measure %s is not registered", name);
-    if (!m) return NAN;
-    minima_status st = minima_measure_compute(m, net, settings, 1, res);
-    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
-    return st == MINIMA_OK ? res->value : NAN;
-}
-
-static double extra(const minima_measure_result *r, const char *name)
-{
-    for (int i = 0; i < r->n_extras; i++)
-        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
-    CHECK_MSG(0, "extra %s missing", name);
-    return NAN;
-}
-
-static double *dalloc(size_t n)
-{
-    return calloc(n ? n : 1, sizeof(double));
-}
 
 /* ---- invariance on the three architectures ------------------------------ */
 
 static void check_invariance(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, seed);
-    minima_dataset *d = m ? make_data(m, 16, seed + 100) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 16, seed + 100) : NULL;
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
-    minima_net *net = m && d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_net *net = m && d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (!m || !d || !g || !net) goto done;
     CHECK(!m->is_mlp);
     size_t P = m->n_params;
-    double *u = dalloc((size_t)g->n_classes), *at = dalloc(P);
+    double *u = harness_dalloc((size_t)g->n_classes), *at = harness_dalloc(P);
     double base[3];
     minima_measure_result r;
     for (int k = 0; k < 3; k++) {
-        base[k] = measure(net, MEASURES[k], NULL, &r);
+        base[k] = harness_measure(net, MEASURES[k], NULL, 1, &r);
         CHECK_MSG(isfinite(base[k]) && base[k] > 0, "%s on %s: %g", MEASURES[k], arch, base[k]);
         if (!strcmp(MEASURES[k], "fisher_rao")) {
-            CHECK(isnan(extra(&r, "fr_output_form")) && strstr(r.note, "has a bias"));
+            CHECK(isnan(harness_extra(&r, "fr_output_form")) && strstr(r.note, "has a bias"));
         }
     }
-    double raw0 = measure(net, "relative_flatness", "standardize=0", NULL);
+    double raw0 = harness_measure(net, "relative_flatness", "standardize=0", 1, NULL);
     for (int trial = 0; trial < 2; trial++) {
         /* log-factors uniform in [-1.5, 1.5]: factors between 0.22 and 4.5 */
         minima_rng rng;
@@ -132,10 +62,10 @@ static void check_invariance(const char *arch, uint64_t seed)
         CHECK(harness_vec_reldiff(at, m->theta, P, 1e-300) > 1e-2);   /* it moved */
         CHECK_OK(minima_net_set_point(net, at));
         /* the raw layer (standardize=0) is not invariant: the group acts */
-        double raw = measure(net, "relative_flatness", "standardize=0", NULL);
+        double raw = harness_measure(net, "relative_flatness", "standardize=0", 1, NULL);
         CHECK_MSG(harness_reldiff(raw, raw0, 1e-300) > 1e-3, "raw kappa %g vs %g", raw, raw0);
         for (int k = 0; k < 3; k++) {
-            double v = measure(net, MEASURES[k], NULL, NULL);
+            double v = harness_measure(net, MEASURES[k], NULL, 1, NULL);
             double rd = harness_reldiff(v, base[k], 1e-300);
             CHECK_MSG(rd <= 1e-10, "%s on %s, orbit point %d: %.17g vs %.17g (%.3g relative)",
                       MEASURES[k], arch, trial, v, base[k], rd);
@@ -152,9 +82,9 @@ done:
 
 static void test_invariance(void)
 {
-    check_invariance(ARCH_LENET, 1);
-    check_invariance(ARCH_STRIDED, 2);
-    check_invariance(ARCH_RESNET, 3);
+    check_invariance(HARNESS_ARCH_LENET, 1);
+    check_invariance(HARNESS_ARCH_STRIDED, 2);
+    check_invariance(HARNESS_ARCH_RESNET, 3);
 }
 
 /* ---- the MLP, written as a graph ---------------------------------------- */
@@ -165,12 +95,13 @@ static void check_mlp_as_graph(const char *mlp_arch, const char *graph_arch, int
                                minima_loss loss, double tol)
 {
     harness_current = graph_arch;
-    minima_model *a = make_model(mlp_arch, bias, 7), *b = make_model(graph_arch, bias, 7);
+    minima_model *a = harness_graph_model_bias(mlp_arch, bias, 7),
+                 *b = harness_graph_model_bias(graph_arch, bias, 7);
     if (!a || !b) goto done0;
     CHECK(a->is_mlp && !b->is_mlp && a->n_params == b->n_params);
     memcpy(b->theta, a->theta, a->n_params * sizeof *b->theta);
-    minima_dataset *d = make_data(a, 20, 8);
-    minima_net *na = d ? make_net(a, d, loss) : NULL, *nb = d ? make_net(b, d, loss) : NULL;
+    minima_dataset *d = harness_graph_data(a, 20, 8);
+    minima_net *na = d ? harness_net(a, d, loss) : NULL, *nb = d ? harness_net(b, d, loss) : NULL;
     if (na && nb) {
         static const char *const cases[][2] = {
             {"path_norm", "p=1"}, {"path_norm", "p=2"}, {"path_norm", "p=3"},
@@ -178,13 +109,13 @@ static void check_mlp_as_graph(const char *mlp_arch, const char *graph_arch, int
             {"fisher_rao", NULL}};
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             minima_measure_result ra, rb;
-            double va = measure(na, cases[c][0], cases[c][1], &ra);
-            double vb = measure(nb, cases[c][0], cases[c][1], &rb);
+            double va = harness_measure(na, cases[c][0], cases[c][1], 1, &ra);
+            double vb = harness_measure(nb, cases[c][0], cases[c][1], 1, &rb);
             double rd = harness_reldiff(va, vb, 1e-300);
             CHECK_MSG(rd <= tol && isfinite(va), "%s (%s) on %s: MLP %.17g, graph %.17g (%.3g)",
                       cases[c][0], cases[c][1] ? cases[c][1] : "", graph_arch, va, vb, rd);
             if (!strcmp(cases[c][0], "fisher_rao")) {
-                double oa = extra(&ra, "fr_output_form"), ob = extra(&rb, "fr_output_form");
+                double oa = harness_extra(&ra, "fr_output_form"), ob = harness_extra(&rb, "fr_output_form");
                 CHECK_MSG(bias ? isnan(oa) && isnan(ob) : harness_reldiff(oa, ob, 1e-300) <= tol,
                           "fr_output_form: MLP %.17g, graph %.17g", oa, ob);
                 if (!bias) CHECK_REL(ob, vb, 1e-10);
@@ -212,9 +143,9 @@ static void test_mlp_as_graph(void)
 
 static double path_norm_of(const minima_model *m, const char *settings, minima_measure_result *r)
 {
-    minima_dataset *d = make_data(m, 4, 1);
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
-    double v = net ? measure(net, "path_norm", settings, r) : NAN;
+    minima_dataset *d = harness_graph_data(m, 4, 1);
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
+    double v = net ? harness_measure(net, "path_norm", settings, 1, r) : NAN;
     minima_net_free(net);
     minima_dataset_free(d);
     return v;
@@ -235,7 +166,7 @@ static void check_conv_paths(int pad, int use_max, double p)
     snprintf(arch, sizeof arch, "1x3x3:conv2k2p%d,relu,%s2,flatten,2", pad,
              use_max ? "maxpool" : "avgpool");
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 11);
+    minima_model *m = harness_graph_model(arch, 11);
     if (!m) return;
     const minima_node *cv = &m->nodes[1], *lin = &m->nodes[m->n_nodes - 1];
     const double *w = m->theta + cv->weight_offset, *b = m->theta + cv->bias_offset;
@@ -273,7 +204,7 @@ static void check_conv_paths(int pad, int use_max, double p)
     snprintf(set, sizeof set, "p=%g", p);
     minima_measure_result r;
     double v = path_norm_of(m, set, &r);
-    CHECK_REL(extra(&r, "sum_of_paths"), total, 1e-13);
+    CHECK_REL(harness_extra(&r, "sum_of_paths"), total, 1e-13);
     CHECK_REL(v, pow(total, 1.0 / p), 1e-13);
     minima_model_free(m);
 }
@@ -285,7 +216,7 @@ static void check_residual_paths(double p)
 {
     const char *arch = "3:res(3,relu,3),relu,2";
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 12);
+    minima_model *m = harness_graph_model(arch, 12);
     if (!m) return;
     const double *A = NULL, *a = NULL, *B = NULL, *b = NULL, *C = NULL, *c = NULL;
     int nl = 0;
@@ -322,7 +253,7 @@ static void check_residual_paths(double p)
     snprintf(set, sizeof set, "p=%g", p);
     minima_measure_result r;
     double v = path_norm_of(m, set, &r);
-    CHECK_REL(extra(&r, "sum_of_paths"), total, 1e-13);
+    CHECK_REL(harness_extra(&r, "sum_of_paths"), total, 1e-13);
     CHECK_REL(v, pow(total, 1.0 / p), 1e-13);
     minima_model_free(m);
 }
@@ -338,8 +269,8 @@ static void test_path_norm_enumeration(void)
     check_residual_paths(2);
     check_residual_paths(1.5);
     /* tanh: counted as the identity, with a note */
-    minima_model *m = make_model("1x4x4:conv2k3,tanh,flatten,3", 1, 13);
-    minima_model *r = make_model("1x4x4:conv2k3,relu,flatten,3", 1, 13);
+    minima_model *m = harness_graph_model("1x4x4:conv2k3,tanh,flatten,3", 13);
+    minima_model *r = harness_graph_model("1x4x4:conv2k3,relu,flatten,3", 13);
     if (m && r) {
         minima_measure_result rm, rr;
         double vm = path_norm_of(m, NULL, &rm), vr = path_norm_of(r, NULL, &rr);
@@ -363,15 +294,17 @@ static void check_rf_hessian(minima_loss loss)
 {
     const char *arch = "1x4x4:conv3k3,relu,gap,2";
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 21), *cut = make_model("1x4x4:conv3k3,relu,gap", 1, 21);
-    minima_dataset *d = m ? make_data(m, 24, 22) : NULL;
-    minima_net *net = d ? make_net(m, d, loss) : NULL;
+    minima_model *m = harness_graph_model(arch, 21),
+                 *cut = harness_graph_model("1x4x4:conv3k3,relu,gap", 21);
+    minima_dataset *d = m ? harness_graph_data(m, 24, 22) : NULL;
+    minima_net *net = d ? harness_net(m, d, loss) : NULL;
     if (!m || !cut || !net) goto done;
     const int C = 3, dK = 2;
     size_t N = d->n, P = m->n_params;
     const minima_node *lin = &m->nodes[m->n_nodes - 1];
     const minima_node *cv = &m->nodes[1];
-    double *feat = dalloc(N * (size_t)C), *th = dalloc(P), *e = dalloc(P), *hv = dalloc(P);
+    double *feat = harness_dalloc(N * (size_t)C), *th = harness_dalloc(P), *e = harness_dalloc(P),
+           *hv = harness_dalloc(P);
     CHECK(cut->n_params == cv->n_weight + cv->n_bias);
     CHECK_OK(minima_reference_forward(cut, m->theta, d->x, N, feat));
     double sigma[3];
@@ -393,9 +326,9 @@ static void check_rf_hessian(minima_loss loss)
         for (int s = 0; s < dK; s++) th[lin->weight_offset + (size_t)s * (size_t)C + (size_t)ch] *= sigma[ch];
     }
     /* the measure, at theta and at the standardised point */
-    double v0 = measure(net, "relative_flatness", NULL, NULL);
+    double v0 = harness_measure(net, "relative_flatness", NULL, 1, NULL);
     CHECK_OK(minima_net_set_point(net, th));
-    double v1 = measure(net, "relative_flatness", NULL, NULL);
+    double v1 = harness_measure(net, "relative_flatness", NULL, 1, NULL);
     CHECK_REL(v1, v0, 1e-10);
     /* Tr(H'_{s,s'}) = sum_j H'[(s,j), (s',j)] */
     double tr[2][2] = {{0, 0}, {0, 0}};
@@ -442,9 +375,9 @@ static void test_relative_flatness_refusals(void)
     const char *kinds[] = {"relu", "flatten"};
     for (int k = 0; k < 2; k++) {
         harness_current = bad[k];
-        minima_model *m = make_model(bad[k], 1, 31);
-        minima_dataset *d = m ? make_data(m, 6, 32) : NULL;
-        minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+        minima_model *m = harness_graph_model(bad[k], 31);
+        minima_dataset *d = m ? harness_graph_data(m, 6, 32) : NULL;
+        minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
         if (net) {
             minima_measure_result r;
             CHECK_STATUS(minima_measure_compute(minima_measure_find("relative_flatness"), net, NULL,
@@ -452,8 +385,8 @@ static void test_relative_flatness_refusals(void)
             CHECK_MSG(strstr(minima_last_error(), kinds[k]) && strstr(minima_last_error(), "linear"),
                       "message: %s", minima_last_error());
             /* the two others compute */
-            CHECK(isfinite(measure(net, "path_norm", NULL, NULL)));
-            CHECK(isfinite(measure(net, "fisher_rao", NULL, NULL)));
+            CHECK(isfinite(harness_measure(net, "path_norm", NULL, 1, NULL)));
+            CHECK(isfinite(harness_measure(net, "fisher_rao", NULL, 1, NULL)));
         }
         minima_net_free(net);
         minima_dataset_free(d);
@@ -461,13 +394,13 @@ static void test_relative_flatness_refusals(void)
     }
     /* pooled inputs: the value does not depend on a per-feature scale of
      * the data being undone; a note says they are not standardised */
-    minima_model *m = make_model("1x4x4:avgpool2,flatten,3", 1, 33);
-    minima_dataset *d = m ? make_data(m, 10, 34) : NULL;
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_model *m = harness_graph_model("1x4x4:avgpool2,flatten,3", 33);
+    minima_dataset *d = m ? harness_graph_data(m, 10, 34) : NULL;
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (net) {
         minima_measure_result r;
-        double v = measure(net, "relative_flatness", NULL, &r);
-        double raw = measure(net, "relative_flatness", "standardize=0", NULL);
+        double v = harness_measure(net, "relative_flatness", NULL, 1, &r);
+        double raw = harness_measure(net, "relative_flatness", "standardize=0", 1, NULL);
         CHECK(isfinite(v) && v > 0 && strstr(r.note, "not standardised"));
         CHECK_REL(v, raw, 1e-15);
     }
@@ -480,12 +413,12 @@ static void test_relative_flatness_refusals(void)
 
 static void check_output_form(minima_model *m, minima_loss loss, int expect_equal, const char *why)
 {
-    minima_dataset *d = m ? make_data(m, 12, 41) : NULL;
-    minima_net *net = d ? make_net(m, d, loss) : NULL;
+    minima_dataset *d = m ? harness_graph_data(m, 12, 41) : NULL;
+    minima_net *net = d ? harness_net(m, d, loss) : NULL;
     if (net) {
         minima_measure_result r;
-        double v = measure(net, "fisher_rao", NULL, &r);
-        double of = extra(&r, "fr_output_form");
+        double v = harness_measure(net, "fisher_rao", NULL, 1, &r);
+        double of = harness_extra(&r, "fr_output_form");
         CHECK(isfinite(v) && v > 0);
         if (expect_equal) {
             CHECK_REL(of, v, 1e-10);
@@ -504,24 +437,24 @@ static void test_fisher_rao_output_form(void)
     /* bias-free CNNs, homogeneous of degree 3 */
     const char *cnn = "1x6x6:conv3k3p1,relu,maxpool2,conv4k2,lrelu0.1,flatten,5";
     harness_current = cnn;
-    minima_model *m = make_model(cnn, 0, 42);
+    minima_model *m = harness_graph_model_bias(cnn, 0, 42);
     check_output_form(m, MINIMA_LOSS_CE, 1, NULL);
     check_output_form(m, MINIMA_LOSS_MSE, 1, NULL);
     minima_model_free(m);
-    m = make_model(ARCH_STRIDED, 0, 43);
+    m = harness_graph_model_bias(HARNESS_ARCH_STRIDED, 0, 43);
     check_output_form(m, MINIMA_LOSS_CE, 1, NULL);
     minima_model_free(m);
     /* with biases: NaN */
-    m = make_model(cnn, 1, 44);
+    m = harness_graph_model(cnn, 44);
     check_output_form(m, MINIMA_LOSS_CE, 0, "has a bias");
     minima_model_free(m);
     /* residual blocks: the skip crosses no layer, the body two */
-    harness_current = ARCH_RESNET;
-    m = make_model(ARCH_RESNET, 0, 45);
+    harness_current = HARNESS_ARCH_RESNET;
+    m = harness_graph_model_bias(HARNESS_ARCH_RESNET, 0, 45);
     check_output_form(m, MINIMA_LOSS_CE, 0, "joins branches that cross 1..1 and 3..3");
     minima_model_free(m);
     /* tanh */
-    m = make_model("1x6x6:conv3k3p1,tanh,flatten,4", 0, 46);
+    m = harness_graph_model_bias("1x6x6:conv3k3p1,tanh,flatten,4", 0, 46);
     check_output_form(m, MINIMA_LOSS_CE, 0, "not homogeneous");
     minima_model_free(m);
     /* two branches of equal depth joined by an add: homogeneous of degree 2 */
@@ -571,15 +504,15 @@ static void test_fisher_rao_per_example(void)
 {
     const char *arch = "1x5x5:conv2k3p1,relu,avgpool2,flatten,3";
     harness_current = arch;
-    minima_model *m = make_model(arch, 1, 51);
-    minima_dataset *d = m ? make_data(m, 7, 52) : NULL;
+    minima_model *m = harness_graph_model(arch, 51);
+    minima_dataset *d = m ? harness_graph_data(m, 7, 52) : NULL;
     if (!d) goto done;
     size_t P = m->n_params, d_in = minima_model_n_inputs(m);
-    double *grad = dalloc(P);
+    double *grad = harness_dalloc(P);
     for (int l = 0; l < 2; l++) {
         minima_loss loss = l ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
-        minima_net *net = make_net(m, d, loss);
-        double v = net ? measure(net, "fisher_rao", NULL, NULL) : NAN;
+        minima_net *net = harness_net(m, d, loss);
+        double v = net ? harness_measure(net, "fisher_rao", NULL, 1, NULL) : NAN;
         minima_net_free(net);
         double want = 0;
         for (size_t i = 0; i < d->n; i++) {
@@ -588,7 +521,7 @@ static void test_fisher_rao_per_example(void)
             if (!one) continue;
             memcpy(one->x, d->x + i * d_in, d_in * sizeof *one->x);
             one->labels[0] = d->labels[i];
-            minima_net *n1 = make_net(m, one, loss);
+            minima_net *n1 = harness_net(m, one, loss);
             double li;
             if (n1) CHECK_OK(minima_net_gradient(n1, NULL, &li, grad));
             double dot = 0;

@@ -20,100 +20,24 @@
 #include "minima/rng.h"
 #include "minima/sharpness.h"
 
-/* The three architectures of tests/test_graph_symmetry.c. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
 /* A tiny ReLU graph with a conv, a max-pooling and a residual add, small
  * enough for one Hessian product per weight. */
 #define ARCH_TINY "1x5x5:conv2k3p1,relu,maxpool2,res(conv2k1,relu),flatten,3"
 
-static const char *const graphs[3] = {ARCH_LENET, ARCH_STRIDED, ARCH_RESNET};
-
-static minima_model *make_model(const char *arch, uint64_t seed)
-{
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.01, &m));
-    if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
-    return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
-}
-
-static minima_net *make_net(const minima_model *m, const minima_dataset *d, minima_loss loss)
-{
-    minima_net_params p = minima_net_default_params(m);
-    p.loss = loss;
-    minima_net *net = NULL;
-    CHECK_OK(minima_net_create(&net, m, d, &p));
-    return net;
-}
-
-/* Log-factors spread over two decades: factors in [0.1, 10]. */
-static void random_u(double *u, int n, uint64_t seed)
-{
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    for (int k = 0; k < n; k++) u[k] = log(10.0) * (2 * minima_rng_uniform(&r) - 1);
-}
-
-static double *dalloc(size_t n)
-{
-    return calloc(n ? n : 1, sizeof(double));
-}
-
-/* The measure `name` on net; NaN (and a failed check) on error. */
-static double measure(minima_net *net, const char *name, const char *settings,
-                      minima_measure_result *res)
-{
-    minima_measure_result tmp;
-    if (!res) res = &tmp;
-    const minima_measure *ms = minima_measure_find(name);
-    CHECK_MSG(ms != NULL, "measure %s is not registered", name);
-    if (!ms) return NAN;
-    minima_status st = minima_measure_compute(ms, net, settings, 1, res);
-    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
-    return st == MINIMA_OK ? res->value : NAN;
-}
-
-static double extra(const minima_measure_result *r, const char *name)
-{
-    for (int i = 0; i < r->n_extras; i++)
-        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
-    CHECK_MSG(0, "extra %s missing", name);
-    return NAN;
-}
+static const char *const graphs[3] = {HARNESS_ARCH_LENET, HARNESS_ARCH_STRIDED,
+                                      HARNESS_ARCH_RESNET};
 
 /* ---- the per-example Jacobian ----------------------------------------- */
 
 static void check_jacobian(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, seed);
-    minima_dataset *d = m ? make_data(m, 37, seed + 1) : NULL;   /* more than one chunk of 32 */
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 37, seed + 1) : NULL;   /* more than one chunk of 32 */
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (!net) goto done;
     size_t P = m->n_params, N = d->n, K = (size_t)minima_model_n_outputs(m);
-    double *jac = dalloc(N * K * P), *v = dalloc(P), *rz = dalloc(N * K);
+    double *jac = harness_dalloc(N * K * P), *v = harness_dalloc(P), *rz = harness_dalloc(N * K);
     CHECK_OK(minima_net_output_jacobian(net, 0, N, jac));
     for (int t = 0; t < 3; t++) {
         minima_rng r;
@@ -132,7 +56,7 @@ static void check_jacobian(const char *arch, uint64_t seed)
     }
     /* A slice in the middle equals the same rows of the whole. */
     size_t first = 5, n = 9;
-    double *part = dalloc(n * K * P);
+    double *part = harness_dalloc(n * K * P);
     CHECK_OK(minima_net_output_jacobian(net, first, n, part));
     CHECK(memcmp(part, jac + first * K * P, n * K * P * sizeof(double)) == 0);
     CHECK_STATUS(minima_net_output_jacobian(net, N - 2, 3, part), MINIMA_ERANGE);
@@ -160,33 +84,34 @@ static void test_jacobian(void)
 static void check_ns_invariance(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, seed);
-    minima_dataset *d = m ? make_data(m, 16, seed + 1) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 16, seed + 1) : NULL;
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (!net || !g) goto done;
     size_t P = m->n_params;
-    double *u = dalloc((size_t)g->n_classes), *t = dalloc(P);
+    double *u = harness_dalloc((size_t)g->n_classes), *t = harness_dalloc(P);
     minima_measure_result r0, r1;
-    double v0 = measure(net, "normalized_sharpness", NULL, &r0);
-    CHECK_MSG(v0 > 0 && isfinite(v0) && extra(&r0, "converged") == 1 &&
-              extra(&r0, "diag_method") == 1, "%s: value %g", arch, v0);
+    double v0 = harness_measure(net, "normalized_sharpness", NULL, 1, &r0);
+    CHECK_MSG(v0 > 0 && isfinite(v0) && harness_extra(&r0, "converged") == 1 &&
+              harness_extra(&r0, "diag_method") == 1, "%s: value %g", arch, v0);
     for (int trial = 0; trial < 2; trial++) {
-        random_u(u, g->n_classes, seed * 7 + (uint64_t)trial);
+        harness_graph_log_factors(u, g->n_classes, seed * 7 + (uint64_t)trial);
         CHECK_OK(minima_gsym_apply(g, m, u, NULL, t));
         CHECK(harness_vec_reldiff(t, m->theta, P, 1e-300) > 1e-2);   /* it moved */
         CHECK_OK(minima_net_set_point(net, t));
-        double v1 = measure(net, "normalized_sharpness", NULL, &r1);
+        double v1 = harness_measure(net, "normalized_sharpness", NULL, 1, &r1);
         CHECK_REL(v1, v0, 1e-9);
-        CHECK_REL(extra(&r1, "entrywise_lower_bound"), extra(&r0, "entrywise_lower_bound"), 1e-9);
+        CHECK_REL(harness_extra(&r1, "entrywise_lower_bound"),
+                  harness_extra(&r0, "entrywise_lower_bound"), 1e-9);
     }
     /* The test can fail: scaling one conv weight alone (not a group point)
      * changes the value. */
     memcpy(t, m->theta, P * sizeof *t);
     t[0] *= 3.0;
     CHECK_OK(minima_net_set_point(net, t));
-    CHECK(harness_reldiff(measure(net, "normalized_sharpness", NULL, NULL), v0, 1e-300) > 1e-6);
+    CHECK(harness_reldiff(harness_measure(net, "normalized_sharpness", NULL, 1, NULL), v0, 1e-300) > 1e-6);
     free(u);
     free(t);
 done:
@@ -209,13 +134,13 @@ static void test_ns_invariance(void)
 static void check_ns_diag(minima_loss loss, uint64_t seed)
 {
     harness_current = loss == MINIMA_LOSS_CE ? "tiny graph, CE" : "tiny graph, MSE";
-    minima_model *m = make_model(ARCH_TINY, seed);
-    minima_dataset *d = m ? make_data(m, 11, seed + 1) : NULL;
-    minima_net *net = d ? make_net(m, d, loss) : NULL;
+    minima_model *m = harness_graph_model(ARCH_TINY, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 11, seed + 1) : NULL;
+    minima_net *net = d ? harness_net(m, d, loss) : NULL;
     if (!net) goto done;
     size_t P = m->n_params, N = d->n, K = (size_t)minima_model_n_outputs(m);
-    double *jac = dalloc(N * K * P), *z = dalloc(N * K), *ggn = dalloc(P), *e = dalloc(P),
-           *he = dalloc(P);
+    double *jac = harness_dalloc(N * K * P), *z = harness_dalloc(N * K), *ggn = harness_dalloc(P),
+           *e = harness_dalloc(P), *he = harness_dalloc(P);
     CHECK_OK(minima_net_output_jacobian(net, 0, N, jac));
     CHECK_OK(minima_net_outputs(net, NULL, z));
     for (size_t i = 0; i < N; i++) {
@@ -248,11 +173,12 @@ static void check_ns_diag(minima_loss loss, uint64_t seed)
     CHECK_MSG(scale > 0 && worst <= 1e-10 * scale, "diag H vs diag GGN: %.3g (scale %.3g)", worst,
               scale);
     minima_measure_result r1, r2;
-    double v1 = measure(net, "normalized_sharpness", "diag=1", &r1);
-    double v2 = measure(net, "normalized_sharpness", "diag=2", &r2);
+    double v1 = harness_measure(net, "normalized_sharpness", "diag=1", 1, &r1);
+    double v2 = harness_measure(net, "normalized_sharpness", "diag=2", 1, &r2);
     CHECK(v1 > 0);
     CHECK_REL(v1, v2, 1e-10);
-    CHECK_REL(extra(&r1, "entrywise_lower_bound"), extra(&r2, "entrywise_lower_bound"), 1e-10);
+    CHECK_REL(harness_extra(&r1, "entrywise_lower_bound"),
+              harness_extra(&r2, "entrywise_lower_bound"), 1e-10);
     free(jac);
     free(z);
     free(ggn);
@@ -280,12 +206,12 @@ static void test_ns_diag(void)
 static void test_ns_closed_form(void)
 {
     harness_current = "closed form";
-    minima_model *m = make_model("2x5x5:conv2k3g2,relu,gap,1", 100);
-    minima_dataset *d = m ? make_data(m, 9, 101) : NULL;
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_MSE) : NULL;
+    minima_model *m = harness_graph_model("2x5x5:conv2k3g2,relu,gap,1", 100);
+    minima_dataset *d = m ? harness_graph_data(m, 9, 101) : NULL;
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_MSE) : NULL;
     if (!net) goto done;
     size_t P = m->n_params;
-    double *e = dalloc(P), *he = dalloc(P), *h = dalloc(P);
+    double *e = harness_dalloc(P), *he = harness_dalloc(P), *h = harness_dalloc(P);
     for (size_t p = 0; p < P; p++) {
         e[p] = 1.0;
         CHECK_OK(minima_net_hvp(net, e, he));
@@ -312,10 +238,10 @@ static void test_ns_closed_form(void)
         taps_free += 2 * sqrt(h[p]) * fabs(w[p]);
     }
     minima_measure_result r;
-    double v = measure(net, "normalized_sharpness", "diag=2", &r);
+    double v = harness_measure(net, "normalized_sharpness", "diag=2", 1, &r);
     CHECK_REL(v, want, 1e-12);
     CHECK(harness_reldiff(want, taps_free, 1e-300) > 1e-3);
-    CHECK_REL(measure(net, "normalized_sharpness", "diag=1", NULL), want, 1e-10);
+    CHECK_REL(harness_measure(net, "normalized_sharpness", "diag=1", 1, NULL), want, 1e-10);
     free(e);
     free(he);
     free(h);
@@ -362,21 +288,21 @@ static void test_ns_mlp_path(void)
         minima_dataset *d = NULL;
         minima_net *na = NULL, *nb = NULL;
         if (!make_pair(&pairs[q], 50 + q, &a, &b)) goto next;
-        d = make_data(a, 23, 60 + q);
+        d = harness_graph_data(a, 23, 60 + q);
         for (int l = 0; l < 2 && d; l++) {
             minima_loss loss = l ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
-            na = make_net(a, d, loss);
-            nb = make_net(b, d, loss);
+            na = harness_net(a, d, loss);
+            nb = harness_net(b, d, loss);
             const char *sets[2] = {"diag=0", "diag=2"};
             for (int si = 0; si < 2 && na && nb; si++) {
                 minima_measure_result ra, rb;
-                double va = measure(na, "normalized_sharpness", sets[si], &ra);
-                double vb = measure(nb, "normalized_sharpness", sets[si], &rb);
+                double va = harness_measure(na, "normalized_sharpness", sets[si], 1, &ra);
+                double vb = harness_measure(nb, "normalized_sharpness", sets[si], 1, &rb);
                 CHECK(va > 0);
-                CHECK_MSG(extra(&ra, "diag_method") == extra(&rb, "diag_method"), "method");
+                CHECK_MSG(harness_extra(&ra, "diag_method") == harness_extra(&rb, "diag_method"), "method");
                 CHECK_REL(vb, va, 1e-13);
-                CHECK_REL(extra(&rb, "entrywise_lower_bound"), extra(&ra, "entrywise_lower_bound"),
-                          1e-13);
+                CHECK_REL(harness_extra(&rb, "entrywise_lower_bound"),
+                          harness_extra(&ra, "entrywise_lower_bound"), 1e-13);
             }
             minima_net_free(na);
             minima_net_free(nb);
@@ -399,25 +325,25 @@ static void test_fms_mlp_path(void)
         minima_dataset *d = NULL;
         minima_net *na = NULL, *nb = NULL;
         if (!make_pair(&pairs[q], 70 + q, &a, &b)) goto next;
-        d = make_data(a, 23, 80 + q);
-        na = d ? make_net(a, d, MINIMA_LOSS_CE) : NULL;
-        nb = d ? make_net(b, d, MINIMA_LOSS_CE) : NULL;
+        d = harness_graph_data(a, 23, 80 + q);
+        na = d ? harness_net(a, d, MINIMA_LOSS_CE) : NULL;
+        nb = d ? harness_net(b, d, MINIMA_LOSS_CE) : NULL;
         const char *sets[2] = {NULL, "max_examples=9,eps=0.1"};
         for (int si = 0; si < 2 && na && nb; si++) {
             minima_measure_result ra, rb;
-            double va = measure(na, "fms_penalty", sets[si], &ra);
-            double vb = measure(nb, "fms_penalty", sets[si], &rb);
+            double va = harness_measure(na, "fms_penalty", sets[si], 1, &ra);
+            double vb = harness_measure(nb, "fms_penalty", sets[si], 1, &rb);
             CHECK(isfinite(va));
             CHECK_REL(vb, va, 1e-12);
-            CHECK_REL(extra(&rb, "mean_omega"), extra(&ra, "mean_omega"), 1e-15);
-            CHECK_ABS(extra(&rb, "excluded_frac"), extra(&ra, "excluded_frac"), 1e-15);
-            CHECK(extra(&rb, "flat_examples") == extra(&ra, "flat_examples"));
+            CHECK_REL(harness_extra(&rb, "mean_omega"), harness_extra(&ra, "mean_omega"), 1e-15);
+            CHECK_ABS(harness_extra(&rb, "excluded_frac"), harness_extra(&ra, "excluded_frac"), 1e-15);
+            CHECK(harness_extra(&rb, "flat_examples") == harness_extra(&ra, "flat_examples"));
         }
         if (q == 0) {
             /* ReLU nets leave some weights out: the count is exercised */
             minima_measure_result r;
-            measure(nb, "fms_penalty", NULL, &r);
-            CHECK(extra(&r, "excluded_frac") > 0);
+            harness_measure(nb, "fms_penalty", NULL, 1, &r);
+            CHECK(harness_extra(&r, "excluded_frac") > 0);
         }
     next:
         minima_net_free(na);
@@ -436,7 +362,7 @@ static double fms_brute(minima_net *net, double eps, unsigned char *kept)
 {
     const minima_model *m = minima_net_model(net);
     size_t P = m->n_params, N = minima_net_n_examples(net), K = (size_t)minima_model_n_outputs(m);
-    double *col = dalloc(N * K * P), *e = dalloc(P), *rz = dalloc(N * K);
+    double *col = harness_dalloc(N * K * P), *e = harness_dalloc(P), *rz = harness_dalloc(N * K);
     for (size_t p = 0; p < P; p++) {
         e[p] = 1.0;
         CHECK_OK(minima_net_jvp(net, e, rz));
@@ -474,25 +400,25 @@ static double fms_brute(minima_net *net, double eps, unsigned char *kept)
 static void check_fms_graph(const char *arch, uint64_t seed)
 {
     harness_current = arch;
-    minima_model *m = make_model(arch, seed);
-    minima_dataset *d = m ? make_data(m, 12, seed + 1) : NULL;
+    minima_model *m = harness_graph_model(arch, seed);
+    minima_dataset *d = m ? harness_graph_data(m, 12, seed + 1) : NULL;
     minima_gsym *g = NULL;
     if (m) CHECK_OK(minima_gsym_create(m, &g));
-    minima_net *net = d ? make_net(m, d, MINIMA_LOSS_CE) : NULL;
+    minima_net *net = d ? harness_net(m, d, MINIMA_LOSS_CE) : NULL;
     if (!net || !g) goto done;
     size_t P = m->n_params, N = d->n;
     unsigned char *kept = calloc(N * P, 1);
-    double *u = dalloc((size_t)g->n_classes), *D = dalloc(P), *t = dalloc(P);
+    double *u = harness_dalloc((size_t)g->n_classes), *D = harness_dalloc(P), *t = harness_dalloc(P);
     minima_measure_result r0, r1;
-    double b0 = measure(net, "fms_penalty", "eps=0.05", &r0);
+    double b0 = harness_measure(net, "fms_penalty", "eps=0.05", 1, &r0);
     double brute = fms_brute(net, 0.05, kept);
     CHECK_REL(b0, brute, 1e-11);
-    CHECK(extra(&r0, "flat_examples") == 0);
+    CHECK(harness_extra(&r0, "flat_examples") == 0);
     size_t n_kept = 0;
     for (size_t q = 0; q < N * P; q++) n_kept += kept[q];
-    CHECK_REL(extra(&r0, "mean_omega"), (double)n_kept / (double)N, 1e-15);
+    CHECK_REL(harness_extra(&r0, "mean_omega"), (double)n_kept / (double)N, 1e-15);
     for (int trial = 0; trial < 2; trial++) {
-        random_u(u, g->n_classes, seed * 5 + (uint64_t)trial);
+        harness_graph_log_factors(u, g->n_classes, seed * 5 + (uint64_t)trial);
         CHECK_OK(minima_gsym_diag(g, m, u, D));
         CHECK_OK(minima_gsym_apply(g, m, u, NULL, t));
         double predicted = 0;
@@ -503,9 +429,9 @@ static void check_fms_graph(const char *arch, uint64_t seed)
         CHECK_MSG(fabs(predicted) > 0.1, "%s: predicted change %g too small to test", arch,
                   predicted);
         CHECK_OK(minima_net_set_point(net, t));
-        double b1 = measure(net, "fms_penalty", "eps=0.05", &r1);
+        double b1 = harness_measure(net, "fms_penalty", "eps=0.05", 1, &r1);
         CHECK_ABS(b1 - b0, predicted, 1e-9);
-        CHECK(extra(&r1, "mean_omega") == extra(&r0, "mean_omega"));
+        CHECK(harness_extra(&r1, "mean_omega") == harness_extra(&r0, "mean_omega"));
     }
     free(kept);
     free(u);

@@ -70,28 +70,6 @@ static minima_net *make_net(minima_model *m, const minima_dataset *ds, minima_lo
     return net;
 }
 
-/* The measure `name` at the net's anchor; NaN (and a failed check) on error. */
-static double measure(minima_net *net, const char *name, const char *settings, uint64_t seed,
-                      minima_measure_result *res)
-{
-    minima_measure_result tmp;
-    if (!res) res = &tmp;
-    const minima_measure *m = minima_measure_find(name);
-    CHECK_MSG(m != NULL, "measure %s is not registered", name);
-    if (!m) return NAN;
-    minima_status st = minima_measure_compute(m, net, settings, seed, res);
-    CHECK_MSG(st == MINIMA_OK, "%s: %s (%s)", name, minima_strerror(st), minima_last_error());
-    return st == MINIMA_OK ? res->value : NAN;
-}
-
-static double extra(const minima_measure_result *r, const char *name)
-{
-    for (int i = 0; i < r->n_extras; i++)
-        if (!strcmp(r->extras[i].name, name)) return r->extras[i].value;
-    CHECK_MSG(0, "extra %s missing", name);
-    return NAN;
-}
-
 /* Layer-wise map, built by hand: W_k -> alpha_k W_k, b_k -> (prod_{j<=k}
  * alpha_j) b_k (alpha has K entries with product 1). */
 static void rescale_layers(const minima_model *m, const double *theta, const double *alpha,
@@ -148,22 +126,24 @@ static void test_hessian_max_and_trace_vs_dense(void)
             double tr = 0;
             for (size_t i = 0; i < P; i++) tr += h[i * P + i];
             minima_measure_result r;
-            double top = measure(net, "hessian_max", NULL, 1, &r);
+            double top = harness_measure(net, "hessian_max", NULL, 1, &r);
             CHECK_MSG(harness_reldiff(top, lam[P - 1], 1e-12) <= 1e-9,
                       "bias %d loss %d: lanczos %.17g, dsyevd %.17g", bias, loss, top, lam[P - 1]);
-            CHECK(extra(&r, "residual") <= 1e-7 * fabs(top));
-            double t = measure(net, "hessian_trace", NULL, 1, &r);
+            CHECK(harness_extra(&r, "residual") <= 1e-7 * fabs(top));
+            double t = harness_measure(net, "hessian_trace", NULL, 1, &r);
             CHECK_REL(t, tr, 1e-12);
-            CHECK(extra(&r, "exact") == 1 && extra(&r, "std_error") == 0);
+            CHECK(harness_extra(&r, "exact") == 1 && harness_extra(&r, "std_error") == 0);
             /* Hutch++ on the same net: within 5 standard errors of the truth */
-            t = measure(net, "hessian_trace", "exact_max=0,rtol=1e-3,max_samples=2000,sketch=10", 3, &r);
-            double se = extra(&r, "std_error");
-            CHECK(extra(&r, "exact") == 0);
+            t = harness_measure(net, "hessian_trace",
+                                "exact_max=0,rtol=1e-3,max_samples=2000,sketch=10", 3, &r);
+            double se = harness_extra(&r, "std_error");
+            CHECK(harness_extra(&r, "exact") == 0);
             CHECK_MSG(fabs(t - tr) <= 5 * se + 1e-12 * fabs(tr),
                       "hutch++ %.10g vs exact %.10g, std error %.3g", t, tr, se);
             /* Hutchinson: same */
-            t = measure(net, "hessian_trace", "exact_max=0,hutchpp=0,rtol=1e-2,max_samples=3000", 3, &r);
-            se = extra(&r, "std_error");
+            t = harness_measure(net, "hessian_trace",
+                                "exact_max=0,hutchpp=0,rtol=1e-2,max_samples=3000", 3, &r);
+            se = harness_extra(&r, "std_error");
             CHECK_MSG(se > 0 && fabs(t - tr) <= 5 * se, "hutchinson %.10g vs exact %.10g, std error %.3g",
                       t, tr, se);
             free(h);
@@ -193,18 +173,19 @@ static void test_hessian_trace_moves_as_predicted(void)
     double *t2 = malloc(P * sizeof *t2);
     rescale_layers(m, m->theta, alpha, t2);
     CHECK_OK(minima_net_set_point(net, t2));
-    double t = measure(net, "hessian_trace", NULL, 0, NULL);
+    double t = harness_measure(net, "hessian_trace", NULL, 0, NULL);
     CHECK_REL(t, predicted, 1e-11);
     /* lambda_max is not invariant either: it moved */
-    double top = measure(net, "hessian_max", NULL, 0, NULL);
+    double top = harness_measure(net, "hessian_max", NULL, 0, NULL);
     CHECK(fabs(top - lam[P - 1]) > 1e-3 * lam[P - 1]);
     /* reproducible: same seed, bit-identical; another seed, another estimate */
-    double a = measure(net, "hessian_trace", "exact_max=0", 7, NULL);
-    double b = measure(net, "hessian_trace", "exact_max=0", 7, NULL);
-    double c = measure(net, "hessian_trace", "exact_max=0", 8, NULL);
+    double a = harness_measure(net, "hessian_trace", "exact_max=0", 7, NULL);
+    double b = harness_measure(net, "hessian_trace", "exact_max=0", 7, NULL);
+    double c = harness_measure(net, "hessian_trace", "exact_max=0", 8, NULL);
     CHECK(a == b);
     CHECK(a != c);
-    CHECK(measure(net, "hessian_max", NULL, 7, NULL) == measure(net, "hessian_max", NULL, 7, NULL));
+    CHECK(harness_measure(net, "hessian_max", NULL, 7, NULL) ==
+          harness_measure(net, "hessian_max", NULL, 7, NULL));
     /* bad settings are refused */
     minima_measure_result r;
     CHECK_STATUS(minima_measure_compute(minima_measure_find("hessian_trace"), net, "exact_max=-1",
@@ -288,9 +269,9 @@ static void test_path_norm_vs_enumeration(void)
             for (int i = 0; i < 3; i++) rec += paths_into(m, m->theta, 2, i, ps[ip]);
             CHECK_REL(rec, brute, 1e-13);
             minima_measure_result r;
-            double v = measure(net, "path_norm", set, 0, &r);
+            double v = harness_measure(net, "path_norm", set, 0, &r);
             CHECK_REL(v, pow(brute, 1.0 / ps[ip]), 1e-13);
-            CHECK_REL(extra(&r, "sum_of_paths"), brute, 1e-13);
+            CHECK_REL(harness_extra(&r, "sum_of_paths"), brute, 1e-13);
         }
         minima_net_free(net);
         minima_model_free(m);
@@ -330,10 +311,10 @@ static void test_fisher_rao(void)
             minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 42 + (uint64_t)loss);
             minima_net *net = make_net(m, &ds, lk);
             minima_measure_result r;
-            double v = measure(net, "fisher_rao", NULL, 0, &r);
+            double v = harness_measure(net, "fisher_rao", NULL, 0, &r);
             CHECK_REL(v, brute_fisher_rao(m, &ds, lk), 1e-11);
-            CHECK_REL(extra(&r, "fr_norm"), sqrt(v), 1e-15);
-            double out_form = extra(&r, "fr_output_form");
+            CHECK_REL(harness_extra(&r, "fr_norm"), sqrt(v), 1e-15);
+            double out_form = harness_extra(&r, "fr_output_form");
             if (bias) CHECK(isnan(out_form) && r.note[0]);
             else CHECK_REL(out_form, v, 1e-11);   /* Liang et al. Lemma 2.1 */
             minima_net_free(net);
@@ -428,12 +409,12 @@ static void test_relative_flatness_vs_dense(void)
             minima_loss lk = loss ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE;
             minima_model *m = make_model("3-5-4-3", bias, MINIMA_ACT_RELU, 62 + (uint64_t)bias);
             minima_net *net = make_net(m, &ds, lk);
-            double v = measure(net, "relative_flatness", NULL, 0, NULL);
+            double v = harness_measure(net, "relative_flatness", NULL, 0, NULL);
             double want = brute_relative_flatness(m, &ds, lk);
             CHECK_MSG(harness_reldiff(v, want, 1e-300) <= 1e-10, "bias %d loss %d: %.17g vs dense %.17g",
                       bias, loss, v, want);
             /* without standardisation it is another number */
-            double raw = measure(net, "relative_flatness", "standardize=0", 0, NULL);
+            double raw = harness_measure(net, "relative_flatness", "standardize=0", 0, NULL);
             CHECK(isfinite(raw) && raw != v);
             minima_net_free(net);
             minima_model_free(m);
@@ -453,15 +434,15 @@ static void test_relative_flatness_dead_unit(void)
     m->theta[m->bias_offset[K - 2]] = -1;
     minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
     minima_measure_result res;
-    double v = measure(net, "relative_flatness", NULL, 0, &res);
-    CHECK(extra(&res, "constant_features") == 1);
+    double v = harness_measure(net, "relative_flatness", NULL, 0, &res);
+    CHECK(harness_extra(&res, "constant_features") == 1);
     CHECK_MSG(harness_reldiff(v, brute_relative_flatness(m, &ds, MINIMA_LOSS_CE), 1e-300) <= 1e-10,
               "dead unit: %.17g vs dense", v);
     double *t = malloc(m->n_params * sizeof *t);
     memcpy(t, m->theta, m->n_params * sizeof *t);
     rescale_neuron(m, t, K - 2, 0, 1e3);
     CHECK_OK(minima_net_set_point(net, t));
-    double w = measure(net, "relative_flatness", NULL, 0, NULL);
+    double w = harness_measure(net, "relative_flatness", NULL, 0, NULL);
     CHECK_MSG(harness_reldiff(v, w, 1e-300) <= 1e-12, "dead unit rescaled by 1e3: %.17g vs %.17g", w, v);
     free(t);
     minima_net_free(net);
@@ -521,10 +502,10 @@ static void test_normalized_sharpness(void)
     }
     CHECK_MSG(positive, "the test net needs a positive Hessian diagonal (choose another seed)");
     minima_measure_result r;
-    double v = measure(net, "normalized_sharpness", NULL, 0, &r);
+    double v = harness_measure(net, "normalized_sharpness", NULL, 0, &r);
     CHECK_MSG(harness_reldiff(v, want, 1e-300) <= 1e-9, "alternating %.17g vs grid %.17g", v, want);
-    CHECK(extra(&r, "converged") == 1 && extra(&r, "diag_method") == 1);
-    CHECK(extra(&r, "entrywise_lower_bound") <= v * (1 + 1e-12));
+    CHECK(harness_extra(&r, "converged") == 1 && harness_extra(&r, "diag_method") == 1);
+    CHECK(harness_extra(&r, "entrywise_lower_bound") <= v * (1 + 1e-12));
     free(h);
     free(lam);
     minima_net_free(net);
@@ -537,24 +518,24 @@ static void test_normalized_sharpness(void)
     for (int loss = 0; loss <= 1; loss++) {
         m = make_model("3-5-4-3", 1, MINIMA_ACT_RELU, 76);
         net = make_net(m, &ds, loss ? MINIMA_LOSS_MSE : MINIMA_LOSS_CE);
-        double exact = measure(net, "normalized_sharpness", "diag=1", 0, NULL);
-        double units = measure(net, "normalized_sharpness", "diag=2", 0, &r);
-        CHECK(extra(&r, "diag_method") == 2);
+        double exact = harness_measure(net, "normalized_sharpness", "diag=1", 0, NULL);
+        double units = harness_measure(net, "normalized_sharpness", "diag=2", 0, &r);
+        CHECK(harness_extra(&r, "diag_method") == 2);
         CHECK_REL(exact, units, 1e-10);
-        double hutch = measure(net, "normalized_sharpness", "diag=3,samples=4000", 5, &r);
-        CHECK(extra(&r, "diag_method") == 3);
+        double hutch = harness_measure(net, "normalized_sharpness", "diag=3,samples=4000", 5, &r);
+        CHECK(harness_extra(&r, "diag_method") == 3);
         CHECK_MSG(harness_reldiff(hutch, exact, 1e-300) <= 0.2, "hutchinson %.6g vs exact %.6g",
                   hutch, exact);
-        CHECK(measure(net, "normalized_sharpness", "diag=3,samples=20", 5, NULL) ==
-              measure(net, "normalized_sharpness", "diag=3,samples=20", 5, NULL));
+        CHECK(harness_measure(net, "normalized_sharpness", "diag=3,samples=20", 5, NULL) ==
+              harness_measure(net, "normalized_sharpness", "diag=3,samples=20", 5, NULL));
         minima_net_free(net);
         minima_model_free(m);
     }
     /* leaky ReLU, deeper: the same identity */
     m = make_model("3-4-4-2-3", 1, MINIMA_ACT_LEAKY_RELU, 78);
     net = make_net(m, &ds, MINIMA_LOSS_CE);
-    CHECK_REL(measure(net, "normalized_sharpness", "diag=1", 0, NULL),
-              measure(net, "normalized_sharpness", "diag=2", 0, NULL), 1e-10);
+    CHECK_REL(harness_measure(net, "normalized_sharpness", "diag=1", 0, NULL),
+              harness_measure(net, "normalized_sharpness", "diag=2", 0, NULL), 1e-10);
     minima_net_free(net);
     minima_model_free(m);
     /* tanh: the layer structure is refused, auto uses unit products */
@@ -562,8 +543,8 @@ static void test_normalized_sharpness(void)
     net = make_net(m, &ds, MINIMA_LOSS_CE);
     CHECK_STATUS(minima_measure_compute(minima_measure_find("normalized_sharpness"), net, "diag=1", 0,
                                         &r), MINIMA_EINVAL);
-    measure(net, "normalized_sharpness", NULL, 0, &r);
-    CHECK(extra(&r, "diag_method") == 2);
+    harness_measure(net, "normalized_sharpness", NULL, 0, &r);
+    CHECK(harness_extra(&r, "diag_method") == 2);
     minima_net_free(net);
     minima_model_free(m);
     free_data(&ds);
@@ -624,14 +605,15 @@ static void test_fms_penalty(void)
             minima_model *m = make_model("3-5-4-3", bias, acts[a], 82);
             minima_net *net = make_net(m, &ds, MINIMA_LOSS_CE);
             minima_measure_result r;
-            double v = measure(net, "fms_penalty", "eps=0.05", 0, &r);
+            double v = harness_measure(net, "fms_penalty", "eps=0.05", 0, &r);
             CHECK_REL(v, brute_fms(m, &ds, 0.05), 1e-11);
-            if (acts[a] == MINIMA_ACT_RELU) CHECK(extra(&r, "excluded_frac") > 0);
-            else CHECK(extra(&r, "excluded_frac") == 0 && extra(&r, "mean_omega") == (double)m->n_params);
+            if (acts[a] == MINIMA_ACT_RELU) CHECK(harness_extra(&r, "excluded_frac") > 0);
+            else CHECK(harness_extra(&r, "excluded_frac") == 0 &&
+                       harness_extra(&r, "mean_omega") == (double)m->n_params);
             /* max_examples takes the first examples */
             minima_dataset *head = NULL;
             CHECK_OK(minima_dataset_slice(&ds, 0, 7, &head));
-            CHECK_REL(measure(net, "fms_penalty", "eps=0.05,max_examples=7", 0, NULL),
+            CHECK_REL(harness_measure(net, "fms_penalty", "eps=0.05,max_examples=7", 0, NULL),
                       brute_fms(m, head, 0.05), 1e-11);
             minima_dataset_free(head);
             if (acts[a] == MINIMA_ACT_LEAKY_RELU) {
@@ -642,7 +624,7 @@ static void test_fms_penalty(void)
                 const double c = 9.0;
                 rescale_neuron(m, t, 0, 1, c);   /* fan-in 3 (+ bias), fan-out 4 */
                 CHECK_OK(minima_net_set_point(net, t));
-                double moved = measure(net, "fms_penalty", "eps=0.05", 0, NULL);
+                double moved = harness_measure(net, "fms_penalty", "eps=0.05", 0, NULL);
                 CHECK_ABS(moved - v, (4.0 - (3.0 + bias)) * log(c), 1e-9);
                 /* layer-wise: -sum over weights of log(their factor) */
                 const double alpha[3] = {4.0, 0.1, 2.5};
@@ -654,7 +636,7 @@ static void test_fms_penalty(void)
                     pred -= (double)minima_model_layer_weights(m, k) * log(alpha[k]);
                     if (bias) pred -= m->widths[k + 1] * log(cum);
                 }
-                moved = measure(net, "fms_penalty", "eps=0.05", 0, NULL);
+                moved = harness_measure(net, "fms_penalty", "eps=0.05", 0, NULL);
                 CHECK_ABS(moved - v, pred, 1e-9);
                 free(t);
             }
@@ -679,28 +661,28 @@ static void test_hessian_count(void)
     CHECK(lam[P - 4] - lam[P - 5] > 1e-6 * lam[P - 1]);   /* a clean gap for Lanczos */
     minima_measure_result r;
     snprintf(set, sizeof set, "threshold=%.17g", level);
-    CHECK(measure(net, "hessian_count", set, 0, &r) == 4);
-    CHECK(extra(&r, "exact") == 1 && extra(&r, "lower_bound") == 0);
-    CHECK_REL(extra(&r, "lambda_max"), lam[P - 1], 1e-12);
+    CHECK(harness_measure(net, "hessian_count", set, 0, &r) == 4);
+    CHECK(harness_extra(&r, "exact") == 1 && harness_extra(&r, "lower_bound") == 0);
+    CHECK_REL(harness_extra(&r, "lambda_max"), lam[P - 1], 1e-12);
     /* (threshold 0 would count rounding noise of the zero eigenvalues) */
     snprintf(set, sizeof set, "threshold=%.17g", lam[0] - 1.0);
-    CHECK(measure(net, "hessian_count", set, 0, NULL) == (double)P);
+    CHECK(harness_measure(net, "hessian_count", set, 0, NULL) == (double)P);
     snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=10,tol=1e-10", level);
-    CHECK(measure(net, "hessian_count", set, 0, &r) == 4);
-    CHECK(extra(&r, "exact") == 0 && extra(&r, "lower_bound") == 0);
+    CHECK(harness_measure(net, "hessian_count", set, 0, &r) == 4);
+    CHECK(harness_extra(&r, "exact") == 0 && harness_extra(&r, "lower_bound") == 0);
     snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=2", level);
-    CHECK(measure(net, "hessian_count", set, 0, &r) == 2);
-    CHECK(extra(&r, "lower_bound") == 1 && r.note[0]);
+    CHECK(harness_measure(net, "hessian_count", set, 0, &r) == 2);
+    CHECK(harness_extra(&r, "lower_bound") == 1 && r.note[0]);
     /* A budget of Hessian-vector products ends Lanczos: ENOCONV with the
      * Ritz values counted and the budget named, never an endless run. */
     snprintf(set, sizeof set, "threshold=%.17g,exact_max=0,k=10,tol=1e-15,max_products=6", level);
     CHECK_STATUS(minima_measure_compute(minima_measure_find("hessian_count"), net, set, 0, &r), MINIMA_ENOCONV);
     /* (plus one verifying product per Ritz pair) */
-    CHECK(extra(&r, "converged") == 0 && extra(&r, "n_products") <= 6 + 10);
+    CHECK(harness_extra(&r, "converged") == 0 && harness_extra(&r, "n_products") <= 6 + 10);
     CHECK_MSG(strstr(r.note, "in 6 products") != NULL, "note: %s", r.note);
     CHECK_MSG(strstr(r.params, "\"max_products\": 6") != NULL, "params: %s", r.params);
     snprintf(set, sizeof set, "second_order=1,tol=1e-15,max_products=4");
-    measure(net, "dinh_sharpness", set, 0, &r);
+    harness_measure(net, "dinh_sharpness", set, 0, &r);
     CHECK_MSG(strstr(r.note, "in 4 products") != NULL, "note: %s", r.note);
     free(h);
     free(lam);
@@ -732,31 +714,31 @@ static void test_local_entropy(void)
     char set[160];
     snprintf(set, sizeof set, "gamma=%.17g,steps=1,noise=0", gamma);
     minima_measure_result r;
-    double v = measure(net, "local_entropy", set, 0, &r);
+    double v = harness_measure(net, "local_entropy", set, 0, &r);
     CHECK_REL(v, want, 1e-12);
-    CHECK_REL(extra(&r, "quad_with_grad"), want + gt, 1e-10);
-    CHECK_REL(extra(&r, "lambda_min"), lam[0], 1e-10);
+    CHECK_REL(harness_extra(&r, "quad_with_grad"), want + gt, 1e-10);
+    CHECK_REL(harness_extra(&r, "lambda_min"), lam[0], 1e-10);
     /* one noiseless Langevin step: w - mu = alpha eta g */
     double gn = 0;
     for (size_t i = 0; i < P; i++) gn += g[i] * g[i];
-    CHECK_REL(extra(&r, "langevin_grad_norm"), gamma * 0.75 * 0.1 * sqrt(gn), 1e-12);
-    CHECK_REL(extra(&r, "langevin_mean_loss"), loss, 1e-14);
+    CHECK_REL(harness_extra(&r, "langevin_grad_norm"), gamma * 0.75 * 0.1 * sqrt(gn), 1e-12);
+    CHECK_REL(harness_extra(&r, "langevin_mean_loss"), loss, 1e-14);
     /* SLQ log-determinant: within 5 standard errors of the exact one */
     snprintf(set, sizeof set, "gamma=%.17g,exact_max=0,slq_draws=300,slq_steps=60", gamma);
-    double slq = measure(net, "local_entropy", set, 3, &r);
-    double se = extra(&r, "slq_std_error");
+    double slq = harness_measure(net, "local_entropy", set, 3, &r);
+    double se = harness_extra(&r, "slq_std_error");
     CHECK_MSG(se > 0 && fabs(slq - want) <= 5 * se, "SLQ %.10g vs exact %.10g, std error %.3g",
               slq, want, se);
     /* gamma too small for an indefinite Hessian: NaN and a note */
     if (lam[0] < 0) {
         snprintf(set, sizeof set, "gamma=%.17g", 0.5 * fabs(lam[0]));
-        measure(net, "local_entropy", set, 0, &r);
+        harness_measure(net, "local_entropy", set, 0, &r);
         CHECK(isnan(r.value) && strstr(r.note, "gamma") != NULL);
     }
     /* an unstable chain (eta gamma >= 2) is reported, not an error */
     snprintf(set, sizeof set, "gamma=%.17g,eta=1", 100 + gamma);
-    v = measure(net, "local_entropy", set, 0, &r);
-    CHECK(isfinite(v) && isnan(extra(&r, "langevin_grad_norm")) && strstr(r.note, "diverged"));
+    v = harness_measure(net, "local_entropy", set, 0, &r);
+    CHECK(isfinite(v) && isnan(harness_extra(&r, "langevin_grad_norm")) && strstr(r.note, "diverged"));
     /* ggn=1: the Gauss-Newton matrix J^T H_out J, built here from one JVP
      * per parameter and the softmax Hessians, replaces H */
     {
@@ -787,7 +769,7 @@ static void test_local_entropy(void)
         double gld = 0;
         for (size_t i = 0; i < P; i++) gld += log(gl[i] + 0.03);
         double gwant = -loss + 0.5 * (double)P * log(2 * M_PI) - 0.5 * gld;
-        CHECK_REL(measure(net, "local_entropy", "gamma=0.03,ggn=1", 0, &r), gwant, 1e-10);
+        CHECK_REL(harness_measure(net, "local_entropy", "gamma=0.03,ggn=1", 0, &r), gwant, 1e-10);
         free(J);
         free(e);
         free(z);
@@ -795,10 +777,10 @@ static void test_local_entropy(void)
         free(gl);
     }
     /* the default chain is reproducible */
-    measure(net, "local_entropy", NULL, 9, &r);
-    double a1 = extra(&r, "langevin_grad_norm");
-    measure(net, "local_entropy", NULL, 9, &r);
-    CHECK(a1 == extra(&r, "langevin_grad_norm"));
+    harness_measure(net, "local_entropy", NULL, 9, &r);
+    double a1 = harness_extra(&r, "langevin_grad_norm");
+    harness_measure(net, "local_entropy", NULL, 9, &r);
+    CHECK(a1 == harness_extra(&r, "langevin_grad_norm"));
     free(a);
     free(x);
     free(g);
@@ -832,7 +814,7 @@ static void test_edge_nets(void)
             minima_measure_result r;
             /* gamma large enough for any of these spectra */
             const char *set = !strcmp(names[i], "local_entropy") ? "gamma=100,eta=1e-3" : NULL;
-            double v = measure(net, names[i], set, 1, &r);
+            double v = harness_measure(net, names[i], set, 1, &r);
             CHECK_MSG(isfinite(v), "%s on %s: %g (%s)", names[i], nets[q].arch, v, r.note);
             CHECK(r.params[0] == '{' && r.params[strlen(r.params) - 1] == '}');
             CHECK(memcmp(minima_net_point(net), m->theta, m->n_params * sizeof(double)) == 0);
@@ -868,7 +850,7 @@ static void test_out_of_memory(void)
         }
         CHECK_MSG(done && !bad, "%s: succeeded %d, other failures %d", names[i], done, bad);
         /* the same value once memory is back */
-        CHECK(isfinite(measure(net, names[i], set, 0, NULL)));
+        CHECK(isfinite(harness_measure(net, names[i], set, 0, NULL)));
     }
     minima_net_free(net);
     minima_model_free(m);
@@ -894,7 +876,7 @@ static void test_invariance(void)
         const double alpha[3] = {8.0, 0.05, 2.5};
         for (size_t q = 0; q < sizeof inv / sizeof inv[0]; q++) {
             CHECK_OK(minima_net_set_point(net, m->theta));
-            double base = measure(net, inv[q].name, NULL, 0, NULL);
+            double base = harness_measure(net, inv[q].name, NULL, 0, NULL);
             for (int kind = 0; kind < 3; kind++) {
                 if (kind == 1) memcpy(t, m->theta, P * sizeof *t);
                 else rescale_layers(m, m->theta, alpha, t);
@@ -904,7 +886,7 @@ static void test_invariance(void)
                     rescale_neuron(m, t, 1, 3, 7.0);
                 }
                 CHECK_OK(minima_net_set_point(net, t));
-                double v = measure(net, inv[q].name, NULL, 0, NULL);
+                double v = harness_measure(net, inv[q].name, NULL, 0, NULL);
                 CHECK_MSG(harness_reldiff(v, base, 1e-300) <= inv[q].tol,
                           "%s bias %d rescaling %d: %.17g vs %.17g", inv[q].name, bias, kind, v, base);
             }

@@ -19,24 +19,6 @@
 
 static minima_theorem_env *builtin;   /* shared: networks are built once */
 
-static minima_theorem_result run(const char *name, minima_theorem_env *env,
-                                 const minima_theorem_params *p)
-{
-    minima_theorem_result r;
-    memset(&r, 0, sizeof r);
-    const minima_theorem_check *c = minima_theorem_find(name);
-    CHECK_MSG(c != NULL, "no check named %s", name);
-    if (!c) return r;
-    CHECK_OK(minima_theorem_run(c, env, p, &r));
-    return r;
-}
-
-#define EXPECT(r, want_applicable, want_passed) CHECK_MSG( \
-    (r).applicable == (want_applicable) && (!(want_applicable) || (r).passed == (want_passed)), \
-    "%s: applicable %d passed %d, expected %d %d\n  reason: %s\n  hypotheses: %s\n  details: %s", \
-    (r).name, (r).applicable, (r).passed, want_applicable, want_passed, (r).reason, \
-    (r).hypotheses, (r).details)
-
 static void get_net(minima_theorem_net which, const minima_model **m, const minima_dataset **d)
 {
     CHECK_OK(minima_theorem_env_net(builtin, which, m, d, NULL));
@@ -78,8 +60,8 @@ static void test_all_pass_builtin(void)
     size_t n;
     const minima_theorem_check *c = minima_theorems(&n);
     for (size_t i = 0; i < n; i++) {
-        minima_theorem_result r = run(c[i].name, builtin, NULL);
-        EXPECT(r, 1, 1);
+        minima_theorem_result r = harness_theorem_run(c[i].name, builtin, NULL);
+        CHECK_THEOREM(r, 1, 1);
         CHECK(r.details[0] != '\0');
         CHECK(r.n_numbers > 0);
     }
@@ -96,10 +78,10 @@ static void test_all_pass_builtin(void)
     CHECK(m->has_bias);
     CHECK_OK(minima_theorem_env_net(builtin, MINIMA_THEOREM_NET_SHALLOW, &m, &d, &info));
     CHECK(m->n_layers == 2 && !m->has_bias && info.gd_epochs > 0 && info.newton_steps > 0);
-    minima_theorem_result r = run("thm4", builtin, NULL);
+    minima_theorem_result r = harness_theorem_run("thm4", builtin, NULL);
     CHECK(r.lambda_min > -1e-10);
     CHECK(minima_theorem_number_get(&r, "lambda_max_M1e+08") >= 1e8);
-    r = run("thm5", builtin, NULL);
+    r = harness_theorem_run("thm5", builtin, NULL);
     CHECK(minima_theorem_number_get(&r, "count_M1e+06") >= minima_theorem_number_get(&r, "bound"));
     CHECK(isnan(minima_theorem_number_get(&r, "no such number")));
 }
@@ -108,11 +90,11 @@ static void test_alpha_product_breaks(void)
 {
     minima_theorem_params p = minima_theorem_default_params();
     p.alpha_product = 1.001;
-    minima_theorem_result r = run("thm1", builtin, &p);
-    EXPECT(r, 1, 0);
+    minima_theorem_result r = harness_theorem_run("thm1", builtin, &p);
+    CHECK_THEOREM(r, 1, 0);
     CHECK(minima_theorem_number_get(&r, "max_rel_diff_layer") > 1e-4);
-    r = run("thm3", builtin, &p);
-    EXPECT(r, 1, 0);
+    r = harness_theorem_run("thm3", builtin, &p);
+    CHECK_THEOREM(r, 1, 0);
 }
 
 static void test_tanh_breaks(void)
@@ -127,16 +109,16 @@ static void test_tanh_breaks(void)
     /* by default the rescaling checks do not apply to a tanh network ... */
     const char *all[] = {"thm1", "thm3", "thm4", "thm5", "sec4.3", "sec5.1"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        minima_theorem_result r = run(all[i], env, &p);
-        EXPECT(r, 0, 0);
+        minima_theorem_result r = harness_theorem_run(all[i], env, &p);
+        CHECK_THEOREM(r, 0, 0);
         CHECK_MSG(strstr(r.reason, "not non-negative homogeneous") != NULL, "%s: %s", all[i], r.reason);
     }
     /* ... but run anyway, they see the broken hypothesis */
     p.run_unmet_hypotheses = 1;
     const char *deep[] = {"thm1", "thm3", "thm4", "sec4.3"};
     for (size_t i = 0; i < sizeof deep / sizeof deep[0]; i++) {
-        minima_theorem_result r = run(deep[i], env, &p);
-        EXPECT(r, 1, 0);
+        minima_theorem_result r = harness_theorem_run(deep[i], env, &p);
+        CHECK_THEOREM(r, 1, 0);
     }
     minima_theorem_env_free(env);
     minima_model_free(copy);
@@ -144,13 +126,13 @@ static void test_tanh_breaks(void)
     get_net(MINIMA_THEOREM_NET_SHALLOW, &m, &d);
     env = user_env(m, d, MINIMA_ACT_TANH, &copy);
     p.run_unmet_hypotheses = 0;
-    minima_theorem_result na = run("appC", env, &p);
-    EXPECT(na, 0, 0);
+    minima_theorem_result na = harness_theorem_run("appC", env, &p);
+    CHECK_THEOREM(na, 0, 0);
     p.run_unmet_hypotheses = 1;
     const char *shallow[] = {"thm2", "appC"};
     for (size_t i = 0; i < sizeof shallow / sizeof shallow[0]; i++) {
-        minima_theorem_result r = run(shallow[i], env, &p);
-        EXPECT(r, 1, 0);
+        minima_theorem_result r = harness_theorem_run(shallow[i], env, &p);
+        CHECK_THEOREM(r, 1, 0);
     }
     minima_theorem_env_free(env);
     minima_model_free(copy);
@@ -174,8 +156,8 @@ static void test_thm5_tanh_breaks(void)
         CHECK_OK(minima_theorem_env_user(&env, copy, d2));
         minima_theorem_params p = minima_theorem_default_params();
         p.run_unmet_hypotheses = 1;          /* see Thm 5 fail where it does not apply */
-        minima_theorem_result r = run("thm5", env, &p);
-        EXPECT(r, 1, 0);
+        minima_theorem_result r = harness_theorem_run("thm5", env, &p);
+        CHECK_THEOREM(r, 1, 0);
     }
     minima_theorem_env_free(env);
     minima_dataset_free(d2);
@@ -196,25 +178,25 @@ static void test_sec51_noncritical_breaks(void)
     for (size_t i = 0; i < copy->n_params; i++) copy->theta[i] *= 1 + 0.2 * minima_rng_normal(&rng);
     minima_theorem_env *env = NULL;
     CHECK_OK(minima_theorem_env_user(&env, copy, d));
-    minima_theorem_result r = run("sec5.1", env, NULL);
-    EXPECT(r, 0, 0);   /* a user's non-critical point: not applicable */
+    minima_theorem_result r = harness_theorem_run("sec5.1", env, NULL);
+    CHECK_THEOREM(r, 0, 0);   /* a user's non-critical point: not applicable */
     CHECK(strstr(r.reason, "critical") != NULL);
-    r = run("thm4", env, NULL);
-    EXPECT(r, 0, 0);
-    r = run("sec4.3", env, NULL);
-    EXPECT(r, 0, 0);
+    r = harness_theorem_run("thm4", env, NULL);
+    CHECK_THEOREM(r, 0, 0);
+    r = harness_theorem_run("sec4.3", env, NULL);
+    CHECK_THEOREM(r, 0, 0);
     minima_theorem_params p = minima_theorem_default_params();
     p.grad_tol = 1e300;   /* forced: the check runs and must fail */
-    r = run("sec5.1", env, &p);
-    EXPECT(r, 1, 0);
+    r = harness_theorem_run("sec5.1", env, &p);
+    CHECK_THEOREM(r, 1, 0);
     CHECK(minima_theorem_number_get(&r, "fd_rel_err") > p.fd_tol);
     /* the rescaling identities hold at every point */
-    r = run("thm1", env, NULL);
-    EXPECT(r, 1, 1);
-    r = run("thm3", env, NULL);
-    EXPECT(r, 1, 1);
-    r = run("appC", env, NULL);
-    EXPECT(r, 1, 1);
+    r = harness_theorem_run("thm1", env, NULL);
+    CHECK_THEOREM(r, 1, 1);
+    r = harness_theorem_run("thm3", env, NULL);
+    CHECK_THEOREM(r, 1, 1);
+    r = harness_theorem_run("appC", env, NULL);
+    CHECK_THEOREM(r, 1, 1);
     minima_theorem_env_free(env);
     minima_model_free(copy);
 }
@@ -238,8 +220,8 @@ static void test_sec52_identity_breaks(void)
     if (t && folded && u) {
         CHECK_OK(minima_input_apply(t, d->x, d->n, u->x));
         CHECK_OK(minima_theorem_env_user(&env, folded, u));
-        minima_theorem_result r = run("sec5.2", env, NULL);
-        EXPECT(r, 1, 0);
+        minima_theorem_result r = harness_theorem_run("sec5.2", env, NULL);
+        CHECK_THEOREM(r, 1, 0);
     }
     minima_theorem_env_free(env);
     minima_dataset_free(u);
@@ -272,8 +254,8 @@ static void test_appd_uniform_scale_breaks(void)
                 d2->targets[i * (size_t)k + (size_t)j] = (d2->targets[i * (size_t)k + (size_t)j] - mu) / sd;
         }
         CHECK_OK(minima_theorem_env_user(&env, m, d2));
-        minima_theorem_result r = run("appD", env, NULL);
-        EXPECT(r, 1, 0);
+        minima_theorem_result r = harness_theorem_run("appD", env, NULL);
+        CHECK_THEOREM(r, 1, 0);
         CHECK(fabs(minima_theorem_number_get(&r, "std_ratio") - 1) < 1e-9);
     }
     minima_theorem_env_free(env);
@@ -290,14 +272,14 @@ static void test_applicability(void)
     minima_theorem_env *env = NULL;
     CHECK_OK(minima_theorem_env_user(&env, m, d));
     CHECK(minima_theorem_env_is_user(env));
-    minima_theorem_result r = run("thm2", env, NULL);
-    EXPECT(r, 0, 0);
+    minima_theorem_result r = harness_theorem_run("thm2", env, NULL);
+    CHECK_THEOREM(r, 0, 0);
     CHECK(strstr(r.reason, "one hidden layer") != NULL);
     /* the deep network is a critical point: these apply and pass as user checks too */
     const char *ok[] = {"thm1", "thm3", "thm4", "sec4.3", "sec5.1", "sec5.2", "appC", "appD", "thm5"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        r = run(ok[i], env, NULL);
-        EXPECT(r, 1, 1);
+        r = harness_theorem_run(ok[i], env, NULL);
+        CHECK_THEOREM(r, 1, 1);
     }
     minima_theorem_env_free(env);
 
@@ -312,8 +294,8 @@ static void test_applicability(void)
         if (ce) {
             ce->loss = MINIMA_LOSS_CE;
             CHECK_OK(minima_theorem_env_user(&env, ce, cls));
-            r = run("appD", env, NULL);
-            EXPECT(r, 0, 0);
+            r = harness_theorem_run("appD", env, NULL);
+            CHECK_THEOREM(r, 0, 0);
             minima_theorem_env_free(env);
             minima_model_free(ce);
         }
@@ -334,8 +316,8 @@ static void test_applicability(void)
         minima_rng_fill_normal(&rng, sd->x, 64 * 4);
         minima_rng_fill_normal(&rng, sd->targets, 64 * 2);
         CHECK_OK(minima_theorem_env_user(&env, sm, sd));
-        r = run("thm2", env, NULL);
-        EXPECT(r, 1, 1);
+        r = harness_theorem_run("thm2", env, NULL);
+        CHECK_THEOREM(r, 1, 1);
         CHECK(minima_theorem_number_get(&r, "volume_exponent") == 12);
         CHECK(minima_theorem_number_get(&r, "log_vol_bound_j20") >
               minima_theorem_number_get(&r, "log_vol_box") + 10);

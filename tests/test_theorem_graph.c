@@ -18,42 +18,17 @@
 #include "minima/rng.h"
 #include "minima/theorem.h"
 
-/* The three architectures of tests/test_graph_symmetry.c. */
-#define ARCH_LENET "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
-#define ARCH_STRIDED "2x11x9:conv6k3s2p1,relu,conv6k3p2d2g3,relu,avgpool2,flatten,7"
-#define ARCH_RESNET "2x8x8:conv3k3p1,relu,res(conv3k3p1,relu,conv3k3p1),relu," \
-                    "res(conv3k3p1,relu,conv3k3p1),relu,gap,3"
 /* tanh after a residual block: its channels (and the stream's) are fixed. */
 #define ARCH_TANH "4x6x6:conv4k3p1g2,lrelu0.1,maxpool2,res(conv4k1,relu),tanh,flatten,8," \
                   "identity,relu,4"
 
+/* harness_graph_model, and a check that the model is not an MLP. */
 static minima_model *make_model(const char *arch, uint64_t seed)
 {
-    minima_model *m = NULL;
-    CHECK_OK(minima_arch_parse(arch, 1, MINIMA_ACT_RELU, 0.01, &m));
+    minima_model *m = harness_graph_model(arch, seed);
     if (!m) return NULL;
-    minima_model_init(m, seed);
-    /* Biases away from zero so that few pre-activations sit near a kink. */
-    for (int i = 1; i < m->n_nodes; i++)
-        for (size_t j = 0; j < m->nodes[i].n_bias; j++)
-            m->theta[m->nodes[i].bias_offset + j] += 0.05 * (double)((j % 3) + 1);
-    m->loss = MINIMA_LOSS_CE;
     CHECK(!m->is_mlp);
     return m;
-}
-
-static minima_dataset *make_data(const minima_model *m, size_t n, uint64_t seed)
-{
-    minima_dataset *d = NULL;
-    size_t d_in = minima_model_n_inputs(m);
-    int classes = minima_model_n_outputs(m);
-    CHECK_OK(minima_dataset_create(&d, n, (int)d_in, classes, 0));
-    if (!d) return NULL;
-    minima_rng r;
-    minima_rng_seed(&r, seed);
-    minima_rng_fill_uniform(&r, d->x, n * d_in, -1, 1);
-    for (size_t i = 0; i < n; i++) d->labels[i] = (int)(i % (size_t)classes);
-    return d;
 }
 
 /* Regression targets of the output width, output j scaled by 2^j (so
@@ -74,24 +49,6 @@ static minima_dataset *make_regression(const minima_model *m, size_t n, uint64_t
     return d;
 }
 
-static minima_theorem_result run(const char *name, minima_theorem_env *env,
-                                 const minima_theorem_params *p)
-{
-    minima_theorem_result r;
-    memset(&r, 0, sizeof r);
-    const minima_theorem_check *c = minima_theorem_find(name);
-    CHECK_MSG(c != NULL, "no check named %s", name);
-    if (!c) return r;
-    CHECK_OK(minima_theorem_run(c, env, p, &r));
-    return r;
-}
-
-#define EXPECT(r, want_applicable, want_passed) CHECK_MSG( \
-    (r).applicable == (want_applicable) && (!(want_applicable) || (r).passed == (want_passed)), \
-    "%s: applicable %d passed %d, expected %d %d\n  reason: %s\n  hypotheses: %s\n  details: %s", \
-    (r).name, (r).applicable, (r).passed, want_applicable, want_passed, (r).reason, \
-    (r).hypotheses, (r).details)
-
 static double num(const minima_theorem_result *r, const char *name)
 {
     double v = minima_theorem_number_get(r, name);
@@ -104,13 +61,13 @@ static void check_identities(const char *label, const char *arch, uint64_t seed,
                              int stages)
 {
     minima_model *m = make_model(arch, seed);
-    minima_dataset *d = m ? make_data(m, 24, seed + 1) : NULL;
+    minima_dataset *d = m ? harness_graph_data(m, 24, seed + 1) : NULL;
     minima_theorem_env *env = NULL;
     if (!m || !d) goto done;
     CHECK_OK(minima_theorem_env_user(&env, m, d));
     if (!env) goto done;
-    minima_theorem_result r1 = run("thm1", env, NULL);
-    EXPECT(r1, 1, 1);
+    minima_theorem_result r1 = harness_theorem_run("thm1", env, NULL);
+    CHECK_THEOREM(r1, 1, 1);
     CHECK_MSG(num(&r1, "n_classes") == classes && num(&r1, "n_stages") == stages,
               "%s: %g classes, %g stages; expected %d, %d", label, num(&r1, "n_classes"),
               num(&r1, "n_stages"), classes, stages);
@@ -118,8 +75,8 @@ static void check_identities(const char *label, const char *arch, uint64_t seed,
     CHECK_MSG(num(&r1, "diag_min") <= 1e-5 && num(&r1, "diag_max") >= 1e5, "%s: A in [%g, %g]",
               label, num(&r1, "diag_min"), num(&r1, "diag_max"));
     CHECK(strstr(r1.details, "stage-wise") != NULL);
-    minima_theorem_result r3 = run("thm3", env, NULL);
-    EXPECT(r3, 1, 1);
+    minima_theorem_result r3 = harness_theorem_run("thm3", env, NULL);
+    CHECK_THEOREM(r3, 1, 1);
     printf("  %-8s thm1: max |f - f'| / max |f| = %.2g (stage-wise), %.2g (random points); "
            "thm3: gradient %.2g, Hessian %.2g; A in [%.2g, %.2g]\n", label,
            num(&r1, "max_rel_diff_layer"), num(&r1, "max_rel_diff_neuron"),
@@ -134,13 +91,13 @@ static void check_identities(const char *label, const char *arch, uint64_t seed,
      * output's writers get the extra factor) changes the function. */
     minima_theorem_params p = minima_theorem_default_params();
     p.alpha_product = 1.001;
-    minima_theorem_result b1 = run("thm1", env, &p);
-    EXPECT(b1, 1, 0);
+    minima_theorem_result b1 = harness_theorem_run("thm1", env, &p);
+    CHECK_THEOREM(b1, 1, 0);
     CHECK_MSG(num(&b1, "max_rel_diff_layer") > 1e-4, "%s: product 1.001 gives %g", label,
               num(&b1, "max_rel_diff_layer"));
     CHECK(num(&b1, "max_rel_diff_neuron") <= 1e-13);   /* group points are still exact */
-    minima_theorem_result b3 = run("thm3", env, &p);
-    EXPECT(b3, 1, 0);
+    minima_theorem_result b3 = harness_theorem_run("thm3", env, &p);
+    CHECK_THEOREM(b3, 1, 0);
 done:
     minima_theorem_env_free(env);
     minima_dataset_free(d);
@@ -151,9 +108,9 @@ static void test_identities(void)
 {
     /* classes and stages as counted in tests/test_graph_symmetry.c and
      * docs/symmetry.md */
-    check_identities("lenet", ARCH_LENET, 11, 20, 3);
-    check_identities("strided", ARCH_STRIDED, 12, 12, 2);
-    check_identities("resnet", ARCH_RESNET, 13, 9, 3);
+    check_identities("lenet", HARNESS_ARCH_LENET, 11, 20, 3);
+    check_identities("strided", HARNESS_ARCH_STRIDED, 12, 12, 2);
+    check_identities("resnet", HARNESS_ARCH_RESNET, 13, 9, 3);
 }
 
 /* tanh: its channels are fixed by the group, so the other classes still
@@ -164,15 +121,15 @@ static void test_tanh(void)
     const char *archs[] = {ARCH_TANH, "4:5,tanh,6,relu,3"};
     for (int i = 0; i < 2; i++) {
         minima_model *m = make_model(archs[i], 30 + (uint64_t)i);
-        minima_dataset *d = m ? make_data(m, 20, 40) : NULL;
+        minima_dataset *d = m ? harness_graph_data(m, 20, 40) : NULL;
         minima_theorem_env *env = NULL;
         if (m && d) CHECK_OK(minima_theorem_env_user(&env, m, d));
         if (env) {
-            minima_theorem_result r1 = run("thm1", env, NULL);
-            EXPECT(r1, 1, 1);
+            minima_theorem_result r1 = harness_theorem_run("thm1", env, NULL);
+            CHECK_THEOREM(r1, 1, 1);
             CHECK(num(&r1, "n_classes") > 0);
-            minima_theorem_result r3 = run("thm3", env, NULL);
-            EXPECT(r3, 1, 1);
+            minima_theorem_result r3 = harness_theorem_run("thm3", env, NULL);
+            CHECK_THEOREM(r3, 1, 1);
             printf("  tanh %d   thm1: %.2g, %.2g; thm3: %.2g, %.2g (%g free classes)\n", i,
                    num(&r1, "max_rel_diff_layer"), num(&r1, "max_rel_diff_neuron"),
                    num(&r3, "rel_err_gradient"), num(&r3, "rel_err_hessian"),
@@ -184,7 +141,7 @@ static void test_tanh(void)
     }
     /* every channel fixed: the conv is read by tanh, the linear is the output */
     minima_model *m = make_model("1x5x5:conv2k3,tanh,flatten,3", 50);
-    minima_dataset *d = m ? make_data(m, 10, 51) : NULL;
+    minima_dataset *d = m ? harness_graph_data(m, 10, 51) : NULL;
     minima_theorem_env *env = NULL;
     if (m && d) CHECK_OK(minima_theorem_env_user(&env, m, d));
     if (env) {
@@ -192,8 +149,8 @@ static void test_tanh(void)
         minima_theorem_params p = minima_theorem_default_params();
         p.grad_tol = 1e300;   /* sec5.1: past its critical-point test */
         for (int i = 0; i < 4; i++) {
-            minima_theorem_result r = run(names[i], env, &p);
-            EXPECT(r, 0, 0);
+            minima_theorem_result r = harness_theorem_run(names[i], env, &p);
+            CHECK_THEOREM(r, 0, 0);
             CHECK_MSG(strstr(r.reason, "trivial") != NULL, "%s: %s", names[i], r.reason);
         }
     }
@@ -209,7 +166,7 @@ static void test_every_check(void)
     static const char *const mlp_only[] = {"thm2", "thm5", "sec4.3", "sec5.2"};
     size_t count;
     const minima_theorem_check *checks = minima_theorems(&count);
-    minima_model *m = make_model(ARCH_RESNET, 60);
+    minima_model *m = make_model(HARNESS_ARCH_RESNET, 60);
     if (!m) return;
     m->loss = MINIMA_LOSS_MSE;
     minima_dataset *d = make_regression(m, 32, 61);
@@ -221,17 +178,17 @@ static void test_every_check(void)
     p.grad_tol = 1e300;
     for (size_t i = 0; env && i < count; i++) {
         if (!strcmp(checks[i].name, "thm4")) {
-            minima_theorem_result r = run("thm4", env, NULL);
-            EXPECT(r, 0, 0);
+            minima_theorem_result r = harness_theorem_run("thm4", env, NULL);
+            CHECK_THEOREM(r, 0, 0);
             CHECK_MSG(strstr(r.reason, "critical") != NULL, "thm4: %s", r.reason);
             continue;
         }
-        minima_theorem_result r = run(checks[i].name, env, &p);
+        minima_theorem_result r = harness_theorem_run(checks[i].name, env, &p);
         int only = 0;
         for (size_t k = 0; k < sizeof mlp_only / sizeof mlp_only[0]; k++)
             only |= !strcmp(checks[i].name, mlp_only[k]);
         if (only) {
-            EXPECT(r, 0, 0);
+            CHECK_THEOREM(r, 0, 0);
             CHECK_MSG(strstr(r.reason, "written for multilayer perceptrons; this model is a graph (")
                       != NULL, "%s: reason '%s'", r.name, r.reason);
         } else {
@@ -246,7 +203,7 @@ static void test_every_check(void)
          * point (forced), where J^T H J is not the Hessian in eta: it may fail */
         if (!strcmp(r.name, "thm1") || !strcmp(r.name, "thm3") || !strcmp(r.name, "appC") ||
             !strcmp(r.name, "appD"))
-            EXPECT(r, 1, 1);
+            CHECK_THEOREM(r, 1, 1);
         if (!strcmp(r.name, "appC")) {
             printf("          appC: ||grad L||^2 vs sum g_i^2 / a_i^2: %.2g; ||grad L|| %.3g at "
                    "alpha = 1, %.3g at alpha = 1e-6\n", num(&r, "max_rel_err"),
@@ -257,8 +214,8 @@ static void test_every_check(void)
     }
     /* at the default grad_tol the checks about minima say the point is not one */
     if (env) {
-        minima_theorem_result r = run("sec5.1", env, NULL);
-        EXPECT(r, 0, 0);
+        minima_theorem_result r = harness_theorem_run("sec5.1", env, NULL);
+        CHECK_THEOREM(r, 0, 0);
         CHECK_MSG(strstr(r.reason, "critical") != NULL, "sec5.1: %s", r.reason);
     }
     minima_theorem_env_free(env);
@@ -272,7 +229,7 @@ static void test_every_check(void)
  * thm4's map moves one class of it. */
 static void test_at_minimum(void)
 {
-    const char *archs[] = {ARCH_LENET, ARCH_RESNET};
+    const char *archs[] = {HARNESS_ARCH_LENET, HARNESS_ARCH_RESNET};
     for (int a = 0; a < 2; a++) {
         minima_model *m = make_model(archs[a], 80 + (uint64_t)a);
         if (!m) return;
@@ -282,8 +239,8 @@ static void test_at_minimum(void)
         if (d) CHECK_OK(minima_reference_forward(m, NULL, d->x, d->n, d->targets));
         if (d) CHECK_OK(minima_theorem_env_user(&env, m, d));
         if (env) {
-            minima_theorem_result r = run("sec5.1", env, NULL);
-            EXPECT(r, 1, 1);
+            minima_theorem_result r = harness_theorem_run("sec5.1", env, NULL);
+            CHECK_THEOREM(r, 1, 1);
             CHECK(r.grad_norm <= 1e-12);
             printf("  sec5.1 at a minimum of graph %d: lambda_max %.4g (A), %.4g (B); in eta %.4g, "
                    "%.4g; J^T H J vs differences %.2g\n", a, num(&r, "lambda_max_A"),
@@ -294,8 +251,8 @@ static void test_at_minimum(void)
             /* M = 1e2..1e8 on the first graph, 1e2..1e3 on the second (time) */
             minima_theorem_params p4 = minima_theorem_default_params();
             if (a == 1) p4.m_max = 1e3;
-            minima_theorem_result r4 = run("thm4", env, &p4);
-            EXPECT(r4, 1, 1);
+            minima_theorem_result r4 = harness_theorem_run("thm4", env, &p4);
+            CHECK_THEOREM(r4, 1, 1);
             printf("  thm4 at a minimum of graph %d: gamma %.4g, min ratio to M %.3g, |dL| %.2g, "
                    "lambda_max at the largest M = %g: %.4g\n", a, num(&r4, "gamma"),
                    num(&r4, "min_ratio_to_M"), num(&r4, "max_loss_change"), p4.m_max,
