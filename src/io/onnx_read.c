@@ -40,13 +40,23 @@ minima_status minima_model_load_onnx(const char *path, const minima_load_options
 int minima_onnx_available(void) { return 1; }
 
 #define SUPPORTED_OPS "Conv, Gemm, MatMul, Add, Relu, LeakyRelu, Tanh, MaxPool, AveragePool, " \
-    "GlobalAveragePool, Flatten, Reshape (a flatten), BatchNormalization (after Conv/Gemm/MatMul), " \
+    "GlobalAveragePool, Flatten, Reshape (a flatten; its shape from a constant or Shape, Gather, " \
+    "Unsqueeze, Concat), BatchNormalization (after Conv/Gemm/MatMul), " \
     "Pad (zeros, before AveragePool or Conv), Constant, Identity, Dropout"
 
 enum { MAX_NODES = 100000 };
 
 /* What an ONNX value name stands for. */
-typedef enum { V_NODE = 1, V_CONST, V_PAD } vkind;
+typedef enum {
+    V_NODE = 1,
+    V_CONST,
+    V_PAD,
+    V_SHAPE,                   /* Shape of a node's output: [N, C, H, W] or [N, D] */
+    V_VEC                      /* integers computed from shapes (Gather, Unsqueeze, Concat) */
+} vkind;
+
+#define BATCH_DIM INT64_MIN    /* in a V_VEC: the batch size N, unknown until run time */
+enum { MAX_VEC = 8 };
 
 typedef struct {
     const char *name;
@@ -57,6 +67,9 @@ typedef struct {
     int flat4;                 /* V_NODE: ONNX sees [N, C, 1, 1] where minima has flat C */
     const Onnx__TensorProto *t;/* V_CONST */
     const Onnx__NodeProto *pad_node;
+    int64_t vec[MAX_VEC];      /* V_VEC */
+    int n_vec;
+    int scalar;                /* V_VEC: a scalar (n_vec 1) rather than a vector */
 } oval;
 
 /* A minima node being built, with its parameters. */
@@ -281,7 +294,7 @@ static minima_status input_val(reader *R, size_t k, oval **v)
 static minima_status act_input(reader *R, size_t k, oval **v)
 {
     MINIMA_TRY(input_val(R, k, v));
-    if ((*v)->kind == V_CONST)
+    if ((*v)->kind == V_CONST || (*v)->kind == V_SHAPE || (*v)->kind == V_VEC)
         REFUSE(R, "input '%.200s' is a constant where minima expects the data flowing through the "
                "network", R->cur->input[k]);
     if ((*v)->kind == V_PAD)
@@ -298,7 +311,8 @@ static minima_status const_input(reader *R, size_t k, const Onnx__TensorProto **
         REFUSE(R, "input %zu '%.200s' must be an initializer or a Constant (minima's parameters and "
                "settings are fixed tensors)", k, R->cur->input[k]);
     *t = v->t;
-    return MINIMA_OK;
+    size_t n;
+    return minima_onnx_numel(R->path, v->t, &n);   /* dims checked before any is trusted */
 }
 
 static int is_const_input(reader *R, size_t k)
@@ -749,27 +763,138 @@ static minima_status op_flatten(reader *R)
     return flatten(R, x);
 }
 
+/* The integers of an input: a V_VEC, or a constant INT64/INT32 tensor. */
+static minima_status int_input(reader *R, size_t k, oval *out)
+{
+    oval *v;
+    MINIMA_TRY(input_val(R, k, &v));
+    if (v->kind == V_VEC) {
+        *out = *v;
+        return MINIMA_OK;
+    }
+    if (v->kind != V_CONST)
+        REFUSE(R, "input %zu '%.200s' must be a constant or computed from shapes", k, R->cur->input[k]);
+    int64_t *s;
+    size_t n;
+    MINIMA_TRY(minima_onnx_tensor_ints(R->path, v->t, &s, &n));
+    if (n > MAX_VEC || v->t->n_dims > 1) {
+        minima_free(s);
+        REFUSE(R, "input %zu '%.200s' has %zu integers; minima reads shape vectors of up to %d",
+               k, R->cur->input[k], n, MAX_VEC);
+    }
+    memset(out, 0, sizeof *out);
+    out->kind = V_VEC;
+    out->n_vec = (int)n;
+    out->scalar = v->t->n_dims == 0;
+    if (n) memcpy(out->vec, s, n * sizeof *s);
+    minima_free(s);
+    return MINIMA_OK;
+}
+
 static minima_status op_reshape(reader *R)
 {
     static const char *const ok[] = {"allowzero", NULL};
     MINIMA_TRY(known_attrs(R, ok));
     if (R->cur->n_input != 2) BAD(R, "has %zu inputs; Reshape takes 2", R->cur->n_input);
-    oval *x;
-    const Onnx__TensorProto *st = NULL;
+    oval *x, sv;
     MINIMA_TRY(act_input(R, 0, &x));
-    MINIMA_TRY(const_input(R, 1, &st));
-    int64_t *s;
-    size_t n;
-    MINIMA_TRY(minima_onnx_tensor_ints(R->path, st, &s, &n));
-    int64_t a = n == 2 ? s[0] : 0, b = n == 2 ? s[1] : 0;
-    minima_free(s);
+    MINIMA_TRY(int_input(R, 1, &sv));
+    int64_t a = sv.n_vec == 2 ? sv.vec[0] : 0, b = sv.n_vec == 2 ? sv.vec[1] : 0;
     size_t size = minima_shape_size(R->nodes[x->node].nd.shape);
-    int flat = n == 2 && ((b == -1 && a >= -1) || (a == -1 && b >= 0 && (size_t)b == size) ||
-                          (a == 0 && b >= 0 && (size_t)b == size));
+    /* [N, -1], [0, -1], [k, -1] (the batch size traced at export), [-1, size], [N, size], [0, size] */
+    int first = a == BATCH_DIM || a == 0 || a == -1 || a > 0;
+    int flat = sv.n_vec == 2 && !sv.scalar && first &&
+               ((b == -1 && a != -1) || (b >= 0 && (size_t)b == size));
     if (!flat)
         REFUSE(R, "reshapes to a shape other than [N, -1] or [-1, %zu]; minima maps a Reshape only "
                "when it flattens each example", size);
     return flatten(R, x);
+}
+
+/* Shape, Gather, Unsqueeze, Concat: the integer arithmetic torch.onnx.export
+ * writes for x.view(x.size(0), -1) with a dynamic batch. */
+static minima_status op_shape(reader *R)
+{
+    if (R->cur->n_attribute) REFUSE(R, "Shape with start/end is not supported");
+    oval *x;
+    MINIMA_TRY(act_input(R, 0, &x));
+    oval v;
+    memset(&v, 0, sizeof v);
+    v.kind = V_SHAPE;
+    v.node = x->node;
+    v.flat4 = x->flat4;
+    return output(R, v);
+}
+
+static minima_status op_gather(reader *R)
+{
+    static const char *const ok[] = {"axis", NULL};
+    MINIMA_TRY(known_attrs(R, ok));
+    int64_t axis;
+    MINIMA_TRY(attr_int(R, "axis", 0, &axis));
+    if (R->cur->n_input != 2) BAD(R, "has %zu inputs; Gather takes 2", R->cur->n_input);
+    oval *sh, idx;
+    MINIMA_TRY(input_val(R, 0, &sh));
+    if (sh->kind != V_SHAPE || axis != 0)
+        REFUSE(R, "minima maps Gather only to pick one dimension of a Shape");
+    MINIMA_TRY(int_input(R, 1, &idx));
+    if (idx.n_vec != 1) REFUSE(R, "gathers %d indices; minima picks one", idx.n_vec);
+    minima_shape s = R->nodes[sh->node].nd.shape;
+    int rank = s.rank == 3 || sh->flat4 ? 4 : 2;
+    int64_t dims[4] = {BATCH_DIM, s.c, s.h, s.w};
+    if (sh->flat4) dims[2] = dims[3] = 1;
+    int64_t k = idx.vec[0] < 0 ? idx.vec[0] + rank : idx.vec[0];
+    if (k < 0 || k >= rank) BAD(R, "index %lld is outside a shape of %d dimensions",
+                                (long long)idx.vec[0], rank);
+    oval v;
+    memset(&v, 0, sizeof v);
+    v.kind = V_VEC;
+    v.n_vec = 1;
+    v.scalar = idx.scalar;
+    v.vec[0] = dims[k];
+    return output(R, v);
+}
+
+static minima_status op_unsqueeze(reader *R)
+{
+    static const char *const ok[] = {"axes", NULL};
+    MINIMA_TRY(known_attrs(R, ok));
+    oval x, axes;
+    MINIMA_TRY(int_input(R, 0, &x));
+    if (R->opset < 13) {
+        const Onnx__AttributeProto *a = attr(R->cur, "axes");
+        memset(&axes, 0, sizeof axes);
+        axes.n_vec = a && a->n_ints == 1 ? 1 : 0;
+        if (axes.n_vec) axes.vec[0] = a->ints[0];
+    } else {
+        if (R->cur->n_input != 2) BAD(R, "has %zu inputs; Unsqueeze takes 2", R->cur->n_input);
+        MINIMA_TRY(int_input(R, 1, &axes));
+    }
+    if (!x.scalar || axes.n_vec != 1 || (axes.vec[0] != 0 && axes.vec[0] != -1))
+        REFUSE(R, "minima maps Unsqueeze only to turn one computed dimension into a vector");
+    x.scalar = 0;
+    return output(R, x);
+}
+
+static minima_status op_concat(reader *R)
+{
+    static const char *const ok[] = {"axis", NULL};
+    MINIMA_TRY(known_attrs(R, ok));
+    int64_t axis;
+    MINIMA_TRY(attr_int(R, "axis", 0, &axis));
+    if (axis != 0 && axis != -1) REFUSE(R, "minima maps Concat only to build a shape vector (axis 0)");
+    oval out;
+    memset(&out, 0, sizeof out);
+    out.kind = V_VEC;
+    for (size_t k = 0; k < R->cur->n_input; k++) {
+        oval part;
+        MINIMA_TRY(int_input(R, k, &part));
+        if (part.scalar || out.n_vec + part.n_vec > MAX_VEC)
+            REFUSE(R, "minima maps Concat only to build a shape vector of up to %d entries", MAX_VEC);
+        memcpy(out.vec + out.n_vec, part.vec, (size_t)part.n_vec * sizeof *part.vec);
+        out.n_vec += part.n_vec;
+    }
+    return output(R, out);
 }
 
 static minima_status op_batchnorm(reader *R)
@@ -952,6 +1077,10 @@ static minima_status map_node(reader *R)
     if (!strcmp(op, "GlobalAveragePool")) return op_gap(R);
     if (!strcmp(op, "Flatten")) return op_flatten(R);
     if (!strcmp(op, "Reshape")) return op_reshape(R);
+    if (!strcmp(op, "Shape")) return op_shape(R);
+    if (!strcmp(op, "Gather")) return op_gather(R);
+    if (!strcmp(op, "Unsqueeze")) return op_unsqueeze(R);
+    if (!strcmp(op, "Concat")) return op_concat(R);
     if (!strcmp(op, "BatchNormalization")) return op_batchnorm(R);
     if (!strcmp(op, "Pad")) return op_pad(R);
     if (!strcmp(op, "Constant")) return op_constant(R);
