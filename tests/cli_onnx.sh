@@ -97,4 +97,30 @@ printf 'not a model' >"$TMP/junk.onnx"
 run "not ONNX: exit 2" 2 "$BIN" info --model "$TMP/junk.onnx"
 has "not ONNX: said" "$TMP/err" "is not an ONNX model"
 
+# ---- writing: rescale --out r.onnx, train --out m.onnx ---------------------------
+run "rescale --out r.onnx" 0 "$BIN" rescale --model "$L" --neurons 3:1 --out "$TMP/r.onnx" \
+    "${D[@]}" --check
+run "eval of the rescaled ONNX" 0 "$BIN" eval --model "$TMP/r.onnx" "${D[@]}" --json
+cp "$TMP/out" "$TMP/eval_r.json"
+run "eval of the original" 0 "$BIN" eval --model "$L" "${D[@]}" --json
+cp "$TMP/out" "$TMP/eval_l.json"
+if [ -n "$PY" ]; then
+    "$PY" -c "import json; print(json.load(open('$TMP/eval_l.json'))['loss'])" >"$TMP/want"
+    pyjson "rescaled ONNX: the same function" "abs(out['loss'] - $(cat "$TMP/want")) <= 1e-10 * abs($(cat "$TMP/want"))" "$TMP/eval_r.json"
+fi
+run "rescaled ONNX: info" 0 "$BIN" info --model "$TMP/r.onnx"
+has "rescaled ONNX: the graph" "$TMP/err" "1x12x12:conv4k3p1,relu,maxpool2,conv6k3,relu,maxpool2,flatten,10,relu,5"
+run "train --out m.onnx" 0 "$BIN" train --data synthetic:blobs:64:classes=3:d=6 --arch "6:8,relu,res(8,relu,8),3" \
+    --epochs 1 --out "$TMP/m.onnx"
+run "trained ONNX: eval" 0 "$BIN" eval --model "$TMP/m.onnx" --data synthetic:blobs:64:classes=3:d=6
+run "safetensors to ONNX and back" 0 "$BIN" rescale --model "$TMP/m.onnx" --alpha 1,2,0.5 --out "$TMP/m.safetensors"
+if [ -n "$PY" ] && "$PY" -c "import onnx" 2>/dev/null; then
+    for f in r m; do
+        if "$PY" -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)" "$TMP/$f.onnx" 2>"$TMP/err"; then
+            ok; else bad "onnx.checker refuses $f.onnx"; cat "$TMP/err" >&2; fi
+    done
+else
+    echo "skip: onnx.checker (python3-onnx not installed)" >&2
+fi
+
 echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]

@@ -1049,6 +1049,14 @@ static minima_status op_alias(reader *R, int dropout)
         minima_free(m);
         if (tm != 0) REFUSE(R, "training_mode is set; minima reads a model in evaluation mode");
     }
+    if (!dropout && x->kind == V_NODE) {
+        /* Identity on the data: minima's identity node (what minima writes for one) */
+        int idx = 0;
+        MINIMA_TRY(new_node(R, MINIMA_NODE_IDENTITY, x->node, &idx));
+        oval v = node_val(idx);
+        v.flat4 = x->flat4;
+        return output(R, v);
+    }
     oval v = *x;
     v.fresh = 0;
     if (R->cur->n_output < 1 || !R->cur->output[0]) BAD(R, "has no output");
@@ -1250,6 +1258,24 @@ static minima_status build(reader *R, const Onnx__ModelProto *mp, const minima_l
              s_or(mp->producer_version, ""), R->opset);
     if (st == MINIMA_OK) st = minima_model_set_meta(m, "onnx_producer", prod);
     if (st == MINIMA_OK && R->folded) st = minima_model_set_meta(m, "onnx_folded", R->folded);
+    for (size_t i = 0; st == MINIMA_OK && i < mp->n_metadata_props; i++) {
+        const char *key = s_or(mp->metadata_props[i]->key, ""), *val = s_or(mp->metadata_props[i]->value, "");
+        if (!key[0] || !strcmp(key, "onnx_producer") || !strcmp(key, "onnx_folded")) continue;
+        if (!strcmp(key, "minima.loss")) {
+            st = minima_loss_parse(val, &m->loss);
+        } else if (!strcmp(key, "minima.folded_batchnorm")) {
+            /* a file minima wrote: the nodes it had folded a BatchNorm into */
+            for (int j = 1; j < m->n_nodes; j++) {
+                const char *nm = m->nodes[j].name;
+                size_t l = nm ? strlen(nm) : 0;
+                for (const char *p = val; l && (p = strstr(p, nm)); p += l)
+                    if ((p == val || p[-1] == ',') && (p[l] == ',' || p[l] == '\0'))
+                        m->nodes[j].folded_batchnorm = 1;
+            }
+        } else {
+            st = minima_model_set_meta(m, key, val);
+        }
+    }
     if (st == MINIMA_OK && opts->activation_set)
         st = minima_model_set_activation(m, opts->activation, opts->leaky_slope);
     if (st != MINIMA_OK) {
