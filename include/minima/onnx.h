@@ -30,9 +30,11 @@
  *   AveragePool    kernel_shape, strides, symmetric pads, floor mode; with
  *                  pads, count_include_pad = 1 (what minima's avgpool2d
  *                  computes; ONNX's default 0 is refused)
- *   GlobalAveragePool, Flatten (axis 1), Reshape to [N, -1], [0, -1],
- *                  [-1, -1]-free forms [k, -1] or [-1, C*H*W] (a flatten;
- *                  the shape a Constant or an initializer)
+ *   GlobalAveragePool, Flatten (axis 1), and Reshape when it flattens each
+ *                  example: to [N, -1], [0, -1], [k, -1] or [-1, C*H*W], the
+ *                  shape a constant or computed by Shape, Gather (index of
+ *                  one dimension), Unsqueeze and Concat from the batch size
+ *                  (what x.view(x.size(0), -1) exports with a dynamic batch)
  *   BatchNormalization (training_mode 0) right after a Conv, Gemm or MatMul
  *                  whose output nothing else reads: folded into it as for a
  *                  state dict (safetensors.h): s = scale / sqrt(var + epsilon),
@@ -42,11 +44,15 @@
  *                  symmetric, read by an AveragePool or a Conv: added to
  *                  that node's padding (PyTorch 1.13 writes
  *                  Constant + Pad + AveragePool for nn.AvgPool2d(padding=p))
- *   Constant, Identity, Dropout (removed: evaluation mode)
+ *   Identity       identity on the data; on a constant, the same constant
+ *   Constant, Dropout (removed: evaluation mode)
  *
  * The graph has one input (the data: [N, C, H, W] or [N, D], N free) and
  * one output; initializers of type FLOAT or DOUBLE (raw_data little-endian,
- * or float_data / double_data), converted to double exactly. Everything
+ * or float_data / double_data), converted to double exactly. Float
+ * attributes (LeakyRelu alpha, BatchNormalization epsilon, Gemm alpha and
+ * beta) are single precision in ONNX; the shortest decimal that rounds to
+ * the stored float (0.1, 1e-05: what PyTorch computed with) is used. Everything
  * else is refused: an operator not in the list, a node in another domain,
  * an attribute the mapping does not honour, broadcasting, a dimension that
  * is not fixed, external data, a second graph input or output:
@@ -70,15 +76,22 @@
  * arch is refused (the file carries its graph); order, expected_inputs and
  * ignore_unknown do not apply.
  *
- * Writing (minima_model_save_onnx): a new ModelProto (ir_version 8, opset
+ * Writing (minima_model_save_onnx): a new ModelProto (ir_version 7, opset
  * 13, producer "minima") with one node per minima node: Conv, Gemm
  * (transB = 1), MaxPool, AveragePool (count_include_pad = 1),
  * GlobalAveragePool then Flatten, Flatten, Add, Relu, LeakyRelu, Tanh,
  * Identity; initializers "<node name>.weight" / ".bias" (the node index
- * when the name is empty) of type DOUBLE (MINIMA_DTYPE_F64) or FLOAT
- * (F32); input "input" [N, ...] and output "output" [N, outputs] with N
- * symbolic. A BatchNorm folded at load stays folded. Atomic, as
- * minima_model_save.
+ * when the name is empty; names must be distinct, MINIMA_EINVAL otherwise)
+ * of type DOUBLE (MINIMA_DTYPE_F64) or FLOAT (F32, each value rounded;
+ * MINIMA_ERANGE for a finite value outside float range); input "input"
+ * [N, ...] and output "output" with N symbolic; metadata_props
+ * "minima.loss", "minima.folded_batchnorm" (the names of the nodes a
+ * BatchNorm was folded into) and every key of model->meta except
+ * onnx_producer and onnx_folded, all read back by the reader. A model read
+ * from ONNX is written this way too: its BatchNorms stay folded and the
+ * original file's node names, opset and other contents are not kept.
+ * Reading the file back gives the same graph and, for F64, the same
+ * parameters bit for bit. Atomic, as minima_model_save.
  *
  * A build without protobuf-c (or without ONNX's onnx.proto) has these
  * functions, and they return MINIMA_EUNSUPPORTED naming the Debian packages
