@@ -128,7 +128,7 @@ static void fixtures_match_pytorch(void)
     CHECK(all != NULL);
     if (!all) return;
     static const char *const names[] = {"lenet", "bn_fold", "bn_preserve", "residual", "mlp",
-                                        "strided_f64", "avgpad", "matmul"};
+                                        "strided_f64", "avgpad", "matmul", "zeropad"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         minima_model *m = check_fixture(all, names[i]);
         if (!m) continue;
@@ -155,6 +155,12 @@ static void fixtures_match_pytorch(void)
             /* Constant + Pad + AveragePool: one avgpool2d with padding 1 */
             CHECK(m->nodes[3].kind == MINIMA_NODE_AVGPOOL2D && m->nodes[3].padding[0] == 1 &&
                   m->nodes[3].padding[1] == 1);
+        }
+        if (!strcmp(names[i], "zeropad")) {
+            /* ZeroPad2d(1) + Conv2d(padding 0), opset 9: one conv2d with padding 1 */
+            CHECK(m->nodes[1].kind == MINIMA_NODE_CONV2D && m->nodes[1].padding[0] == 1 &&
+                  m->nodes[1].padding[1] == 1 && m->nodes[3].kind == MINIMA_NODE_MAXPOOL2D &&
+                  m->nodes[3].padding[0] == 1);
         }
         if (!strcmp(names[i], "matmul")) {
             CHECK(m->is_mlp && m->has_bias && !strcmp(m->layer_names[0], "w"));
@@ -208,6 +214,14 @@ static void refusals(void)
     CHECK_STATUS(minima_model_load(harness_fixture("onnx/bad_op.onnx"), NULL, &m), MINIMA_EUNSUPPORTED);
     CHECK(strstr(minima_last_error(), "Sigmoid") && strstr(minima_last_error(), "node 0") &&
           strstr(minima_last_error(), "Gemm"));
+    /* one initializer read by two nodes: two independent copies */
+    CHECK_OK(minima_model_load(harness_fixture("onnx/tied.onnx"), NULL, &m));
+    if (m) {
+        CHECK(m->n_params == 2 * (16 + 4));
+        CHECK(memcmp(m->theta, m->theta + 20, 20 * sizeof *m->theta) == 0);
+        minima_model_free(m);
+        m = NULL;
+    }
     /* --arch with an ONNX file */
     minima_load_options o = minima_load_default_options();
     o.arch = "6:4,relu,2";
@@ -374,7 +388,7 @@ static void round_trip(const minima_model *m, const char *what)
 static void writing(void)
 {
     static const char *const names[] = {"lenet", "bn_fold", "bn_preserve", "residual", "mlp",
-                                        "strided_f64", "avgpad", "matmul"};
+                                        "strided_f64", "avgpad", "matmul", "zeropad"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char file[64];
         snprintf(file, sizeof file, "onnx/%s.onnx", names[i]);

@@ -90,6 +90,8 @@ typedef struct {
     char *folded;              /* the "onnx_folded" metadata */
     size_t folded_len;
     int opset;
+    const Onnx__TensorProto **params;  /* the initializers read as weights or biases so far */
+    int n_params, cap_params;
     /* the ONNX node being mapped, for messages */
     const Onnx__NodeProto *cur;
     size_t cur_index;
@@ -371,6 +373,31 @@ static void node_name(reader *R, bnode *b, const char *weight_name)
     if (ok) memcpy(b->name, name, sizeof name);
 }
 
+/* A tensor read as a node's weight or bias. One read twice (two nodes
+ * sharing an initializer: tied weights, or equal-valued tensors the
+ * exporter merged, as torch.onnx.export does in evaluation mode) becomes
+ * two independent parameters, with a warning. */
+static minima_status note_param(reader *R, const Onnx__TensorProto *t)
+{
+    for (int i = 0; i < R->n_params; i++)
+        if (R->params[i] == t) {
+            minima_log(MINIMA_LOG_WARN, "'%s': %s reads initializer '%.200s', which an earlier node "
+                       "reads too; minima gives each node its own copy (independent parameters: if "
+                       "the PyTorch module ties them, curvature and gradients here are those of the "
+                       "untied network)", R->path, here(R), s_or(t->name, "unnamed"));
+            return MINIMA_OK;
+        }
+    if (R->n_params == R->cap_params) {
+        int nc = R->cap_params ? 2 * R->cap_params : 32;
+        const Onnx__TensorProto **np = minima_realloc(R->params, (size_t)nc, sizeof *np);
+        if (!np) return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
+        R->params = np;
+        R->cap_params = nc;
+    }
+    R->params[R->n_params++] = t;
+    return MINIMA_OK;
+}
+
 /* ---- shapes -------------------------------------------------------------- */
 
 static minima_status window_out(reader *R, int in, int k, int s, int p, int d, int *out)
@@ -461,6 +488,8 @@ static minima_status op_conv(reader *R)
     MINIMA_TRY(window_out(R, in.h, kernel[0], strides[0], b->nd.padding[0], dil[0], &ho));
     MINIMA_TRY(window_out(R, in.w, kernel[1], strides[1], b->nd.padding[1], dil[1], &wo));
     b->nd.shape = (minima_shape){3, b->nd.out, ho, wo};
+    MINIMA_TRY(note_param(R, wt));
+    if (bt) MINIMA_TRY(note_param(R, bt));
     MINIMA_TRY(read_params(R, wt, &b->w, &b->n_w));
     if (bt) {
         MINIMA_TRY(read_params(R, bt, &b->b, &b->n_b));
@@ -508,6 +537,8 @@ static minima_status op_gemm(reader *R)
     b->nd.shape = (minima_shape){1, outf, 1, 1};
     double *w;
     size_t nw;
+    MINIMA_TRY(note_param(R, wt));
+    if (ct) MINIMA_TRY(note_param(R, ct));
     MINIMA_TRY(read_params(R, wt, &w, &nw));
     b->w = w;
     b->n_w = nw;
@@ -571,6 +602,7 @@ static minima_status op_matmul(reader *R)
                minima_shape_size(in));
     double *w;
     size_t nw;
+    MINIMA_TRY(note_param(R, wt));
     MINIMA_TRY(read_params(R, wt, &w, &nw));
     double *t = minima_alloc(nw, sizeof *t);
     if (!t) { minima_free(w); return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path); }
@@ -620,6 +652,7 @@ static minima_status op_add(reader *R)
                    s_or(ct->name, "unnamed"), C);
         double *c;
         size_t nc;
+        MINIMA_TRY(note_param(R, ct));
         MINIMA_TRY(read_params(R, ct, &c, &nc));
         if (!b->b) {
             b->b = c;
@@ -1183,6 +1216,7 @@ static void reader_free(reader *R)
     minima_free(R->nodes);
     minima_free(R->vals);
     minima_free(R->folded);
+    minima_free(R->params);
 }
 
 static minima_status build(reader *R, const Onnx__ModelProto *mp, const minima_load_options *opts,
