@@ -102,6 +102,7 @@ static minima_model *check_fixture(const cJSON *all, const char *name)
         CHECK_OK(minima_net_outputs(net, NULL, got));
         double r = harness_vec_reldiff(got, want, (size_t)no, 1e-300);
         CHECK_MSG(r <= 1e-10, "%s: engine outputs differ from PyTorch's by %.3g relative", name, r);
+        printf("%-12s outputs vs PyTorch float64: max relative difference %.2e\n", name, r);
         double loss, acc;
         CHECK_OK(minima_net_loss(net, NULL, &loss, &acc));
         CHECK_REL(loss, cJSON_GetObjectItemCaseSensitive(e, "loss_ce")->valuedouble, 1e-10);
@@ -219,6 +220,13 @@ static void refusals(void)
     if (m) {
         CHECK(m->n_params == 2 * (16 + 4));
         CHECK(memcmp(m->theta, m->theta + 20, 20 * sizeof *m->theta) == 0);
+        minima_model_free(m);
+        m = NULL;
+    }
+    /* Dropout with training_mode false (a BOOL initializer): removed */
+    CHECK_OK(minima_model_load(harness_fixture("onnx/dropout.onnx"), NULL, &m));
+    if (m) {
+        CHECK(m->n_nodes == 3 && m->n_params == 16 + 8 + 2);
         minima_model_free(m);
         m = NULL;
     }

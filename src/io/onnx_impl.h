@@ -27,8 +27,8 @@ minima_status minima_onnx_read_file(const char *path, Onnx__ModelProto **out);
  * dim is negative or the product overflows. */
 minima_status minima_onnx_numel(const char *path, const Onnx__TensorProto *t, size_t *n);
 
-/* t's values as doubles (FLOAT or DOUBLE; also the integer types, exactly
- * when they fit). *values is minima_alloc'ed (n may be 0: then NULL). */
+/* t's values as doubles (FLOAT or DOUBLE; also INT64, INT32 and BOOL,
+ * exactly when they fit). *values is minima_alloc'ed (n may be 0: then NULL). */
 minima_status minima_onnx_tensor_doubles(const char *path, const Onnx__TensorProto *t,
                                          double **values, size_t *n);
 /* t's values as int64 (INT64 or INT32). */

@@ -186,6 +186,7 @@ static int elem_size(int32_t type)
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return 8;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return 8;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return 4;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return 1;
     default: return 0;
     }
 }
@@ -230,7 +231,8 @@ minima_status minima_onnx_tensor_doubles(const char *path, const Onnx__TensorPro
     MINIMA_TRY(check_location(path, t));
     if (!elem_size(t->data_type))
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "'%s': tensor '%.200s' has data type %d; minima reads "
-                    "parameters of type FLOAT (1) or DOUBLE (11)", path, tname(t), (int)t->data_type);
+                    "parameters of type FLOAT (1) or DOUBLE (11) (and integer or boolean settings)",
+                    path, tname(t), (int)t->data_type);
     size_t n;
     int raw;
     MINIMA_TRY(minima_onnx_numel(path, t, &n));
@@ -260,6 +262,9 @@ minima_status minima_onnx_tensor_doubles(const char *path, const Onnx__TensorPro
             break;
         case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
             v[i] = (double)(raw ? (int64_t)le(r + 8 * i, 8) : t->int64_data[i]);
+            break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+            v[i] = raw ? (r[i] != 0) : (t->int32_data[i] != 0);
             break;
         default:
             v[i] = (double)(raw ? (int32_t)(uint32_t)le(r + 4 * i, 4) : t->int32_data[i]);
