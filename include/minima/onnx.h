@@ -89,7 +89,8 @@
  * BatchNorm was folded into) and every key of model->meta except
  * onnx_producer and onnx_folded, all read back by the reader. A model read
  * from ONNX is written this way too: its BatchNorms stay folded and the
- * original file's node names, opset and other contents are not kept.
+ * original file's node names, opset and other contents are not kept (its
+ * FLOAT graph would round new parameters to float32; DOUBLE keeps them).
  * Reading the file back gives the same graph and, for F64, the same
  * parameters bit for bit. Atomic, as minima_model_save.
  *
