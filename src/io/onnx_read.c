@@ -85,12 +85,16 @@ typedef struct {
     const Onnx__GraphProto *g;
     oval *vals;
     int n_vals, cap_vals;
+    int *hash;                 /* find_val's table: indices into vals, -1 empty */
+    size_t hash_size;
     bnode *nodes;
     int n_nodes, cap_nodes;
     char *folded;              /* the "onnx_folded" metadata */
     size_t folded_len;
     int opset;
     const Onnx__TensorProto **params;  /* the initializers read as weights or biases so far */
+    const char **reads;                /* every name a node or the output reads, sorted */
+    size_t n_reads;
     int n_params, cap_params;
     /* the ONNX node being mapped, for messages */
     const Onnx__NodeProto *cur;
@@ -113,12 +117,30 @@ static const char *here(const reader *R)
 #define BAD(R, ...) do { char msg_[600]; snprintf(msg_, sizeof msg_, __VA_ARGS__); \
     return minima_error(MINIMA_EFORMAT, "'%s': %s: %s", (R)->path, here(R), msg_); } while (0)
 
+/* Values are found by name through an open-addressing hash table of
+ * indices into vals (size a power of two, at least twice the values). */
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
 static oval *find_val(reader *R, const char *name)
 {
-    if (!name) return NULL;
-    for (int i = R->n_vals - 1; i >= 0; i--)
+    if (!name || !R->hash_size) return NULL;
+    for (size_t h = hash_str(name) & (R->hash_size - 1);; h = (h + 1) & (R->hash_size - 1)) {
+        int i = R->hash[h];
+        if (i < 0) return NULL;
         if (!strcmp(R->vals[i].name, name)) return &R->vals[i];
-    return NULL;
+    }
+}
+
+static void hash_insert(reader *R, int i)
+{
+    size_t h = hash_str(R->vals[i].name) & (R->hash_size - 1);
+    while (R->hash[h] >= 0) h = (h + 1) & (R->hash_size - 1);
+    R->hash[h] = i;
 }
 
 static minima_status add_val(reader *R, const char *name, oval v)
@@ -131,24 +153,61 @@ static minima_status add_val(reader *R, const char *name, oval v)
     if (R->n_vals == R->cap_vals) {
         int nc = R->cap_vals ? 2 * R->cap_vals : 64;
         oval *nv = minima_realloc(R->vals, (size_t)nc, sizeof *nv);
-        if (!nv) return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
+        int *nh = minima_alloc(4 * (size_t)nc, sizeof *nh);
+        if (!nv || !nh) {
+            if (nv) R->vals = nv;
+            minima_free(nh);
+            return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
+        }
         R->vals = nv;
         R->cap_vals = nc;
+        minima_free(R->hash);
+        R->hash = nh;
+        R->hash_size = 4 * (size_t)nc;
+        for (size_t k = 0; k < R->hash_size; k++) R->hash[k] = -1;
+        for (int k = 0; k < R->n_vals; k++) hash_insert(R, k);
     }
     v.name = name;
-    R->vals[R->n_vals++] = v;
+    R->vals[R->n_vals] = v;
+    hash_insert(R, R->n_vals);
+    R->n_vals++;
     return MINIMA_OK;
 }
 
-/* How many times a value is read (node inputs and graph outputs). */
+/* How many times a value is read (node inputs and graph outputs): a binary
+ * search in the sorted list of every name read (reads_init). */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static minima_status reads_init(reader *R)
+{
+    size_t n = R->g->n_output;
+    for (size_t i = 0; i < R->g->n_node; i++) n += R->g->node[i]->n_input;
+    R->reads = minima_alloc(n ? n : 1, sizeof *R->reads);
+    if (!R->reads) return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
+    size_t k = 0;
+    for (size_t i = 0; i < R->g->n_node; i++)
+        for (size_t j = 0; j < R->g->node[i]->n_input; j++)
+            if (R->g->node[i]->input[j]) R->reads[k++] = R->g->node[i]->input[j];
+    for (size_t i = 0; i < R->g->n_output; i++)
+        if (R->g->output[i]->name) R->reads[k++] = R->g->output[i]->name;
+    qsort(R->reads, k, sizeof *R->reads, cmp_str);
+    R->n_reads = k;
+    return MINIMA_OK;
+}
+
 static int uses(const reader *R, const char *name)
 {
+    size_t lo = 0, hi = R->n_reads;
+    while (lo < hi) {                  /* first entry >= name */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(R->reads[mid], name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
     int n = 0;
-    for (size_t i = 0; i < R->g->n_node; i++)
-        for (size_t k = 0; k < R->g->node[i]->n_input; k++)
-            if (R->g->node[i]->input[k] && !strcmp(R->g->node[i]->input[k], name)) n++;
-    for (size_t i = 0; i < R->g->n_output; i++)
-        if (R->g->output[i]->name && !strcmp(R->g->output[i]->name, name)) n++;
+    while (lo < R->n_reads && !strcmp(R->reads[lo], name)) { n++; lo++; }
     return n;
 }
 
@@ -1151,11 +1210,11 @@ static minima_status check_opset(reader *R, const Onnx__ModelProto *mp)
     return MINIMA_OK;
 }
 
-static int is_initializer(const reader *R, const char *name)
+/* Before the nodes are mapped, the only constants known are the initializers. */
+static int is_initializer(reader *R, const char *name)
 {
-    for (size_t i = 0; i < R->g->n_initializer; i++)
-        if (R->g->initializer[i]->name && name && !strcmp(R->g->initializer[i]->name, name)) return 1;
-    return 0;
+    const oval *v = find_val(R, name);
+    return v && v->kind == V_CONST;
 }
 
 /* The graph input (the data): [N, C, H, W] or [N, D], N free. */
@@ -1217,6 +1276,8 @@ static void reader_free(reader *R)
     minima_free(R->vals);
     minima_free(R->folded);
     minima_free(R->params);
+    minima_free(R->reads);
+    minima_free(R->hash);
 }
 
 static minima_status build(reader *R, const Onnx__ModelProto *mp, const minima_load_options *opts,
@@ -1234,6 +1295,7 @@ static minima_status build(reader *R, const Onnx__ModelProto *mp, const minima_l
         v.t = R->g->initializer[i];
         MINIMA_TRY(add_val(R, R->g->initializer[i]->name, v));
     }
+    MINIMA_TRY(reads_init(R));
     MINIMA_TRY(graph_input(R));
     for (size_t i = 0; i < R->g->n_node; i++) {
         R->cur = R->g->node[i];
@@ -1252,14 +1314,18 @@ static minima_status build(reader *R, const Onnx__ModelProto *mp, const minima_l
                             "computation (minima runs every node and returns the last)", R->path,
                             s_or(R->g->output[0]->name, "?"));
     /* Every node except the output must be read by a later one. */
-    for (int i = 0; i < R->n_nodes - 1; i++) {
-        int read = 0;
-        for (int j = i + 1; j < R->n_nodes && !read; j++)
-            for (int k = 0; k < R->nodes[j].nd.n_inputs; k++) read |= R->nodes[j].nd.inputs[k] == i;
-        if (!read)
-            return minima_error(MINIMA_EUNSUPPORTED, "'%s': a branch of the graph ends without reaching "
-                                "the output; minima's graphs have one output", R->path);
-    }
+    char *read = minima_calloc((size_t)R->n_nodes, 1);
+    if (!read) return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
+    for (int j = 1; j < R->n_nodes; j++)
+        for (int k = 0; k < R->nodes[j].nd.n_inputs; k++) read[R->nodes[j].nd.inputs[k]] = 1;
+    int dead = -1;
+    for (int i = 0; i < R->n_nodes - 1 && dead < 0; i++)
+        if (!read[i]) dead = i;
+    minima_free(read);
+    if (dead >= 0)
+        return minima_error(MINIMA_EUNSUPPORTED, "'%s': a branch of the graph ends without reaching "
+                            "the output (at minima node %d, %s); minima's graphs have one output",
+                            R->path, dead, minima_node_kind_name(R->nodes[dead].nd.kind));
     minima_node *nodes = minima_calloc((size_t)R->n_nodes, sizeof *nodes);
     if (!nodes) return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
     for (int i = 0; i < R->n_nodes; i++) {
