@@ -129,7 +129,7 @@ static void fixtures_match_pytorch(void)
     CHECK(all != NULL);
     if (!all) return;
     static const char *const names[] = {"lenet", "bn_fold", "bn_preserve", "residual", "mlp",
-                                        "strided_f64", "avgpad", "matmul", "zeropad"};
+                                        "strided_f64", "avgpad", "matmul", "zeropad", "gemm_attrs"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         minima_model *m = check_fixture(all, names[i]);
         if (!m) continue;
@@ -396,7 +396,7 @@ static void round_trip(const minima_model *m, const char *what)
 static void writing(void)
 {
     static const char *const names[] = {"lenet", "bn_fold", "bn_preserve", "residual", "mlp",
-                                        "strided_f64", "avgpad", "matmul", "zeropad"};
+                                        "strided_f64", "avgpad", "matmul", "zeropad", "gemm_attrs"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char file[64];
         snprintf(file, sizeof file, "onnx/%s.onnx", names[i]);
