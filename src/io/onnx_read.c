@@ -416,10 +416,13 @@ static void node_name(reader *R, bnode *b, const char *weight_name)
         memcpy(name, weight_name, wl - 7);
         name[wl - 7] = '\0';
     } else if (R->cur->name && R->cur->name[0] == '/' && strchr(R->cur->name + 1, '/')) {
-        const char *s = R->cur->name + 1, *last = strrchr(s, '/');
-        size_t len = last ? (size_t)(last - s) : 0;
+        /* "/features/features.3/features.3.0/Conv": the last scope holds the
+         * whole module path, "features.3.0" */
+        const char *last = strrchr(R->cur->name, '/'), *s = last - 1;
+        while (*s != '/') s--;
+        size_t len = (size_t)(last - s - 1);
         if (len < sizeof name) {
-            for (size_t i = 0; i < len; i++) name[i] = s[i] == '/' ? '.' : s[i];
+            memcpy(name, s + 1, len);
             name[len] = '\0';
         }
     } else if (weight_name && wl < sizeof name) {
