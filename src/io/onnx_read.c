@@ -1070,11 +1070,11 @@ static minima_status op_pad(reader *R)
     if (R->opset < 11) {
         const Onnx__AttributeProto *a = attr(R->cur, "pads");
         if (!a) BAD(R, "has no pads");
+        MINIMA_TRY(attr_float(R, "value", 0.0, &value));
         pads = minima_alloc(a->n_ints ? a->n_ints : 1, sizeof *pads);
         if (!pads) return minima_error(MINIMA_ENOMEM, "'%s': out of memory", R->path);
-        memcpy(pads, a->ints, a->n_ints * sizeof *pads);
+        if (a->n_ints) memcpy(pads, a->ints, a->n_ints * sizeof *pads);
         n = a->n_ints;
-        MINIMA_TRY(attr_float(R, "value", 0.0, &value));
     } else {
         const Onnx__TensorProto *pt = NULL;
         if (R->cur->n_input < 2 || R->cur->n_input > 4) BAD(R, "has %zu inputs", R->cur->n_input);
