@@ -58,7 +58,7 @@ extern const char *cli_load_arch;
 /* Everything but the layer order (for a command that adds it under another name). */
 #define CLI_NET_OPTIONS_BUT_ORDER(a) \
     CLI_ACTIVATION_OPTION((a).activation), CLI_ARCH_OPTION, \
-    {"--model", OPT_STRING, &(a).model_path, "the model file (safetensors)", "MODEL"}, \
+    {"--model", OPT_STRING, &(a).model_path, "the model file (safetensors, or ONNX: a name ending in .onnx)", "MODEL"}, \
     {"--data", OPT_STRING, &(a).source, "data set: fashion-mnist[:test], X.npy, IMAGES.idx[.gz], FILE.csv, synthetic:NAME[:N]", "SRC"}, \
     {"--labels", OPT_STRING, &(a).labels, "labels file for IDX or .npy features", "FILE"}, \
     {"--subset", OPT_SIZE, &(a).subset, "use the first N examples (0: all)", "N", CLI_IN(0, 1e9)}, \

@@ -135,7 +135,7 @@ int minima_cmd_rescale(int argc, char **argv)
     size_t subset = 0;
     uint64_t data_seed = 0;
     const cli_option opts[] = {
-        {"--model", OPT_STRING, &model_path, "the model file (safetensors)", "MODEL"},
+        {"--model", OPT_STRING, &model_path, "the model file (safetensors, or ONNX: a name ending in .onnx)", "MODEL"},
         CLI_MODEL_OPTIONS(activation, order),
         {"--force", OPT_FLAG, &force, "rescale a tanh model although the result is another function", NULL},
         {"--alpha", OPT_STRING, &alpha_s, "layer-wise factors, comma-separated", "a1,...,aK"},

@@ -24,6 +24,7 @@
 #include "minima/model.h"
 #include "minima/net.h"
 #include "minima/npy.h"
+#include "minima/onnx.h"
 #include "minima/plot.h"
 #include "minima/reference.h"
 #include "minima/reparam.h"

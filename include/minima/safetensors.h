@@ -165,11 +165,13 @@ typedef struct {
 minima_load_options minima_load_default_options(void);
 
 /* Reads a model from a safetensors file (see above). opts may be NULL for
- * the defaults. On failure *out is NULL. */
+ * the defaults. On failure *out is NULL. A path whose name ends in ".onnx"
+ * is read as ONNX instead (minima_model_load_onnx, minima/onnx.h). */
 minima_status minima_model_load(const char *path, const minima_load_options *opts,
                                 minima_model **out);
 
-/* Writes the model as a safetensors file. A multilayer perceptron with no
+/* Writes the model as a safetensors file (as ONNX when path's name ends in
+ * ".onnx": minima_model_save_onnx, minima/onnx.h). A multilayer perceptron with no
  * folded BatchNorm is written in the MLP form: tensors "<layer name>.weight"
  * [out, in] and "<layer name>.bias" [out] (PyTorch's layout; "weight" and
  * "bias" for a single layer with the empty name) in dtype F64 or F32 (F32:

@@ -19,6 +19,7 @@
 #include "io/layer_order_impl.h"
 #include "io/model_tensors_impl.h"
 #include "minima/alloc.h"
+#include "minima/onnx.h"
 #include "minima/tempfile.h"
 
 /* ---- dtypes ----------------------------------------------------------- */
@@ -1742,6 +1743,7 @@ minima_status minima_model_load(const char *path, const minima_load_options *opt
 {
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_load: NULL argument");
     *out = NULL;
+    if (minima_path_is_onnx(path)) return minima_model_load_onnx(path, opts, out);   /* onnx.h */
     minima_load_options defaults = minima_load_default_options();
     loader L;
     memset(&L, 0, sizeof L);
@@ -2146,6 +2148,7 @@ fail:
 minima_status minima_model_save(const minima_model *m, const char *path, minima_dtype dtype)
 {
     if (!m || !path) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_save: NULL argument");
+    if (minima_path_is_onnx(path)) return minima_model_save_onnx(m, path, dtype);   /* onnx.h */
     if (dtype != MINIMA_DTYPE_F64 && dtype != MINIMA_DTYPE_F32)
         MINIMA_FAIL(MINIMA_EUNSUPPORTED, "cannot save '%s' as %s: minima writes F64 or F32", path,
                     minima_dtype_name(dtype));
