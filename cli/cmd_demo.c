@@ -672,9 +672,9 @@ int minima_cmd_demo(int argc, char **argv)
     *mlp = (demo_net){.label = "MLP", .arch = "784-64-64-10", .file = "model.safetensors", .prefix = "",
                       .measures = "all", .epochs = 8, .lr = 0, .subset = 5000, .curv_subset = 0,
                       .audit_subset = 1000, .trace_rtol = 0.01, .density_steps = 100};
-    *cnn = (demo_net){.label = "CNN", .arch = "1x28x28:conv8k5,relu,maxpool2,conv16k5,relu,maxpool2,flatten,64,relu,10",
+    *cnn = (demo_net){.label = "CNN", .arch = "1x28x28:conv8k5p2,relu,maxpool2,conv16k5,relu,maxpool2,flatten,64,relu,10",
                       .file = "cnn.safetensors", .prefix = "cnn_", .measures = "all", .epochs = 4,
-                      .adam = 1, .lr = 0.003, .subset = 0, .curv_subset = 500, .audit_subset = 100,
+                      .adam = 1, .lr = 0.002, .subset = 0, .curv_subset = 500, .audit_subset = 100,
                       .trace_rtol = 0.05, .density_steps = 40};
     const cli_option opts[] = {
         {"--out", OPT_STRING, &d.dir, "directory for the models, the figures and report.md", "DIR"},
@@ -687,7 +687,7 @@ int minima_cmd_demo(int argc, char **argv)
         {"--measure", OPT_STRING, &mlp->measures, "measures to audit on the MLP (registry names, comma-separated)", "NAMES"},
         {"--cnn-arch", OPT_STRING, &cnn->arch, "the CNN (SHAPE:LAYER,..., docs/model-files.md), or none", "A"},
         {"--cnn-subset", OPT_SIZE, &cnn->subset, "the CNN's training examples (0: all)", "N", CLI_IN(0, 1e9)},
-        {"--cnn-epochs", OPT_INT, &cnn->epochs, "the CNN's training epochs (Adam, lr 0.003)", "E", CLI_IN(1, 1000000)},
+        {"--cnn-epochs", OPT_INT, &cnn->epochs, "the CNN's training epochs (Adam, lr 0.002)", "E", CLI_IN(1, 1000000)},
         {"--cnn-curvature-subset", OPT_SIZE, &cnn->curv_subset, "training examples of the CNN's curvature (0: all it trained on)", "N", CLI_IN(0, 1e9)},
         {"--cnn-audit-subset", OPT_SIZE, &cnn->audit_subset, "training examples of the CNN's audit, landscapes and theorem checks (0: all)", "N", CLI_IN(0, 1e9)},
         {"--cnn-measure", OPT_STRING, &cnn->measures, "measures to audit on the CNN", "NAMES"},
