@@ -2,7 +2,8 @@
 # cli_onnx.sh — models exported by torch.onnx.export given to the commands
 # with --model X.onnx and no --arch: eval equals PyTorch's loss and accuracy
 # on the fixture's examples (tests/fixtures/onnx_expected.json, written to
-# .npy here), spectrum, sharpness, audit and info run on the exported LeNet
+# .npy here), spectrum --exact on mlp.onnx equals PyTorch's exact Hessian
+# (onnx_hessian.json), spectrum, sharpness, audit and info run on the exported LeNet
 # and residual net, --layers speaks the PyTorch module names, refusals exit 2
 # with the node named, and (when python3-onnx is installed) a model minima
 # writes as ONNX passes onnx.checker. Usage: cli_onnx.sh MINIMA_BINARY.
@@ -58,6 +59,18 @@ PYEOF
             "abs(out['loss'] - $want_loss) <= 1e-10 * abs($want_loss) and abs(out['accuracy'] - $want_acc) <= 1e-12" \
             "$TMP/eval_$net.json"
     done
+    # spectrum --exact on mlp.onnx equals PyTorch's exact Hessian (onnx_hessian.json,
+    # make_onnx_hessian.py): every eigenvalue, and their sum the trace, within 1e-9 of max |lambda|
+    run "spectrum --exact mlp.onnx" 0 "$BIN" spectrum --model "$FIX/onnx/mlp.onnx" --data "$TMP/mlp_x.npy" \
+        --labels "$TMP/mlp_y.npy" --exact --json
+    cp "$TMP/out" "$TMP/exact_mlp.json"
+    W="json.load(open('$FIX/onnx_hessian.json'))"
+    pyjson "spectrum --exact mlp.onnx: PyTorch's eigenvalues" \
+        "(lambda w, g: len(g) == len(w) == 155 and max(map(abs, w)) > 0.1 and max(abs(a - b) for a, b in zip(sorted(g), w)) <= 1e-9 * max(map(abs, w)))($W['eigenvalues'], out['exact']['eigenvalues'])" \
+        "$TMP/exact_mlp.json"
+    pyjson "spectrum --exact mlp.onnx: PyTorch's trace" \
+        "abs(math.fsum(out['exact']['eigenvalues']) - $W['trace']) <= 1e-9 * max(map(abs, $W['eigenvalues']))" \
+        "$TMP/exact_mlp.json"
 else
     echo "skip: eval against PyTorch (no python3-numpy)" >&2
 fi

@@ -2,7 +2,9 @@
  * onto minima's graph: outputs, loss and accuracy against PyTorch's float64
  * ones (tests/fixtures/onnx_expected.json, make_onnx_fixtures.py), the
  * BatchNorm folded by PyTorch and by minima giving the same function,
- * names, the refusals of tests/fixtures/onnx_bad.json, and a battery of
+ * names, the exact Hessian spectrum of mlp.onnx against PyTorch's
+ * (onnx_hessian.json, make_onnx_hessian.py), the refusals of
+ * tests/fixtures/onnx_bad.json, and a battery of
  * damaged files (every truncation, every byte flipped, huge lengths,
  * deep nesting) that must fail cleanly. */
 #include <cjson/cJSON.h>
@@ -14,6 +16,8 @@
 #include "harness.h"
 #include "minima/alloc.h"
 #include "minima/data.h"
+#include "minima/eigen.h"
+#include "minima/linop.h"
 #include "minima/model.h"
 #include "minima/net.h"
 #include "minima/onnx.h"
@@ -194,6 +198,98 @@ static void batchnorm_exports_agree(void)
     }
     minima_model_free(a);
     minima_model_free(b);
+}
+
+/* The spectrum of the exact Hessian the way `minima spectrum --exact`
+ * takes it (minima_linop_hessian, minima_linop_to_dense,
+ * minima_spectrum_dense): values (P), ascending; returns the trace. */
+static double exact_spectrum(const minima_model *m, const minima_dataset *d, double *values)
+{
+    size_t P = m->n_params;
+    double trace = NAN;
+    minima_net *net = NULL;
+    minima_linop *op = NULL;
+    double *h = malloc(P * P * sizeof *h);
+    CHECK(h != NULL);
+    CHECK_OK(minima_net_create(&net, m, d, NULL));
+    if (net) CHECK_OK(minima_linop_hessian(&op, net));
+    if (op && h) {
+        CHECK_OK(minima_linop_to_dense(op, h));
+        CHECK_OK(minima_spectrum_dense(P, h, values, NULL));
+        trace = 0;
+        for (size_t i = 0; i < P; i++) trace += h[i * P + i];
+    }
+    minima_linop_free(op);
+    minima_net_free(net);
+    free(h);
+    return trace;
+}
+
+static double max_abs_diff(const double *a, const double *b, size_t n)
+{
+    double r = 0;
+    for (size_t i = 0; i < n; i++) r = fmax(r, fabs(a[i] - b[i]));
+    return r;
+}
+
+/* `spectrum --exact` on the smallest ONNX fixture with a piecewise-linear
+ * and a smooth activation (mlp.onnx: leaky_relu(0.1), tanh; P = 155) against
+ * PyTorch's float64 Hessian (torch.autograd.functional.hessian, eigvalsh):
+ * every eigenvalue and the trace within 1e-9 of the largest |lambda|. The
+ * check can fail: the spectrum is not ~0, and one weight moved by 1e-6
+ * moves it by more than the tolerance. */
+static void hessian_matches_pytorch(void)
+{
+    char *text = slurp(harness_fixture("onnx_hessian.json"), NULL);
+    cJSON *hj = text ? cJSON_Parse(text) : NULL, *all = expected();
+    free(text);
+    CHECK(hj != NULL && all != NULL);
+    if (!hj || !all) { cJSON_Delete(hj); cJSON_Delete(all); return; }
+    const char *name = cJSON_GetObjectItemCaseSensitive(hj, "fixture")->valuestring;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(all, name);
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(hj, "eigenvalues");
+    minima_model *m = NULL;
+    CHECK(e != NULL && ev != NULL);
+    if (e) CHECK_OK(minima_model_load(harness_fixture(cJSON_GetObjectItemCaseSensitive(e, "file")->valuestring),
+                                      NULL, &m));
+    size_t P = m ? m->n_params : 0;
+    CHECK(m != NULL && ev && (size_t)cJSON_GetArraySize(ev) == P &&
+          P == (size_t)cJSON_GetObjectItemCaseSensitive(hj, "n_params")->valueint);
+    minima_dataset *d = m ? fixture_data(e, minima_model_n_outputs(m)) : NULL;
+    double *want = malloc((P + 1) * sizeof *want), *got = malloc((P + 1) * sizeof *got);
+    double *moved = malloc((P + 1) * sizeof *moved);
+    if (d && want && got && moved && (size_t)cJSON_GetArraySize(ev) == P) {
+        size_t i = 0;
+        double scale = 0;
+        for (const cJSON *v = ev->child; v; v = v->next) {
+            want[i] = v->valuedouble;
+            scale = fmax(scale, fabs(want[i++]));
+        }
+        double trace_want = cJSON_GetObjectItemCaseSensitive(hj, "trace")->valuedouble;
+        double trace = exact_spectrum(m, d, got);
+        double r = max_abs_diff(got, want, P);
+        CHECK_MSG(scale > 0.1, "PyTorch's spectrum is ~0 (max |lambda| %.3g): the check would be empty", scale);
+        CHECK_MSG(r <= 1e-9 * scale, "%s: exact Hessian eigenvalues differ from PyTorch's by %.3g (max |lambda| "
+                  "%.3g)", name, r, scale);
+        CHECK_MSG(fabs(trace - trace_want) <= 1e-9 * scale, "%s: trace %.17g, PyTorch %.17g", name, trace,
+                  trace_want);
+        printf("%-12s exact Hessian (P = %zu) vs PyTorch float64: max |dlambda| %.2e (%.2e of max |lambda| "
+               "%.4g), |dtrace| %.2e\n", name, P, r, r / scale, scale, fabs(trace - trace_want));
+        /* negative control: the first layer's first weight moved by 1e-6 */
+        m->theta[0] += 1e-6;
+        exact_spectrum(m, d, moved);
+        m->theta[0] -= 1e-6;
+        double c = max_abs_diff(moved, want, P);
+        CHECK_MSG(c > 1e-9 * scale, "%s: a weight moved by 1e-6 changes the spectrum by only %.3g", name, c);
+        printf("%-12s one weight moved by 1e-6: max |dlambda| %.2e (tolerance %.2e)\n", name, c, 1e-9 * scale);
+    }
+    free(want);
+    free(got);
+    free(moved);
+    minima_dataset_free(d);
+    minima_model_free(m);
+    cJSON_Delete(hj);
+    cJSON_Delete(all);
 }
 
 static void refusals(void)
@@ -461,6 +557,7 @@ int main(void)
     }
     RUN(fixtures_match_pytorch);
     RUN(batchnorm_exports_agree);
+    RUN(hessian_matches_pytorch);
     RUN(refusals);
     RUN(damaged_files);
     RUN(writing);
