@@ -303,7 +303,7 @@ static minima_status add_series(minima_panel *p, plot_kind kind, const double *x
     int saved = p->next_color;
     MINIMA_TRY(resolve_style(p, style, 1, MINIMA_COLOR_BLUE, &st, fn));
     if (kind == PLOT_SCATTER && st.marker == MINIMA_MARKER_NONE) st.marker = MINIMA_MARKER_CIRCLE;
-    plot_item *it;
+    plot_item *it = NULL;
     minima_status s = push_item(p, &it, fn);
     if (s != MINIMA_OK) goto fail;
     it->x = copy_doubles(x, n);
@@ -353,7 +353,7 @@ minima_status minima_panel_band(minima_panel *p, const double *x, const double *
     minima_style st;
     int saved = p->next_color;
     MINIMA_TRY(resolve_style(p, style, 1, MINIMA_COLOR_BLUE, &st, fn));
-    plot_item *it;
+    plot_item *it = NULL;
     minima_status s = push_item(p, &it, fn);
     if (s != MINIMA_OK) goto fail;
     it->x = copy_doubles(x, n);
@@ -387,7 +387,7 @@ static minima_status add_shape(minima_panel *p, plot_kind kind, double a, double
     const minima_style *src = style ? style : defaults;
     MINIMA_TRY(resolve_style(p, src, 0, defaults->color == MINIMA_COLOR_AUTO
                              ? MINIMA_COLOR_BLACK : defaults->color, &st, fn));
-    plot_item *it;
+    plot_item *it = NULL;
     minima_status s = push_item(p, &it, fn);
     if (s != MINIMA_OK) goto fail;
     if (text) {
@@ -554,7 +554,7 @@ minima_status minima_panel_map(minima_panel *p, const double *z, const double *x
         if (!label) MINIMA_FAIL(MINIMA_ENOMEM, "%s: out of memory copying the label", fn);
     }
     o.colorbar_label = label;
-    plot_item *it;
+    plot_item *it = NULL;
     minima_status s = add_grid(p, PLOT_MAP, z, x, nx, y, ny, &it, fn);
     if (s != MINIMA_OK) {
         minima_free(label);
@@ -606,7 +606,7 @@ minima_status minima_panel_contour(minima_panel *p, const double *z, const doubl
         minima_free(lv);
         return s;
     }
-    plot_item *it;
+    plot_item *it = NULL;
     s = add_grid(p, PLOT_CONTOUR, z, x, nx, y, ny, &it, fn);
     if (s != MINIMA_OK) {
         minima_free(lv);
