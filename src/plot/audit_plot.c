@@ -48,7 +48,7 @@ static size_t layer_series(const minima_audit_result *r, const double *v, int no
 static void draw_overview(minima_panel *p, const minima_audit_result *r, double *x, double *y)
 {
     minima_panel_set_title(p, "all: |v(α) / v(1)|");
-    minima_panel_set_labels(p, "α#d1#u = 1/α#dK#u", "value / value at θ");
+    minima_panel_set_labels(p, r->graph ? "α#d1#u = 1/α#dS+1#u" : "α#d1#u = 1/α#dK#u", "value / value at θ");
     minima_panel_set_log(p, 1, 1);
     minima_panel_set_grid(p, 1);
     static const struct {
@@ -148,7 +148,7 @@ minima_status minima_audit_plot(const char *path, const minima_audit_result *r, 
         snprintf(pt, sizeof pt, "%s (%s)%s", am->measure->name, short_expectation(am->expected),
                  !am->measured ? " ?" : am->agrees ? "" : " ≠");
         minima_panel_set_title(p, pt);
-        minima_panel_set_labels(p, "α#d1#u = 1/α#dK#u", "value");
+        minima_panel_set_labels(p, r->graph ? "α#d1#u = 1/α#dS+1#u" : "α#d1#u = 1/α#dK#u", "value");
         int all_pos = 1;
         size_t nn = 0;
         for (size_t i = 0; i < np; i++) {
