@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "minima/model.h"
 #include "minima/status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -88,6 +89,29 @@ static inline void fuzz_touch(const double *x, size_t n)
     double s = 0;
     for (size_t i = 0; i < n; i++) s += x[i];
     fuzz_sink = s;
+}
+
+/* A graph a loader returns: node 0 the input, every node reading earlier
+ * nodes, named, with a non-empty shape, and the parametric nodes tiling
+ * theta (weight then bias, in node order, nothing else). */
+static inline void fuzz_check_graph(const minima_model *m)
+{
+    FUZZ_CHECK(m->n_nodes >= 2 && m->nodes && m->nodes[0].kind == MINIMA_NODE_INPUT);
+    size_t p = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const minima_node *nd = &m->nodes[i];
+        FUZZ_CHECK(nd->n_inputs >= 1 && nd->n_inputs <= 2);
+        for (int k = 0; k < nd->n_inputs; k++) FUZZ_CHECK(nd->inputs[k] >= 0 && nd->inputs[k] < i);
+        FUZZ_CHECK(minima_shape_size(nd->shape) >= 1);
+        FUZZ_CHECK(nd->name != NULL);
+        if (nd->n_weight) {
+            FUZZ_CHECK(nd->weight_offset == p);
+            p += nd->n_weight;
+            if (nd->n_bias) FUZZ_CHECK(nd->bias_offset == p);
+            p += nd->n_bias;
+        }
+    }
+    FUZZ_CHECK(p == m->n_params);
 }
 
 #endif

@@ -13,27 +13,6 @@
 #include "minima/onnx.h"
 #include "minima/safetensors.h"
 
-static void check_graph(const minima_model *m)
-{
-    FUZZ_CHECK(m->n_nodes >= 2 && m->nodes && m->nodes[0].kind == MINIMA_NODE_INPUT);
-    size_t p = 0;
-    for (int i = 1; i < m->n_nodes; i++) {
-        const minima_node *nd = &m->nodes[i];
-        FUZZ_CHECK(nd->n_inputs >= 1 && nd->n_inputs <= 2);
-        for (int k = 0; k < nd->n_inputs; k++) FUZZ_CHECK(nd->inputs[k] >= 0 && nd->inputs[k] < i);
-        FUZZ_CHECK(minima_shape_size(nd->shape) >= 1);
-        FUZZ_CHECK(nd->name != NULL);
-        if (nd->n_weight) {
-            FUZZ_CHECK(nd->weight_offset == p);
-            p += nd->n_weight;
-            if (nd->n_bias) FUZZ_CHECK(nd->bias_offset == p);
-            p += nd->n_bias;
-        }
-    }
-    FUZZ_CHECK(p == m->n_params);
-    fuzz_touch(m->theta, m->n_params);
-}
-
 static void round_trip(const minima_model *m, const char *suffix, const minima_load_options *opts)
 {
     const char *copy = fuzz_path(1, suffix);
@@ -42,7 +21,8 @@ static void round_trip(const minima_model *m, const char *suffix, const minima_l
     if (ss != MINIMA_OK) return;
     minima_model *r = NULL;
     FUZZ_CHECK(minima_model_load(copy, opts, &r) == MINIMA_OK);
-    check_graph(r);
+    fuzz_check_graph(r);
+    fuzz_touch(r->theta, r->n_params);
     FUZZ_CHECK(r->n_params == m->n_params && r->n_nodes == m->n_nodes);
     FUZZ_CHECK(memcmp(r->theta, m->theta, m->n_params * sizeof *m->theta) == 0);
     for (int i = 0; i < m->n_nodes; i++)
@@ -60,7 +40,8 @@ static void load(const char *path, const minima_load_options *opts)
         FUZZ_CHECK(m == NULL);
         return;
     }
-    check_graph(m);
+    fuzz_check_graph(m);
+    fuzz_touch(m->theta, m->n_params);
     if (!opts->allow_nonfinite) FUZZ_CHECK(minima_model_check_finite(m) == MINIMA_OK);
     round_trip(m, ".safetensors", opts);
     round_trip(m, ".onnx", opts);

@@ -11,32 +11,10 @@
 #include "minima/model.h"
 #include "minima/safetensors.h"
 
-/* A graph's nodes tile theta: each parametric node's weight then bias,
- * in node order, and nothing else. */
-static void check_graph(const minima_model *m)
-{
-    FUZZ_CHECK(m->n_nodes >= 2 && m->nodes && m->nodes[0].kind == MINIMA_NODE_INPUT);
-    size_t p = 0;
-    for (int i = 1; i < m->n_nodes; i++) {
-        const minima_node *nd = &m->nodes[i];
-        FUZZ_CHECK(nd->n_inputs >= 1 && nd->n_inputs <= 2);
-        for (int k = 0; k < nd->n_inputs; k++) FUZZ_CHECK(nd->inputs[k] >= 0 && nd->inputs[k] < i);
-        FUZZ_CHECK(minima_shape_size(nd->shape) >= 1);
-        FUZZ_CHECK(nd->name != NULL);
-        if (nd->n_weight) {
-            FUZZ_CHECK(nd->weight_offset == p);
-            p += nd->n_weight;
-            if (nd->n_bias) FUZZ_CHECK(nd->bias_offset == p);
-            p += nd->n_bias;
-        }
-    }
-    FUZZ_CHECK(p == m->n_params);
-}
-
 static void check_model(const minima_model *m, int finite)
 {
     FUZZ_CHECK(m != NULL);
-    check_graph(m);
+    fuzz_check_graph(m);
     if (!m->is_mlp) {
         FUZZ_CHECK(m->n_layers == 0 && !m->widths && !m->layer_names);
         fuzz_touch(m->theta, m->n_params);
