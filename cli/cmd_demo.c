@@ -543,6 +543,27 @@ done:
     return st;
 }
 
+/* One theorem check: its line on stderr and its row of the report's table
+ * (paper NULL: the table without the paper column; on: the network it ran
+ * on, or NULL for the built-in ones). Clears *all_passed when it failed. */
+static void report_check(report *r, const minima_theorem_result *t, const char *paper, const char *on,
+                         int *all_passed)
+{
+    const char *verdict = !t->applicable ? "not applicable" : t->passed ? "passed" : "**FAILED**";
+    if (t->applicable && !t->passed) *all_passed = 0;
+    say("  %-8s %-15s %s%s%s%s\n", t->name, t->applicable ? (t->passed ? "passed" : "FAILED") : "n/a",
+        t->title, on ? " (on the " : "", on ? on : "", on ? ")" : "");
+    rp(r, "| %s: %s | ", t->name, t->title);
+    if (paper) rp(r, "%s | ", paper);
+    rp(r, "%s | ", verdict);
+    /* a table cell: one line, with '|' escaped */
+    for (const char *c = t->applicable ? t->details : t->reason; *c; c++) {
+        if (*c == '|') fputs("\\|", r->f);
+        else fputc(*c == '\n' ? ' ' : *c, r->f);
+    }
+    rp(r, " |\n");
+}
+
 /* Step 5: the theorems. */
 static minima_status step_theorems(demo *d, report *r, int *all_passed)
 {
@@ -564,16 +585,7 @@ static minima_status step_theorems(demo *d, report *r, int *all_passed)
         minima_theorem_result t;
         st = minima_theorem_run(&checks[i], env, &tp, &t);
         if (st != MINIMA_OK) break;
-        const char *verdict = !t.applicable ? "not applicable" : t.passed ? "passed" : "**FAILED**";
-        if (t.applicable && !t.passed) *all_passed = 0;
-        say("  %-8s %-15s %s\n", t.name, t.applicable ? (t.passed ? "passed" : "FAILED") : "n/a", t.title);
-        rp(r, "| %s: %s | %s | %s | ", t.name, t.title, checks[i].paper, verdict);
-        /* a table cell: one line, with '|' escaped */
-        for (const char *c = t.applicable ? t.details : t.reason; *c; c++) {
-            if (*c == '|') fputs("\\|", r->f);
-            else fputc(*c == '\n' ? ' ' : *c, r->f);
-        }
-        rp(r, " |\n");
+        report_check(r, &t, checks[i].paper, NULL, all_passed);
     }
     rp(r, "\n");
     minima_theorem_env_free(env);
@@ -592,16 +604,7 @@ static minima_status step_theorems(demo *d, report *r, int *all_passed)
             const minima_theorem_check *c = minima_theorem_find(on_graph[i]);
             if (!c) break;
             if ((st = minima_theorem_run(c, env, &tp, &t)) != MINIMA_OK) break;
-            const char *verdict = !t.applicable ? "not applicable" : t.passed ? "passed" : "**FAILED**";
-            if (t.applicable && !t.passed) *all_passed = 0;
-            say("  %-8s %-15s %s (on the %s)\n", t.name, t.applicable ? (t.passed ? "passed" : "FAILED") : "n/a",
-                t.title, n->label);
-            rp(r, "| %s: %s | %s | ", t.name, t.title, verdict);
-            for (const char *ch = t.applicable ? t.details : t.reason; *ch; ch++) {
-                if (*ch == '|') fputs("\\|", r->f);
-                else fputc(*ch == '\n' ? ' ' : *ch, r->f);
-            }
-            rp(r, " |\n");
+            report_check(r, &t, NULL, n->label, all_passed);
         }
         rp(r, "\n");
         minima_theorem_env_free(env);
