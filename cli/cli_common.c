@@ -459,7 +459,7 @@ static void plain_progress(const char *task, double done, double total, void *us
 static void on_sigint(int sig)
 {
     (void)sig;
-    if (minima_interrupted()) {              /* second Ctrl-C: stop now, */
+    if (minima_interrupt_requested()) {      /* second Ctrl-C: stop now, */
         minima_tempfile_remove_all();        /* leaving no half-written temporary file */
         _exit(130);
     }

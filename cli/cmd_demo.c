@@ -756,7 +756,7 @@ int minima_cmd_demo(int argc, char **argv)
     for (int k = 0; k < d.n_nets; k++)
         if ((st = step_model(&d, &d.nets[k])) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     path_in(path, sizeof path, d.dir, "report.md");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     /* The report grows in report.md.tmp for the whole run: a failure removes
      * it, and so does a second Ctrl-C (through the registry). */
     report_slot = minima_tempfile_register(tmp);
@@ -785,7 +785,7 @@ int minima_cmd_demo(int argc, char **argv)
     say("[7/7] the paper's figures\n");
     if ((st = step_figures(&d, &r)) != MINIMA_OK) { rc = cli_fail("demo", st); goto done; }
     rp(&r, "---\nWritten by `minima demo` in %.0f s.\n", cli_now() - t0);
-    if (fclose(r.f) != 0 || rename(tmp, path) != 0) {
+    if (fclose(r.f) != 0 || minima_tempfile_commit(tmp, path) != 0) {
         r.f = NULL;
         rc = cli_usage_error("demo", "cannot write '%s': %s", path, strerror(errno));
         unlink(tmp);

@@ -7,6 +7,7 @@
 #include "cli_blas.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "minima/dist.h"
 
 static void print_usage(FILE *f)
 {
@@ -56,7 +57,18 @@ int main(int argc, char **argv)
     for (const struct minima_command *c = minima_commands; c->name; c++) {
         if (!strcmp(argv[1], c->name)) {
             cli_install_handlers();
-            return finish_stdout(c->name, c->run(argc - 1, argv + 1));
+            /* Under mpirun every rank runs the command on its block of the
+             * examples (docs/distributed.md); rank 0 alone prints. */
+            if (minima_dist_init(&argc, &argv, 0) != MINIMA_OK) {
+                fprintf(stderr, "minima %s: %s\n", c->name, minima_last_error());
+                return EXIT_COMPUTE;
+            }
+            if (!minima_dist_writer() && (!freopen("/dev/null", "w", stdout) ||
+                                          !freopen("/dev/null", "w", stderr)))
+                minima_dist_abort(EXIT_COMPUTE);
+            int rc = finish_stdout(c->name, c->run(argc - 1, argv + 1));
+            minima_dist_finalize();
+            return rc;
         }
     }
     fprintf(stderr, "minima: unknown command '%s'\n\n", argv[1]);

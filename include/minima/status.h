@@ -91,8 +91,13 @@ void minima_progress(const char *task, double done, double total);
  * check, returning MINIMA_EINTERRUPTED (with partial results where the
  * function's contract says so). The CLI calls it from its SIGINT handler. */
 void minima_interrupt(void);
-/* Nonzero once minima_interrupt() has been called and not cleared. */
+/* Nonzero once minima_interrupt() has been called and not cleared. With
+ * several MPI ranks (minima/dist.h): once every rank has seen a request
+ * made on any of them, at the same collective call on all. */
 int minima_interrupted(void);
+/* Nonzero once minima_interrupt() has been called in this process, agreed
+ * or not (a signal handler's "asked twice?" test). */
+int minima_interrupt_requested(void);
 void minima_clear_interrupt(void);
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@
  * file and is async-signal-safe (lock-free atomics and unlink only).
  *
  *     int slot = minima_tempfile_register(tmp);   (before the file is created)
- *     ... create, write, close, rename(tmp, path) ...
+ *     ... create, write, close, minima_tempfile_commit(tmp, path) ...
  *     minima_tempfile_unregister(slot);           (after the rename or unlink)
  *
  * The name's memory must stay valid and unchanged while it is registered
@@ -36,6 +36,12 @@ void minima_tempfile_unregister(int slot);
 
 /* Removes (unlink) every registered file and forgets it. Async-signal-safe. */
 void minima_tempfile_remove_all(void);
+
+/* Puts the complete temporary file in place: rename(tmp, path). In a
+ * distributed run only rank 0 writes (minima/dist.h): every other rank
+ * removes its temporary file instead, leaving `path` to rank 0. Returns
+ * rename's result (0, or -1 with errno set). */
+int minima_tempfile_commit(const char *tmp, const char *path);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
  * and interruption. */
 #include "minima/status.h"
 
+#include "base/interrupt_impl.h"
+
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +14,9 @@ static minima_log_fn log_fn;
 static void *log_user;
 static minima_progress_fn progress_fn;
 static void *progress_user;
-static volatile sig_atomic_t interrupt_flag;
+static volatile sig_atomic_t interrupt_flag;    /* this process was asked to stop */
+static volatile sig_atomic_t interrupt_agreed;  /* every rank has seen a request */
+static int interrupt_shared;                    /* ranks stop together (dist.c) */
 
 const char *minima_strerror(minima_status status)
 {
@@ -84,5 +88,12 @@ void minima_progress(const char *task, double done, double total)
 }
 
 void minima_interrupt(void) { interrupt_flag = 1; }
-int minima_interrupted(void) { return interrupt_flag != 0; }
-void minima_clear_interrupt(void) { interrupt_flag = 0; }
+int minima_interrupt_requested(void) { return interrupt_flag != 0; }
+/* With several ranks a request becomes visible only once the ranks have
+ * agreed on it (at a collective call), so that they all leave their loops
+ * at the same point (minima/dist.h). */
+int minima_interrupted(void) { return interrupt_shared ? interrupt_agreed != 0 : interrupt_flag != 0; }
+void minima_clear_interrupt(void) { interrupt_flag = 0; interrupt_agreed = 0; }
+
+void minima_interrupt_set_shared(int shared) { interrupt_shared = shared; }
+void minima_interrupt_set_agreed(void) { interrupt_agreed = 1; }

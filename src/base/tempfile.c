@@ -6,6 +6,10 @@
  * interrupts a registration cannot deadlock). */
 #include "minima/tempfile.h"
 
+#include <stdio.h>
+
+#include "minima/dist.h"
+
 #include <stdatomic.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -37,4 +41,13 @@ void minima_tempfile_remove_all(void)
         const char *name = atomic_exchange(&slots[i], (const char *)NULL);
         if (name) unlink(name);
     }
+}
+
+int minima_tempfile_commit(const char *tmp, const char *path)
+{
+    if (!minima_dist_writer()) {
+        unlink(tmp);
+        return 0;
+    }
+    return rename(tmp, path);
 }

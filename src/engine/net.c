@@ -25,6 +25,7 @@
 
 #include "engine/layer.h"
 #include "minima/alloc.h"
+#include "minima/dist.h"
 
 /* The batch workspaces of all nodes together stay under this many bytes:
  * the batch is made smaller when they would not (results do not depend on
@@ -53,6 +54,11 @@ struct minima_net {
     int n;                     /* nodes, including the input */
     node_plan *plan;           /* (n) */
     size_t P, N, B;            /* parameters, examples, rows per batch */
+    /* This rank's block of examples [lo, hi) (all of them with one rank;
+     * minima/dist.h): every pass runs over it, every mean divides by N. */
+    size_t lo, hi;
+    size_t block_max;          /* the largest block of any rank: sizes the cache */
+    double *reduce_buf;        /* (P + 2) a gradient and its loss, summed over ranks */
     size_t d_in, d_out;        /* values per example in and out */
     double *theta0;            /* (P) anchor */
     double *theta_tmp;         /* (P) unit vectors of the dense Hessian */
@@ -141,7 +147,7 @@ static size_t cache_bytes_of(const minima_net *net)
     }
     if (net->params.loss == MINIMA_LOSS_CE) per_example += net->d_out;
     size_t real = sizeof(double) + (net->params.float32 ? sizeof(float) : 0);
-    return net->N * (per_example * real + aux);
+    return net->block_max * (per_example * real + aux);
 }
 
 /* Bytes of the batch workspaces for b rows (excluding scratch). */
@@ -244,7 +250,7 @@ static size_t layout_workspaces(minima_net *net, unsigned char *base, size_t scr
 static size_t layout_cache(minima_net *net, unsigned char *base)
 {
     carver c = {base, 0};
-    size_t N = net->N;
+    size_t N = net->hi - net->lo;   /* this rank's rows */
     int f32 = net->params.float32;
     for (int i = 1; i < net->n; i++) {
         const node_plan *p = &net->plan[i];
@@ -281,6 +287,7 @@ void minima_net_free(minima_net *net)
     minima_free(net->theta0);
     minima_free(net->theta_tmp);
     minima_free(net->col);
+    minima_free(net->reduce_buf);
     minima_free(net);
 }
 
@@ -336,6 +343,8 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
     net->params = p;
     net->P = model->n_params;
     net->N = data->n;
+    minima_dist_block(net->N, &net->lo, &net->hi);
+    net->block_max = (net->N + (size_t)minima_dist_size() - 1) / (size_t)minima_dist_size();
     net->d_in = minima_model_n_inputs(model);
     net->d_out = (size_t)minima_model_n_outputs(model);
     minima_status st = make_plan(net);
@@ -343,12 +352,12 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
     if (st == MINIMA_OK) st = minima_model_check_finite(model);
     if (st != MINIMA_OK) {
         minima_net_free(net);
-        return st;
+        return minima_dist_agree(st);
     }
     if (!alloc_lists(net)) goto nomem;
 
     /* Rows per batch: as asked, within the workspace budget. */
-    net->B = (p.batch_size == 0 || p.batch_size > data->n) ? data->n : p.batch_size;
+    net->B = (p.batch_size == 0 || p.batch_size > net->block_max) ? net->block_max : p.batch_size;
     size_t per_row = workspace_bytes_per_row(net);
     if (net->B * per_row > WORKSPACE_BUDGET) {
         size_t fit = WORKSPACE_BUDGET / per_row;
@@ -371,16 +380,17 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
     net->theta0 = minima_alloc(net->P, sizeof(double));
     net->theta_tmp = minima_calloc(net->P, sizeof(double));
     net->col = minima_alloc(net->P, sizeof(double));
-    if (!net->theta0 || !net->theta_tmp || !net->col) goto nomem;
+    net->reduce_buf = minima_alloc(net->P + 2, sizeof(double));
+    if (!net->theta0 || !net->theta_tmp || !net->col || !net->reduce_buf) goto nomem;
     memcpy(net->theta0, model->theta, net->P * sizeof(double));
     if (p.float32) {
-        size_t nx = net->N * net->d_in;
-        net->x32 = minima_alloc(nx, sizeof(float));
+        size_t nx = (net->hi - net->lo) * net->d_in;   /* this rank's rows */
+        net->x32 = minima_alloc(nx ? nx : 1, sizeof(float));
         net->theta32 = minima_alloc(net->P, sizeof(float));
         net->v32 = minima_alloc(net->P, sizeof(float));
         net->hv32 = minima_alloc(net->P, sizeof(float));
         if (!net->x32 || !net->theta32 || !net->v32 || !net->hv32) goto nomem;
-        for (size_t i = 0; i < nx; i++) net->x32[i] = (float)data->x[i];
+        for (size_t i = 0; i < nx; i++) net->x32[i] = (float)data->x[net->lo * net->d_in + i];
         for (size_t i = 0; i < net->P; i++) net->theta32[i] = (float)net->theta0[i];
     }
     net->targets = data->targets;
@@ -407,12 +417,23 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
         minima_log(MINIMA_LOG_INFO, "curvature cache of %zu bytes exceeds the limit of %zu; "
                    "products will recompute activations", need, p.cache_limit);
     }
+    /* Every rank caches, or none: the products' passes must match. */
+    if (minima_dist_min_int(net->cache_enabled) != net->cache_enabled) {
+        minima_free(net->cache);
+        net->cache = NULL;
+        net->cache_enabled = 0;
+    }
+    minima_status agreed = minima_dist_agree(MINIMA_OK);
+    if (agreed != MINIMA_OK) {
+        minima_net_free(net);
+        return agreed;
+    }
     *out = net;
     return MINIMA_OK;
 nomem:
     minima_net_free(net);
-    MINIMA_FAIL(MINIMA_ENOMEM, "out of memory allocating network workspaces for a batch of "
-                "%zu examples", data->n);
+    return minima_dist_agree(minima_error(MINIMA_ENOMEM, "out of memory allocating network "
+                                          "workspaces for a batch of %zu examples", data->n));
 }
 
 size_t minima_net_n_params(const minima_net *net) { return net->P; }
@@ -431,7 +452,7 @@ size_t minima_net_activation_bytes(const minima_net *net)
 {
     size_t per = 0;
     for (int i = 1; i < net->n; i++) per += net->plan[i].size;
-    return net->N * per * sizeof(double);
+    return net->block_max * per * sizeof(double);
 }
 
 static minima_status check_theta(const minima_net *net, const double *theta)
@@ -494,7 +515,7 @@ static layer_call_f32 call_f32(const minima_net *net, int i, size_t s, size_t b,
     c.b = b;
     for (int k = 0; k < 2; k++) {
         int src = k < nd->n_inputs ? nd->inputs[k] : -1;
-        c.x[k] = src < 0 ? NULL : src == 0 ? net->x32 + s * net->d_in : V[src];
+        c.x[k] = src < 0 ? NULL : src == 0 ? net->x32 + (s - net->lo) * net->d_in : V[src];
     }
     c.y = V[i];
     c.w = nd->n_weight ? theta + nd->weight_offset : NULL;
@@ -593,11 +614,12 @@ static void anchor_batch(minima_net *net, size_t s, size_t b, double **prob)
     if (net->cache_valid) {
         for (int i = 1; i < net->n; i++) {
             size_t sz = net->plan[i].size;
-            net->cur_v[i] = net->cval[i] ? net->cval[i] + s * sz : NULL;
-            net->cur_g[i] = net->csig[i] ? net->csig[i] + s * sz : NULL;
-            net->cur_aux[i] = net->caux[i] ? net->caux[i] + s * net->plan[i].aux : NULL;
+            size_t r = s - net->lo;   /* the cache holds this rank's rows */
+            net->cur_v[i] = net->cval[i] ? net->cval[i] + r * sz : NULL;
+            net->cur_g[i] = net->csig[i] ? net->csig[i] + r * sz : NULL;
+            net->cur_aux[i] = net->caux[i] ? net->caux[i] + r * net->plan[i].aux : NULL;
         }
-        *prob = net->cprob ? net->cprob + s * net->d_out : NULL;
+        *prob = net->cprob ? net->cprob + (s - net->lo) * net->d_out : NULL;
         return;
     }
     for (int i = 1; i < net->n; i++) {
@@ -621,21 +643,23 @@ static minima_status ensure_cache(minima_net *net)
     if (!net->cache_enabled || net->cache_valid) return MINIMA_OK;
     double lsum = 0;
     size_t ok = 0;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         for (int i = 1; i < net->n; i++) {
             size_t sz = net->plan[i].size;
-            net->cur_v[i] = net->cval[i] ? net->cval[i] + s * sz : net->val[i];
-            net->cur_g[i] = net->csig[i] ? net->csig[i] + s * sz : net->sig[i];
-            net->cur_aux[i] = net->caux[i] ? net->caux[i] + s * net->plan[i].aux : net->aux[i];
+            size_t r = s - net->lo;
+            net->cur_v[i] = net->cval[i] ? net->cval[i] + r * sz : net->val[i];
+            net->cur_g[i] = net->csig[i] ? net->csig[i] + r * sz : net->sig[i];
+            net->cur_aux[i] = net->caux[i] ? net->caux[i] + r * net->plan[i].aux : net->aux[i];
         }
-        double *prob = net->cprob ? net->cprob + s * net->d_out : NULL;
+        double *prob = net->cprob ? net->cprob + (s - net->lo) * net->d_out : NULL;
         forward(net, net->theta0, s, b, net->cur_v, net->cur_aux);
         loss_and_output_signal(net, s, b, net->cur_v[net->n - 1], net->cur_g[net->n - 1], prob,
                                &lsum, &ok);
         backward(net, net->theta0, s, b, net->cur_v, net->cur_aux, net->cur_g, NULL);
     }
+    MINIMA_TRY(minima_dist_sum(&lsum, 1));
     net->anchor_loss = finish_loss(net, lsum);
     net->cache_valid = 1;
     return MINIMA_OK;
@@ -650,14 +674,16 @@ minima_status minima_net_loss(minima_net *net, const double *theta, double *loss
     else theta = net->theta0;
     double lsum = 0;
     size_t ok = 0;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         forward(net, theta, s, b, net->val, net->aux);
         loss_and_output_signal(net, s, b, net->val[net->n - 1], NULL, NULL, &lsum, &ok);
     }
-    *loss = finish_loss(net, lsum);
-    if (accuracy) *accuracy = net->data->labels ? (double)ok / (double)net->N : NAN;
+    double sums[2] = {lsum, (double)ok};   /* counts are exact in a double below 2^53 */
+    MINIMA_TRY(minima_dist_sum(sums, 2));
+    *loss = finish_loss(net, sums[0]);
+    if (accuracy) *accuracy = net->data->labels ? sums[1] / (double)net->N : NAN;
     return MINIMA_OK;
 }
 
@@ -667,12 +693,24 @@ minima_status minima_net_outputs(minima_net *net, const double *theta, double *o
     if (theta) MINIMA_TRY(check_theta(net, theta));
     else theta = net->theta0;
     size_t dK = net->d_out;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         forward(net, theta, s, b, net->val, net->aux);
         memcpy(outputs + s * dK, net->val[net->n - 1], b * dK * sizeof(double));
     }
+    return minima_dist_gather_rows(outputs, 0, net->N, dK, net->N);
+}
+
+/* Sum a gradient and its loss over the ranks with one reduction. */
+static minima_status sum_with_loss(minima_net *net, double *grad, double *lsum)
+{
+    if (!minima_dist_active()) return MINIMA_OK;
+    memcpy(net->reduce_buf, grad, net->P * sizeof(double));
+    net->reduce_buf[net->P] = *lsum;
+    MINIMA_TRY(minima_dist_sum(net->reduce_buf, net->P + 1));
+    memcpy(grad, net->reduce_buf, net->P * sizeof(double));
+    *lsum = net->reduce_buf[net->P];
     return MINIMA_OK;
 }
 
@@ -685,8 +723,8 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
          * every parameter directly: a backward call per parametric node. */
         MINIMA_TRY(ensure_cache(net));
         double *prob;
-        for (size_t s = 0; s < net->N; s += net->B) {
-            size_t b = net->N - s < net->B ? net->N - s : net->B;
+        for (size_t s = net->lo; s < net->hi; s += net->B) {
+            size_t b = net->hi - s < net->B ? net->hi - s : net->B;
             anchor_batch(net, s, b, &prob);
             for (int i = 1; i < net->n; i++) {
                 const minima_node *nd = net->plan[i].node;
@@ -697,6 +735,7 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
                                             nd->n_bias ? grad + nd->bias_offset : NULL);
             }
         }
+        MINIMA_TRY(minima_dist_sum(grad, net->P));
         if (loss) *loss = net->anchor_loss;
         return MINIMA_OK;
     }
@@ -704,14 +743,15 @@ minima_status minima_net_gradient(minima_net *net, const double *theta, double *
     else theta = net->theta0;
     double lsum = 0;
     size_t ok = 0;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         forward(net, theta, s, b, net->val, net->aux);
         loss_and_output_signal(net, s, b, net->val[net->n - 1], net->sig[net->n - 1], NULL, &lsum,
                                &ok);
         backward(net, theta, s, b, net->val, net->aux, net->sig, grad);
     }
+    MINIMA_TRY(sum_with_loss(net, grad, &lsum));
     if (loss) *loss = finish_loss(net, lsum);
     return MINIMA_OK;
 }
@@ -787,11 +827,11 @@ static minima_status ensure_cache32(minima_net *net)
     if (!net->cache_enabled || net->cache32_valid) return MINIMA_OK;
     MINIMA_TRY(ensure_cache(net));
     for (int i = 1; i < net->n; i++) {
-        size_t sz = net->N * net->plan[i].size;
+        size_t sz = (net->hi - net->lo) * net->plan[i].size;
         if (net->cval[i]) to_float(net->cval32[i], net->cval[i], sz);
         if (net->csig[i]) to_float(net->csig32[i], net->csig[i], sz);
     }
-    if (net->cprob) to_float(net->cprob32, net->cprob, net->N * net->d_out);
+    if (net->cprob) to_float(net->cprob32, net->cprob, (net->hi - net->lo) * net->d_out);
     net->cache32_valid = 1;
     return MINIMA_OK;
 }
@@ -802,12 +842,12 @@ static void anchor_batch_f32(minima_net *net, size_t s, size_t b, float **prob)
 {
     if (net->cache32_valid) {
         for (int i = 1; i < net->n; i++) {
-            size_t sz = net->plan[i].size;
-            net->cur_v32[i] = net->cval32[i] ? net->cval32[i] + s * sz : NULL;
-            net->cur_g32[i] = net->csig32[i] ? net->csig32[i] + s * sz : NULL;
-            net->cur_aux[i] = net->caux[i] ? net->caux[i] + s * net->plan[i].aux : NULL;
+            size_t sz = net->plan[i].size, r = s - net->lo;
+            net->cur_v32[i] = net->cval32[i] ? net->cval32[i] + r * sz : NULL;
+            net->cur_g32[i] = net->csig32[i] ? net->csig32[i] + r * sz : NULL;
+            net->cur_aux[i] = net->caux[i] ? net->caux[i] + r * net->plan[i].aux : NULL;
         }
-        *prob = net->cprob32 ? net->cprob32 + s * net->d_out : NULL;
+        *prob = net->cprob32 ? net->cprob32 + (s - net->lo) * net->d_out : NULL;
         return;
     }
     double *p64;
@@ -886,9 +926,9 @@ static minima_status curvature_product_f32(minima_net *net, const double *v, dou
     memset(net->hv32, 0, net->P * sizeof(float));
     float *prob;
     int o = net->n - 1;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         anchor_batch_f32(net, s, b, &prob);
         r_forward_f32(net, net->v32, s, b);
         r_output_signal_f32(net, b, net->rval32[o], prob, net->rsig32[o]);
@@ -896,7 +936,7 @@ static minima_status curvature_product_f32(minima_net *net, const double *v, dou
     }
     for (size_t i = 0; i < net->P; i++) out[i] = net->hv32[i];
     net->n_products++;
-    return MINIMA_OK;
+    return minima_dist_sum(out, net->P);
 }
 
 static minima_status curvature_product(minima_net *net, const double *v, double *out, int full)
@@ -908,16 +948,16 @@ static minima_status curvature_product(minima_net *net, const double *v, double 
     memset(out, 0, net->P * sizeof(double));
     double *prob;
     int o = net->n - 1;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         anchor_batch(net, s, b, &prob);
         r_forward_f64(net, v, s, b);
         r_output_signal_f64(net, b, net->rval[o], prob, net->rsig[o]);
         r_backward_f64(net, v, s, b, full, out);
     }
     net->n_products++;
-    return MINIMA_OK;
+    return minima_dist_sum(out, net->P);
 }
 
 minima_status minima_net_hvp(minima_net *net, const double *v, double *hv)
@@ -936,15 +976,15 @@ minima_status minima_net_jvp(minima_net *net, const double *v, double *rz)
     MINIMA_TRY(ensure_cache(net));
     size_t dK = net->d_out;
     double *prob;
-    for (size_t s = 0; s < net->N; s += net->B) {
+    for (size_t s = net->lo; s < net->hi; s += net->B) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < net->B ? net->N - s : net->B;
+        size_t b = net->hi - s < net->B ? net->hi - s : net->B;
         anchor_batch(net, s, b, &prob);
         r_forward_f64(net, v, s, b);
         memcpy(rz + s * dK, net->rval[net->n - 1], b * dK * sizeof(double));
     }
     net->n_products++;
-    return MINIMA_OK;
+    return minima_dist_gather_rows(rz, 0, net->N, dK, net->N);
 }
 
 minima_status minima_net_hessian(minima_net *net, double *hessian)

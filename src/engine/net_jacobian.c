@@ -25,6 +25,7 @@
 
 #include "engine/layer.h"
 #include "minima/alloc.h"
+#include "minima/dist.h"
 #include "minima/net.h"
 
 /* Examples whose values are computed by one forward call. */
@@ -115,12 +116,18 @@ minima_status minima_net_output_jacobian(minima_net *net, size_t first, size_t n
     void *scr = (void *)(((uintptr_t)scratch_block + 63) & ~(uintptr_t)63);
     int out = nn - 1;
 
-    for (size_t s = 0; s < n; s += rows) {
+    /* With several ranks, this rank computes the rows of its own block of
+     * examples (minima/dist.h) and the rest arrive by the gather below. */
+    size_t lo, hi;
+    minima_dist_block(N, &lo, &hi);
+    size_t own_lo = lo > first ? lo - first : 0;
+    size_t own_hi = hi > first ? (hi - first < n ? hi - first : n) : 0;
+    for (size_t s = own_lo; s < own_hi; s += rows) {
         if (minima_interrupted()) {
             st = minima_error(MINIMA_EINTERRUPTED, "interrupted");
             goto fail;
         }
-        size_t b = n - s < rows ? n - s : rows;
+        size_t b = own_hi - s < rows ? own_hi - s : rows;
         const double *x0 = data->x + (first + s) * d_in;
         for (int i = 1; i < nn; i++) {
             layer_call_f64 c = call_of(m, p, i, b, 0, x0, d_in, V, A, theta, scr);
@@ -160,5 +167,8 @@ fail:
     minima_free(A);
     minima_free(p);
     minima_free(scratch_block);
+    if (!minima_dist_active()) return st;
+    st = minima_dist_agree(st);
+    if (st == MINIMA_OK) st = minima_dist_gather_rows(jac, first, n, dK * P, N);
     return st;
 }

@@ -263,7 +263,7 @@ minima_status minima_trainer_save_checkpoint(const minima_trainer *tr, const cha
                          strerror(errno));
         goto fail;
     }
-    if (rename(tmp, path) != 0) {
+    if (minima_tempfile_commit(tmp, path) != 0) {
         s = minima_error(MINIMA_EIO, "checkpoint '%s': renaming '%s' over it failed: %s", path,
                          tmp, strerror(errno));
         goto fail;

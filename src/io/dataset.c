@@ -1,6 +1,8 @@
 /* dataset.c — data sets in memory, and minima_data_load's dispatch on the
  * source string (docs/data.md). */
 #include "minima/data.h"
+#include "minima/dist.h"
+#include "minima/tempfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -250,7 +252,7 @@ minima_status minima_data_commit_tmp(const char *tmp, const char *path)
         MINIMA_FAIL(MINIMA_EIO, "cannot flush '%s' to disk: %s", tmp, strerror(e));
     }
     close(fd);
-    if (rename(tmp, path) != 0) {
+    if (minima_tempfile_commit(tmp, path) != 0) {
         int e = errno;
         remove(tmp);
         MINIMA_FAIL(MINIMA_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
@@ -502,7 +504,7 @@ static int is_idx_name(const char *path)
            ends_with(path, "-ubyte.gz");
 }
 
-minima_status minima_data_load(const char *source, const minima_data_options *opts,
+static minima_status load_here(const char *source, const minima_data_options *opts,
                                minima_dataset **out)
 {
     if (!source || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_data_load: NULL argument");
@@ -568,4 +570,18 @@ minima_status minima_data_load(const char *source, const minima_data_options *op
 fail:
     minima_dataset_free(data);
     return s;
+}
+
+/* In a distributed run every rank reads the source, and all succeed or all
+ * fail with the message of the first that failed (minima/dist.h): a rank
+ * that cannot read its file stops every rank, none waits for it. */
+minima_status minima_data_load(const char *source, const minima_data_options *opts,
+                               minima_dataset **out)
+{
+    minima_status st = minima_dist_agree(load_here(source, opts, out));
+    if (st != MINIMA_OK && out && *out) {
+        minima_dataset_free(*out);
+        *out = NULL;
+    }
+    return st;
 }

@@ -462,7 +462,7 @@ static minima_status write_atomic(const char *path, const uint8_t *bytes, size_t
         unlink(tmp);
         goto done;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
+    if (close(fd) != 0 || minima_tempfile_commit(tmp, path) != 0) {
         st = minima_error(MINIMA_EIO, "cannot save '%s': %s", path, strerror(errno));
         unlink(tmp);
         goto done;

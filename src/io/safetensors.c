@@ -19,6 +19,7 @@
 #include "io/layer_order_impl.h"
 #include "io/model_tensors_impl.h"
 #include "minima/alloc.h"
+#include "minima/dist.h"
 #include "minima/onnx.h"
 #include "minima/tempfile.h"
 
@@ -1739,7 +1740,8 @@ minima_status minima_model_load_graph(const char *path, const minima_load_option
     return st;
 }
 
-minima_status minima_model_load(const char *path, const minima_load_options *opts, minima_model **out)
+static minima_status model_load_here(const char *path, const minima_load_options *opts,
+                                     minima_model **out)
 {
     if (!path || !out) MINIMA_FAIL(MINIMA_EINVAL, "minima_model_load: NULL argument");
     *out = NULL;
@@ -1760,6 +1762,18 @@ minima_status minima_model_load(const char *path, const minima_load_options *opt
         if (st == MINIMA_OK) st = build_model(&L, out);
     }
     loader_free(&L);
+    return st;
+}
+
+/* Every rank of a distributed run reads the file; all succeed or all fail
+ * with the first failing rank's message (minima/dist.h). */
+minima_status minima_model_load(const char *path, const minima_load_options *opts, minima_model **out)
+{
+    minima_status st = minima_dist_agree(model_load_here(path, opts, out));
+    if (st != MINIMA_OK && out && *out) {
+        minima_model_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -2222,7 +2236,7 @@ minima_status minima_model_save(const minima_model *m, const char *path, minima_
     int rc = fclose(f);
     f = NULL;
     if (rc != 0) { st = minima_error(MINIMA_EIO, "cannot write '%s': %s", tmp, strerror(errno)); goto fail; }
-    if (rename(tmp, path) != 0) {
+    if (minima_tempfile_commit(tmp, path) != 0) {
         st = minima_error(MINIMA_EIO, "cannot save '%s': renaming the temporary file '%s' failed: %s",
                           path, tmp, strerror(errno));
         goto fail;

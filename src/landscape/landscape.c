@@ -346,7 +346,7 @@ minima_status minima_landscape_write_csv(const char *path, const minima_landscap
         minima_free(tmp);
         MINIMA_FAIL(MINIMA_EIO, "landscape CSV: write error on '%s'", path);
     }
-    if (rename(tmp, path) != 0) {
+    if (minima_tempfile_commit(tmp, path) != 0) {
         minima_status s = minima_error(MINIMA_EIO, "landscape CSV: cannot rename '%s' to '%s': %s",
                                        tmp, path, strerror(errno));
         remove(tmp);

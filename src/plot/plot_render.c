@@ -1314,7 +1314,7 @@ minima_status minima_plot_render(minima_figure *fig, const char *path)
     }
     close(fd);
     fd = -1;
-    if (rename(tmp, path) != 0) {
+    if (minima_tempfile_commit(tmp, path) != 0) {
         s = minima_error(MINIMA_EIO, "minima_plot_render: cannot rename '%s' to '%s': %s", tmp,
                          path, strerror(errno));
         goto fail;
