@@ -44,3 +44,19 @@ void cli_tune_blas(char **argv)
 }
 
 const char *cli_blas_corename(void) { return openblas_get_corename(); }
+
+void openblas_set_num_threads(int n);
+
+int cli_share_cores_among_ranks(void)
+{
+    if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
+        return 0;
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!local) local = getenv("MPI_LOCALNRANKS");
+    long ranks = local ? strtol(local, NULL, 10) : 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ranks <= 1 || cores < 1) return 0;
+    int threads = cores / ranks > 1 ? (int)(cores / ranks) : 1;
+    openblas_set_num_threads(threads);
+    return threads;
+}

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "minima %s: %s\n", c->name, minima_last_error());
                 return EXIT_COMPUTE;
             }
+            if (minima_dist_active()) cli_share_cores_among_ranks();
             if (!minima_dist_writer() && (!freopen("/dev/null", "w", stdout) ||
                                           !freopen("/dev/null", "w", stderr)))
                 minima_dist_abort(EXIT_COMPUTE);

@@ -5,7 +5,8 @@ set -euo pipefail
 PACKAGES=(cmake make gcc pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
           libcjson-dev liblbfgsb-dev libplplot-dev plplot-driver-cairo
           dataset-fashion-mnist python3 python3-numpy python3-setuptools
-          protobuf-c-compiler libprotobuf-c-dev python3-onnx)
+          protobuf-c-compiler libprotobuf-c-dev python3-onnx
+          libopenmpi-dev openmpi-bin)
 # PyTorch is only needed to regenerate reference fixtures and run the
 # comparison benchmarks; install it with MINIMA_WITH_TORCH=1.
 if [ "${MINIMA_WITH_TORCH:-0}" = 1 ]; then PACKAGES+=(python3-torch); fi
