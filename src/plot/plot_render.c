@@ -1119,9 +1119,15 @@ done:
  * fontconfig asserts. Defined here so that every program that draws
  * (tests, the CLI under `make sanitize`) is covered with no environment;
  * in builds without the sanitizer nothing calls it. tests/lsan.supp holds
- * the same rule for LSAN_OPTIONS. Define no second copy in a program. */
+ * the same rule for LSAN_OPTIONS. Define no second copy in a program.
+ * Open MPI's libraries (a distributed run under the sanitizer) likewise keep
+ * what MPI_Init allocates past MPI_Finalize. */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\nleak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\n"
+           "leak:libpmix.so\nleak:libhwloc.so\nleak:libevent\nleak:mca_\n";
+}
 
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 static jmp_buf exit_jump;
