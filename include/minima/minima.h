@@ -13,6 +13,7 @@
 #include "minima/audit.h"
 #include "minima/data.h"
 #include "minima/density.h"
+#include "minima/dist.h"
 #include "minima/eigen.h"
 #include "minima/figures.h"
 #include "minima/format.h"

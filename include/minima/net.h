@@ -27,6 +27,11 @@
  * error is that of float32 accumulation, about 1e-6 (tests/test_net.c
  * bounds it). Use it for speed on large networks; report float64 numbers.
  *
+ * Distributed (minima/dist.h): under mpirun every net computes over its
+ * rank's contiguous block of the examples and sums across ranks, so every
+ * function here returns the whole data set's result on every rank and is
+ * a collective call; sizes (cache, activations) are then one rank's.
+ *
  * Not thread-safe: one net per thread. The caller keeps `model` and `data`
  * alive and unchanged (apart from theta, which the net does not read after
  * creation) while the net exists. */
