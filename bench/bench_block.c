@@ -3,7 +3,7 @@
  *
  *   build/bench_block products [--n 2000] [--arch 784-512-512-10] [--threads 1] [--reps 3]
  *   build/bench_block eigs [--n 5000] [--arch 784-128-128-10] [--threads 1]
- *                          [--top 20] [--epochs 2] [--blocks 2,4,8]
+ *                          [--top 20] [--epochs 2] [--blocks 2,4,8] [--basis M]
  *
  * Both train a ReLU network with biases briefly (SGD, --epochs, default 1
  * for products) on the first n Fashion-MNIST training images.
@@ -16,7 +16,8 @@
  *   minima_eigs (one vector) and minima_eigs_block for each block size:
  *   products, seconds, restarts, the largest true residual relative to
  *   |lambda| and the largest difference of the eigenvalues from the
- *   single-vector ones. */
+ *   single-vector ones. --basis sets max_basis for all (default 0: each
+ *   solver's own). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,13 +106,14 @@ static double max_true(const minima_eigs_result *r)
     return w;
 }
 
-static void eigs(minima_net *net, int top, const char *blocks)
+static void eigs(minima_net *net, int top, const char *blocks, size_t basis)
 {
     minima_linop *H = NULL;
     if (minima_linop_hessian(&H, net) != MINIMA_OK) die("operator");
     minima_eigs_params p = minima_eigs_default_params();
     p.k_top = top;
     p.tol = 1e-8;
+    p.max_basis = basis;
     minima_eigs_result r1, rb;
     if (minima_eigs(H, &p, &r1) != MINIMA_OK) die("lanczos");
     printf("single vector: %5zu products %7.2f s  %3zu restarts  max ||Hx-lx||/|l| %.1e  "
@@ -137,12 +139,13 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "products") && strcmp(argv[1], "eigs"))) {
         fprintf(stderr, "usage: bench_block products|eigs [--n N] [--arch A] [--threads T] "
-                        "[--reps R] [--top K] [--epochs E] [--blocks 2,4,8]\n");
+                        "[--reps R] [--top K] [--epochs E] [--blocks 2,4,8] [--basis M]\n");
         return 2;
     }
     int prod = !strcmp(argv[1], "products");
     size_t n = prod ? 2000 : 5000;
     const char *arch = prod ? "784-512-512-10" : "784-128-128-10", *blocks = "2,4,8";
+    size_t basis = 0;
     int threads = 1, reps = 3, top = 20, epochs = prod ? 1 : 2;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc) n = (size_t)atol(argv[++i]);
@@ -152,6 +155,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--top") && i + 1 < argc) top = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--blocks") && i + 1 < argc) blocks = argv[++i];
+        else if (!strcmp(argv[i], "--basis") && i + 1 < argc) basis = (size_t)atol(argv[++i]);
         else { fprintf(stderr, "bench_block: unknown option %s\n", argv[i]); return 2; }
     }
     if (reps < 1 || reps > 31) reps = 3;
@@ -179,7 +183,7 @@ int main(int argc, char **argv)
     minima_net *net = NULL;
     if (minima_net_create(&net, m, x, NULL) != MINIMA_OK) die("net");
     if (prod) products(net, reps);
-    else eigs(net, top, blocks);
+    else eigs(net, top, blocks, basis);
     minima_net_free(net);
     minima_model_free(m);
     minima_dataset_free(x);
