@@ -10,7 +10,7 @@
  *   products: seconds per Hessian-vector product with the cache warm, the
  *   single product minima_net_hvp and minima_net_hvp_block with
  *   b = 1, 2, 4, 8, 16 (per vector, and relative to the single one; medians
- *   of --reps), and the largest relative difference of the block products
+ *   of --reps; wall clock and this process's CPU time), and the largest relative difference of the block products
  *   from the single ones.
  *   eigs: the top --top eigenvalues of the Hessian to tolerance 1e-8 by
  *   minima_eigs (one vector) and minima_eigs_block for each block size:
@@ -39,6 +39,15 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of this process: on a shared machine, with one thread, a
+ * steadier measure of the work than the wall clock. */
+static double cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -61,28 +70,30 @@ static void products(minima_net *net, int reps)
 {
     size_t P = minima_net_n_params(net), maxb = 16;
     double *V = malloc(maxb * P * sizeof *V), *HV = malloc(maxb * P * sizeof *HV),
-           *hv = malloc(P * sizeof *hv), t[32];
+           *hv = malloc(P * sizeof *hv), t[32], c[32];
     minima_rng rng;
     minima_rng_seed(&rng, 7);
     minima_rng_fill_normal(&rng, V, maxb * P);
     if (minima_net_hvp(net, V, hv) != MINIMA_OK) die("hvp");   /* fills the cache */
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu();
         minima_net_hvp(net, V, hv);
         t[r] = now() - t0;
+        c[r] = cpu() - c0;
     }
-    double single = median(t, reps);
-    printf("single product        %8.4f s\n", single);
+    double single = median(t, reps), single_cpu = median(c, reps);
+    printf("single product        %8.4f s (CPU %.4f s)\n", single, single_cpu);
     static const size_t bs[] = {1, 2, 4, 8, 16};
     for (int k = 0; k < 5; k++) {
         size_t b = bs[k];
         if (minima_net_hvp_block(net, b, V, HV) != MINIMA_OK) die("block");   /* workspaces */
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = now(), c0 = cpu();
             minima_net_hvp_block(net, b, V, HV);
             t[r] = now() - t0;
+            c[r] = cpu() - c0;
         }
-        double per = median(t, reps) / (double)b;
+        double per = median(t, reps) / (double)b, per_cpu = median(c, reps) / (double)b;
         double worst = 0, scale = 0;
         for (size_t j = 0; j < b && j < 2; j++) {
             minima_net_hvp(net, V + j * P, hv);
@@ -91,8 +102,9 @@ static void products(minima_net *net, int reps)
                 scale = fmax(scale, fabs(hv[i]));
             }
         }
-        printf("block b = %2zu          %8.4f s per vector  (%.2fx the single; max rel diff %.1e)\n",
-               b, per, single / per, worst / scale);
+        printf("block b = %2zu          %8.4f s per vector  (%.2fx the single; CPU %.4f s, "
+               "%.2fx; max rel diff %.1e)\n", b, per, single / per, per_cpu, single_cpu / per_cpu,
+               worst / scale);
     }
     free(V);
     free(HV);
