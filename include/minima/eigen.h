@@ -123,6 +123,26 @@ void minima_eigs_result_free(minima_eigs_result *result);
 minima_status minima_eigs(minima_linop *op, const minima_eigs_params *params,
                           minima_eigs_result *result);
 
+/* Block Lanczos (src/curvature/block_lanczos.c): the same eigenpairs as
+ * minima_eigs, found from `block` >= 1 start vectors at once, each step one
+ * block product A [u_1 ... u_block] through minima_linop_apply_block (one
+ * pass over the data for a network's curvature: minima_net_hvp_block). A
+ * thick-restart block Lanczos (block Krylov-Schur) on a basis of at most
+ * max_basis vectors plus two blocks, fully reorthogonalized (classical
+ * Gram-Schmidt twice, BLAS 3); residual estimates ||B s_last|| (B the block
+ * coupling to the next block) and the same convergence test as minima_eigs.
+ * A block of b vectors finds eigenvalues of multiplicity up to b and tight
+ * clusters in fewer steps than one vector, usually at the cost of more
+ * products in all (docs/spectrum.md has measurements). max_basis 0 = auto:
+ * max(2k + 20, 40, k + 3 block), at most n - block; it must satisfy
+ * k + 2 block <= max_basis <= n - block (MINIMA_EINVAL otherwise). With
+ * params.verify the true residuals ||A x - lambda x|| are computed by one
+ * more block product of the k returned vectors. Same result contract as
+ * minima_eigs (partial results on MINIMA_ENOCONV / MINIMA_EINTERRUPTED);
+ * progress task "block lanczos". */
+minima_status minima_eigs_block(minima_linop *op, size_t block, const minima_eigs_params *params,
+                                minima_eigs_result *result);
+
 /* Step API (GSL style), for callers that drive the iteration themselves:
  *
  *     minima_lanczos *ws;  minima_lanczos_alloc(&ws, op->n, &params);

@@ -34,12 +34,20 @@ extern "C" {
  * failure of the underlying product. Must not allocate on the hot path. */
 typedef minima_status (*minima_linop_apply_fn)(void *ctx, const double *x, double *y);
 
+/* Y = A [x_1 ... x_b]: X and Y (b, n) row-major (row j is x_j, resp. A x_j),
+ * not overlapping. Optional: an operator that can serve b products in one
+ * pass cheaper than b passes (a network's curvature, minima_net_hvp_block)
+ * sets it after creation; must equal b calls of apply up to rounding. */
+typedef minima_status (*minima_linop_apply_block_fn)(void *ctx, size_t b, const double *X,
+                                                     double *Y);
+
 typedef struct minima_linop {
     size_t n;                       /* dimension */
     minima_linop_apply_fn apply;    /* the product; call through minima_linop_apply */
     void *ctx;                      /* the product's state, owned by the operator */
     void (*destroy)(void *ctx);     /* releases ctx (may be NULL) */
     size_t n_applies;               /* products computed so far */
+    minima_linop_apply_block_fn apply_block;   /* NULL (default): b single products */
 } minima_linop;
 
 /* An operator from a caller's product. ctx is owned by the operator from
@@ -52,6 +60,11 @@ void minima_linop_free(minima_linop *op);
 
 /* y = A x (n values each, no overlap); counts the product. */
 minima_status minima_linop_apply(minima_linop *op, const double *x, double *y);
+
+/* Y = A X for the b rows of X (b >= 1; (b, n) each, no overlap), through
+ * apply_block when the operator has one, else b calls of apply; counts b
+ * products. The wrappers (subset, scaled) and dense matrices loop. */
+minima_status minima_linop_apply_block(minima_linop *op, size_t b, const double *X, double *Y);
 
 /* A dense n-by-n matrix, row-major, copied (the caller keeps `a`). The
  * product is y = A x as given: pass a symmetric matrix. For tests and

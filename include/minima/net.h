@@ -101,6 +101,20 @@ minima_status minima_net_outputs(minima_net *net, const double *theta, double *o
 minima_status minima_net_hvp(minima_net *net, const double *v, double *hv);
 /* Generalised Gauss-Newton product gv = G v = J^T H_out J v (PSD). */
 minima_status minima_net_ggnvp(minima_net *net, const double *v, double *gv);
+/* Block products: HV = H [v_1 ... v_b] and GV = G [v_1 ... v_b] for b >= 1
+ * directions at once, V and HV (b, P) row-major (row j is v_j, resp. H v_j),
+ * not overlapping. One pass over the data (the cache) serves all b: the
+ * values at the anchor are read once and a linear layer's GEMMs are b times
+ * wider instead of run b times. Equal to b calls of minima_net_hvp /
+ * minima_net_ggnvp up to rounding (tests/test_net_block.c: 1e-13
+ * relative) and counted as b products. Linear, relu, leaky_relu, tanh and
+ * identity nodes run as blocks; other kinds (conv2d, pooling, add,
+ * flatten...) once per direction inside the pass. The first call with a
+ * larger b allocates workspaces of about 2 b times the R-values of a batch
+ * (the batch is made smaller to keep them under 1 GiB); a float32 net
+ * computes its b float32 products one by one. */
+minima_status minima_net_hvp_block(minima_net *net, size_t b, const double *V, double *HV);
+minima_status minima_net_ggnvp_block(minima_net *net, size_t b, const double *V, double *GV);
 /* Jacobian-vector product: the directional derivative of the outputs,
  * R{Z_K} = d/dt Z_K(theta_0 + t v) at t = 0, as (N, d_K). */
 minima_status minima_net_jvp(minima_net *net, const double *v, double *rz);

@@ -40,6 +40,17 @@
  * engine's float32 curvature products), written out, not generated, so
  * each is greppable and readable. forward/backward are float64 only.
  *
+ * Blocks: rforward_block/rbackward_block (optional, float64) are the
+ * R-passes for nb directions at once, for a block product H [v_1 ... v_nb].
+ * Every R-tensor then holds the nb directions side by side per example:
+ * (b, nb, size) row-major, direction j of example r at (r nb + j) size, so
+ * that for a linear node R{X} is one (b nb, in) matrix and X [V_1 ... V_nb]^T
+ * one GEMM with nb*out columns. vw, vb, hw, hb hold the nb directions one
+ * after another: (nb, n_weight) and (nb, n_bias). The values at the anchor
+ * (x, y, gy, aux) are those of the single passes, one per example. The
+ * results equal nb single calls up to rounding. A kind without them is
+ * called once per direction by the engine (gathering each direction).
+ *
  * Scratch: scratch_bytes(b) bytes, 64-byte aligned, the kind's own for the
  * duration of one call (an im2col buffer); the engine sizes one arena for
  * the largest. Calls never allocate. */
@@ -114,6 +125,11 @@ typedef struct {
     void (*rbackward_f32)(const layer_call_f32 *c, const float *gy, const float *rgy,
                           const float *rx[2], const float *vw, int full, float *rgx[2],
                           float *hw, float *hb);
+    void (*rforward_block)(const layer_call_f64 *c, size_t nb, const double *rx[2],
+                           const double *vw, const double *vb, double *ry);
+    void (*rbackward_block)(const layer_call_f64 *c, size_t nb, const double *gy,
+                            const double *rgy, const double *rx[2], const double *vw, int full,
+                            double *rgx[2], double *hw, double *hb);
 } layer_kind;
 
 /* The kind of a node (NULL for the input node or an unknown kind). */

@@ -41,6 +41,22 @@ static void identity_rbackward(const layer_call_f64 *c, const double *gy, const 
     if (rgx[0]) add_into_f64(rgy, rgx[0], values(c->node, c->b));
 }
 
+/* Blocks (engine/layer.h): a copy does not care how the rows are laid out. */
+static void identity_rforward_block(const layer_call_f64 *c, size_t nb, const double *rx[2],
+                                    const double *vw, const double *vb, double *ry)
+{
+    size_t n = values(c->node, c->b) * nb;
+    if (rx[0]) memcpy(ry, rx[0], n * sizeof(double));
+    else memset(ry, 0, n * sizeof(double));
+}
+
+static void identity_rbackward_block(const layer_call_f64 *c, size_t nb, const double *gy,
+                                     const double *rgy, const double *rx[2], const double *vw,
+                                     int full, double *rgx[2], double *hw, double *hb)
+{
+    if (rgx[0]) add_into_f64(rgy, rgx[0], values(c->node, c->b) * nb);
+}
+
 static void identity_rforward_f32(const layer_call_f32 *c, const float *rx[2], const float *vw,
                                   const float *vb, float *ry)
 {
@@ -69,4 +85,6 @@ const layer_kind layer_identity = {
     .rbackward = identity_rbackward,
     .rforward_f32 = identity_rforward_f32,
     .rbackward_f32 = identity_rbackward_f32,
+    .rforward_block = identity_rforward_block,
+    .rbackward_block = identity_rbackward_block,
 };

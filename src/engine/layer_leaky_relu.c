@@ -69,6 +69,43 @@ static void leaky_rbackward(const layer_call_f64 *c, const double *gy, const dou
     if (rgx[0]) leaky_scale_f64(c, rgy, rgx[0]);
 }
 
+/* Blocks (engine/layer.h): all nb directions of example r use its signs. */
+static void leaky_rforward_block(const layer_call_f64 *c, size_t nb, const double *rx[2],
+                                 const double *vw, const double *vb, double *ry)
+{
+    size_t sz = minima_shape_size(c->node->shape);
+    double a = c->node->slope;
+    const unsigned char *on = c->aux;
+    for (size_t r = 0; r < c->b; r++)
+        for (size_t j = 0; j < nb; j++) {
+            double *out = ry + (r * nb + j) * sz;
+            const unsigned char *o = on + r * sz;
+            if (!rx[0]) {
+                for (size_t i = 0; i < sz; i++) out[i] = 0.0;
+                continue;
+            }
+            const double *in = rx[0] + (r * nb + j) * sz;
+            for (size_t i = 0; i < sz; i++) out[i] = o[i] ? in[i] : a * in[i];
+        }
+}
+
+static void leaky_rbackward_block(const layer_call_f64 *c, size_t nb, const double *gy,
+                                  const double *rgy, const double *rx[2], const double *vw,
+                                  int full, double *rgx[2], double *hw, double *hb)
+{
+    if (!rgx[0]) return;
+    size_t sz = minima_shape_size(c->node->shape);
+    double a = c->node->slope;
+    const unsigned char *on = c->aux;
+    for (size_t r = 0; r < c->b; r++)
+        for (size_t j = 0; j < nb; j++) {
+            const double *in = rgy + (r * nb + j) * sz;
+            double *out = rgx[0] + (r * nb + j) * sz;
+            const unsigned char *o = on + r * sz;
+            for (size_t i = 0; i < sz; i++) out[i] += o[i] ? in[i] : a * in[i];
+        }
+}
+
 static void leaky_rforward_f32(const layer_call_f32 *c, const float *rx[2], const float *vw,
                                const float *vb, float *ry)
 {
@@ -107,4 +144,6 @@ const layer_kind layer_leaky_relu = {
     .rbackward = leaky_rbackward,
     .rforward_f32 = leaky_rforward_f32,
     .rbackward_f32 = leaky_rbackward_f32,
+    .rforward_block = leaky_rforward_block,
+    .rbackward_block = leaky_rbackward_block,
 };

@@ -102,6 +102,45 @@ static void linear_rbackward(const layer_call_f64 *c, const double *gy, const do
     }
 }
 
+/* ---- blocks of nb directions (engine/layer.h): R-tensors (b, nb, size) -- */
+
+/* R{Y} = X [V_1 ... V_nb]^T + [vb_1 ... vb_nb] as one GEMM with nb*out
+ * columns (the (nb, out, in) stack of V is an (nb*out, in) matrix, and row r
+ * of the (b, nb*out) result is example r's nb directions), then
+ * + R{X} W^T as one GEMM with b*nb rows. */
+static void linear_rforward_block(const layer_call_f64 *c, size_t nb, const double *rx[2],
+                                  const double *vw, const double *vb, double *ry)
+{
+    int m = c->node->out, n = c->in_shape[0]->c;
+    affine_f64(c->b, (int)nb * m, n, c->x[0], vw, vb, 0.0, ry);
+    if (rx[0])
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(c->b * nb), m, n, 1.0, rx[0],
+                    n, c->w, n, 1.0, ry, m);
+}
+
+/* R{G}^T X for all directions is one GEMM ((b, nb*out) transposed times X);
+ * R{G} W one GEMM with b*nb rows. The second-order terms G^T R{X}_j and
+ * G V_j pair the one G with each direction: a GEMM per direction, reading
+ * R{X}_j and writing R{G_x}_j in place with leading dimension nb*in. */
+static void linear_rbackward_block(const layer_call_f64 *c, size_t nb, const double *gy,
+                                   const double *rgy, const double *rx[2], const double *vw,
+                                   int full, double *rgx[2], double *hw, double *hb)
+{
+    int m = c->node->out, n = c->in_shape[0]->c, b = (int)c->b, ld = (int)nb * n;
+    weight_grad_f64(c->b, (int)nb * m, n, rgy, c->x[0], hw, hb);
+    if (full && rx[0] && hw)
+        for (size_t j = 0; j < nb; j++)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, b, 1.0, gy, m,
+                        rx[0] + j * (size_t)n, ld, 1.0, hw + j * (size_t)m * (size_t)n, n);
+    if (rgx[0]) {
+        input_grad_f64(c->b * nb, m, n, rgy, c->w, rgx[0]);
+        if (full)
+            for (size_t j = 0; j < nb; j++)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, n, m, 1.0, gy, m,
+                            vw + j * (size_t)m * (size_t)n, n, 1.0, rgx[0] + j * (size_t)n, ld);
+    }
+}
+
 /* ---- float32: the same R-passes in single precision -------------------- */
 
 static void affine_f32(size_t b, int m, int n, const float *in, const float *M, const float *bias,
@@ -172,4 +211,6 @@ const layer_kind layer_linear = {
     .rbackward = linear_rbackward,
     .rforward_f32 = linear_rforward_f32,
     .rbackward_f32 = linear_rbackward_f32,
+    .rforward_block = linear_rforward_block,
+    .rbackward_block = linear_rbackward_block,
 };

@@ -52,6 +52,44 @@ static void tanh_rbackward(const layer_call_f64 *c, const double *gy, const doub
     }
 }
 
+/* Blocks (engine/layer.h): all nb directions of example r use its y and gy. */
+static void tanh_rforward_block(const layer_call_f64 *c, size_t nb, const double *rx[2],
+                                const double *vw, const double *vb, double *ry)
+{
+    size_t sz = minima_shape_size(c->node->shape);
+    for (size_t r = 0; r < c->b; r++)
+        for (size_t j = 0; j < nb; j++) {
+            double *out = ry + (r * nb + j) * sz;
+            const double *y = c->y + r * sz;
+            if (!rx[0]) {
+                for (size_t i = 0; i < sz; i++) out[i] = 0.0;
+                continue;
+            }
+            const double *in = rx[0] + (r * nb + j) * sz;
+            for (size_t i = 0; i < sz; i++) out[i] = in[i] * (1.0 - y[i] * y[i]);
+        }
+}
+
+static void tanh_rbackward_block(const layer_call_f64 *c, size_t nb, const double *gy,
+                                 const double *rgy, const double *rx[2], const double *vw,
+                                 int full, double *rgx[2], double *hw, double *hb)
+{
+    if (!rgx[0]) return;
+    size_t sz = minima_shape_size(c->node->shape);
+    for (size_t r = 0; r < c->b; r++)
+        for (size_t j = 0; j < nb; j++) {
+            size_t at = (r * nb + j) * sz;
+            const double *y = c->y + r * sz, *in = rgy + at;
+            double *out = rgx[0] + at;
+            for (size_t i = 0; i < sz; i++) out[i] += in[i] * (1.0 - y[i] * y[i]);
+            if (full && rx[0]) {
+                const double *g = gy + r * sz, *rxi = rx[0] + at;
+                for (size_t i = 0; i < sz; i++)
+                    out[i] += g[i] * (-2.0 * y[i] * (1.0 - y[i] * y[i])) * rxi[i];
+            }
+        }
+}
+
 static void tanh_rforward_f32(const layer_call_f32 *c, const float *rx[2], const float *vw,
                               const float *vb, float *ry)
 {
@@ -87,4 +125,6 @@ const layer_kind layer_tanh = {
     .rbackward = tanh_rbackward,
     .rforward_f32 = tanh_rforward_f32,
     .rbackward_f32 = tanh_rbackward_f32,
+    .rforward_block = tanh_rforward_block,
+    .rbackward_block = tanh_rbackward_block,
 };

@@ -40,6 +40,16 @@ minima_status minima_linop_apply(minima_linop *op, const double *x, double *y)
     return op->apply(op->ctx, x, y);
 }
 
+minima_status minima_linop_apply_block(minima_linop *op, size_t b, const double *X, double *Y)
+{
+    if (!op || !X || !Y) MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_apply_block: NULL argument");
+    if (b == 0) MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_apply_block: the block has no vectors");
+    op->n_applies += b;
+    if (op->apply_block) return op->apply_block(op->ctx, b, X, Y);
+    for (size_t j = 0; j < b; j++) MINIMA_TRY(op->apply(op->ctx, X + j * op->n, Y + j * op->n));
+    return MINIMA_OK;
+}
+
 /* Builds an operator around a ctx allocated by the caller of this helper,
  * freeing ctx through destroy if the operator itself cannot be allocated. */
 static minima_status wrap(minima_linop **out, size_t n, minima_linop_apply_fn apply,

@@ -92,6 +92,7 @@ struct minima_net {
     int cache32_valid;
 
     size_t n_products;
+    struct block_state *blk;   /* block products: workspaces (section at the end) */
 };
 
 minima_net_params minima_net_default_params(const minima_model *model)
@@ -268,9 +269,12 @@ static size_t layout_cache(minima_net *net, unsigned char *base)
     return c.used + 64;
 }
 
+static void block_free(struct block_state *k);
+
 void minima_net_free(minima_net *net)
 {
     if (!net) return;
+    block_free(net->blk);
     minima_free(net->arena);
     minima_free(net->cache);
     void *lists[] = {net->val, net->sig, net->rval, net->rsig, net->aux, net->cur_v, net->cur_g,
@@ -1007,3 +1011,256 @@ minima_status minima_net_hessian(minima_net *net, double *hessian)
         }
     return MINIMA_OK;
 }
+
+/* ==== block products: H [v_1 ... v_nb] in one pass (issue 16) ===========
+ *
+ * minima_net_hvp_block / minima_net_ggnvp_block. One pass over the batches
+ * (over the cache at the anchor) serves nb directions: each node's
+ * R-values and R-signals for the nb directions sit side by side per
+ * example, (rows, nb, size) (engine/layer.h, "Blocks"), so a linear node's
+ * GEMMs get nb times wider instead of running nb times. The directions and
+ * the product are kept segment-major inside: each weight or bias segment
+ * of theta holds its nb directions one after another (nb * offset, then
+ * (nb, length)), which is the stacked matrix [V_1; ...; V_nb] the kinds
+ * multiply by. A kind without block functions is called once per
+ * direction: its inputs' direction j is gathered into the single-product
+ * workspaces, and its output (or the signals it accumulates) scattered
+ * back, so every kind works and gives the single product's numbers. */
+
+typedef struct block_state {
+    size_t slots;              /* rows * nb the node buffers hold */
+    size_t np;                 /* nb * P the direction buffers hold */
+    void *arena;
+    double **rv, **rg;         /* (n) per node: (rows, nb, size) */
+    double *vs, *hs;           /* (nb P) the directions and the product, segment-major */
+} block_state;
+
+static void block_free(block_state *k)
+{
+    if (!k) return;
+    minima_free(k->arena);
+    minima_free(k->rv);
+    minima_free(k->rg);
+    minima_free(k);
+}
+
+/* Examples per batch of a block pass: the net's batch, made smaller when
+ * the (rows, nb, size) buffers of all nodes would exceed the workspace
+ * budget. */
+static size_t block_rows(const minima_net *net, size_t nb)
+{
+    size_t per = 0;
+    for (int i = 1; i < net->n; i++) per += 2 * net->plan[i].size * sizeof(double);
+    per *= nb;
+    size_t rows = net->B;
+    if (rows * per > WORKSPACE_BUDGET) rows = WORKSPACE_BUDGET / per ? WORKSPACE_BUDGET / per : 1;
+    return rows;
+}
+
+/* The block workspaces for nb directions (grown, never shrunk). */
+static minima_status ensure_block(minima_net *net, size_t nb, size_t rows)
+{
+    block_state *k = net->blk;
+    if (k && k->slots >= rows * nb && k->np >= nb * net->P) return MINIMA_OK;
+    block_free(k);
+    net->blk = k = minima_calloc(1, sizeof *k);
+    if (!k) goto nomem;
+    k->slots = rows * nb;
+    k->np = nb * net->P;
+    k->rv = minima_calloc((size_t)net->n, sizeof(double *));
+    k->rg = minima_calloc((size_t)net->n, sizeof(double *));
+    if (!k->rv || !k->rg) goto nomem;
+    for (int pass = 0; pass < 2; pass++) {   /* measure, then carve */
+        unsigned char *base =
+            pass ? (unsigned char *)(((uintptr_t)k->arena + 63) & ~(uintptr_t)63) : NULL;
+        carver c = {base, 0};
+        for (int i = 1; i < net->n; i++) {
+            k->rv[i] = carve(&c, k->slots * net->plan[i].size * sizeof(double));
+            k->rg[i] = carve(&c, k->slots * net->plan[i].size * sizeof(double));
+        }
+        k->vs = carve(&c, k->np * sizeof(double));
+        k->hs = carve(&c, k->np * sizeof(double));
+        if (!pass && !(k->arena = minima_alloc(c.used + 64, 1))) goto nomem;
+    }
+    return MINIMA_OK;
+nomem:
+    block_free(net->blk);
+    net->blk = NULL;
+    MINIMA_FAIL(MINIMA_ENOMEM, "out of memory for the workspaces of a block of %zu products", nb);
+}
+
+/* Direction j of a (b, nb, sz) block to or from a (b, sz) buffer. */
+static void gather_dir(const double *blk, size_t nb, size_t j, size_t b, size_t sz, double *out)
+{
+    for (size_t r = 0; r < b; r++) memcpy(out + r * sz, blk + (r * nb + j) * sz, sz * sizeof(double));
+}
+
+static void scatter_dir(const double *in, size_t nb, size_t j, size_t b, size_t sz, double *blk)
+{
+    for (size_t r = 0; r < b; r++) memcpy(blk + (r * nb + j) * sz, in + r * sz, sz * sizeof(double));
+}
+
+/* V (nb, P) row-major to the segment-major vs, or (to_rows) hs back to rows
+ * of out, zero outside the parameter segments as the single product. */
+static void block_reorder(const minima_net *net, size_t nb, const double *rows_in, double *seg,
+                          double *rows_out, const double *seg_in)
+{
+    if (rows_out) memset(rows_out, 0, nb * net->P * sizeof(double));
+    for (int i = 1; i < net->n; i++) {
+        const minima_node *nd = net->plan[i].node;
+        size_t off[2] = {nd->weight_offset, nd->bias_offset}, len[2] = {nd->n_weight, nd->n_bias};
+        for (int q = 0; q < 2; q++) {
+            if (!len[q]) continue;
+            for (size_t j = 0; j < nb; j++) {
+                if (rows_in)
+                    memcpy(seg + nb * off[q] + j * len[q], rows_in + j * net->P + off[q],
+                           len[q] * sizeof(double));
+                else
+                    memcpy(rows_out + j * net->P + off[q], seg_in + nb * off[q] + j * len[q],
+                           len[q] * sizeof(double));
+            }
+        }
+    }
+}
+
+static void block_forward(minima_net *net, size_t nb, size_t s, size_t b)
+{
+    block_state *k = net->blk;
+    for (int i = 1; i < net->n; i++) {
+        const minima_node *nd = net->plan[i].node;
+        const layer_kind *kind = net->plan[i].kind;
+        layer_call_f64 c = call_f64(net, i, s, b, net->cur_v, net->cur_aux, net->theta0);
+        const double *vw = nd->n_weight ? k->vs + nb * nd->weight_offset : NULL;
+        const double *vb = nd->n_bias ? k->vs + nb * nd->bias_offset : NULL;
+        const double *rx[2] = {NULL, NULL};
+        if (kind->rforward_block) {
+            for (int q = 0; q < nd->n_inputs; q++)
+                rx[q] = nd->inputs[q] == 0 ? NULL : k->rv[nd->inputs[q]];
+            kind->rforward_block(&c, nb, rx, vw, vb, k->rv[i]);
+            continue;
+        }
+        for (size_t j = 0; j < nb; j++) {   /* one direction at a time */
+            for (int q = 0; q < nd->n_inputs; q++) {
+                int src = nd->inputs[q];
+                if (src == 0) continue;
+                gather_dir(k->rv[src], nb, j, b, net->plan[src].size, net->rval[src]);
+                rx[q] = net->rval[src];
+            }
+            kind->rforward(&c, rx, vw ? vw + j * nd->n_weight : NULL,
+                           vb ? vb + j * nd->n_bias : NULL, net->rval[i]);
+            scatter_dir(net->rval[i], nb, j, b, net->plan[i].size, k->rv[i]);
+        }
+    }
+}
+
+/* r_output_signal_f64 for the (b, nb, d_out) block: row r*nb + j uses the
+ * softmax of example r. */
+static void block_output_signal(const minima_net *net, size_t nb, size_t b, const double *rz,
+                                const double *prob, double *rg)
+{
+    if (net->params.loss != MINIMA_LOSS_CE) {
+        r_output_signal_f64(net, b * nb, rz, NULL, rg);
+        return;
+    }
+    size_t dK = net->d_out;
+    for (size_t r = 0; r < b; r++)
+        for (size_t j = 0; j < nb; j++) {
+            size_t at = (r * nb + j) * dK;
+            r_output_signal_f64(net, 1, rz + at, prob + r * dK, rg + at);
+        }
+}
+
+static void block_backward(minima_net *net, size_t nb, size_t s, size_t b, int full)
+{
+    block_state *k = net->blk;
+    for (int i = 1; i < net->n - 1; i++)
+        memset(k->rg[i], 0, b * nb * net->plan[i].size * sizeof(double));
+    for (int i = net->n - 1; i >= 1; i--) {
+        const minima_node *nd = net->plan[i].node;
+        const layer_kind *kind = net->plan[i].kind;
+        layer_call_f64 c = call_f64(net, i, s, b, net->cur_v, net->cur_aux, net->theta0);
+        size_t nw = nd->n_weight, nbias = nd->n_bias;
+        const double *vw = nw ? k->vs + nb * nd->weight_offset : NULL;
+        double *hw = nw ? k->hs + nb * nd->weight_offset : NULL;
+        double *hb = nbias ? k->hs + nb * nd->bias_offset : NULL;
+        const double *rx[2] = {NULL, NULL};
+        double *rgx[2] = {NULL, NULL};
+        if (kind->rbackward_block) {
+            for (int q = 0; q < nd->n_inputs; q++) {
+                int src = nd->inputs[q];
+                rx[q] = src == 0 ? NULL : k->rv[src];
+                rgx[q] = src == 0 ? NULL : k->rg[src];
+            }
+            kind->rbackward_block(&c, nb, net->cur_g[i], k->rg[i], rx, vw, full, rgx, hw, hb);
+            continue;
+        }
+        size_t sz = net->plan[i].size;
+        for (size_t j = 0; j < nb; j++) {   /* one direction at a time */
+            gather_dir(k->rg[i], nb, j, b, sz, net->rsig[i]);
+            for (int q = 0; q < nd->n_inputs; q++) {
+                int src = nd->inputs[q];
+                if (src == 0) continue;
+                size_t ssz = net->plan[src].size;
+                gather_dir(k->rv[src], nb, j, b, ssz, net->rval[src]);
+                gather_dir(k->rg[src], nb, j, b, ssz, net->rsig[src]);
+                rx[q] = net->rval[src];
+                rgx[q] = net->rsig[src];
+            }
+            kind->rbackward(&c, net->cur_g[i], net->rsig[i], rx, vw ? vw + j * nw : NULL, full,
+                            rgx, hw ? hw + j * nw : NULL, hb ? hb + j * nbias : NULL);
+            for (int q = 0; q < nd->n_inputs; q++) {
+                int src = nd->inputs[q];
+                if (src != 0 && (q == 0 || src != nd->inputs[0]))
+                    scatter_dir(net->rsig[src], nb, j, b, net->plan[src].size, k->rg[src]);
+            }
+        }
+    }
+}
+
+static minima_status block_product(minima_net *net, size_t nb, const double *V, double *HV,
+                                   int full)
+{
+    const char *name = full ? "minima_net_hvp_block" : "minima_net_ggnvp_block";
+    if (!net || !V || !HV) MINIMA_FAIL(MINIMA_EINVAL, "%s: NULL argument", name);
+    if (nb == 0) MINIMA_FAIL(MINIMA_EINVAL, "%s: the block has no vectors (b = 0)", name);
+    size_t total = nb * net->P;
+    if (V < HV + total && HV < V + total)
+        MINIMA_FAIL(MINIMA_EINVAL, "%s: the directions and the products must not overlap", name);
+    if (net->params.float32) {
+        /* The block passes are float64: a float32 net keeps its products. */
+        for (size_t j = 0; j < nb; j++)
+            MINIMA_TRY(curvature_product(net, V + j * net->P, HV + j * net->P, full));
+        return MINIMA_OK;
+    }
+    MINIMA_TRY(ensure_cache(net));
+    size_t rows = block_rows(net, nb);
+    MINIMA_TRY(ensure_block(net, nb, rows));
+    block_state *k = net->blk;
+    block_reorder(net, nb, V, k->vs, NULL, NULL);
+    memset(k->hs, 0, total * sizeof(double));
+    double *prob;
+    int o = net->n - 1;
+    for (size_t s = 0; s < net->N; s += rows) {
+        if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
+        size_t b = net->N - s < rows ? net->N - s : rows;
+        anchor_batch(net, s, b, &prob);
+        block_forward(net, nb, s, b);
+        block_output_signal(net, nb, b, k->rv[o], prob, k->rg[o]);
+        block_backward(net, nb, s, b, full);
+    }
+    block_reorder(net, nb, NULL, NULL, HV, k->hs);
+    net->n_products += nb;
+    return MINIMA_OK;
+}
+
+minima_status minima_net_hvp_block(minima_net *net, size_t b, const double *V, double *HV)
+{
+    return block_product(net, b, V, HV, 1);
+}
+
+minima_status minima_net_ggnvp_block(minima_net *net, size_t b, const double *V, double *GV)
+{
+    return block_product(net, b, V, GV, 0);
+}
+
+/* ==== end of block products ============================================= */

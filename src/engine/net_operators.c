@@ -21,18 +21,32 @@ static minima_status ggn_apply(void *ctx, const double *x, double *y)
     return minima_net_ggnvp(ctx, x, y);
 }
 
+static minima_status hessian_apply_block(void *ctx, size_t b, const double *X, double *Y)
+{
+    return minima_net_hvp_block(ctx, b, X, Y);
+}
+
+static minima_status ggn_apply_block(void *ctx, size_t b, const double *X, double *Y)
+{
+    return minima_net_ggnvp_block(ctx, b, X, Y);
+}
+
 minima_status minima_linop_hessian(minima_linop **out, minima_net *net)
 {
     if (out) *out = NULL;
     if (!out || !net) MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_hessian: NULL argument");
-    return minima_linop_create(out, minima_net_n_params(net), hessian_apply, net, NULL);
+    MINIMA_TRY(minima_linop_create(out, minima_net_n_params(net), hessian_apply, net, NULL));
+    (*out)->apply_block = hessian_apply_block;
+    return MINIMA_OK;
 }
 
 minima_status minima_linop_ggn(minima_linop **out, minima_net *net)
 {
     if (out) *out = NULL;
     if (!out || !net) MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_ggn: NULL argument");
-    return minima_linop_create(out, minima_net_n_params(net), ggn_apply, net, NULL);
+    MINIMA_TRY(minima_linop_create(out, minima_net_n_params(net), ggn_apply, net, NULL));
+    (*out)->apply_block = ggn_apply_block;
+    return MINIMA_OK;
 }
 
 /* ---- parameter selection by layer ------------------------------------ */
