@@ -126,6 +126,30 @@ compare "sharpness" 1e-12 sharpness --model "$TMP/blobs.safetensors" --data synt
 compare "no examples on a rank" 1e-12 spectrum --model "$TMP/fm.safetensors" --data fashion-mnist \
     --subset 2 --top 2 --trace
 
+# ---- the engine's other paths (tests/test_dist.c): the per-example Jacobian
+# over a range that crosses the blocks, block products, block Lanczos --------
+TD="$(dirname "$BIN")/test_dist"
+if [ -x "$TD" ]; then
+    run "test_dist (plain)" 0 "$TD" "$TMP/td_plain.txt"
+    for np in 2 3; do
+        run "test_dist ($np ranks)" 0 mpi "$np" "$TD" "$TMP/td_$np.txt"
+        if "$PY" - "$TMP/td_plain.txt" "$TMP/td_$np.txt" <<'PYEOF'
+import sys
+a = [float(x) for x in open(sys.argv[1])]
+b = [float(x) for x in open(sys.argv[2])]
+assert len(a) == len(b) and len(a) > 1000, (len(a), len(b))
+scale = max(abs(x) for x in a)
+bad = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if abs(x - y) > 1e-12 * max(abs(x), abs(y), 1e-3 * scale)]
+if bad:
+    print("   %d of %d numbers differ, first: %r" % (len(bad), len(a), bad[0]), file=sys.stderr)
+    sys.exit(1)
+PYEOF
+        then ok; else bad "test_dist ($np ranks) differs from the plain run"; fi
+    done
+else
+    bad "no test_dist beside $BIN"
+fi
+
 # ---- train: synchronous data-parallel steps, same weights ----------------------
 for opt in sgd adam; do
     T=(train --data synthetic:blobs:301 --arch 2-16-4 --epochs 2 --batch 50 --optimizer "$opt")

@@ -1240,9 +1240,9 @@ static minima_status block_product(minima_net *net, size_t nb, const double *V, 
     memset(k->hs, 0, total * sizeof(double));
     double *prob;
     int o = net->n - 1;
-    for (size_t s = 0; s < net->N; s += rows) {
+    for (size_t s = net->lo; s < net->hi; s += rows) {
         if (minima_interrupted()) MINIMA_FAIL(MINIMA_EINTERRUPTED, "interrupted");
-        size_t b = net->N - s < rows ? net->N - s : rows;
+        size_t b = net->hi - s < rows ? net->hi - s : rows;
         anchor_batch(net, s, b, &prob);
         block_forward(net, nb, s, b);
         block_output_signal(net, nb, b, k->rv[o], prob, k->rg[o]);
@@ -1250,7 +1250,7 @@ static minima_status block_product(minima_net *net, size_t nb, const double *V, 
     }
     block_reorder(net, nb, NULL, NULL, HV, k->hs);
     net->n_products += nb;
-    return MINIMA_OK;
+    return minima_dist_sum(HV, total);
 }
 
 minima_status minima_net_hvp_block(minima_net *net, size_t b, const double *V, double *HV)
