@@ -59,8 +59,11 @@ minima_status minima_dist_init(int *argc, char ***argv, int force)
     if (dist_started || (!force && !launched_by_mpi())) return MINIMA_OK;
     int inited = 0;
     MPI_Initialized(&inited);
-    if (!inited && MPI_Init(argc, argv) != MPI_SUCCESS)
-        MINIMA_FAIL(MINIMA_EFAILED, "MPI did not start (MPI_Init failed)");
+    /* FUNNELED: the engine's element-wise threads never call MPI; only the
+     * thread that called minima_dist_init does. */
+    int provided = 0;
+    if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        MINIMA_FAIL(MINIMA_EFAILED, "MPI did not start (MPI_Init_thread failed)");
     dist_started = !inited;
     MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &dist_size);
