@@ -9,11 +9,12 @@
  * For each architecture (default 784-128-128-10 and 784-512-512-10) it trains
  * a ReLU network with biases for one epoch of SGD on the first n
  * Fashion-MNIST training images, writes the model and data to a temporary
- * directory, measures the DGEMM rate at the network's shapes, computes a
- * tight float64 reference spectrum (the exact dense spectrum when P <= 2000,
- * else minima's Lanczos at tol 1e-12), then for each task runs minima
- * through the library API and bench/race_reference.py (PyTorch products,
- * SciPy's eigsh) with the same thread count, float64 and float32, and
+ * directory, measures the DGEMM and SGEMM rates at the network's shapes,
+ * computes a tight float64 reference spectrum (the exact dense spectrum and
+ * trace when P <= 2000, else minima's Lanczos at tol 1e-12), then for each
+ * task runs minima through the library API and bench/race_reference.py
+ * (PyTorch products, SciPy's eigsh; under /usr/bin/python3 or
+ * $MINIMA_RACE_PYTHON) with the same thread count, float64 and float32, and
  * prints one row per reference method:
  *
  *   task | minima s | products | max eig rel error | max float64 residual |
@@ -100,6 +101,8 @@ typedef struct {
     double top[MAXK];
     int have_bottom;
     double bottom;
+    int have_trace;        /* the exact trace (dense case only) */
+    double trace;
     const char *how;
 } tight_ref;
 
@@ -458,8 +461,10 @@ static void side_errors(const race *r, const task *t, const side *s, double *err
         *res = q;
         break;
     }
-    case K_TRACE:       /* the estimator's own relative standard error */
-        *err = s->std_error / fabs(s->estimate);
+    case K_TRACE:       /* the true error if the exact trace is known, else the
+                           estimator's own relative standard error */
+        *err = tr->have_trace ? fabs(s->estimate - tr->trace) / fabs(tr->trace)
+                              : s->std_error / fabs(s->estimate);
         break;
     case K_DENSITY:     /* the largest node against lambda_max */
         if (tr->n_top) *err = fabs(s->node_max - tr->top[0]) / fabs(tr->top[0]);
@@ -483,7 +488,7 @@ static void print_row(const race *r, const task *t, const side *mn, const side *
     double e, q;
     if (first && mn->ok) {
         side_errors(r, t, mn, &e, &q);
-        snprintf(a[0], 24, "%.3f%s", mn->seconds, mn->converged ? "" : "*");
+        snprintf(a[0], 24, "%.4g%s", mn->seconds, mn->converged ? "" : "*");
         fmt_num(a[1], 24, mn->products, 0);
         fmt_num(a[2], 24, e, 1);
         fmt_num(a[3], 24, q, 1);
@@ -495,7 +500,7 @@ static void print_row(const race *r, const task *t, const side *mn, const side *
     }
     if (!rf) { printf("\n"); return; }
     side_errors(r, t, rf, &e, &q);
-    snprintf(a[0], 24, "%.3f%s", rf->seconds, rf->converged ? "" : "*");
+    snprintf(a[0], 24, "%.4g%s", rf->seconds, rf->converged ? "" : "*");
     fmt_num(a[1], 24, rf->products, 0);
     fmt_num(a[2], 24, e, 1);
     fmt_num(a[3], 24, q, 1);
@@ -516,22 +521,36 @@ static double hvp_flops(const minima_model *m, double n)
     return h;
 }
 
-/* DGEMM GFLOP/s at the network's shapes: a batch of rows times each layer's
- * weight matrix (the products' GEMMs), median of 5 sweeps. */
-static double dgemm_rate(const minima_model *m, size_t rows)
+/* GEMM GFLOP/s at the network's shapes: a batch of rows times each layer's
+ * weight matrix (the products' GEMMs), median of 5 sweeps; DGEMM, or SGEMM
+ * with single set. */
+static double gemm_rate(const minima_model *m, size_t rows, int single)
 {
     int M = (int)rows, maxw = 0;
     for (int k = 0; k <= m->n_layers; k++) maxw = m->widths[k] > maxw ? m->widths[k] : maxw;
-    double *a = malloc(sizeof(double) * (size_t)M * maxw), *b = malloc(sizeof(double) * maxw * maxw),
-           *c = malloc(sizeof(double) * (size_t)M * maxw), t[5], flops = 0;
-    for (size_t i = 0; i < (size_t)M * maxw; i++) a[i] = (double)(i % 17) / 17.0;
-    for (size_t i = 0; i < (size_t)maxw * maxw; i++) b[i] = (double)(i % 13) / 13.0;
+    size_t na = (size_t)M * maxw, nb = (size_t)maxw * maxw;
+    double *a = malloc(sizeof(double) * na), *b = malloc(sizeof(double) * nb),
+           *c = malloc(sizeof(double) * na), t[5], flops = 0;
+    float *af = (float *)a, *bf = (float *)b, *cf = (float *)c;
+    for (size_t i = 0; i < na; i++) {
+        if (single) af[i] = (float)(i % 17) / 17.0f;
+        else a[i] = (double)(i % 17) / 17.0;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (single) bf[i] = (float)(i % 13) / 13.0f;
+        else b[i] = (double)(i % 13) / 13.0;
+    }
     for (int k = 1; k <= m->n_layers; k++) flops += 2.0 * M * m->widths[k] * m->widths[k - 1];
     for (int rep = -1; rep < 5; rep++) {
         double t0 = now();
         for (int k = 1; k <= m->n_layers; k++) {
             int K = m->widths[k - 1], N = m->widths[k];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0, c, N);
+            if (single)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, af, K, bf, K,
+                            0.0f, cf, N);
+            else
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0,
+                            c, N);
         }
         if (rep >= 0) t[rep] = now() - t0;
     }
@@ -552,6 +571,8 @@ static void tight_reference(race *r, int k_top, int bottom)
         for (int i = 0; i < r->tr.n_top; i++) r->tr.top[i] = w[P - 1 - (size_t)i];
         r->tr.have_bottom = 1;
         r->tr.bottom = w[0];
+        r->tr.have_trace = 1;
+        for (size_t i = 0; i < P; i++) r->tr.trace += w[i];
         r->tr.how = "dense spectrum (LAPACK dsyevd)";
         free(a); free(w);
     } else {
@@ -578,6 +599,7 @@ static void tight_reference(race *r, int k_top, int bottom)
            r->tr.n_top ? r->tr.top[0] : NAN);
     if (r->tr.n_top >= 20) printf(", lambda_20 %.12g", r->tr.top[19]);
     if (r->tr.have_bottom) printf(", lambda_min %.12g", r->tr.bottom);
+    if (r->tr.have_trace) printf(", trace %.12g", r->tr.trace);
     printf("\n");
 }
 
@@ -634,27 +656,41 @@ static void race_model(race *r, const char *arch, size_t n, const char *tasks)
     minima_net_params np = minima_net_default_params(r->m);
     if (minima_net_create(&r->net64, r->m, r->x, &np) != MINIMA_OK) die("net");
     if (minima_linop_hessian(&r->H64, r->net64) != MINIMA_OK) die("operator");
+    {   /* the first product fills the net's cache: made here, not in a timed task */
+        double *z = calloc(P, sizeof *z), *hz = malloc(P * sizeof *hz);
+        if (minima_linop_apply(r->H64, z, hz) != MINIMA_OK) die("product");
+        r->H64->n_applies = 0;
+        free(z); free(hz);
+    }
     r->net32 = NULL;
     r->H32 = NULL;
     if (r->minima_f32) {
         np.float32 = 1;
         if (minima_net_create(&r->net32, r->m, r->x, &np) != MINIMA_OK) die("float32 net");
         if (minima_linop_hessian(&r->H32, r->net32) != MINIMA_OK) die("float32 operator");
+        double *z = calloc(P, sizeof *z), *hz = malloc(P * sizeof *hz);
+        if (minima_linop_apply(r->H32, z, hz) != MINIMA_OK) die("float32 product");
+        r->H32->n_applies = 0;
+        free(z); free(hz);
     }
     size_t rows = minima_net_batch_rows(r->net64);
-    double rate = dgemm_rate(r->m, rows);
-    printf("DGEMM at the network's shapes (%zu rows x each layer): %.1f GFLOP/s; %d threads; "
-           "minima products in %s; reference: %s\n", rows, rate, r->threads,
+    double drate = gemm_rate(r->m, rows, 0), srate = gemm_rate(r->m, rows, 1);
+    double rate = r->minima_f32 ? srate : drate;      /* what minima's products run on */
+    printf("at the network's shapes (%zu rows x each layer): DGEMM %.1f GFLOP/s, SGEMM %.1f "
+           "GFLOP/s; %d threads; minima products in %s; reference: %s\n", rows, drate, srate,
+           r->threads,
            r->minima_f32 ? "float32" : "float64",
            r->ref ? r->ref_dtypes : "none");
 
     /* what the tight reference must cover */
+    memset(&r->tr, 0, sizeof r->tr);
     int k_top = 0, bottom = 0;
     for (size_t i = 0; i < N_TASKS; i++) {
         if (!task_selected(tasks, TASKS[i].name)) continue;
         if (TASKS[i].kind == K_EIGS && !TASKS[i].bottom && TASKS[i].k > k_top) k_top = TASKS[i].k;
         if (TASKS[i].kind == K_EIGS && TASKS[i].bottom) bottom = 1;
-        if (TASKS[i].kind == K_POWER || TASKS[i].kind == K_DENSITY) {
+        if (TASKS[i].kind == K_POWER || TASKS[i].kind == K_DENSITY ||
+            (TASKS[i].kind == K_TRACE && P <= 2000)) {     /* the dense spectrum's trace */
             bottom = 1;
             if (k_top < 1) k_top = 1;
         }
@@ -680,9 +716,10 @@ static void race_model(race *r, const char *arch, size_t n, const char *tasks)
         for (int j = 0; j < nref; j++) print_row(r, t, &mn, &rf[j], j == 0);
         if (r->ref && nref == 0) printf("%-11s   reference failed: %s\n", "", why);
         if (t->kind == K_HVP && mn.ok)
-            printf("%-11s   minima: %.1f GFLOP/s per product = %.0f%% of DGEMM\n", "",
+            printf("%-11s   minima: %.1f GFLOP/s per product = %.0f%% of %s\n", "",
                    hvp_flops(r->m, (double)r->x->n) / mn.seconds / 1e9,
-                   100 * hvp_flops(r->m, (double)r->x->n) / mn.seconds / 1e9 / rate);
+                   100 * hvp_flops(r->m, (double)r->x->n) / mn.seconds / 1e9 / rate,
+                   r->minima_f32 ? "SGEMM" : "DGEMM");
         if (t->kind == K_TRACE && mn.ok)
             printf("%-11s   minima %s estimate %.6g +- %.2g\n", "", r->trace_method, mn.estimate,
                    mn.std_error);
@@ -693,7 +730,8 @@ static void race_model(race *r, const char *arch, size_t n, const char *tasks)
         fflush(stdout);
     }
     printf("(* = not converged within the product budget; errors against the tight reference; "
-           "trace error = relative standard error; density error = largest node vs lambda_max)\n");
+           "trace error = %s; density error = largest node vs lambda_max)\n",
+           r->tr.have_trace ? "against the exact trace" : "relative standard error");
     if (r->keep) {
         printf("files: %s\n", r->dir);
     } else {

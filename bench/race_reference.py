@@ -107,6 +107,8 @@ class Hessian:
                         for i in range(0, N, batch)]
         self.crit = torch.nn.CrossEntropyLoss()
         self.count = 0
+        self.apply_list([torch.zeros_like(p) for p in self.params])   # warm-up, not timed
+        self.count = 0
 
     def apply_list(self, v):
         """PyHessian's dataloader_hv_product on a list of tensors."""
