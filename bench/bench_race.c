@@ -443,14 +443,14 @@ static void side_errors(const race *r, const task *t, const side *s, double *err
         double e = 0, q = 0;
         for (int i = 0; i < s->n_vals; i++) {
             double ref;
-            if (t->bottom) {
+            if (t->bottom) {                   /* the i-th smallest (bottom1: i = 0) */
                 if (!tr->have_bottom || i > 0) return;
                 ref = tr->bottom;
-            } else if (t->kind == K_POWER || s->n_vals == 1) {
-                /* power iteration finds the largest magnitude */
-                ref = tr->have_bottom && fabs(tr->bottom) > fabs(tr->top[0]) ? tr->bottom : tr->top[0];
-                if (t->kind == K_EIGS) ref = tr->top[0];
-            } else {
+            } else if (t->kind == K_POWER) {   /* power iteration: the largest magnitude */
+                if (!tr->n_top) return;
+                ref = tr->have_bottom && fabs(tr->bottom) > fabs(tr->top[0]) ? tr->bottom
+                                                                             : tr->top[0];
+            } else {                           /* the i-th largest, whatever the method */
                 if (i >= tr->n_top) return;
                 ref = tr->top[i];
             }
