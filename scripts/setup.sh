@@ -8,8 +8,9 @@ PACKAGES=(cmake make gcc pkg-config libopenblas-dev liblapacke-dev zlib1g-dev
           protobuf-c-compiler libprotobuf-c-dev python3-onnx
           libopenmpi-dev openmpi-bin)
 # PyTorch is only needed to regenerate reference fixtures and run the
-# comparison benchmarks; install it with MINIMA_WITH_TORCH=1.
-if [ "${MINIMA_WITH_TORCH:-0}" = 1 ]; then PACKAGES+=(python3-torch); fi
+# comparison benchmarks (SciPy for the eigsh reference of bench_race);
+# install them with MINIMA_WITH_TORCH=1.
+if [ "${MINIMA_WITH_TORCH:-0}" = 1 ]; then PACKAGES+=(python3-torch python3-scipy); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
