@@ -133,8 +133,13 @@ int minima_cmd_spectrum(int argc, char **argv)
     if (na.float32 && tol < 1e-6)
         return cli_usage_error("spectrum", "--float32 products carry ~1e-6 relative error: "
                                "--tol %g cannot be reached (use 1e-5 or more)", tol);
-    if (strcmp(trace_method, "hutch++") && strcmp(trace_method, "hutchinson") && strcmp(trace_method, "exact"))
-        return cli_usage_error("spectrum", "--trace-method: expected hutch++, hutchinson or exact, found '%s'", trace_method);
+    if (strcmp(trace_method, "hutch++") && strcmp(trace_method, "hutchinson") && strcmp(trace_method, "exact") &&
+        strcmp(trace_method, "xtrace") && strcmp(trace_method, "xnystrace"))
+        return cli_usage_error("spectrum", "--trace-method: expected xtrace, hutch++, hutchinson, xnystrace "
+                               "or exact, found '%s'", trace_method);
+    if (!strcmp(trace_method, "xnystrace") && want_trace && !ggn && !exact)
+        return cli_usage_error("spectrum", "--trace-method xnystrace needs a positive semidefinite "
+                               "matrix: the Hessian is indefinite in general (use xtrace, or add --ggn)");
     if (plot) want_density = 1;
     double *level_v = NULL;
     cli_range any = CLI_ANY;

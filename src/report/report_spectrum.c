@@ -52,9 +52,14 @@ static minima_status check_request(const minima_spectrum_request *q)
     if (q->max_products < 1)
         return minima_error(MINIMA_EINVAL, "spectrum: max_products must be >= 1, found 0");
     const char *m = q->trace_method ? q->trace_method : "hutch++";
-    if (strcmp(m, "hutch++") && strcmp(m, "hutchinson") && strcmp(m, "exact"))
-        return minima_error(MINIMA_EINVAL, "spectrum: trace_method: expected hutch++, hutchinson or exact, "
-                            "found '%s'", m);
+    if (strcmp(m, "hutch++") && strcmp(m, "hutchinson") && strcmp(m, "exact") && strcmp(m, "xtrace") &&
+        strcmp(m, "xnystrace"))
+        return minima_error(MINIMA_EINVAL, "spectrum: trace_method: expected xtrace, hutch++, hutchinson, "
+                            "xnystrace or exact, found '%s'", m);
+    if (!strcmp(m, "xnystrace") && !q->ggn && q->trace && !q->exact)
+        return minima_error(MINIMA_EINVAL, "spectrum: trace_method xnystrace needs a positive "
+                            "semidefinite matrix: the Hessian is indefinite in general (use xtrace, "
+                            "or ggn for the Gauss-Newton matrix)");
     if (!(q->trace_rtol > 0 && q->trace_rtol < 1))
         return minima_error(MINIMA_EINVAL, "spectrum: trace_rtol must be in (0, 1), found %g", q->trace_rtol);
     if (q->trace_max < 2)
@@ -169,6 +174,8 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
             st = MINIMA_OK;
         } else if (!strcmp(method, "exact")) st = minima_trace_exact(op, &s->trace);
         else if (!strcmp(method, "hutchinson")) st = minima_trace_hutchinson(op, &tp, &s->trace);
+        else if (!strcmp(method, "xtrace")) st = minima_trace_xtrace(op, &tp, &s->trace);
+        else if (!strcmp(method, "xnystrace")) st = minima_trace_xnystrace(op, &tp, &s->trace);
         else st = minima_trace_hutchpp(op, &tp, &s->trace);
         if (st != MINIMA_OK) goto done;
         s->have_trace = 1;
