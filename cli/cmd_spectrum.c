@@ -31,8 +31,10 @@ static const char usage[] =
     "                  ||Hx - lambda x|| and converges when that is\n"
     "                  <= tol max(|lambda|, 0.1 ||H||) (docs/spectrum.md); at most\n"
     "                  --max-products products, else exit 1 with the partial result\n"
-    "  --trace         Tr H by Hutch++ (or --trace-method hutchinson|exact), with its\n"
-    "                  standard error; stops when stderr <= --trace-rtol |estimate|\n"
+    "  --trace         Tr H with its standard error, by --trace-method: hutch++ (the\n"
+    "                  default), xtrace (Epperly, Tropp & Webber 2024: fewer products),\n"
+    "                  hutchinson, exact, or xnystrace (positive semidefinite matrices\n"
+    "                  only: needs --ggn); stops when stderr <= --trace-rtol |estimate|\n"
     "  --density       spectral density by stochastic Lanczos quadrature (Ghorbani et\n"
     "                  al. 2019; PyHessian's defaults: 100 steps, 1 draw, 10000 grid points)\n"
     "  --exact         the whole spectrum from the dense Hessian (LAPACK dsyevd):\n"
@@ -109,9 +111,9 @@ int minima_cmd_spectrum(int argc, char **argv)
         {"--basis", OPT_SIZE, &basis, "Lanczos: Krylov basis size before a restart (0: auto, see eigen.h)", "M", CLI_IN(0, 100000)},
         {"--max-products", OPT_SIZE, &max_products, "Lanczos: stop (exit 1, partial result) after N products", "N", CLI_IN(1, 1e9)},
         {"--trace", OPT_FLAG, &want_trace, "estimate the trace", NULL},
-        {"--trace-method", OPT_STRING, &trace_method, "hutch++, hutchinson or exact", "M"},
+        {"--trace-method", OPT_STRING, &trace_method, "hutch++, xtrace, hutchinson, exact or xnystrace (--ggn only)", "M"},
         {"--trace-rtol", OPT_DOUBLE, &trace_rtol, "stop the trace when stderr <= rtol |estimate|", "X", CLI_OPEN(0, 1)},
-        {"--trace-max", OPT_SIZE, &trace_max, "at most this many trace probes", "N", CLI_IN(2, 1e9)},
+        {"--trace-max", OPT_SIZE, &trace_max, "at most this many trace probes (xtrace, xnystrace: test vectors)", "N", CLI_IN(2, 1e9)},
         {"--density", OPT_FLAG, &want_density, "spectral density by stochastic Lanczos quadrature", NULL},
         {"--slq-steps", OPT_SIZE, &slq_steps, "Lanczos steps per SLQ draw", "M", CLI_IN(1, 100000)},
         {"--slq-draws", OPT_SIZE, &slq_draws, "SLQ random start vectors", "N", CLI_IN(1, 100000)},

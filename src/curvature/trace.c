@@ -433,6 +433,9 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
     MINIMA_TRY(draw_and_apply(op, p, x, k, m, qa, r, total));
     double *r12 = x->r + k * ld;   /* R[0:k, k:m] */
     double *tmp = x->s1;           /* (k, b) with leading dimension ld */
+    double *ynorm = x->t + k;      /* t[k:m] is free until the estimate */
+    for (size_t j = 0; j < b; j++) ynorm[j] = cblas_dnrm2(N, qa + j * n, 1);
+    size_t *lost = NULL, n_lost = 0;
     if (k > 0) {
         /* Block Gram-Schmidt, twice: Y_new -= Q_old (Q_old^T Y_new). */
         for (int pass = 0; pass < 2; pass++) {
@@ -444,6 +447,24 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
                 for (size_t i = 0; i < k; i++)
                     r12[i + j * ld] = (pass ? r12[i + j * ld] : 0.0) + tmp[i + j * ld];
         }
+        /* A column left with rounding only (beyond the operator's numerical
+         * rank) is in range(Q_old): its remainder is 0, and a random
+         * direction orthogonal to Q_old takes its place in Q (its rounding
+         * can be confined to a subspace Q_old nearly fills). */
+        for (size_t j = 0; j < b; j++) {
+            double *c = qa + j * n;
+            if (cblas_dnrm2(N, c, 1) > 1e-9 * ynorm[j]) continue;
+            if (!lost && !(lost = minima_alloc(b, sizeof *lost)))
+                return minima_error(MINIMA_ENOMEM, "xtrace trace: out of memory");
+            lost[n_lost++] = j;
+            minima_rng rng;
+            minima_rng_seed2(&rng, ~XTRACE_STREAM - k - j, 0);
+            minima_rng_fill_normal(&rng, c, n);
+            for (int pass = 0; pass < 2; pass++) {
+                cblas_dgemv(CblasColMajor, CblasTrans, N, K, 1.0, x->q, N, c, 1, 0.0, tmp, 1);
+                cblas_dgemv(CblasColMajor, CblasNoTrans, N, K, -1.0, x->q, N, tmp, 1, 1.0, c, 1);
+            }
+        }
     }
     /* Householder QR of the remainder: Q_add R22. */
     double *tau = x->t + k;        /* t[k:m] is free until the estimate */
@@ -453,13 +474,30 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
             x->r[(k + i) + (k + j) * ld] = i <= j ? qa[i + j * n] : 0.0;
     for (size_t j = k; j < m; j++)
         for (size_t i = 0; i < k; i++) x->r[j + i * ld] = 0.0;   /* R[k:m, 0:k] */
+    for (size_t l = 0; l < n_lost; l++)        /* those columns' remainder: 0 */
+        for (size_t i = 0; i < b; i++) x->r[(k + i) + (k + lost[l]) * ld] = 0.0;
+    minima_free(lost);
     if (info == 0) info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, N, B, B, qa, N, tau);
     if (info == 0 && k > 0) {
-        /* Once more against Q_old, so that Q stays orthonormal even where the
-         * remainder was (near) zero: Q_add = Q_old E + Q_add' F, then
-         * R12 += E R22 and R22 = F R22. */
+        /* Again against Q_old until orthogonal (at most 4 times), so that Q
+         * stays orthonormal even where the remainder was (near) zero, i.e.
+         * rounding: Q_add = Q_old E + Q_add' F, then R12 += E R22 and
+         * R22 = F R22. */
         double *e = x->s2, *f = x->s3;
+        for (int pass = 0; pass < 4 && info == 0; pass++) {
         cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, N, 1.0, x->q, N, qa, N, 0.0, e, L);
+        double emax = 0;
+        for (size_t j = 0; j < b; j++)
+            for (size_t i = 0; i < k; i++)
+                if (fabs(e[i + j * ld]) > emax) emax = fabs(e[i + j * ld]);
+        if (emax <= 1e-12) break;
+        if (pass == 3) {
+            if (emax <= 1e-8) break;
+            return minima_error(MINIMA_EUNSUPPORTED, "xtrace trace: cannot keep the basis of the "
+                                "sketch orthonormal at %zu test vectors (the operator's numerical "
+                                "rank is about %zu); use fewer test vectors (max_samples) or the "
+                                "exact trace", m, k);
+        }
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, N, B, K, -1.0, x->q, N, e, L, 1.0, qa, N);
         info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, N, B, qa, N, tau);
         if (info == 0) {
@@ -473,6 +511,7 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
                         r12, L);
             cblas_dtrmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, B, B, 1.0,
                         f, L, r22, L);
+        }
         }
     }
     if (info != 0)
@@ -660,6 +699,7 @@ static minima_status xtrace_run(minima_linop *op, const minima_trace_params *par
     memset(&x, 0, sizeof x);
     x.n = n;
     minima_status st = MINIMA_OK;
+    int met_before = 0;
     for (size_t m = next_size(0, first, cap);; m = next_size(m, first, cap)) {
         if ((st = xstate_reserve(&x, m, cap, method)) != MINIMA_OK) break;
         if (nystrom) {
@@ -684,10 +724,15 @@ static minima_status xtrace_run(minima_linop *op, const minima_trace_params *par
         loo_stats(x.t, m, &mean, &se);
         r->estimate = mean;
         r->std_error = se;
-        if (m >= p.min_samples && se <= p.rtol * fabs(mean)) {
+        /* The rule must hold at two tests in a row (or at the last one
+         * allowed): a single small sample standard deviation of a few t_i
+         * is too often a lucky one. */
+        int met = m >= p.min_samples && se <= p.rtol * fabs(mean);
+        if (met && (met_before || m == cap)) {
             r->converged = 1;
             break;
         }
+        met_before = met;
         if (m == cap) break;
     }
     if (r->converged) minima_progress("trace", 1, 1);
