@@ -50,12 +50,18 @@
  * probe, stop once samples >= min_samples and std_error <= rtol * |estimate|,
  * or at max_samples (then converged = 0). It never stops on the change of a
  * running mean (the rule that makes PyHessian's trace vary by +-15 % between
- * runs). xtrace / xnystrace apply the same rule to m, tested after each
- * block of test vectors: min_samples first, then about m/8 more each time
- * (the blocks only decide when the rule is tested: m test vectors cost 2m
- * or m products however they were grouped). As for any rule that stops on
- * its own error estimate, the reported standard error is an estimate, not
- * a bound.
+ * runs). xtrace / xnystrace test the same rule after each block of test
+ * vectors (min_samples first, then about m/8 more each time; the blocks
+ * only decide when the rule is tested: m test vectors cost 2m or m
+ * products however they were grouped) and stop when it holds at two tests
+ * in a row, or at max_samples: one small spread of 10-16 leave-one-out
+ * estimates is too often a lucky one (docs/spectrum.md has the coverage
+ * measured). As for any rule that stops on its own error estimate, the
+ * reported standard error is an estimate, not a bound; XNysTrace's is the
+ * less reliable (it underestimated its spread 2-4x on a fast-decaying
+ * spectrum). xtrace refuses (MINIMA_EUNSUPPORTED) when asked for more test
+ * vectors than the operator's numerical rank, where the basis of A Omega
+ * can no longer be kept orthonormal.
  *
  * Probe i is drawn from stream i of the seed (minima_rng_seed2), so the
  * same seed gives the same probes and bit-identical results. Each function
