@@ -198,6 +198,56 @@ static void test_stopping_and_seed(void)
     minima_linop_free(op);
 }
 
+/* The adaptive rule over 50 seeds (rtol 1e-2): the true error is within 2
+ * reported standard errors in most, and the products are 2 per vector. */
+static void test_adaptive_honest(void)
+{
+    static const int kinds[] = {DECAY, FLAT, POWER};   /* INDEFINITE's trace is too small for rtol */
+    for (int ki = 0; ki < 3; ki++) {
+        int kind = kinds[ki];
+        double tr;
+        minima_linop *op = spectrum_op(kind, &tr);
+        int cover = 0;
+        for (int k = 0; k < 50; k++) {
+            minima_trace_params p = minima_trace_default_params();
+            p.seed = (uint64_t)k + 500;
+            minima_trace_result r;
+            CHECK_OK(minima_trace_xtrace(op, &p, &r));
+            CHECK(r.n_products == 2 * r.samples && r.samples >= p.min_samples);
+            cover += fabs(r.estimate - tr) <= 2 * r.std_error;
+        }
+        CHECK_MSG(cover >= 35, "kind %d: adaptive xtrace covers the true error at 2 stderr in %d "
+                  "of 50", kind, cover);
+        minima_linop_free(op);
+    }
+}
+
+/* Rank 20 of 60: test vectors past the rank leave only rounding after the
+ * projection; Q stays orthonormal, and once H Omega is singular its range
+ * holds the operator's, whose trace comes out exact. */
+static void test_rank_deficient(void)
+{
+    size_t n = 60;
+    double lambda[60], tr = 0;
+    for (size_t i = 0; i < n; i++) {
+        lambda[i] = i < 20 ? cos((double)i) + 0.3 : 0.0;
+        tr += lambda[i];
+    }
+    double *a = spectral_matrix(n, lambda, 9);
+    minima_linop *op = NULL;
+    CHECK_OK(minima_linop_dense(&op, n, a));
+    minima_trace_params p = minima_trace_default_params();
+    p.min_samples = 4;
+    p.max_samples = 40;
+    p.rtol = 1e-15;
+    minima_trace_result r;
+    CHECK_OK(minima_trace_xtrace(op, &p, &r));
+    CHECK_MSG(fabs(r.estimate - tr) <= 1e-11 * fabs(tr), "rank 20: %.17g vs %.17g", r.estimate, tr);
+    CHECK(r.samples > 20 && r.n_products == 2 * r.samples && r.converged);
+    minima_linop_free(op);
+    free(a);
+}
+
 /* An operator that raises the interrupt flag after `left` products. */
 typedef struct { minima_linop *inner; size_t left; } interrupting;
 
@@ -245,6 +295,8 @@ int main(void)
     RUN(test_fast_decay);
     RUN(test_unbiased_and_honest);
     RUN(test_stopping_and_seed);
+    RUN(test_adaptive_honest);
+    RUN(test_rank_deficient);
     RUN(test_interrupt);
     return harness_report();
 }

@@ -59,9 +59,11 @@
  * measured). As for any rule that stops on its own error estimate, the
  * reported standard error is an estimate, not a bound; XNysTrace's is the
  * less reliable (it underestimated its spread 2-4x on a fast-decaying
- * spectrum). xtrace refuses (MINIMA_EUNSUPPORTED) when asked for more test
- * vectors than the operator's numerical rank, where the basis of A Omega
- * can no longer be kept orthonormal.
+ * spectrum). Past the operator's numerical rank xtrace's sketch has only
+ * rounding left in new directions: it reorthogonalizes (up to 3 more
+ * passes) and, when the basis of A Omega still cannot be kept
+ * orthonormal, refuses (MINIMA_EUNSUPPORTED) rather than guess (seen on a
+ * 123-parameter network's rank-100 Hessian asked for 108 test vectors).
  *
  * Probe i is drawn from stream i of the seed (minima_rng_seed2), so the
  * same seed gives the same probes and bit-identical results. Each function

@@ -433,9 +433,6 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
     MINIMA_TRY(draw_and_apply(op, p, x, k, m, qa, r, total));
     double *r12 = x->r + k * ld;   /* R[0:k, k:m] */
     double *tmp = x->s1;           /* (k, b) with leading dimension ld */
-    double *ynorm = x->t + k;      /* t[k:m] is free until the estimate */
-    for (size_t j = 0; j < b; j++) ynorm[j] = cblas_dnrm2(N, qa + j * n, 1);
-    size_t *lost = NULL, n_lost = 0;
     if (k > 0) {
         /* Block Gram-Schmidt, twice: Y_new -= Q_old (Q_old^T Y_new). */
         for (int pass = 0; pass < 2; pass++) {
@@ -447,24 +444,6 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
                 for (size_t i = 0; i < k; i++)
                     r12[i + j * ld] = (pass ? r12[i + j * ld] : 0.0) + tmp[i + j * ld];
         }
-        /* A column left with rounding only (beyond the operator's numerical
-         * rank) is in range(Q_old): its remainder is 0, and a random
-         * direction orthogonal to Q_old takes its place in Q (its rounding
-         * can be confined to a subspace Q_old nearly fills). */
-        for (size_t j = 0; j < b; j++) {
-            double *c = qa + j * n;
-            if (cblas_dnrm2(N, c, 1) > 1e-9 * ynorm[j]) continue;
-            if (!lost && !(lost = minima_alloc(b, sizeof *lost)))
-                return minima_error(MINIMA_ENOMEM, "xtrace trace: out of memory");
-            lost[n_lost++] = j;
-            minima_rng rng;
-            minima_rng_seed2(&rng, ~XTRACE_STREAM - k - j, 0);
-            minima_rng_fill_normal(&rng, c, n);
-            for (int pass = 0; pass < 2; pass++) {
-                cblas_dgemv(CblasColMajor, CblasTrans, N, K, 1.0, x->q, N, c, 1, 0.0, tmp, 1);
-                cblas_dgemv(CblasColMajor, CblasNoTrans, N, K, -1.0, x->q, N, tmp, 1, 1.0, c, 1);
-            }
-        }
     }
     /* Householder QR of the remainder: Q_add R22. */
     double *tau = x->t + k;        /* t[k:m] is free until the estimate */
@@ -474,9 +453,6 @@ static minima_status xtrace_extend(minima_linop *op, const minima_trace_params *
             x->r[(k + i) + (k + j) * ld] = i <= j ? qa[i + j * n] : 0.0;
     for (size_t j = k; j < m; j++)
         for (size_t i = 0; i < k; i++) x->r[j + i * ld] = 0.0;   /* R[k:m, 0:k] */
-    for (size_t l = 0; l < n_lost; l++)        /* those columns' remainder: 0 */
-        for (size_t i = 0; i < b; i++) x->r[(k + i) + (k + lost[l]) * ld] = 0.0;
-    minima_free(lost);
     if (info == 0) info = LAPACKE_dorgqr(LAPACK_COL_MAJOR, N, B, B, qa, N, tau);
     if (info == 0 && k > 0) {
         /* Again against Q_old until orthogonal (at most 4 times), so that Q
