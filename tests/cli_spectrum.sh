@@ -34,7 +34,7 @@ run "--exact --trace" 0 "$BIN" spectrum "${D[@]}" --exact --trace --json
 pycheck "exact trace = sum of the eigenvalues" "out['trace']['method'] == 'exact' and out['trace']['stderr'] == 0 and abs(out['trace']['estimate'] - math.fsum(out['exact']['eigenvalues'])) <= 1e-13 * sum(abs(x) for x in out['exact']['eigenvalues'])"
 run "--trace-method exact" 0 "$BIN" spectrum "${D[@]}" --exact --trace --json --trace-method exact
 run "--trace (Hutch++) alone" 0 "$BIN" spectrum "${D[@]}" --trace --json
-pycheck "without --exact: hutch++" "out['trace']['method'] == 'hutch++'"
+pycheck "without --exact: xtrace" "out['trace']['method'] == 'xtrace'"
 
 # ---- --layers: n_params is the selected block's size ---------------------------------
 run "--layers 0" 0 "$BIN" spectrum "${D[@]}" --layers 0 --exact --json

@@ -155,7 +155,7 @@ minima_status minima_api_problem(const minima_model *model, const minima_dataset
 /* ---- the commands' computations, with their --json results ------------- */
 
 /* `minima spectrum`: request keys top, bottom, tol, basis, max_products,
- * trace (0/1), trace_method (hutch++, hutchinson, exact), trace_rtol,
+ * trace (0/1), trace_method (xtrace, hutch++, hutchinson, exact, xnystrace), trace_rtol,
  * trace_max, density (0/1), slq_steps, slq_draws, exact (0/1), levels
  * ("1;10;100"), layers ("0;2", names separated by ';'), ggn (0/1),
  * float32 (0/1), seed. The numbers equal the command's for the same

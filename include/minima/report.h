@@ -59,7 +59,8 @@ typedef struct {
     size_t max_products;      /* Lanczos stops after this many products, >= 1;
                                  default minima_eigs_default_params().max_products */
     int trace;                /* nonzero: estimate the trace; default 0 */
-    const char *trace_method; /* "hutch++", "hutchinson" or "exact"; default "hutch++" */
+    const char *trace_method; /* "xtrace", "hutch++", "hutchinson", "exact" or "xnystrace" (PSD
+                                 only: with ggn); default "xtrace" (trace.h) */
     double trace_rtol;        /* trace stops when stderr <= rtol |estimate|, in (0, 1); default 1e-2 */
     size_t trace_max;         /* at most this many trace probes, >= 2; default 1000 */
     int density;              /* nonzero: spectral density by SLQ; default 0 */

@@ -205,8 +205,8 @@ class Problem(_lib.Handle):
                           lambda out: fn.api_spectrum(self.handle, text(req), out))
 
     def trace(self, method=None, rtol=None, max_probes=None, seed=None, top=0, **kw):
-        """The Hessian's trace (Hutch++ by default; method "hutchinson" or
-        "exact"): the dict of `minima spectrum --top 0 --trace --json`; the
+        """The Hessian's trace (XTrace by default; method "hutch++",
+        "hutchinson", "exact", or "xnystrace" with ggn=True): the dict of `minima spectrum --top 0 --trace --json`; the
         estimate is result["trace"]["estimate"]."""
         return self.spectrum(top=top, trace=True, trace_method=method, trace_rtol=rtol,
                              trace_max=max_probes, seed=seed, **kw)

@@ -20,7 +20,7 @@ minima_spectrum_request minima_spectrum_default_request(void)
     r.tol = 1e-8;
     r.basis = 0;
     r.max_products = minima_eigs_default_params().max_products;
-    r.trace_method = "hutch++";
+    r.trace_method = "xtrace";
     r.trace_rtol = 1e-2;
     r.trace_max = 1000;
     r.slq_steps = 100;
@@ -51,10 +51,15 @@ static minima_status check_request(const minima_spectrum_request *q)
         return minima_error(MINIMA_EINVAL, "spectrum: tol must be in (0, 1), found %g", q->tol);
     if (q->max_products < 1)
         return minima_error(MINIMA_EINVAL, "spectrum: max_products must be >= 1, found 0");
-    const char *m = q->trace_method ? q->trace_method : "hutch++";
-    if (strcmp(m, "hutch++") && strcmp(m, "hutchinson") && strcmp(m, "exact"))
-        return minima_error(MINIMA_EINVAL, "spectrum: trace_method: expected hutch++, hutchinson or exact, "
-                            "found '%s'", m);
+    const char *m = q->trace_method ? q->trace_method : "xtrace";
+    if (strcmp(m, "hutch++") && strcmp(m, "hutchinson") && strcmp(m, "exact") && strcmp(m, "xtrace") &&
+        strcmp(m, "xnystrace"))
+        return minima_error(MINIMA_EINVAL, "spectrum: trace_method: expected xtrace, hutch++, hutchinson, "
+                            "xnystrace or exact, found '%s'", m);
+    if (!strcmp(m, "xnystrace") && !q->ggn && q->trace && !q->exact)
+        return minima_error(MINIMA_EINVAL, "spectrum: trace_method xnystrace needs a positive "
+                            "semidefinite matrix: the Hessian is indefinite in general (use xtrace, "
+                            "or ggn for the Gauss-Newton matrix)");
     if (!(q->trace_rtol > 0 && q->trace_rtol < 1))
         return minima_error(MINIMA_EINVAL, "spectrum: trace_rtol must be in (0, 1), found %g", q->trace_rtol);
     if (q->trace_max < 2)
@@ -158,7 +163,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         tp.rtol = q->trace_rtol;
         tp.max_samples = q->trace_max;
         tp.seed = q->seed + 1;
-        const char *method = q->trace_method ? q->trace_method : "hutch++";
+        const char *method = q->trace_method ? q->trace_method : "xtrace";
         if (s->exact) {
             /* The dense spectrum is at hand: its sum is the trace, exactly. */
             memset(&s->trace, 0, sizeof s->trace);
@@ -169,7 +174,9 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
             st = MINIMA_OK;
         } else if (!strcmp(method, "exact")) st = minima_trace_exact(op, &s->trace);
         else if (!strcmp(method, "hutchinson")) st = minima_trace_hutchinson(op, &tp, &s->trace);
-        else st = minima_trace_hutchpp(op, &tp, &s->trace);
+        else if (!strcmp(method, "xnystrace")) st = minima_trace_xnystrace(op, &tp, &s->trace);
+        else if (!strcmp(method, "hutch++")) st = minima_trace_hutchpp(op, &tp, &s->trace);
+        else st = minima_trace_xtrace(op, &tp, &s->trace);
         if (st != MINIMA_OK) goto done;
         s->have_trace = 1;
         if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_TRACE, q->user);
