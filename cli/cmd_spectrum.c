@@ -22,12 +22,12 @@ extern const char minima_cmd_spectrum_summary[];
 const char minima_cmd_spectrum_summary[] = "Hessian eigenvalues, trace and spectral density";
 
 /* The default --precision, chosen by measurement (docs/spectrum.md). */
-#define PRECISION_DEFAULT "float64"
+#define PRECISION_DEFAULT "auto"
 
 static const char usage[] =
     "usage: minima spectrum --model MODEL --data SRC [--top K] [--bottom K] [--tol X]\n"
     "                       [--trace] [--density] [--exact] [--layers NAMES] [--ggn]\n"
-    "                       [--precision float64|mixed|float32] [--plot FILE] [--json]\n\n"
+    "                       [--precision auto|float64|mixed|float32] [--plot FILE] [--json]\n\n"
     "Curvature of the mean training loss at the model's parameters:\n"
     "  --top/--bottom  the K largest / smallest eigenvalues by Lanczos with full\n"
     "                  reorthogonalization; each is reported with its residual\n"
@@ -48,7 +48,9 @@ static const char usage[] =
     "                  and density then use float32 products (their error, ~1e-6\n"
     "                  relative, is far below their own). float32: everything in\n"
     "                  float32 (residuals of the float32 operator; --tol 1e-5 or\n"
-    "                  above). --exact is float64 always. Default: " PRECISION_DEFAULT "\n"
+    "                  above). auto (the default): Lanczos in float64 (mixed is no\n"
+    "                  faster at --tol 1e-8, docs/spectrum.md), trace and density\n"
+    "                  with float32 products. --exact is float64 always.\n"
     "  --float32       the same as --precision float32\n"
     "  --plot FILE     draw the density (log scale) with the top eigenvalues marked\n"
     "Products reuse the activations cached at the model's parameters (see docs/engine.md).";
@@ -140,7 +142,7 @@ int minima_cmd_spectrum(int argc, char **argv)
         {"--levels", OPT_STRING, &levels, "with --exact: count eigenvalues above these", "L1,L2"},
         {"--layers", OPT_STRING, &layers, "restrict to these layers (names, NAME.weight, #k)", "NAMES"},
         {"--ggn", OPT_FLAG, &ggn, "Gauss-Newton matrix instead of the Hessian", NULL},
-        {"--precision", OPT_STRING, &precision, "float64, mixed or float32 (see --help)", "P"},
+        {"--precision", OPT_STRING, &precision, "auto, float64, mixed or float32 (see --help)", "P"},
         {"--float32", OPT_FLAG, &float32, "the same as --precision float32", NULL},
         {"--seed", OPT_U64, &seed, "seed of random start and probe vectors", "S", CLI_ANY},
         {"--plot", OPT_STRING, &plot, "draw the density to FILE (.png, .svg, .pdf); implies --density", "FILE"},
@@ -156,7 +158,8 @@ int minima_cmd_spectrum(int argc, char **argv)
     if (!strcmp(precision, "float64")) prec = MINIMA_PRECISION_FLOAT64;
     else if (!strcmp(precision, "mixed")) prec = MINIMA_PRECISION_MIXED;
     else if (!strcmp(precision, "float32")) prec = MINIMA_PRECISION_FLOAT32;
-    else return cli_usage_error("spectrum", "--precision: expected float64, mixed or float32, found '%s'", precision);
+    else if (!strcmp(precision, "auto")) prec = MINIMA_PRECISION_AUTO;
+    else return cli_usage_error("spectrum", "--precision: expected auto, float64, mixed or float32, found '%s'", precision);
     if (prec == MINIMA_PRECISION_FLOAT32 && tol < 1e-6 && (top > 0 || bottom > 0))
         return cli_usage_error("spectrum", "float32 products carry ~1e-6 relative error: "
                                "--tol %g cannot be reached (use 1e-5 or more, or --precision mixed)", tol);

@@ -17,6 +17,7 @@ const char *minima_precision_name(minima_precision p)
     case MINIMA_PRECISION_FLOAT64: return "float64";
     case MINIMA_PRECISION_MIXED: return "mixed";
     case MINIMA_PRECISION_FLOAT32: return "float32";
+    case MINIMA_PRECISION_AUTO: return "auto";
     }
     return NULL;
 }
@@ -37,6 +38,7 @@ minima_spectrum_request minima_spectrum_default_request(void)
     r.slq_draws = 1;
     r.levels = default_levels;
     r.n_levels = 3;
+    r.precision = MINIMA_PRECISION_AUTO;
     return r;
 }
 
