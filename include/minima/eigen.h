@@ -106,7 +106,8 @@ typedef struct {
                              then agree to ~1e-14 relative unless nearly degenerate) */
     double zero_floor;    /* residual scale floor as a fraction of ||T||; default 0.1 */
     size_t max_basis;     /* Krylov basis size before a restart; 0 (default) = auto:
-                             min(n, max(2k + 20, 40)), k = k_top + k_bottom; must be
+                             min(n, max(2k + 20, 40)), k = k_top + k_bottom (within 3 %
+                             of the fewest products for 20-50 pairs, docs/spectrum.md); must be
                              >= k + 2 unless it is n */
     size_t max_products;  /* give up (MINIMA_ENOCONV) after this many products;
                              default 10000 */
