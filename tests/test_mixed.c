@@ -397,11 +397,70 @@ static void test_mixed_net(void)
     minima_model_free(m);
 }
 
+/* Allocation failures: the lazy float32 workspaces fail cleanly (the net
+ * keeps working in float64 and gives the float32 product once memory is
+ * back), and so does the mixed solver. */
+static void test_nomem(void)
+{
+    const int widths[] = {5, 7, 3};
+    minima_model *m = make_model(2, widths, MINIMA_LOSS_CE, 5);
+    minima_dataset *x = make_data(30, 5, 3, 0, 6);
+    minima_net *net = NULL, *ref = NULL;
+    minima_net_params p32 = minima_net_default_params(m);
+    p32.float32 = 1;
+    CHECK_OK(minima_net_create(&net, m, x, NULL));
+    CHECK_OK(minima_net_create(&ref, m, x, &p32));
+    size_t P = m->n_params;
+    double *v = malloc(P * sizeof *v), *h = malloc(P * sizeof *h), *h32 = malloc(P * sizeof *h32),
+           *h64 = malloc(P * sizeof *h64), *h64b = malloc(P * sizeof *h64b);
+    for (size_t i = 0; i < P; i++) v[i] = sin((double)i);
+    CHECK_OK(minima_net_hvp(net, v, h64));
+    CHECK_OK(minima_net_hvp(ref, v, h32));
+    int failures = 0;
+    for (long k = 0; k < 40; k++) {
+        minima_alloc_fail_after(k);
+        minima_status st = minima_net_hvp_f32(net, v, h);
+        minima_alloc_fail_after(-1);
+        if (st == MINIMA_OK) break;
+        CHECK(st == MINIMA_ENOMEM);
+        failures++;
+        CHECK_OK(minima_net_hvp(net, v, h64b));
+        CHECK(memcmp(h64, h64b, P * sizeof *h64) == 0);
+    }
+    CHECK(failures >= 12);
+    CHECK(memcmp(h, h32, P * sizeof *h) == 0);
+
+    minima_linop *op = NULL, *low = NULL;
+    CHECK_OK(minima_linop_hessian(&op, net));
+    CHECK_OK(minima_linop_hessian_f32(&low, net));
+    minima_eigs_params ep = minima_eigs_default_params();
+    ep.k_top = 2;
+    ep.op_low = low;
+    minima_eigs_result r;
+    failures = 0;
+    for (long k = 0; k < 60; k++) {
+        minima_alloc_fail_after(k);
+        minima_status st = minima_eigs(op, &ep, &r);
+        minima_alloc_fail_after(-1);
+        minima_eigs_result_free(&r);
+        if (st == MINIMA_OK) break;
+        CHECK(st == MINIMA_ENOMEM);
+        failures++;
+    }
+    CHECK(failures > 5);
+    minima_linop_free(op); minima_linop_free(low);
+    free(v); free(h); free(h32); free(h64); free(h64b);
+    minima_net_free(net); minima_net_free(ref);
+    minima_dataset_free(x);
+    minima_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_net_f32_on_demand);
     RUN(test_mixed_dense);
     RUN(test_mixed_loose_and_budget);
     RUN(test_mixed_net);
+    RUN(test_nomem);
     return harness_report();
 }
