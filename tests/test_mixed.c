@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "minima/alloc.h"
+#include "minima/api.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
 #include "minima/net.h"
@@ -455,6 +456,36 @@ static void test_nomem(void)
     minima_model_free(m);
 }
 
+/* The plain-types API's spectrum request takes precision= as the command does. */
+static void test_api_precision(void)
+{
+    const int widths[] = {5, 7, 3};
+    minima_model *m = make_model(2, widths, MINIMA_LOSS_CE, 5);
+    minima_dataset *x = make_data(30, 5, 3, 0, 6);
+    minima_net *net = NULL;
+    CHECK_OK(minima_net_create(&net, m, x, NULL));
+    char *json = NULL;
+    CHECK_OK(minima_api_spectrum(net, "top=2,precision=mixed,trace=1", &json));
+    CHECK(json && strstr(json, "\"precision\": \"mixed\"") && strstr(json, "\"n_hvp_float32\": ") &&
+          strstr(json, "\"precision\": \"float32\"}"));
+    minima_api_free_string(json);
+    json = NULL;
+    CHECK_OK(minima_api_spectrum(net, "top=2,trace=1", &json));
+    CHECK(json && strstr(json, "\"precision\": \"auto\""));
+    minima_api_free_string(json);
+    json = NULL;
+    CHECK_OK(minima_api_spectrum(net, "top=1,trace=1,precision=float64", &json));
+    CHECK(json && strstr(json, "\"n_hvp_float32\": 0,"));
+    minima_api_free_string(json);
+    json = NULL;
+    CHECK(minima_api_spectrum(net, "top=1,precision=half", &json) == MINIMA_EINVAL);
+    CHECK(strstr(minima_last_error(), "'half'") != NULL);
+    minima_api_free_string(json);
+    minima_net_free(net);
+    minima_dataset_free(x);
+    minima_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_net_f32_on_demand);
@@ -462,5 +493,6 @@ int main(void)
     RUN(test_mixed_loose_and_budget);
     RUN(test_mixed_net);
     RUN(test_nomem);
+    RUN(test_api_precision);
     return harness_report();
 }
