@@ -19,13 +19,16 @@
 
 int minima_cmd_spectrum(int argc, char **argv);
 extern const char minima_cmd_spectrum_summary[];
-const char minima_cmd_spectrum_summary[] = "Hessian eigenvalues, trace and spectral density (float64)";
+const char minima_cmd_spectrum_summary[] = "Hessian eigenvalues, trace and spectral density";
+
+/* The default --precision, chosen by measurement (docs/spectrum.md). */
+#define PRECISION_DEFAULT "auto"
 
 static const char usage[] =
     "usage: minima spectrum --model MODEL --data SRC [--top K] [--bottom K] [--tol X]\n"
     "                       [--trace] [--density] [--exact] [--layers NAMES] [--ggn]\n"
-    "                       [--plot FILE] [--json]\n\n"
-    "Curvature of the mean training loss at the model's parameters, in float64:\n"
+    "                       [--precision auto|float64|mixed|float32] [--plot FILE] [--json]\n\n"
+    "Curvature of the mean training loss at the model's parameters:\n"
     "  --top/--bottom  the K largest / smallest eigenvalues by Lanczos with full\n"
     "                  reorthogonalization; each is reported with its residual\n"
     "                  ||Hx - lambda x|| and converges when that is\n"
@@ -42,8 +45,17 @@ static const char usage[] =
     "                  small networks only; reports rank and counts above --levels\n"
     "  --layers        restrict H to the named layers: '0,2', '4.weight', '#1'\n"
     "  --ggn           use the Gauss-Newton matrix instead of the Hessian\n"
-    "  --float32       products in single precision (about twice as fast; eigenvalues\n"
-    "                  then carry ~1e-6 relative error, so use --tol 1e-5 or above)\n"
+    "  --precision P   float64: every product in float64. mixed: Lanczos runs on\n"
+    "                  float32 products (each half the cost) to 1e-5, then refines\n"
+    "                  in float64, so every residual printed is a float64 one\n"
+    "                  (saves ~30 % at --tol 1e-6, nothing at 1e-8); trace\n"
+    "                  and density then use float32 products (their error, ~1e-6\n"
+    "                  relative, is far below their own). float32: everything in\n"
+    "                  float32 (residuals of the float32 operator; --tol 1e-5 or\n"
+    "                  above). auto (the default): Lanczos in float64 (mixed is no\n"
+    "                  faster at --tol 1e-8, docs/spectrum.md), trace and density\n"
+    "                  with float32 products. --exact is float64 always.\n"
+    "  --float32       the same as --precision float32\n"
     "  --plot FILE     draw the density (log scale) with the top eigenvalues marked\n"
     "Products reuse the activations cached at the model's parameters (see docs/engine.md).";
 
@@ -52,6 +64,7 @@ typedef struct {
     const char *model_path, *source, *layers;
     int ggn;
     size_t slq_steps, slq_draws;
+    double trace_rtol;
 } table_ctx;
 
 static void print_step(const minima_spectrum_result *s, minima_spectrum_step step, void *user)
@@ -79,17 +92,27 @@ static void print_step(const minima_spectrum_result *s, minima_spectrum_step ste
         for (int i = 0; i < s->eig.n_bottom; i++)
             fprintf(stderr, "  bottom %2d %20.15g   residual %.2e\n", i + 1, s->eig.bottom[i],
                     s->eig.bottom_true_residual ? s->eig.bottom_true_residual[i] : s->eig.bottom_residual[i]);
-        fprintf(stderr, "  Lanczos: %zu products, %zu restarts, %.2f s%s\n", s->eig.n_products,
-                s->eig.n_restarts, s->eig.seconds, s->eig.converged ? "" : " (NOT converged)");
+        fprintf(stderr, "  Lanczos (%s): %zu products (%zu float32, %zu float64), %zu restarts, %.2f s%s\n",
+                minima_precision_name(s->precision), s->eig.n_products, s->eig.n_products_low,
+                s->eig.n_products - s->eig.n_products_low, s->eig.n_restarts, s->eig.seconds,
+                s->eig.converged ? "" : " (NOT converged)");
+        if (s->precision == MINIMA_PRECISION_FLOAT32)
+            fprintf(stderr, "  (residuals of the float32 operator: eigenvalues carry ~1e-6 relative error)\n");
         break;
     case MINIMA_SPECTRUM_STEP_TRACE:
         fprintf(stderr, "  trace (%s) %.10g +- %.2g (%zu samples, %zu products)\n", s->trace.method,
                 s->trace.estimate, s->trace.std_error, s->trace.samples, s->trace.n_products);
+        if (s->trace_f32)
+            fprintf(stderr, "  trace: float32 products (error ~1e-6 relative, far below the %g "
+                    "relative target)\n", c->trace_rtol);
         break;
     case MINIMA_SPECTRUM_STEP_DENSITY:
         fprintf(stderr, "  density: %zu grid points on [%.4g, %.4g] from %zu SLQ steps x %zu draws\n",
                 s->density.n_grid, s->density.grid[0], s->density.grid[s->density.n_grid - 1], c->slq_steps,
                 c->slq_draws);
+        if (s->density_f32)
+            fprintf(stderr, "  density: float32 products (Ritz values off by ~1e-6 ||H||, far below "
+                    "the kernel width)\n");
         break;
     }
 }
@@ -102,7 +125,8 @@ int minima_cmd_spectrum(int argc, char **argv)
     const char *layers = NULL, *plot = NULL, *trace_method = "xtrace", *levels = "1,10,100";
     size_t slq_steps = 100, slq_draws = 1, trace_max = 1000, basis = 0;
     size_t max_products = minima_eigs_default_params().max_products;
-    int noconv = 0;
+    int noconv = 0, float32 = 0;
+    const char *precision = PRECISION_DEFAULT;
     uint64_t seed = 0;
     const cli_option opts[] = {
         CLI_NET_OPTIONS(na),
@@ -122,8 +146,8 @@ int minima_cmd_spectrum(int argc, char **argv)
         {"--levels", OPT_STRING, &levels, "with --exact: count eigenvalues above these", "L1,L2"},
         {"--layers", OPT_STRING, &layers, "restrict to these layers (names, NAME.weight, #k)", "NAMES"},
         {"--ggn", OPT_FLAG, &ggn, "Gauss-Newton matrix instead of the Hessian", NULL},
-        {"--float32", OPT_FLAG, &na.float32, "products in float32: ~2x faster, ~1e-6 relative error "
-         "(set --tol above 1e-6)", NULL},
+        {"--precision", OPT_STRING, &precision, "auto, float64, mixed or float32 (see --help)", "P"},
+        {"--float32", OPT_FLAG, &float32, "the same as --precision float32", NULL},
         {"--seed", OPT_U64, &seed, "seed of random start and probe vectors", "S", CLI_ANY},
         {"--plot", OPT_STRING, &plot, "draw the density to FILE (.png, .svg, .pdf); implies --density", "FILE"},
         {"--json", OPT_FLAG, &json, "print the result as JSON on stdout", NULL},
@@ -133,9 +157,16 @@ int minima_cmd_spectrum(int argc, char **argv)
     if (rc >= 0) return rc;
     if (top < 0 || bottom < 0) return cli_usage_error("spectrum", "--top and --bottom must be >= 0");
     if (!(tol > 0 && tol < 1)) return cli_usage_error("spectrum", "--tol must be in (0, 1), found %g", tol);
-    if (na.float32 && tol < 1e-6)
-        return cli_usage_error("spectrum", "--float32 products carry ~1e-6 relative error: "
-                               "--tol %g cannot be reached (use 1e-5 or more)", tol);
+    minima_precision prec;
+    if (float32) precision = "float32";
+    if (!strcmp(precision, "float64")) prec = MINIMA_PRECISION_FLOAT64;
+    else if (!strcmp(precision, "mixed")) prec = MINIMA_PRECISION_MIXED;
+    else if (!strcmp(precision, "float32")) prec = MINIMA_PRECISION_FLOAT32;
+    else if (!strcmp(precision, "auto")) prec = MINIMA_PRECISION_AUTO;
+    else return cli_usage_error("spectrum", "--precision: expected auto, float64, mixed or float32, found '%s'", precision);
+    if (prec == MINIMA_PRECISION_FLOAT32 && tol < 1e-6 && (top > 0 || bottom > 0))
+        return cli_usage_error("spectrum", "float32 products carry ~1e-6 relative error: "
+                               "--tol %g cannot be reached (use 1e-5 or more, or --precision mixed)", tol);
     if (strcmp(trace_method, "hutch++") && strcmp(trace_method, "hutchinson") && strcmp(trace_method, "exact") &&
         strcmp(trace_method, "xtrace") && strcmp(trace_method, "xnystrace"))
         return cli_usage_error("spectrum", "--trace-method: expected xtrace, hutch++, hutchinson, xnystrace "
@@ -182,8 +213,9 @@ int minima_cmd_spectrum(int argc, char **argv)
     rq.n_levels = n_levels;
     rq.layers = layers;
     rq.ggn = ggn;
+    rq.precision = prec;
     rq.seed = seed;
-    table_ctx tc = {na.model_path, na.source, layers, ggn, slq_steps, slq_draws};
+    table_ctx tc = {na.model_path, na.source, layers, ggn, slq_steps, slq_draws, trace_rtol};
     if (!json) {
         rq.on_step = print_step;
         rq.user = &tc;
@@ -206,7 +238,8 @@ int minima_cmd_spectrum(int argc, char **argv)
         fputs(text, stdout);
         minima_free(text);
     } else {
-        fprintf(stderr, "%zu Hessian-vector products, %.2f s\n", s.n_products, s.seconds);
+        fprintf(stderr, "%zu Hessian-vector products (%zu float32, %zu float64), %.2f s\n", s.n_products,
+                s.n_products_f32, s.n_products - s.n_products_f32, s.seconds);
     }
     if (noconv) {
         char tl[MINIMA_DOUBLE_CHARS];

@@ -54,6 +54,33 @@
  * orthonormal, so two equal values are two independent eigenvectors. Use
  * the exact dense spectrum (below) when multiplicities matter.
  *
+ * Mixed precision (params.op_low, minima_eigs only). With op_low a cheaper,
+ * less accurate version of op (a network's float32 products,
+ * minima_linop_hessian_f32: relative error ~1e-6), the iteration runs in
+ * two phases. (1) The thick-restart Lanczos above on op_low, to the
+ * tolerance tol_low (default max(tol, 1e-5): float32 products cannot go
+ * much below 1e-6), at most max_products / 2 products. (2) A float64
+ * refinement on op: the wanted Ritz vectors of phase 1 and a few
+ * neighbours (up to 10) become the basis U, each gets one float64 product,
+ * and then, until every wanted pair meets tol, Rayleigh-Ritz on U (the
+ * eigenpairs of U^T A U, from A U) gives Ritz pairs (theta, x = U s) whose
+ * residuals A x - theta x = (A U) s - theta x are computed from float64
+ * products; the residual of each unconverged wanted pair is
+ * orthonormalised against U and added to it (one float64 product each),
+ * and when the basis is full (max_basis) it restarts on the Ritz vectors
+ * it keeps (no products). This is a block Krylov method started from an
+ * almost invariant subspace: the float32 phase has removed all but ~1e-6
+ * of the unwanted directions, and each expansion shrinks what is left,
+ * fastest for the bulk of the spectrum far from the wanted eigenvalues.
+ * The residuals reported are always float64 ones, ||A x - lambda x|| with
+ * A x from products of op (exact up to rounding, so verify costs no
+ * further products); the same convergence rule applies, with ||T|| the
+ * largest |Ritz value| of either phase. n_products counts both phases,
+ * n_products_low those of op_low. Phase 2 needs a second array of
+ * max_basis vectors of n (A U). If interrupted in phase 1, the result
+ * holds phase 1's Ritz pairs with their residual estimates for op_low and
+ * no true residuals. docs/spectrum.md has the measurements.
+ *
  * "Top" means algebraically largest (for an indefinite Hessian, not the
  * largest in magnitude, which is what power iteration finds); "bottom"
  * the algebraically smallest. */
@@ -79,13 +106,21 @@ typedef struct {
                              then agree to ~1e-14 relative unless nearly degenerate) */
     double zero_floor;    /* residual scale floor as a fraction of ||T||; default 0.1 */
     size_t max_basis;     /* Krylov basis size before a restart; 0 (default) = auto:
-                             min(n, max(2k + 20, 40)), k = k_top + k_bottom; must be
+                             min(n, max(2k + 20, 40)), k = k_top + k_bottom (within 3 %
+                             of the fewest products for 20-50 pairs, docs/spectrum.md); must be
                              >= k + 2 unless it is n */
     size_t max_products;  /* give up (MINIMA_ENOCONV) after this many products;
                              default 10000 */
     uint64_t seed;        /* start vector: Gaussian from this seed; default 0 */
     int verify;           /* nonzero: recompute ||A x - lambda x|| for every returned
-                             pair at the end (k more products); default 1 */
+                             pair at the end (k more products; none in mixed precision,
+                             whose residuals are computed from float64 products);
+                             default 1 */
+    minima_linop *op_low; /* NULL (default): every product by op. Otherwise the same
+                             operator in low precision (float32 products), borrowed:
+                             minima_eigs runs in mixed precision (above) */
+    double tol_low;       /* mixed precision: tolerance of the low-precision phase;
+                             0 (default) = max(tol, 1e-5) */
 } minima_eigs_params;
 
 minima_eigs_params minima_eigs_default_params(void);
@@ -103,7 +138,9 @@ typedef struct {
     double *bottom_residual;    /* (n_bottom) */
     double *bottom_true_residual; /* (n_bottom) or NULL */
     double *bottom_vectors;     /* (n_bottom, n) */
-    size_t n_products;          /* products of the operator, verification included */
+    size_t n_products;          /* products of the operator, verification included
+                                   (mixed precision: of both operators) */
+    size_t n_products_low;      /* of those, products of params.op_low (0 without) */
     size_t n_steps;             /* Lanczos steps */
     size_t n_restarts;          /* thick restarts */
     double seconds;             /* wall-clock time */
@@ -114,7 +151,7 @@ typedef struct {
 void minima_eigs_result_free(minima_eigs_result *result);
 
 /* One-shot: the k_top largest and k_bottom smallest eigenpairs of op
- * (params NULL = defaults). On MINIMA_OK `result` holds converged pairs.
+ * (params NULL = defaults; with params->op_low, in mixed precision). On MINIMA_OK `result` holds converged pairs.
  * On MINIMA_ENOCONV (max_products reached) or MINIMA_EINTERRUPTED
  * (minima_interrupt) it holds the current best Ritz pairs with
  * converged = 0; on other failures it is empty. The caller frees the

@@ -26,6 +26,12 @@
  * still computed in float64) and return float64 vectors whose relative
  * error is that of float32 accumulation, about 1e-6 (tests/test_net.c
  * bounds it). Use it for speed on large networks; report float64 numbers.
+ * A float64 net gives the same float32 products on demand too
+ * (minima_net_hvp_f32, minima_linop_hessian_f32): mixed-precision solvers
+ * do most of their work with them and finish with float64 products, on one
+ * net. Their workspaces (and a float32 copy of the cache, when it fits
+ * beside the float64 one within cache_limit) are allocated on the first
+ * such product.
  *
  * Distributed (minima/dist.h): under mpirun every net computes over its
  * rank's contiguous block of the examples and sums across ranks, so every
@@ -115,6 +121,18 @@ minima_status minima_net_ggnvp(minima_net *net, const double *v, double *gv);
  * computes its b float32 products one by one. */
 minima_status minima_net_hvp_block(minima_net *net, size_t b, const double *V, double *HV);
 minima_status minima_net_ggnvp_block(minima_net *net, size_t b, const double *V, double *GV);
+
+/* The same products with float32 GEMMs (relative error ~1e-6, as a
+ * params.float32 net's), whatever params.float32 is. On a float64 net the
+ * first call allocates the float32 workspaces: the float32 data (N d_0
+ * floats), batch workspaces (half the float64 ones) and, if the float64
+ * cache is kept and the float32 copy fits beside it within cache_limit,
+ * that copy (half the float64 cache; minima_net_cache_bytes counts it from
+ * then on). MINIMA_ENOMEM if the workspaces cannot be allocated; the net
+ * is then unchanged and its float64 products still work. Counted in
+ * minima_net_n_products like every product. */
+minima_status minima_net_hvp_f32(minima_net *net, const double *v, double *hv);
+minima_status minima_net_ggnvp_f32(minima_net *net, const double *v, double *gv);
 /* Jacobian-vector product: the directional derivative of the outputs,
  * R{Z_K} = d/dt Z_K(theta_0 + t v) at t = 0, as (N, d_K). */
 minima_status minima_net_jvp(minima_net *net, const double *v, double *rz);
@@ -140,7 +158,9 @@ minima_status minima_net_output_jacobian(minima_net *net, size_t first, size_t n
 minima_status minima_net_hessian(minima_net *net, double *hessian);
 
 /* Bytes the cache needs at this data set and architecture, and whether it
- * is (or, once computed, will be) kept. */
+ * is (or, once computed, will be) kept. The bytes include the float32 copy
+ * of a params.float32 net, and that of a float64 net once its first float32
+ * product has allocated it (minima_net_hvp_f32). */
 size_t minima_net_cache_bytes(const minima_net *net);
 int minima_net_cache_enabled(const minima_net *net);
 /* Bytes of every node's values for all N examples at once: what one
@@ -161,6 +181,12 @@ minima_status minima_linop_hessian(minima_linop **out, minima_net *net);
 /* The generalised Gauss-Newton matrix at the anchor (minima_net_ggnvp),
  * positive semi-definite, n = P. Borrows the net. */
 minima_status minima_linop_ggn(minima_linop **out, minima_net *net);
+
+/* The same two operators with float32 products (minima_net_hvp_f32,
+ * minima_net_ggnvp_f32) on any net: the low-precision operator of a
+ * mixed-precision solver (minima_eigs_params.op_low). Borrows the net. */
+minima_status minima_linop_hessian_f32(minima_linop **out, minima_net *net);
+minima_status minima_linop_ggn_f32(minima_linop **out, minima_net *net);
 
 /* The parameter indices (into the model's theta, parameters() order, strictly
  * increasing) of the layers named in `spec`: a comma-separated list of

@@ -51,6 +51,22 @@ typedef enum {
 
 struct minima_spectrum_result_s;
 
+/* Precision of a spectrum run's products (docs/spectrum.md). */
+typedef enum {
+    MINIMA_PRECISION_FLOAT64 = 0, /* every product in float64 */
+    MINIMA_PRECISION_MIXED,       /* Lanczos in mixed precision (eigen.h: float32 phase, float64
+                                     refinement; float64 residuals), trace and density with
+                                     float32 products; the exact spectrum in float64 */
+    MINIMA_PRECISION_FLOAT32,     /* Lanczos, trace and density with float32 products (Ritz
+                                     residuals of the float32 operator); exact in float64 */
+    MINIMA_PRECISION_AUTO         /* the default: Lanczos in float64 (mixed precision is no
+                                     faster at tol 1e-8, docs/spectrum.md), trace and density
+                                     with float32 products (accurate enough for both) */
+} minima_precision;
+
+/* "float64", "mixed", "float32", "auto"; NULL for another value. */
+const char *minima_precision_name(minima_precision p);
+
 typedef struct {
     int top;                  /* largest eigenvalues by Lanczos, 0..10000; default 1 */
     int bottom;               /* smallest eigenvalues, 0..10000; default 0 */
@@ -71,6 +87,9 @@ typedef struct {
     int n_levels;             /* number of levels; default 3 */
     const char *layers;       /* restrict to these layers ("0,2", "4.weight", "#1"); default NULL: all */
     int ggn;                  /* nonzero: the Gauss-Newton matrix instead of the Hessian; default 0 */
+    minima_precision precision; /* of the products (above); default MINIMA_PRECISION_AUTO.
+                                 A net created with params.float32 has only float32 products:
+                                 the run is then float32 whatever this says */
     uint64_t seed;            /* Lanczos start (seed), trace probes (seed+1), SLQ (seed+2); default 0 */
     /* Called after each stage that ran, with the result so far (the command
      * prints its table as it goes); default NULL. */
@@ -100,6 +119,10 @@ typedef struct minima_spectrum_result_s {
     double *levels;
     size_t *count_above;
     size_t n_products;        /* the net's products during the run ("n_hvp") */
+    size_t n_products_f32;    /* of those, float32 products ("n_hvp_float32") */
+    minima_precision precision; /* what the run used ("precision"): the request's, or
+                                   float32 on a float32 net */
+    int trace_f32, density_f32; /* the trace / density used float32 products */
     double seconds;           /* wall time of the run */
 } minima_spectrum_result;
 

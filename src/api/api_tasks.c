@@ -31,6 +31,7 @@ minima_status minima_api_spectrum(minima_net *net, const char *request, char **j
     if (!net) return minima_error(MINIMA_EINVAL, "%s: net is NULL", fn);
     minima_spectrum_request q = minima_spectrum_default_request();
     int float32 = 0;
+    const char *precision = NULL;
     req_list levels = {0};
     const char *layers = NULL;
     const req_key keys[] = {
@@ -51,6 +52,7 @@ minima_status minima_api_spectrum(minima_net *net, const char *request, char **j
         OTHER("layers", RK_STRING, &layers),
         OTHER("ggn", RK_BOOL, &q.ggn),
         OTHER("float32", RK_BOOL, &float32),
+        OTHER("precision", RK_STRING, &precision),
         NUM("seed", RK_U64, &q.seed, 0, 0),
         {NULL, RK_INT, NULL, 0, 0, 0, 0},
     };
@@ -70,6 +72,19 @@ minima_status minima_api_spectrum(minima_net *net, const char *request, char **j
         for (char *c = layer_spec; *c; c++)
             if (*c == ';') *c = ',';
         q.layers = layer_spec;
+    }
+    if (precision) {
+        int found = 0;
+        for (int p = MINIMA_PRECISION_FLOAT64; p <= MINIMA_PRECISION_AUTO; p++)
+            if (!strcmp(precision, minima_precision_name((minima_precision)p))) {
+                q.precision = (minima_precision)p;
+                found = 1;
+            }
+        if (!found) {
+            st = minima_error(MINIMA_EINVAL, "%s: precision: expected auto, float64, mixed or float32, "
+                              "found '%s'", fn, precision);
+            goto done;
+        }
     }
     if (float32 && q.tol < 1e-6) {
         st = minima_error(MINIMA_EINVAL, "%s: float32 products carry ~1e-6 relative error: tol %g cannot be "

@@ -275,6 +275,30 @@ minima_status minima_lanczos_init(minima_lanczos *ws, minima_linop *op, uint64_t
     return MINIMA_OK;
 }
 
+/* keep (j, q) row-major: keep[r][c] = S[r, keep_idx[c]], the selected
+ * eigenvectors of T. */
+static void select_keep(minima_lanczos *ws, size_t q)
+{
+    size_t j = ws->j, m = ws->m;
+    for (size_t r = 0; r < j; r++)
+        for (size_t c = 0; c < q; c++)
+            ws->keep[r * q + c] = ws->S[ws->keep_idx[c] * m + r];
+}
+
+/* M[0..q) = keep^T M[0..j) for rows of n values, in place, one block of
+ * columns at a time (M is the basis V, or its products A V). */
+static void combine_rows(minima_lanczos *ws, double *M, size_t q)
+{
+    size_t j = ws->j, n = ws->n;
+    for (size_t c0 = 0; c0 < n; c0 += RESTART_BLOCK) {
+        size_t b = n - c0 < RESTART_BLOCK ? n - c0 : RESTART_BLOCK;
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)b, (int)j, 1.0,
+                    ws->keep, (int)q, M + c0, (int)n, 0.0, ws->block, (int)b);
+        for (size_t r = 0; r < q; r++)
+            memcpy(M + r * n + c0, ws->block + r * b, b * sizeof *ws->block);
+    }
+}
+
 /* Thick restart: keep the wanted Ritz vectors and their neighbours,
  * y_i = V_j s_i, then v_j as the next vector, coupled to each y_i by
  * beta s_{j-1,i}. */
@@ -291,19 +315,8 @@ static void restart(minima_lanczos *ws)
     size_t q = 0;
     for (size_t i = 0; i < nb; i++) ws->keep_idx[q++] = i;
     for (size_t i = j - nt; i < j; i++) ws->keep_idx[q++] = i;
-    /* keep: (j, q) row-major, keep[r][c] = S[r, keep_idx[c]]. */
-    for (size_t r = 0; r < j; r++)
-        for (size_t c = 0; c < q; c++)
-            ws->keep[r * q + c] = ws->S[ws->keep_idx[c] * m + r];
-
-    /* V[0..q) = keep^T V[0..j), in place, one block of columns at a time. */
-    for (size_t c0 = 0; c0 < n; c0 += RESTART_BLOCK) {
-        size_t b = n - c0 < RESTART_BLOCK ? n - c0 : RESTART_BLOCK;
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)b, (int)j, 1.0,
-                    ws->keep, (int)q, ws->V + c0, (int)n, 0.0, ws->block, (int)b);
-        for (size_t r = 0; r < q; r++)
-            memcpy(ws->V + r * n + c0, ws->block + r * b, b * sizeof *ws->block);
-    }
+    select_keep(ws, q);
+    combine_rows(ws, ws->V, q);
     memmove(ws->V + q * n, ws->V + j * n, n * sizeof *ws->V);
 
     memset(ws->T, 0, m * m * sizeof *ws->T);
@@ -467,6 +480,196 @@ fail:
     return st;
 }
 
+/* ---- mixed precision: the float64 refinement ----------------------------
+ *
+ * Phase 2 of minima_eigs with params.op_low (eigen.h). The basis U lives in
+ * ws->V (rows [0, j)), its float64 products A U in AU (rows [0, j)), the
+ * projected matrix H = U^T A U in ws->T; project() diagonalises it (T is
+ * then a full symmetric matrix, as after a restart). */
+
+/* Neighbours of the wanted pairs carried from the float32 phase, and kept
+ * at a restart of the refinement: they make the float64 Rayleigh-Ritz see
+ * the gap below the last wanted eigenvalue. */
+#define MIXED_NEIGHBOURS 10
+
+typedef struct {
+    double *AU;               /* (m, n) */
+    double tnorm;             /* largest |Ritz value| of either phase */
+    size_t products;          /* float64 products so far */
+    size_t restarts;
+    int converged;
+} refine_state;
+
+/* The q = nb + nt Ritz pairs to keep: the wanted ones and up to g
+ * neighbours, split as the thick restart does; into ws->keep_idx. */
+static size_t refine_keep(minima_lanczos *ws, size_t g)
+{
+    size_t j = ws->j, kt, kb;
+    wanted(ws, &kt, &kb);
+    if (kt + kb + g > j) g = j - kt - kb;
+    size_t xt = kt ? (kb ? g / 2 : g) : 0, xb = kb ? g - xt : 0;
+    size_t nt = kt + xt, nb = kb + xb, q = 0;
+    for (size_t i = 0; i < nb; i++) ws->keep_idx[q++] = i;
+    for (size_t i = j - nt; i < j; i++) ws->keep_idx[q++] = i;
+    return q;
+}
+
+/* Appends the unit vector in V[j] (already orthogonal to V[0..j)): its
+ * float64 product into AU[j] and column j of H. */
+static minima_status refine_append(minima_lanczos *ws, refine_state *rs)
+{
+    size_t j = ws->j, n = ws->n, m = ws->m;
+    double *au = rs->AU + j * n;
+    MINIMA_TRY(minima_linop_apply(ws->op, ws->V + j * n, au));
+    rs->products++;
+    double an = cblas_dnrm2((int)n, au, 1);
+    if (!isfinite(an))
+        MINIMA_FAIL(MINIMA_ENONFINITE, "lanczos: the float64 product of refinement vector %zu "
+                    "has NaN or Inf", rs->products);
+    if (an > ws->anorm) ws->anorm = an;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)n, 1.0, ws->V, (int)n, au, 1, 0.0,
+                ws->h, 1);
+    for (size_t i = 0; i <= j; i++) ws->T[i * m + j] = ws->T[j * m + i] = ws->h[i];
+    ws->j = j + 1;
+    return MINIMA_OK;
+}
+
+/* The float64 residual of Ritz pair i of the projection on U = V[0..j)
+ * into out: (A U) s_i - theta_i U s_i. */
+static double refine_residual(minima_lanczos *ws, const refine_state *rs, size_t j, size_t i,
+                              double *out)
+{
+    size_t n = ws->n;
+    const double *s = ws->S + i * ws->m;
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)j, (int)n, 1.0, rs->AU, (int)n, s, 1, 0.0, out, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)j, (int)n, -ws->theta[i], ws->V, (int)n, s, 1, 1.0,
+                out, 1);
+    return cblas_dnrm2((int)n, out, 1);
+}
+
+/* Rayleigh-Ritz on U and the residuals of the wanted pairs into ws->res.
+ * Returns the number of wanted pairs not yet converged; lists them (top
+ * first, largest first; then bottom, smallest first) in ws->keep_idx. */
+static minima_status refine_project(minima_lanczos *ws, refine_state *rs, size_t *n_open)
+{
+    ws->tridiagonal = 0;
+    ws->beta = 0;
+    MINIMA_TRY(project(ws));
+    size_t j = ws->j, kt, kb, q = 0;
+    double tn = fmax(fabs(ws->theta[0]), fabs(ws->theta[j - 1]));
+    if (tn > rs->tnorm) rs->tnorm = tn;
+    wanted(ws, &kt, &kb);
+    for (size_t c = 0; c < kt + kb; c++) {
+        size_t i = c < kt ? j - 1 - c : c - kt;
+        ws->res[i] = refine_residual(ws, rs, j, i, ws->w);
+        double scale = fmax(fabs(ws->theta[i]), ws->p.zero_floor * rs->tnorm);
+        if (!(ws->res[i] <= ws->p.tol * scale)) ws->keep_idx[q++] = i;
+    }
+    *n_open = q;
+    return MINIMA_OK;
+}
+
+/* Restart the refinement on the kept Ritz vectors: U <- U S_keep,
+ * A U <- (A U) S_keep, H <- diag(theta_keep). No product. */
+static void refine_restart(minima_lanczos *ws, refine_state *rs, size_t g)
+{
+    size_t q = refine_keep(ws, g), m = ws->m;
+    select_keep(ws, q);
+    combine_rows(ws, ws->V, q);
+    combine_rows(ws, rs->AU, q);
+    memset(ws->T, 0, m * m * sizeof *ws->T);
+    for (size_t c = 0; c < q; c++) ws->T[c * m + c] = ws->theta[ws->keep_idx[c]];
+    ws->j = q;
+    rs->restarts++;
+}
+
+/* Phase 2: from the state phase 1 left (its Ritz pairs projected), refine
+ * in float64 until the wanted pairs converge, at most `budget` products.
+ * *stop: MINIMA_OK (converged), MINIMA_ENOCONV or MINIMA_EINTERRUPTED.
+ * Leaves ws projected on the final basis with the wanted float64 residuals
+ * in ws->res. */
+static minima_status refine(minima_lanczos *ws, minima_linop *op, refine_state *rs,
+                            size_t budget, size_t done_before, size_t max_products,
+                            minima_status *stop)
+{
+    size_t n = ws->n, m = ws->m, k = (size_t)ws->p.k_top + (size_t)ws->p.k_bottom;
+    *stop = MINIMA_OK;
+    ws->op = op;
+    rs->tnorm = fmax(fabs(ws->theta[0]), fabs(ws->theta[ws->j - 1]));
+
+    /* U = the wanted float32 Ritz vectors and their neighbours, made
+     * orthonormal again in float64, each with its float64 product. */
+    size_t g = MIXED_NEIGHBOURS;
+    if (m < n && k + g + 1 > m) g = m > k + 1 ? m - k - 1 : 0;
+    size_t q = refine_keep(ws, g);
+    select_keep(ws, q);
+    combine_rows(ws, ws->V, q);
+    memset(ws->T, 0, m * m * sizeof *ws->T);
+    ws->j = 0;
+    for (size_t t = 0; t < q; t++) {
+        double *u = ws->V + t * n;
+        cgs2(ws, t, u);
+        double nrm = cblas_dnrm2((int)n, u, 1);
+        if (nrm > 0.5) cblas_dscal((int)n, 1.0 / nrm, u, 1);
+        else MINIMA_TRY(random_orthogonal(ws, t));
+        if (minima_interrupted()) { *stop = MINIMA_EINTERRUPTED; break; }
+        minima_status st = refine_append(ws, rs);
+        if (st == MINIMA_EINTERRUPTED) { *stop = st; break; }
+        MINIMA_TRY(st);
+    }
+    if (ws->j == 0) {
+        /* interrupted before the first float64 product: nothing to show */
+        MINIMA_FAIL(MINIMA_EINTERRUPTED, "lanczos: interrupted");
+    }
+
+    for (;;) {
+        size_t open;
+        MINIMA_TRY(refine_project(ws, rs, &open));
+        if (open == 0 && ws->j >= k) { rs->converged = 1; return MINIMA_OK; }
+        if (*stop != MINIMA_OK) return MINIMA_OK;
+        if (rs->products >= budget) { *stop = MINIMA_ENOCONV; return MINIMA_OK; }
+        if (ws->j >= n) {
+            /* U spans the space: the Ritz pairs are exact up to rounding and
+             * cannot improve. */
+            *stop = MINIMA_ENOCONV;
+            return MINIMA_OK;
+        }
+        size_t cap = m < n ? m : n;
+        if (ws->j + open > cap && ws->j > k + g) {
+            refine_restart(ws, rs, g);
+            MINIMA_TRY(refine_project(ws, rs, &open));
+            if (open == 0 && ws->j >= k) { rs->converged = 1; return MINIMA_OK; }
+        }
+        /* The open pairs' residuals, orthonormalised, extend U (keep_idx
+         * lists them; S and theta stay those of the projection on the first
+         * j0 vectors until the next one). */
+        size_t j0 = ws->j, added = 0;
+        for (size_t c = 0; c < open; c++) {
+            if (ws->j >= cap || rs->products >= budget) break;
+            double *r = ws->V + ws->j * n;
+            double rn = refine_residual(ws, rs, j0, ws->keep_idx[c], r);
+            cgs2(ws, ws->j, r);
+            double nrm = cblas_dnrm2((int)n, r, 1);
+            if (!(nrm > 1e-3 * rn)) continue;          /* already in U to rounding */
+            cblas_dscal((int)n, 1.0 / nrm, r, 1);
+            if (minima_interrupted()) { *stop = MINIMA_EINTERRUPTED; break; }
+            minima_status st = refine_append(ws, rs);
+            if (st == MINIMA_EINTERRUPTED) { *stop = st; break; }
+            MINIMA_TRY(st);
+            added++;
+        }
+        if (added == 0 && *stop == MINIMA_OK && ws->j < cap && rs->products < budget) {
+            /* nothing new (every residual lies in U to rounding): a random
+             * direction keeps the space growing */
+            MINIMA_TRY(random_orthogonal(ws, ws->j));
+            minima_status st = refine_append(ws, rs);
+            if (st == MINIMA_EINTERRUPTED) *stop = st;
+            else MINIMA_TRY(st);
+        }
+        minima_progress("lanczos", (double)(done_before + rs->products), (double)max_products);
+    }
+}
+
 /* ---- one-shot --------------------------------------------------------- */
 
 static double now_seconds(void)
@@ -476,6 +679,103 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The step loop until the wanted pairs converge (*stop MINIMA_OK), the
+ * workspace has made `limit` products (MINIMA_ENOCONV) or an interrupt
+ * (MINIMA_EINTERRUPTED). Progress counts from done_before. */
+static minima_status iterate_until(minima_lanczos *ws, size_t limit, size_t done_before,
+                                   size_t max_products, minima_status *stop)
+{
+    *stop = MINIMA_OK;
+    for (;;) {
+        if (minima_interrupted()) { *stop = MINIMA_EINTERRUPTED; return MINIMA_OK; }
+        minima_status st = minima_lanczos_iterate(ws);
+        if (st == MINIMA_EINTERRUPTED) { *stop = st; return MINIMA_OK; }   /* inside the product */
+        if (st != MINIMA_OK) return st;
+        if (minima_lanczos_test(ws) == MINIMA_OK) return MINIMA_OK;
+        if (ws->n_products >= limit) { *stop = MINIMA_ENOCONV; return MINIMA_OK; }
+        minima_progress("lanczos", (double)(done_before + ws->n_products), (double)max_products);
+    }
+}
+
+/* minima_eigs with params.op_low: phase 1 on op_low, phase 2 refine(). */
+static minima_status eigs_mixed(minima_linop *op, const minima_eigs_params *p,
+                                minima_eigs_result *result, double t0)
+{
+    if (p->op_low->n != op->n)
+        MINIMA_FAIL(MINIMA_ESHAPE, "minima_eigs: op_low has dimension %zu, op %zu",
+                    p->op_low->n, op->n);
+    if (!(p->tol_low >= 0) || !isfinite(p->tol_low))
+        MINIMA_FAIL(MINIMA_EINVAL, "lanczos: tol_low = %g, expected a finite value >= 0 "
+                    "(0: automatic)", p->tol_low);
+    minima_eigs_params p1 = *p;
+    p1.tol = p->tol_low > 0 ? p->tol_low : fmax(p->tol, 1e-5);
+    p1.verify = 0;
+    minima_lanczos *ws = NULL;
+    refine_state rs;
+    memset(&rs, 0, sizeof rs);
+    minima_status st = minima_lanczos_alloc(&ws, op->n, &p1), stop = MINIMA_OK;
+    if (st != MINIMA_OK) return st;
+    size_t m = ws->m, n = ws->n;
+    if (!(rs.AU = minima_alloc(m * n, sizeof *rs.AU))) {
+        st = minima_error(MINIMA_ENOMEM, "lanczos: out of memory for the %zu float64 products "
+                          "of the mixed-precision refinement (%zu values each)", m, n);
+        goto done;
+    }
+    if ((st = minima_lanczos_init(ws, p->op_low, p->seed)) != MINIMA_OK) goto done;
+    /* Phase 1: at most half the budget in low precision. */
+    size_t limit1 = p->max_products / 2 > 0 ? p->max_products / 2 : 1;
+    if ((st = iterate_until(ws, limit1, 0, p->max_products, &stop)) != MINIMA_OK) goto done;
+    size_t low = ws->n_products, low_steps = ws->n_steps, low_restarts = ws->n_restarts;
+    if (stop == MINIMA_EINTERRUPTED) {
+        /* only low-precision Ritz pairs exist: return them as they are */
+        if (ws->j > 0 && (st = minima_lanczos_result(ws, result)) != MINIMA_OK) goto done;
+        result->n_products_low = result->n_products;
+        st = minima_error(stop, "lanczos: interrupted after %zu low-precision products; the "
+                          "result holds their Ritz pairs (residuals of the low-precision "
+                          "operator)", low);
+        goto done;
+    }
+    /* Phase 2: float64, to the asked tolerance, with what is left. */
+    ws->p.tol = p->tol;
+    size_t budget = p->max_products > low ? p->max_products - low : 1;
+    if ((st = refine(ws, op, &rs, budget, low, p->max_products, &stop)) != MINIMA_OK) goto done;
+    minima_progress("lanczos", (double)p->max_products, (double)p->max_products);
+    if ((st = minima_lanczos_result(ws, result)) != MINIMA_OK) goto done;
+    result->converged = rs.converged;
+    result->n_products = low + rs.products;
+    result->n_products_low = low;
+    result->n_steps = low_steps;
+    result->n_restarts = low_restarts + rs.restarts;
+    if (p->verify) {
+        /* the residuals are float64 ones already (from A U): no more products */
+        size_t kt = (size_t)result->n_top, kb = (size_t)result->n_bottom;
+        if (kt) result->top_true_residual = minima_alloc(kt, sizeof *result->top_true_residual);
+        if (kb)
+            result->bottom_true_residual = minima_alloc(kb, sizeof *result->bottom_true_residual);
+        if ((kt && !result->top_true_residual) || (kb && !result->bottom_true_residual)) {
+            minima_eigs_result_free(result);
+            st = minima_error(MINIMA_ENOMEM, "lanczos: out of memory");
+            goto done;
+        }
+        if (kt) memcpy(result->top_true_residual, result->top_residual, kt * sizeof(double));
+        if (kb) memcpy(result->bottom_true_residual, result->bottom_residual, kb * sizeof(double));
+    }
+    result->seconds = now_seconds() - t0;
+    if (stop == MINIMA_EINTERRUPTED)
+        st = minima_error(stop, "lanczos: interrupted after %zu products (%zu in low precision); "
+                          "the result holds the current Ritz pairs", result->n_products, low);
+    else if (stop == MINIMA_ENOCONV)
+        st = minima_error(stop, "lanczos: not converged to tol %g within max_products = %zu "
+                          "(%zu in low precision); the result holds the current Ritz pairs",
+                          p->tol, p->max_products, low);
+    else
+        st = MINIMA_OK;
+done:
+    minima_free(rs.AU);
+    minima_lanczos_free(ws);
+    return st;
+}
+
 minima_status minima_eigs(minima_linop *op, const minima_eigs_params *params,
                           minima_eigs_result *result)
 {
@@ -483,6 +783,7 @@ minima_status minima_eigs(minima_linop *op, const minima_eigs_params *params,
     if (!op || !result) MINIMA_FAIL(MINIMA_EINVAL, "minima_eigs: NULL argument");
     minima_eigs_params p = params ? *params : minima_eigs_default_params();
     double t0 = now_seconds();
+    if (p.op_low) return eigs_mixed(op, &p, result, t0);
     minima_lanczos *ws = NULL;
     minima_status st = minima_lanczos_alloc(&ws, op->n, &p);
     if (st != MINIMA_OK) return st;
@@ -490,15 +791,7 @@ minima_status minima_eigs(minima_linop *op, const minima_eigs_params *params,
     if (st != MINIMA_OK) goto done;
 
     minima_status stop = MINIMA_OK;
-    for (;;) {
-        if (minima_interrupted()) { stop = MINIMA_EINTERRUPTED; break; }
-        st = minima_lanczos_iterate(ws);
-        if (st == MINIMA_EINTERRUPTED) { stop = st; break; }     /* inside the product */
-        if (st != MINIMA_OK) goto done;
-        if (minima_lanczos_test(ws) == MINIMA_OK) break;
-        if (ws->n_products >= p.max_products) { stop = MINIMA_ENOCONV; break; }
-        minima_progress("lanczos", (double)ws->n_products, (double)p.max_products);
-    }
+    if ((st = iterate_until(ws, p.max_products, 0, p.max_products, &stop)) != MINIMA_OK) goto done;
     minima_progress("lanczos", (double)p.max_products, (double)p.max_products);
     if (ws->j > 0) {
         st = minima_lanczos_result(ws, result);

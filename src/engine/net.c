@@ -90,6 +90,9 @@ struct minima_net {
     float **cval32, **csig32, *cprob32;                    /* cache, rounded */
     float **cur_v32, **cur_g32;
     int cache32_valid;
+    /* float32 products on a float64 net: allocated on first use (the
+     * section "float32 products on demand" at the end of this file). */
+    void *arena32, *cache32;
 
     size_t n_products;
     struct block_state *blk;   /* block products: workspaces (section at the end) */
@@ -147,7 +150,7 @@ static size_t cache_bytes_of(const minima_net *net)
         aux += net->plan[i].aux;
     }
     if (net->params.loss == MINIMA_LOSS_CE) per_example += net->d_out;
-    size_t real = sizeof(double) + (net->params.float32 ? sizeof(float) : 0);
+    size_t real = sizeof(double) + (net->params.float32 || net->cache32 ? sizeof(float) : 0);
     return net->block_max * (per_example * real + aux);
 }
 
@@ -277,6 +280,8 @@ void minima_net_free(minima_net *net)
     block_free(net->blk);
     minima_free(net->arena);
     minima_free(net->cache);
+    minima_free(net->arena32);
+    minima_free(net->cache32);
     void *lists[] = {net->val, net->sig, net->rval, net->rsig, net->aux, net->cur_v, net->cur_g,
                      net->cur_aux, net->cval, net->csig, net->caux, net->val32, net->sig32,
                      net->rval32, net->rsig32, net->cval32, net->csig32, net->cur_v32,
@@ -828,7 +833,8 @@ static void to_float(float *dst, const double *src, size_t n)
 /* Round the float64 cache to float32 once per anchor. */
 static minima_status ensure_cache32(minima_net *net)
 {
-    if (!net->cache_enabled || net->cache32_valid) return MINIMA_OK;
+    if (!net->cache_enabled || net->cache32_valid || (!net->params.float32 && !net->cache32))
+        return MINIMA_OK;
     MINIMA_TRY(ensure_cache(net));
     for (int i = 1; i < net->n; i++) {
         size_t sz = (net->hi - net->lo) * net->plan[i].size;
@@ -857,11 +863,13 @@ static void anchor_batch_f32(minima_net *net, size_t s, size_t b, float **prob)
     double *p64;
     anchor_batch(net, s, b, &p64);
     for (int i = 1; i < net->n; i++) {
+        /* from the float64 cache (a float64 net without the float32 copy,
+         * see "float32 products on demand"), only kept nodes have values */
         size_t sz = b * net->plan[i].size;
-        to_float(net->val32[i], net->cur_v[i], sz);
-        to_float(net->sig32[i], net->cur_g[i], sz);
-        net->cur_v32[i] = net->val32[i];
-        net->cur_g32[i] = net->sig32[i];
+        if (net->cur_v[i]) to_float(net->val32[i], net->cur_v[i], sz);
+        if (net->cur_g[i]) to_float(net->sig32[i], net->cur_g[i], sz);
+        net->cur_v32[i] = net->cur_v[i] ? net->val32[i] : NULL;
+        net->cur_g32[i] = net->cur_g[i] ? net->sig32[i] : NULL;
     }
     *prob = NULL;
     if (net->params.loss == MINIMA_LOSS_CE) {
@@ -1264,3 +1272,143 @@ minima_status minima_net_ggnvp_block(minima_net *net, size_t b, const double *V,
 }
 
 /* ==== end of block products ============================================= */
+
+/* ==== float32 products on demand (mixed precision) =======================
+ *
+ * A float64 net (params.float32 = 0) also gives float32 Hessian and
+ * Gauss-Newton products, through the same R-passes as a float32 net
+ * (curvature_product_f32), so that a solver can do most of its work in
+ * float32 and finish in float64 on ONE net and one cache. What the float32
+ * passes need is allocated on the first such product, not at creation:
+ * the rounded data and point (x32, theta32), the float32 batch workspaces
+ * (arena32) and, when the float64 cache is kept and the float32 copy fits
+ * beside it within params.cache_limit, the float32 cache (cache32, counted
+ * by minima_net_cache_bytes from then on). Without the float32 cache each
+ * float32 product rounds the float64 cache batch by batch (a few per cent
+ * slower). A float32 net has everything from creation and uses none of
+ * this. ================================================================== */
+
+/* Lay out (base NULL: measure) the float32 batch workspaces of a float64 net. */
+static size_t layout_workspaces32(minima_net *net, unsigned char *base)
+{
+    carver c = {base, 0};
+    size_t B = net->B;
+    for (int i = 1; i < net->n; i++) {
+        size_t sz = B * net->plan[i].size;
+        net->val32[i] = carve(&c, sz * sizeof(float));
+        net->sig32[i] = carve(&c, sz * sizeof(float));
+        net->rval32[i] = carve(&c, sz * sizeof(float));
+        net->rsig32[i] = carve(&c, sz * sizeof(float));
+    }
+    net->prob32 = carve(&c, B * net->d_out * sizeof(float));
+    return c.used + 64;
+}
+
+/* Lay out (base NULL: measure) the float32 copy of the cache. */
+static size_t layout_cache32(minima_net *net, unsigned char *base)
+{
+    carver c = {base, 0};
+    size_t N = net->hi - net->lo;   /* this rank's rows */
+    for (int i = 1; i < net->n; i++) {
+        const node_plan *p = &net->plan[i];
+        net->cval32[i] = p->keep_value ? carve(&c, N * p->size * sizeof(float)) : NULL;
+        net->csig32[i] = p->keep_signal ? carve(&c, N * p->size * sizeof(float)) : NULL;
+    }
+    net->cprob32 = net->params.loss == MINIMA_LOSS_CE ? carve(&c, N * net->d_out * sizeof(float))
+                                                      : NULL;
+    return c.used + 64;
+}
+
+/* Undo a partial ensure_f32: the net is a plain float64 net again. */
+static void drop_f32(minima_net *net)
+{
+    void *lists[] = {net->val32, net->sig32, net->rval32, net->rsig32,
+                     net->cval32, net->csig32, net->cur_v32, net->cur_g32};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) minima_free(lists[i]);
+    net->val32 = net->sig32 = net->rval32 = net->rsig32 = NULL;
+    net->cval32 = net->csig32 = net->cur_v32 = net->cur_g32 = NULL;
+    minima_free(net->x32);
+    minima_free(net->theta32);
+    minima_free(net->v32);
+    minima_free(net->hv32);
+    net->x32 = net->theta32 = net->v32 = net->hv32 = NULL;
+    minima_free(net->arena32);
+    minima_free(net->cache32);
+    net->arena32 = net->cache32 = NULL;
+    net->prob32 = net->cprob32 = NULL;
+    net->cache32_valid = 0;
+}
+
+/* Everything the float32 R-passes read, on a float64 net: allocated once. */
+static minima_status ensure_f32(minima_net *net)
+{
+    if (net->params.float32 || net->arena32) return MINIMA_OK;
+    size_t n = (size_t)net->n, nx = (net->hi - net->lo) * net->d_in;   /* this rank's rows */
+    int ok = (net->val32 = minima_calloc(n, sizeof(float *))) &&
+             (net->sig32 = minima_calloc(n, sizeof(float *))) &&
+             (net->rval32 = minima_calloc(n, sizeof(float *))) &&
+             (net->rsig32 = minima_calloc(n, sizeof(float *))) &&
+             (net->cval32 = minima_calloc(n, sizeof(float *))) &&
+             (net->csig32 = minima_calloc(n, sizeof(float *))) &&
+             (net->cur_v32 = minima_calloc(n, sizeof(float *))) &&
+             (net->cur_g32 = minima_calloc(n, sizeof(float *))) &&
+             (net->x32 = minima_alloc(nx ? nx : 1, sizeof(float))) &&
+             (net->theta32 = minima_alloc(net->P, sizeof(float))) &&
+             (net->v32 = minima_alloc(net->P, sizeof(float))) &&
+             (net->hv32 = minima_alloc(net->P, sizeof(float)));
+    size_t ws = 0;
+    if (ok) {
+        ws = layout_workspaces32(net, NULL);
+        ok = (net->arena32 = minima_alloc(ws, 1)) != NULL;
+    }
+    if (minima_dist_min_int(ok) != ok || !ok) {   /* every rank, or none */
+        drop_f32(net);
+        MINIMA_FAIL(MINIMA_ENOMEM, "out of memory for the float32 workspaces of a batch of %zu "
+                    "examples (the float64 products still work)", net->B);
+    }
+    layout_workspaces32(net, (unsigned char *)(((uintptr_t)net->arena32 + 63) & ~(uintptr_t)63));
+    for (size_t i = 0; i < nx; i++) net->x32[i] = (float)net->data->x[net->lo * net->d_in + i];
+    for (size_t i = 0; i < net->P; i++) net->theta32[i] = (float)net->theta0[i];
+
+    /* The float32 copy of the cache, when the float64 cache is kept and both
+     * fit within the limit; otherwise products round batch by batch. */
+    if (net->cache_enabled) {
+        size_t f64 = cache_bytes_of(net), bytes = layout_cache32(net, NULL);
+        /* The decision is the largest block's, as for the float64 cache (the
+         * ranks may differ in whether the copy is kept: the products are
+         * the same float32 numbers either way, only their speed differs). */
+        size_t bytes_max = net->hi - net->lo ? bytes / (net->hi - net->lo) * net->block_max : bytes;
+        if (f64 + bytes_max <= net->params.cache_limit && (net->cache32 = minima_alloc(bytes, 1))) {
+            layout_cache32(net,
+                           (unsigned char *)(((uintptr_t)net->cache32 + 63) & ~(uintptr_t)63));
+        } else {
+            for (int i = 1; i < net->n; i++) net->cval32[i] = net->csig32[i] = NULL;
+            net->cprob32 = NULL;
+            minima_log(MINIMA_LOG_INFO, "the float32 copy of the curvature cache (%zu bytes) is "
+                       "not kept; float32 products round the float64 cache batch by batch", bytes);
+        }
+    }
+    net->cache32_valid = 0;
+    return MINIMA_OK;
+}
+
+static minima_status product_f32(minima_net *net, const double *v, double *out, int full)
+{
+    if (!net || !v || !out) MINIMA_FAIL(MINIMA_EINVAL, "float32 curvature product: NULL argument");
+    if (v == out)
+        MINIMA_FAIL(MINIMA_EINVAL, "float32 curvature product: input and output must differ");
+    MINIMA_TRY(ensure_f32(net));
+    MINIMA_TRY(ensure_cache(net));     /* without a float32 copy: rounded from it per batch */
+    return curvature_product_f32(net, v, out, full);
+}
+
+minima_status minima_net_hvp_f32(minima_net *net, const double *v, double *hv)
+{
+    return product_f32(net, v, hv, 1);
+}
+
+minima_status minima_net_ggnvp_f32(minima_net *net, const double *v, double *gv)
+{
+    return product_f32(net, v, gv, 0);
+}
+/* ==== end of float32 products on demand ================================== */

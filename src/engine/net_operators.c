@@ -49,6 +49,30 @@ minima_status minima_linop_ggn(minima_linop **out, minima_net *net)
     return MINIMA_OK;
 }
 
+static minima_status hessian_f32_apply(void *ctx, const double *x, double *y)
+{
+    return minima_net_hvp_f32(ctx, x, y);
+}
+
+static minima_status ggn_f32_apply(void *ctx, const double *x, double *y)
+{
+    return minima_net_ggnvp_f32(ctx, x, y);
+}
+
+minima_status minima_linop_hessian_f32(minima_linop **out, minima_net *net)
+{
+    if (out) *out = NULL;
+    if (!out || !net) MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_hessian_f32: NULL argument");
+    return minima_linop_create(out, minima_net_n_params(net), hessian_f32_apply, net, NULL);
+}
+
+minima_status minima_linop_ggn_f32(minima_linop **out, minima_net *net)
+{
+    if (out) *out = NULL;
+    if (!out || !net) MINIMA_FAIL(MINIMA_EINVAL, "minima_linop_ggn_f32: NULL argument");
+    return minima_linop_create(out, minima_net_n_params(net), ggn_f32_apply, net, NULL);
+}
+
 /* ---- parameter selection by layer ------------------------------------ */
 
 /* The parametric nodes (linear, conv2d) in node order: the "layers" a

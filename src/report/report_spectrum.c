@@ -11,6 +11,17 @@
 
 static const double default_levels[] = {1, 10, 100};
 
+const char *minima_precision_name(minima_precision p)
+{
+    switch (p) {
+    case MINIMA_PRECISION_FLOAT64: return "float64";
+    case MINIMA_PRECISION_MIXED: return "mixed";
+    case MINIMA_PRECISION_FLOAT32: return "float32";
+    case MINIMA_PRECISION_AUTO: return "auto";
+    }
+    return NULL;
+}
+
 minima_spectrum_request minima_spectrum_default_request(void)
 {
     minima_spectrum_request r;
@@ -27,6 +38,7 @@ minima_spectrum_request minima_spectrum_default_request(void)
     r.slq_draws = 1;
     r.levels = default_levels;
     r.n_levels = 3;
+    r.precision = MINIMA_PRECISION_AUTO;
     return r;
 }
 
@@ -66,6 +78,11 @@ static minima_status check_request(const minima_spectrum_request *q)
         return minima_error(MINIMA_EINVAL, "spectrum: trace_max must be >= 2, found %zu", q->trace_max);
     if (q->slq_steps < 1 || q->slq_draws < 1)
         return minima_error(MINIMA_EINVAL, "spectrum: slq_steps and slq_draws must be >= 1");
+    if (!minima_precision_name(q->precision))
+        return minima_error(MINIMA_EINVAL, "spectrum: precision: unknown value %d", (int)q->precision);
+    if (q->precision == MINIMA_PRECISION_FLOAT32 && q->tol < 1e-6 && (q->top > 0 || q->bottom > 0))
+        return minima_error(MINIMA_EINVAL, "spectrum: float32 products carry ~1e-6 relative error: "
+                            "tol %g cannot be reached (use 1e-5 or more, or the mixed precision)", q->tol);
     if (q->n_levels < 0 || (q->n_levels > 0 && !q->levels))
         return minima_error(MINIMA_EINVAL, "spectrum: levels: %d levels without values", q->n_levels);
     for (int i = 0; i < q->n_levels; i++)
@@ -86,11 +103,12 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
     s->activation = model->activation;
     s->activation_source = model->activation_source;
     s->order_source = model->order_source;
-    minima_linop *full = NULL, *op = NULL;
+    minima_linop *full = NULL, *op = NULL, *low_full = NULL, *low = NULL;
     size_t *index = NULL, n_index = 0;
     double *grad = NULL, *dense = NULL;
     size_t P = model->n_params;
     int keep = 0;       /* the result stands despite a failure status */
+    int net32 = minima_net_get_params(net).float32;
 
     grad = minima_alloc(P, sizeof *grad);
     if (!grad) { st = minima_error(MINIMA_ENOMEM, "out of memory"); goto done; }
@@ -105,6 +123,20 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         if ((st = minima_linop_select_layers(model, q->layers, &index, &n_index)) != MINIMA_OK) goto done;
         if ((st = minima_linop_subset(&op, full, index, n_index)) != MINIMA_OK) goto done;
     }
+    /* float32 products of the same net, for the mixed and float32 runs (a
+     * float32 net's own products are float32 already) */
+    net32 = minima_net_get_params(net).float32;
+    s->precision = net32 ? MINIMA_PRECISION_FLOAT32 : q->precision;
+    if (!net32 && q->precision != MINIMA_PRECISION_FLOAT64) {
+        st = q->ggn ? minima_linop_ggn_f32(&low_full, net) : minima_linop_hessian_f32(&low_full, net);
+        if (st != MINIMA_OK) goto done;
+        low = low_full;
+        if (q->layers && (st = minima_linop_subset(&low, low_full, index, n_index)) != MINIMA_OK) goto done;
+    }
+    /* trace and density: float32 products are accurate enough for both
+     * (docs/spectrum.md) whenever the run is not float64 */
+    minima_linop *op_td = low ? low : op;
+    s->trace_f32 = s->density_f32 = s->precision != MINIMA_PRECISION_FLOAT64;
     s->n = op->n;
     s->model_n_params = P;
     if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_LOSS, q->user);
@@ -147,7 +179,11 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         ep.seed = q->seed;
         ep.max_basis = q->basis;
         ep.max_products = q->max_products;
-        eig_st = minima_eigs(op, &ep, &s->eig);
+        minima_linop *op_eig = op;
+        if (low && s->precision == MINIMA_PRECISION_MIXED) ep.op_low = low;
+        if (low && s->precision == MINIMA_PRECISION_FLOAT32) op_eig = low;
+        eig_st = minima_eigs(op_eig, &ep, &s->eig);
+        if (op_eig == low) s->eig.n_products_low = s->eig.n_products;
         s->have_eig = s->eig.n_top + s->eig.n_bottom > 0;
         if (eig_st != MINIMA_OK && !s->have_eig) { st = eig_st; goto done; }
         if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_EIGS, q->user);
@@ -172,11 +208,12 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
             s->trace.samples = s->n;
             s->trace.converged = 1;
             st = MINIMA_OK;
-        } else if (!strcmp(method, "exact")) st = minima_trace_exact(op, &s->trace);
-        else if (!strcmp(method, "hutchinson")) st = minima_trace_hutchinson(op, &tp, &s->trace);
-        else if (!strcmp(method, "xnystrace")) st = minima_trace_xnystrace(op, &tp, &s->trace);
-        else if (!strcmp(method, "hutch++")) st = minima_trace_hutchpp(op, &tp, &s->trace);
-        else st = minima_trace_xtrace(op, &tp, &s->trace);
+            s->trace_f32 = 0;
+        } else if (!strcmp(method, "exact")) st = minima_trace_exact(op_td, &s->trace);
+        else if (!strcmp(method, "hutchinson")) st = minima_trace_hutchinson(op_td, &tp, &s->trace);
+        else if (!strcmp(method, "xnystrace")) st = minima_trace_xnystrace(op_td, &tp, &s->trace);
+        else if (!strcmp(method, "hutch++")) st = minima_trace_hutchpp(op_td, &tp, &s->trace);
+        else st = minima_trace_xtrace(op_td, &tp, &s->trace);
         if (st != MINIMA_OK) goto done;
         s->have_trace = 1;
         if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_TRACE, q->user);
@@ -186,7 +223,7 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
         dp.n_steps = q->slq_steps;
         dp.n_draws = q->slq_draws;
         dp.seed = q->seed + 2;
-        if ((st = minima_density_slq(op, &dp, &s->density)) != MINIMA_OK) goto done;
+        if ((st = minima_density_slq(op_td, &dp, &s->density)) != MINIMA_OK) goto done;
         s->have_density = 1;
         if (q->on_step) q->on_step(s, MINIMA_SPECTRUM_STEP_DENSITY, q->user);
     }
@@ -194,12 +231,15 @@ minima_status minima_spectrum_run(minima_net *net, const minima_spectrum_request
     keep = 1;
 done:
     s->n_products = minima_net_n_products(net) - products0;
+    s->n_products_f32 = net32 ? s->n_products : low_full ? low_full->n_applies : 0;
     s->seconds = rj_now() - t0;
     minima_free(dense);
     minima_free(grad);
     minima_free(index);
     if (op != full) minima_linop_free(op);
     minima_linop_free(full);
+    if (low != low_full) minima_linop_free(low);
+    minima_linop_free(low_full);
     if (st != MINIMA_OK && !keep) minima_spectrum_result_free(s);
     return st;
 }
@@ -242,7 +282,7 @@ minima_status minima_spectrum_json(const minima_spectrum_result *s, char **json)
         rj_number(&b, s->trace.std_error);
         rj_printf(&b, ", \"samples\": %zu, \"method\": ", s->trace.samples);
         rj_string(&b, s->trace.method);
-        rj_printf(&b, "}");
+        rj_printf(&b, ", \"precision\": \"%s\"}", s->trace_f32 ? "float32" : "float64");
     }
     if (s->have_density) {
         rj_printf(&b, ", \"density\": {\"grid\": [");
@@ -255,7 +295,7 @@ minima_status minima_spectrum_json(const minima_spectrum_result *s, char **json)
             if (i) rj_printf(&b, ",");
             rj_number(&b, s->density.values[i]);
         }
-        rj_printf(&b, "]}");
+        rj_printf(&b, "], \"precision\": \"%s\"}", s->density_f32 ? "float32" : "float64");
     }
     if (s->exact) {
         rj_printf(&b, ", \"exact\": {\"rank\": %zu, \"rank_tol\": ", s->rank);
@@ -267,7 +307,9 @@ minima_status minima_spectrum_json(const minima_spectrum_result *s, char **json)
         }
         rj_printf(&b, "]}");
     }
-    rj_printf(&b, ", \"n_hvp\": %zu, \"seconds\": ", s->n_products);
+    rj_printf(&b, ", \"precision\": \"%s\", \"n_hvp\": %zu, \"n_hvp_float32\": %zu, "
+              "\"n_hvp_float64\": %zu, \"seconds\": ", minima_precision_name(s->precision),
+              s->n_products, s->n_products_f32, s->n_products - s->n_products_f32);
     rj_number(&b, s->seconds);
     rj_printf(&b, "}\n");
     return rj_finish(&b, json);
