@@ -113,7 +113,21 @@ compare() {
 compare "spectrum --exact" 1e-12 spectrum --model "$TMP/blobs.safetensors" --data synthetic:blobs:301 \
     --top 5 --trace --exact
 compare "spectrum fashion-mnist" 1e-12 spectrum --model "$TMP/fm.safetensors" --data fashion-mnist \
-    --subset 101 --top 5 --trace --bottom 1
+    --subset 101 --top 5 --trace --bottom 1 --precision float64
+# The default precision estimates the trace with float32 products: their
+# agreement is float32's (the eigenvalues are float64 either way).
+compare "spectrum default precision" 1e-6 spectrum --model "$TMP/fm.safetensors" --data fashion-mnist \
+    --subset 101 --top 5 --trace
+for np in 1 2 3; do   # ... and the eigenvalues of that run to 1e-12
+    if "$PY" - "$TMP/plain.json" "$TMP/np$np.json" <<'EOF2'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+ea = [t["eigenvalue"] for t in a["top"]]; eb = [t["eigenvalue"] for t in b["top"]]
+s = max(abs(x) for x in ea)
+sys.exit(0 if len(ea) == 5 and all(abs(x - y) <= 1e-12 * s for x, y in zip(ea, eb)) else 1)
+EOF2
+    then ok; else bad "spectrum default precision ($np ranks): eigenvalues differ beyond 1e-12"; fi
+done
 # float32 products add each rank's float32 partial sums: another order of
 # float32 rounding, so the agreement is float32's (the eigenvalues carry
 # ~1e-6 relative error either way).
@@ -124,7 +138,7 @@ compare "sharpness" 1e-12 sharpness --model "$TMP/blobs.safetensors" --data synt
     --measure hessian_max,hessian_trace,fisher_rao,keskar_full,pac_bayes,normalized_sharpness,fms_penalty
 # Two examples over three ranks: rank 0 has none.
 compare "no examples on a rank" 1e-12 spectrum --model "$TMP/fm.safetensors" --data fashion-mnist \
-    --subset 2 --top 2 --trace
+    --subset 2 --top 2 --trace --precision float64
 
 # ---- the engine's other paths (tests/test_dist.c): the per-example Jacobian
 # over a range that crosses the blocks, block products, block Lanczos --------
