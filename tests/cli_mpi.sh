@@ -205,7 +205,7 @@ has "rank 0 cannot read its data" "$TMP/err" "missing.npy"
 # with 130 (agreed at the next reduction), rank 0 prints what it had.
 MARK="--seed 9713"
 timeout 120 "$MPIEXEC" --oversubscribe -np 2 "$BIN" spectrum --model "$TMP/fm.safetensors" \
-    --data fashion-mnist --subset 3000 --top 60 --tol 1e-14 --max-products 100000 $MARK \
+    --data fashion-mnist --subset 20000 --top 200 --tol 1e-15 --max-products 100000 $MARK \
     >"$TMP/int.out" 2>"$TMP/int.err" &
 job=$!
 pids=""
