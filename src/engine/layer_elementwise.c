@@ -30,7 +30,10 @@ double layer_elementwise_flops(const minima_node *node, const minima_shape *in[2
 
 /* ---- run-time choice of the vector units ------------------------------- */
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under ThreadSanitizer: it instruments the ifunc resolvers, which run
+ * before its runtime is ready. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #if __GNUC__ >= 12
 #define EW_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #elif __GNUC__ >= 8
