@@ -1,7 +1,5 @@
 /* layer_identity.c — y = x (nn.Identity): a place holder that keeps a
  * module's name, for example a shortcut without a projection. */
-#include <string.h>
-
 #include "engine/layer.h"
 #include "engine/layer_elementwise.h"
 
@@ -12,12 +10,12 @@ static size_t values(const minima_node *node, size_t b)
 
 static void identity_forward(const layer_call_f64 *c, double *y)
 {
-    memcpy(y, c->x[0], values(c->node, c->b) * sizeof(double));
+    ew_f64(EW_COPY, values(c->node, c->b), (ew_args){.x = c->x[0], .out = y});
 }
 
 static void add_into_f64(const double *in, double *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] += in[i];
+    ew_f64(EW_ADD, n, (ew_args){.x = in, .out = out});
 }
 
 static void identity_backward(const layer_call_f64 *c, const double *gy, double *gx[2],
@@ -30,8 +28,7 @@ static void identity_rforward(const layer_call_f64 *c, const double *rx[2], cons
                               const double *vb, double *ry)
 {
     size_t n = values(c->node, c->b);
-    if (rx[0]) memcpy(ry, rx[0], n * sizeof(double));
-    else memset(ry, 0, n * sizeof(double));
+    ew_f64(rx[0] ? EW_COPY : EW_ZERO, n, (ew_args){.x = rx[0], .out = ry});
 }
 
 static void identity_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
@@ -61,17 +58,14 @@ static void identity_rforward_f32(const layer_call_f32 *c, const float *rx[2], c
                                   const float *vb, float *ry)
 {
     size_t n = values(c->node, c->b);
-    if (rx[0]) memcpy(ry, rx[0], n * sizeof(float));
-    else memset(ry, 0, n * sizeof(float));
+    ew_f32(rx[0] ? EW_COPY : EW_ZERO, n, (ew_args){.x = rx[0], .out = ry});
 }
 
 static void identity_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
                                    const float *rx[2], const float *vw, int full, float *rgx[2],
                                    float *hw, float *hb)
 {
-    if (!rgx[0]) return;
-    size_t n = values(c->node, c->b);
-    for (size_t i = 0; i < n; i++) rgx[0][i] += rgy[i];
+    if (rgx[0]) ew_f32(EW_ADD, values(c->node, c->b), (ew_args){.x = rgy, .out = rgx[0]});
 }
 
 const layer_kind layer_identity = {

@@ -25,22 +25,14 @@ static size_t leaky_aux_bytes(const minima_node *node, const minima_shape *in[2]
 static void leaky_forward(const layer_call_f64 *c, double *y)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    double a = c->node->slope;
-    const double *x = c->x[0];
-    unsigned char *on = c->aux;
-    for (size_t i = 0; i < n; i++) {
-        on[i] = x[i] > 0;
-        y[i] = on[i] ? x[i] : a * x[i];
-    }
+    ew_f64(EW_LEAKY, n, (ew_args){.x = c->x[0], .on = c->aux, .out = y, .a = c->node->slope});
 }
 
 /* out += phi'(x) * in, phi' read from the recorded signs. */
 static void leaky_scale_f64(const layer_call_f64 *c, const double *in, double *out)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    double a = c->node->slope;
-    const unsigned char *on = c->aux;
-    for (size_t i = 0; i < n; i++) out[i] += on[i] ? in[i] : a * in[i];
+    ew_f64(EW_LEAKY_ADD, n, (ew_args){.x = in, .on = c->aux, .out = out, .a = c->node->slope});
 }
 
 static void leaky_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
@@ -53,13 +45,9 @@ static void leaky_rforward(const layer_call_f64 *c, const double *rx[2], const d
                            const double *vb, double *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    double a = c->node->slope;
-    const unsigned char *on = c->aux;
-    if (!rx[0]) {
-        for (size_t i = 0; i < n; i++) ry[i] = 0.0;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : a * rx[0][i];
+    if (!rx[0]) ew_f64(EW_ZERO, n, (ew_args){.out = ry});
+    else ew_f64(EW_LEAKY_SET, n, (ew_args){.x = rx[0], .on = c->aux, .out = ry,
+                                           .a = c->node->slope});
 }
 
 static void leaky_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
@@ -110,13 +98,9 @@ static void leaky_rforward_f32(const layer_call_f32 *c, const float *rx[2], cons
                                const float *vb, float *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    float a = (float)c->node->slope;
-    const unsigned char *on = c->aux;
-    if (!rx[0]) {
-        for (size_t i = 0; i < n; i++) ry[i] = 0.0f;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : a * rx[0][i];
+    if (!rx[0]) ew_f32(EW_ZERO, n, (ew_args){.out = ry});
+    else ew_f32(EW_LEAKY_SET, n, (ew_args){.x = rx[0], .on = c->aux, .out = ry,
+                                           .a = c->node->slope});
 }
 
 static void leaky_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
@@ -125,9 +109,8 @@ static void leaky_rbackward_f32(const layer_call_f32 *c, const float *gy, const 
 {
     if (!rgx[0]) return;
     size_t n = c->b * minima_shape_size(c->node->shape);
-    float a = (float)c->node->slope;
-    const unsigned char *on = c->aux;
-    for (size_t i = 0; i < n; i++) rgx[0][i] += on[i] ? rgy[i] : a * rgy[i];
+    ew_f32(EW_LEAKY_ADD, n, (ew_args){.x = rgy, .on = c->aux, .out = rgx[0],
+                                      .a = c->node->slope});
 }
 
 const layer_kind layer_leaky_relu = {

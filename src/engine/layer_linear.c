@@ -1,11 +1,13 @@
 /* layer_linear.c — y = W x + b (nn.Linear): W is [out, in] row-major.
  *
  * For a batch X (b, in), one example per row: Y = X W^T + 1 b^T. Every
- * pass is one or two GEMMs; the bias is a row added or a column sum. */
+ * pass is one or two GEMMs; the bias is a row added or a column sum, both
+ * threaded and vectorized (engine/layer_elementwise.h). */
 #include <cblas.h>
 #include <stdio.h>
 
 #include "engine/layer.h"
+#include "engine/layer_elementwise.h"
 
 static minima_status linear_infer(minima_node *node, const minima_shape *in[2], const char *label)
 {
@@ -37,11 +39,7 @@ static void affine_f64(size_t b, int m, int n, const double *in, const double *M
 {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, m, n, 1.0, in, n, M, n, beta,
                 out, m);
-    if (bias)
-        for (size_t i = 0; i < b; i++) {
-            double *row = out + i * (size_t)m;
-            for (int j = 0; j < m; j++) row[j] += bias[j];
-        }
+    if (bias) ew_bias_rows_f64(b, (size_t)m, bias, out);
 }
 
 /* dW (m, n) += G^T A;  db (m) += column sums of G. */
@@ -51,11 +49,7 @@ static void weight_grad_f64(size_t b, int m, int n, const double *G, const doubl
     if (dW)
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, (int)b, 1.0, G, m, A, n, 1.0,
                     dW, n);
-    if (db)
-        for (size_t i = 0; i < b; i++) {
-            const double *row = G + i * (size_t)m;
-            for (int j = 0; j < m; j++) db[j] += row[j];
-        }
+    if (db) ew_colsum_f64(b, (size_t)m, G, db);
 }
 
 /* gx (b, n) += G (b, m) M (m, n). */
@@ -148,11 +142,7 @@ static void affine_f32(size_t b, int m, int n, const float *in, const float *M, 
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, m, n, 1.0f, in, n, M, n, beta,
                 out, m);
-    if (bias)
-        for (size_t i = 0; i < b; i++) {
-            float *row = out + i * (size_t)m;
-            for (int j = 0; j < m; j++) row[j] += bias[j];
-        }
+    if (bias) ew_bias_rows_f32(b, (size_t)m, bias, out);
 }
 
 static void weight_grad_f32(size_t b, int m, int n, const float *G, const float *A, float *dW,
@@ -161,11 +151,7 @@ static void weight_grad_f32(size_t b, int m, int n, const float *G, const float 
     if (dW)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, (int)b, 1.0f, G, m, A, n, 1.0f,
                     dW, n);
-    if (db)
-        for (size_t i = 0; i < b; i++) {
-            const float *row = G + i * (size_t)m;
-            for (int j = 0; j < m; j++) db[j] += row[j];
-        }
+    if (db) ew_colsum_f32(b, (size_t)m, G, db);
 }
 
 static void input_grad_f32(size_t b, int m, int n, const float *G, const float *M, float *gx)

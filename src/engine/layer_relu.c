@@ -16,20 +16,14 @@ static size_t relu_aux_bytes(const minima_node *node, const minima_shape *in[2])
 static void relu_forward(const layer_call_f64 *c, double *y)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const double *x = c->x[0];
-    unsigned char *on = c->aux;
-    for (size_t i = 0; i < n; i++) {
-        on[i] = x[i] > 0;
-        y[i] = on[i] ? x[i] : 0.0;
-    }
+    ew_f64(EW_RELU, n, (ew_args){.x = c->x[0], .on = c->aux, .out = y});
 }
 
 /* out += on * in */
 static void relu_mask_f64(const layer_call_f64 *c, const double *in, double *out)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const unsigned char *on = c->aux;
-    for (size_t i = 0; i < n; i++) out[i] += on[i] ? in[i] : 0.0;
+    ew_f64(EW_MASK_ADD, n, (ew_args){.x = in, .on = c->aux, .out = out});
 }
 
 static void relu_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
@@ -42,12 +36,8 @@ static void relu_rforward(const layer_call_f64 *c, const double *rx[2], const do
                           const double *vb, double *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const unsigned char *on = c->aux;
-    if (!rx[0]) {
-        for (size_t i = 0; i < n; i++) ry[i] = 0.0;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : 0.0;
+    if (!rx[0]) ew_f64(EW_ZERO, n, (ew_args){.out = ry});
+    else ew_f64(EW_MASK_SET, n, (ew_args){.x = rx[0], .on = c->aux, .out = ry});
 }
 
 static void relu_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
@@ -97,12 +87,8 @@ static void relu_rforward_f32(const layer_call_f32 *c, const float *rx[2], const
                               const float *vb, float *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const unsigned char *on = c->aux;
-    if (!rx[0]) {
-        for (size_t i = 0; i < n; i++) ry[i] = 0.0f;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) ry[i] = on[i] ? rx[0][i] : 0.0f;
+    if (!rx[0]) ew_f32(EW_ZERO, n, (ew_args){.out = ry});
+    else ew_f32(EW_MASK_SET, n, (ew_args){.x = rx[0], .on = c->aux, .out = ry});
 }
 
 static void relu_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
@@ -111,8 +97,7 @@ static void relu_rbackward_f32(const layer_call_f32 *c, const float *gy, const f
 {
     if (!rgx[0]) return;
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const unsigned char *on = c->aux;
-    for (size_t i = 0; i < n; i++) rgx[0][i] += on[i] ? rgy[i] : 0.0f;
+    ew_f32(EW_MASK_ADD, n, (ew_args){.x = rgy, .on = c->aux, .out = rgx[0]});
 }
 
 const layer_kind layer_relu = {

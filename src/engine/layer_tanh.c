@@ -8,20 +8,29 @@
 
 #include "engine/layer.h"
 #include "engine/layer_elementwise.h"
+#include "engine/parallel.h"
 
+typedef struct { const double *x; double *y; } tanh_task;
+
+static void tanh_part(void *ctx, size_t b, size_t e)
+{
+    const tanh_task *t = ctx;
+    for (size_t i = b; i < e; i++) t->y[i] = tanh(t->x[i]);
+}
+
+/* tanh from the C library, value by value, split among the engine's threads. */
 static void tanh_forward(const layer_call_f64 *c, double *y)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const double *x = c->x[0];
-    for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
+    tanh_task t = {c->x[0], y};
+    minima_par_for(n, 16, 8, tanh_part, &t);
 }
 
 /* out += (1 - y^2) * in */
 static void tanh_scale_f64(const layer_call_f64 *c, const double *in, double *out)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const double *y = c->y;
-    for (size_t i = 0; i < n; i++) out[i] += in[i] * (1.0 - y[i] * y[i]);
+    ew_f64(EW_DTANH_ADD, n, (ew_args){.x = in, .y = c->y, .out = out});
 }
 
 static void tanh_backward(const layer_call_f64 *c, const double *gy, double *gx[2], double *gw,
@@ -34,8 +43,8 @@ static void tanh_rforward(const layer_call_f64 *c, const double *rx[2], const do
                           const double *vb, double *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    for (size_t i = 0; i < n; i++) ry[i] = 0.0;
-    if (rx[0]) tanh_scale_f64(c, rx[0], ry);
+    if (rx[0]) ew_f64(EW_DTANH_SET, n, (ew_args){.x = rx[0], .y = c->y, .out = ry});
+    else ew_f64(EW_ZERO, n, (ew_args){.out = ry});
 }
 
 static void tanh_rbackward(const layer_call_f64 *c, const double *gy, const double *rgy,
@@ -43,13 +52,12 @@ static void tanh_rbackward(const layer_call_f64 *c, const double *gy, const doub
                            double *hw, double *hb)
 {
     if (!rgx[0]) return;
-    tanh_scale_f64(c, rgy, rgx[0]);
-    if (full && rx[0]) {
-        size_t n = c->b * minima_shape_size(c->node->shape);
-        const double *y = c->y;
-        for (size_t i = 0; i < n; i++)
-            rgx[0][i] += gy[i] * (-2.0 * y[i] * (1.0 - y[i] * y[i])) * rx[0][i];
-    }
+    size_t n = c->b * minima_shape_size(c->node->shape);
+    if (full && rx[0])   /* both terms in one pass, added in the same order */
+        ew_f64(EW_DTANH_ADD2, n, (ew_args){.x = rgy, .y = c->y, .g = gy, .r = rx[0],
+                                          .out = rgx[0]});
+    else
+        tanh_scale_f64(c, rgy, rgx[0]);
 }
 
 /* Blocks (engine/layer.h): all nb directions of example r use its y and gy. */
@@ -94,8 +102,8 @@ static void tanh_rforward_f32(const layer_call_f32 *c, const float *rx[2], const
                               const float *vb, float *ry)
 {
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const float *y = c->y;
-    for (size_t i = 0; i < n; i++) ry[i] = rx[0] ? rx[0][i] * (1.0f - y[i] * y[i]) : 0.0f;
+    if (rx[0]) ew_f32(EW_DTANH_SET, n, (ew_args){.x = rx[0], .y = c->y, .out = ry});
+    else ew_f32(EW_ZERO, n, (ew_args){.out = ry});
 }
 
 static void tanh_rbackward_f32(const layer_call_f32 *c, const float *gy, const float *rgy,
@@ -104,12 +112,11 @@ static void tanh_rbackward_f32(const layer_call_f32 *c, const float *gy, const f
 {
     if (!rgx[0]) return;
     size_t n = c->b * minima_shape_size(c->node->shape);
-    const float *y = c->y;
-    for (size_t i = 0; i < n; i++) {
-        float d = 1.0f - y[i] * y[i];
-        rgx[0][i] += rgy[i] * d;
-        if (full && rx[0]) rgx[0][i] += gy[i] * (-2.0f * y[i] * d) * rx[0][i];
-    }
+    if (full && rx[0])
+        ew_f32(EW_DTANH_ADD2, n, (ew_args){.x = rgy, .y = c->y, .g = gy, .r = rx[0],
+                                          .out = rgx[0]});
+    else
+        ew_f32(EW_DTANH_ADD, n, (ew_args){.x = rgy, .y = c->y, .out = rgx[0]});
 }
 
 const layer_kind layer_tanh = {

@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include "engine/layer.h"
+#include "engine/layer_elementwise.h"
+#include "engine/parallel.h"
 #include "minima/alloc.h"
 #include "minima/dist.h"
 
@@ -72,6 +74,8 @@ struct minima_net {
     unsigned char **aux;       /* (n) B * aux bytes, or NULL */
     double *prob;              /* (B, d_out) softmax */
     void *scratch;             /* the largest scratch a kind asks for */
+    double *row_loss;          /* (B) each row's loss, summed in row order (elementwise section) */
+    unsigned char *row_ok;     /* (B) each row's prediction is right */
     /* Views of the current batch: into the cache or the workspaces. */
     double **cur_v, **cur_g;
     unsigned char **cur_aux;
@@ -245,6 +249,8 @@ static size_t layout_workspaces(minima_net *net, unsigned char *base, size_t scr
         }
     }
     net->prob = carve(&c, B * net->d_out * sizeof(double));
+    net->row_loss = carve(&c, B * sizeof(double));
+    net->row_ok = carve(&c, B);
     if (f32) net->prob32 = carve(&c, B * net->d_out * sizeof(float));
     net->scratch = carve(&c, scratch ? scratch : 1);
     return c.used + 64;
@@ -298,6 +304,7 @@ void minima_net_free(minima_net *net)
     minima_free(net->col);
     minima_free(net->reduce_buf);
     minima_free(net);
+    minima_par_release();   /* the last network joins the engine's threads */
 }
 
 static int alloc_lists(minima_net *net)
@@ -347,6 +354,7 @@ minima_status minima_net_create(minima_net **out, const minima_model *model,
 
     minima_net *net = minima_calloc(1, sizeof *net);
     if (!net) MINIMA_FAIL(MINIMA_ENOMEM, "out of memory creating the network workspace");
+    minima_par_retain();
     net->model = model;
     net->data = data;
     net->params = p;
@@ -544,28 +552,38 @@ static void forward(const minima_net *net, const double *theta, size_t s, size_t
     }
 }
 
-/* Loss summed over rows [s, s+b) (not yet divided), correct count, and
- * the output signal g (b, d_out) = dL/dZ for the mean loss over all N, and
- * the softmax for cross-entropy when prob is not NULL. */
-static void loss_and_output_signal(const minima_net *net, size_t s, size_t b, const double *z,
-                                   double *g, double *prob, double *loss_sum, size_t *correct)
+/* ==== element-wise passes on the engine's threads (engine/parallel.h) ====
+ * The loss's rows, the softmax and the output signals are independent row
+ * by row: each thread takes a block of rows. The loss of each row is kept
+ * (row_loss) and summed in row order after the threads are done, so the
+ * sum is the same whatever the split. */
+
+typedef struct {
+    const minima_net *net;
+    size_t s;
+    const double *z;
+    double *g, *prob;
+} output_rows_task;
+
+static void output_rows(void *ctx, size_t i0, size_t i1)
 {
+    const output_rows_task *t = ctx;
+    const minima_net *net = t->net;
     int dK = (int)net->d_out;
     double N = (double)net->N;
-    double lsum = 0;
-    size_t ok = 0;
-    for (size_t i = 0; i < b; i++) {
-        const double *zi = z + i * (size_t)dK;
+    double *g = t->g, *prob = t->prob;
+    for (size_t i = i0; i < i1; i++) {
+        const double *zi = t->z + i * (size_t)dK;
         int arg = 0;
         for (int j = 1; j < dK; j++)
             if (zi[j] > zi[arg]) arg = j;
-        if (net->data->labels && arg == net->data->labels[s + i]) ok++;
+        net->row_ok[i] = net->data->labels && arg == net->data->labels[t->s + i];
         if (net->params.loss == MINIMA_LOSS_CE) {
-            int y = net->data->labels[s + i];
+            int y = net->data->labels[t->s + i];
             double m = zi[arg], sum = 0;
             for (int j = 0; j < dK; j++) sum += exp(zi[j] - m);
             double lse = m + log(sum);
-            lsum += lse - zi[y];
+            net->row_loss[i] = lse - zi[y];
             if (g || prob) {
                 for (int j = 0; j < dK; j++) {
                     double pj = exp(zi[j] - lse);
@@ -573,19 +591,98 @@ static void loss_and_output_signal(const minima_net *net, size_t s, size_t b, co
                     if (g) g[i * (size_t)dK + (size_t)j] = (pj - (j == y)) / N;
                 }
             }
-        } else {
-            const double *ti = net->targets + (s + i) * (size_t)dK;
+        } else if (g) {
+            const double *ti = net->targets + (t->s + i) * (size_t)dK;
             double scale = 2.0 / (N * dK);
+            for (int j = 0; j < dK; j++) g[i * (size_t)dK + (size_t)j] = scale * (zi[j] - ti[j]);
+        }
+    }
+}
+
+/* Loss summed over rows [s, s+b) (not yet divided), correct count, and
+ * the output signal g (b, d_out) = dL/dZ for the mean loss over all N, and
+ * the softmax for cross-entropy when prob is not NULL. */
+static void loss_and_output_signal(const minima_net *net, size_t s, size_t b, const double *z,
+                                   double *g, double *prob, double *loss_sum, size_t *correct)
+{
+    int dK = (int)net->d_out;
+    output_rows_task t = {net, s, z, g, prob};
+    minima_par_for(b, (size_t)dK * 16, 1, output_rows, &t);
+    double lsum = 0;
+    size_t ok = 0;
+    for (size_t i = 0; i < b; i++) {
+        ok += net->row_ok[i];
+        if (net->params.loss == MINIMA_LOSS_CE) {
+            lsum += net->row_loss[i];
+        } else {
+            const double *zi = z + i * (size_t)dK, *ti = net->targets + (s + i) * (size_t)dK;
             for (int j = 0; j < dK; j++) {
                 double r = zi[j] - ti[j];
                 lsum += r * r;
-                if (g) g[i * (size_t)dK + (size_t)j] = scale * r;
             }
         }
     }
     *loss_sum += lsum;
     *correct += ok;
 }
+
+/* Zero the signals of the nodes other than the output, rows [0, b). */
+static void zero_signals_f64(const minima_net *net, size_t b, double **G)
+{
+    for (int i = 1; i < net->n - 1; i++)
+        ew_f64(EW_ZERO, b * net->plan[i].size, (ew_args){.out = G[i]});
+}
+
+static void zero_signals_f32(const minima_net *net, size_t b, float **G)
+{
+    for (int i = 1; i < net->n - 1; i++)
+        ew_f32(EW_ZERO, b * net->plan[i].size, (ew_args){.out = G[i]});
+}
+
+/* R{G_out} from R{Z}, rows [i0, i1): the output Hessian of the loss. */
+typedef struct { const minima_net *net; const void *rz, *prob; void *rg; } r_output_task;
+
+static void r_output_rows_f64(void *ctx, size_t i0, size_t i1)
+{
+    const r_output_task *t = ctx;
+    int dK = (int)t->net->d_out;
+    double inv_n = 1.0 / (double)t->net->N;
+    const double *rz = t->rz, *prob = t->prob;
+    double *rg = t->rg;
+    if (t->net->params.loss == MINIMA_LOSS_CE) {
+        for (size_t i = i0; i < i1; i++) {
+            const double *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
+            double pr = 0;
+            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
+            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) * inv_n;
+        }
+    } else {
+        double scale = 2.0 / ((double)t->net->N * dK);
+        for (size_t i = i0 * (size_t)dK; i < i1 * (size_t)dK; i++) rg[i] = scale * rz[i];
+    }
+}
+
+static void r_output_rows_f32(void *ctx, size_t i0, size_t i1)
+{
+    const r_output_task *t = ctx;
+    int dK = (int)t->net->d_out;
+    float inv_n = (float)(1.0 / (double)t->net->N);
+    const float *rz = t->rz, *prob = t->prob;
+    float *rg = t->rg;
+    if (t->net->params.loss == MINIMA_LOSS_CE) {
+        for (size_t i = i0; i < i1; i++) {
+            const float *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
+            float pr = 0;
+            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
+            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) * inv_n;
+        }
+    } else {
+        float scale = (float)(2.0 / ((double)t->net->N * dK));
+        for (size_t i = i0 * (size_t)dK; i < i1 * (size_t)dK; i++) rg[i] = scale * rz[i];
+    }
+}
+
+/* ==== end of the element-wise section ==== */
 
 static double finish_loss(const minima_net *net, double loss_sum)
 {
@@ -600,7 +697,7 @@ static double finish_loss(const minima_net *net, double loss_sum)
 static void backward(const minima_net *net, const double *theta, size_t s, size_t b, double **V,
                      unsigned char **A, double **G, double *grad)
 {
-    for (int i = 1; i < net->n - 1; i++) memset(G[i], 0, b * net->plan[i].size * sizeof(double));
+    zero_signals_f64(net, b, G);
     for (int i = net->n - 1; i >= 1; i--) {
         const minima_node *nd = net->plan[i].node;
         layer_call_f64 c = call_f64(net, i, s, b, V, A, theta);
@@ -781,31 +878,20 @@ static void r_forward_f64(minima_net *net, const double *v, size_t s, size_t b)
     }
 }
 
-/* R{G_out} from R{Z}: the output Hessian of the loss applied row by row. */
+/* R{G_out} from R{Z}: the output Hessian of the loss applied row by row
+ * (r_output_rows_f64, on the engine's threads). */
 static void r_output_signal_f64(const minima_net *net, size_t b, const double *rz,
                                 const double *prob, double *rg)
 {
-    int dK = (int)net->d_out;
-    double inv_n = 1.0 / (double)net->N;
-    if (net->params.loss == MINIMA_LOSS_CE) {
-        for (size_t i = 0; i < b; i++) {
-            const double *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
-            double pr = 0;
-            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
-            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) * inv_n;
-        }
-    } else {
-        double scale = 2.0 / ((double)net->N * dK);
-        for (size_t i = 0; i < b * (size_t)dK; i++) rg[i] = scale * rz[i];
-    }
+    r_output_task t = {net, rz, prob, rg};
+    minima_par_for(b, 4 * net->d_out, 1, r_output_rows_f64, &t);
 }
 
 /* R-backward of rows [s, s+b), accumulating H v (full) or G v into hv. */
 static void r_backward_f64(minima_net *net, const double *v, size_t s, size_t b, int full,
                            double *hv)
 {
-    for (int i = 1; i < net->n - 1; i++)
-        memset(net->rsig[i], 0, b * net->plan[i].size * sizeof(double));
+    zero_signals_f64(net, b, net->rsig);
     for (int i = net->n - 1; i >= 1; i--) {
         const minima_node *nd = net->plan[i].node;
         layer_call_f64 c = call_f64(net, i, s, b, net->cur_v, net->cur_aux, net->theta0);
@@ -825,9 +911,10 @@ static void r_backward_f64(minima_net *net, const double *v, size_t s, size_t b,
 
 /* ---- curvature products in float32 -------------------------------------- */
 
+/* (threaded and vectorized: engine/layer_elementwise.h) */
 static void to_float(float *dst, const double *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dst[i] = (float)src[i];
+    ew_f64(EW_NARROW, n, (ew_args){.x = src, .out = dst});
 }
 
 /* Round the float64 cache to float32 once per anchor. */
@@ -894,26 +981,14 @@ static void r_forward_f32(minima_net *net, const float *v, size_t s, size_t b)
 static void r_output_signal_f32(const minima_net *net, size_t b, const float *rz,
                                 const float *prob, float *rg)
 {
-    int dK = (int)net->d_out;
-    float inv_n = (float)(1.0 / (double)net->N);
-    if (net->params.loss == MINIMA_LOSS_CE) {
-        for (size_t i = 0; i < b; i++) {
-            const float *p = prob + i * (size_t)dK, *r = rz + i * (size_t)dK;
-            float pr = 0;
-            for (int j = 0; j < dK; j++) pr += p[j] * r[j];
-            for (int j = 0; j < dK; j++) rg[i * (size_t)dK + (size_t)j] = p[j] * (r[j] - pr) * inv_n;
-        }
-    } else {
-        float scale = (float)(2.0 / ((double)net->N * dK));
-        for (size_t i = 0; i < b * (size_t)dK; i++) rg[i] = scale * rz[i];
-    }
+    r_output_task t = {net, rz, prob, rg};
+    minima_par_for(b, 4 * net->d_out, 1, r_output_rows_f32, &t);
 }
 
 static void r_backward_f32(minima_net *net, const float *v, size_t s, size_t b, int full,
                            float *hv)
 {
-    for (int i = 1; i < net->n - 1; i++)
-        memset(net->rsig32[i], 0, b * net->plan[i].size * sizeof(float));
+    zero_signals_f32(net, b, net->rsig32);
     for (int i = net->n - 1; i >= 1; i--) {
         const minima_node *nd = net->plan[i].node;
         layer_call_f32 c = call_f32(net, i, s, b, net->cur_v32, net->cur_aux, net->theta32);
@@ -946,7 +1021,7 @@ static minima_status curvature_product_f32(minima_net *net, const double *v, dou
         r_output_signal_f32(net, b, net->rval32[o], prob, net->rsig32[o]);
         r_backward_f32(net, net->v32, s, b, full, net->hv32);
     }
-    for (size_t i = 0; i < net->P; i++) out[i] = net->hv32[i];
+    ew_f32(EW_WIDEN, net->P, (ew_args){.x = net->hv32, .out = out});
     net->n_products++;
     return minima_dist_sum(out, net->P);
 }
