@@ -1,5 +1,7 @@
 /* layer_identity.c — y = x (nn.Identity): a place holder that keeps a
  * module's name, for example a shortcut without a projection. */
+#include <string.h>
+
 #include "engine/layer.h"
 #include "engine/layer_elementwise.h"
 
