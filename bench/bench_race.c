@@ -3,8 +3,8 @@
  *
  *   build/bench_race [--arch A[,A...]] [--n 10000] [--threads 2] [--tasks LIST]
  *                    [--quick] [--reps R] [--ref-dtypes float64,float32] [--no-ref]
- *                    [--minima-f32] [--trace-method hutchpp|hutchinson]
- *                    [--trace-max PRODUCTS] [--eigs-max PRODUCTS] [--keep]
+ *                    [--minima-f32] [--trace-method xtrace|hutchpp|hutchinson]
+ *                    [--estimates-f64] [--trace-max PRODUCTS] [--eigs-max PRODUCTS] [--keep]
  *
  * For each architecture (default 784-128-128-10 and 784-512-512-10) it trains
  * a ReLU network with biases for one epoch of SGD on the first n
@@ -27,7 +27,10 @@
  * The minima side of each task is one function in the table `TASKS` below,
  * so that a new solver replaces one entry; --minima-f32 runs minima's
  * products in float32 (its Krylov vectors stay float64) and --trace-method
- * picks the trace estimator. */
+ * picks the trace estimator (default xtrace, as `minima spectrum --trace`).
+ * The trace and the density run on float32 products of the float64 net, as
+ * `minima spectrum` does by default (their statistical error is far above
+ * float32's ~1e-6); --estimates-f64 runs them in float64. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -124,6 +127,8 @@ struct race {
     minima_dataset *x;
     minima_net *net64, *net32;
     minima_linop *H64, *H32;
+    minima_linop *H64_f32;     /* float32 products of the float64 net (trace, density) */
+    int estimate_f32;          /* trace and density on H64_f32, as `spectrum` does */
     int threads, quick, reps, minima_f32, ref, keep;
     const char *ref_dtypes, *trace_method, *python;
     size_t trace_max, eigs_max;
@@ -235,14 +240,18 @@ static int m_trace(race *r, const task *t, side *o)
     tp.rtol = t->tol;
     minima_trace_result tr;
     minima_status st;
+    minima_linop *op = r->estimate_f32 ? r->H64_f32 : minima_op(r);
     if (!strcmp(r->trace_method, "hutchinson")) {
         tp.max_samples = r->trace_max;
-        st = minima_trace_hutchinson(minima_op(r), &tp, &tr);
+        st = minima_trace_hutchinson(op, &tp, &tr);
+    } else if (!strcmp(r->trace_method, "xtrace")) {
+        tp.max_samples = r->trace_max / 2;   /* two products per test vector */
+        st = minima_trace_xtrace(op, &tp, &tr);
     } else {
         size_t sk = tp.sketch;
         tp.max_samples = r->trace_max > 2 * sk + tp.min_samples ? r->trace_max - 2 * sk
                                                                 : tp.min_samples;
-        st = minima_trace_hutchpp(minima_op(r), &tp, &tr);
+        st = minima_trace_hutchpp(op, &tp, &tr);
     }
     if (st != MINIMA_OK) {
         snprintf(o->note, sizeof o->note, "failed: %.50s", minima_last_error());
@@ -261,7 +270,7 @@ static int m_density(race *r, const task *t, side *o)
 {
     minima_density_params dp = minima_density_default_params();   /* 100 steps, 1 draw */
     minima_density_result d;
-    if (minima_density_slq(minima_op(r), &dp, &d) != MINIMA_OK) {
+    if (minima_density_slq(r->estimate_f32 ? r->H64_f32 : minima_op(r), &dp, &d) != MINIMA_OK) {
         snprintf(o->note, sizeof o->note, "failed: %.50s", minima_last_error());
         minima_density_result_free(&d);
         return -1;
@@ -664,6 +673,14 @@ static void race_model(race *r, const char *arch, size_t n, const char *tasks)
     }
     r->net32 = NULL;
     r->H32 = NULL;
+    r->H64_f32 = NULL;
+    if (r->estimate_f32) {
+        if (minima_linop_hessian_f32(&r->H64_f32, r->net64) != MINIMA_OK) die("float32 operator");
+        double *z = calloc(P, sizeof *z), *hz = malloc(P * sizeof *hz);
+        if (minima_linop_apply(r->H64_f32, z, hz) != MINIMA_OK) die("float32 product");
+        r->H64_f32->n_applies = 0;
+        free(z); free(hz);
+    }
     if (r->minima_f32) {
         np.float32 = 1;
         if (minima_net_create(&r->net32, r->m, r->x, &np) != MINIMA_OK) die("float32 net");
@@ -747,6 +764,7 @@ static void race_model(race *r, const char *arch, size_t n, const char *tasks)
     minima_linop_free(r->H32);
     minima_net_free(r->net32);
     minima_linop_free(r->H64);
+    minima_linop_free(r->H64_f32);
     minima_net_free(r->net64);
     minima_free(widths);
     minima_model_free(r->m);
@@ -758,7 +776,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_race [--arch A[,A...]] [--n N] [--threads T] [--tasks LIST] [--quick]\n"
             "                  [--reps R] [--ref-dtypes float64,float32] [--no-ref] [--minima-f32]\n"
-            "                  [--trace-method hutchpp|hutchinson] [--trace-max P] [--eigs-max P] [--keep]\n"
+            "                  [--trace-method xtrace|hutchpp|hutchinson] [--estimates-f64] [--trace-max P]\n"
+            "                  [--eigs-max P] [--keep]\n"
             "tasks:");
     for (size_t i = 0; i < N_TASKS; i++) fprintf(stderr, " %s", TASKS[i].name);
     fprintf(stderr, "\n");
@@ -774,7 +793,8 @@ int main(int argc, char **argv)
     r.reps = 0;
     r.ref = 1;
     r.ref_dtypes = "float64,float32";
-    r.trace_method = "hutchpp";
+    r.trace_method = "xtrace";
+    r.estimate_f32 = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc) n = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
@@ -789,9 +809,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--no-ref")) r.ref = 0;
         else if (!strcmp(argv[i], "--keep")) r.keep = 1;
         else if (!strcmp(argv[i], "--minima-f32")) r.minima_f32 = 1;
+        else if (!strcmp(argv[i], "--estimates-f64")) r.estimate_f32 = 0;
         else { usage(); return 2; }
     }
-    if (strcmp(r.trace_method, "hutchpp") && strcmp(r.trace_method, "hutchinson")) {
+    if (strcmp(r.trace_method, "hutchpp") && strcmp(r.trace_method, "hutchinson") &&
+        strcmp(r.trace_method, "xtrace")) {
         usage();
         return 2;
     }
