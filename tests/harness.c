@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+#include <lapacke.h>
+
 #include "minima/rng.h"
 
 int harness_checks, harness_failures;
@@ -150,4 +153,25 @@ minima_theorem_result harness_theorem_run(const char *name, minima_theorem_env *
     if (!c) return r;
     CHECK_OK(minima_theorem_run(c, env, p, &r));
     return r;
+}
+
+double *harness_spectral_matrix(size_t n, const double *lambda, uint64_t seed)
+{
+    double *q = malloc(n * n * sizeof *q), *tau = malloc(n * sizeof *tau);
+    double *ql = malloc(n * n * sizeof *ql), *a = malloc(n * n * sizeof *a);
+    minima_rng rng;
+    minima_rng_seed(&rng, seed);
+    minima_rng_fill_normal(&rng, q, n * n);
+    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau);
+    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau);
+    for (size_t r = 0; r < n; r++)
+        for (size_t c = 0; c < n; c++) ql[r * n + c] = q[r * n + c] * lambda[c];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, ql, (int)n,
+                q, (int)n, 0.0, a, (int)n);
+    for (size_t r = 0; r < n; r++)     /* exactly symmetric */
+        for (size_t c = r + 1; c < n; c++) a[c * n + r] = a[r * n + c];
+    free(q);
+    free(tau);
+    free(ql);
+    return a;
 }

@@ -74,6 +74,11 @@ minima_dataset *harness_graph_data(const minima_model *m, size_t n, uint64_t see
  * minima_rng_uniform draw of a minima_rng seeded with seed: factors exp(u)
  * spread over two decades, [0.1, 10]. */
 void harness_graph_log_factors(double *u, int n, uint64_t seed);
+
+/* A = Q diag(lambda) Q^T with Q a random orthogonal matrix (QR of a
+ * Gaussian matrix from `seed`): a dense symmetric test matrix with a known
+ * spectrum, (n, n) row-major, exactly symmetric, malloc'd (free it). */
+double *harness_spectral_matrix(size_t n, const double *lambda, uint64_t seed);
 /* calloc of n doubles, zeroed; one double when n is 0 (never NULL for lack
  * of size). Free with free. */
 double *harness_dalloc(size_t n);

@@ -15,29 +15,6 @@
 #include "minima/net.h"
 #include "minima/rng.h"
 
-/* A = Q diag(lambda) Q^T, Q the orthogonal factor of a Gaussian matrix;
- * (n, n) row-major, exactly symmetric. */
-static double *spectral_matrix(size_t n, const double *lambda, uint64_t seed)
-{
-    double *q = malloc(n * n * sizeof *q), *tau = malloc(n * sizeof *tau);
-    double *ql = malloc(n * n * sizeof *ql), *a = malloc(n * n * sizeof *a);
-    minima_rng rng;
-    minima_rng_seed(&rng, seed);
-    minima_rng_fill_normal(&rng, q, n * n);
-    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau);
-    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = 0; c < n; c++) ql[r * n + c] = q[r * n + c] * lambda[c];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, ql, (int)n,
-                q, (int)n, 0.0, a, (int)n);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = r + 1; c < n; c++) a[c * n + r] = a[r * n + c];
-    free(q);
-    free(tau);
-    free(ql);
-    return a;
-}
-
 static double orthonormality(const double *x, size_t k, size_t n)
 {
     double worst = 0;
@@ -106,7 +83,7 @@ static void test_clustered(void)
     for (int c = 0; c < 4; c++)
         for (int t = 0; t < 3; t++)
             lambda[3 * c + t] = 10.0 - 2.0 * c + (c == 1 ? 0.0 : 1e-7 * t);
-    double *a = spectral_matrix(n, lambda, 6);
+    double *a = harness_spectral_matrix(n, lambda, 6);
     CHECK_OK(minima_spectrum_dense(n, a, exact, NULL));
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
@@ -137,7 +114,7 @@ static void test_clustered(void)
         lambda[0] = 5;
         lambda[1] = 4;
         lambda[2] = 3.5;
-        double *b = spectral_matrix(n, lambda, 8);
+        double *b = harness_spectral_matrix(n, lambda, 8);
         minima_linop *ob = NULL;
         CHECK_OK(minima_spectrum_dense(n, b, exact, NULL));
         CHECK_OK(minima_linop_dense(&ob, n, b));
@@ -212,7 +189,7 @@ static void test_refusals(void)
     size_t n = 30;
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = (double)i;
-    double *a = spectral_matrix(n, lambda, 1);
+    double *a = harness_spectral_matrix(n, lambda, 1);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_eigs_params p = minima_eigs_default_params();

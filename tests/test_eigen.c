@@ -17,27 +17,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* A = Q diag(lambda) Q^T with Q a random orthogonal matrix (QR of a
- * Gaussian matrix). Returns a malloc'd (n, n) row-major array. */
-static double *spectral_matrix(size_t n, const double *lambda, uint64_t seed)
-{
-    double *q = malloc(n * n * sizeof *q), *tau = malloc(n * sizeof *tau);
-    double *ql = malloc(n * n * sizeof *ql), *a = malloc(n * n * sizeof *a);
-    minima_rng rng;
-    minima_rng_seed(&rng, seed);
-    minima_rng_fill_normal(&rng, q, n * n);
-    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau);
-    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = 0; c < n; c++) ql[r * n + c] = q[r * n + c] * lambda[c];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, ql, (int)n,
-                q, (int)n, 0.0, a, (int)n);
-    for (size_t r = 0; r < n; r++)     /* exactly symmetric */
-        for (size_t c = r + 1; c < n; c++) a[c * n + r] = a[r * n + c];
-    free(q); free(tau); free(ql);
-    return a;
-}
-
 static int cmp_desc(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -108,7 +87,7 @@ static void test_lanczos_random_indefinite(void)
     minima_rng_seed(&rng, 11);
     for (size_t i = 0; i < n; i++) lambda[i] = minima_rng_uniform(&rng) * 13.0 - 3.0;
     lambda[0] = 25.0;  lambda[1] = 20.0;  lambda[2] = -9.0;  lambda[3] = -7.5;
-    double *a = spectral_matrix(n, lambda, 1);
+    double *a = harness_spectral_matrix(n, lambda, 1);
     double *exact = malloc(n * sizeof *exact);
     CHECK_OK(minima_spectrum_dense(n, a, exact, NULL));
     CHECK_REL(exact[n - 1], 25.0, 1e-12);
@@ -138,7 +117,7 @@ static void test_lanczos_clustered(void)
     for (size_t i = 0; i < n; i++) lambda[i] = 1.0 + 4.0 * (double)i / (double)n;
     for (int i = 0; i < 4; i++) lambda[i] = 10.0 - 1e-5 * i;
     for (int i = 4; i < 7; i++) lambda[i] = -2.0 + 1e-6 * i;
-    double *a = spectral_matrix(n, lambda, 2);
+    double *a = harness_spectral_matrix(n, lambda, 2);
     double *exact = malloc(n * sizeof *exact);
     CHECK_OK(minima_spectrum_dense(n, a, exact, NULL));
     minima_linop *op = NULL;
@@ -162,7 +141,7 @@ static void test_lanczos_no_spurious_copies(void)
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = 4.0 * (double)i / (double)n;  /* < 4 */
     lambda[0] = 5.0;
-    double *a = spectral_matrix(n, lambda, 3);
+    double *a = harness_spectral_matrix(n, lambda, 3);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_eigs_params p = minima_eigs_default_params();
@@ -219,7 +198,7 @@ static void test_lanczos_repeated_eigenvalue(void)
     for (size_t i = 0; i < n; i++) lambda[i] = 3.0 * (double)i / (double)n;  /* < 3 */
     lambda[0] = lambda[1] = lambda[2] = 5.0;
     lambda[3] = 4.0;
-    double *a = spectral_matrix(n, lambda, 4);
+    double *a = harness_spectral_matrix(n, lambda, 4);
     double *exact = malloc(n * sizeof *exact);
     CHECK_OK(minima_spectrum_dense(n, a, exact, NULL));
     qsort(exact, n, sizeof *exact, cmp_desc);
@@ -260,7 +239,7 @@ static void test_lanczos_invariant_subspace(void)
     size_t n = 30;
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = (double)(1 + i % 3);
-    double *a = spectral_matrix(n, lambda, 5);
+    double *a = harness_spectral_matrix(n, lambda, 5);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_eigs_params p = minima_eigs_default_params();
@@ -293,7 +272,7 @@ static void test_lanczos_null_space(void)
     size_t n = 300;
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = i < 100 ? 0.0 : 1.0 + 9.0 * (double)i / (double)n;
-    double *a = spectral_matrix(n, lambda, 13);
+    double *a = harness_spectral_matrix(n, lambda, 13);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_eigs_params p = minima_eigs_default_params();
@@ -364,7 +343,7 @@ static void test_lanczos_restart_path(void)
     minima_rng rng;
     minima_rng_seed(&rng, 21);
     for (size_t i = 0; i < n; i++) lambda[i] = minima_rng_normal(&rng);
-    double *a = spectral_matrix(n, lambda, 6);
+    double *a = harness_spectral_matrix(n, lambda, 6);
     double *exact = malloc(n * sizeof *exact);
     CHECK_OK(minima_spectrum_dense(n, a, exact, NULL));
     minima_linop *op = NULL;
@@ -394,7 +373,7 @@ static void test_lanczos_step_api_and_seed(void)
     size_t n = 200;
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = sin((double)i) * 3.0 + 0.01 * (double)i;
-    double *a = spectral_matrix(n, lambda, 7);
+    double *a = harness_spectral_matrix(n, lambda, 7);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_eigs_params p = minima_eigs_default_params();
@@ -551,7 +530,7 @@ static void test_lanczos_interrupt_inside_product(void)
     size_t n = 200;
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = 1.0 + (double)i / (double)n;
-    double *a = spectral_matrix(n, lambda, 12);
+    double *a = harness_spectral_matrix(n, lambda, 12);
     interrupting_ctx ctx = {a, n, 0};
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_create(&op, n, refusing_apply, &ctx, NULL));
@@ -575,7 +554,7 @@ static void test_lanczos_interrupt_partial(void)
     size_t n = 200;
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = 1.0 + (double)i / (double)n;
-    double *a = spectral_matrix(n, lambda, 12);
+    double *a = harness_spectral_matrix(n, lambda, 12);
     interrupting_ctx ctx = {a, n, 0};
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_create(&op, n, interrupting_apply, &ctx, NULL));
@@ -612,7 +591,7 @@ static void test_power_iteration(void)
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = 4.0 * (double)i / (double)n;
     lambda[0] = 10.0;
-    double *a = spectral_matrix(n, lambda, 8);
+    double *a = harness_spectral_matrix(n, lambda, 8);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_power_params p = minima_power_default_params();
@@ -629,7 +608,7 @@ static void test_power_iteration(void)
      * iteration finds -10 (documented), Lanczos' top finds 4. */
     lambda[0] = -10.0;
     free(a);
-    a = spectral_matrix(n, lambda, 8);
+    a = harness_spectral_matrix(n, lambda, 8);
     minima_linop_free(op);
     CHECK_OK(minima_linop_dense(&op, n, a));
     CHECK_OK(minima_power_iteration(op, &p, &r, NULL));
@@ -651,7 +630,7 @@ static void test_dense_spectrum(void)
     double lambda[50];
     for (size_t i = 0; i < n; i++) lambda[i] = i < 10 ? 0.0 : (double)i - 25.0;
     lambda[30] = 0.0;   /* i = 30 would be 5.0 */
-    double *a = spectral_matrix(n, lambda, 9);
+    double *a = harness_spectral_matrix(n, lambda, 9);
     double values[50], *vec = malloc(n * n * sizeof *vec);
     CHECK_OK(minima_spectrum_dense(n, a, values, vec));
     qsort(lambda, n, sizeof *lambda, cmp_desc);
@@ -691,7 +670,7 @@ static void test_subset_and_scaled(void)
     size_t n = 40;
     double lambda[40];
     for (size_t i = 0; i < n; i++) lambda[i] = (double)i - 10.0;
-    double *a = spectral_matrix(n, lambda, 10);
+    double *a = harness_spectral_matrix(n, lambda, 10);
     minima_linop *op = NULL, *sub = NULL, *sc = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
 

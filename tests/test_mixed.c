@@ -39,26 +39,6 @@ static minima_dataset *make_data(size_t n, int d, int classes, int dtarget, uint
     return x;
 }
 
-/* A = Q diag(lambda) Q^T, Q random orthogonal; (n, n) row-major, malloc'd. */
-static double *spectral_matrix(size_t n, const double *lambda, uint64_t seed)
-{
-    double *q = malloc(n * n * sizeof *q), *tau = malloc(n * sizeof *tau);
-    double *ql = malloc(n * n * sizeof *ql), *a = malloc(n * n * sizeof *a);
-    minima_rng rng;
-    minima_rng_seed(&rng, seed);
-    minima_rng_fill_normal(&rng, q, n * n);
-    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau);
-    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = 0; c < n; c++) ql[r * n + c] = q[r * n + c] * lambda[c];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, ql, (int)n,
-                q, (int)n, 0.0, a, (int)n);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = r + 1; c < n; c++) a[c * n + r] = a[r * n + c];
-    free(q); free(tau); free(ql);
-    return a;
-}
-
 /* ---- artificial low-precision operators ------------------------------------ */
 
 /* y = A x + e, ||e|| = rel ||A x||, e a Gaussian direction from a private
@@ -218,7 +198,7 @@ static void test_net_f32_on_demand(void)
 static void run_dense_case(const char *what, size_t n, const double *lambda, int kt, int kb,
                            int float_op, double tol, int most_low)
 {
-    double *a = spectral_matrix(n, lambda, 5);
+    double *a = harness_spectral_matrix(n, lambda, 5);
     double *exact = malloc(n * sizeof *exact);
     CHECK_OK(minima_spectrum_dense(n, a, exact, NULL));
     minima_linop *op = NULL, *low = NULL;
@@ -306,7 +286,7 @@ static void test_mixed_loose_and_budget(void)
     double *lambda = malloc(n * sizeof *lambda);
     for (size_t i = 0; i < n; i++) lambda[i] = (double)i / (double)n;
     lambda[0] = 5.0; lambda[1] = 4.0; lambda[2] = 3.5;
-    double *a = spectral_matrix(n, lambda, 9);
+    double *a = harness_spectral_matrix(n, lambda, 9);
     minima_linop *op = NULL, *low = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     noisy_ctx nc;

@@ -12,26 +12,6 @@
 #include "minima/rng.h"
 #include "minima/trace.h"
 
-/* Q diag(lambda) Q^T, Q random orthogonal. malloc'd (n, n). */
-static double *spectral_matrix(size_t n, const double *lambda, uint64_t seed)
-{
-    double *q = malloc(n * n * sizeof *q), *tau = malloc(n * sizeof *tau);
-    double *ql = malloc(n * n * sizeof *ql), *a = malloc(n * n * sizeof *a);
-    minima_rng rng;
-    minima_rng_seed(&rng, seed);
-    minima_rng_fill_normal(&rng, q, n * n);
-    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau);
-    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = 0; c < n; c++) ql[r * n + c] = q[r * n + c] * lambda[c];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, ql, (int)n,
-                q, (int)n, 0.0, a, (int)n);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = r + 1; c < n; c++) a[c * n + r] = a[r * n + c];
-    free(q); free(tau); free(ql);
-    return a;
-}
-
 /* Per-probe variance of Rademacher Hutchinson: 2 (||A||_F^2 - sum a_ii^2). */
 static double hutchinson_variance(const double *a, size_t n)
 {
@@ -71,7 +51,7 @@ static void test_unbiased(void)
     size_t n = 80;
     double lambda[80], tr = 0;
     for (size_t i = 0; i < n; i++) { lambda[i] = cos((double)i) + 0.2; tr += lambda[i]; }
-    double *a = spectral_matrix(n, lambda, 2);
+    double *a = harness_spectral_matrix(n, lambda, 2);
     double var1 = hutchinson_variance(a, n);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
@@ -118,7 +98,7 @@ static void test_hutchpp_lower_variance(void)
     size_t n = 200;
     double lambda[200], tr = 0;
     for (size_t i = 0; i < n; i++) { lambda[i] = 1.0 / ((double)(i + 1) * (double)(i + 1)); tr += lambda[i]; }
-    double *a = spectral_matrix(n, lambda, 3);
+    double *a = harness_spectral_matrix(n, lambda, 3);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     double spread[2];
@@ -152,7 +132,7 @@ static void test_stopping_rule_and_seed(void)
     size_t n = 100;
     double lambda[100];
     for (size_t i = 0; i < n; i++) lambda[i] = 1.0 + 0.5 * sin((double)i);
-    double *a = spectral_matrix(n, lambda, 4);
+    double *a = harness_spectral_matrix(n, lambda, 4);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_trace_params p = minima_trace_default_params();

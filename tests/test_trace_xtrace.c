@@ -14,26 +14,6 @@
 #include "minima/rng.h"
 #include "minima/trace.h"
 
-/* Q diag(lambda) Q^T, Q random orthogonal. malloc'd (n, n). */
-static double *spectral_matrix(size_t n, const double *lambda, uint64_t seed)
-{
-    double *q = malloc(n * n * sizeof *q), *tau = malloc(n * sizeof *tau);
-    double *ql = malloc(n * n * sizeof *ql), *a = malloc(n * n * sizeof *a);
-    minima_rng rng;
-    minima_rng_seed(&rng, seed);
-    minima_rng_fill_normal(&rng, q, n * n);
-    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau);
-    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = 0; c < n; c++) ql[r * n + c] = q[r * n + c] * lambda[c];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, ql, (int)n,
-                q, (int)n, 0.0, a, (int)n);
-    for (size_t r = 0; r < n; r++)
-        for (size_t c = r + 1; c < n; c++) a[c * n + r] = a[r * n + c];
-    free(q); free(tau); free(ql);
-    return a;
-}
-
 enum { DECAY, FLAT, INDEFINITE, POWER };
 #define N 300
 
@@ -47,7 +27,7 @@ static minima_linop *spectrum_op(int kind, double *trace)
                   : kind == INDEFINITE ? cos(x) / (1 + 0.05 * x) : 1.0 / ((x + 1) * (x + 1));
         tr += lambda[i];
     }
-    double *a = spectral_matrix(N, lambda, 3 + (uint64_t)kind);
+    double *a = harness_spectral_matrix(N, lambda, 3 + (uint64_t)kind);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, N, a));
     free(a);
@@ -92,7 +72,7 @@ static void test_small_exact(void)
         lambda[i] = sin(3.0 * (double)i) + 0.1; tr += lambda[i];
         lp[i] = 1.0 / (double)(i + 1); trp += lp[i];
     }
-    double *a = spectral_matrix(n, lambda, 5), *b = spectral_matrix(n, lp, 6);
+    double *a = harness_spectral_matrix(n, lambda, 5), *b = harness_spectral_matrix(n, lp, 6);
     minima_linop *op = NULL, *psd = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     CHECK_OK(minima_linop_dense(&psd, n, b));
@@ -233,7 +213,7 @@ static void test_rank_deficient(void)
         lambda[i] = i < 20 ? cos((double)i) + 0.3 : 0.0;
         tr += lambda[i];
     }
-    double *a = spectral_matrix(n, lambda, 9);
+    double *a = harness_spectral_matrix(n, lambda, 9);
     minima_linop *op = NULL;
     CHECK_OK(minima_linop_dense(&op, n, a));
     minima_trace_params p = minima_trace_default_params();
