@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
 #include "minima/net.h"
@@ -32,13 +33,6 @@
 
 void openblas_set_num_threads(int n);
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* CPU seconds of this process: on a shared machine, with one thread, a
  * steadier measure of the work than the wall clock. */
 static double cpu(void)
@@ -46,18 +40,6 @@ static double cpu(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 static void die(const char *what)
@@ -76,24 +58,24 @@ static void products(minima_net *net, int reps)
     minima_rng_fill_normal(&rng, V, maxb * P);
     if (minima_net_hvp(net, V, hv) != MINIMA_OK) die("hvp");   /* fills the cache */
     for (int r = 0; r < reps; r++) {
-        double t0 = now(), c0 = cpu();
+        double t0 = bench_now(), c0 = cpu();
         minima_net_hvp(net, V, hv);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
         c[r] = cpu() - c0;
     }
-    double single = median(t, reps), single_cpu = median(c, reps);
+    double single = bench_median(t, reps), single_cpu = bench_median(c, reps);
     printf("single product        %8.4f s (CPU %.4f s)\n", single, single_cpu);
     static const size_t bs[] = {1, 2, 4, 8, 16};
     for (int k = 0; k < 5; k++) {
         size_t b = bs[k];
         if (minima_net_hvp_block(net, b, V, HV) != MINIMA_OK) die("block");   /* workspaces */
         for (int r = 0; r < reps; r++) {
-            double t0 = now(), c0 = cpu();
+            double t0 = bench_now(), c0 = cpu();
             minima_net_hvp_block(net, b, V, HV);
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
             c[r] = cpu() - c0;
         }
-        double per = median(t, reps) / (double)b, per_cpu = median(c, reps) / (double)b;
+        double per = bench_median(t, reps) / (double)b, per_cpu = bench_median(c, reps) / (double)b;
         double worst = 0, scale = 0;
         for (size_t j = 0; j < b && j < 2; j++) {
             minima_net_hvp(net, V + j * P, hv);

@@ -57,6 +57,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench_common.h"
 #include "minima/net.h"
 #include "minima/npy.h"
 #include "minima/rng.h"
@@ -65,25 +66,6 @@ char *openblas_get_corename(void);
 void openblas_set_num_threads(int n);
 
 #define MAX_REPS 31
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static void die(const char *what)
 {
@@ -144,17 +126,17 @@ static double gemm_rate(int M, int K, int N, int single)
     }
     double t[5];
     for (int r = -1; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (single)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f,
                         c, N);
         else
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0, c,
                         N);
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = bench_now() - t0;
     }
     free(a); free(b); free(c);
-    return 2.0 * M * N * K / median(t, 5) / 1e9;
+    return 2.0 * M * N * K / bench_median(t, 5) / 1e9;
 }
 
 /* The GEMM shape of the node with the most multiply-adds. */
@@ -199,21 +181,21 @@ static timing time_hvp(const minima_model *m, const minima_dataset *x, size_t ba
     p.cache_limit = cache_limit;
     p.float32 = float32;
     minima_net *net = NULL;
-    double t0 = now();
+    double t0 = bench_now();
     if (minima_net_create(&net, m, x, &p) != MINIMA_OK) die("creating the net");
-    t.create = now() - t0;
+    t.create = bench_now() - t0;
     *cached = minima_net_cache_enabled(net);
-    t0 = now();
+    t0 = bench_now();
     if (minima_net_hvp(net, v, hv) != MINIMA_OK) die("Hessian-vector product");
-    t.first = now() - t0;
+    t.first = bench_now() - t0;
     for (int r = 0; r < reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         if (minima_net_hvp(net, v, hv) != MINIMA_OK) die("Hessian-vector product");
-        t.times[r] = now() - t0;
+        t.times[r] = bench_now() - t0;
     }
     double sorted[MAX_REPS];
     memcpy(sorted, t.times, (size_t)reps * sizeof *sorted);
-    t.median = median(sorted, reps);
+    t.median = bench_median(sorted, reps);
     minima_net_free(net);
     return t;
 }

@@ -28,17 +28,11 @@
 #include <time.h>
 
 #include "engine/layer.h"
+#include "bench_common.h"
 #include "minima/rng.h"
 
 char *openblas_get_corename(void);
 void openblas_set_num_threads(int n);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* CPU seconds of the whole process (all threads): steadier than wall time
  * on a loaded machine. */
@@ -94,12 +88,12 @@ static times gemm_rate(int M, int N, int K, int reps)
     int inner = (int)(1e9 / (2.0 * M * N * K)) + 1;   /* about 1 GFLOP a timing */
     double t[32], u[32];
     for (int r = -1; r < reps; r++) {
-        double t0 = now(), u0 = cpu_now();
+        double t0 = bench_now(), u0 = cpu_now();
         for (int i = 0; i < inner; i++)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, a, K, b, N, 0.0,
                         c, N);
         if (r >= 0) {
-            t[r] = (now() - t0) / inner;
+            t[r] = (bench_now() - t0) / inner;
             u[r] = (cpu_now() - u0) / inner;
         }
     }
@@ -119,12 +113,12 @@ static times sgemm_rate(int M, int N, int K, int reps)
     int inner = (int)(1e9 / (2.0 * M * N * K)) + 1;
     double t[32], u[32];
     for (int r = -1; r < reps; r++) {
-        double t0 = now(), u0 = cpu_now();
+        double t0 = bench_now(), u0 = cpu_now();
         for (int i = 0; i < inner; i++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a32, K, b32, N,
                         0.0f, c, N);
         if (r >= 0) {
-            t[r] = (now() - t0) / inner;
+            t[r] = (bench_now() - t0) / inner;
             u[r] = (cpu_now() - u0) / inner;
         }
     }
@@ -209,7 +203,7 @@ static void time_layer(const layer_spec *s, size_t b, int reps, times sec[N_PASS
     for (int p = 0; p < N_PASSES; p++) {
         double t[32], u[32];
         for (int r = -1; r < reps; r++) {
-            double t0 = now(), u0 = cpu_now();
+            double t0 = bench_now(), u0 = cpu_now();
             switch (p) {
             case FORWARD: layer_conv2d.forward(&c, y); break;
             case BACKWARD: layer_conv2d.backward(&c, gy, gxs, gw, gb); break;
@@ -221,7 +215,7 @@ static void time_layer(const layer_spec *s, size_t b, int reps, times sec[N_PASS
                 break;
             }
             if (r >= 0) {
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
                 u[r] = cpu_now() - u0;
             }
         }

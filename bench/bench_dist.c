@@ -21,31 +21,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "minima/dist.h"
 #include "minima/net.h"
 #include "minima/rng.h"
 
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* The same wall time on every rank: the slowest rank's. */
 static double slowest(double t)
@@ -74,12 +56,12 @@ static double gemm_rate(int M, int K, int N, int reps)
     minima_rng_fill_normal(&rng, b, (size_t)K * N);
     double t[64];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0, c, N);
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = bench_now() - t0;
     }
     free(a); free(b); free(c);
-    return 2.0 * M * N * K / median(t, reps) / 1e9;
+    return 2.0 * M * N * K / bench_median(t, reps) / 1e9;
 }
 
 #define SAY(...) do { if (minima_dist_writer()) { printf(__VA_ARGS__); fflush(stdout); } } while (0)
@@ -141,25 +123,25 @@ int main(int argc, char **argv)
     minima_rng rng;
     minima_rng_seed(&rng, 3);
     minima_rng_fill_normal(&rng, v, Pn);
-    double tg[64], th[64], loss, t0 = now();
+    double tg[64], th[64], loss, t0 = bench_now();
     minima_net_hvp(net, v, hv);                     /* fills the cache */
-    double first = slowest(now() - t0);
+    double first = slowest(bench_now() - t0);
     for (int r = 0; r < reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         minima_net_gradient(net, m->theta, &loss, g);   /* explicit theta: a full pass */
-        tg[r] = slowest(now() - t0);
+        tg[r] = slowest(bench_now() - t0);
     }
     for (int r = 0; r < reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         minima_net_hvp(net, v, hv);
-        th[r] = slowest(now() - t0);
+        th[r] = slowest(bench_now() - t0);
     }
     SAY("first HVP (fills the cache of %.2f GB on rank 0): %.3f s\n",
         (double)minima_net_cache_bytes(net) / 1e9, first);
     SAY("loss+gradient: %.4f s   HVP (cache warm): %.4f s   (median of %d; the slowest rank's "
-        "time, allreduce included)\n", median(tg, reps), median(th, reps), reps);
+        "time, allreduce included)\n", bench_median(tg, reps), bench_median(th, reps), reps);
     SAY("RESULT ranks=%d threads=%d grad_s=%.6f hvp_s=%.6f first_s=%.6f gemm_gflops=%.2f\n", P,
-        threads, median(tg, reps), median(th, reps), first, rate);
+        threads, bench_median(tg, reps), bench_median(th, reps), first, rate);
     minima_net_free(net);
     free(g); free(v); free(hv);
 
@@ -173,11 +155,11 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < len; i++) buf[i] = 1e-3 * (double)(i % 1000);
             minima_dist_sum(buf, len);                       /* warm-up */
             for (int r = 0; r < areps; r++) {
-                t0 = now();
+                t0 = bench_now();
                 minima_dist_sum(buf, len);
-                t[r] = slowest(now() - t0);
+                t[r] = slowest(bench_now() - t0);
             }
-            double sec = median(t, areps);
+            double sec = bench_median(t, areps);
             SAY("allreduce of %zu float64 (%.1f MB) over %d ranks: %.5f s median of %d "
                 "(%.2f GB/s of vector per rank)\n", len, 8e-6 * (double)len, P, sec, areps,
                 8e-9 * (double)len / sec);

@@ -18,30 +18,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "minima/net.h"
 #include "minima/rng.h"
 
 char *openblas_get_corename(void);
 void openblas_set_num_threads(int n);
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int use_min;   /* --min: the fastest run instead of the median */
 
 static double median(double *t, int n)
 {
-    qsort(t, (size_t)n, sizeof *t, cmp);
+    qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
     if (use_min) return t[0];
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
@@ -57,10 +45,10 @@ static double gemm_seconds(size_t M, int reps)
     minima_rng_fill_normal(&rng, b, (size_t)K * N);
     double t[32];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, N, K, 1.0, a, K, b, K, 0.0,
                     c, N);
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = bench_now() - t0;
     }
     free(a); free(b); free(c);
     return median(t, reps);
@@ -137,36 +125,36 @@ int main(int argc, char **argv)
         double loss;
         if (want[OP_GRAD]) {
             for (int r = -1; r < reps; r++) {
-                double t0 = now();
+                double t0 = bench_now();
                 minima_net_gradient(net, m->theta, &loss, g);
-                if (r >= 0) t[r] = now() - t0;
+                if (r >= 0) t[r] = bench_now() - t0;
             }
             s[OP_GRAD] = median(t, reps);
         }
         if (want[OP_FIRST]) {
             for (int r = 0; r < reps; r++) {
                 minima_net_set_point(net, m->theta);            /* drops the cache */
-                double t0 = now();
+                double t0 = bench_now();
                 minima_net_hvp(net, v, hv);
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
             }
             s[OP_FIRST] = median(t, reps);
         }
         if (want[OP_HVP]) {
             minima_net_hvp(net, v, hv);
             for (int r = 0; r < reps; r++) {
-                double t0 = now();
+                double t0 = bench_now();
                 minima_net_hvp(net, v, hv);
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
             }
             s[OP_HVP] = median(t, reps);
         }
         if (want[OP_HVP32]) {
             minima_net_hvp(net32, v, hv);
             for (int r = 0; r < reps; r++) {
-                double t0 = now();
+                double t0 = bench_now();
                 minima_net_hvp(net32, v, hv);
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
             }
             s[OP_HVP32] = median(t, reps);
         }

@@ -16,25 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "minima/data.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
 #include "minima/net.h"
 #include "minima/rng.h"
 #include "minima/safetensors.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -78,15 +66,15 @@ int main(int argc, char **argv)
     minima_net_hvp_f32(net, v, hv);
     double t64[5], t32[5];
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         minima_net_hvp(net, v, hv);
-        double t1 = now();
+        double t1 = bench_now();
         minima_net_hvp_f32(net, v, hv);
         t64[r] = t1 - t0;
-        t32[r] = now() - t1;
+        t32[r] = bench_now() - t1;
     }
-    qsort(t64, 5, sizeof *t64, cmp);
-    qsort(t32, 5, sizeof *t32, cmp);
+    qsort(t64, 5, sizeof *t64, bench_cmp_double);
+    qsort(t32, 5, sizeof *t32, bench_cmp_double);
     double ratio = t32[2] / t64[2];
     printf("%zu parameters, %zu examples: HVP %.3f s float64, %.3f s float32 (ratio %.2f)\n", P,
            minima_net_n_examples(net), t64[2], t32[2], ratio);

@@ -15,30 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "minima/net.h"
 #include "minima/rng.h"
 
 char *openblas_get_corename(void);
 void openblas_set_num_threads(int n);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* GEMM flops of each pass, from the architecture (docs/engine.md). */
 static void pass_flops(const minima_model *m, double n, double *grad, double *hvp, double *ggn)
@@ -70,12 +52,12 @@ static double gemm_rate(int reps)
     minima_rng_fill_normal(&rng, b, (size_t)K * N);
     double t[32];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0, c, N);
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = bench_now() - t0;
     }
     free(a); free(b); free(c);
-    return 2.0 * M * N * K / median(t, reps) / 1e9;
+    return 2.0 * M * N * K / bench_median(t, reps) / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -131,22 +113,22 @@ int main(int argc, char **argv)
         }
         double tg[32], th[32], tn[32], loss;
         for (int r = -1; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             minima_net_gradient(net, m->theta, &loss, g);   /* explicit theta: a full pass */
-            if (r >= 0) tg[r] = now() - t0;
+            if (r >= 0) tg[r] = bench_now() - t0;
         }
         minima_net_hvp(net, v, hv);                         /* fills the cache */
         for (int r = -1; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             minima_net_hvp(net, v, hv);
-            if (r >= 0) th[r] = now() - t0;
+            if (r >= 0) th[r] = bench_now() - t0;
         }
         for (int r = -1; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             minima_net_ggnvp(net, v, hv);
-            if (r >= 0) tn[r] = now() - t0;
+            if (r >= 0) tn[r] = bench_now() - t0;
         }
-        double sg = median(tg, reps), sh = median(th, reps), sn = median(tn, reps);
+        double sg = bench_median(tg, reps), sh = bench_median(th, reps), sn = bench_median(tn, reps);
         char a[64], b[64], c[64];
         snprintf(a, sizeof a, "%.4fs %6.1f GF/s", sg, fg / sg / 1e9);
         snprintf(b, sizeof b, "%.4fs %6.1f GF/s", sh, fh / sh / 1e9);

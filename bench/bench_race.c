@@ -41,6 +41,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench_common.h"
 #include "minima/alloc.h"
 #include "minima/density.h"
 #include "minima/eigen.h"
@@ -56,25 +57,6 @@ void openblas_set_num_threads(int n);
 
 #define MAXK 32            /* most eigenpairs a task asks for */
 #define MAXREF 8           /* reference rows per task */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static void die(const char *what)
 {
@@ -170,11 +152,11 @@ static int m_hvp(race *r, const task *t, side *o)
     if (minima_linop_apply(H, v, hv) != MINIMA_OK) die("product");   /* fills the cache */
     int reps = r->reps < 64 ? r->reps : 64;
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (minima_linop_apply(H, v, hv) != MINIMA_OK) die("product");
-        tm[i] = now() - t0;
+        tm[i] = bench_now() - t0;
     }
-    o->seconds = median(tm, reps);
+    o->seconds = bench_median(tm, reps);
     o->products = 1;
     o->ok = o->converged = 1;
     free(v); free(hv);
@@ -551,7 +533,7 @@ static double gemm_rate(const minima_model *m, size_t rows, int single)
     }
     for (int k = 1; k <= m->n_layers; k++) flops += 2.0 * M * m->widths[k] * m->widths[k - 1];
     for (int rep = -1; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int k = 1; k <= m->n_layers; k++) {
             int K = m->widths[k - 1], N = m->widths[k];
             if (single)
@@ -561,16 +543,16 @@ static double gemm_rate(const minima_model *m, size_t rows, int single)
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0,
                             c, N);
         }
-        if (rep >= 0) t[rep] = now() - t0;
+        if (rep >= 0) t[rep] = bench_now() - t0;
     }
     free(a); free(b); free(c);
-    return flops / median(t, 5) / 1e9;
+    return flops / bench_median(t, 5) / 1e9;
 }
 
 static void tight_reference(race *r, int k_top, int bottom)
 {
     size_t P = r->H64->n;
-    double t0 = now();
+    double t0 = bench_now();
     memset(&r->tr, 0, sizeof r->tr);
     if (P <= 2000) {                          /* the exact spectrum */
         double *a = malloc(P * P * sizeof *a), *w = malloc(P * sizeof *w);
@@ -604,7 +586,7 @@ static void tight_reference(race *r, int k_top, int bottom)
                                     : "minima Lanczos float64 (NOT converged)";
         minima_eigs_result_free(&e);
     }
-    printf("tight reference: %s, %.1f s; lambda_max %.12g", r->tr.how, now() - t0,
+    printf("tight reference: %s, %.1f s; lambda_max %.12g", r->tr.how, bench_now() - t0,
            r->tr.n_top ? r->tr.top[0] : NAN);
     if (r->tr.n_top >= 20) printf(", lambda_20 %.12g", r->tr.top[19]);
     if (r->tr.have_bottom) printf(", lambda_min %.12g", r->tr.bottom);
@@ -640,12 +622,12 @@ static void race_model(race *r, const char *arch, size_t n, const char *tasks)
     minima_trainer *trn = NULL;
     minima_epoch_stats es;
     if (minima_trainer_alloc(&trn, r->m, r->x, NULL, &tp) != MINIMA_OK) die("trainer");
-    double t0 = now();
+    double t0 = bench_now();
     if (minima_trainer_epoch(trn, &es) != MINIMA_OK) die("training");
     minima_trainer_free(trn);
     size_t P = r->m->n_params;
     printf("\n== %s ReLU with biases, P = %zu, N = %zu Fashion-MNIST images, trained 1 epoch "
-           "(loss %.4f, %.1f s); %d threads\n", arch, P, r->x->n, es.train_loss, now() - t0,
+           "(loss %.4f, %.1f s); %d threads\n", arch, P, r->x->n, es.train_loss, bench_now() - t0,
            r->threads);
 
     snprintf(r->dir, sizeof r->dir, "/tmp/minima-race-XXXXXX");

@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "minima/eigen.h"
 #include "minima/net.h"
 #include "minima/rng.h"
@@ -29,13 +30,6 @@
 
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double peak_gb(void)
 {
@@ -69,14 +63,14 @@ static double warm_product(minima_model *m, minima_dataset *x, size_t n, double 
     minima_rng rng;
     minima_rng_seed(&rng, 3);
     minima_rng_fill_normal(&rng, v, P);
-    double t0 = now();
+    double t0 = bench_now();
     minima_net_hvp(net, v, hv);
-    if (first) *first = now() - t0;
+    if (first) *first = bench_now() - t0;
     double best = 1e300;
     for (int r = 0; r < 3; r++) {
-        t0 = now();
+        t0 = bench_now();
         minima_net_hvp(net, v, hv);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (t < best) best = t;
     }
     free(v); free(hv);
@@ -121,13 +115,13 @@ int main(int argc, char **argv)
         tp.eval_train = 0;
         minima_trainer *tr = NULL;
         if (minima_trainer_alloc(&tr, m, x, NULL, &tp) != MINIMA_OK) die("trainer");
-        double t0 = now();
+        double t0 = bench_now();
         while (!minima_trainer_done(tr)) {
             minima_epoch_stats st;
             if (minima_trainer_epoch(tr, &st) != MINIMA_OK) die("training");
         }
         minima_trainer_free(tr);
-        printf("trained %d epoch(s) of SGD (batch 128, lr 0.05) in %.1f s\n", epochs, now() - t0);
+        printf("trained %d epoch(s) of SGD (batch 128, lr 0.05) in %.1f s\n", epochs, bench_now() - t0);
     }
 
     minima_net *net = NULL;
@@ -142,15 +136,15 @@ int main(int argc, char **argv)
     minima_rng rng;
     minima_rng_seed(&rng, 3);
     minima_rng_fill_normal(&rng, v, P);
-    double loss, t0 = now();
+    double loss, t0 = bench_now();
     minima_net_gradient(net, m->theta, &loss, g);
-    double tgrad = now() - t0;
-    t0 = now();
+    double tgrad = bench_now() - t0;
+    t0 = bench_now();
     minima_net_hvp(net, v, hv);
-    double tfirst = now() - t0;
-    t0 = now();
+    double tfirst = bench_now() - t0;
+    t0 = bench_now();
     minima_net_hvp(net, v, hv);
-    double twarm = now() - t0;
+    double twarm = bench_now() - t0;
     printf("gradient %.2f s; first HVP (fills the cache) %.2f s; warm HVP %.2f s; peak resident "
            "%.2f GB\n", tgrad, tfirst, twarm, peak_gb());
 
@@ -163,10 +157,10 @@ int main(int argc, char **argv)
         ep.tol = 1e-8;
         minima_eigs_result r;
         memset(&r, 0, sizeof r);
-        t0 = now();
+        t0 = bench_now();
         minima_status st = minima_eigs(op, &ep, &r);
         printf("top-%d by Lanczos to residual 1e-8: %.1f s, %zu products, lambda_1 = %.10g%s\n",
-               want, now() - t0, r.n_products, r.n_top ? r.top[0] : 0.0,
+               want, bench_now() - t0, r.n_products, r.n_top ? r.top[0] : 0.0,
                st == MINIMA_OK ? "" : " (not converged)");
         minima_eigs_result_free(&r);
     }

@@ -26,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench_common.h"
 #include "minima/alloc.h"
 #include "minima/eigen.h"
 #include "minima/linop.h"
@@ -38,25 +39,6 @@
 
 char *openblas_get_corename(void);
 void openblas_set_num_threads(int n);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static void die(const char *what)
 {
@@ -82,12 +64,12 @@ static double dgemm_rate(void)
     for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (double)(i % 17) / 17.0;
     for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (double)(i % 13) / 13.0;
     for (int r = -1; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, a, K, b, K, 0.0, c, N);
-        if (r >= 0) t[r] = now() - t0;
+        if (r >= 0) t[r] = bench_now() - t0;
     }
     free(a); free(b); free(c);
-    return 2.0 * M * N * K / median(t, 5) / 1e9;
+    return 2.0 * M * N * K / bench_median(t, 5) / 1e9;
 }
 
 static cJSON *run_torch(const char *dir, const char *dtype, int threads, int reps)
@@ -149,12 +131,12 @@ int main(int argc, char **argv)
     minima_trainer *tr = NULL;
     minima_epoch_stats es;
     if (minima_trainer_alloc(&tr, m, x, NULL, &tp) != MINIMA_OK) die("trainer");
-    double t0 = now();
+    double t0 = bench_now();
     if (minima_trainer_epoch(tr, &es) != MINIMA_OK) die("training");
     minima_trainer_free(tr);
     printf("bench_spectrum: %s ReLU with biases, P = %zu, N = %zu Fashion-MNIST images, "
            "trained 1 epoch (loss %.4f, %.1f s); %d threads; OpenBLAS kernels %s; medians of %d\n",
-           arch, m->n_params, x->n, es.train_loss, now() - t0, threads, openblas_get_corename(), reps);
+           arch, m->n_params, x->n, es.train_loss, bench_now() - t0, threads, openblas_get_corename(), reps);
 
     char dir[] = "/tmp/minima-bench-XXXXXX";
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
@@ -180,15 +162,15 @@ int main(int argc, char **argv)
     minima_rng rng;
     minima_rng_seed(&rng, 7);
     minima_rng_fill_normal(&rng, v, P);
-    t0 = now();
+    t0 = bench_now();
     minima_net_hvp(net, v, hv);                      /* fills the cache */
-    double first = now() - t0;
+    double first = bench_now() - t0;
     for (int r = 0; r < reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         minima_net_hvp(net, v, hv);
-        th[r] = now() - t0;
+        th[r] = bench_now() - t0;
     }
-    double sec_hvp = median(th, reps);
+    double sec_hvp = bench_median(th, reps);
     double gf = hvp_flops(m, (double)x->n) / sec_hvp / 1e9;
     /* the float32 products */
     minima_net_params p32 = minima_net_default_params(m);
@@ -198,11 +180,11 @@ int main(int argc, char **argv)
     double *hv32 = malloc(P * sizeof *hv32);
     minima_net_hvp(net32, v, hv32);
     for (int r = 0; r < reps; r++) {
-        t0 = now();
+        t0 = bench_now();
         minima_net_hvp(net32, v, hv32);
-        th[r] = now() - t0;
+        th[r] = bench_now() - t0;
     }
-    double sec_hvp32 = median(th, reps), err32 = 0, nrm = 0;
+    double sec_hvp32 = bench_median(th, reps), err32 = 0, nrm = 0;
     minima_net_hvp(net, v, hv);
     for (size_t i = 0; i < P; i++) {
         err32 = fmax(err32, fabs(hv32[i] - hv[i]));
